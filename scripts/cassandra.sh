@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Run a single-node Apache Cassandra 5.0 for Quire's tests, without Docker.
+#
+#   scripts/cassandra.sh fetch          download cassandra-all + deps (cached)
+#   scripts/cassandra.sh start          start in the background, wait until ready
+#   scripts/cassandra.sh stop [--wipe]  stop; --wipe also deletes the node's dir
+#   scripts/cassandra.sh status         exit 0 if up, 1 if not
+#
+# Environment (all optional):
+#   CASSANDRA_PORT=9042           CQL port (storage port is always 7000)
+#   CASSANDRA_HEAP=1G             -Xms/-Xmx
+#   CASSANDRA_START_TIMEOUT=180   seconds to wait for readiness
+#   CASSANDRA_VERSION=5.0.9       cassandra-all version
+#   CASSANDRA_JAVA                java binary (default: a Java 17 one)
+#   QUIRE_CACHE=~/.cache/quire    jar cache (shared by all checkouts)
+#   QUIRE_RUN=<repo>/.cache/run   node dir is $QUIRE_RUN/cassandra
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CONF_SRC="$ROOT/scripts/cassandra"
+
+VERSION="${CASSANDRA_VERSION:-5.0.9}"
+PORT="${CASSANDRA_PORT:-9042}"
+STORAGE_PORT=7000
+HEAP="${CASSANDRA_HEAP:-1G}"
+TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
+CACHE="${QUIRE_CACHE:-${HOME:-/tmp}/.cache/quire}"
+LIB="$CACHE/cassandra-$VERSION/lib"
+MARKER="$LIB/.fetch-complete"
+NODE="${QUIRE_RUN:-$ROOT/.cache/run}/cassandra"
+PIDFILE="$NODE/cassandra.pid"
+PORTFILE="$NODE/cql.port"
+LOGDIR="$NODE/logs"
+SYSLOG="$LOGDIR/system.log"
+OUTLOG="$LOGDIR/stdout.log"
+
+log() { echo "cassandra.sh: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $PORT =~ ^[0-9]+$ ]] || die "CASSANDRA_PORT must be a number, got '$PORT'"
+
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# Prints the pid if our pid file names a live CassandraDaemon.
+live_pid() {
+  local pid
+  [[ -s $PIDFILE ]] || return 1
+  pid="$(<"$PIDFILE")"
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  grep -qa CassandraDaemon "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# The port the running node was started with (CASSANDRA_PORT may differ now).
+running_port() { if [[ -s $PORTFILE ]]; then cat "$PORTFILE"; else echo "$PORT"; fi; }
+
+find_java() {
+  local j
+  for j in "${CASSANDRA_JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" \
+           /usr/lib/jvm/java-17-openjdk-*/bin/java /usr/lib/jvm/*17*/bin/java \
+           "$(command -v java || true)"; do
+    [[ -n $j && -x $j ]] || continue
+    # Cassandra 5.0 runs on 11 and 17; the options file here is for 17.
+    if "$j" -version 2>&1 | head -1 | grep -q '"17[."]'; then echo "$j"; return 0; fi
+  done
+  die "no Java 17 found (set CASSANDRA_JAVA or JAVA_HOME)"
+}
+
+cmd_fetch() {
+  if [[ -f $MARKER ]]; then
+    log "cassandra-all $VERSION already in $LIB"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found (Maven 3.8+ is needed for fetch)"
+  mkdir -p "$CACHE"
+  local tmp="$LIB.tmp.$$" t0=$SECONDS
+  rm -rf "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  log "fetching cassandra-all $VERSION and runtime deps into $LIB ..."
+  # Maven 3.8 prints stray color-reset escapes even with -q; drop them.
+  mvn -B -q -Dstyle.color=never -f "$CONF_SRC/pom.xml" -Dcassandra.version="$VERSION" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 | sed 's/\x1b\[0m//g' >&2 ||
+    die "maven could not fetch cassandra-all $VERSION"
+  compgen -G "$tmp/cassandra-all-$VERSION.jar" >/dev/null || die "cassandra-all-$VERSION.jar missing after fetch"
+  compgen -G "$tmp/jamm-*.jar" >/dev/null || die "jamm jar missing after fetch"
+  rm -rf "$LIB"
+  mv "$tmp" "$LIB"
+  trap - EXIT
+  date -u +%FT%TZ >"$MARKER"
+  log "fetched $(ls "$LIB"/*.jar | wc -l) jars in $((SECONDS - t0))s"
+}
+
+write_config() {
+  mkdir -p "$NODE/conf/triggers" "$NODE/data" "$LOGDIR"
+  sed -e "s/@CLUSTER_NAME@/quire-test/" \
+      -e "s/@STORAGE_PORT@/$STORAGE_PORT/g" \
+      -e "s/@NATIVE_PORT@/$PORT/g" \
+      "$CONF_SRC/cassandra.yaml.in" >"$NODE/conf/cassandra.yaml"
+  cp "$CONF_SRC/logback.xml" "$NODE/conf/logback.xml"
+}
+
+jvm_args() {
+  local line words jamm
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line == -* ]] || continue
+    read -ra words <<<"$line"
+    ARGS+=("${words[@]}")
+  done <"$CONF_SRC/jvm17-server.options"
+  jamm="$(compgen -G "$LIB/jamm-*.jar" | head -1)"
+  ARGS+=(
+    "-Xms$HEAP" "-Xmx$HEAP"
+    "-XX:HeapDumpPath=$NODE"
+    -XX:+ExitOnOutOfMemoryError
+    "-javaagent:$jamm"
+    -Dcassandra-foreground=yes
+    "-Dcassandra-pidfile=$PIDFILE"
+    "-Dcassandra.config=file://$NODE/conf/cassandra.yaml"
+    "-Dcassandra.storagedir=$NODE/data"
+    "-Dcassandra.logdir=$LOGDIR"
+    "-Dcassandra.triggers_dir=$NODE/conf/triggers"
+    "-Dlogback.configurationFile=file://$NODE/conf/logback.xml"
+    # Fast single-node start for tests.
+    -Dcassandra.skip_wait_for_gossip_to_settle=0
+    -Dcassandra.load_ring_state=false
+    -Dcassandra.unsafesystem=true
+    -cp "$NODE/conf:$LIB/*"
+    org.apache.cassandra.service.CassandraDaemon
+  )
+}
+
+# TERM, then KILL after 20 s. Removes the pid file.
+kill_node() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after 20s, sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  fi
+  rm -f "$PIDFILE"
+}
+
+show_logs() {
+  local f
+  for f in "$SYSLOG" "$OUTLOG"; do
+    [[ -s $f ]] || continue
+    echo "----- last 50 lines of $f -----" >&2
+    tail -n 50 "$f" >&2
+  done
+}
+
+ready_line() {
+  echo "cassandra running on 127.0.0.1:$1 (pid $2)"
+  echo "QUIRE_TEST_CASSANDRA=127.0.0.1:$1"
+}
+
+cmd_start() {
+  local pid t0=$SECONDS java i
+  if pid="$(live_pid)"; then
+    PORT="$(running_port)"
+    if port_open "$PORT"; then
+      echo "cassandra already running"
+      ready_line "$PORT" "$pid"
+      return 0
+    fi
+    log "cassandra (pid $pid) is starting; waiting for it"
+  else
+    rm -f "$PIDFILE"
+    port_open "$PORT" && die "127.0.0.1:$PORT is already in use by another process (set CASSANDRA_PORT)"
+    port_open "$STORAGE_PORT" && die "storage port 127.0.0.1:$STORAGE_PORT is already in use by another process"
+    cmd_fetch
+    java="$(find_java)"
+    write_config
+    [[ -f $SYSLOG ]] && mv -f "$SYSLOG" "$SYSLOG.prev"
+    echo "$PORT" >"$PORTFILE"
+    ARGS=()
+    jvm_args
+    log "starting cassandra $VERSION on 127.0.0.1:$PORT (node dir $NODE)"
+    # setsid: own session, so the node outlives the shell that started it.
+    # The inner bash writes its pid, then execs java under that same pid.
+    (cd "$NODE" && setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$java" "${ARGS[@]}" \
+      </dev/null >"$OUTLOG" 2>&1 &)
+    for ((i = 0; i < 50; i++)); do pid="$(live_pid)" && break; sleep 0.1; done
+    [[ -n ${pid:-} ]] || { show_logs; die "cassandra did not start (no live pid)"; }
+  fi
+
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PIDFILE"
+      show_logs
+      die "cassandra exited during startup (see $LOGDIR)"
+    fi
+    if grep -q 'Startup complete' "$SYSLOG" 2>/dev/null && port_open "$PORT"; then
+      break
+    fi
+    if ((SECONDS - t0 >= TIMEOUT)); then
+      show_logs
+      log "stopping pid $pid"
+      kill_node "$pid"
+      die "cassandra not ready within ${TIMEOUT}s (set CASSANDRA_START_TIMEOUT to wait longer)"
+    fi
+    sleep 1
+  done
+  log "ready in $((SECONDS - t0))s"
+  ready_line "$PORT" "$pid"
+}
+
+cmd_stop() {
+  local wipe=0 pid
+  case "${1:-}" in
+    "") ;;
+    --wipe) wipe=1 ;;
+    *) die "usage: $0 stop [--wipe]" ;;
+  esac
+  if pid="$(live_pid)"; then
+    log "stopping cassandra (pid $pid)"
+    kill_node "$pid"
+  else
+    log "cassandra not running"
+    rm -f "$PIDFILE"
+  fi
+  if ((wipe)); then
+    log "wiping $NODE"
+    rm -rf "$NODE"
+  fi
+}
+
+cmd_status() {
+  local pid port
+  port="$(running_port)"
+  if pid="$(live_pid)"; then
+    if port_open "$port"; then
+      echo "cassandra running on 127.0.0.1:$port (pid $pid)"
+      return 0
+    fi
+    echo "cassandra starting (pid $pid), CQL port $port not open yet"
+    return 1
+  fi
+  echo "cassandra not running"
+  return 1
+}
+
+case "${1:-}" in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) shift; cmd_stop "$@" ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 fetch|start|stop [--wipe]|status" >&2; exit 2 ;;
+esac
