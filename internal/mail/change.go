@@ -1,0 +1,10 @@
+package mail
+
+// Event tells subscribers (IDLE sessions, the notifier) that a mailbox changed.
+// It carries no state: a subscriber re-reads the mailbox's changes since the
+// mod-sequence it last saw, so a lost or repeated event only delays.
+type Event struct {
+	UserID    string
+	MailboxID string
+	ModSeq    ModSeq // the mailbox's highest mod-sequence after the change
+}
