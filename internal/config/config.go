@@ -1,0 +1,303 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file. Each field's toml tag is its key;
+// nested structs are TOML tables, so Store.Purge.Grace is "store.purge.grace".
+type Config struct {
+	Server Server   `toml:"server"`
+	Log    Log      `toml:"log"`
+	Store  Store    `toml:"store"`
+	IMAP   Listener `toml:"imap"`
+	POP3   Listener `toml:"pop3"`
+	LMTP   LMTP     `toml:"lmtp"`
+	HTTP   Listener `toml:"http"`
+	Quota  Quota    `toml:"quota"`
+}
+
+// Server holds settings of the host as a whole.
+type Server struct {
+	// Hostname names this host in greetings; the default is os.Hostname.
+	Hostname string `toml:"hostname"`
+}
+
+// Log selects what is logged and how.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn or error
+	Format string `toml:"format"` // text or json
+}
+
+// Store selects and tunes the message store. The Cas fields apply when
+// DBType is "cassandra"; their keys carry the "cas" prefix that
+// administrators of carrier mail stores know.
+type Store struct {
+	DBType  string `toml:"dbtype"`  // embedded or cassandra
+	DataDir string `toml:"datadir"` // the embedded store's directory
+
+	// CasConnectPoints are host or host:port contact points. A keyspace's
+	// own list, when not empty, replaces it for that keyspace, so each
+	// keyspace can live in its own cluster.
+	CasConnectPoints      []string `toml:"casconnectpoints"`
+	CasMetaConnectPoints  []string `toml:"casmetaconnectpoints"`
+	CasMsgConnectPoints   []string `toml:"casmsgconnectpoints"`
+	CasCacheConnectPoints []string `toml:"cascacheconnectpoints"`
+
+	CasMetaKeyspace  string `toml:"casmetakeyspace"`
+	CasMsgKeyspace   string `toml:"casmsgkeyspace"`
+	CasCacheKeyspace string `toml:"cascachekeyspace"`
+
+	CasMetaRF  int `toml:"casmetarf"`
+	CasMsgRF   int `toml:"casmsgrf"`
+	CasCacheRF int `toml:"cascacherf"`
+
+	CasMetaDC  string `toml:"casmetadc"`
+	CasMsgDC   string `toml:"casmsgdc"`
+	CasCacheDC string `toml:"cascachedc"`
+
+	CasReplicationStrategy string `toml:"casreplicationstrategy"`
+	CasDurableWrites       bool   `toml:"casdurablewrites"`
+	CasUsername            string `toml:"casusername"`
+	CasPassword            string `toml:"caspassword"`
+
+	// Each consistency has a fallback, tried when the first level cannot be
+	// met; an empty fallback means none.
+	CasReadConsistency           string `toml:"casreadconsistency"`
+	CasReadFallbackConsistency   string `toml:"casreadfallbackconsistency"`
+	CasWriteConsistency          string `toml:"caswriteconsistency"`
+	CasWriteFallbackConsistency  string `toml:"caswritefallbackconsistency"`
+	CasDeleteConsistency         string `toml:"casdeleteconsistency"`
+	CasDeleteFallbackConsistency string `toml:"casdeletefallbackconsistency"`
+	CasSerialConsistency         string `toml:"casserialconsistency"`
+
+	CasConnectTimeout     Duration `toml:"casconnecttimeout"`
+	CasRequestTimeout     Duration `toml:"casrequesttimeout"`
+	CasRetries            int      `toml:"casretries"`
+	CasPageSize           int      `toml:"caspagesize"`
+	CasSlowQuery          Duration `toml:"casslowquery"` // 0 turns the warning off
+	CasFallbackBackoffMin Duration `toml:"casfallbackbackoffmin"`
+	CasFallbackBackoffMax Duration `toml:"casfallbackbackoffmax"`
+
+	CasMsgChunkSize Size     `toml:"casmsgchunksize"` // bytes per stored body chunk
+	CasBucketSize   int      `toml:"casbucketsize"`   // messages per mailbox partition
+	CacheTTL        Duration `toml:"cachettl"`        // lifetime of cache keyspace rows
+
+	CasTLS CasTLS `toml:"castls"`
+	Purge  Purge  `toml:"purge"`
+}
+
+// CasTLS configures TLS to Cassandra.
+type CasTLS struct {
+	Enable   bool   `toml:"enable"`
+	CAFile   string `toml:"cafile"`   // PEM roots; empty uses the system's
+	CertFile string `toml:"certfile"` // client certificate, with KeyFile
+	KeyFile  string `toml:"keyfile"`
+	Verify   string `toml:"verify"` // full (CA and host name), ca, or none
+}
+
+// Purge controls the sweep of unreferenced message bodies.
+type Purge struct {
+	Enable bool `toml:"enable"`
+	// Grace is how old an unreferenced body must be before it is removed,
+	// so a delivery that has written its body but not yet its metadata is
+	// never swept.
+	Grace Duration `toml:"grace"`
+}
+
+// Listener lists the host:port addresses a protocol listens on; an empty
+// list turns the listener off.
+type Listener struct {
+	Listen []string `toml:"listen"`
+}
+
+// LMTP configures the LMTP delivery listener.
+type LMTP struct {
+	Listen         []string `toml:"listen"`
+	MaxMessageSize Size     `toml:"max_message_size"` // 0 means no limit
+	MaxRecipients  int      `toml:"max_recipients"`
+	MaxLineLength  int      `toml:"max_line_length"` // CRLF included
+	MaxConnections int      `toml:"max_connections"` // 0 means no limit
+	Timeout        Duration `toml:"timeout"`
+}
+
+// Quota holds the limits given to new users; 0 means unlimited.
+type Quota struct {
+	DefaultStorage  Size  `toml:"default_storage"`
+	DefaultMessages int64 `toml:"default_messages"`
+}
+
+// Default returns the configuration used for every key a file leaves out.
+// Each call returns fresh lists.
+func Default() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	const (
+		s  = Duration(time.Second)
+		ms = Duration(time.Millisecond)
+	)
+	return Config{
+		Server: Server{Hostname: host},
+		Log:    Log{Level: "info", Format: "text"},
+		Store: Store{
+			DBType:                       "embedded",
+			DataDir:                      "./quire-data",
+			CasConnectPoints:             []string{"127.0.0.1:9042"},
+			CasMetaConnectPoints:         []string{},
+			CasMsgConnectPoints:          []string{},
+			CasCacheConnectPoints:        []string{},
+			CasMetaKeyspace:              "ms_mbox",
+			CasMsgKeyspace:               "ms_msg",
+			CasCacheKeyspace:             "ms_cache",
+			CasMetaRF:                    3,
+			CasMsgRF:                     3,
+			CasCacheRF:                   1,
+			CasMetaDC:                    "datacenter1",
+			CasMsgDC:                     "datacenter1",
+			CasCacheDC:                   "datacenter1",
+			CasReplicationStrategy:       "NetworkTopologyStrategy",
+			CasDurableWrites:             true,
+			CasReadConsistency:           "LOCAL_QUORUM",
+			CasReadFallbackConsistency:   "LOCAL_ONE",
+			CasWriteConsistency:          "LOCAL_QUORUM",
+			CasWriteFallbackConsistency:  "LOCAL_ONE",
+			CasDeleteConsistency:         "LOCAL_QUORUM",
+			CasDeleteFallbackConsistency: "LOCAL_ONE",
+			CasSerialConsistency:         "LOCAL_SERIAL",
+			CasConnectTimeout:            5 * s,
+			CasRequestTimeout:            10 * s,
+			CasRetries:                   3,
+			CasPageSize:                  1000,
+			CasSlowQuery:                 500 * ms,
+			CasFallbackBackoffMin:        50 * ms,
+			CasFallbackBackoffMax:        60 * s,
+			CasMsgChunkSize:              256 * KiB,
+			CasBucketSize:                1024,
+			CacheTTL:                     336 * 3600 * s,
+			CasTLS:                       CasTLS{Verify: "full"},
+			Purge:                        Purge{Enable: true, Grace: 24 * 3600 * s},
+		},
+		IMAP: Listener{Listen: []string{"127.0.0.1:143"}},
+		POP3: Listener{Listen: []string{"127.0.0.1:110"}},
+		LMTP: LMTP{
+			Listen:         []string{"127.0.0.1:24"},
+			MaxMessageSize: 50 * MiB,
+			MaxRecipients:  100,
+			MaxLineLength:  4096,
+			MaxConnections: 200,
+			Timeout:        300 * s,
+		},
+		HTTP: Listener{Listen: []string{"127.0.0.1:8080"}},
+	}
+}
+
+// Load reads the file at path over the defaults; path "" means the defaults
+// alone. Like Parse it does not call Validate.
+func Load(path string) (Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return parse(data, path)
+}
+
+// Parse decodes a TOML document over the defaults. It reports every unknown
+// key and every value of the wrong type, naming each; it does not check
+// ranges and cross-key rules, which is Validate's job.
+func Parse(data []byte) (Config, error) {
+	return parse(data, "")
+}
+
+// parse is Parse with the file's name for messages ("" if none).
+//
+// It decodes into a generic map and assigns each key itself rather than
+// decoding into the struct: the toml package matches struct keys ignoring
+// case (so "DBType" would pass, and two spellings would race), and stops at
+// the first type error without naming the key in a usable form.
+func parse(data []byte, file string) (Config, error) {
+	in := ""
+	if file != "" {
+		in = " in " + file
+	}
+	var raw map[string]any
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			if in == "" {
+				in = " in config"
+			}
+			return Config{}, fmt.Errorf("config: syntax error%s line %d: %s", in, pe.Position.Line, pe.Message)
+		}
+		return Config{}, fmt.Errorf("config%s: %w", in, err)
+	}
+	c := Default()
+	fs := fields(&c)
+	byKey := make(map[string]reflect.Value, len(fs))
+	for _, f := range fs {
+		byKey[f.key] = f.v
+	}
+	tables := tableNames(fs)
+	var errs []error
+	done := map[string]bool{} // keys whose whole subtree is handled
+	for _, k := range md.Keys() {
+		if within(k, done) {
+			continue
+		}
+		name := k.String()
+		val := lookupRaw(raw, k)
+		switch v, leaf := byKey[name]; {
+		case leaf:
+			done[name] = true
+			if err := assign(name, v, val); err != nil {
+				errs = append(errs, err)
+			}
+		case tables[name]:
+			if _, ok := val.(map[string]any); !ok {
+				done[name] = true
+				errs = append(errs, fmt.Errorf("config: %s = %s: must be a table, [%s]", name, rawLiteral(val), name))
+			}
+		default:
+			done[name] = true
+			errs = append(errs, unknownKey(name, in, fs))
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// within reports whether some proper prefix of k is in done.
+func within(k toml.Key, done map[string]bool) bool {
+	for i := 1; i < len(k); i++ {
+		if done[k[:i].String()] {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupRaw returns the decoded value at k, or nil.
+func lookupRaw(raw map[string]any, k toml.Key) any {
+	var cur any = raw
+	for _, part := range k {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[part]
+	}
+	return cur
+}

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// levels returns the consistency levels a key accepts, as Cassandra names
+// them: reads exclude ANY, which Cassandra refuses for reads, and a fallback
+// may also be "", meaning none.
+func levels(read, fallback bool) []string {
+	l := []string{"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"}
+	if read {
+		l = l[1:]
+	}
+	if fallback {
+		l = append([]string{""}, l...)
+	}
+	return l
+}
+
+// Validate checks every value's range and the rules between keys, and
+// returns all problems joined, each naming its key, or nil.
+func (c Config) Validate() error {
+	var ck checker
+	ck.require("server.hostname", c.Server.Hostname, c.Server.Hostname != "" && !strings.ContainsAny(c.Server.Hostname, " \t\r\n"), "must be a host name")
+	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	ck.oneOf("log.format", c.Log.Format, "text", "json")
+
+	s := c.Store
+	ck.oneOf("store.dbtype", s.DBType, "embedded", "cassandra")
+	if s.DBType == "embedded" {
+		ck.require("store.datadir", s.DataDir, s.DataDir != "", `must name a directory when store.dbtype is "embedded"`)
+	}
+	atLeast(&ck, "store.purge.grace", s.Purge.Grace, 0)
+	c.validateCassandra(&ck)
+
+	seen := map[string]string{}
+	for _, l := range []struct {
+		key   string
+		addrs []string
+	}{{"imap.listen", c.IMAP.Listen}, {"pop3.listen", c.POP3.Listen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
+		for _, a := range l.addrs {
+			if err := checkAddr(a, true); err != nil {
+				ck.fail(l.key, l.addrs, "%q: %v", a, err)
+			} else if prev, dup := seen[a]; dup {
+				ck.fail(l.key, l.addrs, "%q is also in %s", a, prev)
+			} else {
+				seen[a] = l.key
+			}
+		}
+	}
+
+	m := c.LMTP
+	atLeast(&ck, "lmtp.max_message_size", m.MaxMessageSize, 0)
+	atLeast(&ck, "lmtp.max_recipients", m.MaxRecipients, 1)
+	// RFC 5321 4.5.3.1.4: a command line may be 512 octets, CRLF included.
+	atLeast(&ck, "lmtp.max_line_length", m.MaxLineLength, 512)
+	atLeast(&ck, "lmtp.max_connections", m.MaxConnections, 0)
+	atLeast(&ck, "lmtp.timeout", m.Timeout, Duration(time.Second))
+
+	atLeast(&ck, "quota.default_storage", c.Quota.DefaultStorage, 0)
+	atLeast(&ck, "quota.default_messages", c.Quota.DefaultMessages, 0)
+	return errors.Join(ck.errs...)
+}
+
+// validateCassandra checks the store.cas* keys. Their values are checked
+// whatever store.dbtype says, so a typo is caught before the switch; only
+// the need for connect points depends on it.
+func (c Config) validateCassandra(ck *checker) {
+	s := c.Store
+	if s.DBType == "cassandra" {
+		ck.require("store.casconnectpoints", s.CasConnectPoints, len(s.CasConnectPoints) > 0, `must list at least one host when store.dbtype is "cassandra"`)
+	}
+	ck.oneOf("store.casreplicationstrategy", s.CasReplicationStrategy, "NetworkTopologyStrategy", "SimpleStrategy")
+	nts := s.CasReplicationStrategy == "NetworkTopologyStrategy"
+	spaces := []struct {
+		name   string // the key's middle: store.cas<name>keyspace
+		points []string
+		ks     string
+		rf     int
+		dc     string
+	}{
+		{"meta", s.CasMetaConnectPoints, s.CasMetaKeyspace, s.CasMetaRF, s.CasMetaDC},
+		{"msg", s.CasMsgConnectPoints, s.CasMsgKeyspace, s.CasMsgRF, s.CasMsgDC},
+		{"cache", s.CasCacheConnectPoints, s.CasCacheKeyspace, s.CasCacheRF, s.CasCacheDC},
+	}
+	effective := func(points []string) []string {
+		if len(points) == 0 {
+			return s.CasConnectPoints
+		}
+		return points
+	}
+	for _, p := range s.CasConnectPoints {
+		if err := checkAddr(p, false); err != nil {
+			ck.fail("store.casconnectpoints", s.CasConnectPoints, "%q: %v", p, err)
+		}
+	}
+	for i, k := range spaces {
+		key := "store.cas" + k.name
+		for _, p := range k.points {
+			if err := checkAddr(p, false); err != nil {
+				ck.fail(key+"connectpoints", k.points, "%q: %v", p, err)
+			}
+		}
+		ck.require(key+"keyspace", k.ks, isKeyspaceName(k.ks), "must be a Cassandra keyspace name: a letter, then up to 47 letters, digits or '_'")
+		// Keyspaces may share a name only in different clusters.
+		for _, o := range spaces[:i] {
+			if o.ks == k.ks && slices.Equal(effective(o.points), effective(k.points)) {
+				ck.fail(key+"keyspace", k.ks, "is also store.cas%skeyspace on the same connect points", o.name)
+			}
+		}
+		atLeast(ck, key+"rf", k.rf, 1)
+		if nts || k.dc != "" {
+			ck.require(key+"dc", k.dc, isDCName(k.dc), "must be a data center name: letters, digits, '_', '-' or '.'")
+		}
+	}
+
+	ck.oneOf("store.casreadconsistency", s.CasReadConsistency, levels(true, false)...)
+	ck.oneOf("store.casreadfallbackconsistency", s.CasReadFallbackConsistency, levels(true, true)...)
+	ck.oneOf("store.caswriteconsistency", s.CasWriteConsistency, levels(false, false)...)
+	ck.oneOf("store.caswritefallbackconsistency", s.CasWriteFallbackConsistency, levels(false, true)...)
+	ck.oneOf("store.casdeleteconsistency", s.CasDeleteConsistency, levels(false, false)...)
+	ck.oneOf("store.casdeletefallbackconsistency", s.CasDeleteFallbackConsistency, levels(false, true)...)
+	ck.oneOf("store.casserialconsistency", s.CasSerialConsistency, "LOCAL_SERIAL", "SERIAL")
+
+	atLeast(ck, "store.casconnecttimeout", s.CasConnectTimeout, Duration(time.Millisecond))
+	atLeast(ck, "store.casrequesttimeout", s.CasRequestTimeout, Duration(time.Millisecond))
+	atLeast(ck, "store.casretries", s.CasRetries, 0)
+	atLeast(ck, "store.caspagesize", s.CasPageSize, 1)
+	atLeast(ck, "store.casslowquery", s.CasSlowQuery, 0)
+	atLeast(ck, "store.casfallbackbackoffmin", s.CasFallbackBackoffMin, Duration(time.Millisecond))
+	ck.require("store.casfallbackbackoffmax", s.CasFallbackBackoffMax, s.CasFallbackBackoffMax >= s.CasFallbackBackoffMin, "must be at least store.casfallbackbackoffmin")
+
+	t := s.CasTLS
+	ck.oneOf("store.castls.verify", t.Verify, "full", "ca", "none")
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		ck.fail("store.castls.keyfile", t.KeyFile, "store.castls.certfile and store.castls.keyfile must be set together")
+	}
+
+	ck.require("store.casmsgchunksize", s.CasMsgChunkSize, s.CasMsgChunkSize >= 4*KiB && s.CasMsgChunkSize <= 4*MiB, `must be from 4KiB to 4MiB`)
+	b := s.CasBucketSize
+	ck.require("store.casbucketsize", b, b >= 64 && b <= 65536 && b&(b-1) == 0, "must be a power of two from 64 to 65536")
+	// Cassandra's default_time_to_live is whole seconds, at most 20 years.
+	atLeast(ck, "store.cachettl", s.CacheTTL, Duration(time.Second))
+	ck.require("store.cachettl", s.CacheTTL, s.CacheTTL <= Duration(630720000*time.Second), `must be at most 20 years ("175200h")`)
+}
+
+// checker collects validation errors.
+type checker struct{ errs []error }
+
+// fail records that key, holding v, is wrong.
+func (ck *checker) fail(key string, v any, format string, args ...any) {
+	ck.errs = append(ck.errs, fmt.Errorf("config: %s = %s: %s", key, literal(reflect.ValueOf(v)), fmt.Sprintf(format, args...)))
+}
+
+func (ck *checker) require(key string, v any, ok bool, msg string) {
+	if !ok {
+		ck.fail(key, v, "%s", msg)
+	}
+}
+
+func (ck *checker) oneOf(key, v string, allowed ...string) {
+	if slices.Contains(allowed, v) {
+		return
+	}
+	q := make([]string, len(allowed))
+	for i, a := range allowed {
+		q[i] = strconv.Quote(a)
+	}
+	msg := "must be " + q[0]
+	if len(q) > 1 {
+		msg = "must be " + strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+		if len(q) > 2 {
+			msg = "must be one of " + msg[len("must be "):]
+		}
+	}
+	ck.fail(key, v, "%s", msg)
+}
+
+// atLeast checks v >= lo.
+func atLeast[T ~int | ~int64](ck *checker, key string, v, lo T) {
+	if v < lo {
+		ck.fail(key, v, "must be at least %s", literal(reflect.ValueOf(lo)))
+	}
+}
+
+// checkAddr checks a listen address (needPort: host:port, where an empty
+// host means every interface) or a connect point (host or host:port).
+func checkAddr(a string, needPort bool) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		if needPort || strings.Contains(a, ":") && !isIP(a) {
+			return errors.New(`must be host:port, such as "127.0.0.1:143" or "[::1]:143"`)
+		}
+		host, port = a, ""
+	}
+	if host == "" && !needPort {
+		return errors.New("host must not be empty")
+	}
+	if host != "" && !isHost(host) {
+		return fmt.Errorf("bad host %q", host)
+	}
+	if port != "" || needPort {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port must be a number from 1 to 65535")
+		}
+	}
+	return nil
+}
+
+// isIP reports whether s is an IP address, with an optional IPv6 zone.
+func isIP(s string) bool {
+	ip, _, _ := strings.Cut(s, "%")
+	return net.ParseIP(ip) != nil
+}
+
+// isHost reports whether h is an IP address or a DNS name.
+func isHost(h string) bool {
+	if isIP(h) {
+		return true
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isKeyspaceName reports whether s is an unquoted CQL keyspace name.
+func isKeyspaceName(s string) bool {
+	if len(s) == 0 || len(s) > 48 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDCName reports whether s is a data center name safe to put in a CQL
+// replication map.
+func isDCName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return s != ""
+}

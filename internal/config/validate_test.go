@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidateNamesTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		set  [][2]string // key, value pairs applied to the defaults
+		want string      // the start of one of the errors
+	}{
+		{[][2]string{{"store.dbtype", "mysql"}}, `config: store.dbtype = "mysql": must be "embedded" or "cassandra"`},
+		{[][2]string{{"server.hostname", ""}}, `config: server.hostname = "": must be`},
+		{[][2]string{{"log.level", "verbose"}}, `config: log.level = "verbose": must be one of "debug", "info", "warn" or "error"`},
+		{[][2]string{{"log.format", "xml"}}, `config: log.format = "xml": must be "text" or "json"`},
+		{[][2]string{{"store.datadir", ""}}, `config: store.datadir = "": must name a directory`},
+		{[][2]string{{"store.purge.grace", "-1h"}}, `config: store.purge.grace = "-1h": must be at least "0s"`},
+		{[][2]string{{"store.dbtype", "cassandra"}, {"store.casconnectpoints", ""}}, `config: store.casconnectpoints = []: must list at least one host`},
+		{[][2]string{{"store.casconnectpoints", "a:b:c"}}, `config: store.casconnectpoints = ["a:b:c"]: "a:b:c": must be host:port`},
+		{[][2]string{{"store.casmsgconnectpoints", "h:0"}}, `config: store.casmsgconnectpoints = ["h:0"]: "h:0": port must be`},
+		{[][2]string{{"store.cascacheconnectpoints", ":9042"}}, `config: store.cascacheconnectpoints = [":9042"]: ":9042": host must not be empty`},
+		{[][2]string{{"store.casmetaconnectpoints", "bad host"}}, `config: store.casmetaconnectpoints = ["bad host"]: "bad host": bad host`},
+		{[][2]string{{"store.casmetakeyspace", "1bad"}}, `config: store.casmetakeyspace = "1bad": must be a Cassandra keyspace name`},
+		{[][2]string{{"store.casmsgkeyspace", "ms-msg"}}, `config: store.casmsgkeyspace = "ms-msg": must be a Cassandra keyspace name`},
+		{[][2]string{{"store.cascachekeyspace", "ms_mbox"}}, `config: store.cascachekeyspace = "ms_mbox": is also store.casmetakeyspace on the same connect points`},
+		{[][2]string{{"store.casmetarf", "0"}}, `config: store.casmetarf = 0: must be at least 1`},
+		{[][2]string{{"store.casmsgrf", "-1"}}, `config: store.casmsgrf = -1: must be at least 1`},
+		{[][2]string{{"store.cascacherf", "0"}}, `config: store.cascacherf = 0: must be at least 1`},
+		{[][2]string{{"store.casmetadc", ""}}, `config: store.casmetadc = "": must be a data center name`},
+		{[][2]string{{"store.casmsgdc", "dc'1"}}, `config: store.casmsgdc = "dc'1": must be a data center name`},
+		{[][2]string{{"store.cascachedc", "a b"}}, `config: store.cascachedc = "a b": must be a data center name`},
+		{[][2]string{{"store.casreplicationstrategy", "Simple"}}, `config: store.casreplicationstrategy = "Simple": must be "NetworkTopologyStrategy" or "SimpleStrategy"`},
+		{[][2]string{{"store.casreadconsistency", "ANY"}}, `config: store.casreadconsistency = "ANY": must be one of "ONE"`},
+		{[][2]string{{"store.casreadfallbackconsistency", "local_one"}}, `config: store.casreadfallbackconsistency = "local_one": must be one of "", "ONE"`},
+		{[][2]string{{"store.caswriteconsistency", ""}}, `config: store.caswriteconsistency = "": must be one of "ANY"`},
+		{[][2]string{{"store.caswritefallbackconsistency", "SERIAL"}}, `config: store.caswritefallbackconsistency = "SERIAL"`},
+		{[][2]string{{"store.casdeleteconsistency", "MOST"}}, `config: store.casdeleteconsistency = "MOST"`},
+		{[][2]string{{"store.casdeletefallbackconsistency", "X"}}, `config: store.casdeletefallbackconsistency = "X"`},
+		{[][2]string{{"store.casserialconsistency", "QUORUM"}}, `config: store.casserialconsistency = "QUORUM": must be "LOCAL_SERIAL" or "SERIAL"`},
+		{[][2]string{{"store.casconnecttimeout", "0s"}}, `config: store.casconnecttimeout = "0s": must be at least "1ms"`},
+		{[][2]string{{"store.casrequesttimeout", "-5s"}}, `config: store.casrequesttimeout = "-5s": must be at least "1ms"`},
+		{[][2]string{{"store.casretries", "-1"}}, `config: store.casretries = -1: must be at least 0`},
+		{[][2]string{{"store.caspagesize", "0"}}, `config: store.caspagesize = 0: must be at least 1`},
+		{[][2]string{{"store.casslowquery", "-1ms"}}, `config: store.casslowquery = "-1ms": must be at least "0s"`},
+		{[][2]string{{"store.casfallbackbackoffmin", "0s"}}, `config: store.casfallbackbackoffmin = "0s": must be at least "1ms"`},
+		{[][2]string{{"store.casfallbackbackoffmax", "10ms"}}, `config: store.casfallbackbackoffmax = "10ms": must be at least store.casfallbackbackoffmin`},
+		{[][2]string{{"store.castls.verify", "yes"}}, `config: store.castls.verify = "yes": must be one of "full", "ca" or "none"`},
+		{[][2]string{{"store.castls.certfile", "c.pem"}}, `config: store.castls.keyfile = "": store.castls.certfile and store.castls.keyfile must be set together`},
+		{[][2]string{{"store.casmsgchunksize", "1KiB"}}, `config: store.casmsgchunksize = "1KiB": must be from 4KiB to 4MiB`},
+		{[][2]string{{"store.casmsgchunksize", "5MiB"}}, `config: store.casmsgchunksize = "5MiB": must be from 4KiB to 4MiB`},
+		{[][2]string{{"store.casbucketsize", "1000"}}, `config: store.casbucketsize = 1000: must be a power of two from 64 to 65536`},
+		{[][2]string{{"store.casbucketsize", "32"}}, `config: store.casbucketsize = 32: must be a power of two`},
+		{[][2]string{{"store.cachettl", "0s"}}, `config: store.cachettl = "0s": must be at least "1s"`},
+		{[][2]string{{"store.cachettl", "200000h"}}, `config: store.cachettl = "200000h": must be at most 20 years`},
+		{[][2]string{{"imap.listen", "127.0.0.1"}}, `config: imap.listen = ["127.0.0.1"]: "127.0.0.1": must be host:port`},
+		{[][2]string{{"pop3.listen", "127.0.0.1:0"}}, `config: pop3.listen = ["127.0.0.1:0"]: "127.0.0.1:0": port must be a number from 1 to 65535`},
+		{[][2]string{{"lmtp.listen", "127.0.0.1:65536"}}, `config: lmtp.listen = ["127.0.0.1:65536"]: "127.0.0.1:65536": port must be`},
+		{[][2]string{{"http.listen", "127.0.0.1:http"}}, `config: http.listen = ["127.0.0.1:http"]: "127.0.0.1:http": port must be`},
+		{[][2]string{{"http.listen", "127.0.0.1:143"}}, `config: http.listen = ["127.0.0.1:143"]: "127.0.0.1:143" is also in imap.listen`},
+		{[][2]string{{"imap.listen", "[::1]:143,[::1]:143"}}, `config: imap.listen = ["[::1]:143", "[::1]:143"]: "[::1]:143" is also in imap.listen`},
+		{[][2]string{{"lmtp.max_recipients", "0"}}, `config: lmtp.max_recipients = 0: must be at least 1`},
+		{[][2]string{{"lmtp.max_line_length", "100"}}, `config: lmtp.max_line_length = 100: must be at least 512`},
+		{[][2]string{{"lmtp.max_connections", "-1"}}, `config: lmtp.max_connections = -1: must be at least 0`},
+		{[][2]string{{"lmtp.timeout", "0s"}}, `config: lmtp.timeout = "0s": must be at least "1s"`},
+		{[][2]string{{"quota.default_messages", "-1"}}, `config: quota.default_messages = -1: must be at least 0`},
+	} {
+		c := Default()
+		for _, kv := range tc.set {
+			if err := c.Set(kv[0], kv[1]); err != nil {
+				t.Fatalf("Set(%s, %q): %v", kv[0], kv[1], err)
+			}
+		}
+		if !hasError(c.Validate(), tc.want) {
+			t.Errorf("%v: got %v\nwant %s", tc.set, c.Validate(), tc.want)
+		}
+	}
+}
+
+// hasError reports whether one of the errors joined in err starts with want.
+func hasError(err error, want string) bool {
+	if err == nil {
+		return false
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return strings.HasPrefix(err.Error(), want)
+	}
+	for _, e := range j.Unwrap() {
+		if strings.HasPrefix(e.Error(), want) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestValidateAcceptsEdges(t *testing.T) {
+	c := Default()
+	for _, kv := range [][2]string{
+		{"store.dbtype", "cassandra"},
+		{"store.casconnectpoints", "cass1, 10.0.0.2:9042, [::1]:9042, ::1, fe80::1%eth0"},
+		{"store.casreadfallbackconsistency", ""},
+		{"store.casreplicationstrategy", "SimpleStrategy"},
+		{"store.casmetadc", ""},
+		{"store.casmsgconnectpoints", "other:9042"},
+		{"store.casmsgkeyspace", "ms_mbox"}, // another cluster
+		{"store.casmsgchunksize", "4MiB"},
+		{"store.casbucketsize", "65536"},
+		{"imap.listen", ":143"},
+		{"pop3.listen", ""},
+		{"lmtp.max_message_size", "0"},
+		{"store.casslowquery", "0s"},
+	} {
+		if err := c.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Set("store.dbtype", "mysql")
+	c.Set("store.casmetarf", "0")
+	c.Set("lmtp.listen", "nowhere")
+	err := c.Validate()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(j.Unwrap()) != 3 {
+		t.Fatalf("got %v, want three errors", err)
+	}
+	if errors.Unwrap(err) != nil {
+		t.Fatal("joined error unwraps to one error")
+	}
+}
