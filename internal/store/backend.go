@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"io"
+
+	"github.com/quiremail/quire/internal/mail"
+)
+
+// Backend is the persistence a Store runs on. Each backend (embedded,
+// cassandra) implements it, and internal/store/storetest checks that each
+// one keeps the contract written on these methods.
+//
+// The backend persists; it does not decide. UID and mod-sequence allocation,
+// counters and quota are computed by Store and handed to Commit, whose
+// compare-and-set makes them safe under any number of writers.
+type Backend interface {
+	Users
+	Mailboxes
+	Index
+	Blobs
+	// Close releases the backend's resources. It must be called once.
+	Close() error
+}
+
+// Users persists user records.
+type Users interface {
+	// CreateUser inserts u; mail.ErrUserExists if u.Address is taken.
+	CreateUser(ctx context.Context, u User) error
+	// User returns the user with the given (canonical) address, or mail.ErrNoSuchUser.
+	User(ctx context.Context, address string) (User, error)
+	// UpdateUser replaces the record of an existing user (matched by Address).
+	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser removes the user, its mailbox records and subscriptions.
+	// Message data left behind is unreachable and is swept by the purge.
+	DeleteUser(ctx context.Context, u User) error
+	// ListUsers calls fn for every user, in no particular order.
+	ListUsers(ctx context.Context, fn func(User) error) error
+	// NextUIDValidity returns a UIDVALIDITY never returned before for this
+	// user, atomically (RFC 9051 2.3.1.1).
+	NextUIDValidity(ctx context.Context, userID string) (uint32, error)
+}
+
+// Mailboxes persists mailbox records and subscriptions.
+type Mailboxes interface {
+	// CreateMailbox inserts mb and its empty Head (UIDNext 1, ModSeq 1);
+	// mail.ErrMailboxExists if the user has a mailbox of that name.
+	CreateMailbox(ctx context.Context, mb Mailbox) error
+	// Mailbox returns the user's mailbox by name, or mail.ErrNoSuchMailbox.
+	Mailbox(ctx context.Context, userID, name string) (Mailbox, error)
+	// ListMailboxes returns all of the user's mailboxes, sorted by name.
+	ListMailboxes(ctx context.Context, userID string) ([]Mailbox, error)
+	// RenameMailbox gives mb the name newName, keeping its ID and contents;
+	// mail.ErrMailboxExists if newName is taken.
+	RenameMailbox(ctx context.Context, mb Mailbox, newName string) error
+	// DeleteMailbox removes the mailbox record. Its messages become
+	// unreachable and are swept by the purge.
+	DeleteMailbox(ctx context.Context, mb Mailbox) error
+	// SetSubscribed adds or removes a subscription (RFC 9051 6.3.7). A
+	// subscription may name a mailbox that does not exist.
+	SetSubscribed(ctx context.Context, userID, name string, on bool) error
+	// Subscriptions returns the user's subscribed names, sorted.
+	Subscriptions(ctx context.Context, userID string) ([]string, error)
+}
+
+// Index persists each mailbox's head, message rows and change log.
+type Index interface {
+	// Head returns the mailbox's current head: it reflects every Commit that
+	// returned before Head was called.
+	Head(ctx context.Context, mailboxID string) (Head, error)
+	// Commit replaces the mailbox's head with next and applies changes,
+	// atomically, if and only if the stored head's ModSeq is prev.ModSeq.
+	// Otherwise it applies nothing and returns mail.ErrConflict. Changes are
+	// given in ascending (ModSeq, UID) order, and next.ModSeq is the highest
+	// ModSeq among them. When Commit returns nil the change is durable at the
+	// configured write consistency. A Commit whose outcome is unknown (a
+	// timeout) is resolved by the backend before it returns: nil if it
+	// landed, an error wrapping mail.ErrUnavailable if it cannot tell.
+	Commit(ctx context.Context, mailboxID string, prev, next Head, changes []Change) error
+	// Messages calls fn for each live message with lo <= UID <= hi, in
+	// ascending UID order (hi 0 means no upper bound). The rows reflect at
+	// least every Commit that returned before Messages was called.
+	Messages(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(MessageRow) error) error
+	// Changes calls fn for each recorded change with ModSeq > since, in
+	// ascending (ModSeq, UID) order. Expunges stay in the log with their
+	// ModSeq (RFC 7162 3.2.10). Append changes carry Meta while the message
+	// is live; after its expunge they may carry nil.
+	Changes(ctx context.Context, mailboxID string, since mail.ModSeq, fn func(Change) error) error
+	// MaxChangesPerCommit bounds len(changes) for one Commit.
+	MaxChangesPerCommit() int
+}
+
+// Blobs persists immutable message bodies, content-addressed.
+type Blobs interface {
+	// PutBlob stores size bytes from r under id, durably, before it returns.
+	// Putting an id that exists is a no-op that succeeds: ids are content
+	// hashes, so the bytes are the same.
+	PutBlob(ctx context.Context, id BlobID, size int64, r io.Reader) error
+	// OpenBlob returns a reader for the blob, or mail.ErrNoBlob.
+	OpenBlob(ctx context.Context, id BlobID) (Blob, error)
+	// HasBlob reports whether the blob is stored whole.
+	HasBlob(ctx context.Context, id BlobID) (bool, error)
+}
+
+// Blob is a stored message body. ReadAt serves partial fetches without
+// reading the whole body.
+type Blob interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}

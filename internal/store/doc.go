@@ -1,0 +1,24 @@
+// Package store is Quire's message store: the logic written once over every
+// backend.
+//
+// Store decides; a Backend persists. Store computes each change to a mailbox
+// (UID and mod-sequence allocation, exact counts, the change-log entries) from
+// the mailbox's Head, and hands old head, new head and changes to
+// Backend.Commit, which applies them atomically if the head has not moved
+// since it was read. A Store that loses that race reads again and retries.
+// The invariants of DESIGN.md section 3 therefore hold for any number of
+// Stores, in any number of processes, over one backend:
+//
+//   - UIDs in a mailbox are unique and strictly ascending in the order they
+//     become visible, because allocation and visibility are one Commit.
+//   - Every Commit raises HIGHESTMODSEQ, and every change, expunges included,
+//     is logged with its MODSEQ (RFC 7162 3.1, 3.2.10).
+//   - Head counts (messages, unseen, deleted, size) are exact: each Commit
+//     adjusts them together with the change that causes them.
+//   - Bodies are written (and durable) before any metadata that points to
+//     them, so a crash leaves at worst an unreferenced body for the purge.
+//   - One delivery to many recipients, COPY and MOVE share one body.
+//
+// Quota usage is derived on read from the heads of the user's mailboxes, a
+// bounded source, so it can never drift.
+package store

@@ -1,0 +1,251 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// A body is kept one of two ways, said by the first byte of its Pebble value:
+// 'i' followed by the zstd-compressed body (small bodies), or 'f' meaning the
+// body is the file blobs/<id[:2]>/<id>, written whole and fsynced first.
+//
+// A body file is a sequence of independently compressed zstd chunks, so that
+// ReadAt decompresses only what it needs, followed by a little-endian index of
+// each chunk's compressed length and a footer: raw size (8 bytes), chunk size
+// (4), chunk count (4) and fileMagic (8).
+const (
+	kindInline = 'i'
+	kindFile   = 'f'
+	fileMagic  = "QBLOBv1\x00"
+	footerLen  = 24
+)
+
+func (b *Backend) blobPath(id string) string {
+	return filepath.Join(b.dir, "blobs", id[:2], id)
+}
+
+func validID(id store.BlobID) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// HasBlob implements store.Blobs.
+func (b *Backend) HasBlob(_ context.Context, id store.BlobID) (bool, error) {
+	_, ok, err := b.get(blobKey(string(id)))
+	return ok, err
+}
+
+// PutBlob implements store.Blobs.
+func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
+	if !validID(id) {
+		return fmt.Errorf("embedded: put body: bad id %q", id)
+	}
+	if ok, err := b.HasBlob(ctx, id); err != nil || ok {
+		return err
+	}
+	if size <= b.opts.InlineBlobMax {
+		raw, err := io.ReadAll(io.LimitReader(r, size+1))
+		if err != nil {
+			return fmt.Errorf("embedded: put body: %w", err)
+		}
+		if int64(len(raw)) != size {
+			return fmt.Errorf("embedded: put body %s: got %d bytes, want %d", id, len(raw), size)
+		}
+		v := b.enc.EncodeAll(raw, []byte{kindInline})
+		if err := b.db.Set(blobKey(string(id)), v, b.wsync); err != nil {
+			return mail.Unavailable("embedded: put body", err)
+		}
+		return nil
+	}
+	if err := b.writeBlobFile(string(id), size, r); err != nil {
+		return err
+	}
+	if err := b.db.Set(blobKey(string(id)), []byte{kindFile}, b.wsync); err != nil {
+		return mail.Unavailable("embedded: put body", err)
+	}
+	return nil
+}
+
+func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
+	f, err := os.CreateTemp(filepath.Join(b.dir, "tmp"), id[:8]+"-*")
+	if err != nil {
+		return mail.Unavailable("embedded: put body", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, b.opts.ChunkSize)
+	var index []byte
+	var total int64
+	var comp []byte
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			total += int64(n)
+			comp = b.enc.EncodeAll(buf[:n], comp[:0])
+			if _, werr := f.Write(comp); werr != nil {
+				return mail.Unavailable("embedded: put body", werr)
+			}
+			index = binary.LittleEndian.AppendUint32(index, uint32(len(comp)))
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("embedded: put body: %w", err)
+		}
+	}
+	if total != size {
+		return fmt.Errorf("embedded: put body %s: got %d bytes, want %d", id, total, size)
+	}
+	index = binary.LittleEndian.AppendUint64(index, uint64(total))
+	index = binary.LittleEndian.AppendUint32(index, uint32(b.opts.ChunkSize))
+	index = binary.LittleEndian.AppendUint32(index, uint32(len(index)-12)/4)
+	index = append(index, fileMagic...)
+	if _, err := f.Write(index); err != nil {
+		return mail.Unavailable("embedded: put body", err)
+	}
+	if !b.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return mail.Unavailable("embedded: put body: fsync", err)
+		}
+	}
+	dir := filepath.Dir(b.blobPath(id))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return mail.Unavailable("embedded: put body", err)
+	}
+	if err := os.Rename(f.Name(), b.blobPath(id)); err != nil {
+		return mail.Unavailable("embedded: put body", err)
+	}
+	if !b.opts.NoSync {
+		if d, err := os.Open(dir); err == nil {
+			err = d.Sync()
+			d.Close()
+			if err != nil {
+				return mail.Unavailable("embedded: put body: fsync dir", err)
+			}
+		}
+	}
+	return nil
+}
+
+// OpenBlob implements store.Blobs.
+func (b *Backend) OpenBlob(_ context.Context, id store.BlobID) (store.Blob, error) {
+	v, ok, err := b.get(blobKey(string(id)))
+	if err != nil {
+		return nil, err
+	}
+	if !ok || len(v) == 0 {
+		return nil, fmt.Errorf("%w: %s", mail.ErrNoBlob, id)
+	}
+	if v[0] == kindInline {
+		raw, err := b.dec.DecodeAll(v[1:], nil)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: body %s: %w", id, err)
+		}
+		return memBlob{bytes.NewReader(raw)}, nil
+	}
+	return b.openFile(string(id))
+}
+
+type memBlob struct{ *bytes.Reader }
+
+func (memBlob) Close() error { return nil }
+
+// fileBlob reads a chunked body file; it caches the last chunk it decoded.
+type fileBlob struct {
+	f       *os.File
+	b       *Backend
+	size    int64
+	chunk   int64
+	offsets []int64 // compressed offset of chunk i; offsets[n] = end
+	mu      sync.Mutex
+	cached  int
+	data    []byte
+}
+
+func (b *Backend) openFile(id string) (store.Blob, error) {
+	f, err := os.Open(b.blobPath(id))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", mail.ErrNoBlob, id, err)
+	}
+	fail := func(why string) (store.Blob, error) {
+		f.Close()
+		return nil, fmt.Errorf("embedded: body file %s: %s", id, why)
+	}
+	st, err := f.Stat()
+	if err != nil || st.Size() < footerLen {
+		return fail("too short")
+	}
+	var foot [footerLen]byte
+	if _, err := f.ReadAt(foot[:], st.Size()-footerLen); err != nil || string(foot[16:]) != fileMagic {
+		return fail("bad footer")
+	}
+	size := int64(binary.LittleEndian.Uint64(foot[0:]))
+	chunk := int64(binary.LittleEndian.Uint32(foot[8:]))
+	n := int64(binary.LittleEndian.Uint32(foot[12:]))
+	if chunk <= 0 || n*4 > st.Size()-footerLen {
+		return fail("bad index")
+	}
+	idx := make([]byte, n*4)
+	if _, err := f.ReadAt(idx, st.Size()-footerLen-n*4); err != nil {
+		return fail("bad index")
+	}
+	offs := make([]int64, n+1)
+	for i := range n {
+		offs[i+1] = offs[i] + int64(binary.LittleEndian.Uint32(idx[i*4:]))
+	}
+	return &fileBlob{f: f, b: b, size: size, chunk: chunk, offsets: offs, cached: -1}, nil
+}
+
+func (fb *fileBlob) Size() int64  { return fb.size }
+func (fb *fileBlob) Close() error { return fb.f.Close() }
+
+func (fb *fileBlob) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("embedded: negative offset")
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	n := 0
+	for n < len(p) && off < fb.size {
+		ci := int(off / fb.chunk)
+		if ci != fb.cached {
+			if ci+1 >= len(fb.offsets) {
+				return n, errors.New("embedded: body file shorter than its size")
+			}
+			comp := make([]byte, fb.offsets[ci+1]-fb.offsets[ci])
+			if _, err := fb.f.ReadAt(comp, fb.offsets[ci]); err != nil {
+				return n, err
+			}
+			data, err := fb.b.dec.DecodeAll(comp, fb.data[:0])
+			if err != nil {
+				return n, fmt.Errorf("embedded: body chunk %d: %w", ci, err)
+			}
+			fb.data, fb.cached = data, ci
+		}
+		c := copy(p[n:], fb.data[off-int64(ci)*fb.chunk:])
+		n += c
+		off += int64(c)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

@@ -1,0 +1,176 @@
+// Package embedded is the single-machine backend: metadata in Pebble, message
+// bodies compressed and content-addressed under one data directory.
+//
+// Layout of the data directory:
+//
+//	meta/            Pebble: users, mailboxes, heads, rows, change log, small bodies
+//	blobs/ab/<id>    bodies larger than InlineBlobMax, chunked zstd files
+//	tmp/             bodies being written; emptied at Open
+//
+// Invariants:
+//   - A body is durable (Pebble WAL synced, or file fsynced and renamed into
+//     place with its directory fsynced) before PutBlob returns, so metadata
+//     written after it never points at a missing body.
+//   - Commit is a compare-and-set on the mailbox head under the mailbox's
+//     lock, applied as one synced Pebble batch: head, rows and change-log
+//     entries land together or not at all.
+//   - Readers use Pebble iterators, which see a consistent snapshot.
+//   - One process owns the directory (Pebble's lock); other processes, such
+//     as the admin command, go through the running server.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Options configure the backend.
+type Options struct {
+	Logger *slog.Logger
+	// InlineBlobMax is the largest body kept inside Pebble; larger bodies
+	// are files. Small bodies ride Pebble's group-committed WAL instead of
+	// costing a file and two fsyncs each.
+	InlineBlobMax int64
+	// ChunkSize is the raw size of each compressed chunk of a body file.
+	ChunkSize int
+	// NoSync skips fsyncs. Only for tests that measure nothing about
+	// durability.
+	NoSync bool
+}
+
+// ErrLocked reports that another process has the data directory open.
+var ErrLocked = errors.New("embedded: data directory is in use by another process (is quire serve running?)")
+
+// Backend is the embedded store.Backend.
+type Backend struct {
+	dir   string
+	db    *pebble.DB
+	opts  Options
+	log   *slog.Logger
+	wsync *pebble.WriteOptions
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+	locks [256]sync.Mutex // mailbox commit locks, by hash of mailbox ID
+	ulock [64]sync.Mutex  // user locks (uidvalidity, mailbox names)
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Backend, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.InlineBlobMax <= 0 {
+		opts.InlineBlobMax = 128 << 10
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 256 << 10
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "blobs"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("embedded: create %s: %w", d, err)
+		}
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if ents, err := os.ReadDir(tmp); err == nil {
+		for _, e := range ents {
+			_ = os.Remove(filepath.Join(tmp, e.Name()))
+		}
+	}
+	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}})
+	if err != nil {
+		if isLockErr(err) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
+	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync}
+	if opts.NoSync {
+		b.wsync = pebble.NoSync
+	}
+	return b, nil
+}
+
+// Close closes the store.
+func (b *Backend) Close() error {
+	b.dec.Close()
+	return b.db.Close()
+}
+
+func (b *Backend) mailboxLock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &b.locks[h.Sum32()%uint32(len(b.locks))]
+}
+
+func (b *Backend) userLock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &b.ulock[h.Sum32()%uint32(len(b.ulock))]
+}
+
+// get returns a copy of the value at key, or nil, false.
+func (b *Backend) get(key []byte) ([]byte, bool, error) {
+	v, closer, err := b.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("embedded: read: %w", err)
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, true, nil
+}
+
+// scan calls fn for each key in [lo, hi) in order.
+func (b *Backend) scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	it, err := b.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("embedded: iterate: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("embedded: iterate: %w", err)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// isLockErr reports whether Open failed because another process holds the
+// directory's lock.
+func isLockErr(err error) bool {
+	// Another process: flock fails with EAGAIN. This process: Pebble says so.
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) ||
+		strings.Contains(err.Error(), "lock held by current process")
+}
+
+// quietLogger routes Pebble's logs to slog.
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Infof(format string, args ...any) {
+	q.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (q quietLogger) Errorf(format string, args ...any) {
+	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (q quietLogger) Fatalf(format string, args ...any) {
+	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	os.Exit(1)
+}

@@ -1,0 +1,135 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// maxChanges bounds one Commit; Pebble batches have no practical limit, so
+// this only keeps a commit's lock hold short.
+const maxChanges = 4096
+
+// MaxChangesPerCommit implements store.Index.
+func (b *Backend) MaxChangesPerCommit() int { return maxChanges }
+
+// Head implements store.Index.
+func (b *Backend) Head(_ context.Context, mailboxID string) (store.Head, error) {
+	v, ok, err := b.get(headKey(mailboxID))
+	if err != nil {
+		return store.Head{}, err
+	}
+	if !ok {
+		return store.Head{}, fmt.Errorf("%w: id %s", mail.ErrNoSuchMailbox, mailboxID)
+	}
+	return decodeHead(v)
+}
+
+// Commit implements store.Index: a compare-and-set of the head under the
+// mailbox lock, applied as one synced batch.
+func (b *Backend) Commit(_ context.Context, mailboxID string, prev, next store.Head, changes []store.Change) error {
+	l := b.mailboxLock(mailboxID)
+	l.Lock()
+	defer l.Unlock()
+	v, ok, err := b.get(headKey(mailboxID))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: id %s", mail.ErrNoSuchMailbox, mailboxID)
+	}
+	cur, err := decodeHead(v)
+	if err != nil {
+		return err
+	}
+	if cur.ModSeq != prev.ModSeq {
+		return mail.ErrConflict
+	}
+	batch := b.db.NewBatch()
+	defer batch.Close()
+	for _, c := range changes {
+		rk := rowKey(mailboxID, c.UID)
+		switch c.Kind {
+		case store.ChangeAppend:
+			_ = batch.Set(rk, encodeRow(c.Row(store.MessageRow{})), nil)
+		case store.ChangeFlags:
+			old, ok, err := b.get(rk)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("embedded: commit: flags change for missing uid %d", c.UID)
+			}
+			r, err := decodeRow(c.UID, old)
+			if err != nil {
+				return err
+			}
+			_ = batch.Set(rk, encodeRow(c.Row(r)), nil)
+		case store.ChangeExpunge:
+			_ = batch.Delete(rk, nil)
+		}
+		_ = batch.Set(changeKey(mailboxID, c.ModSeq, c.UID), encodeChange(c), nil)
+	}
+	_ = batch.Set(headKey(mailboxID), encodeHead(next), nil)
+	if err := batch.Commit(b.wsync); err != nil {
+		return mail.Unavailable("embedded: commit", err)
+	}
+	return nil
+}
+
+// Messages implements store.Index.
+func (b *Backend) Messages(_ context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageRow) error) error {
+	if hi == 0 {
+		hi = math.MaxUint32
+	}
+	if lo > hi {
+		return nil
+	}
+	start := rowKey(mailboxID, lo)
+	end := prefixEnd(rowKey(mailboxID, hi))
+	n := len(rowPrefix(mailboxID))
+	return b.scan(start, end, func(k, v []byte) error {
+		r, err := decodeRow(mail.UID(binary.BigEndian.Uint32(k[n:])), v)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	})
+}
+
+// Changes implements store.Index.
+func (b *Backend) Changes(_ context.Context, mailboxID string, since mail.ModSeq, fn func(store.Change) error) error {
+	if since == math.MaxUint64 {
+		return nil
+	}
+	p := changePrefix(mailboxID)
+	start := binary.BigEndian.AppendUint64(append([]byte(nil), p...), uint64(since)+1)
+	return b.scan(start, prefixEnd(p), func(k, v []byte) error {
+		if len(k) != len(p)+12 {
+			return errors.New("embedded: bad change key")
+		}
+		c, err := decodeChange(v)
+		if err != nil {
+			return err
+		}
+		c.ModSeq = mail.ModSeq(binary.BigEndian.Uint64(k[len(p):]))
+		c.UID = mail.UID(binary.BigEndian.Uint32(k[len(p)+8:]))
+		if c.Kind == store.ChangeAppend {
+			if rv, ok, err := b.get(rowKey(mailboxID, c.UID)); err != nil {
+				return err
+			} else if ok {
+				r, err := decodeRow(c.UID, rv)
+				if err != nil {
+					return err
+				}
+				c.Meta = &r.Meta
+			}
+		}
+		return fn(c)
+	})
+}

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// TempDir holds spooled messages larger than SpoolMemory; "" means os.TempDir().
+	TempDir string
+	// SpoolMemory is the size up to which a message is spooled in memory.
+	SpoolMemory int64
+	// DefaultQuotaStorage and DefaultQuotaMessages apply to new users (0: unlimited).
+	DefaultQuotaStorage, DefaultQuotaMessages int64
+	// Publish, if set, is told of every committed change (IDLE, the notifier).
+	Publish func(mail.Event)
+}
+
+// Store is the message store. It is safe for concurrent use.
+type Store struct {
+	b    Backend
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns a Store over b. The caller keeps ownership of b.
+func New(b Backend, opts Options) *Store {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SpoolMemory <= 0 {
+		opts.SpoolMemory = 1 << 20
+	}
+	return &Store{b: b, opts: opts, log: opts.Logger}
+}
+
+// Backend returns the backend the store runs on.
+func (s *Store) Backend() Backend { return s.b }
+
+// DefaultMailboxes are created with every user: INBOX and the special-use
+// mailboxes of RFC 6154.
+var defaultMailboxes = [...]struct{ name, use string }{
+	{"INBOX", ""},
+	{"Drafts", `\Drafts`},
+	{"Sent", `\Sent`},
+	{"Trash", `\Trash`},
+	{"Junk", `\Junk`},
+	{"Archive", `\Archive`},
+}
+
+// CanonicalAddress lower-cases an address and strips a +detail from its
+// local part: user+detail@example.org is user@example.org.
+func CanonicalAddress(addr string) (string, error) {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 || strings.ContainsAny(addr, " \t\r\n<>\"") {
+		return "", fmt.Errorf("store: %q is not an address of the form local@domain", addr)
+	}
+	local, domain := addr[:at], addr[at+1:]
+	if i := strings.IndexByte(local, '+'); i > 0 {
+		local = local[:i]
+	}
+	return local + "@" + domain, nil
+}
+
+// CreateUser creates a user with its default mailboxes. passwordHash is a
+// PHC string made by the directory (argon2id).
+func (s *Store) CreateUser(ctx context.Context, address, passwordHash string) (User, error) {
+	addr, err := CanonicalAddress(address)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{
+		ID:            newID(),
+		Address:       addr,
+		PasswordHash:  passwordHash,
+		QuotaStorage:  s.opts.DefaultQuotaStorage,
+		QuotaMessages: s.opts.DefaultQuotaMessages,
+		Created:       s.opts.Now().UTC().Truncate(timeUnit),
+	}
+	if err := s.b.CreateUser(ctx, u); err != nil {
+		return User{}, err
+	}
+	for _, d := range defaultMailboxes {
+		if _, err := s.CreateMailbox(ctx, u, d.name, d.use); err != nil && !errors.Is(err, mail.ErrMailboxExists) {
+			return u, fmt.Errorf("store: create %s for %s: %w", d.name, addr, err)
+		}
+		if err := s.b.SetSubscribed(ctx, u.ID, d.name, true); err != nil {
+			return u, err
+		}
+	}
+	return u, nil
+}
+
+// User returns the user for an address; a +detail is ignored.
+func (s *Store) User(ctx context.Context, address string) (User, error) {
+	addr, err := CanonicalAddress(address)
+	if err != nil {
+		return User{}, fmt.Errorf("%w: %w", mail.ErrNoSuchUser, err)
+	}
+	return s.b.User(ctx, addr)
+}
+
+// UpdateUser stores changes to a user record (password, quota, mailHost).
+func (s *Store) UpdateUser(ctx context.Context, u User) error { return s.b.UpdateUser(ctx, u) }
+
+// DeleteUser removes a user and its mailboxes.
+func (s *Store) DeleteUser(ctx context.Context, u User) error { return s.b.DeleteUser(ctx, u) }
+
+// ListUsers calls fn for every user.
+func (s *Store) ListUsers(ctx context.Context, fn func(User) error) error {
+	return s.b.ListUsers(ctx, fn)
+}
+
+// Usage is what a user's mail occupies (RFC 9208 STORAGE and MESSAGE).
+type Usage struct {
+	Storage  int64
+	Messages int64
+}
+
+// Usage sums the heads of the user's mailboxes.
+func (s *Store) Usage(ctx context.Context, u User) (Usage, error) {
+	mbs, err := s.b.ListMailboxes(ctx, u.ID)
+	if err != nil {
+		return Usage{}, err
+	}
+	var us Usage
+	for _, mb := range mbs {
+		h, err := s.b.Head(ctx, mb.ID)
+		if err != nil {
+			return Usage{}, err
+		}
+		us.Storage += h.Size
+		us.Messages += h.Messages
+	}
+	return us, nil
+}
+
+// checkQuota returns mail.ErrOverQuota if adding n messages of size bytes
+// would exceed the user's limits.
+func (s *Store) checkQuota(ctx context.Context, u User, n, size int64) error {
+	if u.QuotaStorage <= 0 && u.QuotaMessages <= 0 {
+		return nil
+	}
+	us, err := s.Usage(ctx, u)
+	if err != nil {
+		return err
+	}
+	if u.QuotaStorage > 0 && us.Storage+size > u.QuotaStorage {
+		return fmt.Errorf("%w: %s uses %d of %d bytes", mail.ErrOverQuota, u.Address, us.Storage, u.QuotaStorage)
+	}
+	if u.QuotaMessages > 0 && us.Messages+n > u.QuotaMessages {
+		return fmt.Errorf("%w: %s has %d of %d messages", mail.ErrOverQuota, u.Address, us.Messages, u.QuotaMessages)
+	}
+	return nil
+}
+
+// commitRetry runs fn until its Commit does not conflict, with jittered
+// backoff. fn reads the head, computes and commits.
+func (s *Store) commitRetry(ctx context.Context, op string, fn func() error) error {
+	const attempts = 64
+	wait := time.Millisecond
+	for i := 0; ; i++ {
+		err := fn()
+		if !errors.Is(err, mail.ErrConflict) {
+			return err
+		}
+		if i == attempts {
+			return mail.Unavailable(op, fmt.Errorf("gave up after %d concurrent-change retries", attempts))
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, 100*time.Millisecond)
+	}
+}
+
+func (s *Store) publish(u string, mb string, m mail.ModSeq) {
+	if s.opts.Publish != nil {
+		s.opts.Publish(mail.Event{UserID: u, MailboxID: mb, ModSeq: m})
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// timeUnit is the resolution of stored times: every backend keeps
+// milliseconds, so a value read back equals the value written.
+const timeUnit = time.Millisecond

@@ -1,0 +1,156 @@
+package storetest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// stores returns n Stores: over peers of the backend where the harness has
+// them (as separate hosts), otherwise over the same backend.
+func (e *env) stores(n int) []*store.Store {
+	out := make([]*store.Store, n)
+	for i := range out {
+		b := e.b
+		if e.h.Peer != nil && i%2 == 1 {
+			b = e.h.Peer(e.t, e.b)
+		}
+		out[i] = store.New(b, store.Options{})
+	}
+	return out
+}
+
+func testConcurrentAppends(t *testing.T, e *env) {
+	const writers, each = 6, 15
+	u := e.user()
+	mb := e.mailbox(u, "INBOX")
+	m := e.msg("c")
+	ss := e.stores(writers)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	got := make([][]mail.UID, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				uids, err := ss[w].Append(e.ctx, u, mb, m)
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Each writer sees its own UIDs ascend.
+				if n := len(got[w]); n > 0 && uids[0] <= got[w][n-1] {
+					errs <- fmt.Errorf("writer %d got UID %d after %d", w, uids[0], got[w][n-1])
+					return
+				}
+				got[w] = append(got[w], uids...)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[mail.UID]bool{}
+	for _, g := range got {
+		for _, uid := range g {
+			if seen[uid] {
+				t.Fatalf("UID %d handed out twice", uid)
+			}
+			seen[uid] = true
+		}
+	}
+	h := e.head(mb)
+	if h.Messages != writers*each || h.UIDNext != writers*each+1 {
+		t.Fatalf("head %+v after %d appends", h, writers*each)
+	}
+	for uid := mail.UID(1); uid <= writers*each; uid++ {
+		if !seen[uid] {
+			t.Fatalf("UID %d missing: UIDs must be gapless when nothing is expunged", uid)
+		}
+	}
+	e.check(mb)
+}
+
+func testConcurrentFlags(t *testing.T, e *env) {
+	const writers, rounds = 6, 10
+	u := e.user()
+	mb := e.mailbox(u, "INBOX")
+	var msgs []store.NewMessage
+	for i := range 10 {
+		msgs = append(msgs, e.msg(fmt.Sprint(i)))
+	}
+	e.appendN(u, mb, msgs...)
+	ss := e.stores(writers)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kw := mail.Flags{fmt.Sprintf("kw%d", w)}
+			for r := range rounds {
+				uids := []mail.UID{mail.UID(r%10 + 1), mail.UID((r+w)%10 + 1)}
+				op := store.FlagsAdd
+				if r%3 == 2 {
+					op = store.FlagsRemove
+				}
+				if _, err := ss[w].StoreFlags(e.ctx, mb, uids, op, append(kw, `\Seen`), 0); err != nil {
+					errs <- err
+					return
+				}
+				if w == 0 && r == rounds/2 {
+					if _, err := ss[w].Expunge(e.ctx, mb, []mail.UID{10}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				if w == 1 && r%4 == 0 {
+					if _, err := ss[w].Append(e.ctx, u, mb, msgs[0]); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	e.check(mb)
+}
+
+// testManyCommits makes more commits than a small change-log bucket holds,
+// so backends that partition the log are checked across partitions.
+func testManyCommits(t *testing.T, e *env) {
+	u := e.user()
+	mb := e.mailbox(u, "INBOX")
+	m := e.msg("many")
+	for i := range 150 {
+		uids := e.appendN(u, mb, m)
+		if i%3 == 0 {
+			if _, err := e.s.StoreFlags(e.ctx, mb, uids, store.FlagsAdd, mail.Flags{`\Seen`}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%5 == 0 {
+			if _, err := e.s.Expunge(e.ctx, mb, uids); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.check(mb)
+	mid := e.head(mb).ModSeq / 2
+	for _, c := range e.changes(mb, uint64(mid)) {
+		if c.ModSeq <= mid {
+			t.Fatalf("Changes(%d) returned MODSEQ %d", mid, c.ModSeq)
+		}
+	}
+}
