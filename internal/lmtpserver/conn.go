@@ -1,0 +1,142 @@
+package lmtpserver
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+var (
+	errLineTooLong = errors.New("lmtpserver: line too long")
+	errInterrupted = errors.New("lmtpserver: server closing")
+)
+
+// ioConn is a session's connection. Every Read first flushes the replies
+// still buffered (so a pipelining client is never left waiting, RFC 2920
+// 3.1) and renews the read deadline; every Write renews the write deadline.
+type ioConn struct {
+	net.Conn
+	timeout time.Duration
+	flush   func() error
+
+	mu          sync.Mutex
+	interrupted bool // a Read in progress or to come fails with errInterrupted
+}
+
+func (c *ioConn) Read(p []byte) (int, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	if c.interrupted {
+		c.mu.Unlock()
+		return 0, errInterrupted
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	if err != nil && c.isInterrupted() {
+		err = errInterrupted
+	}
+	return n, err
+}
+
+func (c *ioConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
+}
+
+// interrupt makes the Read in progress, and every later one, fail.
+func (c *ioConn) interrupt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.interrupted = true
+	_ = c.Conn.SetReadDeadline(time.Now())
+}
+
+func (c *ioConn) isInterrupted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.interrupted
+}
+
+// readLine reads a command line of at most max bytes, terminator included,
+// and returns it without its CRLF (or bare LF). A longer line is read to
+// its end, discarded, and reported as errLineTooLong.
+func readLine(br *bufio.Reader, max int) (string, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > max {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err != nil {
+				return "", err
+			}
+			return "", errLineTooLong
+		}
+		line = append(line, chunk...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return "", err
+		}
+	}
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	return string(line), nil
+}
+
+// dotReader reads a DATA body (RFC 5321 4.5.2): it removes the leading dot
+// of every line that has one and ends at the line ".", CRLF-terminated. It
+// changes nothing else: bare CRs and LFs are message bytes, not line ends.
+type dotReader struct {
+	br   *bufio.Reader
+	pend []byte // the rest of the current chunk, not yet returned
+	bol  bool   // the next byte starts a line
+	cr   bool   // the last byte read was CR
+	eof  bool   // the end-of-data line was read
+	err  error  // the connection failed (io.ErrUnexpectedEOF: it closed)
+}
+
+func newDotReader(br *bufio.Reader) *dotReader { return &dotReader{br: br, bol: true} }
+
+func (d *dotReader) Read(p []byte) (int, error) {
+	for len(d.pend) == 0 {
+		switch {
+		case d.eof:
+			return 0, io.EOF
+		case d.err != nil:
+			return 0, d.err
+		}
+		chunk, err := d.br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			d.err = err
+			return 0, err
+		}
+		if d.bol && len(chunk) > 0 && chunk[0] == '.' {
+			if string(chunk) == ".\r\n" {
+				d.eof = true
+				return 0, io.EOF
+			}
+			chunk = chunk[1:]
+		}
+		// A line ends at CRLF, which may straddle two chunks.
+		n := len(chunk)
+		d.bol = err == nil && (n >= 2 && chunk[n-2] == '\r' || n == 1 && d.cr)
+		d.cr = n > 0 && chunk[n-1] == '\r'
+		d.pend = chunk
+	}
+	n := copy(p, d.pend)
+	d.pend = d.pend[n:]
+	return n, nil
+}
