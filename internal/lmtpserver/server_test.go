@@ -55,7 +55,7 @@ func TestMaxConnections(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	st := scriptStore()
 	o := testOptions(st)
-	o.Timeout = 200 * time.Millisecond
+	o.Timeout = 500 * time.Millisecond
 	_, addr, _ := startServer(t, o)
 
 	c := dial(t, addr)
@@ -68,7 +68,7 @@ func TestTimeout(t *testing.T) {
 	c.do("MAIL FROM:<>", "250 2.1.0 sender <> ok")
 	c.do("RCPT TO:<alice@example.org>", "250 2.1.5 <alice@example.org> ok")
 	c.do("DATA", "354 start mail input; end with <CRLF>.<CRLF>")
-	for range 4 { // a slow but live client is not cut off
+	for range 8 { // a slow but live client is not cut off
 		c.send("Subject: slow\r\n")
 		time.Sleep(100 * time.Millisecond)
 	}
