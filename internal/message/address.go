@@ -197,13 +197,20 @@ func (p *addrParser) item(out []Address, inGroup bool) []Address {
 		if inGroup { // groups do not nest: take the rest as members
 			return out
 		}
-		// RFC 5322 3.4 group; RFC 3501 7.4.2 group markers.
-		out = append(out, Address{Mailbox: phrase(words)})
+		// RFC 5322 3.4 group; RFC 3501 7.4.2 group markers. A group with
+		// no name, which markers could not tell from its end, gets none.
+		name := phrase(words)
+		if name != "" {
+			out = append(out, Address{Mailbox: name})
+		}
 		for p.i < len(p.toks) && !p.special(";") {
 			out = p.item(out, true)
 		}
 		if p.i < len(p.toks) {
 			p.i++
+		}
+		if name == "" {
+			return out
 		}
 		return append(out, Address{})
 	case "<":

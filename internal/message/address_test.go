@@ -37,6 +37,7 @@ func TestParseAddressList(t *testing.T) {
 		// Groups (RFC 5322 3.4, RFC 3501 7.4.2 markers).
 		{"undisclosed-recipients:;", []Address{{Mailbox: "undisclosed-recipients"}, {}}},
 		{"Friends: a@x, B <b@y>; c@z", []Address{{Mailbox: "Friends"}, {Mailbox: "a", Host: "x"}, {Name: "B", Mailbox: "b", Host: "y"}, {}, {Mailbox: "c", Host: "z"}}},
+		{": a@x;", []Address{{Mailbox: "a", Host: "x"}}},
 		{"Open group: a@x", []Address{{Mailbox: "Open group"}, {Mailbox: "a", Host: "x"}, {}}},
 		// 8-bit bytes, raw.
 		{"J\xfcrgen <j@example.de>", []Address{{Name: "J\xfcrgen", Mailbox: "j", Host: "example.de"}}},

@@ -80,3 +80,18 @@ func TestMarshalSize(t *testing.T) {
 		t.Errorf("binary encoding %d bytes, not much smaller than JSON's %d", len(b), len(j))
 	}
 }
+
+func TestUnmarshalBinary(t *testing.T) {
+	p := scan(t, mustRead("lf-only.eml"))
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q Part
+	if err := q.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(p, &q) {
+		t.Errorf("UnmarshalBinary: %v", err)
+	}
+	if err := q.UnmarshalBinary([]byte{codecVersion}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("UnmarshalBinary of a bare version byte: %v", err)
+	}
+}

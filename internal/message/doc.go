@@ -14,9 +14,11 @@
 //     header block including the blank line that ends it (BODY[n.MIME], or
 //     BODY[HEADER] of a message) and raw[BodyStart:End] is its body as
 //     BODY[n] (or BODY[TEXT]) returns it: the line break before a boundary
-//     delimiter belongs to the delimiter (RFC 2046 5.1.1), not to the part.
-//     Offsets are monotonic, lie within the input, and children lie within
-//     their parent's body.
+//     delimiter belongs to the delimiter (RFC 2046 5.1.1), not to the part,
+//     unless malformed input gives that line break no other owner (it also
+//     ends the part's header, or a nested delimiter line). Offsets are
+//     monotonic, lie within the input, and children lie within their
+//     parent's body; Lines agrees with the body's bytes.
 //   - Memory is bounded. Scan streams the input through a fixed buffer and
 //     keeps only the header fields it needs, at most Limits.MaxHeaderBytes of
 //     each header block. The tree has at most Limits.MaxParts parts and at

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 )
 
@@ -242,7 +243,8 @@ func toUTF8(charset string, b []byte) string {
 	case "", "us-ascii", "ascii", "utf-8", "utf8":
 		return string(b)
 	}
-	if enc, err := htmlindex.Get(charset); err == nil {
+	// The WHATWG "replacement" encoding would turn everything into U+FFFD.
+	if enc, err := htmlindex.Get(charset); err == nil && enc != encoding.Replacement {
 		if out, err := enc.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
 			return string(out)
 		}

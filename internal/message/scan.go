@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // bufSize is the scanner's read buffer. A line longer than this is seen in
@@ -268,12 +269,8 @@ func (s *scanner) multipart(p *Part, boundary string, depth int) {
 	}
 }
 
-// boundaryParam returns p's boundary parameter without trailing spaces,
-// which RFC 2046 5.1.1 does not allow in a boundary.
+// boundaryParam returns p's boundary parameter without trailing white
+// space, which RFC 2046 5.1.1 does not allow in a boundary.
 func boundaryParam(p *Part) string {
-	b := p.Param("boundary")
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
+	return strings.TrimRight(p.Param("boundary"), " \t\r\n")
 }

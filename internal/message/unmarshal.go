@@ -26,6 +26,16 @@ func Unmarshal(b []byte) (*Part, error) {
 	return p, nil
 }
 
+// UnmarshalBinary sets p to the tree that b encodes, as Unmarshal does.
+func (p *Part) UnmarshalBinary(b []byte) error {
+	q, err := Unmarshal(b)
+	if err != nil {
+		return err
+	}
+	*p = *q
+	return nil
+}
+
 type decoder struct {
 	b   []byte
 	err error
