@@ -1,0 +1,281 @@
+package cassandra
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/quiremail/quire/internal/store"
+)
+
+// Backend is the Cassandra store.Backend. It is safe for concurrent use;
+// any number of Backends, in any number of processes, may share a cluster.
+type Backend struct {
+	opts   Options
+	log    *slog.Logger
+	meta   *gocql.Session // ms_mbox
+	msg    *gocql.Session // ms_msg
+	owned  []*gocql.Session
+	q      statements
+	serial gocql.Consistency
+	read   *fallback
+	write  *fallback
+	del    *fallback
+	enc    *zstd.Encoder
+	dec    *zstd.Decoder
+	heads  headCache
+	locks  [256]sync.Mutex // commit locks, by hash of mailbox id
+	bg     sync.WaitGroup  // background writes; Close waits for them
+	once   sync.Once
+
+	// Test hooks.
+	skipMaterialize bool                          // commit the log but never materialize
+	serialHead      bool                          // read heads at serial consistency
+	faultCAS        func() (skip bool, err error) // Commit's LWT: skip it, or fail after it
+	pause           func()                        // between the reads of Messages
+}
+
+var _ store.Backend = (*Backend)(nil)
+
+// Open connects to the cluster(s), creates the keyspaces and tables that
+// are missing (the statements of SchemaCQL), and waits for schema
+// agreement.
+func Open(ctx context.Context, o Options) (*Backend, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{opts: o, log: o.Logger}
+	b.serial = gocql.ParseConsistency(o.SerialConsistency)
+	lv := func(class, p, s string) *fallback {
+		pc, _ := consistency(p)
+		sc, _ := consistency(s)
+		return newFallback(class, pc, sc, o.FallbackBackoffMin, o.FallbackBackoffMax, time.Now, o.Logger)
+	}
+	b.read = lv("read", o.ReadConsistency, o.ReadFallback)
+	b.write = lv("write", o.WriteConsistency, o.WriteFallback)
+	b.del = lv("delete", o.DeleteConsistency, o.DeleteFallback)
+	b.heads.init(1 << 16)
+
+	sessions := map[string]*gocql.Session{}
+	session := func(k *KeyspaceOptions) (*gocql.Session, error) {
+		pts := slices.Clone(k.ConnectPoints)
+		slices.Sort(pts)
+		key := strings.Join(pts, ",") + "|" + k.DataCenter
+		if s, ok := sessions[key]; ok {
+			return s, nil
+		}
+		s, err := b.newSession(k)
+		if err != nil {
+			return nil, err
+		}
+		sessions[key] = s
+		b.owned = append(b.owned, s)
+		return s, nil
+	}
+	fail := func(err error) (*Backend, error) {
+		for _, s := range b.owned {
+			s.Close()
+		}
+		return nil, err
+	}
+	bySession := map[*KeyspaceOptions]*gocql.Session{}
+	for _, k := range []*KeyspaceOptions{&b.opts.Meta, &b.opts.Msg, &b.opts.Cache} {
+		s, err := session(k)
+		if err != nil {
+			return fail(err)
+		}
+		bySession[k] = s
+	}
+	b.meta, b.msg = bySession[&b.opts.Meta], bySession[&b.opts.Msg]
+	for _, d := range schema(&b.opts) {
+		if err := bySession[d.ks].Query(d.stmt).WithContext(ctx).Exec(); err != nil {
+			return fail(wrap("create schema: "+firstWords(d.stmt, 6), gocql.All, err))
+		}
+	}
+	for _, s := range b.owned {
+		if err := s.AwaitSchemaAgreement(ctx); err != nil {
+			return fail(wrap("wait for schema agreement", gocql.All, err))
+		}
+	}
+	b.q = newStatements(b.opts.Meta.Name, b.opts.Msg.Name)
+	b.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	b.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(2*maxChunkSize))
+	return b, nil
+}
+
+// commitLock returns the lock that serializes this host's commits to a
+// mailbox: its goroutines queue instead of colliding in Paxos, and the
+// losers of a race see the new head in the cache and fail without a round
+// trip.
+func (b *Backend) commitLock(mailboxID string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(mailboxID))
+	return &b.locks[h.Sum32()%uint32(len(b.locks))]
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	return strings.Join(f[:min(n, len(f))], " ")
+}
+
+func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
+	o := &b.opts
+	c := gocql.NewCluster(k.ConnectPoints...)
+	c.Timeout = o.RequestTimeout
+	c.ConnectTimeout = o.ConnectTimeout
+	c.Consistency = gocql.ParseConsistency(o.ReadConsistency)
+	c.SerialConsistency = gocql.ParseConsistency(o.SerialConsistency)
+	c.PageSize = o.PageSize
+	c.RetryPolicy = &retryPolicy{n: o.Retries, min: 20 * time.Millisecond, max: time.Second}
+	c.Logger = slogAdapter{b.log}
+	var local gocql.HostSelectionPolicy = gocql.RoundRobinHostPolicy()
+	if k.DataCenter != "" {
+		local = gocql.DCAwareRoundRobinPolicy(k.DataCenter)
+	}
+	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(local, gocql.ShuffleReplicas())
+	if o.Username != "" {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
+	}
+	if o.TLS.Enable {
+		cfg, err := tlsConfig(o.TLS)
+		if err != nil {
+			return nil, err
+		}
+		c.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: o.TLS.Verify == "full"}
+	}
+	if o.SlowQuery > 0 {
+		obs := slowLog{log: b.log, min: o.SlowQuery}
+		c.QueryObserver, c.BatchObserver = obs, obs
+	}
+	s, err := c.CreateSession()
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("connect to %s (keyspace %s)", strings.Join(k.ConnectPoints, ","), k.Name), gocql.One, err)
+	}
+	return s, nil
+}
+
+// Close closes the sessions. It must be called once.
+func (b *Backend) Close() error {
+	b.once.Do(func() {
+		b.bg.Wait()
+		for _, s := range b.owned {
+			s.Close()
+		}
+		b.dec.Close()
+	})
+	return nil
+}
+
+// do runs one attempt of fn at the class's current level. If that attempt,
+// made at the primary level, failed for lack of replicas and retry(err)
+// allows, it runs fn once more at the fallback level. The error is wrapped
+// for op.
+func (b *Backend) do(ctx context.Context, f *fallback, op string, retry func(error) bool, fn func(gocql.Consistency) error) error {
+	c, probe := f.pick()
+	err := fn(c)
+	unavail := err != nil && lacksReplicas(err)
+	if err == gocql.ErrNotFound {
+		f.report(c, probe, false, nil)
+	} else {
+		f.report(c, probe, unavail, err)
+	}
+	if unavail && f.hasSecondary && c == f.primary && retry(err) && ctx.Err() == nil {
+		c = f.secondary
+		err = fn(c)
+	}
+	return wrap(op, c, err)
+}
+
+func always(error) bool { return true }
+
+// exec runs an idempotent write or delete.
+func (b *Backend) exec(ctx context.Context, s *gocql.Session, f *fallback, op, stmt string, args ...any) error {
+	return b.do(ctx, f, op, always, func(c gocql.Consistency) error {
+		return s.Query(stmt, args...).Consistency(c).Idempotent(true).ExecContext(ctx)
+	})
+}
+
+// get reads one row into dest; it reports false if there is none.
+func (b *Backend) get(ctx context.Context, s *gocql.Session, op, stmt string, args []any, dest ...any) (bool, error) {
+	err := b.do(ctx, b.read, op, always, func(c gocql.Consistency) error {
+		return s.Query(stmt, args...).Consistency(c).Idempotent(true).ScanContext(ctx, dest...)
+	})
+	if err == gocql.ErrNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// scan reads rows, calling row for each with the iterator's scanner. A
+// failure before the first row is delivered may fall back and restart;
+// reset is called before each attempt.
+func (b *Backend) scan(ctx context.Context, s *gocql.Session, op, stmt string, args []any, reset func(), row func(gocql.Scanner) error) error {
+	started := false
+	return b.do(ctx, b.read, op, func(error) bool { return !started }, func(c gocql.Consistency) error {
+		if reset != nil {
+			reset()
+		}
+		it := s.Query(stmt, args...).Consistency(c).Idempotent(true).IterContext(ctx)
+		sc := it.Scanner()
+		for sc.Next() {
+			started = true
+			if err := row(sc); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+		return sc.Err()
+	})
+}
+
+// slogAdapter routes gocql's logs to slog; its Info is our Debug.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) attrs(fs []gocql.LogField) []any {
+	out := make([]any, 0, 2*len(fs)+2)
+	out = append(out, "component", "gocql")
+	for _, f := range fs {
+		out = append(out, f.Name, f.Value.Any())
+	}
+	return out
+}
+func (a slogAdapter) Error(msg string, fs ...gocql.LogField)   { a.l.Error(msg, a.attrs(fs)...) }
+func (a slogAdapter) Warning(msg string, fs ...gocql.LogField) { a.l.Warn(msg, a.attrs(fs)...) }
+func (a slogAdapter) Info(msg string, fs ...gocql.LogField)    { a.l.Debug(msg, a.attrs(fs)...) }
+func (a slogAdapter) Debug(msg string, fs ...gocql.LogField)   { a.l.Debug(msg, a.attrs(fs)...) }
+
+// slowLog logs every query and batch slower than min, with its statement.
+type slowLog struct {
+	log *slog.Logger
+	min time.Duration
+}
+
+func (s slowLog) ObserveQuery(_ context.Context, q gocql.ObservedQuery) {
+	if d := q.End.Sub(q.Start); d >= s.min {
+		s.log.Warn("cassandra: slow query", "statement", q.Statement, "latency", d, "host", hostOf(q.Host),
+			"attempt", q.Attempt, "rows", q.Rows, "err", q.Err)
+	}
+}
+
+func (s slowLog) ObserveBatch(_ context.Context, q gocql.ObservedBatch) {
+	if d := q.End.Sub(q.Start); d >= s.min && len(q.Statements) > 0 {
+		s.log.Warn("cassandra: slow batch", "statement", q.Statements[0], "statements", len(q.Statements),
+			"latency", d, "host", hostOf(q.Host), "attempt", q.Attempt, "err", q.Err)
+	}
+}
+
+func hostOf(h *gocql.HostInfo) string {
+	if h == nil {
+		return ""
+	}
+	return h.ConnectAddress().String()
+}

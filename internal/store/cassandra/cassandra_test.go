@@ -1,0 +1,155 @@
+package cassandra
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/storetest"
+)
+
+// testAddr returns the node to test against (QUIRE_TEST_CASSANDRA,
+// host:port). Without one the test is skipped, unless
+// QUIRE_REQUIRE_CASSANDRA=1 says a missing node is a failure.
+func testAddr(t testing.TB) string {
+	t.Helper()
+	a := os.Getenv("QUIRE_TEST_CASSANDRA")
+	if a == "" {
+		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
+			t.Fatal("QUIRE_REQUIRE_CASSANDRA=1 but QUIRE_TEST_CASSANDRA (host:port of a Cassandra node) is not set; " +
+				"start one with scripts/cassandra.sh start")
+		}
+		t.Skip("QUIRE_TEST_CASSANDRA is not set (host:port of a Cassandra node; scripts/cassandra.sh start)")
+	}
+	return a
+}
+
+// testOptions are options for the shared test keyspaces. Tests never drop
+// them: they isolate themselves with random users and mailboxes.
+func testOptions(t testing.TB) Options {
+	addr := testAddr(t)
+	o := DefaultOptions()
+	ks := func(name string) KeyspaceOptions {
+		return KeyspaceOptions{Name: name, ConnectPoints: []string{addr}, RF: 1}
+	}
+	o.Meta, o.Msg, o.Cache = ks("quiretest_mbox"), ks("quiretest_msg"), ks("quiretest_cache")
+	o.Strategy, o.DurableWrites = Simple, false
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return o
+}
+
+// openTest opens a backend on the test keyspaces, as a separate host
+// would: its own sessions and caches.
+func openTest(t testing.TB, mod func(*Options)) *Backend {
+	t.Helper()
+	o := testOptions(t)
+	if mod != nil {
+		mod(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, err := Open(ctx, o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	small := func(o *Options) { o.BucketSize = 32 } // ManyCommits crosses several log buckets
+	storetest.Run(t, storetest.Harness{
+		New:  func(t *testing.T) store.Backend { return openTest(t, small) },
+		Peer: func(t *testing.T, _ store.Backend) store.Backend { return openTest(t, small) },
+	})
+}
+
+func randID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newMailbox creates a mailbox with a random owner and returns it.
+func newMailbox(t testing.TB, b *Backend) store.Mailbox {
+	t.Helper()
+	mb := store.Mailbox{ID: randID(), UserID: randID(), Name: "INBOX", UIDValidity: 7,
+		Created: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := b.CreateMailbox(context.Background(), mb); err != nil {
+		t.Fatalf("CreateMailbox: %v", err)
+	}
+	return mb
+}
+
+// testMeta is message metadata of a given size (of Structure).
+func testMeta(uid mail.UID, structure int) *store.MessageMeta {
+	s := make([]byte, structure)
+	for i := range s {
+		s[i] = byte('a' + i%26)
+	}
+	return &store.MessageMeta{Blob: store.BlobID(randID() + randID()), Size: int64(100 + uid),
+		InternalDate: time.Unix(1700000000, 0).UTC(), SaveDate: time.Unix(1700000001, 0).UTC(),
+		ReturnPath: "a@example.test", EmailID: "M" + randID()[:12], Structure: s}
+}
+
+// appendOne commits one append on the head it reads; it returns the UID.
+func appendOne(ctx context.Context, b *Backend, mb string, flags ...string) (mail.UID, error) {
+	h, err := b.Head(ctx, mb)
+	if err != nil {
+		return 0, err
+	}
+	next := h
+	next.ModSeq++
+	next.UIDNext++
+	next.Messages++
+	next.Size += 100 + int64(h.UIDNext)
+	fs := mail.NewFlags(flags...)
+	if !fs.Has(mail.FlagSeen) {
+		next.Unseen++
+	}
+	c := store.Change{ModSeq: next.ModSeq, UID: h.UIDNext, Kind: store.ChangeAppend, Flags: fs, Meta: testMeta(h.UIDNext, 200)}
+	return h.UIDNext, b.Commit(ctx, mb, h, next, []store.Change{c})
+}
+
+// collect returns all rows and all changes of a mailbox.
+func collect(t testing.TB, b store.Backend, mb string) ([]store.MessageRow, []store.Change) {
+	t.Helper()
+	ctx := context.Background()
+	var rows []store.MessageRow
+	if err := b.Messages(ctx, mb, 1, 0, func(r store.MessageRow) error { rows = append(rows, r); return nil }); err != nil {
+		t.Fatalf("Messages: %v", err)
+	}
+	var cs []store.Change
+	if err := b.Changes(ctx, mb, 0, func(c store.Change) error { cs = append(cs, c); return nil }); err != nil {
+		t.Fatalf("Changes: %v", err)
+	}
+	return rows, cs
+}
+
+// replay returns the live messages that the change log describes, up to
+// and including MODSEQ upto (0: all), by UID.
+func replay(cs []store.Change, upto mail.ModSeq) map[mail.UID]store.MessageRow {
+	out := map[mail.UID]store.MessageRow{}
+	for _, c := range cs {
+		if upto > 0 && c.ModSeq > upto {
+			break
+		}
+		switch c.Kind {
+		case store.ChangeAppend:
+			out[c.UID] = c.Row(store.MessageRow{})
+		case store.ChangeFlags:
+			if r, ok := out[c.UID]; ok {
+				out[c.UID] = c.Row(r)
+			}
+		case store.ChangeExpunge:
+			delete(out, c.UID)
+		}
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/mail"
+)
+
+// transient reports whether err is about availability or time: replicas
+// down or slow, a connection lost. Such errors are temporary
+// (mail.ErrUnavailable) and worth a retry or a fallback consistency.
+func transient(err error) bool {
+	var (
+		unavail *gocql.RequestErrUnavailable
+		wto     *gocql.RequestErrWriteTimeout
+		rto     *gocql.RequestErrReadTimeout
+		wfail   *gocql.RequestErrWriteFailure
+		rfail   *gocql.RequestErrReadFailure
+		over    *gocql.RequestErrOverloaded
+		boot    *gocql.RequestErrBootstrapping
+		cas     *gocql.RequestErrCASWriteUnknown
+		nerr    net.Error
+	)
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &unavail), errors.As(err, &wto), errors.As(err, &rto), errors.As(err, &wfail),
+		errors.As(err, &rfail), errors.As(err, &over), errors.As(err, &boot), errors.As(err, &cas):
+		return true
+	case errors.Is(err, gocql.ErrTimeoutNoResponse), errors.Is(err, gocql.ErrConnectionClosed),
+		errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoStreams),
+		errors.Is(err, gocql.ErrTooManyTimeouts), errors.Is(err, gocql.ErrUnavailable),
+		errors.Is(err, gocql.ErrSessionClosed), errors.Is(err, gocql.ErrNoConnectionsStarted),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &nerr):
+		return true
+	}
+	return false
+}
+
+// lacksReplicas reports whether err says that too few replicas answered
+// in time for the consistency level: unavailable, or a timeout. It is what
+// makes a query class switch to its fallback level.
+func lacksReplicas(err error) bool {
+	var (
+		unavail *gocql.RequestErrUnavailable
+		wto     *gocql.RequestErrWriteTimeout
+		rto     *gocql.RequestErrReadTimeout
+	)
+	return errors.As(err, &unavail) || errors.As(err, &wto) || errors.As(err, &rto) ||
+		errors.Is(err, gocql.ErrTimeoutNoResponse) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// refused reports whether err proves that a conditional write did not
+// run: the coordinator refused it before Paxos began. Cassandra checks
+// live replicas only for the serial level before it starts; "unavailable"
+// at the commit level comes after a quorum accepted the proposal, so that
+// write has landed (the next Paxos round completes it). Every other
+// failure of a conditional write has an unknown outcome.
+func refused(err error) bool {
+	var (
+		unavail *gocql.RequestErrUnavailable
+		over    *gocql.RequestErrOverloaded
+		boot    *gocql.RequestErrBootstrapping
+		syn     *gocql.RequestErrSyntax
+		inv     *gocql.RequestErrInvalid
+		auth    *gocql.RequestErrUnauthorized
+	)
+	if errors.As(err, &unavail) {
+		return unavail.Consistency == gocql.Serial || unavail.Consistency == gocql.LocalSerial
+	}
+	return errors.As(err, &over) || errors.As(err, &boot) ||
+		errors.As(err, &syn) || errors.As(err, &inv) || errors.As(err, &auth) ||
+		errors.Is(err, gocql.ErrNoConnections) || errors.Is(err, gocql.ErrSessionClosed)
+}
+
+// wrap turns a driver error into one that says what failed and what to do.
+// Availability errors wrap mail.ErrUnavailable. gocql.ErrNotFound passes
+// through for callers to test.
+func wrap(op string, c gocql.Consistency, err error) error {
+	switch {
+	case err == nil || errors.Is(err, gocql.ErrNotFound):
+		return err
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("cassandra: %s: %w", op, err)
+	case transient(err):
+		return mail.Unavailable("cassandra: "+op,
+			fmt.Errorf("%s at %s: check that the nodes are up and not overloaded: %w", what(err), c, err))
+	}
+	return fmt.Errorf("cassandra: %s: %w", op, err)
+}
+
+func what(err error) string {
+	var u *gocql.RequestErrUnavailable
+	if errors.As(err, &u) {
+		return fmt.Sprintf("%d of %d replicas alive", u.Alive, u.Required)
+	}
+	var w *gocql.RequestErrWriteTimeout
+	if errors.As(err, &w) {
+		return fmt.Sprintf("write timeout (%s, %d of %d acks)", w.WriteType, w.Received, w.BlockFor)
+	}
+	var r *gocql.RequestErrReadTimeout
+	if errors.As(err, &r) {
+		return fmt.Sprintf("read timeout (%d of %d responses)", r.Received, r.BlockFor)
+	}
+	if errors.Is(err, gocql.ErrTimeoutNoResponse) || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "unavailable"
+}
+
+// retryPolicy retries idempotent queries that failed for time or a lost
+// connection, on the next host, with jittered exponential backoff. It does
+// not retry "unavailable": the fallback consistency handles that at once.
+type retryPolicy struct {
+	n        int
+	min, max time.Duration
+}
+
+func (r *retryPolicy) Attempt(q gocql.RetryableQuery) bool {
+	if q.Attempts() > r.n {
+		return false
+	}
+	d := min(r.max, r.min<<min(q.Attempts(), 16))
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-q.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (r *retryPolicy) GetRetryType(err error) gocql.RetryType {
+	var u *gocql.RequestErrUnavailable
+	if errors.As(err, &u) || !transient(err) {
+		return gocql.Rethrow
+	}
+	return gocql.RetryNextHost
+}

@@ -1,0 +1,84 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/mail"
+)
+
+// settleFunc reads, at serial consistency c, whether an uncertain
+// conditional write landed.
+type settleFunc func(ctx context.Context, c gocql.Consistency) (landed bool, err error)
+
+// cas runs one conditional statement on ms_mbox, committing at the write
+// class's level, and returns whether it applied and, if not, the current
+// values. It is never re-run: a failure that does not prove the statement
+// was refused (see refused) leaves its outcome unknown, and settle decides
+// it. Without settle, or if settling fails, the error wraps
+// mail.ErrUnavailable. A failure for lack of replicas still moves the write
+// class to its fallback level, for the next writes.
+func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle settleFunc) (bool, map[string]any, error) {
+	var applied bool
+	var cur map[string]any
+	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
+		cur = map[string]any{}
+		var err error
+		applied, err = b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+		return err
+	})
+	if err == nil || refused(err) {
+		return applied, cur, err
+	}
+	if settle == nil {
+		return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("outcome unknown: %w", err))
+	}
+	landed, serr := b.settle(ctx, op, err, settle)
+	return landed, nil, serr
+}
+
+func never(error) bool { return false }
+
+// settle resolves the unknown outcome of a conditional write: settle reads
+// at serial consistency, which also completes or supersedes the Paxos round
+// left in flight, so its answer is final. It runs on a context of its own,
+// since the caller's may be what expired.
+func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleFunc) (bool, error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*b.opts.RequestTimeout)
+	defer cancel()
+	var err error
+	wait := 20 * time.Millisecond
+	for attempt := 0; attempt < 4; attempt++ {
+		var landed bool
+		landed, err = fn(sctx, b.serial)
+		if err == nil || errors.Is(err, gocql.ErrNotFound) {
+			if errors.Is(err, gocql.ErrNotFound) {
+				landed = false
+			}
+			b.log.Info("cassandra: settled an uncertain write", "op", op, "landed", landed, "cause", cause)
+			return landed, nil
+		}
+		if !transient(err) {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-sctx.Done():
+			t.Stop()
+			attempt = 4
+		case <-t.C:
+		}
+		wait *= 2
+	}
+	return false, mail.Unavailable("cassandra: "+op,
+		fmt.Errorf("outcome unknown (%v), and reading it back at %s failed: %w: check that the nodes are up; the reconciler will settle it", cause, b.serial, wrap("settle", b.serial, err)))
+}
+
+// serialGet reads one row at serial consistency c (for settle functions).
+func (b *Backend) serialGet(ctx context.Context, c gocql.Consistency, stmt string, args []any, dest ...any) error {
+	return b.meta.Query(stmt, args...).Consistency(c).ScanContext(ctx, dest...)
+}

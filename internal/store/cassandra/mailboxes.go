@@ -1,0 +1,193 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// CreateMailbox implements store.Mailboxes. The head (log bucket 0) is
+// written first, then the record that makes the mailbox reachable, both by
+// LWT: a crash in between leaves only an unreachable head.
+func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
+	op := "create mailbox " + mb.Name
+	h := store.EmptyHead()
+	_, _, err := b.cas(ctx, op, b.q.headInsert,
+		[]any{mb.ID, int64(0), int64(h.UIDNext), int64(h.ModSeq), h.Messages, h.Unseen, h.Deleted, h.Size},
+		func(ctx context.Context, c gocql.Consistency) (bool, error) {
+			_, ok, err := b.readBucket(ctx, c, mb.ID, 0)
+			return ok, err
+		})
+	if err != nil {
+		return err
+	}
+	applied, _, err := b.cas(ctx, op, b.q.mboxInsert,
+		[]any{mb.UserID, mb.Name, mb.ID, int64(mb.UIDValidity), mb.SpecialUse, mb.Created},
+		func(ctx context.Context, c gocql.Consistency) (bool, error) {
+			id, err := b.mailboxIDSerial(ctx, c, mb.UserID, mb.Name)
+			return err == nil && id == mb.ID, err
+		})
+	if err != nil {
+		return err
+	}
+	if !applied {
+		return fmt.Errorf("%w: %s", mail.ErrMailboxExists, mb.Name)
+	}
+	return nil
+}
+
+func (b *Backend) mailboxIDSerial(ctx context.Context, c gocql.Consistency, userID, name string) (string, error) {
+	var id string
+	err := b.serialGet(ctx, c, b.q.mboxGetSerial, []any{userID, name}, &id)
+	return id, err
+}
+
+// Mailbox implements store.Mailboxes.
+func (b *Backend) Mailbox(ctx context.Context, userID, name string) (store.Mailbox, error) {
+	mb := store.Mailbox{UserID: userID, Name: name}
+	var uv int64
+	ok, err := b.get(ctx, b.meta, "read mailbox "+name, b.q.mboxGet, []any{userID, name},
+		&mb.ID, &uv, &mb.SpecialUse, &mb.Created)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if !ok {
+		return store.Mailbox{}, fmt.Errorf("%w: %s", mail.ErrNoSuchMailbox, name)
+	}
+	mb.UIDValidity, mb.Created = uint32(uv), mb.Created.UTC()
+	return mb, nil
+}
+
+// ListMailboxes implements store.Mailboxes.
+func (b *Backend) ListMailboxes(ctx context.Context, userID string) ([]store.Mailbox, error) {
+	var out []store.Mailbox
+	err := b.scan(ctx, b.meta, "list mailboxes", b.q.mboxList, []any{userID}, func() { out = out[:0] },
+		func(sc gocql.Scanner) error {
+			mb := store.Mailbox{UserID: userID}
+			var uv int64
+			if err := sc.Scan(&mb.Name, &mb.ID, &uv, &mb.SpecialUse, &mb.Created); err != nil {
+				return err
+			}
+			mb.UIDValidity, mb.Created = uint32(uv), mb.Created.UTC()
+			out = append(out, mb)
+			return nil
+		})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// RenameMailbox implements store.Mailboxes: the record is inserted under
+// the new name IF NOT EXISTS, then the old one is deleted IF it still
+// holds mb's id. An interruption in between leaves both names pointing at
+// one mailbox, never neither; renaming again completes it.
+func (b *Backend) RenameMailbox(ctx context.Context, mb store.Mailbox, newName string) error {
+	cur, err := b.Mailbox(ctx, mb.UserID, mb.Name)
+	if err != nil {
+		return err
+	}
+	if cur.ID != mb.ID {
+		return fmt.Errorf("%w: %s", mail.ErrNoSuchMailbox, mb.Name)
+	}
+	op := "rename mailbox " + mb.Name
+	applied, _, err := b.cas(ctx, op, b.q.mboxInsert,
+		[]any{mb.UserID, newName, cur.ID, int64(cur.UIDValidity), cur.SpecialUse, cur.Created},
+		func(ctx context.Context, c gocql.Consistency) (bool, error) {
+			id, err := b.mailboxIDSerial(ctx, c, mb.UserID, newName)
+			return err == nil && id == cur.ID, err
+		})
+	if err != nil {
+		return err
+	}
+	if !applied {
+		return fmt.Errorf("%w: %s", mail.ErrMailboxExists, newName)
+	}
+	_, err = b.deleteRecord(ctx, op, mb.UserID, mb.Name, mb.ID)
+	return err
+}
+
+// deleteRecord deletes the mailbox record name IF it holds id.
+func (b *Backend) deleteRecord(ctx context.Context, op, userID, name, id string) (bool, error) {
+	applied, _, err := b.cas(ctx, op, b.q.mboxDelete, []any{userID, name, id},
+		func(ctx context.Context, c gocql.Consistency) (bool, error) {
+			got, err := b.mailboxIDSerial(ctx, c, userID, name)
+			if err == gocql.ErrNotFound {
+				return true, nil
+			}
+			return err == nil && got != id, err
+		})
+	return applied, err
+}
+
+// DeleteMailbox implements store.Mailboxes: the record goes, then the log
+// is marked gone, so a session still holding the mailbox gets
+// mail.ErrNoSuchMailbox instead of writing into the void. The rest is left
+// for the purge.
+func (b *Backend) DeleteMailbox(ctx context.Context, mb store.Mailbox) error {
+	applied, err := b.deleteRecord(ctx, "delete mailbox "+mb.Name, mb.UserID, mb.Name, mb.ID)
+	if err != nil {
+		return err
+	}
+	if !applied {
+		return fmt.Errorf("%w: %s", mail.ErrNoSuchMailbox, mb.Name)
+	}
+	return b.markGone(ctx, mb.ID)
+}
+
+// markGone seals the mailbox's current log bucket with gone = true: every
+// later Commit fails and Head says mail.ErrNoSuchMailbox.
+func (b *Backend) markGone(ctx context.Context, mailboxID string) error {
+	op := "delete mailbox " + mailboxID
+	for range 16 {
+		st, err := b.current(ctx, mailboxID)
+		if errors.Is(err, mail.ErrNoSuchMailbox) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		applied, _, err := b.cas(ctx, op, b.q.headGone, []any{mailboxID, st.bucket},
+			func(ctx context.Context, c gocql.Consistency) (bool, error) {
+				got, ok, err := b.readBucket(ctx, c, mailboxID, st.bucket)
+				return ok && got.gone, err
+			})
+		if err != nil {
+			return err
+		}
+		if applied {
+			b.heads.drop(mailboxID)
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond) // a roll sealed it first; follow it
+	}
+	return mail.Unavailable("cassandra: "+op, errors.New("the mailbox's log keeps moving"))
+}
+
+// SetSubscribed implements store.Mailboxes.
+func (b *Backend) SetSubscribed(ctx context.Context, userID, name string, on bool) error {
+	if on {
+		return b.exec(ctx, b.meta, b.write, "subscribe "+name, b.q.subInsert, userID, name)
+	}
+	return b.exec(ctx, b.meta, b.del, "unsubscribe "+name, b.q.subDelete, userID, name)
+}
+
+// Subscriptions implements store.Mailboxes.
+func (b *Backend) Subscriptions(ctx context.Context, userID string) ([]string, error) {
+	var out []string
+	err := b.scan(ctx, b.meta, "list subscriptions", b.q.subList, []any{userID}, func() { out = out[:0] },
+		func(sc gocql.Scanner) error {
+			var n string
+			if err := sc.Scan(&n); err != nil {
+				return err
+			}
+			out = append(out, n)
+			return nil
+		})
+	return out, err
+}

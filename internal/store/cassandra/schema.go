@@ -1,0 +1,72 @@
+package cassandra
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ddl is one schema statement and the keyspace whose cluster runs it.
+type ddl struct {
+	ks   *KeyspaceOptions
+	stmt string
+}
+
+// SchemaCQL returns the CQL that Open runs, in order, to create keyspaces
+// and tables that are missing. Zero options take their defaults.
+func SchemaCQL(o Options) []string {
+	if d, err := o.withDefaults(); err == nil {
+		o = d
+	}
+	var out []string
+	for _, d := range schema(&o) {
+		out = append(out, d.stmt)
+	}
+	return out
+}
+
+func replication(o *Options, k *KeyspaceOptions) string {
+	if o.Strategy == Simple {
+		return fmt.Sprintf("{'class': 'SimpleStrategy', 'replication_factor': %d}", k.RF)
+	}
+	return fmt.Sprintf("{'class': 'NetworkTopologyStrategy', '%s': %d}", strings.ReplaceAll(k.DataCenter, "'", "''"), k.RF)
+}
+
+func schema(o *Options) []ddl {
+	var out []ddl
+	add := func(k *KeyspaceOptions, format string) {
+		out = append(out, ddl{k, strings.Join(strings.Fields(strings.ReplaceAll(format, "KS", k.Name)), " ")})
+	}
+	for _, k := range []*KeyspaceOptions{&o.Meta, &o.Msg, &o.Cache} {
+		out = append(out, ddl{k, fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s AND durable_writes = %t",
+			k.Name, replication(o, k), o.DurableWrites)})
+	}
+	m := &o.Meta
+	add(m, `CREATE TABLE IF NOT EXISTS KS.users (address text PRIMARY KEY, id text, password_hash text,
+		quota_storage bigint, quota_messages bigint, mailhost text, created timestamp)`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.uidvalidity (user_id text PRIMARY KEY, next bigint)`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.mailboxes (user_id text, name text, id text, uidvalidity bigint,
+		special_use text, created timestamp, PRIMARY KEY ((user_id), name))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.subscriptions (user_id text, name text, PRIMARY KEY ((user_id), name))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.mblog (mailbox_id text, bucket bigint, modseq bigint, uid bigint,
+		kind tinyint, flags frozen<set<text>>, meta blob, meta_id blob, cid blob,
+		uidnext bigint static, head_modseq bigint static, messages bigint static, unseen bigint static,
+		deleted bigint static, size bigint static, rows bigint static, sealed boolean static,
+		gone boolean static, mat_modseq bigint static,
+		PRIMARY KEY ((mailbox_id, bucket), modseq, uid))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.mbcur (mailbox_id text PRIMARY KEY, bucket bigint)`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.mbbuckets (mailbox_id text, first_modseq bigint, bucket bigint,
+		PRIMARY KEY ((mailbox_id), first_modseq)) WITH CLUSTERING ORDER BY (first_modseq DESC)`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.metaspill (mailbox_id text, meta_id blob, meta blob,
+		PRIMARY KEY ((mailbox_id, meta_id)))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.msgs (mailbox_id text, ubucket bigint, uid bigint, modseq bigint,
+		flags frozen<set<text>>, expunged boolean, PRIMARY KEY ((mailbox_id, ubucket), uid))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.msgmeta (mailbox_id text, ubucket bigint, uid bigint, meta blob,
+		PRIMARY KEY ((mailbox_id, ubucket), uid))`)
+	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blobs (blob_id text PRIMARY KEY, size bigint, chunk_size int,
+		chunks int, compression text, created timestamp)`)
+	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blob_chunks (blob_id text, chunk int, data blob,
+		PRIMARY KEY ((blob_id, chunk)))`)
+	add(&o.Cache, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS KS.parts_text (part_hash blob PRIMARY KEY,
+		converter text, text text, created timestamp) WITH default_time_to_live = %d`, int64(o.CacheTTL.Seconds())))
+	return out
+}

@@ -1,0 +1,87 @@
+package cassandra
+
+import "strings"
+
+// statements holds every CQL statement, with keyspace names filled in.
+// gocql prepares each on first use.
+type statements struct {
+	userInsert, userGet, userGetSerial, userUpdate, userDelete, userList string
+	uidvGet, uidvInsert, uidvUpdate                                      string
+
+	mboxInsert, mboxGet, mboxGetSerial, mboxList, mboxDelete     string
+	subInsert, subDelete, subList, subDeleteUser, uidvDeleteUser string
+
+	headInsert, headGet, headSeal, headGone, headCommit                      string
+	logInsert, logTail, logTailTo, logWalk, logRowSerial, watermark          string
+	curSet, curGet, bucketSet, bucketFor                                     string
+	spillInsert, spillGet                                                    string
+	stateAppend, stateFlags, stateExpunge, stateRange, metaInsert, metaRange string
+
+	blobGet, blobInsert, chunkGet, chunkInsert string
+}
+
+func newStatements(meta, msg string) statements {
+	m := func(s string) string { return strings.ReplaceAll(s, "KS.", meta+".") }
+	b := func(s string) string { return strings.ReplaceAll(s, "KS.", msg+".") }
+	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq`
+	const state = `SELECT uid, modseq, flags, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`
+	return statements{
+		userInsert: m(`INSERT INTO KS.users (address, id, password_hash, quota_storage, quota_messages, mailhost, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
+		userGet:       m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users WHERE address = ?`),
+		userGetSerial: m(`SELECT id, password_hash, quota_storage, quota_messages, mailhost FROM KS.users WHERE address = ?`),
+		userUpdate: m(`UPDATE KS.users SET password_hash = ?, quota_storage = ?, quota_messages = ?, mailhost = ?
+			WHERE address = ? IF id = ?`),
+		userDelete: m(`DELETE FROM KS.users WHERE address = ? IF id = ?`),
+		userList:   m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users`),
+		uidvGet:    m(`SELECT next FROM KS.uidvalidity WHERE user_id = ?`),
+		uidvInsert: m(`INSERT INTO KS.uidvalidity (user_id, next) VALUES (?, ?) IF NOT EXISTS`),
+		uidvUpdate: m(`UPDATE KS.uidvalidity SET next = ? WHERE user_id = ? IF next = ?`),
+
+		mboxInsert: m(`INSERT INTO KS.mailboxes (user_id, name, id, uidvalidity, special_use, created)
+			VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
+		mboxGet:        m(`SELECT id, uidvalidity, special_use, created FROM KS.mailboxes WHERE user_id = ? AND name = ?`),
+		mboxGetSerial:  m(`SELECT id FROM KS.mailboxes WHERE user_id = ? AND name = ?`),
+		mboxList:       m(`SELECT name, id, uidvalidity, special_use, created FROM KS.mailboxes WHERE user_id = ?`),
+		mboxDelete:     m(`DELETE FROM KS.mailboxes WHERE user_id = ? AND name = ? IF id = ?`),
+		subInsert:      m(`INSERT INTO KS.subscriptions (user_id, name) VALUES (?, ?)`),
+		subDelete:      m(`DELETE FROM KS.subscriptions WHERE user_id = ? AND name = ?`),
+		subList:        m(`SELECT name FROM KS.subscriptions WHERE user_id = ?`),
+		subDeleteUser:  m(`DELETE FROM KS.subscriptions WHERE user_id = ?`),
+		uidvDeleteUser: m(`DELETE FROM KS.uidvalidity WHERE user_id = ? IF EXISTS`),
+
+		headInsert: m(`INSERT INTO KS.mblog (mailbox_id, bucket, uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, false, false) IF NOT EXISTS`),
+		headGet:  m(`SELECT ` + head + ` FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? LIMIT 1`),
+		headSeal: m(`UPDATE KS.mblog SET sealed = true WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
+		headGone: m(`UPDATE KS.mblog SET sealed = true, gone = true WHERE mailbox_id = ? AND bucket = ? IF sealed = false`),
+		headCommit: m(`UPDATE KS.mblog SET uidnext = ?, head_modseq = ?, messages = ?, unseen = ?, deleted = ?, size = ?, rows = ?
+			WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
+		logInsert: m(`INSERT INTO KS.mblog (mailbox_id, bucket, modseq, uid, kind, flags, meta, meta_id, cid)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		logTail:   m(`SELECT modseq, uid, kind, flags, meta, meta_id FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? AND modseq > ?`),
+		logTailTo: m(`SELECT modseq, uid, kind, flags, meta, meta_id FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? AND modseq > ? AND modseq <= ?`),
+		logWalk: m(`SELECT sealed, gone, modseq, uid, kind, flags, meta, meta_id FROM KS.mblog
+			WHERE mailbox_id = ? AND bucket = ? AND modseq >= ?`),
+		logRowSerial: m(`SELECT cid FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? AND modseq = ? AND uid = ?`),
+		watermark:    m(`UPDATE KS.mblog USING TIMESTAMP ? SET mat_modseq = ? WHERE mailbox_id = ? AND bucket = ?`),
+		curSet:       m(`UPDATE KS.mbcur USING TIMESTAMP ? SET bucket = ? WHERE mailbox_id = ?`),
+		curGet:       m(`SELECT bucket FROM KS.mbcur WHERE mailbox_id = ?`),
+		bucketSet:    m(`INSERT INTO KS.mbbuckets (mailbox_id, first_modseq, bucket) VALUES (?, ?, ?)`),
+		bucketFor:    m(`SELECT bucket FROM KS.mbbuckets WHERE mailbox_id = ? AND first_modseq <= ? LIMIT 1`),
+		spillInsert:  m(`INSERT INTO KS.metaspill (mailbox_id, meta_id, meta) VALUES (?, ?, ?)`),
+		spillGet:     m(`SELECT meta FROM KS.metaspill WHERE mailbox_id = ? AND meta_id = ?`),
+		stateAppend: m(`INSERT INTO KS.msgs (mailbox_id, ubucket, uid, modseq, flags, expunged)
+			VALUES (?, ?, ?, ?, ?, false) USING TIMESTAMP ?`),
+		stateFlags:   m(`UPDATE KS.msgs USING TIMESTAMP ? SET modseq = ?, flags = ? WHERE mailbox_id = ? AND ubucket = ? AND uid = ?`),
+		stateExpunge: m(`UPDATE KS.msgs USING TIMESTAMP ? SET modseq = ?, expunged = true WHERE mailbox_id = ? AND ubucket = ? AND uid = ?`),
+		stateRange:   m(state),
+		metaInsert:   m(`INSERT INTO KS.msgmeta (mailbox_id, ubucket, uid, meta) VALUES (?, ?, ?, ?)`),
+		metaRange:    m(`SELECT uid, meta FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
+
+		blobGet:     b(`SELECT size, chunk_size, chunks, compression FROM KS.blobs WHERE blob_id = ?`),
+		blobInsert:  b(`INSERT INTO KS.blobs (blob_id, size, chunk_size, chunks, compression, created) VALUES (?, ?, ?, ?, ?, ?)`),
+		chunkGet:    b(`SELECT data FROM KS.blob_chunks WHERE blob_id = ? AND chunk = ?`),
+		chunkInsert: b(`INSERT INTO KS.blob_chunks (blob_id, chunk, data) VALUES (?, ?, ?)`),
+	}
+}
