@@ -1,0 +1,50 @@
+# Quire: two commands matter. `make run` starts a server on the embedded
+# store; `make test` runs every test, starting a real Cassandra 5.0 node when
+# QUIRE_TEST_CASSANDRA does not name one.
+GO        ?= go
+BIN       := bin/quire
+DEVCONFIG := examples/quire-dev.toml
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build run test test-unit lint fuzz bench-lmtp cassandra-start cassandra-stop clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/quire
+
+run: build
+	$(BIN) serve --config $(DEVCONFIG)
+
+# Everything: lint, unit tests and the backend conformance suites against a
+# real Cassandra (started here unless QUIRE_TEST_CASSANDRA is set).
+test: build lint
+	scripts/test.sh
+
+# A developer's quick run: no external servers, Cassandra tests skip.
+test-unit:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) test -count=1 ./internal/lint/
+
+# Short fuzz runs of every fuzz target (longer: FUZZTIME=10m make fuzz).
+FUZZTIME ?= 20s
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+bench-lmtp: build
+	$(GO) run ./bench/lmtp
+
+cassandra-start:
+	scripts/cassandra.sh start
+
+cassandra-stop:
+	scripts/cassandra.sh stop
+
+clean:
+	rm -rf bin

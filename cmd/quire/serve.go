@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quiremail/quire/internal/adminapi"
+	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/store"
+)
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration file (default: embedded store in ./quire-data)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := want(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, c.stderr)
+	b, err := openBackend(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	st := store.New(b, storeOptions(cfg, log))
+
+	token, err := adminToken(cfg)
+	if err != nil {
+		return err
+	}
+	var (
+		wg      sync.WaitGroup
+		closers []func() error
+		errs    = make(chan error, 16)
+	)
+	listen := func(proto, addr string, serve func(net.Listener) error, closeFn func() error) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: listen on %s: %w (is another server using the port? change %s.listen)", proto, addr, err, proto)
+		}
+		fmt.Fprintf(c.stdout, "quire: %s listening on %s\n", proto, ln.Addr())
+		closers = append(closers, closeFn)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serve(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("%s on %s: %w", proto, addr, err)
+			}
+		}()
+		return nil
+	}
+	shutdown := func() {
+		for _, f := range closers {
+			_ = f()
+		}
+		wg.Wait()
+	}
+	for _, addr := range cfg.LMTP.Listen {
+		srv := lmtpserver.New(lmtpOptions(cfg, st, log))
+		if err := listen("lmtp", addr, srv.Serve, srv.Close); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	for _, addr := range cfg.HTTP.Listen {
+		srv := &http.Server{Handler: httpHandler(st, token), ReadHeaderTimeout: 10 * time.Second}
+		if err := listen("http", addr, srv.Serve, srv.Close); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	for _, p := range []struct {
+		name  string
+		addrs []string
+	}{{"imap", cfg.IMAP.Listen}, {"pop3", cfg.POP3.Listen}} {
+		if len(p.addrs) > 0 {
+			log.Warn(p.name+" is not in this build yet: not listening", "configured", strings.Join(p.addrs, ","))
+			fmt.Fprintf(c.stdout, "quire: %s is not available in this build yet (%s.listen ignored)\n", p.name, p.name)
+		}
+	}
+	fmt.Fprintf(c.stdout, "quire: %s store ready (%s)\n", cfg.Store.DBType, storeWhere(cfg))
+	fmt.Fprintf(c.stdout, "quire: create a user with:\n  echo 'PASSWORD' | %s user add you@example.org --password-stdin%s\n",
+		os.Args[0], configFlag(*cfgPath))
+	log.Info("serving", "dbtype", cfg.Store.DBType)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errs:
+		log.Error("listener failed", "err", err)
+	}
+	shutdown()
+	return err
+}
+
+func configFlag(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " --config " + path
+}
+
+// httpHandler serves health, the admin API and profiling, for operators on
+// the http.listen address.
+func httpHandler(st *store.Store, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/admin/", adminapi.Handler(adminapi.Local(st), token))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// adminToken makes a fresh admin token for this server and writes it where
+// the admin commands find it (the data directory, mode 0600).
+func adminToken(cfg Config) (string, error) {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	path := tokenPath(cfg)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: write %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+func tokenPath(cfg Config) string { return filepath.Join(cfg.Store.DataDir, "admin.token") }
+
+func newLogger(cfg Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"net"
+	"net/textproto"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestServeDeliverAndList is the five-minute path of the README: start the
+// server, add a user while it runs, deliver over LMTP, list the mailbox.
+func TestServeDeliverAndList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	bin := buildQuire(t)
+	cfg, lmtpAddr, _ := writeConfig(t, t.TempDir())
+	startServer(t, bin, cfg, lmtpAddr)
+	cli := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--config", cfg)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("quire %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	cli("pw\n", "user", "add", "dora@example.org", "--password-stdin")
+	conn, err := net.Dial("tcp", lmtpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := textproto.NewConn(conn)
+	defer tp.Close()
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	_ = tp.PrintfLine("LHLO test")
+	if _, _, err := tp.ReadResponse(250); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := deliver(tp, "Dora+news@Example.org", "Subject: hi\r\n\r\nhello dora\r\n")
+	if !ok || err != nil {
+		t.Fatalf("delivery: %v %v", ok, err)
+	}
+	out := cli("", "mailbox", "list", "dora@example.org")
+	var inbox string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "INBOX") {
+			inbox = l
+		}
+	}
+	if f := strings.Fields(inbox); len(f) < 4 || f[1] != "1" || f[2] != "1" {
+		t.Fatalf("INBOX line %q, want 1 message, 1 unseen:\n%s", inbox, out)
+	}
+}

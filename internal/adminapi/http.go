@@ -1,0 +1,160 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+)
+
+// request is the body of every admin call; the path names the operation.
+type request struct {
+	Address      string `json:"address,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	Storage      int64  `json:"storage"`
+	Messages     int64  `json:"messages"`
+}
+
+type reply struct {
+	Error     string        `json:"error,omitempty"`
+	Kind      string        `json:"kind,omitempty"`
+	User      *UserInfo     `json:"user,omitempty"`
+	Users     []UserInfo    `json:"users,omitempty"`
+	Mailboxes []MailboxInfo `json:"mailboxes,omitempty"`
+}
+
+// sentinels that keep their identity across HTTP, by name.
+func sentinels() map[string]error {
+	return map[string]error{
+		"no_such_user": mail.ErrNoSuchUser, "user_exists": mail.ErrUserExists,
+		"unavailable": mail.ErrUnavailable, "over_quota": mail.ErrOverQuota,
+	}
+}
+
+// Handler serves a over HTTP under /admin/, for callers with token.
+func Handler(a Admin, token string) http.Handler {
+	mux := http.NewServeMux()
+	op := func(name string, fn func(context.Context, request) (reply, error)) {
+		mux.HandleFunc("POST /admin/"+name, func(w http.ResponseWriter, r *http.Request) {
+			auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if token == "" || subtle.ConstantTimeCompare([]byte(auth), []byte(token)) != 1 {
+				http.Error(w, `{"error":"adminapi: bad or missing admin token"}`, http.StatusUnauthorized)
+				return
+			}
+			var req request
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+				http.Error(w, `{"error":"adminapi: malformed request"}`, http.StatusBadRequest)
+				return
+			}
+			rep, err := fn(r.Context(), req)
+			w.Header().Set("Content-Type", "application/json")
+			if err != nil {
+				rep = reply{Error: err.Error()}
+				for k, s := range sentinels() {
+					if errors.Is(err, s) {
+						rep.Kind = k
+					}
+				}
+				w.WriteHeader(http.StatusConflict)
+			}
+			_ = json.NewEncoder(w).Encode(rep)
+		})
+	}
+	op("user/add", func(ctx context.Context, q request) (reply, error) {
+		u, err := a.AddUser(ctx, q.Address, q.PasswordHash)
+		return reply{User: &u}, err
+	})
+	op("user/del", func(ctx context.Context, q request) (reply, error) { return reply{}, a.DeleteUser(ctx, q.Address) })
+	op("user/list", func(ctx context.Context, _ request) (reply, error) {
+		us, err := a.ListUsers(ctx)
+		return reply{Users: us}, err
+	})
+	op("user/passwd", func(ctx context.Context, q request) (reply, error) {
+		return reply{}, a.SetPassword(ctx, q.Address, q.PasswordHash)
+	})
+	op("user/quota", func(ctx context.Context, q request) (reply, error) {
+		return reply{}, a.SetQuota(ctx, q.Address, q.Storage, q.Messages)
+	})
+	op("mailbox/list", func(ctx context.Context, q request) (reply, error) {
+		mbs, err := a.Mailboxes(ctx, q.Address)
+		return reply{Mailboxes: mbs}, err
+	})
+	return mux
+}
+
+// Remote returns an Admin that calls a server's Handler at base
+// (http://host:port).
+func Remote(base, token string) Admin {
+	return remote{base: strings.TrimSuffix(base, "/"), token: token, c: &http.Client{Timeout: 30 * time.Second}}
+}
+
+type remote struct {
+	base, token string
+	c           *http.Client
+}
+
+func (r remote) call(ctx context.Context, name string, q request) (reply, error) {
+	body, _ := json.Marshal(q)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/admin/"+name, bytes.NewReader(body))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := r.c.Do(req)
+	if err != nil {
+		return reply{}, fmt.Errorf("adminapi: cannot reach the server at %s: %w", r.base, err)
+	}
+	defer resp.Body.Close()
+	var rep reply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&rep); err != nil {
+		return reply{}, fmt.Errorf("adminapi: %s answered %s", r.base, resp.Status)
+	}
+	if rep.Error != "" {
+		if s, ok := sentinels()[rep.Kind]; ok {
+			return rep, fmt.Errorf("%w (%s)", s, rep.Error)
+		}
+		return rep, errors.New(rep.Error)
+	}
+	return rep, nil
+}
+
+func (r remote) AddUser(ctx context.Context, address, hash string) (UserInfo, error) {
+	rep, err := r.call(ctx, "user/add", request{Address: address, PasswordHash: hash})
+	if rep.User == nil {
+		return UserInfo{}, err
+	}
+	return *rep.User, err
+}
+
+func (r remote) DeleteUser(ctx context.Context, address string) error {
+	_, err := r.call(ctx, "user/del", request{Address: address})
+	return err
+}
+
+func (r remote) ListUsers(ctx context.Context) ([]UserInfo, error) {
+	rep, err := r.call(ctx, "user/list", request{})
+	return rep.Users, err
+}
+
+func (r remote) SetPassword(ctx context.Context, address, hash string) error {
+	_, err := r.call(ctx, "user/passwd", request{Address: address, PasswordHash: hash})
+	return err
+}
+
+func (r remote) SetQuota(ctx context.Context, address string, storage, messages int64) error {
+	_, err := r.call(ctx, "user/quota", request{Address: address, Storage: storage, Messages: messages})
+	return err
+}
+
+func (r remote) Mailboxes(ctx context.Context, address string) ([]MailboxInfo, error) {
+	rep, err := r.call(ctx, "mailbox/list", request{Address: address})
+	return rep.Mailboxes, err
+}

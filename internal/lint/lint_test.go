@@ -1,0 +1,116 @@
+// Package lint holds tests that keep the code base's shape: dependencies
+// point one way (DESIGN.md section 7) and there are no init functions.
+package lint
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/quiremail/quire/"
+
+// allowed lists, for each package under internal/, the project packages its
+// non-test files may import. A package missing here fails the test, so a new
+// package must be placed in the graph on purpose.
+func allowedImports() map[string][]string {
+	return map[string][]string{
+		"internal/mail":            {},
+		"internal/message":         {"internal/mail"},
+		"internal/config":          {},
+		"internal/directory":       {"internal/mail"},
+		"internal/store":           {"internal/mail", "internal/message"},
+		"internal/store/embedded":  {"internal/store", "internal/mail"},
+		"internal/store/cassandra": {"internal/store", "internal/mail"},
+		"internal/store/storetest": {"internal/store", "internal/mail", "internal/message"},
+		"internal/lmtpserver":      {"internal/store", "internal/mail", "internal/message"},
+		"internal/adminapi":        {"internal/store", "internal/mail", "internal/directory"},
+		"internal/lint":            {},
+	}
+}
+
+func root(t *testing.T) string {
+	dir, _ := os.Getwd()
+	return filepath.Clean(filepath.Join(dir, "..", ".."))
+}
+
+func TestImportDirection(t *testing.T) {
+	top := root(t)
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(filepath.Join(top, "internal"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		rel, _ := filepath.Rel(top, filepath.Dir(path))
+		rel = filepath.ToSlash(rel)
+		if strings.Contains(rel, "/testdata") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		test := strings.HasSuffix(path, "_test.go")
+		allow, known := allowedImports()[rel]
+		if !known {
+			t.Errorf("%s: package %s is not placed in the dependency graph in internal/lint", path, rel)
+			return nil
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			dep := strings.TrimPrefix(p, module)
+			if test {
+				// Tests may reach further down (backends, storetest), never up
+				// into cmd.
+				if strings.HasPrefix(dep, "cmd/") {
+					t.Errorf("%s imports %s", path, dep)
+				}
+				continue
+			}
+			if !slices.Contains(allow, dep) {
+				t.Errorf("%s: %s may not import %s (allowed: %v)", path, rel, dep, allow)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNoInitFunctions(t *testing.T) {
+	top := root(t)
+	fset := token.NewFileSet()
+	_ = filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || (d.IsDir() && (d.Name() == ".cache" || d.Name() == "node_modules" || d.Name() == ".git")) {
+			if d != nil && d.IsDir() && err == nil {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			return nil
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
+				t.Errorf("%s: init functions hide order and global state; wire explicitly", path)
+			}
+		}
+		return nil
+	})
+}

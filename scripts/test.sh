@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every Go test. Backends that need a real server get one: Cassandra at
+# QUIRE_TEST_CASSANDRA, or a node this script starts (and stops) itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+started=""
+if [ -z "${QUIRE_TEST_CASSANDRA:-}" ]; then
+  if scripts/cassandra.sh status >/dev/null 2>&1; then
+    echo "test: using the Cassandra node that is already running"
+  else
+    scripts/cassandra.sh start
+    started=1
+  fi
+  export QUIRE_TEST_CASSANDRA="127.0.0.1:${CASSANDRA_PORT:-9042}"
+fi
+cleanup() { if [ -n "$started" ] && [ -z "${QUIRE_KEEP_CASSANDRA:-}" ]; then scripts/cassandra.sh stop || true; fi; }
+trap cleanup EXIT
+
+# Tests that need a backend must fail, not skip, when it is missing.
+export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_CLIENTS=1
+go test -count=1 -timeout 30m ./...
