@@ -91,9 +91,7 @@ func tokenize(v string) []token {
 		case c == '(':
 			j := skipComment(v, i)
 			inner := v[i+1 : j]
-			if strings.HasSuffix(inner, ")") {
-				inner = inner[:len(inner)-1]
-			}
+			inner = strings.TrimSuffix(inner, ")")
 			toks = append(toks, token{tComment, space, unescape(inner)})
 			i, space = j, true
 			continue

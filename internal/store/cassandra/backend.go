@@ -97,7 +97,7 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	}
 	b.meta, b.msg = bySession[&b.opts.Meta], bySession[&b.opts.Msg]
 	for _, d := range schema(&b.opts) {
-		if err := bySession[d.ks].Query(d.stmt).WithContext(ctx).Exec(); err != nil {
+		if err := bySession[d.ks].Query(d.stmt).ExecContext(ctx); err != nil {
 			return fail(wrap("create schema: "+firstWords(d.stmt, 6), gocql.All, err))
 		}
 	}

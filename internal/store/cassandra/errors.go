@@ -36,7 +36,7 @@ func transient(err error) bool {
 		return true
 	case errors.Is(err, gocql.ErrTimeoutNoResponse), errors.Is(err, gocql.ErrConnectionClosed),
 		errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoStreams),
-		errors.Is(err, gocql.ErrTooManyTimeouts), errors.Is(err, gocql.ErrUnavailable),
+		errors.Is(err, gocql.ErrUnavailable),
 		errors.Is(err, gocql.ErrSessionClosed), errors.Is(err, gocql.ErrNoConnectionsStarted),
 		errors.Is(err, context.DeadlineExceeded):
 		return true

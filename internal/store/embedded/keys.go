@@ -8,14 +8,14 @@ import (
 
 // Key prefixes. IDs are hex and names hold no NUL, so NUL separates fields.
 const (
-	pUser   = "u\x00"  // u/address -> user
-	pUIDV   = "v\x00"  // v/userID -> next uidvalidity
-	pMbox   = "m\x00"  // m/userID/name -> mailbox
-	pSub    = "s\x00"  // s/userID/name -> ""
-	pHead   = "h\x00"  // h/mailboxID -> head
-	pRow    = "r\x00"  // r/mailboxID/uid -> row
-	pChange = "c\x00"  // c/mailboxID/modseq/uid -> change
-	pBlob   = "b\x00"  // b/blobID -> inline body, or a file marker
+	pUser   = "u\x00" // u/address -> user
+	pUIDV   = "v\x00" // v/userID -> next uidvalidity
+	pMbox   = "m\x00" // m/userID/name -> mailbox
+	pSub    = "s\x00" // s/userID/name -> ""
+	pHead   = "h\x00" // h/mailboxID -> head
+	pRow    = "r\x00" // r/mailboxID/uid -> row
+	pChange = "c\x00" // c/mailboxID/modseq/uid -> change
+	pBlob   = "b\x00" // b/blobID -> inline body, or a file marker
 )
 
 func key(parts ...string) []byte {
