@@ -103,17 +103,10 @@ func dirOf(path string) string {
 
 // initSchema creates the Cassandra keyspaces and tables, printing the CQL.
 func (c *cli) initSchema(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file")
-	dry := fs.Bool("print", false, "print the CQL without running it")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := want(pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	var dry bool
+	cfg, _, err := configOnly("init", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&dry, "print", false, "print the CQL without running it")
+	})
 	if err != nil {
 		return err
 	}
@@ -126,7 +119,7 @@ func (c *cli) initSchema(ctx context.Context, args []string) error {
 	for _, stmt := range cassandra.SchemaCQL(o) {
 		fmt.Fprintf(c.stdout, "%s;\n", stmt)
 	}
-	if *dry {
+	if dry {
 		return nil
 	}
 	b, err := cassandra.Open(ctx, o)

@@ -110,3 +110,22 @@ func want(pos []string, n int, what string) error {
 	}
 	return nil
 }
+
+// configOnly parses a command that takes --config (plus what more adds) and
+// no positional arguments, and loads the configuration.
+func configOnly(name string, args []string, more func(*flag.FlagSet)) (Config, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration file (default: embedded store in ./quire-data)")
+	if more != nil {
+		more(fs)
+	}
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = want(pos, 0, "no arguments")
+	}
+	if err != nil {
+		return Config{}, "", err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	return cfg, *cfgPath, err
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,16 +22,7 @@ import (
 )
 
 func (c *cli) serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file (default: embedded store in ./quire-data)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := want(pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, cfgPath, err := configOnly("serve", args, nil)
 	if err != nil {
 		return err
 	}
@@ -100,7 +90,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "quire: %s store ready (%s)\n", cfg.Store.DBType, storeWhere(cfg))
 	fmt.Fprintf(c.stdout, "quire: create a user with:\n  echo 'PASSWORD' | %s user add you@example.org --password-stdin%s\n",
-		os.Args[0], configFlag(*cfgPath))
+		os.Args[0], configFlag(cfgPath))
 	log.Info("serving", "dbtype", cfg.Store.DBType)
 	select {
 	case <-ctx.Done():

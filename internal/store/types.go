@@ -91,6 +91,20 @@ func (c Change) Row(prev MessageRow) MessageRow {
 // raw bytes.
 type BlobID string
 
+// Valid reports whether id has the form of a BlobID: 64 lower-case hex
+// digits. Backends refuse others, so an id can be used in a path or a key.
+func (id BlobID) Valid() bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // MessageMeta is what never changes about a message in a mailbox.
 type MessageMeta struct {
 	Blob         BlobID

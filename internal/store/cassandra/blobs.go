@@ -24,18 +24,6 @@ const (
 	putParallel = 4 // chunk writes in flight per PutBlob
 )
 
-func validID(id store.BlobID) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // HasBlob implements store.Blobs.
 func (b *Backend) HasBlob(ctx context.Context, id store.BlobID) (bool, error) {
 	var size int64
@@ -48,7 +36,7 @@ func (b *Backend) getMsg(ctx context.Context, op, stmt string, args []any, dest 
 
 // PutBlob implements store.Blobs. A body already stored is not read again.
 func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
-	if !validID(id) {
+	if !id.Valid() {
 		return fmt.Errorf("cassandra: put body: bad id %q", id)
 	}
 	if ok, err := b.HasBlob(ctx, id); err != nil || ok {

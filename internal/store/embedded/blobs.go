@@ -34,18 +34,6 @@ func (b *Backend) blobPath(id string) string {
 	return filepath.Join(b.dir, "blobs", id[:2], id)
 }
 
-func validID(id store.BlobID) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // HasBlob implements store.Blobs.
 func (b *Backend) HasBlob(_ context.Context, id store.BlobID) (bool, error) {
 	_, ok, err := b.get(blobKey(string(id)))
@@ -54,7 +42,7 @@ func (b *Backend) HasBlob(_ context.Context, id store.BlobID) (bool, error) {
 
 // PutBlob implements store.Blobs.
 func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
-	if !validID(id) {
+	if !id.Valid() {
 		return fmt.Errorf("embedded: put body: bad id %q", id)
 	}
 	if ok, err := b.HasBlob(ctx, id); err != nil || ok {
