@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
@@ -109,7 +110,8 @@ func (s *Store) OpenBody(ctx context.Context, m MessageMeta) (Blob, error) {
 
 // Deliver stores sp in the INBOX of each recipient and returns one error
 // per recipient, nil for those delivered. The body is stored once, before
-// any index row points to it, and shared by every recipient.
+// any index row points to it, and shared by every recipient. Recipients are
+// filed concurrently (their INBOXes are independent mailboxes).
 func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcpts []User) []error {
 	errs := make([]error, len(rcpts))
 	if len(rcpts) == 0 {
@@ -122,22 +124,88 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 		return errs
 	}
 	emailID := "M" + string(sp.ID[:24])
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallelRecipients)
 	for i, u := range rcpts {
-		mb, err := s.b.Mailbox(ctx, u.ID, "INBOX")
-		if errors.Is(err, mail.ErrNoSuchMailbox) {
-			// INBOX always exists (RFC 9051 5.1); recreate it if it was lost.
-			mb, err = s.CreateMailbox(ctx, u, "INBOX", "")
-		}
-		if err == nil {
-			_, err = s.Append(ctx, u, mb, NewMessage{
-				Blob: sp.ID, Size: sp.Size, Structure: sp.Structure,
-				ReturnPath: returnPath, EmailID: emailID,
-			})
-		}
-		if err != nil {
-			s.log.Warn("delivery failed", "user", u.Address, "size", sp.Size, "err", err)
-		}
-		errs[i] = err
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = s.deliverOne(ctx, sp, returnPath, emailID, u)
+		}()
 	}
+	wg.Wait()
 	return errs
+}
+
+// maxParallelRecipients bounds the goroutines one delivery uses.
+const maxParallelRecipients = 8
+
+func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID string, u User) error {
+	mb, err := s.inboxOf(ctx, u)
+	if err == nil {
+		_, err = s.Append(ctx, u, mb, NewMessage{
+			Blob: sp.ID, Size: sp.Size, Structure: sp.Structure,
+			ReturnPath: returnPath, EmailID: emailID,
+		})
+	}
+	if errors.Is(err, mail.ErrNoSuchMailbox) {
+		s.inbox.forget(u.ID) // recreated below on the next delivery
+	}
+	if err != nil {
+		s.log.Warn("delivery failed", "user", u.Address, "size", sp.Size, "err", err)
+	}
+	return err
+}
+
+// inboxOf returns the user's INBOX, from the cache when it can. Caching is
+// safe: INBOX can be neither deleted nor renamed (RFC 9051 6.3.4, 6.3.6), and
+// a user deleted and created again has a new ID.
+func (s *Store) inboxOf(ctx context.Context, u User) (Mailbox, error) {
+	if mb, ok := s.inbox.get(u.ID); ok {
+		return mb, nil
+	}
+	mb, err := s.b.Mailbox(ctx, u.ID, "INBOX")
+	if errors.Is(err, mail.ErrNoSuchMailbox) {
+		// INBOX always exists (RFC 9051 5.1); recreate it if it was lost.
+		mb, err = s.CreateMailbox(ctx, u, "INBOX", "")
+		if errors.Is(err, mail.ErrMailboxExists) {
+			mb, err = s.b.Mailbox(ctx, u.ID, "INBOX")
+		}
+	}
+	if err == nil {
+		s.inbox.put(u.ID, mb)
+	}
+	return mb, err
+}
+
+// mailboxCache is a small bounded map from user ID to INBOX.
+type mailboxCache struct {
+	mu sync.Mutex
+	m  map[string]Mailbox
+}
+
+// inboxCacheSize bounds the cache; when full it starts over.
+const inboxCacheSize = 65536
+
+func (c *mailboxCache) get(id string) (Mailbox, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mb, ok := c.m[id]
+	return mb, ok
+}
+
+func (c *mailboxCache) put(id string, mb Mailbox) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= inboxCacheSize {
+		c.m = make(map[string]Mailbox)
+	}
+	c.m[id] = mb
+}
+
+func (c *mailboxCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
 }

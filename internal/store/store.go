@@ -32,9 +32,10 @@ type Options struct {
 
 // Store is the message store. It is safe for concurrent use.
 type Store struct {
-	b    Backend
-	opts Options
-	log  *slog.Logger
+	b     Backend
+	opts  Options
+	log   *slog.Logger
+	inbox mailboxCache // user ID -> INBOX, for deliveries
 }
 
 // New returns a Store over b. The caller keeps ownership of b.
