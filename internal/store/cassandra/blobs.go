@@ -39,10 +39,15 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 	if !id.Valid() {
 		return fmt.Errorf("cassandra: put body: bad id %q", id)
 	}
-	if ok, err := b.HasBlob(ctx, id); err != nil || ok {
-		return err
-	}
 	cs := b.opts.ChunkSize
+	// A body of one chunk is written again rather than looked up first:
+	// the write is idempotent (same bytes under the same id) and saves a
+	// round trip per delivery. Larger bodies are looked up to save writes.
+	if size > int64(cs) {
+		if ok, err := b.HasBlob(ctx, id); err != nil || ok {
+			return err
+		}
+	}
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -57,7 +62,8 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 		return first
 	}
 	for {
-		buf := make([]byte, cs)
+		// Room for one byte past the announced size, to notice a longer body.
+		buf := make([]byte, min(int64(cs), size-total+1))
 		k, rerr := io.ReadFull(r, buf)
 		if k > 0 {
 			total += int64(k)
