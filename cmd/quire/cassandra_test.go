@@ -1,0 +1,115 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cassandraAddr returns the test node, failing under make test when there
+// is none and skipping in a developer's quick run.
+func cassandraAddr(t *testing.T) string {
+	t.Helper()
+	a := os.Getenv("QUIRE_TEST_CASSANDRA")
+	if a == "" {
+		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
+			t.Fatal("QUIRE_TEST_CASSANDRA is not set: make test starts a node with scripts/cassandra.sh")
+		}
+		t.Skip("QUIRE_TEST_CASSANDRA not set")
+	}
+	return a
+}
+
+// TestCassandraCommands runs the admin commands and a server on the
+// Cassandra backend: init, user add/list/quota/del, a delivery over LMTP
+// and mailbox list, as an operator would.
+func TestCassandraCommands(t *testing.T) {
+	addr := cassandraAddr(t)
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	dir := t.TempDir()
+	lmtpAddr, httpAddr := freePort(t), freePort(t)
+	cfg := filepath.Join(dir, "cas.toml")
+	_ = os.WriteFile(cfg, []byte(fmt.Sprintf(`[log]
+level = "warn"
+[store]
+dbtype = "cassandra"
+casconnectpoints = [%q]
+casmetakeyspace = "quiretest_mbox"
+casmsgkeyspace = "quiretest_msg"
+cascachekeyspace = "quiretest_cache"
+casreplicationstrategy = "SimpleStrategy"
+casmetarf = 1
+casmsgrf = 1
+cascacherf = 1
+casdurablewrites = false
+[lmtp]
+listen = [%q]
+[http]
+listen = [%q]
+[imap]
+listen = []
+[pop3]
+listen = []
+`, addr, lmtpAddr, httpAddr)), 0o600)
+
+	out, err := quire(t, "", "init", "--print", "--config", cfg)
+	if err != nil || !strings.Contains(out, "CREATE KEYSPACE IF NOT EXISTS quiretest_mbox") || !strings.Contains(out, "SimpleStrategy") {
+		t.Fatalf("init --print: %v\n%s", err, out)
+	}
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	user := "cli" + hex.EncodeToString(r[:]) + "@example.org"
+	if out, err := quire(t, "pw\n", "user", "add", user, "--password-stdin", "--config", cfg); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	if out, err := quire(t, "", "user", "quota", user, "--messages", "10", "--config", cfg); err != nil {
+		t.Fatalf("user quota: %v\n%s", err, out)
+	}
+	if out, _ := quire(t, "", "user", "list", "--config", cfg); !strings.Contains(out, user) {
+		t.Fatalf("user list lacks %s:\n%s", user, out)
+	}
+
+	bin := buildQuire(t)
+	startServer(t, bin, cfg, lmtpAddr)
+	conn, err := net.Dial("tcp", lmtpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := textproto.NewConn(conn)
+	defer tp.Close()
+	_, _, _ = tp.ReadResponse(220)
+	_ = tp.PrintfLine("LHLO test")
+	if _, _, err := tp.ReadResponse(250); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := deliver(tp, user, "Subject: on cassandra\r\n\r\nhello\r\n"); !ok || err != nil {
+		t.Fatalf("delivery: %v %v", ok, err)
+	}
+	// A second process works on the same cluster while the server runs.
+	cmd := exec.Command(bin, "mailbox", "list", user, "--config", cfg)
+	list, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mailbox list: %v\n%s", err, list)
+	}
+	found := false
+	for _, l := range strings.Split(string(list), "\n") {
+		if f := strings.Fields(l); len(f) > 3 && f[0] == "INBOX" {
+			found = f[1] == "1" && f[2] == "1"
+		}
+	}
+	if !found {
+		t.Fatalf("INBOX should show 1 message, 1 unseen:\n%s", list)
+	}
+	if out, err := quire(t, "", "user", "del", user, "--config", cfg); err != nil {
+		t.Fatalf("user del: %v\n%s", err, out)
+	}
+}
