@@ -35,31 +35,7 @@ func TestCassandraCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
 	}
-	dir := t.TempDir()
-	lmtpAddr, httpAddr := freePort(t), freePort(t)
-	cfg := filepath.Join(dir, "cas.toml")
-	_ = os.WriteFile(cfg, []byte(fmt.Sprintf(`[log]
-level = "warn"
-[store]
-dbtype = "cassandra"
-casconnectpoints = [%q]
-casmetakeyspace = "quiretest_mbox"
-casmsgkeyspace = "quiretest_msg"
-cascachekeyspace = "quiretest_cache"
-casreplicationstrategy = "SimpleStrategy"
-casmetarf = 1
-casmsgrf = 1
-cascacherf = 1
-casdurablewrites = false
-[lmtp]
-listen = [%q]
-[http]
-listen = [%q]
-[imap]
-listen = []
-[pop3]
-listen = []
-`, addr, lmtpAddr, httpAddr)), 0o600)
+	cfg, lmtpAddr := casConfig(t, addr)
 
 	out, err := quire(t, "", "init", "--print", "--config", cfg)
 	if err != nil || !strings.Contains(out, "CREATE KEYSPACE IF NOT EXISTS quiretest_mbox") || !strings.Contains(out, "SimpleStrategy") {
@@ -112,4 +88,38 @@ listen = []
 	if out, err := quire(t, "", "user", "del", user, "--config", cfg); err != nil {
 		t.Fatalf("user del: %v\n%s", err, out)
 	}
+}
+
+// casConfig writes a config for a server on the test node's shared test
+// keyspaces, on free ports, and returns its path and LMTP address.
+func casConfig(t *testing.T, addr string) (cfg, lmtpAddr string) {
+	t.Helper()
+	lmtpAddr, httpAddr := freePort(t), freePort(t)
+	cfg = filepath.Join(t.TempDir(), "cas.toml")
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[log]
+level = "warn"
+[store]
+dbtype = "cassandra"
+casconnectpoints = [%q]
+casmetakeyspace = "quiretest_mbox"
+casmsgkeyspace = "quiretest_msg"
+cascachekeyspace = "quiretest_cache"
+casreplicationstrategy = "SimpleStrategy"
+casmetarf = 1
+casmsgrf = 1
+cascacherf = 1
+casdurablewrites = false
+[lmtp]
+listen = [%q]
+[http]
+listen = [%q]
+[imap]
+listen = []
+[pop3]
+listen = []
+`, addr, lmtpAddr, httpAddr)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, lmtpAddr
 }
