@@ -17,10 +17,36 @@ type Config struct {
 	Log    Log      `toml:"log"`
 	Store  Store    `toml:"store"`
 	IMAP   Listener `toml:"imap"`
-	POP3   Listener `toml:"pop3"`
+	POP3   POP3     `toml:"pop3"`
 	LMTP   LMTP     `toml:"lmtp"`
 	HTTP   Listener `toml:"http"`
 	Quota  Quota    `toml:"quota"`
+	TLS    TLS      `toml:"tls"`
+	Login  Login    `toml:"login"`
+}
+
+// TLS names the certificate IMAP and POP3 offer, with STARTTLS/STLS and on
+// their implicit-TLS listeners.
+type TLS struct {
+	CertFile string `toml:"cert_file"` // PEM certificate chain
+	KeyFile  string `toml:"key_file"`  // PEM private key
+}
+
+// Login tunes the delay after failed logins, shared by IMAP and POP3.
+type Login struct {
+	FreeFailures int      `toml:"free_failures"` // failures before any delay
+	MaxDelay     Duration `toml:"max_delay"`     // the longest delay imposed
+}
+
+// POP3 configures the POP3 listeners (RFC 1939).
+type POP3 struct {
+	Listen         []string `toml:"listen"`
+	TLSListen      []string `toml:"tls_listen"`      // implicit TLS (RFC 8314), usually port 995
+	AllowPlaintext bool     `toml:"allow_plaintext"` // USER/PASS and AUTH without TLS
+	MaxBadCommands int      `toml:"max_bad_commands"`
+	MaxLineLength  int      `toml:"max_line_length"` // CRLF included
+	MaxConnections int      `toml:"max_connections"` // 0 means no limit
+	Timeout        Duration `toml:"timeout"`         // idle; RFC 1939 asks for at least 10 minutes
 }
 
 // Server holds settings of the host as a whole.
@@ -186,7 +212,15 @@ func Default() Config {
 			Purge:                        Purge{Enable: true, Grace: 24 * 3600 * s},
 		},
 		IMAP: Listener{Listen: []string{"127.0.0.1:143"}},
-		POP3: Listener{Listen: []string{"127.0.0.1:110"}},
+		POP3: POP3{
+			Listen:         []string{"127.0.0.1:110"},
+			TLSListen:      []string{},
+			MaxBadCommands: 10,
+			MaxLineLength:  1024,
+			MaxConnections: 500,
+			Timeout:        600 * s,
+		},
+		Login: Login{FreeFailures: 2, MaxDelay: 15 * s},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:24"},
 			MaxMessageSize: 50 * MiB,

@@ -45,7 +45,7 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"imap.listen", c.IMAP.Listen}, {"pop3.listen", c.POP3.Listen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
+	}{{"imap.listen", c.IMAP.Listen}, {"pop3.listen", c.POP3.Listen}, {"pop3.tls_listen", c.POP3.TLSListen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
 		for _, a := range l.addrs {
 			if err := checkAddr(a, true); err != nil {
 				ck.fail(l.key, l.addrs, "%q: %v", a, err)
@@ -64,6 +64,19 @@ func (c Config) Validate() error {
 	atLeast(&ck, "lmtp.max_line_length", m.MaxLineLength, 512)
 	atLeast(&ck, "lmtp.max_connections", m.MaxConnections, 0)
 	atLeast(&ck, "lmtp.timeout", m.Timeout, Duration(time.Second))
+
+	p := c.POP3
+	atLeast(&ck, "pop3.max_bad_commands", p.MaxBadCommands, 1)
+	// RFC 2449 4: commands may be 255 octets; accept more, but bounded.
+	atLeast(&ck, "pop3.max_line_length", p.MaxLineLength, 255)
+	atLeast(&ck, "pop3.max_connections", p.MaxConnections, 0)
+	atLeast(&ck, "pop3.timeout", p.Timeout, Duration(30*time.Second))
+	if len(p.TLSListen) > 0 && c.TLS.CertFile == "" {
+		ck.fail("pop3.tls_listen", p.TLSListen, "needs tls.cert_file and tls.key_file")
+	}
+	ck.require("tls.key_file", c.TLS.KeyFile, (c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), "tls.cert_file and tls.key_file go together")
+	atLeast(&ck, "login.free_failures", c.Login.FreeFailures, 0)
+	atLeast(&ck, "login.max_delay", c.Login.MaxDelay, Duration(0))
 
 	atLeast(&ck, "quota.default_storage", c.Quota.DefaultStorage, 0)
 	atLeast(&ck, "quota.default_messages", c.Quota.DefaultMessages, 0)
