@@ -22,17 +22,18 @@ const module = "github.com/quiremail/quire/"
 // package must be placed in the graph on purpose.
 func allowedImports() map[string][]string {
 	return map[string][]string{
-		"internal/mail":            {},
-		"internal/message":         {"internal/mail"},
-		"internal/config":          {},
-		"internal/directory":       {"internal/mail"},
-		"internal/store":           {"internal/mail", "internal/message"},
-		"internal/store/embedded":  {"internal/store", "internal/mail"},
-		"internal/store/cassandra": {"internal/store", "internal/mail"},
-		"internal/store/storetest": {"internal/store", "internal/mail", "internal/message"},
-		"internal/lmtpserver":      {"internal/store", "internal/mail", "internal/message"},
-		"internal/adminapi":        {"internal/store", "internal/mail", "internal/directory"},
-		"internal/lint":            {},
+		"internal/mail":                {},
+		"internal/message":             {"internal/mail"},
+		"internal/config":              {},
+		"internal/directory":           {"internal/mail"},
+		"internal/store":               {"internal/mail", "internal/message"},
+		"internal/store/embedded":      {"internal/store", "internal/mail"},
+		"internal/store/cassandra":     {"internal/store", "internal/mail"},
+		"internal/store/storetest":     {"internal/store", "internal/mail", "internal/message"},
+		"internal/lmtpserver":          {"internal/store", "internal/mail", "internal/message"},
+		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory"},
+		"internal/lint":                {},
+		"internal/imapserver/imapwire": {"internal/mail", "internal/message"},
 	}
 }
 
