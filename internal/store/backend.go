@@ -90,6 +90,14 @@ type Index interface {
 	MaxChangesPerCommit() int
 }
 
+// HeadHinter is implemented by backends that remember the last head they
+// committed or read. A writer may use the hint as Commit's prev: if another
+// writer moved the head since, Commit conflicts and the writer reads the
+// head properly. Readers never use hints.
+type HeadHinter interface {
+	HeadHint(mailboxID string) (Head, bool)
+}
+
 // Blobs persists immutable message bodies, content-addressed.
 type Blobs interface {
 	// PutBlob stores size bytes from r under id, durably, before it returns.

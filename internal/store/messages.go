@@ -59,8 +59,9 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 		end := min(off+step, len(metas))
 		var got []mail.UID
 		var head Head
+		attempt := 0
 		err := s.commitRetry(ctx, "store: append", func() error {
-			h, err := s.b.Head(ctx, mb.ID)
+			h, err := s.writerHead(ctx, mb.ID, &attempt)
 			if err != nil {
 				return err
 			}
@@ -86,6 +87,18 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 		s.publish(mb.UserID, mb.ID, head.ModSeq)
 	}
 	return uids, nil
+}
+
+// writerHead returns the head a writer commits against: on its first
+// attempt the backend's hint, if it has one, and the stored head after.
+func (s *Store) writerHead(ctx context.Context, mailboxID string, attempt *int) (Head, error) {
+	*attempt++
+	if hh, ok := s.b.(HeadHinter); ok && *attempt == 1 {
+		if h, ok := hh.HeadHint(mailboxID); ok {
+			return h, nil
+		}
+	}
+	return s.b.Head(ctx, mailboxID)
 }
 
 // add adjusts the counts for n messages of size bytes with flags fs
@@ -206,8 +219,9 @@ func (s *Store) forChunks(ctx context.Context, mb Mailbox, uids []mail.UID, op s
 		var next Head
 		var changes []Change
 		var record func()
+		attempt := 0
 		err := s.commitRetry(ctx, op, func() error {
-			h, err := s.b.Head(ctx, mb.ID)
+			h, err := s.writerHead(ctx, mb.ID, &attempt)
 			if err != nil {
 				return err
 			}

@@ -132,6 +132,17 @@ func (b *Backend) Head(ctx context.Context, mailboxID string) (store.Head, error
 // headCache remembers, per mailbox, the last bucket state this host saw.
 // It is only a hint: a stale bucket is followed forward by its sealed
 // flag, and a stale head makes a Commit conflict, never go wrong.
+// HeadHint implements store.HeadHinter: the head this host last committed
+// or read for the mailbox. A stale hint costs the writer a conflict and a
+// fresh read, never a wrong commit: Commit compares head_modseq in Paxos.
+func (b *Backend) HeadHint(mailboxID string) (store.Head, bool) {
+	st, ok := b.heads.get(mailboxID)
+	if !ok || st.sealed {
+		return store.Head{}, false
+	}
+	return st.head, true
+}
+
 type headCache struct {
 	mu struct {
 		sync.Mutex
