@@ -123,12 +123,17 @@ func httpHandler(st *store.Store, token string) http.Handler {
 	return mux
 }
 
-// adminToken makes a fresh admin token for this server and writes it where
-// the admin commands find it (the data directory, mode 0600).
+// adminToken makes a fresh admin token for this server and, on the embedded
+// store, writes it where the admin commands find it (the data directory,
+// mode 0600). On Cassandra the admin commands work on the cluster directly,
+// so the token stays in memory and nothing is written on the host.
 func adminToken(cfg Config) (string, error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
+	if cfg.Store.DBType != "embedded" {
+		return tok, nil
+	}
 	path := tokenPath(cfg)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("admin token: %w", err)
