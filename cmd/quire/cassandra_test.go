@@ -8,7 +8,6 @@ import (
 	"net/textproto"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -94,12 +93,7 @@ func TestCassandraCommands(t *testing.T) {
 // keyspaces, on free ports, and returns its path and LMTP address.
 func casConfig(t *testing.T, addr string) (cfg, lmtpAddr string) {
 	t.Helper()
-	lmtpAddr, httpAddr := freePort(t), freePort(t)
-	cfg = filepath.Join(t.TempDir(), "cas.toml")
-	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[log]
-level = "warn"
-[store]
-dbtype = "cassandra"
+	cfg, lmtpAddr, _ = writeServerConfig(t, t.TempDir(), fmt.Sprintf(`dbtype = "cassandra"
 casconnectpoints = [%q]
 casmetakeyspace = "quiretest_mbox"
 casmsgkeyspace = "quiretest_msg"
@@ -109,17 +103,6 @@ casmetarf = 1
 casmsgrf = 1
 cascacherf = 1
 casdurablewrites = false
-[lmtp]
-listen = [%q]
-[http]
-listen = [%q]
-[imap]
-listen = []
-[pop3]
-listen = []
-`, addr, lmtpAddr, httpAddr)), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, addr))
 	return cfg, lmtpAddr
 }

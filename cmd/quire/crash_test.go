@@ -59,23 +59,21 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// writeConfig writes a config for an embedded store in dir, on free
+// loopback ports.
 func writeConfig(t *testing.T, dir string) (cfg, lmtpAddr, httpAddr string) {
+	t.Helper()
+	return writeServerConfig(t, dir, fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\n", filepath.Join(dir, "data")))
+}
+
+// writeServerConfig writes a config with the given [store] keys, LMTP and
+// HTTP on free loopback ports, IMAP and POP3 off, and quiet logs.
+func writeServerConfig(t *testing.T, dir, storeKeys string) (cfg, lmtpAddr, httpAddr string) {
+	t.Helper()
 	lmtpAddr, httpAddr = freePort(t), freePort(t)
 	cfg = filepath.Join(dir, "quire.toml")
-	body := fmt.Sprintf(`[log]
-level = "warn"
-[store]
-dbtype = "embedded"
-datadir = %q
-[lmtp]
-listen = [%q]
-[http]
-listen = [%q]
-[imap]
-listen = []
-[pop3]
-listen = []
-`, filepath.Join(dir, "data"), lmtpAddr, httpAddr)
+	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\n%s[lmtp]\nlisten = [%q]\n[http]\nlisten = [%q]\n[imap]\nlisten = []\n[pop3]\nlisten = []\n",
+		storeKeys, lmtpAddr, httpAddr)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
