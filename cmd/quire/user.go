@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/directory"
 )
 
@@ -130,27 +131,17 @@ func limit(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// sizeFlag parses a size with an optional unit; "" means unchanged (-1).
+// sizeFlag parses a size with an optional unit (KB, MB, GB, KiB, MiB, GiB:
+// the config file's syntax); "" means unchanged (-1).
 func sizeFlag(name, s string) (int64, error) {
 	if s == "" {
 		return -1, nil
 	}
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
-			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
-			break
-		}
+	var v config.Size
+	if err := v.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%s: %w (want a non-negative number with an optional unit: KB, MB, GB, KiB, MiB, GiB)", name, err)
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%s %q: want a non-negative number with an optional unit (KB, MB, GB, KiB, MiB, GiB)", name, s)
-	}
-	return v * mult, nil
+	return int64(v), nil
 }
 
 func (c *cli) mailbox(ctx context.Context, args []string) error {
