@@ -29,6 +29,15 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Check arguments before touching the store.
+	st, err := sizeFlag("--storage", *storage)
+	if err != nil {
+		return err
+	}
+	ms, err := sizeFlag("--messages", *messages)
+	if err != nil {
+		return err
+	}
 	a, closeFn, err := c.admin(ctx, *cfgPath)
 	if err != nil {
 		return err
@@ -89,14 +98,6 @@ func (c *cli) user(ctx context.Context, args []string) error {
 		}
 		if *storage == "" && *messages == "" {
 			return errors.New("user quota: give --storage N and/or --messages N")
-		}
-		st, err := sizeFlag("--storage", *storage)
-		if err != nil {
-			return err
-		}
-		ms, err := sizeFlag("--messages", *messages)
-		if err != nil {
-			return err
 		}
 		if err := a.SetQuota(ctx, pos[0], st, ms); err != nil {
 			return err
