@@ -10,6 +10,8 @@ started=""
 if [ -z "${QUIRE_TEST_CASSANDRA:-}" ]; then
   if scripts/cassandra.sh status >/dev/null 2>&1; then
     echo "test: using the Cassandra node that is already running"
+  elif (exec 3<>"/dev/tcp/127.0.0.1/${CASSANDRA_PORT:-9042}") 2>/dev/null; then
+    echo "test: a node of another checkout listens on 127.0.0.1:${CASSANDRA_PORT:-9042}; using it"
   else
     scripts/cassandra.sh start
     started=1
