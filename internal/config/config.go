@@ -16,7 +16,7 @@ type Config struct {
 	Server Server   `toml:"server"`
 	Log    Log      `toml:"log"`
 	Store  Store    `toml:"store"`
-	IMAP   Listener `toml:"imap"`
+	IMAP   IMAP     `toml:"imap"`
 	POP3   POP3     `toml:"pop3"`
 	LMTP   LMTP     `toml:"lmtp"`
 	HTTP   Listener `toml:"http"`
@@ -36,6 +36,25 @@ type TLS struct {
 type Login struct {
 	FreeFailures int      `toml:"free_failures"` // failures before any delay
 	MaxDelay     Duration `toml:"max_delay"`     // the longest delay imposed
+}
+
+// IMAP configures the IMAP listeners (RFC 9051).
+type IMAP struct {
+	Listen         []string `toml:"listen"`
+	TLSListen      []string `toml:"tls_listen"`      // implicit TLS (RFC 8314), usually port 993
+	AllowPlaintext bool     `toml:"allow_plaintext"` // LOGIN and AUTHENTICATE without TLS
+	MaxLineLength  int      `toml:"max_line_length"` // a command line, literals excluded
+	// MaxLiteralSize bounds one literal; APPEND advertises it as APPENDLIMIT
+	// (RFC 7889). Other commands' literals are bounded by MaxLineLength.
+	MaxLiteralSize        Size     `toml:"max_literal_size"`
+	MaxConnections        int      `toml:"max_connections"` // per listener; 0 means no limit
+	MaxConnectionsPerUser int      `toml:"max_connections_per_user"`
+	MaxConnectionsPerIP   int      `toml:"max_connections_per_ip"`
+	MaxBadCommands        int      `toml:"max_bad_commands"` // in a row, before the connection is closed
+	Timeout               Duration `toml:"timeout"`          // idle, outside IDLE; RFC 9051 5.4 asks for 30 minutes
+	// Recheck is how often a selected session re-reads its mailbox's
+	// HIGHESTMODSEQ, a safety net for lost notifications.
+	Recheck Duration `toml:"recheck"`
 }
 
 // POP3 configures the POP3 listeners (RFC 1939).
@@ -211,7 +230,18 @@ func Default() Config {
 			CasTLS:                       CasTLS{Verify: "full"},
 			Purge:                        Purge{Enable: true, Grace: 24 * 3600 * s},
 		},
-		IMAP: Listener{Listen: []string{"127.0.0.1:143"}},
+		IMAP: IMAP{
+			Listen:                []string{"127.0.0.1:143"},
+			TLSListen:             []string{},
+			MaxLineLength:         64 * 1024,
+			MaxLiteralSize:        50 * MiB,
+			MaxConnections:        2000,
+			MaxConnectionsPerUser: 20,
+			MaxConnectionsPerIP:   100,
+			MaxBadCommands:        20,
+			Timeout:               1800 * s,
+			Recheck:               30 * s,
+		},
 		POP3: POP3{
 			Listen:         []string{"127.0.0.1:110"},
 			TLSListen:      []string{},

@@ -45,7 +45,7 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"imap.listen", c.IMAP.Listen}, {"pop3.listen", c.POP3.Listen}, {"pop3.tls_listen", c.POP3.TLSListen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
+	}{{"imap.listen", c.IMAP.Listen}, {"imap.tls_listen", c.IMAP.TLSListen}, {"pop3.listen", c.POP3.Listen}, {"pop3.tls_listen", c.POP3.TLSListen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
 		for _, a := range l.addrs {
 			if err := checkAddr(a, true); err != nil {
 				ck.fail(l.key, l.addrs, "%q: %v", a, err)
@@ -64,6 +64,21 @@ func (c Config) Validate() error {
 	atLeast(&ck, "lmtp.max_line_length", m.MaxLineLength, 512)
 	atLeast(&ck, "lmtp.max_connections", m.MaxConnections, 0)
 	atLeast(&ck, "lmtp.timeout", m.Timeout, Duration(time.Second))
+
+	i := c.IMAP
+	atLeast(&ck, "imap.max_line_length", i.MaxLineLength, 1000) // RFC 9051 4: at least 8000 is advised
+	atLeast(&ck, "imap.max_literal_size", i.MaxLiteralSize, Size(1024))
+	atLeast(&ck, "imap.max_connections", i.MaxConnections, 0)
+	atLeast(&ck, "imap.max_connections_per_user", i.MaxConnectionsPerUser, 0)
+	atLeast(&ck, "imap.max_connections_per_ip", i.MaxConnectionsPerIP, 0)
+	atLeast(&ck, "imap.max_bad_commands", i.MaxBadCommands, 1)
+	// RFC 9051 5.4: the autologout timer must be at least 30 minutes; allow
+	// shorter for tests and busy sites, but not absurdly so.
+	atLeast(&ck, "imap.timeout", i.Timeout, Duration(10*time.Second))
+	atLeast(&ck, "imap.recheck", i.Recheck, Duration(100*time.Millisecond))
+	if len(i.TLSListen) > 0 && c.TLS.CertFile == "" {
+		ck.fail("imap.tls_listen", i.TLSListen, "needs tls.cert_file and tls.key_file")
+	}
 
 	p := c.POP3
 	atLeast(&ck, "pop3.max_bad_commands", p.MaxBadCommands, 1)

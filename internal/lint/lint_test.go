@@ -34,6 +34,7 @@ func allowedImports() map[string][]string {
 		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory"},
 		"internal/lint":                {},
 		"internal/imapserver/imapwire": {"internal/mail", "internal/message"},
+		"internal/login":               {"internal/store", "internal/mail", "internal/directory"},
 	}
 }
 

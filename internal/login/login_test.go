@@ -1,0 +1,149 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/directory"
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestGuardGrowsAndCaps(t *testing.T) {
+	c := &clock{t: time.Unix(1e9, 0)}
+	g := NewGuard(GuardOptions{FreeFailures: 2, BaseDelay: time.Second, MaxDelay: 5 * time.Second, Now: c.now})
+	want := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
+	for i, w := range want {
+		if d := g.Delay("u", "1.2.3.4"); d != w {
+			t.Fatalf("after %d failures: delay %v, want %v", i, d, w)
+		}
+		g.Failed("u", "1.2.3.4")
+	}
+	// Another user from the same address is delayed too; success forgets
+	// the user but not the address.
+	if d := g.Delay("other", "1.2.3.4"); d != 5*time.Second {
+		t.Fatalf("other user, same address: %v", d)
+	}
+	g.Succeeded("u")
+	if d := g.Delay("u", "5.6.7.8"); d != 0 {
+		t.Fatalf("after success from a new address: %v", d)
+	}
+	c.t = c.t.Add(time.Hour)
+	if d := g.Delay("x", "1.2.3.4"); d != 0 {
+		t.Fatalf("after an hour: %v", d)
+	}
+}
+
+func TestGuardBounded(t *testing.T) {
+	c := &clock{t: time.Unix(1e9, 0)}
+	g := NewGuard(GuardOptions{MaxEntries: 100, Now: c.now})
+	for i := range 1000 {
+		c.t = c.t.Add(time.Millisecond)
+		g.Failed("user"+string(rune('a'+i%26))+string(rune('0'+i/26)), "10.0.0.1")
+	}
+	if n := len(g.mu.m); n > 100 {
+		t.Fatalf("guard holds %d entries, max 100", n)
+	}
+	// The busiest key, the address, was failed last and is kept.
+	if g.Delay("nobody", "10.0.0.1") == 0 {
+		t.Fatal("the newest entry was evicted")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l := NewLimiter(2)
+	r1, ok1 := l.Acquire("a")
+	_, ok2 := l.Acquire("a")
+	_, ok3 := l.Acquire("a")
+	if !ok1 || !ok2 || ok3 {
+		t.Fatalf("acquire: %v %v %v", ok1, ok2, ok3)
+	}
+	r1()
+	r1() // twice is harmless
+	if _, ok := l.Acquire("a"); !ok {
+		t.Fatal("slot not released")
+	}
+	if _, ok := l.Acquire("a"); ok {
+		t.Fatal("double release freed two slots")
+	}
+	if _, ok := NewLimiter(0).Acquire("a"); !ok {
+		t.Fatal("zero limit should allow")
+	}
+}
+
+type users map[string]store.User
+
+func (u users) User(_ context.Context, a string) (store.User, error) {
+	if a == "down@x.test" {
+		return store.User{}, mail.Unavailable("test", errors.New("node down"))
+	}
+	if x, ok := u[a]; ok {
+		return x, nil
+	}
+	return store.User{}, mail.ErrNoSuchUser
+}
+
+func TestAuthenticator(t *testing.T) {
+	h, err := directory.HashPassword("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := users{"me@x.test": {ID: "1", Address: "me@x.test", PasswordHash: h}, "nohash@x.test": {ID: "2"}}
+	g := NewGuard(GuardOptions{FreeFailures: 1, BaseDelay: time.Second})
+	a := NewAuthenticator(us, g, nil)
+	var slept []time.Duration
+	a.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	ctx := context.Background()
+
+	if u, err := a.Login(ctx, "Me+tag@X.test", "secret", "127.0.0.1"); err != nil || u.ID != "1" {
+		t.Fatalf("good login: %v %v", u, err)
+	}
+	for _, c := range []struct{ user, pw string }{{"me@x.test", "wrong"}, {"ghost@x.test", "secret"}, {"nohash@x.test", ""}, {"not an address", "x"}} {
+		if _, err := a.Login(ctx, c.user, c.pw, "127.0.0.1"); !errors.Is(err, mail.ErrAuthFailed) {
+			t.Fatalf("%s/%s: %v, want ErrAuthFailed", c.user, c.pw, err)
+		}
+	}
+	if len(slept) == 0 {
+		t.Fatal("no delay after repeated failures")
+	}
+	if _, err := a.Login(ctx, "down@x.test", "x", "127.0.0.2"); !errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("store down: %v", err)
+	}
+}
+
+func TestParsePlain(t *testing.T) {
+	for _, c := range []struct {
+		in       string
+		user, pw string
+		ok       bool
+	}{
+		{"\x00me@x.test\x00pw", "me@x.test", "pw", true},
+		{"me@x.test\x00me@x.test\x00pw", "me@x.test", "pw", true},
+		{"ME@x.test\x00me@x.test\x00pw", "me@x.test", "pw", true},
+		{"other@x.test\x00me@x.test\x00pw", "", "", false},
+		{"\x00\x00pw", "", "", false},
+		{"nonul", "", "", false},
+		{"\x00a\x00b\x00c", "", "", false},
+	} {
+		u, p, err := ParsePlain([]byte(c.in))
+		if (err == nil) != c.ok || u != c.user || p != c.pw {
+			t.Errorf("ParsePlain(%q) = %q %q %v", c.in, u, p, err)
+		}
+	}
+}
+
+func FuzzParsePlain(f *testing.F) {
+	f.Add([]byte("\x00me@x.test\x00pw"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, _, err := ParsePlain(b)
+		if err == nil && u == "" {
+			t.Fatal("empty authcid accepted")
+		}
+	})
+}
