@@ -34,6 +34,9 @@ func allowedImports() map[string][]string {
 		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory"},
 		"internal/lint":                {},
 		"internal/imapserver/imapwire": {"internal/mail", "internal/message"},
+		"internal/store/backendtest":   {"internal/store", "internal/store/embedded", "internal/store/cassandra"},
+		"internal/notify":              {"internal/mail"},
+		"internal/imapserver":          {"internal/store", "internal/mail", "internal/message", "internal/login", "internal/imapserver/imapwire", "internal/imapserver/imapsearch"},
 		"internal/login":               {"internal/store", "internal/mail", "internal/directory"},
 	}
 }

@@ -1,0 +1,336 @@
+package imapserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/quiremail/quire/internal/imapserver/imapwire"
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// cmdFetch: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9) with CHANGEDSINCE
+// and VANISHED (RFC 7162 3.1.4, 3.2.6), BINARY (RFC 3516), SAVEDATE (RFC
+// 8514), EMAILID/THREADID (RFC 8474) and PREVIEW (RFC 8970).
+func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
+	s := c.sel
+	uids := s.resolve(a.Set, byUID)
+	if !byUID && !a.Set.Saved && len(uids) == 0 && s.exists() > 0 {
+		return bad("No messages in that sequence set (the mailbox has " + strconv.Itoa(int(s.exists())) + ")")
+	}
+	atts := a.Atts
+	markSeen := false
+	for _, at := range atts {
+		switch at.Name {
+		case "MODSEQ":
+			c.enabled.condstore = true
+		case "BODY", "BINARY":
+			markSeen = markSeen || (at.Section != nil && !at.Peek)
+		case "RFC822", "RFC822.TEXT":
+			markSeen = true
+		case "PREVIEW":
+			if !previewSupported {
+				return bad("PREVIEW is not supported")
+			}
+		}
+	}
+	if a.ChangedSince > 0 {
+		c.enabled.condstore = true
+	}
+	ctx, cancel := c.srv.ctx()
+	defer cancel()
+	if a.Vanished {
+		if err := c.vanishedEarlier(ctx, a.Set, mail.ModSeq(a.ChangedSince)); err != nil {
+			return c.storeError("fetch", err, "")
+		}
+	}
+	rows, missing, err := c.rows(ctx, uids)
+	if err != nil {
+		return c.storeError("fetch", err, "")
+	}
+	if markSeen && !s.readOnly {
+		if err := c.markSeen(ctx, rows); err != nil {
+			return c.storeError("fetch", err, "")
+		}
+	}
+	for _, r := range rows {
+		if a.ChangedSince > 0 && uint64(r.row.ModSeq) <= a.ChangedSince {
+			continue
+		}
+		if err := c.fetchOne(ctx, r, atts, byUID || a.Vanished, a.ChangedSince > 0); err != nil {
+			var cte *cteError
+			switch {
+			case errors.Is(err, errStreamBroken):
+				return result{close: true}
+			case errors.As(err, &cte):
+				return no("UNKNOWN-CTE", "Cannot decode the part's content transfer encoding")
+			}
+			return c.storeError("fetch", err, "")
+		}
+	}
+	if missing && !byUID {
+		return no("EXPUNGEISSUED", "Some messages were expunged by another session and cannot be fetched")
+	}
+	return ok("FETCH completed")
+}
+
+// errStreamBroken means a literal could not be written whole: the
+// connection is out of step and must close.
+var errStreamBroken = errors.New("imap: response stream broken")
+
+// fetchRow is a message being fetched: its row plus what was derived from
+// it during this command.
+type fetchRow struct {
+	row     store.MessageRow
+	seenNow bool // \Seen set by this FETCH: FLAGS goes out
+}
+
+// rows reads the rows of uids (ascending, in the view) in UID ranges.
+// missing reports UIDs of the view whose rows are gone (expunged
+// elsewhere, not yet reported).
+func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, missing bool, err error) {
+	s := c.sel
+	for i := 0; i < len(uids); {
+		// A range of consecutive view positions is one store read.
+		j := i
+		for j+1 < len(uids) && s.seq(uids[j+1]) == s.seq(uids[j])+1 {
+			j++
+		}
+		want := uids[i : j+1]
+		k := 0
+		err := c.srv.opts.Store.Messages(ctx, s.mb, want[0], want[len(want)-1], func(r store.MessageRow) error {
+			for k < len(want) && want[k] < r.UID {
+				k++
+				missing = true
+			}
+			if k < len(want) && want[k] == r.UID {
+				out = append(out, fetchRow{row: r})
+				k++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		if k < len(want) {
+			missing = true
+		}
+		i = j + 1
+	}
+	return out, missing, nil
+}
+
+// markSeen sets \Seen on the rows that lack it (RFC 9051 6.4.5: BODY[]
+// without .PEEK) and updates them in place.
+func (c *conn) markSeen(ctx context.Context, rows []fetchRow) error {
+	var need []mail.UID
+	idx := map[mail.UID]int{}
+	for i, r := range rows {
+		if !r.row.Flags.Has(`\Seen`) {
+			need = append(need, r.row.UID)
+			idx[r.row.UID] = i
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	res, err := c.srv.opts.Store.StoreFlags(ctx, c.sel.mb, need, store.FlagsAdd, mail.NewFlags(`\Seen`), 0)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Rows {
+		if i, ok := idx[r.UID]; ok {
+			rows[i].row.Flags, rows[i].row.ModSeq, rows[i].seenNow = r.Flags, r.ModSeq, true
+			c.sel.own[r.ModSeq] = append(c.sel.own[r.ModSeq], r.UID)
+		}
+	}
+	return nil
+}
+
+// vanishedEarlier reports expunges after since within set (UIDs), for UID
+// FETCH ... (CHANGEDSINCE m VANISHED) (RFC 7162 3.2.6).
+func (c *conn) vanishedEarlier(ctx context.Context, set imapwire.SeqSet, since mail.ModSeq) error {
+	s := c.sel
+	star := uint32(s.uidNext - 1)
+	var uids []mail.UID
+	err := c.srv.opts.Store.Changes(ctx, s.mb, since, func(ch store.Change) error {
+		if ch.Kind == store.ChangeExpunge && ch.UID < s.uidNext && s.seq(ch.UID) == 0 && set.Contains(uint32(ch.UID), star) {
+			uids = append(uids, ch.UID)
+		}
+		return nil
+	})
+	if err != nil || len(uids) == 0 {
+		return err
+	}
+	uids = sortedUnique(uids)
+	c.w.Raw("* VANISHED (EARLIER) " + uidSet(uids) + "\r\n")
+	return nil
+}
+
+// fetchOne writes one FETCH response.
+func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchAtt, withUID, withModSeq bool) error {
+	r := fr.row
+	s := c.sel
+	m := &fetchMsg{c: c, ctx: ctx, row: r}
+	defer m.close()
+	c.w.Raw("* " + strconv.FormatUint(uint64(s.seq(r.UID)), 10) + " FETCH (")
+	first := true
+	item := func(name string) {
+		if !first {
+			c.w.SP()
+		}
+		first = false
+		c.w.Raw(name)
+	}
+	hasUID, hasFlags, hasModSeq := false, false, false
+	for _, at := range atts {
+		switch at.Name {
+		case "UID":
+			hasUID = true
+		case "FLAGS":
+			hasFlags = true
+		case "MODSEQ":
+			hasModSeq = true
+		}
+	}
+	if withUID && !hasUID {
+		item("UID " + strconv.FormatUint(uint64(r.UID), 10))
+	}
+	for _, at := range atts {
+		if err := c.fetchAtt(m, at, item); err != nil {
+			if !errors.Is(err, errStreamBroken) {
+				c.w.Raw(")\r\n") // keep the response well formed
+			}
+			return err
+		}
+	}
+	if fr.seenNow && !hasFlags {
+		item("FLAGS ")
+		c.writeFlags(r.Flags, s.recent[r.UID])
+		hasFlags = true
+	}
+	if !hasModSeq && (withModSeq || hasFlags && c.enabled.condstore) {
+		item("MODSEQ (" + strconv.FormatUint(uint64(r.ModSeq), 10) + ")")
+	}
+	c.w.Raw(")\r\n")
+	return nil
+}
+
+// fetchMsg opens a message's structure and body lazily, once.
+type fetchMsg struct {
+	c    *conn
+	ctx  context.Context
+	row  store.MessageRow
+	part *message.Part
+	blob store.Blob
+}
+
+func (m *fetchMsg) structure() *message.Part {
+	if m.part == nil {
+		p, err := message.Unmarshal(m.row.Meta.Structure)
+		if err != nil {
+			// A row without a usable structure is served as one text
+			// part; the bytes are still all there (DESIGN.md 3.5).
+			m.c.log.Warn("imap: unreadable message structure", "uid", m.row.UID, "err", err)
+			p = &message.Part{Type: "text", Subtype: "plain", End: m.row.Meta.Size, Encoding: "7BIT", Envelope: &message.Envelope{}}
+		}
+		m.part = p
+	}
+	return m.part
+}
+
+func (m *fetchMsg) body() (store.Blob, error) {
+	if m.blob == nil {
+		b, err := m.c.srv.opts.Store.OpenBody(m.ctx, m.row.Meta)
+		if err != nil {
+			return nil, err
+		}
+		m.blob = b
+	}
+	return m.blob, nil
+}
+
+func (m *fetchMsg) close() {
+	if m.blob != nil {
+		m.blob.Close()
+	}
+}
+
+// literal writes n bytes of the body from off, as a literal.
+func (m *fetchMsg) literal(off, n int64) error {
+	b, err := m.body()
+	if err != nil {
+		return err
+	}
+	if err := m.c.w.Literal(n, io.NewSectionReader(b, off, n), false); err != nil {
+		m.c.log.Error("imap: message body short", "uid", m.row.UID, "err", err)
+		return errStreamBroken
+	}
+	return nil
+}
+
+func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) error {
+	r := m.row
+	switch at.Name {
+	case "UID":
+		item("UID " + strconv.FormatUint(uint64(r.UID), 10))
+	case "FLAGS":
+		item("FLAGS ")
+		c.writeFlags(r.Flags, c.sel.recent[r.UID])
+	case "INTERNALDATE":
+		item("INTERNALDATE " + imapwire.FormatDateTime(r.Meta.InternalDate))
+	case "RFC822.SIZE":
+		item("RFC822.SIZE " + strconv.FormatInt(r.Meta.Size, 10))
+	case "MODSEQ":
+		item("MODSEQ (" + strconv.FormatUint(uint64(r.ModSeq), 10) + ")")
+	case "SAVEDATE":
+		if r.Meta.SaveDate.IsZero() {
+			item("SAVEDATE NIL")
+		} else {
+			item("SAVEDATE " + imapwire.FormatDateTime(r.Meta.SaveDate))
+		}
+	case "EMAILID":
+		item("EMAILID (" + r.Meta.EmailID + ")")
+	case "THREADID":
+		item("THREADID NIL") // RFC 8474 5.2: no thread IDs kept
+	case "ENVELOPE":
+		item("ENVELOPE ")
+		c.w.Envelope(envelopeOf(m.structure()))
+	case "BODYSTRUCTURE":
+		item("BODYSTRUCTURE ")
+		c.w.BodyStructure(m.structure(), true)
+	case "BODY":
+		if at.Section == nil {
+			item("BODY ")
+			c.w.BodyStructure(m.structure(), false)
+			return nil
+		}
+		return c.fetchSection(m, at, item)
+	case "RFC822":
+		item("RFC822 ")
+		return m.literal(0, r.Meta.Size)
+	case "RFC822.HEADER":
+		p := m.structure()
+		item("RFC822.HEADER ")
+		return m.literal(p.HeaderStart, p.BodyStart-p.HeaderStart)
+	case "RFC822.TEXT":
+		p := m.structure()
+		item("RFC822.TEXT ")
+		return m.literal(p.BodyStart, min(p.End, r.Meta.Size)-p.BodyStart)
+	case "BINARY", "BINARY.SIZE":
+		return c.fetchBinary(m, at, item)
+	case "PREVIEW":
+		return c.fetchPreview(m, item)
+	}
+	return nil
+}
+
+func envelopeOf(p *message.Part) *message.Envelope {
+	if p.Envelope == nil {
+		return &message.Envelope{}
+	}
+	return p.Envelope
+}

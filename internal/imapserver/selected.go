@@ -1,0 +1,225 @@
+package imapserver
+
+import (
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/quiremail/quire/internal/imapserver/imapwire"
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// selected is a session's view of its selected mailbox. Sequence number n
+// is uids[n-1]. The view moves forward only in refresh, which reads the
+// mailbox's change log from modseq on and tells the client, so what the
+// client was told and the view never disagree (RFC 9051 7.5.1).
+type selected struct {
+	mb       store.Mailbox
+	readOnly bool
+	uids     []mail.UID // ascending
+	// gone holds UIDs expunged in the store but still in uids because
+	// the client has not been told yet (pending EXPUNGE).
+	gone    map[mail.UID]bool
+	modseq  mail.ModSeq // change log applied up to here
+	uidNext mail.UID    // above every UID in the view
+	recent  map[mail.UID]bool
+	// own holds flag changes this session made and already reported, so
+	// refresh does not report them again.
+	own   map[mail.ModSeq][]mail.UID
+	saved []mail.UID // SEARCHRES result, RFC 5182 ("$")
+}
+
+func (s *selected) exists() uint32 { return uint32(len(s.uids)) }
+
+// seq returns the sequence number of uid, or 0.
+func (s *selected) seq(uid mail.UID) uint32 {
+	i, found := slices.BinarySearch(s.uids, uid)
+	if !found {
+		return 0
+	}
+	return uint32(i + 1)
+}
+
+func (s *selected) maxUID() mail.UID {
+	if len(s.uids) == 0 {
+		return 0
+	}
+	return s.uids[len(s.uids)-1]
+}
+
+// resolve turns a sequence set or UID set into the UIDs of the view it
+// names, ascending. "*" is the last message (RFC 9051 9); a UID range
+// names the UIDs of the view within it, so "UID 5:*" never names a
+// message the client has not been told of.
+func (s *selected) resolve(set imapwire.SeqSet, uid bool) []mail.UID {
+	if set.Saved {
+		out := make([]mail.UID, 0, len(s.saved))
+		for _, u := range s.saved {
+			if s.seq(u) != 0 {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	var out []mail.UID
+	if !uid {
+		for n := range set.All(s.exists()) {
+			if n <= s.exists() {
+				out = append(out, s.uids[n-1])
+			}
+		}
+		return out
+	}
+	star := uint32(s.maxUID())
+	if star == 0 {
+		return nil
+	}
+	for _, r := range set.Normalize(star) {
+		i := sort.Search(len(s.uids), func(i int) bool { return uint32(s.uids[i]) >= r.Start })
+		for ; i < len(s.uids) && uint32(s.uids[i]) <= r.Stop; i++ {
+			out = append(out, s.uids[i])
+		}
+	}
+	return out
+}
+
+// refresh reads changes since the view's modseq and reports them: new
+// messages as EXISTS (and RECENT), flag changes as FETCH, expunges as
+// EXPUNGE or VANISHED (RFC 7162 3.2.10) when allowExpunge, else they stay
+// pending.
+func (s *selected) refresh(ctx context.Context, c *conn, allowExpunge bool) error {
+	var (
+		added []mail.UID
+		flags = map[mail.UID]store.Change{}
+		gone  []mail.UID
+		last  = s.modseq
+	)
+	err := c.srv.opts.Store.Changes(ctx, s.mb, s.modseq, func(ch store.Change) error {
+		last = max(last, ch.ModSeq)
+		switch ch.Kind {
+		case store.ChangeAppend:
+			if ch.UID >= s.uidNext {
+				added = append(added, ch.UID)
+				s.uidNext = ch.UID + 1
+			}
+			flags[ch.UID] = ch
+		case store.ChangeFlags:
+			flags[ch.UID] = ch
+		case store.ChangeExpunge:
+			gone = append(gone, ch.UID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	goneSet := make(map[mail.UID]bool, len(gone))
+	for _, u := range gone {
+		goneSet[u] = true
+	}
+	// New messages: a message both added and expunged since the last look
+	// was never seen by the client and is skipped.
+	n0 := len(s.uids)
+	for _, u := range added {
+		if !goneSet[u] {
+			s.uids = append(s.uids, u)
+		}
+	}
+	if len(s.uids) > n0 {
+		c.untaggedNum(uint64(len(s.uids)), "EXISTS")
+		prev := c.srv.recent.claim(s.mb.ID, s.maxUID(), !s.readOnly)
+		for _, u := range s.uids[n0:] {
+			if u > prev {
+				s.recent[u] = true
+			}
+		}
+		if !c.enabled.rev2 {
+			c.untaggedNum(uint64(len(s.recent)), "RECENT")
+		}
+	}
+	// Flag changes of messages in the view, not made by this session.
+	var changed []mail.UID
+	for u, ch := range flags {
+		if ch.Kind == store.ChangeAppend && slices.Contains(added, u) {
+			continue // the client fetches new messages itself
+		}
+		if goneSet[u] || s.gone[u] || s.seq(u) == 0 || slices.Contains(s.own[ch.ModSeq], u) {
+			continue
+		}
+		changed = append(changed, u)
+	}
+	slices.Sort(changed)
+	for _, u := range changed {
+		ch := flags[u]
+		c.fetchFlags(s.seq(u), u, ch.Flags, ch.ModSeq, s.recent[u])
+	}
+	for _, u := range gone {
+		if s.seq(u) != 0 {
+			s.gone[u] = true
+		}
+	}
+	for m := range s.own {
+		if m <= last {
+			delete(s.own, m)
+		}
+	}
+	s.modseq = last
+	if allowExpunge {
+		s.flushExpunges(c)
+	}
+	return nil
+}
+
+// flushExpunges removes pending expunges from the view and reports them.
+func (s *selected) flushExpunges(c *conn) {
+	if len(s.gone) == 0 {
+		return
+	}
+	var uids []mail.UID
+	for u := range s.gone {
+		uids = append(uids, u)
+	}
+	slices.Sort(uids)
+	s.expunged(c, uids)
+	clear(s.gone)
+}
+
+// expunged removes uids (ascending, all in the view) and reports them: one
+// VANISHED with QRESYNC, else EXPUNGE from the highest sequence number
+// down, so each number is valid when sent (RFC 9051 7.5.1).
+func (s *selected) expunged(c *conn, uids []mail.UID) {
+	if len(uids) == 0 {
+		return
+	}
+	if c.enabled.qresync {
+		c.w.Raw("* VANISHED " + uidSet(uids) + "\r\n")
+	} else {
+		for i := len(uids) - 1; i >= 0; i-- {
+			if n := s.seq(uids[i]); n != 0 {
+				c.untaggedNum(uint64(n), "EXPUNGE")
+			}
+		}
+	}
+	drop := make(map[mail.UID]bool, len(uids))
+	for _, u := range uids {
+		drop[u] = true
+		delete(s.recent, u)
+		delete(s.gone, u)
+	}
+	s.uids = slices.DeleteFunc(s.uids, func(u mail.UID) bool { return drop[u] })
+}
+
+// uidSet formats ascending UIDs compactly: 1:3,7,9:10.
+func uidSet(uids []mail.UID) string {
+	var set imapwire.SeqSet
+	for i := 0; i < len(uids); {
+		j := i
+		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
+			j++
+		}
+		set.Ranges = append(set.Ranges, imapwire.SeqRange{Start: uint32(uids[i]), Stop: uint32(uids[j])})
+		i = j + 1
+	}
+	return set.String()
+}
