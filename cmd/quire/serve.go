@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/quiremail/quire/internal/adminapi"
+	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -32,7 +34,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer b.Close()
-	st := store.New(b, storeOptions(cfg, log))
+	hub := notify.NewHub()
+	so := storeOptions(cfg, log)
+	so.Publish = hub.Publish
+	st := store.New(b, so)
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
+	auth := authenticator(cfg, st, log)
 
 	token, err := adminToken(cfg)
 	if err != nil {
@@ -79,14 +89,22 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	for _, p := range []struct {
-		name  string
-		addrs []string
-	}{{"imap", cfg.IMAP.Listen}, {"pop3", cfg.POP3.Listen}} {
-		if len(p.addrs) > 0 {
-			log.Warn(p.name+" is not in this build yet: not listening", "configured", strings.Join(p.addrs, ","))
-			fmt.Fprintf(c.stdout, "quire: %s is not available in this build yet (%s.listen ignored)\n", p.name, p.name)
+	imap := imapserver.New(imapOptions(cfg, st, auth, hub, tc, log))
+	for _, addr := range cfg.IMAP.Listen {
+		if err := listen("imap", addr, imap.Serve, imap.Close); err != nil {
+			shutdown()
+			return err
 		}
+	}
+	for _, addr := range cfg.IMAP.TLSListen {
+		if err := listen("imaps", addr, imap.ServeTLS, imap.Close); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	if len(cfg.POP3.Listen) > 0 {
+		log.Warn("pop3 is not in this build yet: not listening", "configured", strings.Join(cfg.POP3.Listen, ","))
+		fmt.Fprintf(c.stdout, "quire: pop3 is not available in this build yet (pop3.listen ignored)\n")
 	}
 	fmt.Fprintf(c.stdout, "quire: %s store ready (%s)\n", cfg.Store.DBType, storeWhere(cfg))
 	fmt.Fprintf(c.stdout, "quire: create a user with:\n  echo 'PASSWORD' | %s user add you@example.org --password-stdin%s\n",

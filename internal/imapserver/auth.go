@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"compress/flate"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -9,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/login"
@@ -62,9 +63,11 @@ func (c *conn) upgrade(next func() (io.ReadWriter, error), text string) result {
 	return replied
 }
 
-// cmdCompress: RFC 4978. Deflate without zlib header, both ways; the
-// reader copes with any flush the client uses (sync or partial, as iOS
-// Mail sends), the writer sync-flushes after each burst of responses.
+// cmdCompress: RFC 4978. Deflate without zlib header, both ways. The
+// reader returns data at the end of every deflate block, so a client that
+// ends a command with a partial flush (iOS Mail; compress/flate would wait
+// for the next stored block) is answered at once. The writer sync-flushes
+// after each burst of responses.
 func (c *conn) cmdCompress(a *imapwire.CompressArgs) result {
 	if a.Mechanism != "DEFLATE" {
 		return bad("Unknown compression mechanism " + a.Mechanism + "; DEFLATE is supported")
@@ -83,7 +86,7 @@ func (c *conn) cmdCompress(a *imapwire.CompressArgs) result {
 		return struct {
 			io.Reader
 			io.Writer
-		}{flate.NewReader(raw), fw}, nil
+		}{flate.NewReaderOpts(raw, flate.WithPartialBlock()), fw}, nil
 	}, "DEFLATE active")
 }
 

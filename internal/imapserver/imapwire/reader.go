@@ -118,6 +118,20 @@ func (r *Reader) readLine() {
 // skipLongLine discards the rest of a line over MaxLine and fails with
 // TOOBIG; it is fatal if the line announced a non-synchronizing literal.
 func (r *Reader) skipLongLine(chunk []byte, err error) {
+	if r.tag == "" {
+		// The first line of a command: answer with its tag if it has one.
+		head := r.line
+		if len(head) == 0 {
+			head = chunk
+		}
+		i := 0
+		for i < len(head) && i < 64 && isTagChar(head[i]) {
+			i++
+		}
+		if i > 0 && i < len(head) && head[i] == ' ' {
+			r.tag = string(head[:i])
+		}
+	}
 	tail := append([]byte(nil), chunk[max(0, len(chunk)-32):]...)
 	for err == bufio.ErrBufferFull {
 		chunk, err = r.br.ReadSlice('\n')

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/quiremail/quire/internal/imapserver"
+	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/notify"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// tlsConfig loads tls.cert_file and tls.key_file, or returns nil when
+// they are not set (no STARTTLS/STLS, no implicit TLS listeners).
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	if cfg.TLS.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: load tls.cert_file %s and tls.key_file %s: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// authenticator is shared by IMAP and POP3, so failed logins on one delay
+// the other (login.free_failures, login.max_delay).
+func authenticator(cfg Config, st *store.Store, log *slog.Logger) *login.Authenticator {
+	g := login.NewGuard(login.GuardOptions{
+		FreeFailures: cfg.Login.FreeFailures,
+		MaxDelay:     cfg.Login.MaxDelay.Duration(),
+	})
+	return login.NewAuthenticator(st, g, log)
+}
+
+func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *notify.Hub, tc *tls.Config, log *slog.Logger) imapserver.Options {
+	i := cfg.IMAP
+	return imapserver.Options{
+		Store: st, Auth: auth, Hub: hub, Logger: log,
+		Hostname:              cfg.Server.Hostname,
+		TLS:                   tc,
+		AllowPlaintext:        i.AllowPlaintext,
+		MaxLineLength:         i.MaxLineLength,
+		MaxLiteralSize:        int64(i.MaxLiteralSize),
+		MaxConnections:        i.MaxConnections,
+		MaxConnectionsPerUser: i.MaxConnectionsPerUser,
+		MaxConnectionsPerIP:   i.MaxConnectionsPerIP,
+		MaxBadCommands:        i.MaxBadCommands,
+		Timeout:               i.Timeout.Duration(),
+		Recheck:               max(i.Recheck.Duration(), 100*time.Millisecond),
+	}
+}
