@@ -261,6 +261,10 @@ func (m *fetchMsg) close() {
 
 // literal writes n bytes of the body from off, as a literal.
 func (m *fetchMsg) literal(off, n int64) error {
+	if n <= 0 {
+		m.c.w.Raw(`""`)
+		return nil
+	}
 	b, err := m.body()
 	if err != nil {
 		return err
