@@ -4,7 +4,21 @@ set -euo pipefail
 need=()
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-[ ${#need[@]} -eq 0 ] && exit 0
+command -v mbsync >/dev/null 2>&1 || need+=(isync)
+command -v fetchmail >/dev/null 2>&1 || need+=(fetchmail)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+
+# The npm client imapflow, pinned in test/clients/package.json.
+npm_clients() {
+  [ -d test/clients/node_modules/imapflow ] && return 0
+  echo "deps: installing test/clients (npm)"
+  (cd test/clients && npm install --no-audit --no-fund --silent >/dev/null)
+}
+cd "$(dirname "$0")/.."
+if [ ${#need[@]} -eq 0 ]; then
+  npm_clients
+  exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
   echo "deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
   exit 1
@@ -12,3 +26,4 @@ fi
 echo "deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+npm_clients

@@ -82,11 +82,12 @@ func (c *conn) cmdCompress(a *imapwire.CompressArgs) result {
 			return nil, err
 		}
 		c.compress = true
-		c.fl = fw
+		dw := &dirtyWriter{fw: fw}
+		c.fl = dw
 		return struct {
 			io.Reader
 			io.Writer
-		}{flate.NewReaderOpts(raw, flate.WithPartialBlock()), fw}, nil
+		}{flate.NewReaderOpts(raw, flate.WithPartialBlock()), dw}, nil
 	}, "DEFLATE active")
 }
 
@@ -233,4 +234,25 @@ func (c *conn) cmdID(a *imapwire.IDArgs) result {
 	}
 	c.w.Raw(`* ID ("name" "Quire" "vendor" "Quire" "support-url" "https://github.com/quiremail/quire")` + "\r\n")
 	return ok("ID completed")
+}
+
+// dirtyWriter sync-flushes the deflate stream only when something was
+// written since the last flush: an empty flush still emits bytes, and a
+// client (imapflow) may see them before it has switched to decompression.
+type dirtyWriter struct {
+	fw    *flate.Writer
+	dirty bool
+}
+
+func (d *dirtyWriter) Write(p []byte) (int, error) {
+	d.dirty = d.dirty || len(p) > 0
+	return d.fw.Write(p)
+}
+
+func (d *dirtyWriter) Flush() error {
+	if !d.dirty {
+		return nil
+	}
+	d.dirty = false
+	return d.fw.Flush()
 }
