@@ -36,8 +36,12 @@ func TestUserAndMailboxCommands(t *testing.T) {
 	if _, err := quire(t, "", "user", "add", "carol@example.org", "--config", cfg); err == nil || !strings.Contains(err.Error(), "password") {
 		t.Fatalf("user add without a password: %v", err)
 	}
+	mustRun("", "user", "add", "dave@example.org", "--password-hash", "{SSHA}"+"mS4y8O1xSeQMq4D3sXYHzTLu4dFxZWJ0", "--config", cfg)
+	if _, err := quire(t, "", "user", "add", "eve@example.org", "--password-hash", "{NOPE}x", "--config", cfg); err == nil || !strings.Contains(err.Error(), "unknown password hash scheme") {
+		t.Fatalf("user add with an unknown hash scheme: %v", err)
+	}
 	list := mustRun("", "user", "list", "--config", cfg)
-	if !strings.Contains(list, "alice@example.org") || !strings.Contains(list, "bob@example.org") {
+	if !strings.Contains(list, "dave@example.org") || !strings.Contains(list, "alice@example.org") || !strings.Contains(list, "bob@example.org") {
 		t.Fatalf("user list:\n%s", list)
 	}
 	mustRun("", "user", "quota", "alice@example.org", "--storage", "2MiB", "--messages", "50", "--config", cfg)

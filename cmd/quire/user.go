@@ -23,6 +23,7 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "", "configuration file")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	pw := fs.String("password", "", "the password (visible to other local users; prefer --password-stdin)")
+	pwHash := fs.String("password-hash", "", "store this hash as is, for migrations: {SSHA}, {SHA512}, $2y$ (bcrypt), $argon2id$, {PLAIN}...")
 	storage := fs.String("storage", "", "storage quota in bytes (KB, MB, GB, KiB, MiB, GiB allowed); 0 = unlimited")
 	messages := fs.String("messages", "", "message-count quota; 0 = unlimited")
 	pos, err := parse(fs, args[1:])
@@ -48,13 +49,22 @@ func (c *cli) user(ctx context.Context, args []string) error {
 		if err := want(pos, 1, "one ADDRESS"); err != nil {
 			return err
 		}
-		p, err := c.password(*pw, *pwStdin)
-		if err != nil {
-			return err
-		}
-		hash, err := directory.HashPassword(p)
-		if err != nil {
-			return err
+		hash := *pwHash
+		if hash != "" {
+			if *pw != "" || *pwStdin {
+				return errors.New("give a password or --password-hash, not both")
+			}
+			if _, err := directory.VerifyPassword(hash, "probe"); err != nil {
+				return fmt.Errorf("--password-hash: %w", err)
+			}
+		} else {
+			p, err := c.password(*pw, *pwStdin)
+			if err != nil {
+				return err
+			}
+			if hash, err = directory.HashPassword(p); err != nil {
+				return err
+			}
 		}
 		if sub == "passwd" {
 			if err := a.SetPassword(ctx, pos[0], hash); err != nil {
