@@ -44,10 +44,11 @@ func (c *conn) cmdCreate(a *imapwire.CreateArgs) result {
 			return c.storeError("create", err, "")
 		}
 	}
-	if _, err := st.CreateMailbox(ctx, c.user, name, use); err != nil {
+	mb, err := st.CreateMailbox(ctx, c.user, name, use)
+	if err != nil {
 		return c.storeError("create", err, "")
 	}
-	return ok("CREATE completed")
+	return okCode("MAILBOXID ("+mb.ID+")", "CREATE completed") // RFC 8474 4.1
 }
 
 // cmdDelete: RFC 9051 6.3.5. Inferior names stay; the deleted name remains
