@@ -100,6 +100,8 @@ func (c *conn) Continue(text string) error {
 }
 
 func (c *conn) flush() error {
+	// A client that stops reading must not hold the session forever.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.Timeout))
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
@@ -171,6 +173,7 @@ func (c *conn) step() bool {
 		return c.readError(err)
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.Timeout))
 	ok := c.run(cmd)
 	if c.flush() != nil {
 		return false
