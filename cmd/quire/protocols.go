@@ -9,6 +9,7 @@ import (
 	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/notify"
+	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -50,5 +51,17 @@ func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *no
 		MaxBadCommands:        i.MaxBadCommands,
 		Timeout:               i.Timeout.Duration(),
 		Recheck:               max(i.Recheck.Duration(), 100*time.Millisecond),
+	}
+}
+
+func pop3Options(cfg Config, st *store.Store, auth *login.Authenticator, tc *tls.Config, log *slog.Logger) pop3server.Options {
+	p := cfg.POP3
+	return pop3server.Options{
+		Store: st, Auth: auth, Logger: log, Hostname: cfg.Server.Hostname, TLS: tc,
+		AllowPlaintext: p.AllowPlaintext,
+		MaxBadCommands: p.MaxBadCommands,
+		MaxLineLength:  p.MaxLineLength,
+		MaxConnections: p.MaxConnections,
+		Timeout:        p.Timeout.Duration(),
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/lmtpserver"
 	"github.com/quiremail/quire/internal/notify"
+	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -102,9 +102,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if len(cfg.POP3.Listen) > 0 {
-		log.Warn("pop3 is not in this build yet: not listening", "configured", strings.Join(cfg.POP3.Listen, ","))
-		fmt.Fprintf(c.stdout, "quire: pop3 is not available in this build yet (pop3.listen ignored)\n")
+	pop3 := pop3server.New(pop3Options(cfg, st, auth, tc, log))
+	for _, addr := range cfg.POP3.Listen {
+		if err := listen("pop3", addr, pop3.Serve, pop3.Close); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	for _, addr := range cfg.POP3.TLSListen {
+		if err := listen("pop3s", addr, pop3.ServeTLS, pop3.Close); err != nil {
+			shutdown()
+			return err
+		}
 	}
 	fmt.Fprintf(c.stdout, "quire: %s store ready (%s)\n", cfg.Store.DBType, storeWhere(cfg))
 	fmt.Fprintf(c.stdout, "quire: create a user with:\n  echo 'PASSWORD' | %s user add you@example.org --password-stdin%s\n",

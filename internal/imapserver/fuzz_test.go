@@ -22,11 +22,13 @@ type pipeConn struct {
 	out bytes.Buffer
 }
 
-func (p *pipeConn) Read(b []byte) (int, error)        { return p.r.Read(b) }
-func (p *pipeConn) Write(b []byte) (int, error)       { return p.out.Write(b) }
-func (p *pipeConn) Close() error                      { return nil }
-func (p *pipeConn) LocalAddr() net.Addr               { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 143} }
-func (p *pipeConn) RemoteAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+func (p *pipeConn) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p *pipeConn) Write(b []byte) (int, error) { return p.out.Write(b) }
+func (p *pipeConn) Close() error                { return nil }
+func (p *pipeConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 143} }
+func (p *pipeConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
+}
 func (p *pipeConn) SetDeadline(t time.Time) error     { return nil }
 func (p *pipeConn) SetReadDeadline(t time.Time) error { return nil }
 func (p *pipeConn) SetWriteDeadline(time.Time) error  { return nil }
@@ -77,7 +79,7 @@ func FuzzSession(f *testing.F) {
 	var panics atomic.Int64
 	log := slog.New(panicCounter{n: &panics})
 	srv := New(Options{Store: st, Logger: log, AllowPlaintext: true, MaxLiteralSize: 1 << 16, MaxLineLength: 4096,
-		Auth: login.NewAuthenticator(st, login.NewGuard(login.GuardOptions{}), log), MaxBadCommands: 1000})
+		Auth: login.NewAuthenticator(st, login.NewGuard(login.GuardOptions{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}), log), MaxBadCommands: 1000})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 1<<16 {
 			return

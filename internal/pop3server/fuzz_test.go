@@ -1,0 +1,90 @@
+package pop3server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/backendtest"
+)
+
+type fuzzConn struct {
+	r   *bytes.Reader
+	out bytes.Buffer
+}
+
+func (p *fuzzConn) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p *fuzzConn) Write(b []byte) (int, error) { return p.out.Write(b) }
+func (p *fuzzConn) Close() error                { return nil }
+func (p *fuzzConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 110} }
+func (p *fuzzConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
+}
+func (p *fuzzConn) SetDeadline(time.Time) error      { return nil }
+func (p *fuzzConn) SetReadDeadline(time.Time) error  { return nil }
+func (p *fuzzConn) SetWriteDeadline(time.Time) error { return nil }
+
+type errCounter struct {
+	slog.Handler
+	n *atomic.Int64
+}
+
+func (h errCounter) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "internal error") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h errCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h errCounter) WithAttrs([]slog.Attr) slog.Handler       { return h }
+
+// FuzzSession feeds arbitrary client bytes to a whole session; no input
+// may panic a command or hang the session.
+func FuzzSession(f *testing.F) {
+	for _, s := range []string{
+		"USER fuzz@test.quire\r\nPASS pw\r\nSTAT\r\nLIST\r\nUIDL 1\r\nRETR 1\r\nTOP 1 2\r\nDELE 1\r\nRSET\r\nQUIT\r\n",
+		"AUTH PLAIN AGZ1enpAdGVzdC5xdWlyZQBwdw==\r\nLIST 99\r\nTOP 1 -1\r\nDELE 0\r\nQUIT\r\n",
+		"CAPA\r\nAUTH\r\nAUTH PLAIN\r\n*\r\nAPOP x y\r\nSTLS\r\nQUIT\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	st := store.New(backendtest.Open(f, "embedded"), store.Options{})
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, "fuzz@test.quire", "{PLAIN}pw")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, m := range []string{"Subject: a\r\n\r\n.\r\nx", "Subject: b\r\n\r\nbody\r\n"} {
+		sp, _ := st.Spool(strings.NewReader(m), 0)
+		st.Deliver(ctx, sp, "", []store.User{u})
+		sp.Close()
+	}
+	var errs atomic.Int64
+	log := slog.New(errCounter{n: &errs})
+	srv := New(Options{Store: st, Logger: log, AllowPlaintext: true, MaxBadCommands: 1000,
+		Auth: login.NewAuthenticator(st, login.NewGuard(login.GuardOptions{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}), log)})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 1<<14 {
+			return
+		}
+		p := &fuzzConn{r: bytes.NewReader(in)}
+		c := srv.newConn(p, false)
+		done := make(chan struct{})
+		go func() { c.serve(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("session hung on %q", in)
+		}
+		if n := errs.Swap(0); n > 0 {
+			t.Fatalf("%d internal errors for %q", n, in)
+		}
+	})
+}

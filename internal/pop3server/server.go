@@ -1,0 +1,203 @@
+package pop3server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// Store is what the server needs of the message store; *store.Store
+// implements it.
+type Store interface {
+	Mailbox(ctx context.Context, u store.User, name string) (store.Mailbox, error)
+	Messages(ctx context.Context, mb store.Mailbox, lo, hi mail.UID, fn func(store.MessageRow) error) error
+	OpenBody(ctx context.Context, m store.MessageMeta) (store.Blob, error)
+	Expunge(ctx context.Context, mb store.Mailbox, uids []mail.UID) ([]mail.UID, error)
+	StoreFlags(ctx context.Context, mb store.Mailbox, uids []mail.UID, op store.FlagOp, fs mail.Flags, unchangedSince mail.ModSeq) (store.StoreResult, error)
+}
+
+// Options configure a Server; zero limits take the defaults noted.
+type Options struct {
+	Store          Store
+	Auth           *login.Authenticator
+	Logger         *slog.Logger
+	Hostname       string
+	TLS            *tls.Config   // nil: no STLS and no implicit TLS
+	AllowPlaintext bool          // USER/PASS and AUTH without TLS
+	MaxBadCommands int           // default 10
+	MaxLineLength  int           // bytes, CRLF included (default 1024)
+	MaxConnections int           // per listener; 0 means no limit
+	Timeout        time.Duration // idle (default 10 minutes, RFC 1939 3)
+}
+
+// Server is a POP3 server.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	nextID atomic.Uint64
+	mu     struct {
+		sync.Mutex
+		closed    bool
+		listeners map[net.Listener]struct{}
+		conns     map[*conn]struct{}
+		inUse     map[string]bool // user IDs with a session in TRANSACTION state
+	}
+	wg sync.WaitGroup
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	if o.MaxBadCommands <= 0 {
+		o.MaxBadCommands = 10
+	}
+	if o.MaxLineLength <= 0 {
+		o.MaxLineLength = 1024
+	}
+	o.MaxLineLength = max(o.MaxLineLength, 255) // RFC 2449 4
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Minute
+	}
+	s := &Server{opts: o, log: o.Logger}
+	s.mu.listeners = map[net.Listener]struct{}{}
+	s.mu.conns = map[*conn]struct{}{}
+	s.mu.inUse = map[string]bool{}
+	return s
+}
+
+// Serve accepts plain connections (STLS offered when TLS is set).
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, false) }
+
+// ServeTLS accepts implicit-TLS connections (pop3s, port 995).
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.opts.TLS == nil {
+		return errors.New("pop3server: ServeTLS needs Options.TLS")
+	}
+	return s.serve(tls.NewListener(ln, s.opts.TLS), true)
+}
+
+func (s *Server) serve(ln net.Listener, secure bool) error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	s.mu.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	var sem chan struct{}
+	if s.opts.MaxConnections > 0 {
+		sem = make(chan struct{}, s.opts.MaxConnections)
+	}
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			if s.closed() {
+				return net.ErrClosed
+			}
+			return err
+		}
+		if sem != nil {
+			select {
+			case sem <- struct{}{}:
+			default:
+				_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				_, _ = nc.Write([]byte("-ERR [SYS/TEMP] too many connections, try again later\r\n"))
+				nc.Close()
+				continue
+			}
+		}
+		c := s.newConn(nc, secure)
+		s.mu.Lock()
+		if s.mu.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return net.ErrClosed
+		}
+		s.mu.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.mu.conns, c)
+				s.mu.Unlock()
+				if sem != nil {
+					<-sem
+				}
+			}()
+			c.serve()
+		}()
+	}
+}
+
+func (s *Server) closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.closed
+}
+
+// Close stops the listeners, closes every session and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.mu.closed = true
+	for ln := range s.mu.listeners {
+		ln.Close()
+	}
+	for c := range s.mu.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// lock takes the user's maildrop for a session; false if it is taken.
+func (s *Server) lock(userID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.inUse[userID] {
+		return false
+	}
+	s.mu.inUse[userID] = true
+	return true
+}
+
+func (s *Server) unlock(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mu.inUse, userID)
+}
+
+func (s *Server) newConn(nc net.Conn, secure bool) *conn {
+	id := strconv.FormatUint(s.nextID.Add(1), 36)
+	ip, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		ip = nc.RemoteAddr().String()
+	}
+	c := &conn{srv: s, nc: nc, secure: secure, remoteIP: ip,
+		log: s.log.With("proto", "pop3", "session", id, "remote", nc.RemoteAddr().String())}
+	c.setStream(nc)
+	return c
+}
