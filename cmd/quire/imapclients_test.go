@@ -14,19 +14,20 @@ import (
 	"time"
 )
 
-// imapServer starts quire serve on the embedded store with IMAP and LMTP on
+// imapServer starts quire serve on the embedded store with IMAP, POP3 and LMTP on
 // free loopback ports, plaintext login allowed, and one user.
 type imapServer struct {
-	bin, cfg, lmtp, imap, user, pass string
+	bin, cfg, lmtp, imap, pop3, user, pass string
 }
 
 func startIMAPServer(t *testing.T) *imapServer {
 	t.Helper()
 	dir := t.TempDir()
-	s := &imapServer{bin: buildQuire(t), lmtp: freePort(t), imap: freePort(t), user: "erin@example.org", pass: "pw"}
+	s := &imapServer{bin: buildQuire(t), lmtp: freePort(t), imap: freePort(t), pop3: freePort(t), user: "erin@example.org", pass: "pw"}
 	s.cfg = filepath.Join(dir, "quire.toml")
 	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\ndbtype = \"embedded\"\ndatadir = %q\n[lmtp]\nlisten = [%q]\n[http]\nlisten = [%q]\n"+
-		"[imap]\nlisten = [%q]\nallow_plaintext = true\nrecheck = \"1s\"\n[pop3]\nlisten = []\n", filepath.Join(dir, "data"), s.lmtp, freePort(t), s.imap)
+		"[imap]\nlisten = [%q]\nallow_plaintext = true\nrecheck = \"1s\"\n[pop3]\nlisten = [%q]\nallow_plaintext = true\n",
+		filepath.Join(dir, "data"), s.lmtp, freePort(t), s.imap, s.pop3)
 	if err := os.WriteFile(s.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -333,5 +334,40 @@ func TestIMAPImapflow(t *testing.T) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("imapflow did not finish in 90 s:\n%s", strings.Join(got, "\n"))
 		}
+	}
+}
+
+// TestPOP3Fetchmail downloads and deletes mail with fetchmail.
+func TestPOP3Fetchmail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	fetchmail := needTool(t, "fetchmail")
+	s := startIMAPServer(t)
+	s.deliver(t, "one", "two", "three")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.mbox")
+	host, port, _ := strings.Cut(s.pop3, ":")
+	rc := filepath.Join(dir, "fetchmailrc")
+	conf := fmt.Sprintf("poll %s port %s proto POP3 auth password uidl\n  user %q password %q is root here\n  nokeep\n  mda \"/bin/sh -c 'cat >> %s'\"\n",
+		host, port, s.user, s.pass, out)
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fetchmail, "-f", rc, "--nodetach", "--nosyslog", "-i", filepath.Join(dir, "ids"), "--sslproto", "")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "FETCHMAILHOME="+dir)
+	log := runTool(t, "fetchmail", cmd)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("fetchmail delivered nothing: %v\n%s", err, log)
+	}
+	for _, subj := range []string{"Subject: one", "Subject: two", "Subject: three"} {
+		if !strings.Contains(string(got), subj) {
+			t.Fatalf("fetchmail output lacks %q:\n%s\n%s", subj, got, log)
+		}
+	}
+	st := strings.Join(s.imapLines(t, "STATUS INBOX (MESSAGES)"), "\n")
+	if !strings.Contains(st, "INBOX (MESSAGES 0)") {
+		t.Fatalf("fetchmail did not delete the messages:\n%s\n%s", st, log)
 	}
 }
