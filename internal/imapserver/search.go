@@ -1,23 +1,166 @@
 package imapserver
 
-import "github.com/quiremail/quire/internal/imapserver/imapwire"
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-// searchCapabilities are advertised once SEARCH, SORT and THREAD work.
-var searchCapabilities = []string{}
+	"golang.org/x/text/cases"
+
+	"github.com/quiremail/quire/internal/imapserver/imapwire"
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// searchCapabilities are SEARCH, SORT and THREAD's extensions (RFC 4731,
+// 5182, 5256, 5957).
+var searchCapabilities = []string{"ESEARCH", "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "PREVIEW"}
 
 // previewSupported turns on FETCH PREVIEW (RFC 8970).
-const previewSupported = false
+const previewSupported = true
 
+// charsetOK: SEARCH strings are matched as UTF-8; US-ASCII is a subset.
+func charsetOK(cs string) bool { return cs == "" || cs == "UTF-8" || cs == "US-ASCII" }
+
+// search runs a program over the view and returns the matching messages
+// in sequence order. keep says whether candidates keep their structure
+// (for SORT and THREAD).
+func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidate, error) {
+	s := c.sel
+	sc := &searchCtx{maxSeq: s.exists(), maxUID: s.maxUID(), now: time.Now()}
+	if len(s.saved) > 0 {
+		sc.saved = make(map[mail.UID]bool, len(s.saved))
+		for _, u := range s.saved {
+			sc.saved[u] = true
+		}
+	}
+	fold := cases.Fold()
+	var out []*candidate
+	var evalErr error
+	err := c.srv.opts.Store.Messages(ctx, s.mb, 1, s.maxUID(), func(r store.MessageRow) error {
+		seq := s.seq(r.UID)
+		if seq == 0 {
+			return nil
+		}
+		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}, fold: fold}
+		ok, err := c.matchKey(key, x, sc)
+		x.m.close()
+		x.m.blob = nil
+		x.header, x.body, x.fields = nil, nil, nil
+		if err != nil {
+			evalErr = err
+			return err
+		}
+		if ok {
+			out = append(out, x)
+		}
+		return nil
+	})
+	if evalErr != nil {
+		return nil, evalErr
+	}
+	return out, err
+}
+
+// cmdSearch: SEARCH and UID SEARCH (RFC 9051 6.4.4) with ESEARCH (RFC
+// 4731, RFC 9051 7.3.4), SEARCHRES (RFC 5182) and MODSEQ (RFC 7162 3.1.5).
 func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
-	return bad("SEARCH is not available in this build yet")
+	if !charsetOK(a.Charset) {
+		return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset "+a.Charset)
+	}
+	if hasModSeq(a.Key) {
+		c.enabled.condstore = true
+	}
+	ctx, cancel := c.srv.ctx()
+	defer cancel()
+	found, err := c.search(ctx, a.Key)
+	ret := a.Return
+	if ret == nil && c.enabled.rev2 {
+		ret = []string{"ALL"} // IMAP4rev2 answers ESEARCH (RFC 9051 6.4.4)
+	}
+	if err != nil {
+		if slices.Contains(ret, "SAVE") {
+			c.sel.saved = nil // RFC 5182 2.1: a failed search empties $
+		}
+		return c.storeError("search", err, "")
+	}
+	ids := make([]uint32, len(found))
+	var top mail.ModSeq
+	for i, x := range found {
+		ids[i] = x.seq
+		if byUID {
+			ids[i] = uint32(x.row().UID)
+		}
+		top = max(top, x.row().ModSeq)
+	}
+	withModSeq := hasModSeq(a.Key) && len(found) > 0
+	if ret == nil {
+		c.w.Raw("* SEARCH")
+		for _, n := range ids {
+			c.w.Raw(" " + strconv.FormatUint(uint64(n), 10))
+		}
+		if withModSeq {
+			c.w.Raw(" (MODSEQ " + strconv.FormatUint(uint64(top), 10) + ")")
+		}
+		c.w.Raw("\r\n")
+		return ok("SEARCH completed")
+	}
+	opt := func(o string) bool { return slices.Contains(ret, o) }
+	all := len(ret) == 0 || opt("ALL") || (len(ret) == 1 && opt("SAVE"))
+	if opt("SAVE") {
+		// RFC 5182 2.4: with MIN and/or MAX alone, only those are saved.
+		saved := found
+		if !opt("ALL") && !opt("COUNT") && (opt("MIN") || opt("MAX")) && len(found) > 0 {
+			saved = nil
+			if opt("MIN") {
+				saved = append(saved, found[0])
+			}
+			if opt("MAX") && len(found) > 1 {
+				saved = append(saved, found[len(found)-1])
+			}
+		}
+		c.sel.saved = c.sel.saved[:0]
+		for _, x := range saved {
+			c.sel.saved = append(c.sel.saved, x.row().UID)
+		}
+		if len(ret) == 1 {
+			return ok("SEARCH completed, result saved")
+		}
+	}
+	c.writeESearch(ids, byUID, opt("MIN"), opt("MAX"), opt("COUNT"), all && (len(ret) == 0 || opt("ALL")), withModSeq, top)
+	return ok("SEARCH completed")
 }
 
-func (c *conn) cmdSort(a *imapwire.SortArgs, byUID bool) result {
-	return bad("SORT is not available in this build yet")
+// writeESearch writes "* ESEARCH" (RFC 4731 3.1): MIN, MAX and ALL only
+// when something matched.
+func (c *conn) writeESearch(ids []uint32, byUID, minO, maxO, count, all, modseq bool, top mail.ModSeq) {
+	var b strings.Builder
+	b.WriteString(`* ESEARCH (TAG "` + c.tag + `")`)
+	if byUID {
+		b.WriteString(" UID")
+	}
+	if len(ids) > 0 {
+		if minO {
+			b.WriteString(" MIN " + strconv.FormatUint(uint64(ids[0]), 10))
+		}
+		if maxO {
+			b.WriteString(" MAX " + strconv.FormatUint(uint64(ids[len(ids)-1]), 10))
+		}
+	}
+	if count {
+		b.WriteString(" COUNT " + strconv.Itoa(len(ids)))
+	}
+	if all && len(ids) > 0 {
+		us := make([]mail.UID, len(ids))
+		for i, n := range ids {
+			us[i] = mail.UID(n)
+		}
+		b.WriteString(" ALL " + uidSet(sortedUnique(us)))
+	}
+	if modseq {
+		b.WriteString(" MODSEQ " + strconv.FormatUint(uint64(top), 10))
+	}
+	c.w.Raw(b.String() + "\r\n")
 }
-
-func (c *conn) cmdThread(a *imapwire.ThreadArgs, byUID bool) result {
-	return bad("THREAD is not available in this build yet")
-}
-
-func (c *conn) fetchPreview(m *fetchMsg, item func(string)) error { return nil }

@@ -1,0 +1,132 @@
+package imapserver
+
+import (
+	"strings"
+	"testing"
+)
+
+// searchMsgs are delivered in order as 1..5.
+var searchMsgs = []string{
+	"From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.org>\r\nTo: bob@example.org\r\nSubject: =?UTF-8?B?w6l0w6kgcGxhbnM=?=\r\nDate: Mon, 2 Feb 2026 10:00:00 +0000\r\nMessage-ID: <a@x>\r\n\r\nLet us go to the seaside.\r\n",
+	"From: carol@example.org\r\nTo: bob@example.org\r\nCc: dave@example.org\r\nSubject: Re: été plans\r\nDate: Tue, 3 Feb 2026 09:00:00 +0100\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nX-Priority: 1\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nD=E9j=E0 r=E9serv=E9.\r\n",
+	"From: bob@example.org\r\nTo: andre@example.org\r\nSubject: Invoice\r\nDate: Wed, 4 Feb 2026 08:00:00 +0000\r\nMessage-ID: <c@x>\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--zz\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nThe secret word is pelican.\r\n--zz\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n0J/RgNC40LLQtdGCINC80LjRgA==\r\n--zz--\r\n",
+	"From: dave@example.org\r\nTo: carol@example.org\r\nSubject: Re: Re: [list] été plans (fwd)\r\nDate: Thu, 5 Feb 2026 08:00:00 +0000\r\nMessage-ID: <d@x>\r\nReferences: <a@x> <b@x>\r\n\r\nBig message " + strings.Repeat("x", 3000) + "\r\n",
+	"From: eve@example.org\r\nTo: bob@example.org\r\nSubject: Lunch\r\nDate: Sun, 1 Feb 2026 12:00:00 +0000\r\nMessage-ID: <e@x>\r\nReferences: <missing@x>\r\n\r\nSandwiches?\r\n",
+}
+
+func TestSearch(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		for _, m := range searchMsgs {
+			e.deliver(m)
+		}
+		c := e.login()
+		c.ok("SELECT INBOX")
+		c.ok("STORE 2 +FLAGS (\\Seen \\Flagged)")
+		c.ok("STORE 4 +FLAGS (\\Deleted $Work)")
+		for _, tc := range []struct{ q, want string }{
+			{"ALL", "* SEARCH 1 2 3 4 5"},
+			{"SEEN", "* SEARCH 2"},
+			{"UNSEEN FLAGGED", "* SEARCH"},
+			{"OR FLAGGED DELETED", "* SEARCH 2 4"},
+			{"NOT DELETED NOT SEEN", "* SEARCH 1 3 5"},
+			{"KEYWORD $work", "* SEARCH 4"},
+			{"UNKEYWORD $Work 2:4", "* SEARCH 2 3"},
+			{`SUBJECT "ÉTÉ"`, "* SEARCH 1 2 4"},
+			{`FROM "andré"`, "* SEARCH 1"},
+			{"FROM ANDRE@EXAMPLE", "* SEARCH 1"},
+			{"TO andre", "* SEARCH 3"},
+			{"CC dave", "* SEARCH 2"},
+			{"HEADER X-Priority 1", "* SEARCH 2"},
+			{"HEADER X-Priority \"\"", "* SEARCH 2"},
+			{`BODY "déjà"`, "* SEARCH 2"},
+			{"BODY PELICAN", "* SEARCH 3"},
+			{`BODY "привет"`, "* SEARCH 3"},
+			{"TEXT invoice", "* SEARCH 3"},
+			{"BODY invoice", "* SEARCH"},
+			{"LARGER 2000", "* SEARCH 4"},
+			{"SMALLER 300", "* SEARCH 1 5"},
+			{"SENTBEFORE 3-Feb-2026", "* SEARCH 1 5"},
+			{"SENTON 3-Feb-2026", "* SEARCH 2"},
+			{"SENTSINCE 4-Feb-2026", "* SEARCH 3 4"},
+			{"SINCE 1-Jan-2020 BEFORE 1-Jan-2100", "* SEARCH 1 2 3 4 5"},
+			{"ON 1-Jan-2020", "* SEARCH"},
+			{"YOUNGER 3600", "* SEARCH 1 2 3 4 5"},
+			{"OLDER 3600", "* SEARCH"},
+			{"2:* NOT 4", "* SEARCH 2 3 5"},
+			{"UID 3:*", "* SEARCH 3 4 5"},
+			{"SAVEDSINCE 1-Jan-2020", "* SEARCH 1 2 3 4 5"},
+			{"CHARSET UTF-8 (SUBJECT plans) (NOT FROM carol)", "* SEARCH 1 4"},
+		} {
+			lines := c.ok("SEARCH %s", tc.q)
+			if len(lines) != 1 || strings.TrimSpace(lines[0]) != tc.want {
+				t.Errorf("SEARCH %s = %q, want %q", tc.q, lines, tc.want)
+			}
+		}
+		c.expect("NO [BADCHARSET", "SEARCH CHARSET KOI8-R ALL")
+		has(t, c.ok("UID SEARCH SUBJECT plans"), "* SEARCH 1 2 4")
+		// MODSEQ (RFC 7162 3.1.5).
+		has(t, c.ok("SEARCH MODSEQ 1"), "* SEARCH 1 2 3 4 5 (MODSEQ ")
+		// ESEARCH and SEARCHRES.
+		has(t, c.ok("SEARCH RETURN (MIN MAX COUNT) SUBJECT plans"), `* ESEARCH (TAG "`, " MIN 1 MAX 4 COUNT 3")
+		has(t, c.ok("UID SEARCH RETURN () UNSEEN"), " UID ALL 1,3:5")
+		has(t, c.ok("SEARCH RETURN (COUNT) SUBJECT nothing"), " COUNT 0")
+		if lines := c.ok("SEARCH RETURN (SAVE) SUBJECT plans"); len(lines) != 0 {
+			t.Fatalf("SAVE alone answered %q", lines)
+		}
+		has(t, c.ok("FETCH $ (UID)"), "* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)", "* 4 FETCH (UID 4)")
+		has(t, c.ok("SEARCH $ SEEN"), "* SEARCH 2")
+		has(t, c.ok("UID SEARCH UID $"), "* SEARCH 1 2 4")
+		c.ok("ENABLE IMAP4rev2")
+		has(t, c.ok("SEARCH FLAGGED"), `* ESEARCH (TAG "`, "ALL 2")
+	})
+}
+
+func TestSortThreadPreview(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		for _, m := range searchMsgs {
+			e.deliver(m)
+		}
+		c := e.login()
+		c.ok("SELECT INBOX")
+		for _, tc := range []struct{ q, want string }{
+			{"(DATE) UTF-8 ALL", "* SORT 5 1 2 3 4"},
+			{"(REVERSE DATE) UTF-8 ALL", "* SORT 4 3 2 1 5"},
+			{"(SUBJECT) UTF-8 ALL", "* SORT 3 5 1 2 4"}, // i;ascii-casemap: É after ASCII,
+			{"(FROM) UTF-8 ALL", "* SORT 1 3 2 4 5"},
+			{"(SIZE) UTF-8 ALL", "* SORT 5 1 2 3 4"},
+			{"(CC DATE) UTF-8 ALL", "* SORT 5 1 3 4 2"},
+			{"(DISPLAYFROM) US-ASCII ALL", "* SORT 1 3 2 4 5"},
+			{"(TO ARRIVAL) UTF-8 NOT TO carol", "* SORT 3 1 2 5"},
+		} {
+			lines := c.ok("SORT %s", tc.q)
+			if len(lines) != 1 || lines[0] != tc.want {
+				t.Errorf("SORT %s = %q, want %q", tc.q, lines, tc.want)
+			}
+		}
+		has(t, c.ok("UID SORT (REVERSE SIZE) UTF-8 1:2"), "* SORT 2 1")
+		// REFERENCES: 2 replies to 1, 4 to 2; 5 hangs off a missing
+		// message and stays alone; 3 is its own thread.
+		has(t, c.ok("THREAD REFERENCES UTF-8 ALL"), "* THREAD (5)(1 2 4)(3)")
+		has(t, c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL"), "* THREAD (5)(1 (2)(4))(3)")
+		has(t, c.ok("UID THREAD REFERENCES UTF-8 NOT UID 2"), "* THREAD (5)(1 4)(3)")
+		c.expect("BAD", "THREAD X-FOO UTF-8 ALL")
+		has(t, c.ok("FETCH 2 PREVIEW"), "* 2 FETCH (PREVIEW {17}\r\nDéjà réservé.)")
+		has(t, c.ok("FETCH 3 (PREVIEW (LAZY))"), `PREVIEW "See attached."`)
+	})
+}
+
+func TestBaseSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"Re: [fwd: Hello]":             "Hello",
+		"re: RE: Fwd: hello (fwd)":     "hello",
+		"[list] Re: [other] Re: topic": "topic",
+		"Re[2]: hi":                    "hi",
+		"[only blob]":                  "[only blob]",
+		"=?utf-8?q?Re=3A_caf=C3=A9?=":  "café",
+		"  spaced   out  ":             "spaced out",
+	} {
+		if got, _ := baseSubject(in); got != want {
+			t.Errorf("baseSubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
