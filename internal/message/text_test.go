@@ -8,15 +8,15 @@ import (
 
 func TestDecodeHeader(t *testing.T) {
 	for in, want := range map[string]string{
-		"=?ISO-8859-1?Q?Caf=E9?= au lait":            "Café au lait",
-		"=?UTF-8?B?w6l0w6k=?=":                       "été",
-		"=?windows-1252?Q?=93quoted=94?=":            "“quoted”",
-		"=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=":         "日本語",
-		"=?GB18030?B?1tDOxA==?=":                     "中文",
-		"=?x-unknown?Q?abc?= plain":                  "=?x-unknown?Q?abc?= plain",
-		"no words":                                   "no words",
-		"=?utf-8?q?a?= =?utf-8?q?b?=":                "ab",
-		"broken =?utf-8?q?unterminated":              "broken =?utf-8?q?unterminated",
+		"=?ISO-8859-1?Q?Caf=E9?= au lait":             "Café au lait",
+		"=?UTF-8?B?w6l0w6k=?=":                        "été",
+		"=?windows-1252?Q?=93quoted=94?=":             "“quoted”",
+		"=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=":          "日本語",
+		"=?GB18030?B?1tDOxA==?=":                      "中文",
+		"=?x-unknown?Q?abc?= plain":                   "=?x-unknown?Q?abc?= plain",
+		"no words":                                    "no words",
+		"=?utf-8?q?a?= =?utf-8?q?b?=":                 "ab",
+		"broken =?utf-8?q?unterminated":               "broken =?utf-8?q?unterminated",
 		string([]byte{'8', 'b', 'i', 't', ' ', 0xe9}): "8bit \uFFFD",
 	} {
 		if got := DecodeHeader(in); got != want {
