@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -229,12 +228,11 @@ type result struct {
 	close              bool // close the connection after replying
 }
 
-func ok(text string) result               { return result{status: "OK", text: text} }
-func okCode(code, text string) result     { return result{status: "OK", code: code, text: text} }
-func no(code, text string) result         { return result{status: "NO", code: code, text: text} }
-func bad(text string) result              { return result{status: "BAD", text: text} }
-func badCode(code, text string) result    { return result{status: "BAD", code: code, text: text} }
-func nof(code, f string, a ...any) result { return no(code, fmt.Sprintf(f, a...)) }
+func ok(text string) result            { return result{status: "OK", text: text} }
+func okCode(code, text string) result  { return result{status: "OK", code: code, text: text} }
+func no(code, text string) result      { return result{status: "NO", code: code, text: text} }
+func bad(text string) result           { return result{status: "BAD", text: text} }
+func badCode(code, text string) result { return result{status: "BAD", code: code, text: text} }
 
 // run executes cmd, catching panics, and writes its tagged reply.
 func (c *conn) run(cmd *imapwire.Command) (goOn bool) {

@@ -289,21 +289,6 @@ func (x *candidate) bodyText() (string, error) {
 	return s, nil
 }
 
-// needsBody reports whether a key reads message text or headers beyond
-// the stored envelope.
-func needsBody(k *imapwire.SearchKey) bool {
-	switch k.Name {
-	case "HEADER", "BODY", "TEXT":
-		return true
-	}
-	for _, s := range k.Sub {
-		if needsBody(s) {
-			return true
-		}
-	}
-	return false
-}
-
 // hasModSeq reports whether the program uses MODSEQ (RFC 7162 3.1.5).
 func hasModSeq(k *imapwire.SearchKey) bool {
 	if k.Name == "MODSEQ" {
