@@ -3,9 +3,7 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"io"
-	"mime/quotedprintable"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,41 +132,6 @@ func filterHeader(r io.Reader, fields []string, not bool) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// decoder returns a reader of p's decoded content (RFC 3516 4.2), or false
-// for an encoding BINARY cannot undo.
-func decoder(enc string, r io.Reader) (io.Reader, bool) {
-	switch enc {
-	case "", "7BIT", "8BIT", "BINARY":
-		return r, true
-	case "BASE64":
-		return base64.NewDecoder(base64.StdEncoding, &base64Clean{r: r}), true
-	case "QUOTED-PRINTABLE":
-		return quotedprintable.NewReader(r), true
-	}
-	return nil, false
-}
-
-// base64Clean drops the characters base64 bodies carry besides the
-// alphabet (line breaks, spaces, junk) so decoding is as lenient as mail
-// readers are.
-type base64Clean struct{ r io.Reader }
-
-func (b *base64Clean) Read(p []byte) (int, error) {
-	for {
-		n, err := b.r.Read(p)
-		k := 0
-		for _, ch := range p[:n] {
-			if ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '+' || ch == '/' || ch == '=' {
-				p[k] = ch
-				k++
-			}
-		}
-		if k > 0 || err != nil {
-			return k, err
-		}
-	}
-}
-
 // fetchBinary: BINARY[part]<partial> and BINARY.SIZE[part] (RFC 3516 4.2,
 // 4.3). The content is decoded twice, once to size it and once to send
 // it, so memory stays bounded whatever the part's size.
@@ -192,7 +155,7 @@ func (c *conn) fetchBinary(m *fetchMsg, at imapwire.FetchAtt, item func(string))
 		if p == nil {
 			return raw, nil
 		}
-		d, ok := decoder(p.Encoding, raw)
+		d, ok := message.TransferDecoder(p.Encoding, raw)
 		if !ok {
 			return nil, errUnknownCTE
 		}

@@ -118,12 +118,9 @@ func PartText(r io.ReaderAt, p *Part, max int64) (string, error) {
 	if n <= 0 {
 		return "", nil
 	}
-	var src io.Reader = io.NewSectionReader(r, p.BodyStart, n)
-	switch p.Encoding {
-	case "BASE64":
-		src = base64.NewDecoder(base64.StdEncoding, &base64Filter{r: src})
-	case "QUOTED-PRINTABLE":
-		src = quotedprintable.NewReader(src)
+	src, ok := TransferDecoder(p.Encoding, io.NewSectionReader(r, p.BodyStart, n))
+	if !ok {
+		src = io.NewSectionReader(r, p.BodyStart, n)
 	}
 	b, err := io.ReadAll(src)
 	if err != nil && len(b) == 0 {
@@ -133,6 +130,22 @@ func PartText(r io.ReaderAt, p *Part, max int64) (string, error) {
 		b = raw[:k]
 	}
 	return ToUTF8(p.Param("charset"), b), nil
+}
+
+// TransferDecoder returns a reader that undoes a content transfer
+// encoding (RFC 2045 6), or false for one it does not know (x-uuencode
+// and other private ones). Base64 is decoded leniently: characters
+// outside its alphabet are skipped, as mail readers do.
+func TransferDecoder(encoding string, r io.Reader) (io.Reader, bool) {
+	switch strings.ToUpper(encoding) {
+	case "", "7BIT", "8BIT", "BINARY":
+		return r, true
+	case "BASE64":
+		return base64.NewDecoder(base64.StdEncoding, &base64Filter{r: r}), true
+	case "QUOTED-PRINTABLE":
+		return quotedprintable.NewReader(r), true
+	}
+	return nil, false
 }
 
 // base64Filter drops everything but the base64 alphabet, as lenient mail
