@@ -10,7 +10,6 @@ import (
 	"net"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
@@ -55,7 +54,6 @@ type conn struct {
 	compress bool
 	tag      string // of the command being run
 
-	closeOnce sync.Once
 }
 
 // enabled records ENABLEd extensions (RFC 5161) and implied ones.
@@ -110,22 +108,8 @@ func (c *conn) flush() error {
 	return nil
 }
 
-// shutdown ends the session from outside its goroutine (server Close).
-func (c *conn) shutdown() {
-	c.closeOnce.Do(func() {
-		_ = c.nc.SetDeadline(time.Now().Add(time.Second))
-		// The session goroutine owns the writer; a BYE written here could
-		// interleave with a response, so only the connection is closed.
-		c.nc.Close()
-	})
-}
-
-func (c *conn) close() {
-	c.closeOnce.Do(func() { c.nc.Close() })
-}
-
 func (c *conn) serve() {
-	defer c.close()
+	defer c.nc.Close()
 	defer func() {
 		for _, f := range c.release {
 			f()

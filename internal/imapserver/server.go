@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quiremail/quire/internal/netserve"
+
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/notify"
@@ -46,14 +48,7 @@ type Server struct {
 	perIP   *login.Limiter
 	recent  recentTracker
 	nextID  atomic.Uint64
-
-	mu struct {
-		sync.Mutex
-		closed    bool
-		listeners map[net.Listener]struct{}
-		conns     map[*conn]struct{}
-	}
-	wg sync.WaitGroup
+	ns      netserve.Server
 }
 
 // New returns a Server with opts.
@@ -86,123 +81,31 @@ func New(opts Options) *Server {
 		perIP:   login.NewLimiter(opts.MaxConnectionsPerIP),
 	}
 	s.recent.m = make(map[string]mail.UID)
-	s.mu.listeners = make(map[net.Listener]struct{})
-	s.mu.conns = make(map[*conn]struct{})
+	s.ns = netserve.Server{
+		MaxConns: opts.MaxConnections,
+		// RFC 9051 7.1.5: BYE and close when the server will not serve.
+		Busy:   "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+		Log:    opts.Logger,
+		Handle: func(nc net.Conn, secure bool) { s.newConn(nc, secure).serve() },
+	}
 	return s
 }
 
 // Serve accepts plain connections on ln (STARTTLS is offered when TLS is
 // configured) until Close. It returns net.ErrClosed after Close.
-func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, false) }
+func (s *Server) Serve(ln net.Listener) error { return s.ns.Serve(ln, nil) }
 
 // ServeTLS accepts implicit-TLS connections (RFC 8314, port 993) on ln.
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLS == nil {
 		return errors.New("imapserver: ServeTLS needs Options.TLS")
 	}
-	return s.serve(tls.NewListener(ln, s.opts.TLS), true)
+	return s.ns.Serve(ln, s.opts.TLS)
 }
 
-func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
-	s.mu.Lock()
-	if s.mu.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return net.ErrClosed
-	}
-	s.mu.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	sem := make(chan struct{}, max(s.opts.MaxConnections, 1))
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			if s.isClosed() {
-				return net.ErrClosed
-			}
-			return err
-		}
-		backoff = 0
-		if s.opts.MaxConnections > 0 {
-			select {
-			case sem <- struct{}{}:
-			default:
-				// RFC 9051 7.1.5: BYE and close when the server will not serve.
-				_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				_, _ = nc.Write([]byte("* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))
-				nc.Close()
-				continue
-			}
-		} else {
-			sem = nil
-		}
-		c := s.newConn(nc, implicitTLS)
-		if !s.track(c) {
-			nc.Close()
-			return net.ErrClosed
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.untrack(c)
-			if sem != nil {
-				defer func() { <-sem }()
-			}
-			c.serve()
-		}()
-	}
-}
-
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.closed
-}
-
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.closed {
-		return false
-	}
-	s.mu.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.mu.conns, c)
-}
-
-// Close stops accepting, tells every session BYE, closes them and waits.
+// Close stops accepting, closes every session and waits for them.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.mu.closed = true
-	for ln := range s.mu.listeners {
-		ln.Close()
-	}
-	conns := make([]*conn, 0, len(s.mu.conns))
-	for c := range s.mu.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.shutdown()
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.log.Warn("imap: sessions still running 10s after close")
-	}
+	s.ns.Close(10 * time.Second)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/netserve"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -45,14 +46,11 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	nextID atomic.Uint64
+	ns     netserve.Server
 	mu     struct {
 		sync.Mutex
-		closed    bool
-		listeners map[net.Listener]struct{}
-		conns     map[*conn]struct{}
-		inUse     map[string]bool // user IDs with a session in TRANSACTION state
+		inUse map[string]bool // user IDs with a session in TRANSACTION state
 	}
-	wg sync.WaitGroup
 }
 
 // New returns a Server.
@@ -74,102 +72,30 @@ func New(o Options) *Server {
 		o.Timeout = 10 * time.Minute
 	}
 	s := &Server{opts: o, log: o.Logger}
-	s.mu.listeners = map[net.Listener]struct{}{}
-	s.mu.conns = map[*conn]struct{}{}
 	s.mu.inUse = map[string]bool{}
+	s.ns = netserve.Server{
+		MaxConns: o.MaxConnections,
+		Busy:     "-ERR [SYS/TEMP] too many connections, try again later\r\n",
+		Log:      o.Logger,
+		Handle:   func(nc net.Conn, secure bool) { s.newConn(nc, secure).serve() },
+	}
 	return s
 }
 
 // Serve accepts plain connections (STLS offered when TLS is set).
-func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, false) }
+func (s *Server) Serve(ln net.Listener) error { return s.ns.Serve(ln, nil) }
 
 // ServeTLS accepts implicit-TLS connections (pop3s, port 995).
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLS == nil {
 		return errors.New("pop3server: ServeTLS needs Options.TLS")
 	}
-	return s.serve(tls.NewListener(ln, s.opts.TLS), true)
-}
-
-func (s *Server) serve(ln net.Listener, secure bool) error {
-	s.mu.Lock()
-	if s.mu.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return net.ErrClosed
-	}
-	s.mu.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	var sem chan struct{}
-	if s.opts.MaxConnections > 0 {
-		sem = make(chan struct{}, s.opts.MaxConnections)
-	}
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			if s.closed() {
-				return net.ErrClosed
-			}
-			return err
-		}
-		if sem != nil {
-			select {
-			case sem <- struct{}{}:
-			default:
-				_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				_, _ = nc.Write([]byte("-ERR [SYS/TEMP] too many connections, try again later\r\n"))
-				nc.Close()
-				continue
-			}
-		}
-		c := s.newConn(nc, secure)
-		s.mu.Lock()
-		if s.mu.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return net.ErrClosed
-		}
-		s.mu.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			defer func() {
-				s.mu.Lock()
-				delete(s.mu.conns, c)
-				s.mu.Unlock()
-				if sem != nil {
-					<-sem
-				}
-			}()
-			c.serve()
-		}()
-	}
-}
-
-func (s *Server) closed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.closed
+	return s.ns.Serve(ln, s.opts.TLS)
 }
 
 // Close stops the listeners, closes every session and waits for them.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.mu.closed = true
-	for ln := range s.mu.listeners {
-		ln.Close()
-	}
-	for c := range s.mu.conns {
-		c.nc.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.ns.Close(10 * time.Second)
 	return nil
 }
 
