@@ -3,16 +3,10 @@ package imapserver
 import (
 	"bufio"
 	"compress/flate"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -21,30 +15,14 @@ import (
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/backendtest"
+	"github.com/quiremail/quire/internal/testkit"
 )
-
-// selfSigned returns a server TLS config for 127.0.0.1.
-func selfSigned(t *testing.T) *tls.Config {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test.quire"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-}
 
 // tlsEnv is an embedded-store server with TLS and plaintext login refused.
 func tlsEnv(t *testing.T, mod func(*Options)) *env {
 	hub := notify.NewHub()
 	st := store.New(backendtest.Open(t, "embedded"), store.Options{Publish: hub.Publish})
-	cfg := selfSigned(t)
+	cfg := testkit.SelfSigned(t)
 	return newEnv(t, st, hub, func(o *Options) {
 		o.TLS, o.AllowPlaintext = cfg, false
 		if mod != nil {

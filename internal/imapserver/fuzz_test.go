@@ -1,54 +1,16 @@
 package imapserver
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/backendtest"
+	"github.com/quiremail/quire/internal/testkit"
 )
-
-// pipeConn is a net.Conn that reads a fixed input and discards output.
-type pipeConn struct {
-	r   *bytes.Reader
-	out bytes.Buffer
-}
-
-func (p *pipeConn) Read(b []byte) (int, error)  { return p.r.Read(b) }
-func (p *pipeConn) Write(b []byte) (int, error) { return p.out.Write(b) }
-func (p *pipeConn) Close() error                { return nil }
-func (p *pipeConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 143} }
-func (p *pipeConn) RemoteAddr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
-}
-func (p *pipeConn) SetDeadline(t time.Time) error     { return nil }
-func (p *pipeConn) SetReadDeadline(t time.Time) error { return nil }
-func (p *pipeConn) SetWriteDeadline(time.Time) error  { return nil }
-
-// panicCounter counts "internal error" log records: a recovered panic.
-type panicCounter struct {
-	slog.Handler
-	n *atomic.Int64
-}
-
-func (h panicCounter) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "internal error") {
-		h.n.Add(1)
-	}
-	return nil
-}
-func (h panicCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h panicCounter) Enabled(context.Context, slog.Level) bool {
-	return true
-}
 
 // FuzzSession drives whole sessions: a login, then arbitrary client bytes.
 // No input may panic a command (a recovered panic is logged as an
@@ -76,15 +38,15 @@ func FuzzSession(f *testing.F) {
 		f.Fatal(errs[0])
 	}
 	sp.Close()
-	var panics atomic.Int64
-	log := slog.New(panicCounter{n: &panics})
+	var panics testkit.PanicCounter
+	log := panics.Logger()
 	srv := New(Options{Store: st, Logger: log, AllowPlaintext: true, MaxLiteralSize: 1 << 16, MaxLineLength: 4096,
 		Auth: login.NewAuthenticator(st, login.NewGuard(login.GuardOptions{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}), log), MaxBadCommands: 1000})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 1<<16 {
 			return
 		}
-		p := &pipeConn{r: bytes.NewReader(append([]byte("l LOGIN fuzz@test.quire pw\r\n"), in...))}
+		p := testkit.NewScriptConn(append([]byte("l LOGIN fuzz@test.quire pw\r\n"), in...))
 		c := srv.newConn(p, false)
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
@@ -93,9 +55,8 @@ func FuzzSession(f *testing.F) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("session hung on %q", in)
 		}
-		if n := panics.Swap(0); n > 0 {
+		if n := panics.N.Swap(0); n > 0 {
 			t.Fatalf("%d internal errors for input %q", n, in)
 		}
-		_, _ = io.Copy(io.Discard, &p.out)
 	})
 }

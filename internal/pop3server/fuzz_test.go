@@ -1,49 +1,16 @@
 package pop3server
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/backendtest"
+	"github.com/quiremail/quire/internal/testkit"
 )
-
-type fuzzConn struct {
-	r   *bytes.Reader
-	out bytes.Buffer
-}
-
-func (p *fuzzConn) Read(b []byte) (int, error)  { return p.r.Read(b) }
-func (p *fuzzConn) Write(b []byte) (int, error) { return p.out.Write(b) }
-func (p *fuzzConn) Close() error                { return nil }
-func (p *fuzzConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 110} }
-func (p *fuzzConn) RemoteAddr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
-}
-func (p *fuzzConn) SetDeadline(time.Time) error      { return nil }
-func (p *fuzzConn) SetReadDeadline(time.Time) error  { return nil }
-func (p *fuzzConn) SetWriteDeadline(time.Time) error { return nil }
-
-type errCounter struct {
-	slog.Handler
-	n *atomic.Int64
-}
-
-func (h errCounter) Handle(_ context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "internal error") {
-		h.n.Add(1)
-	}
-	return nil
-}
-func (h errCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (h errCounter) WithAttrs([]slog.Attr) slog.Handler       { return h }
 
 // FuzzSession feeds arbitrary client bytes to a whole session; no input
 // may panic a command or hang the session.
@@ -66,15 +33,15 @@ func FuzzSession(f *testing.F) {
 		st.Deliver(ctx, sp, "", []store.User{u})
 		sp.Close()
 	}
-	var errs atomic.Int64
-	log := slog.New(errCounter{n: &errs})
+	var errs testkit.PanicCounter
+	log := errs.Logger()
 	srv := New(Options{Store: st, Logger: log, AllowPlaintext: true, MaxBadCommands: 1000,
 		Auth: login.NewAuthenticator(st, login.NewGuard(login.GuardOptions{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}), log)})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > 1<<14 {
 			return
 		}
-		p := &fuzzConn{r: bytes.NewReader(in)}
+		p := testkit.NewScriptConn(in)
 		c := srv.newConn(p, false)
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
@@ -83,7 +50,7 @@ func FuzzSession(f *testing.F) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("session hung on %q", in)
 		}
-		if n := errs.Swap(0); n > 0 {
+		if n := errs.N.Swap(0); n > 0 {
 			t.Fatalf("%d internal errors for %q", n, in)
 		}
 	})

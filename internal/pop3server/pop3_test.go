@@ -3,16 +3,10 @@ package pop3server
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"strings"
@@ -23,6 +17,7 @@ import (
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/backendtest"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 type env struct {
@@ -267,20 +262,9 @@ func TestTimeout(t *testing.T) {
 	c.want("-ERR idle")
 }
 
-func selfSigned(t *testing.T) *tls.Config {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test.quire"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-}
-
 func TestTLS(t *testing.T) {
 	st := store.New(backendtest.Open(t, "embedded"), store.Options{})
-	cfg := selfSigned(t)
+	cfg := testkit.SelfSigned(t)
 	e := newEnv(t, st, func(o *Options) { o.TLS, o.AllowPlaintext = cfg, false })
 	c := e.dial()
 	c.cmd("+OK", "CAPA")
