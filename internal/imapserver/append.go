@@ -1,7 +1,9 @@
 package imapserver
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
@@ -70,7 +72,11 @@ func (c *conn) cmdAppend(a *imapwire.AppendArgs) result {
 			return result{close: true}
 		}
 	}
-	uids, err := st.Append(ctx, c.user, mb, msgs...)
+	owner, err := c.freshUser(ctx)
+	if err != nil {
+		return c.storeError("append", err, "")
+	}
+	uids, err := st.Append(ctx, owner, mb, msgs...)
 	if err != nil {
 		return c.storeError("append", err, "TRYCREATE")
 	}
@@ -85,4 +91,17 @@ func (c *conn) discardFailed(err error) result {
 		return result{status: le.Status, code: le.Code, text: le.Reason, close: true}
 	}
 	return result{close: true}
+}
+
+// freshUser re-reads the session's user, so quota changes made while the
+// session runs apply to its next APPEND or COPY.
+func (c *conn) freshUser(ctx context.Context) (store.User, error) {
+	u, err := c.srv.opts.Store.User(ctx, c.user.Address)
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.ID != c.user.ID {
+		return store.User{}, fmt.Errorf("%w: the account was deleted and created again", mail.ErrCannot)
+	}
+	return u, nil
 }

@@ -159,11 +159,15 @@ func (c *conn) cmdCopy(a *imapwire.CopyArgs, byUID, move bool) result {
 		}
 		return ok(name + " completed (no messages)")
 	}
+	owner, err := c.freshUser(ctx)
+	if err != nil {
+		return c.storeError(strings.ToLower(name), err, "")
+	}
 	var from, to []mail.UID
 	if move && dst.ID != s.mb.ID {
-		from, to, err = st.Move(ctx, c.user, s.mb, dst, uids)
+		from, to, err = st.Move(ctx, owner, s.mb, dst, uids)
 	} else {
-		from, to, err = st.Copy(ctx, c.user, s.mb, dst, uids)
+		from, to, err = st.Copy(ctx, owner, s.mb, dst, uids)
 	}
 	if err != nil {
 		return c.storeError(strings.ToLower(name), err, "TRYCREATE")
