@@ -5,10 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"golang.org/x/text/cases"
-
+	"github.com/quiremail/quire/internal/imapserver/imapsearch"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
@@ -25,18 +23,17 @@ const previewSupported = true
 func charsetOK(cs string) bool { return cs == "" || cs == "UTF-8" || cs == "US-ASCII" }
 
 // search runs a program over the view and returns the matching messages
-// in sequence order. keep says whether candidates keep their structure
-// (for SORT and THREAD).
+// in sequence order; their structures stay loaded for SORT and THREAD.
 func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidate, error) {
 	s := c.sel
-	sc := &searchCtx{maxSeq: s.exists(), maxUID: s.maxUID(), now: time.Now()}
+	sc := imapsearch.Context{MaxSeq: s.exists(), MaxUID: s.maxUID()}
 	if len(s.saved) > 0 {
-		sc.saved = make(map[mail.UID]bool, len(s.saved))
+		saved := make(map[mail.UID]bool, len(s.saved))
 		for _, u := range s.saved {
-			sc.saved[u] = true
+			saved[u] = true
 		}
+		sc.Saved = func(_ uint32, uid mail.UID) bool { return saved[uid] }
 	}
-	fold := cases.Fold()
 	var out []*candidate
 	var evalErr error
 	err := c.srv.opts.Store.Messages(ctx, s.mb, 1, s.maxUID(), func(r store.MessageRow) error {
@@ -44,11 +41,10 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidat
 		if seq == 0 {
 			return nil
 		}
-		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}, fold: fold}
-		ok, err := c.matchKey(key, x, sc)
+		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}}
+		ok, err := imapsearch.Match(key, x, sc)
 		x.m.close()
 		x.m.blob = nil
-		x.header, x.body, x.fields = nil, nil, nil
 		if err != nil {
 			evalErr = err
 			return err
@@ -70,7 +66,7 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 	if !charsetOK(a.Charset) {
 		return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset "+a.Charset)
 	}
-	if hasModSeq(a.Key) {
+	if imapsearch.HasModSeq(a.Key) {
 		c.enabled.condstore = true
 	}
 	ctx, cancel := c.srv.ctx()
@@ -95,7 +91,7 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 		}
 		top = max(top, x.row().ModSeq)
 	}
-	withModSeq := hasModSeq(a.Key) && len(found) > 0
+	withModSeq := imapsearch.HasModSeq(a.Key) && len(found) > 0
 	if ret == nil {
 		c.w.Raw("* SEARCH")
 		for _, n := range ids {
@@ -163,4 +159,68 @@ func (c *conn) writeESearch(ids []uint32, byUID, minO, maxO, count, all, modseq 
 		b.WriteString(" MODSEQ " + strconv.FormatUint(uint64(top), 10))
 	}
 	c.w.Raw(b.String() + "\r\n")
+}
+
+// cmdSort: SORT and UID SORT (RFC 5256 3, DISPLAYFROM/DISPLAYTO RFC 5957).
+func (c *conn) cmdSort(a *imapwire.SortArgs, byUID bool) result {
+	if a.Return != nil {
+		return bad("SORT RETURN (ESORT) is not supported")
+	}
+	msgs, res, found := c.searchAll(a.Charset, a.Key, "sort")
+	if !found {
+		return res
+	}
+	var b strings.Builder
+	b.WriteString("* SORT")
+	for _, m := range imapsearch.Sort(msgs, a.Criteria) {
+		b.WriteString(" " + strconv.FormatUint(uint64(resultID(m, byUID)), 10))
+	}
+	c.w.Raw(b.String() + "\r\n")
+	return ok("SORT completed")
+}
+
+func resultID(m imapsearch.Message, byUID bool) uint32 {
+	if byUID {
+		return uint32(m.UID())
+	}
+	return m.Seq()
+}
+
+// cmdThread: THREAD and UID THREAD (RFC 5256 3), ORDEREDSUBJECT and
+// REFERENCES.
+func (c *conn) cmdThread(a *imapwire.ThreadArgs, byUID bool) result {
+	if a.Algorithm != "REFERENCES" && a.Algorithm != "ORDEREDSUBJECT" {
+		return bad("Unknown thread algorithm " + a.Algorithm + "; REFERENCES and ORDEREDSUBJECT are supported")
+	}
+	msgs, res, found := c.searchAll(a.Charset, a.Key, "thread")
+	if !found {
+		return res
+	}
+	var threads []*imapsearch.Thread
+	if a.Algorithm == "ORDEREDSUBJECT" {
+		threads = imapsearch.ThreadOrderedSubject(msgs)
+	} else {
+		threads = imapsearch.ThreadReferences(msgs)
+	}
+	out := imapsearch.FormatThreads(threads, func(m imapsearch.Message) uint32 { return resultID(m, byUID) })
+	c.w.Raw(strings.TrimRight("* THREAD "+out, " ") + "\r\n")
+	return ok("THREAD completed")
+}
+
+// searchAll runs the search program of SORT or THREAD.
+func (c *conn) searchAll(charset string, key *imapwire.SearchKey, op string) ([]imapsearch.Message, result, bool) {
+	if !charsetOK(charset) {
+		return nil, no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset "+charset), false
+	}
+	ctx, cancel := c.srv.ctx()
+	defer cancel()
+	found, err := c.search(ctx, key)
+	if err != nil {
+		return nil, c.storeError(op, err, ""), false
+	}
+	msgs := make([]imapsearch.Message, len(found))
+	for i, x := range found {
+		msgs[i] = x
+	}
+	return msgs, result{}, true
 }

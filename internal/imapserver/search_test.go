@@ -114,19 +114,3 @@ func TestSortThreadPreview(t *testing.T) {
 		has(t, c.ok("FETCH 3 (PREVIEW (LAZY))"), `PREVIEW "See attached."`)
 	})
 }
-
-func TestBaseSubject(t *testing.T) {
-	for in, want := range map[string]string{
-		"Re: [fwd: Hello]":             "Hello",
-		"re: RE: Fwd: hello (fwd)":     "hello",
-		"[list] Re: [other] Re: topic": "topic",
-		"Re[2]: hi":                    "hi",
-		"[only blob]":                  "[only blob]",
-		"=?utf-8?q?Re=3A_caf=C3=A9?=":  "café",
-		"  spaced   out  ":             "spaced out",
-	} {
-		if got, _ := baseSubject(in); got != want {
-			t.Errorf("baseSubject(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
