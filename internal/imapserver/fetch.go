@@ -26,7 +26,7 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 	for _, at := range atts {
 		switch at.Name {
 		case "MODSEQ":
-			c.enabled.condstore = true
+			c.enableCondStore()
 		case "BODY", "BINARY":
 			markSeen = markSeen || (at.Section != nil && !at.Peek)
 		case "RFC822", "RFC822.TEXT":
@@ -38,7 +38,7 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 		}
 	}
 	if a.ChangedSince > 0 {
-		c.enabled.condstore = true
+		c.enableCondStore()
 	}
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
@@ -176,6 +176,7 @@ func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchA
 	s := c.sel
 	m := &fetchMsg{c: c, ctx: ctx, row: r}
 	defer m.close()
+	c.noteKeywords(r.Flags)
 	c.w.Raw("* " + strconv.FormatUint(uint64(s.seq(r.UID)), 10) + " FETCH (")
 	first := true
 	item := func(name string) {
@@ -262,7 +263,7 @@ func (m *fetchMsg) close() {
 // literal writes n bytes of the body from off, as a literal.
 func (m *fetchMsg) literal(off, n int64) error {
 	if n <= 0 {
-		m.c.w.Raw(`""`)
+		m.c.w.Raw("{0}\r\n") // as Dovecot writes it; imaptest expects a literal
 		return nil
 	}
 	b, err := m.body()

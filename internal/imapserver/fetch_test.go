@@ -52,7 +52,7 @@ func TestFetchSections(t *testing.T) {
 		has(t, c.ok("FETCH 1 BODY.PEEK[3.1]"), "BODY[3.1] {10}\r\ninner body)")
 		has(t, c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (From To Date MIME-Version Content-Type)]"), "Subject: parts\r\n\r\n)")
 		has(t, c.ok("FETCH 1 BODY.PEEK[TEXT]<0.8>"), "BODY[TEXT]<0> {8}\r\npreamble")
-		has(t, c.ok("FETCH 1 BODY.PEEK[]<2000.10>"), `BODY[]<2000> ""`)
+		has(t, c.ok("FETCH 1 BODY.PEEK[]<2000.10>"), "BODY[]<2000> {0}\r\n)")
 		has(t, c.ok("FETCH 1 BODY.PEEK[9]"), "BODY[9] NIL")
 		has(t, c.ok("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])"), "BINARY[1] {13}\r\ncafé au lait", "BINARY.SIZE[1] 13")
 		has(t, c.ok("FETCH 1 BINARY.PEEK[2]"), "BINARY[2] ~{5}\r\n\x00\x01\x02\x03\x04")

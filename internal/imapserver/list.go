@@ -122,18 +122,23 @@ func (c *conn) cmdList(a *imapwire.ListArgs, lsub bool) result {
 			continue
 		}
 		var attrs []string
-		childInfo := false
+		// RFC 5258 3.5: with RECURSIVEMATCH, a name whose subscribed
+		// descendants are not themselves listed carries CHILDINFO.
+		childInfo := sel("RECURSIVEMATCH") && slices.ContainsFunc(subs, func(sub string) bool {
+			return strings.HasPrefix(sub, n+sep) && !slices.ContainsFunc(patterns, func(p string) bool { return match(p, sub) })
+		})
 		switch {
-		case onlySubscribed && !e.subbed:
-			// A parent of subscribed names: LSUB shows it as \Noselect
-			// for "%", LIST (SUBSCRIBED RECURSIVEMATCH) with CHILDINFO.
-			if !e.subKid || !(lsub || sel("RECURSIVEMATCH")) || !slices.ContainsFunc(patterns, func(p string) bool { return strings.HasSuffix(p, "%") }) {
+		case lsub && !e.subbed:
+			// RFC 3501 6.3.9: a parent of subscribed names that "%"
+			// matches is listed as \Noselect.
+			if !e.subKid || !slices.ContainsFunc(patterns, func(p string) bool { return strings.HasSuffix(p, "%") }) {
 				continue
 			}
-			if lsub {
-				attrs = append(attrs, `\Noselect`)
+			attrs = append(attrs, `\Noselect`)
+		case onlySubscribed && !e.subbed:
+			if !childInfo {
+				continue
 			}
-			childInfo = !lsub
 		case e.mb == nil && !e.kids && !e.subbed:
 			continue
 		}

@@ -67,7 +67,7 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 		return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset "+a.Charset)
 	}
 	if imapsearch.HasModSeq(a.Key) {
-		c.enabled.condstore = true
+		c.enableCondStore()
 	}
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
@@ -123,6 +123,16 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 		}
 		if len(ret) == 1 {
 			return ok("SEARCH completed, result saved")
+		}
+	}
+	if withModSeq && !opt("ALL") && !opt("COUNT") && len(ret) > 0 {
+		// RFC 7162 3.1.5: the highest mod-sequence of what is returned.
+		top = 0
+		if opt("MIN") {
+			top = found[0].row().ModSeq
+		}
+		if opt("MAX") {
+			top = max(top, found[len(found)-1].row().ModSeq)
 		}
 	}
 	c.writeESearch(ids, byUID, opt("MIN"), opt("MAX"), opt("COUNT"), all && (len(ret) == 0 || opt("ALL")), withModSeq, top)

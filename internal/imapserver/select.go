@@ -21,6 +21,7 @@ func (c *conn) untaggedNum(n uint64, what string) {
 // fetchFlags reports a message's flags (RFC 9051 7.5.2), with UID and,
 // under CONDSTORE, MODSEQ (RFC 7162 3.1.4, 3.2.4: QRESYNC needs the UID).
 func (c *conn) fetchFlags(seq uint32, uid mail.UID, fs mail.Flags, m mail.ModSeq, recent bool) {
+	c.noteKeywords(fs)
 	c.w.Raw("* " + strconv.FormatUint(uint64(seq), 10) + " FETCH (UID " + strconv.FormatUint(uint64(uid), 10) + " FLAGS ")
 	c.writeFlags(fs, recent)
 	if c.enabled.condstore {
@@ -94,11 +95,8 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 			s.recent[u] = true
 		}
 	}
-	flags := slices.Clone(systemFlags)
-	for k := range keywords {
-		flags = append(flags, k)
-	}
-	slices.Sort(flags[len(systemFlags):])
+	s.keywords = keywords
+	flags := s.flagList()
 	c.w.Raw("* FLAGS ")
 	c.w.Flags(flags)
 	c.w.Raw("\r\n")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
@@ -28,6 +30,8 @@ type selected struct {
 	// refresh does not report them again.
 	own   map[mail.ModSeq][]mail.UID
 	saved []mail.UID // SEARCHRES result, RFC 5182 ("$")
+	// keywords are the keywords the client was told of in FLAGS.
+	keywords map[string]bool
 }
 
 func (s *selected) exists() uint32 { return uint32(len(s.uids)) }
@@ -222,4 +226,57 @@ func uidSet(uids []mail.UID) string {
 		i = j + 1
 	}
 	return set.String()
+}
+
+// enableCondStore turns CONDSTORE on for a command that implies it; in a
+// selected mailbox the client is told the HIGHESTMODSEQ at once (RFC 7162
+// 3.1).
+func (c *conn) enableCondStore() {
+	if c.enabled.condstore {
+		return
+	}
+	c.enabled.condstore = true
+	if c.sel != nil {
+		c.w.Status("", "OK", "HIGHESTMODSEQ "+strconv.FormatUint(uint64(c.sel.modseq), 10), "CONDSTORE enabled")
+	}
+}
+
+// flagList is the FLAGS list: the system flags and the known keywords.
+func (s *selected) flagList() mail.Flags {
+	fs := slices.Clone(systemFlags)
+	var kw []string
+	for k := range s.keywords {
+		kw = append(kw, k)
+	}
+	slices.Sort(kw)
+	return append(fs, kw...)
+}
+
+// noteKeywords announces keywords the client has not seen in FLAGS yet,
+// before a response uses them (RFC 9051 7.3.5: FLAGS when the set of
+// flags changes).
+func (c *conn) noteKeywords(fs mail.Flags) {
+	s := c.sel
+	if s == nil {
+		return
+	}
+	added := false
+	for _, f := range fs {
+		if !strings.HasPrefix(f, `\`) && !s.keywords[f] {
+			s.keywords[f] = true
+			added = true
+		}
+	}
+	if !added {
+		return
+	}
+	fl := s.flagList()
+	c.w.Raw("* FLAGS ")
+	c.w.Flags(fl)
+	c.w.Raw("\r\n")
+	if !s.readOnly {
+		c.w.Raw("* OK [PERMANENTFLAGS ")
+		c.w.Flags(append(fl, `\*`))
+		c.w.Raw("] Flags permitted\r\n")
+	}
 }

@@ -23,7 +23,7 @@ func (c *conn) cmdStore(a *imapwire.StoreArgs, byUID bool) result {
 	}
 	uids := s.resolve(a.Set, byUID)
 	if a.HasUnchangedSince {
-		c.enabled.condstore = true
+		c.enableCondStore()
 	}
 	if len(uids) == 0 {
 		return ok("STORE completed (no messages)")
@@ -55,6 +55,7 @@ func (c *conn) cmdStore(a *imapwire.StoreArgs, byUID bool) result {
 		if seq == 0 {
 			continue
 		}
+		c.noteKeywords(r.Flags)
 		switch {
 		case !a.Silent:
 			c.w.Raw("* " + strconv.FormatUint(uint64(seq), 10) + " FETCH (FLAGS ")

@@ -105,23 +105,24 @@ func makeSortKey(m Message, env *message.Envelope, key string) sortKey {
 	return sortKey{}
 }
 
-// firstAddress returns the first mailbox of an address list, skipping
-// group markers, or an empty address.
+// firstAddress returns the first address of a list, or an empty one.
+// A group's start marker counts: its Mailbox is the group name, so
+// "Cc: team: a@b;" sorts as "team", as Dovecot sorts it (imaptest's
+// sort-addresses).
 func firstAddress(as []message.Address) message.Address {
-	for _, a := range as {
-		if a.Host != "" {
-			return a
-		}
+	if len(as) == 0 {
+		return message.Address{}
 	}
-	return message.Address{}
+	return as[0]
 }
 
 // displayName is the RFC 5957 display name of an address list's first
-// mailbox: its decoded, trimmed phrase, else its addr-spec, else "".
+// address: its decoded, trimmed phrase, else its addr-spec; for a group,
+// the group name.
 func displayName(as []message.Address) string {
 	a := firstAddress(as)
 	if a.Host == "" {
-		return ""
+		return a.Mailbox
 	}
 	if n := strings.TrimSpace(collapseSpace(DecodeHeader(a.Name))); n != "" {
 		return n

@@ -91,7 +91,7 @@ func TestDisplayName(t *testing.T) {
 	}{
 		{[]message.Address{{Name: "=?UTF-8?Q?Zo=C3=AB?=", Mailbox: "z", Host: "x"}}, "Zoë"},
 		{[]message.Address{{Name: "  ", Mailbox: "z", Host: "x"}}, "z@x"},
-		{[]message.Address{{Mailbox: "grp"}, {Name: "A", Mailbox: "a", Host: "x"}, {}}, "A"},
+		{[]message.Address{{Mailbox: "grp"}, {Name: "A", Mailbox: "a", Host: "x"}, {}}, "grp"}, // a group sorts by its name (imaptest sort-display-to)
 		{[]message.Address{{Mailbox: "local", Host: message.MissingHost}}, "local"},
 		{nil, ""},
 	}

@@ -1,6 +1,9 @@
 package imapwire
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Command is one client command. Name is upper-cased; for "UID FETCH" and
 // the other UID forms (RFC 9051 6.4.9) Name is the command after UID and UID
@@ -287,10 +290,10 @@ func (r *Reader) listArgs() *ListArgs {
 			}
 		})
 	}
-	for _, o := range a.Select {
-		if o == "RECURSIVEMATCH" && len(a.Select) == 1 {
-			r.fail("RECURSIVEMATCH needs another selection option (RFC 5258 3.1)")
-		}
+	if slices.Contains(a.Select, "RECURSIVEMATCH") && !slices.ContainsFunc(a.Select, func(o string) bool {
+		return o != "RECURSIVEMATCH" && o != "REMOTE"
+	}) {
+		r.fail("RECURSIVEMATCH needs another selection option than REMOTE (RFC 5258 3.1)")
 	}
 	return a
 }

@@ -219,7 +219,13 @@ func (r *Reader) decodeMailbox(s, what string, pattern bool) string {
 	}
 	d, err := DecodeMailbox(s)
 	if err != nil {
-		r.fail("%s: %v", what, err)
+		if r.cmd == "CREATE" || r.cmd == "RENAME" || r.cmd == "APPEND" {
+			r.fail("%s: %v", what, err) // never store such a name
+		}
+		// Elsewhere take the name as sent: the client gets NO for a
+		// mailbox that does not exist, as from Dovecot, rather than BAD
+		// for a name that is syntactically an astring.
+		return s
 	}
 	return d
 }
