@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // needTool returns the path of a real client, failing the test when
@@ -37,23 +36,7 @@ func TestRealLMTPClients(t *testing.T) {
 	if out, err := exec.Command(bin, "user", "add", "erin@example.org", "--password", "pw", "--config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
-	run := func(name string, cmd *exec.Cmd) string {
-		t.Helper()
-		done := make(chan struct{})
-		var out []byte
-		var err error
-		go func() { out, err = cmd.CombinedOutput(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("%s did not finish in 60 s", name)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", name, err, out)
-		}
-		return string(out)
-	}
+	run := func(name string, cmd *exec.Cmd) string { t.Helper(); return runTool(t, name, cmd) }
 	out := run("swaks", exec.Command(swaks, "--protocol", "LMTP", "--server", host, "--port", port,
 		"--from", "bob@example.net", "--to", "erin+swaks@example.org", "--header", "Subject: via swaks", "--body", "hello from swaks"))
 	if !strings.Contains(out, "250 2.0.0") {

@@ -218,17 +218,7 @@ func hasNot(t *testing.T, lines []string, s string) {
 }
 
 // deliver puts a message into the user's INBOX as LMTP would.
-func (e *env) deliver(msg string) {
-	e.t.Helper()
-	sp, err := e.st.Spool(strings.NewReader(msg), 0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer sp.Close()
-	if errs := e.st.Deliver(context.Background(), sp, "sender@test.quire", []store.User{e.user}); errs[0] != nil {
-		e.t.Fatal(errs[0])
-	}
-}
+func (e *env) deliver(msg string) { backendtest.Deliver(e.t, e.st, e.user, msg) }
 
 // testMsg is a small message with a given subject.
 func testMsg(subject string) string {

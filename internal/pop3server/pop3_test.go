@@ -59,17 +59,8 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func (e *env) deliver(msg string) {
-	e.t.Helper()
-	sp, err := e.st.Spool(strings.NewReader(msg), 0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer sp.Close()
-	if errs := e.st.Deliver(context.Background(), sp, "", []store.User{e.user}); errs[0] != nil {
-		e.t.Fatal(errs[0])
-	}
-}
+// deliver puts a message into the user's INBOX as LMTP would.
+func (e *env) deliver(msg string) { backendtest.Deliver(e.t, e.st, e.user, msg) }
 
 type client struct {
 	t  *testing.T

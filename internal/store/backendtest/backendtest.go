@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +92,17 @@ func Address(prefix string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:]) + "@test.quire"
+}
+
+// Deliver puts msg into u's INBOX as an LMTP delivery would.
+func Deliver(t testing.TB, st *store.Store, u store.User, msg string) {
+	t.Helper()
+	sp, err := st.Spool(strings.NewReader(msg), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if errs := st.Deliver(context.Background(), sp, "sender@test.quire", []store.User{u}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
 }
