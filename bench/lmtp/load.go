@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
 )
 
 // scenario is one load shape: conns connections, each delivering the corpus
@@ -61,7 +63,7 @@ func runLoad(ctx context.Context, addr string, c *corpus, sc scenario) result {
 		wg.Add(1)
 		go func(conn int) {
 			defer wg.Done()
-			var cl *lmtpClient
+			var cl *benchkit.LMTPClient
 			defer func() {
 				if cl != nil {
 					cl.Close()
@@ -80,7 +82,7 @@ func runLoad(ctx context.Context, addr string, c *corpus, sc scenario) result {
 					}
 					redials++
 					var err error
-					if cl, err = dialLMTP(addr, sc.txTimeout); err != nil {
+					if cl, err = benchkit.DialLMTP(addr, sc.txTimeout); err != nil {
 						failed(err)
 						continue
 					}
@@ -91,19 +93,19 @@ func runLoad(ctx context.Context, addr string, c *corpus, sc scenario) result {
 				}
 				msg := c.wire[(k+conn*nMsgs/sc.conns)%nMsgs]
 				t0 := time.Now()
-				ok, err := cl.deliver("bench-sender@bench.test", rcpts, msg)
+				ok, err := cl.Deliver("bench-sender@bench.test", rcpts, msg)
 				d := time.Since(t0)
 				mu.Lock()
 				res.rcptOK += ok
 				mu.Unlock()
 				if err != nil || ok != sc.rcpts {
-					broken := err != nil && !isReply(err)
+					broken := err != nil && !benchkit.IsReply(err)
 					if err == nil {
 						err = fmt.Errorf("%d of %d recipients delivered", ok, sc.rcpts)
 					}
 					failed(err)
 					if broken {
-						cl.tp.Close()
+						_ = cl.Abort()
 						cl = nil
 					}
 					continue
@@ -120,14 +122,6 @@ func runLoad(ctx context.Context, addr string, c *corpus, sc scenario) result {
 	res.msgs = len(lat)
 	res.timeBound = ctx.Err() != nil && res.msgs+res.errors < sc.conns*sc.rounds*nMsgs
 	slices.Sort(lat)
-	res.p50, res.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	res.p50, res.p99 = benchkit.Percentile(lat, 0.50), benchkit.Percentile(lat, 0.99)
 	return res
-}
-
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }

@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
 )
 
 type options struct {
@@ -109,7 +111,7 @@ func contains(list []string, s string) bool {
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := repoRoot()
+	root, err := benchkit.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -121,15 +123,12 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var cl cleanups
-	defer cl.run()
-
-	logf("generating a corpus of %d messages", o.n)
-	c, err := loadCorpus(ctx, filepath.Join(root, "..", "shared"), o.n, tmp)
+	log.Printf("generating a corpus of %d messages", o.n)
+	c, err := loadCorpus(ctx, root, o.n, tmp)
 	if err != nil {
 		return err
 	}
-	rep := &report{opts: o, corpus: c, root: root, load0: loadAvg()}
+	rep := &report{opts: o, corpus: c, facts: benchkit.NewFacts(root, "go run ./bench/lmtp")}
 	for _, t := range o.targets {
 		if ctx.Err() != nil {
 			break
@@ -149,87 +148,55 @@ func run(ctx context.Context, o options) error {
 
 // runTarget starts one target, runs every scenario on it and stops it.
 func runTarget(ctx context.Context, o options, root, tmp, name string, c *corpus, rep *report) []result {
-	var cl cleanups
-	defer cl.run()
+	var cl benchkit.Cleanups
+	defer cl.Run()
 	label := map[string]string{"embedded": "quire (embedded)", "cassandra": "quire (cassandra)", "dovecot": "dovecot (maildir)"}[name]
-	logf("starting %s", label)
-	var srv *server
+	log.Printf("starting %s", label)
+	var srv *benchkit.Target
 	var err error
 	switch name {
 	case "dovecot":
-		srv, err = startDovecot(root, o.dovecotPort, o.users, &cl)
+		srv, err = benchkit.StartDovecot(root, benchkit.DovecotPorts{LMTP: o.dovecotPort, IMAP: 12143, POP3: 12110}, o.users, &cl)
 	case "embedded":
-		dir := filepath.Join(tmp, name)
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			srv, err = startQuire(ctx, o.quireBin, "embedded", "", o.users, dir, &cl)
-		}
+		srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "embedded", Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
 	case "cassandra":
 		var addr string
-		if addr, err = cassandraAddr(root, &cl); err == nil {
-			dir := filepath.Join(tmp, name)
-			if err = os.MkdirAll(dir, 0o755); err == nil {
-				srv, err = startQuire(ctx, o.quireBin, "cassandra", addr, o.users, dir, &cl)
-			}
+		if addr, err = benchkit.CassandraAddr(root, &cl); err == nil {
+			srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "cassandra", CasAddr: addr, Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
 		}
 	}
 	if err != nil {
-		logf("%s: skipped: %v", label, err)
-		rep.notes = append(rep.notes, fmt.Sprintf("%s skipped: %s", label, firstLine(err.Error())))
-		return []result{{target: label, skipped: firstLine(err.Error())}}
+		log.Printf("%s: skipped: %v", label, err)
+		rep.notes = append(rep.notes, fmt.Sprintf("%s skipped: %s", label, benchkit.FirstLine(err.Error())))
+		return []result{{target: label, skipped: benchkit.FirstLine(err.Error())}}
 	}
-	if srv.note != "" {
-		rep.notes = append(rep.notes, label+": "+srv.note)
+	if srv.Note != "" {
+		rep.notes = append(rep.notes, label+": "+srv.Note)
 	}
 	profDone := make(chan string, 1)
-	if o.pprof && srv.httpAddr != "" {
+	if o.pprof && srv.HTTP != "" {
 		path := filepath.Join(root, "bench", "out", fmt.Sprintf("lmtp-%s-%s.cpu.pprof", name, time.Now().Format("20060102-150405")))
-		go func() { profDone <- profileCPU(ctx, srv.httpAddr, path) }()
+		go func() { profDone <- benchkit.ProfileCPU(ctx, srv.HTTP, path) }()
 	} else {
 		profDone <- ""
 	}
 	var res []result
 	for _, r := range o.rcpts {
 		sc := scenario{conns: o.conns, rounds: o.rounds, rcpts: r, users: o.users, maxTime: o.maxTime, txTimeout: 60 * time.Second}
-		logf("%s: %d connections × %d round(s), %d recipient(s) per message", label, o.conns, o.rounds, r)
-		x := runLoad(ctx, srv.lmtpAddr, c, sc)
+		log.Printf("%s: %d connections × %d round(s), %d recipient(s) per message", label, o.conns, o.rounds, r)
+		x := runLoad(ctx, srv.LMTP, c, sc)
 		x.target = label
-		logf("%s: %d messages in %v: %.1f msgs/s, %d errors %s", label, x.msgs, x.elapsed.Round(time.Millisecond), x.msgsPerSec(), x.errors, x.firstErr)
+		log.Printf("%s: %d messages in %v: %.1f msgs/s, %d errors %s", label, x.msgs, x.elapsed.Round(time.Millisecond), x.msgsPerSec(), x.errors, x.firstErr)
 		res = append(res, x)
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	if msg := <-profDone; msg != "" {
-		logf("%s: %s", label, msg)
+		log.Printf("%s: %s", label, msg)
 		rep.notes = append(rep.notes, label+": "+msg)
 	}
 	return res
 }
 
-// repoRoot finds the directory holding this module's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/quiremail/quire\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run inside the quire repository")
-		}
-		dir = parent
-	}
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "lmtp bench: "+format+"\n", args...)
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
+const log = benchkit.Logger("lmtp bench")

@@ -124,3 +124,30 @@ func TestNoInitFunctions(t *testing.T) {
 		return nil
 	})
 }
+
+// TestBenchmarksAreBlackBox keeps the benchmarks honest: they drive Quire
+// over its protocols and its binary, like any client, so from this module
+// they may import only their shared kit.
+func TestBenchmarksAreBlackBox(t *testing.T) {
+	top := root(t)
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(filepath.Join(top, "bench"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(p, module) && p != module+"bench/internal/benchkit" {
+				t.Errorf("%s imports %s; benchmarks may import only bench/internal/benchkit from this module", path, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

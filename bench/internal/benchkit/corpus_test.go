@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 func TestSplitMbox(t *testing.T) {
 	mbox := "From a@x Mon Jan  1 00:00:00 2024\nSubject: one\n\n>From the start\n>>From deeper\n.dot\n\n" +
 		"From b@x Mon Jan  1 00:00:00 2024\nSubject: two\n\nbody\n"
-	got := splitMbox([]byte(mbox))
+	got := SplitMbox([]byte(mbox))
 	want := []string{"Subject: one\n\nFrom the start\n>From deeper\n.dot\n", "Subject: two\n\nbody\n"}
 	if len(got) != len(want) {
 		t.Fatalf("got %d messages, want %d", len(got), len(want))
@@ -21,7 +21,7 @@ func TestSplitMbox(t *testing.T) {
 }
 
 func TestWireForm(t *testing.T) {
-	got := dotStuff(toCRLF([]byte("Subject: x\n\n.a\r\n..b\nc")))
+	got := DotStuff(ToCRLF([]byte("Subject: x\n\n.a\r\n..b\nc")))
 	want := "Subject: x\r\n\r\n..a\r\n...b\r\nc\r\n.\r\n"
 	if !bytes.Equal(got, []byte(want)) {
 		t.Errorf("got %q, want %q", got, want)

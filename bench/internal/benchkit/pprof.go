@@ -1,0 +1,40 @@
+package benchkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ProfileCPU fetches a 20 s CPU profile from quire's pprof endpoint on
+// httpAddr into path. It returns a line for the report; a missing endpoint
+// is not an error.
+func ProfileCPU(ctx context.Context, httpAddr, path string) string {
+	base := "http://" + httpAddr + "/debug/pprof/"
+	client := &http.Client{Timeout: 40 * time.Second}
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"profile?seconds=20", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "pprof: " + err.Error()
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("pprof: %s answered %s; no profile taken", base, resp.Status)
+	}
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, resp.Body); err != nil {
+		return "pprof: " + err.Error()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "pprof: " + err.Error()
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return "pprof: " + err.Error()
+	}
+	return "CPU profile (20 s): " + path
+}

@@ -1,0 +1,208 @@
+package benchkit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// Password is every bench user's password, on every target.
+const Password = "bench"
+
+// User is the address of bench user i (1-based), the same on every target.
+func User(i int) string { return fmt.Sprintf("user%d@bench.test", i) }
+
+// Target is one running server under test.
+type Target struct {
+	LMTP, IMAP, POP3 string // addresses on 127.0.0.1
+	HTTP             string // quire's http.listen, for pprof; empty for Dovecot
+	PID              int    // quire's process; 0 for Dovecot
+	Note             string // shown under the report's table
+}
+
+// QuireOptions says how to start one quire serve.
+type QuireOptions struct {
+	Bin      string // the quire binary
+	DBType   string // "embedded" or "cassandra"
+	CasAddr  string // the Cassandra node, for DBType "cassandra"
+	Users    int    // user1..N@bench.test are created with Password
+	Dir      string // config, data and log go here
+	MaxConns int    // IMAP connection limits (total, per user, per IP); 0 keeps quire's defaults
+}
+
+// Keyspaces of the Cassandra target: bench-specific, so that a benchmark
+// never touches the tests' data.
+var benchKeyspaces = [3]string{"quirebench_meta", "quirebench_mbox", "quirebench_cache"}
+
+const quireConfig = `# Written by bench/internal/benchkit.
+[store]
+dbtype = %q
+datadir = %q
+%s
+[lmtp]
+listen = [%q]
+
+[imap]
+listen = [%q]
+allow_plaintext = true
+%s
+[pop3]
+listen = [%q]
+allow_plaintext = true
+
+[http]
+listen = [%q]
+`
+
+// StartQuire writes a config into o.Dir, creates the bench users and starts
+// quire serve with LMTP, IMAP, POP3 and HTTP on free ports of 127.0.0.1. A
+// Cassandra target starts from freshly dropped quirebench_* keyspaces.
+func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, error) {
+	if _, err := os.Stat(o.Bin); err != nil {
+		return nil, fmt.Errorf("%s not found: run make build", o.Bin)
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	t := &Target{}
+	for _, p := range []*string{&t.LMTP, &t.IMAP, &t.POP3, &t.HTTP} {
+		a, err := FreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		*p = a
+	}
+	cas := ""
+	if o.DBType == "cassandra" {
+		cas = fmt.Sprintf("casconnectpoints = [%q]\ncasmetakeyspace = %q\ncasmsgkeyspace = %q\ncascachekeyspace = %q\n"+
+			"casreplicationstrategy = \"SimpleStrategy\"\ncasmetarf = 1\ncasmsgrf = 1\ncascacherf = 1\n",
+			o.CasAddr, benchKeyspaces[0], benchKeyspaces[1], benchKeyspaces[2])
+		if err := dropKeyspaces(o.CasAddr); err != nil {
+			return nil, err
+		}
+	}
+	limits := ""
+	if o.MaxConns > 0 {
+		limits = fmt.Sprintf("max_connections = %d\nmax_connections_per_user = %d\nmax_connections_per_ip = %d\n",
+			o.MaxConns, o.MaxConns, o.MaxConns)
+	}
+	conf := filepath.Join(o.Dir, "quire.toml")
+	body := fmt.Sprintf(quireConfig, o.DBType, filepath.Join(o.Dir, "data"), cas, t.LMTP, t.IMAP, limits, t.POP3, t.HTTP)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	if err := quireCmd(ctx, o.Bin, "config", "check", "--config", conf); err != nil {
+		return nil, err
+	}
+	if o.DBType == "cassandra" {
+		if err := quireCmd(ctx, o.Bin, "init", "--config", conf); err != nil {
+			return nil, err
+		}
+	}
+	for i := 1; i <= o.Users; i++ {
+		// A {PLAIN} hash keeps LOGIN as cheap as Dovecot's passwd-file with
+		// scheme=PLAIN, so that logins measure the servers, not the KDF.
+		if err := quireCmd(ctx, o.Bin, "user", "add", User(i), "--password-hash", "{PLAIN}"+Password, "--config", conf); err != nil {
+			return nil, err
+		}
+	}
+	logPath := filepath.Join(o.Dir, "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(o.Bin, "serve", "--config", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C is ours to handle
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	t.PID = cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited); logf.Close() }()
+	cl.Add(func() { stopProcess(cmd, exited) })
+	for _, a := range []string{t.LMTP, t.IMAP, t.POP3} {
+		if err := WaitPort(ctx, a, 120*time.Second, exited); err != nil {
+			log, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("quire serve: %w; its output:\n%s", err, Tail(log, 4000))
+		}
+	}
+	return t, nil
+}
+
+// quireCmd runs one admin command of the quire binary.
+func quireCmd(ctx context.Context, bin string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("quire %s: %w: %s\nits output:\n%s", strings.Join(args, " "), err, lastLine(out), Tail(out, 4000))
+	}
+	return nil
+}
+
+// dropKeyspaces gives the Cassandra target a fresh start.
+func dropKeyspaces(addr string) error {
+	c := gocql.NewCluster(addr)
+	c.Timeout, c.ConnectTimeout = 60*time.Second, 20*time.Second
+	s, err := c.CreateSession()
+	if err != nil {
+		return fmt.Errorf("cassandra %s: %w", addr, err)
+	}
+	defer s.Close()
+	for _, ks := range benchKeyspaces {
+		if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
+			return fmt.Errorf("drop keyspace %s: %w", ks, err)
+		}
+	}
+	return nil
+}
+
+// CassandraAddr returns the node to use: $QUIRE_BENCH_CASSANDRA, the one
+// scripts/cassandra.sh reports running, or one it starts (and stops at
+// cleanup).
+func CassandraAddr(root string, cl *Cleanups) (string, error) {
+	if a := os.Getenv("QUIRE_BENCH_CASSANDRA"); a != "" {
+		return a, nil
+	}
+	port := os.Getenv("CASSANDRA_PORT")
+	if port == "" {
+		port = "9042"
+	}
+	addr := "127.0.0.1:" + port
+	if Script(root, nil, "cassandra.sh", "status") == nil {
+		return addr, nil
+	}
+	cl.Add(func() { _ = Script(root, nil, "cassandra.sh", "stop") })
+	return addr, Script(root, nil, "cassandra.sh", "start")
+}
+
+// DovecotPorts are the private Dovecot's ports on 127.0.0.1.
+type DovecotPorts struct{ LMTP, IMAP, POP3 int }
+
+// StartDovecot starts the private Dovecot of scripts/dovecot.sh with fresh
+// maildirs, or uses the one already running (then its maildirs are not
+// reset, and the report says so).
+func StartDovecot(root string, p DovecotPorts, users int, cl *Cleanups) (*Target, error) {
+	env := []string{fmt.Sprintf("DOVECOT_LMTP_PORT=%d", p.LMTP), fmt.Sprintf("DOVECOT_IMAP_PORT=%d", p.IMAP),
+		fmt.Sprintf("DOVECOT_POP3_PORT=%d", p.POP3), fmt.Sprintf("DOVECOT_USERS=%d", users), "DOVECOT_PASSWORD=" + Password}
+	t := &Target{LMTP: fmt.Sprintf("127.0.0.1:%d", p.LMTP), IMAP: fmt.Sprintf("127.0.0.1:%d", p.IMAP),
+		POP3: fmt.Sprintf("127.0.0.1:%d", p.POP3)}
+	if Script(root, env, "dovecot.sh", "status") == nil {
+		t.Note = "Dovecot was already running; its maildirs were not reset"
+		return t, nil
+	}
+	if err := Script(root, env, "dovecot.sh", "clean"); err != nil {
+		return nil, err
+	}
+	cl.Add(func() { _ = Script(root, env, "dovecot.sh", "stop") })
+	return t, Script(root, env, "dovecot.sh", "start")
+}
