@@ -1,0 +1,185 @@
+// Command imap measures IMAP throughput and latency with a mix like
+// imaptest's default profile: each session connects, logs in, selects
+// INBOX, fetches the envelopes of every message, fetches two whole messages,
+// sets \Seen on one, appends one, deletes and expunges the oldest and logs
+// out. C clients (-clients, default 20) run sessions back to back for
+// -duration, client i as user i of -users (default 20), against quire on its
+// embedded store, quire on a Cassandra node and Dovecot 2.3 from Debian's
+// packages (maildir), one target after the other in one run.
+//
+// Before the clients start, every user's INBOX is filled over LMTP with
+// -preload messages of the shared corpus (shared/corpus/gen_mbox.py), so
+// every target serves the same mail. The report gives commands per second
+// with the ratio to Dovecot's, and p50/p99 per command.
+//
+// Run it from the repository root after make build:
+//
+//	go run ./bench/imap
+//	go run ./bench/imap -targets embedded,dovecot -duration 60s -out bench/out/imap.md
+//
+// Quire runs as a subprocess of bin/quire with a config in a temp dir;
+// Dovecot runs through scripts/dovecot.sh (which installs it if missing).
+// The Cassandra target uses $QUIRE_BENCH_CASSANDRA or scripts/cassandra.sh's
+// node (started and stopped here if it is not running), with keyspaces of
+// its own (quirebench_*), dropped at the start. Everything listens on
+// 127.0.0.1; subprocesses are stopped on exit and on Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
+)
+
+const log = benchkit.Logger("imap bench")
+
+type options struct {
+	clients, users, preload, n int
+	duration                   time.Duration
+	targets                    []string
+	out, quireBin              string
+	pprof                      bool
+	dovecot                    benchkit.DovecotPorts
+}
+
+var allTargets = []string{"embedded", "cassandra", "dovecot"}
+
+func main() {
+	var o options
+	var targets string
+	flag.IntVar(&o.clients, "clients", 20, "concurrent IMAP clients")
+	flag.IntVar(&o.users, "users", 20, "number of users; client i is user i mod users")
+	flag.IntVar(&o.preload, "preload", 100, "messages delivered to each INBOX before the clients start")
+	flag.IntVar(&o.n, "n", 500, "corpus size in messages")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients run on each target")
+	flag.StringVar(&targets, "targets", strings.Join(allTargets, ","), "targets to run: embedded, cassandra, dovecot")
+	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
+	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
+	flag.IntVar(&o.dovecot.IMAP, "dovecot-imap-port", 12143, "Dovecot's IMAP port on 127.0.0.1")
+	flag.IntVar(&o.dovecot.LMTP, "dovecot-lmtp-port", 12424, "Dovecot's LMTP port on 127.0.0.1")
+	flag.IntVar(&o.dovecot.POP3, "dovecot-pop3-port", 12110, "Dovecot's POP3 port on 127.0.0.1")
+	flag.Parse()
+	for _, t := range strings.Split(targets, ",") {
+		if t = strings.TrimSpace(t); !slices.Contains(allTargets, t) {
+			fmt.Fprintf(os.Stderr, "imap bench: -targets: unknown target %q (want %s)\n", t, strings.Join(allTargets, ", "))
+			os.Exit(2)
+		}
+		o.targets = append(o.targets, t)
+	}
+	if o.clients < 1 || o.users < 1 || o.preload < 1 || o.n < 1 || o.duration <= 0 {
+		fmt.Fprintln(os.Stderr, "imap bench: -clients, -users, -preload, -n and -duration must be positive")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "imap bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	root, err := benchkit.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if !filepath.IsAbs(o.quireBin) {
+		o.quireBin = filepath.Join(root, o.quireBin)
+	}
+	tmp, err := os.MkdirTemp("", "quire-bench-imap-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	log.Printf("generating a corpus of %d messages", o.n)
+	c, err := benchkit.LoadCorpus(ctx, root, o.n, tmp)
+	if err != nil {
+		return err
+	}
+	rep := &report{opts: o, corpus: c, facts: benchkit.NewFacts(root, "go run ./bench/imap")}
+	for _, t := range o.targets {
+		if ctx.Err() != nil {
+			break
+		}
+		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c, rep))
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	md := rep.markdown()
+	fmt.Print(md)
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(md), 0o644)
+	}
+	return nil
+}
+
+// result is one target's run.
+type result struct {
+	target  string
+	skipped string
+	st      *stats
+}
+
+var labels = map[string]string{"embedded": "quire (embedded)", "cassandra": "quire (cassandra)", "dovecot": "dovecot (maildir)"}
+
+// runTarget starts one target, fills it, runs the clients and stops it.
+func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchkit.Corpus, rep *report) result {
+	var cl benchkit.Cleanups
+	defer cl.Run()
+	label := labels[name]
+	log.Printf("starting %s", label)
+	var srv *benchkit.Target
+	var err error
+	switch name {
+	case "dovecot":
+		srv, err = benchkit.StartDovecot(root, o.dovecot, o.users, &cl)
+	case "embedded":
+		srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "embedded", Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
+	case "cassandra":
+		var addr string
+		if addr, err = benchkit.CassandraAddr(root, &cl); err == nil {
+			srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "cassandra", CasAddr: addr, Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
+		}
+	}
+	if err == nil {
+		log.Printf("%s: delivering %d messages to each of %d users", label, o.preload, o.users)
+		t0 := time.Now()
+		err = benchkit.Fill(ctx, srv.LMTP, c, o.users, o.preload, 4)
+		log.Printf("%s: filled in %v", label, time.Since(t0).Round(time.Millisecond))
+	}
+	if err != nil {
+		log.Printf("%s: skipped: %v", label, err)
+		rep.notes = append(rep.notes, fmt.Sprintf("%s skipped: %s", label, benchkit.FirstLine(err.Error())))
+		return result{target: label, skipped: benchkit.FirstLine(err.Error())}
+	}
+	if srv.Note != "" {
+		rep.notes = append(rep.notes, label+": "+srv.Note)
+	}
+	profDone := make(chan string, 1)
+	if o.pprof && srv.HTTP != "" {
+		path := filepath.Join(root, "bench", "out", fmt.Sprintf("imap-%s-%s.cpu.pprof", name, time.Now().Format("20060102-150405")))
+		go func() { profDone <- benchkit.ProfileCPU(ctx, srv.HTTP, path) }()
+	} else {
+		profDone <- ""
+	}
+	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)
+	l := load{addrs: []string{srv.IMAP}, clients: o.clients, users: o.users, duration: o.duration, msgs: c.Msgs, timeout: 60 * time.Second}
+	st := l.run(ctx)
+	log.Printf("%s: %d sessions, %d commands, %.1f commands/s, %d errors %s", label, st.sessions, st.commands(), st.perSec(), st.errors(), st.firstErr)
+	if msg := <-profDone; msg != "" {
+		rep.notes = append(rep.notes, label+": "+msg)
+	}
+	return result{target: label, st: st}
+}
