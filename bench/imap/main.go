@@ -33,7 +33,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,8 +51,6 @@ type options struct {
 	dovecot                    benchkit.DovecotPorts
 }
 
-var allTargets = []string{"embedded", "cassandra", "dovecot"}
-
 func main() {
 	var o options
 	var targets string
@@ -62,20 +59,16 @@ func main() {
 	flag.IntVar(&o.preload, "preload", 100, "messages delivered to each INBOX before the clients start")
 	flag.IntVar(&o.n, "n", 500, "corpus size in messages")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients run on each target")
-	flag.StringVar(&targets, "targets", strings.Join(allTargets, ","), "targets to run: embedded, cassandra, dovecot")
+	flag.StringVar(&targets, "targets", strings.Join(benchkit.TargetNames, ","), "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
-	flag.IntVar(&o.dovecot.IMAP, "dovecot-imap-port", 12143, "Dovecot's IMAP port on 127.0.0.1")
-	flag.IntVar(&o.dovecot.LMTP, "dovecot-lmtp-port", 12424, "Dovecot's LMTP port on 127.0.0.1")
-	flag.IntVar(&o.dovecot.POP3, "dovecot-pop3-port", 12110, "Dovecot's POP3 port on 127.0.0.1")
+	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.Parse()
-	for _, t := range strings.Split(targets, ",") {
-		if t = strings.TrimSpace(t); !slices.Contains(allTargets, t) {
-			fmt.Fprintf(os.Stderr, "imap bench: -targets: unknown target %q (want %s)\n", t, strings.Join(allTargets, ", "))
-			os.Exit(2)
-		}
-		o.targets = append(o.targets, t)
+	var err error
+	if o.targets, err = benchkit.ParseTargets(targets); err != nil {
+		fmt.Fprintln(os.Stderr, "imap bench:", err)
+		os.Exit(2)
 	}
 	if o.clients < 1 || o.users < 1 || o.preload < 1 || o.n < 1 || o.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "imap bench: -clients, -users, -preload, -n and -duration must be positive")
@@ -132,27 +125,13 @@ type result struct {
 	st      *stats
 }
 
-var labels = map[string]string{"embedded": "quire (embedded)", "cassandra": "quire (cassandra)", "dovecot": "dovecot (maildir)"}
-
 // runTarget starts one target, fills it, runs the clients and stops it.
 func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchkit.Corpus, rep *report) result {
 	var cl benchkit.Cleanups
 	defer cl.Run()
-	label := labels[name]
+	label := benchkit.Label(name)
 	log.Printf("starting %s", label)
-	var srv *benchkit.Target
-	var err error
-	switch name {
-	case "dovecot":
-		srv, err = benchkit.StartDovecot(root, o.dovecot, o.users, &cl)
-	case "embedded":
-		srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "embedded", Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
-	case "cassandra":
-		var addr string
-		if addr, err = benchkit.CassandraAddr(root, &cl); err == nil {
-			srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "cassandra", CasAddr: addr, Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
-		}
-	}
+	srv, err := o.setup(root, tmp).Start(ctx, name, &cl)
 	if err == nil {
 		log.Printf("%s: delivering %d messages to each of %d users", label, o.preload, o.users)
 		t0 := time.Now()
@@ -167,13 +146,7 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 	if srv.Note != "" {
 		rep.notes = append(rep.notes, label+": "+srv.Note)
 	}
-	profDone := make(chan string, 1)
-	if o.pprof && srv.HTTP != "" {
-		path := filepath.Join(root, "bench", "out", fmt.Sprintf("imap-%s-%s.cpu.pprof", name, time.Now().Format("20060102-150405")))
-		go func() { profDone <- benchkit.ProfileCPU(ctx, srv.HTTP, path) }()
-	} else {
-		profDone <- ""
-	}
+	profDone := benchkit.StartProfile(ctx, o.pprof, root, "imap", name, srv)
 	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)
 	l := load{addrs: []string{srv.IMAP}, clients: o.clients, users: o.users, duration: o.duration, msgs: c.Msgs, timeout: 60 * time.Second}
 	st := l.run(ctx)
@@ -182,4 +155,8 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 		rep.notes = append(rep.notes, label+": "+msg)
 	}
 	return result{target: label, st: st}
+}
+
+func (o options) setup(root, tmp string) benchkit.Setup {
+	return benchkit.Setup{Root: root, Bin: o.quireBin, Tmp: tmp, Users: o.users, Dovecot: o.dovecot}
 }

@@ -43,15 +43,14 @@ import (
 )
 
 type options struct {
-	n, conns, rounds, users, dovecotPort int
-	rcpts                                []int
-	maxTime                              time.Duration
-	targets                              []string
-	out, quireBin                        string
-	pprof                                bool
+	n, conns, rounds, users int
+	rcpts                   []int
+	maxTime                 time.Duration
+	targets                 []string
+	out, quireBin           string
+	pprof                   bool
+	dovecot                 benchkit.DovecotPorts
 }
-
-var allTargets = []string{"embedded", "cassandra", "dovecot"}
 
 func main() {
 	var o options
@@ -62,10 +61,10 @@ func main() {
 	flag.DurationVar(&o.maxTime, "max-time", 120*time.Second, "time limit of one scenario")
 	flag.IntVar(&o.users, "users", 20, "number of recipient users")
 	flag.StringVar(&rcpts, "recipients", "1,5", "recipients per message, one scenario each")
-	flag.StringVar(&targets, "targets", strings.Join(allTargets, ","), "targets to run: embedded, cassandra, dovecot")
+	flag.StringVar(&targets, "targets", strings.Join(benchkit.TargetNames, ","), "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
-	flag.IntVar(&o.dovecotPort, "dovecot-port", 12424, "Dovecot's LMTP port on 127.0.0.1")
+	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
 	flag.Parse()
 	if err := o.check(rcpts, targets); err != nil {
@@ -88,26 +87,14 @@ func (o *options) check(rcpts, targets string) error {
 		}
 		o.rcpts = append(o.rcpts, r)
 	}
-	for _, t := range strings.Split(targets, ",") {
-		t = strings.TrimSpace(t)
-		if !contains(allTargets, t) {
-			return fmt.Errorf("-targets: unknown target %q (want %s)", t, strings.Join(allTargets, ", "))
-		}
-		o.targets = append(o.targets, t)
+	var err error
+	if o.targets, err = benchkit.ParseTargets(targets); err != nil {
+		return err
 	}
 	if o.n < 1 || o.conns < 1 || o.rounds < 1 || o.maxTime <= 0 {
 		return errors.New("-n, -c, -rounds and -max-time must be positive")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func run(ctx context.Context, o options) error {
@@ -150,21 +137,9 @@ func run(ctx context.Context, o options) error {
 func runTarget(ctx context.Context, o options, root, tmp, name string, c *corpus, rep *report) []result {
 	var cl benchkit.Cleanups
 	defer cl.Run()
-	label := map[string]string{"embedded": "quire (embedded)", "cassandra": "quire (cassandra)", "dovecot": "dovecot (maildir)"}[name]
+	label := benchkit.Label(name)
 	log.Printf("starting %s", label)
-	var srv *benchkit.Target
-	var err error
-	switch name {
-	case "dovecot":
-		srv, err = benchkit.StartDovecot(root, benchkit.DovecotPorts{LMTP: o.dovecotPort, IMAP: 12143, POP3: 12110}, o.users, &cl)
-	case "embedded":
-		srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "embedded", Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
-	case "cassandra":
-		var addr string
-		if addr, err = benchkit.CassandraAddr(root, &cl); err == nil {
-			srv, err = benchkit.StartQuire(ctx, benchkit.QuireOptions{Bin: o.quireBin, DBType: "cassandra", CasAddr: addr, Users: o.users, Dir: filepath.Join(tmp, name)}, &cl)
-		}
-	}
+	srv, err := benchkit.Setup{Root: root, Bin: o.quireBin, Tmp: tmp, Users: o.users, Dovecot: o.dovecot}.Start(ctx, name, &cl)
 	if err != nil {
 		log.Printf("%s: skipped: %v", label, err)
 		rep.notes = append(rep.notes, fmt.Sprintf("%s skipped: %s", label, benchkit.FirstLine(err.Error())))
@@ -173,13 +148,7 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *corpus
 	if srv.Note != "" {
 		rep.notes = append(rep.notes, label+": "+srv.Note)
 	}
-	profDone := make(chan string, 1)
-	if o.pprof && srv.HTTP != "" {
-		path := filepath.Join(root, "bench", "out", fmt.Sprintf("lmtp-%s-%s.cpu.pprof", name, time.Now().Format("20060102-150405")))
-		go func() { profDone <- benchkit.ProfileCPU(ctx, srv.HTTP, path) }()
-	} else {
-		profDone <- ""
-	}
+	profDone := benchkit.StartProfile(ctx, o.pprof, root, "lmtp", name, srv)
 	var res []result
 	for _, r := range o.rcpts {
 		sc := scenario{conns: o.conns, rounds: o.rounds, rcpts: r, users: o.users, maxTime: o.maxTime, txTimeout: 60 * time.Second}

@@ -233,6 +233,23 @@ func TestAuthPlainInUseAndDrop(t *testing.T) {
 	})
 }
 
+// A client that reconnects as soon as QUIT is answered finds the maildrop
+// free: the lock is released before the answer is sent. The old order (answer,
+// then release) lost the race often enough that 100 rounds caught it.
+func TestQuitReleasesBeforeAnswer(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.deliver("Subject: x\r\n\r\nx\r\n")
+		for range 100 {
+			c := e.login()
+			c.cmd("+OK", "QUIT")
+			if !e.srv.lock(e.user.ID) {
+				t.Fatal("the maildrop is still locked after QUIT was answered")
+			}
+			e.srv.unlock(e.user.ID)
+		}
+	})
+}
+
 func TestBadCommandsAndLongLines(t *testing.T) {
 	st := store.New(backendtest.Open(t, "embedded"), store.Options{})
 	e := newEnv(t, st, func(o *Options) { o.MaxBadCommands, o.MaxLineLength = 3, 300 })

@@ -64,13 +64,17 @@ func (c *conn) flush() error {
 	return c.bw.Flush()
 }
 
+// release gives the maildrop back, once.
+func (c *conn) release() {
+	if c.locked {
+		c.srv.unlock(c.u.ID)
+		c.locked = false
+	}
+}
+
 func (c *conn) serve() {
 	defer c.nc.Close()
-	defer func() {
-		if c.locked {
-			c.srv.unlock(c.u.ID)
-		}
-	}()
+	defer c.release()
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := tc.Handshake(); err != nil {

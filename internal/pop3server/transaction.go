@@ -218,6 +218,7 @@ func (c *conn) update() error {
 	if len(del) > 0 {
 		if _, err := st.Expunge(ctx, c.mb, del); err != nil {
 			c.log.Warn("pop3: expunge at QUIT failed", "err", err)
+			c.release()
 			if mail.Temporary(err) {
 				c.reply("-ERR [SYS/TEMP] could not delete the marked messages; they are kept, try again")
 			} else {
@@ -226,6 +227,9 @@ func (c *conn) update() error {
 			return nil
 		}
 	}
+	// The maildrop is free before the client reads the answer, so that a
+	// client that reconnects at once is not told IN-USE.
+	c.release()
 	c.reply("+OK %s signing off (%d messages deleted)", c.srv.opts.Hostname, len(del))
 	return nil
 }

@@ -38,3 +38,17 @@ func ProfileCPU(ctx context.Context, httpAddr, path string) string {
 	}
 	return "CPU profile (20 s): " + path
 }
+
+// StartProfile starts ProfileCPU in the background when on and t is a quire
+// target, into bench/out/BENCH-TARGET-TIME.cpu.pprof. The channel yields the
+// report line, empty when no profile was taken.
+func StartProfile(ctx context.Context, on bool, root, bench, target string, t *Target) <-chan string {
+	done := make(chan string, 1)
+	if !on || t.HTTP == "" {
+		done <- ""
+		return done
+	}
+	path := filepath.Join(root, "bench", "out", fmt.Sprintf("%s-%s-%s.cpu.pprof", bench, target, time.Now().Format("20060102-150405")))
+	go func() { done <- ProfileCPU(ctx, t.HTTP, path) }()
+	return done
+}

@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -205,4 +206,68 @@ func StartDovecot(root string, p DovecotPorts, users int, cl *Cleanups) (*Target
 	}
 	cl.Add(func() { _ = Script(root, env, "dovecot.sh", "stop") })
 	return t, Script(root, env, "dovecot.sh", "start")
+}
+
+// TargetNames are the targets every benchmark knows, in report order.
+var TargetNames = []string{"embedded", "cassandra", "dovecot"}
+
+// Label is how reports name a target.
+func Label(name string) string {
+	switch name {
+	case "embedded":
+		return "quire (embedded)"
+	case "cassandra":
+		return "quire (cassandra)"
+	case "dovecot":
+		return "dovecot (maildir)"
+	}
+	return name
+}
+
+// ParseTargets splits a -targets flag and checks every name.
+func ParseTargets(s string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if Label(t) == t {
+			return nil, fmt.Errorf("-targets: unknown target %q (want %s)", t, strings.Join(TargetNames, ", "))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Setup is what starting a named target needs.
+type Setup struct {
+	Root, Bin, Tmp string // repository, quire binary, scratch directory
+	Users          int
+	Dovecot        DovecotPorts
+	MaxConns       int // see QuireOptions
+}
+
+// Start starts the named target ("embedded", "cassandra" or "dovecot"),
+// registering its shutdown with cl.
+func (s Setup) Start(ctx context.Context, name string, cl *Cleanups) (*Target, error) {
+	q := QuireOptions{Bin: s.Bin, DBType: name, Users: s.Users, Dir: filepath.Join(s.Tmp, name), MaxConns: s.MaxConns}
+	switch name {
+	case "dovecot":
+		return StartDovecot(s.Root, s.Dovecot, s.Users, cl)
+	case "embedded":
+		return StartQuire(ctx, q, cl)
+	case "cassandra":
+		addr, err := CassandraAddr(s.Root, cl)
+		if err != nil {
+			return nil, err
+		}
+		q.CasAddr = addr
+		return StartQuire(ctx, q, cl)
+	}
+	return nil, fmt.Errorf("unknown target %q", name)
+}
+
+// DovecotFlags registers the -dovecot-*-port flags on fs.
+func DovecotFlags(fs *flag.FlagSet, p *DovecotPorts) {
+	fs.IntVar(&p.LMTP, "dovecot-lmtp-port", 12424, "Dovecot's LMTP port on 127.0.0.1")
+	fs.IntVar(&p.IMAP, "dovecot-imap-port", 12143, "Dovecot's IMAP port on 127.0.0.1")
+	fs.IntVar(&p.POP3, "dovecot-pop3-port", 12110, "Dovecot's POP3 port on 127.0.0.1")
 }

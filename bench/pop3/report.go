@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
+)
+
+// report renders the results with the facts needed to compare runs.
+type report struct {
+	opts    options
+	corpus  *benchkit.Corpus
+	facts   benchkit.Facts
+	results []result
+	notes   []string
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	o := r.opts
+	b.WriteString("## POP3 downloads: Quire vs Dovecot\n\n")
+	r.facts.Write(&b)
+	fmt.Fprintf(&b, "- corpus: %d messages from shared/corpus/gen_mbox.py, average %.1f KB (CRLF); %d delivered to each maildrop first\n",
+		len(r.corpus.Msgs), r.corpus.AvgSize/1000, o.preload)
+	fmt.Fprintf(&b, "- load: %d clients on %d users for %v per target; a session is connect, USER+PASS, STAT, UIDL, %d × RETR of a random message, QUIT\n\n",
+		o.clients, o.users, o.duration, o.retr)
+
+	b.WriteString("| target | sessions | downloads | downloads/s | MB/s | errors | ratio to Dovecot |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range r.results {
+		if x.skipped != "" {
+			fmt.Fprintf(&b, "| %s | | | | | | skipped |\n", x.target)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %d | %s |\n", x.target, x.st.sessions, x.st.downloads(),
+			x.st.downloadsPerSec(), x.st.mbPerSec(), x.st.errors(), r.ratio(x))
+	}
+	b.WriteString("\nLatency per step, p50 / p99:\n\n| step |")
+	var ran []result
+	for _, x := range r.results {
+		if x.skipped == "" {
+			ran = append(ran, x)
+			fmt.Fprintf(&b, " %s |", x.target)
+		}
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(ran)) + "\n")
+	for _, s := range steps {
+		fmt.Fprintf(&b, "| %s |", s)
+		for _, x := range ran {
+			p50, p99 := x.st.lat[s].P50P99()
+			fmt.Fprintf(&b, " %s / %s |", benchkit.Ms(p50), benchkit.Ms(p99))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.notes) > 0 {
+		b.WriteString("\n")
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	for _, x := range r.results {
+		if x.st != nil && x.st.firstErr != "" {
+			fmt.Fprintf(&b, "- %s: first error: %s\n", x.target, x.st.firstErr)
+		}
+	}
+	return b.String()
+}
+
+// ratio is this row's downloads/s over Dovecot's.
+func (r *report) ratio(x result) string {
+	for _, d := range r.results {
+		if strings.HasPrefix(d.target, "dovecot") && d.st != nil && d.st.downloads() > 0 {
+			return fmt.Sprintf("%.2f", x.st.downloadsPerSec()/d.st.downloadsPerSec())
+		}
+	}
+	return "n/a"
+}
