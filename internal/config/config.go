@@ -86,6 +86,9 @@ type Log struct {
 type Store struct {
 	DBType  string `toml:"dbtype"`  // embedded or cassandra
 	DataDir string `toml:"datadir"` // the embedded store's directory
+	// CacheSize is the embedded store's block cache (metadata and small
+	// bodies, decompressed).
+	CacheSize Size `toml:"cachesize"`
 
 	// CasConnectPoints are host or host:port contact points. A keyspace's
 	// own list, when not empty, replaces it for that keyspace, so each
@@ -195,6 +198,7 @@ func Default() Config {
 		Store: Store{
 			DBType:                       "embedded",
 			DataDir:                      "./quire-data",
+			CacheSize:                    128 * MiB,
 			CasConnectPoints:             []string{"127.0.0.1:9042"},
 			CasMetaConnectPoints:         []string{},
 			CasMsgConnectPoints:          []string{},

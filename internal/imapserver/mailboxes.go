@@ -129,7 +129,7 @@ func (c *conn) renameInbox(inbox store.Mailbox, to string) result {
 		return c.storeError("rename", err, "")
 	}
 	var uids []mail.UID
-	if err := st.Messages(ctx, inbox, 1, 0, func(r store.MessageRow) error {
+	if err := st.States(ctx, inbox, 1, 0, func(r store.MessageState) error {
 		uids = append(uids, r.UID)
 		return nil
 	}); err != nil {

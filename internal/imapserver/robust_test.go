@@ -51,6 +51,16 @@ func (f *flaky) Messages(ctx context.Context, id string, lo, hi mail.UID, fn fun
 	return f.Backend.Messages(ctx, id, lo, hi, fn)
 }
 
+func (f *flaky) States(ctx context.Context, id string, lo, hi mail.UID, fn func(store.MessageState) error) error {
+	if f.panicky.Load() {
+		panic("injected bug")
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	return f.Backend.States(ctx, id, lo, hi, fn)
+}
+
 func TestStoreDownAndPanics(t *testing.T) {
 	for _, name := range []string{"embedded", "cassandra"} {
 		t.Run(name, func(t *testing.T) {

@@ -68,9 +68,9 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 	var (
 		firstUnseen uint32
 		keywords    = map[string]bool{}
-		changed     []store.MessageRow
+		changed     []store.MessageState
 	)
-	err = st.Messages(ctx, mb, 1, 0, func(r store.MessageRow) error {
+	err = st.States(ctx, mb, 1, 0, func(r store.MessageState) error {
 		s.uids = append(s.uids, r.UID)
 		if firstUnseen == 0 && !r.Flags.Has(`\Seen`) {
 			firstUnseen = uint32(len(s.uids))
@@ -135,7 +135,7 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 // log after the client's mod-sequence (within its known UIDs), then FETCH
 // for messages changed since. The log keeps every expunge, so the answer
 // is exact and sequence match data is not needed.
-func (c *conn) qresyncSelect(s *selected, q *imapwire.QResyncParams, changed []store.MessageRow) error {
+func (c *conn) qresyncSelect(s *selected, q *imapwire.QResyncParams, changed []store.MessageState) error {
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
 	var vanished []mail.UID
@@ -171,7 +171,7 @@ func (c *conn) cmdClose(expunge bool) result {
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
 	var del []mail.UID
-	err := c.srv.opts.Store.Messages(ctx, s.mb, 1, 0, func(r store.MessageRow) error {
+	err := c.srv.opts.Store.States(ctx, s.mb, 1, 0, func(r store.MessageState) error {
 		if r.Flags.Has(`\Deleted`) {
 			del = append(del, r.UID)
 		}

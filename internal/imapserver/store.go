@@ -115,7 +115,7 @@ func (c *conn) cmdExpunge(a *imapwire.UIDExpungeArgs) result {
 		}
 	}
 	var del []mail.UID
-	err := c.srv.opts.Store.Messages(ctx, s.mb, 1, 0, func(r store.MessageRow) error {
+	err := c.srv.opts.Store.States(ctx, s.mb, 1, 0, func(r store.MessageState) error {
 		if r.Flags.Has(`\Deleted`) && s.seq(r.UID) != 0 && (want == nil || want[r.UID]) {
 			del = append(del, r.UID)
 		}

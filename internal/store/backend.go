@@ -81,6 +81,9 @@ type Index interface {
 	// ascending UID order (hi 0 means no upper bound). The rows reflect at
 	// least every Commit that returned before Messages was called.
 	Messages(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(MessageRow) error) error
+	// States is Messages without the metadata: same rows, same order, same
+	// freshness, but a backend reads and decodes only UID, MODSEQ and flags.
+	States(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(MessageState) error) error
 	// Changes calls fn for each recorded change with ModSeq > since, in
 	// ascending (ModSeq, UID) order. Expunges stay in the log with their
 	// ModSeq (RFC 7162 3.2.10). Append changes carry Meta while the message

@@ -270,6 +270,12 @@ func (s *Store) Messages(ctx context.Context, mb Mailbox, lo, hi mail.UID, fn fu
 	return s.b.Messages(ctx, mb.ID, lo, hi, fn)
 }
 
+// States calls fn for each message of mb with lo <= UID <= hi (hi 0: no
+// bound), without metadata: the cheap listing for SELECT and EXPUNGE.
+func (s *Store) States(ctx context.Context, mb Mailbox, lo, hi mail.UID, fn func(MessageState) error) error {
+	return s.b.States(ctx, mb.ID, lo, hi, fn)
+}
+
 // Changes calls fn for each change of mb after since, in MODSEQ order.
 func (s *Store) Changes(ctx context.Context, mb Mailbox, since mail.ModSeq, fn func(Change) error) error {
 	return s.b.Changes(ctx, mb.ID, since, fn)

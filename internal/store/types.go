@@ -117,6 +117,14 @@ type MessageMeta struct {
 }
 
 // MessageRow is a live message in a mailbox.
+// MessageState is a message's mutable state without its metadata: all that
+// SELECT, EXPUNGE and CLOSE need, and cheaper to read than a MessageRow.
+type MessageState struct {
+	UID    mail.UID
+	ModSeq mail.ModSeq
+	Flags  mail.Flags
+}
+
 type MessageRow struct {
 	UID    mail.UID
 	ModSeq mail.ModSeq

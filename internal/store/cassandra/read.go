@@ -38,22 +38,57 @@ type live struct {
 // erratum 1809, carried into RFC 7162), and would then never ask for the
 // missing change. Metadata is immutable and joined last, streaming.
 func (b *Backend) Messages(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageRow) error) error {
+	msgs, pre, err := b.snapshot(ctx, mailboxID, lo, hi, true)
+	if err != nil || len(msgs) == 0 {
+		return err
+	}
+	if pre != nil {
+		// Metadata absent from msgmeta when it was read belongs to an
+		// append above the watermark, which is in the tail.
+		for i := range msgs {
+			if err := b.emit(ctx, mailboxID, &msgs[i], pre[msgs[i].uid], fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return b.join(ctx, mailboxID, msgs, fn)
+}
+
+// States implements store.Backend: the snapshot of Messages without the
+// metadata join, so one round trip to the state rows and one to the log.
+func (b *Backend) States(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageState) error) error {
+	msgs, _, err := b.snapshot(ctx, mailboxID, lo, hi, false)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := fn(store.MessageState{UID: mail.UID(m.uid), ModSeq: mail.ModSeq(m.modseq), Flags: mail.NewFlags(m.flags...)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshot runs steps 1 to 4 of Messages. With prefetch, a short range's
+// metadata is read alongside the log and returned by UID.
+func (b *Backend) snapshot(ctx context.Context, mailboxID string, lo, hi mail.UID, prefetch bool) ([]live, map[int64][]byte, error) {
 	lo = max(lo, 1)
 	upper := int64(hi)
 	if hi == 0 {
 		upper = math.MaxUint32
 	}
 	if upper < int64(lo) {
-		return nil
+		return nil, nil, nil
 	}
 	st, err := b.current(ctx, mailboxID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	b.testPause()
 	rows, err := b.states(ctx, mailboxID, int64(lo), min(upper, int64(st.head.UIDNext)-1))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	b.testPause()
 	// For a short range, read the (immutable) metadata while the log is
@@ -61,7 +96,7 @@ func (b *Backend) Messages(ctx context.Context, mailboxID string, lo, hi mail.UI
 	var pre map[int64][]byte
 	var preErr error
 	var wg sync.WaitGroup
-	if top := min(upper, int64(st.head.UIDNext)-1); top >= int64(lo) && top-int64(lo) < prefetchMax {
+	if top := min(upper, int64(st.head.UIDNext)-1); prefetch && top >= int64(lo) && top-int64(lo) < prefetchMax {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -77,23 +112,12 @@ func (b *Backend) Messages(ctx context.Context, mailboxID string, lo, hi mail.UI
 	})
 	wg.Wait()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if preErr != nil {
-		return preErr
+		return nil, nil, preErr
 	}
-	msgs := overlay(rows, tail)
-	if pre != nil {
-		// Metadata absent from msgmeta when it was read belongs to an
-		// append above the watermark, which is in the tail.
-		for i := range msgs {
-			if err := b.emit(ctx, mailboxID, &msgs[i], pre[msgs[i].uid], fn); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return b.join(ctx, mailboxID, msgs, fn)
+	return overlay(rows, tail), pre, nil
 }
 
 // prefetchMax is the widest UID range whose metadata Messages reads

@@ -79,21 +79,33 @@ func encodeRow(r store.MessageRow) []byte {
 }
 
 func decodeRow(uid mail.UID, b []byte) (store.MessageRow, error) {
-	r := store.MessageRow{UID: uid}
-	m, n := binary.Uvarint(b)
-	if n <= 0 {
-		return r, errCorrupt
-	}
-	r.ModSeq = mail.ModSeq(m)
-	fs, rest, err := readFlags(b[n:])
+	st, rest, err := decodeStatePrefix(uid, b)
+	r := store.MessageRow{UID: uid, ModSeq: st.ModSeq, Flags: st.Flags}
 	if err != nil {
 		return r, err
 	}
-	r.Flags = fs
 	if r.Meta, err = store.DecodeMeta(rest); err != nil {
 		return r, fmt.Errorf("embedded: row %d: %w", uid, err)
 	}
 	return r, nil
+}
+
+// decodeState decodes the state that leads a row value.
+func decodeState(uid mail.UID, b []byte) (store.MessageState, error) {
+	st, _, err := decodeStatePrefix(uid, b)
+	return st, err
+}
+
+func decodeStatePrefix(uid mail.UID, b []byte) (store.MessageState, []byte, error) {
+	st := store.MessageState{UID: uid}
+	m, n := binary.Uvarint(b)
+	if n <= 0 {
+		return st, nil, errCorrupt
+	}
+	st.ModSeq = mail.ModSeq(m)
+	fs, rest, err := readFlags(b[n:])
+	st.Flags = fs
+	return st, rest, err
 }
 
 // A change value is kind then flags; ModSeq and UID are in the key.

@@ -46,6 +46,9 @@ type Options struct {
 	// NoSync skips fsyncs. Only for tests that measure nothing about
 	// durability.
 	NoSync bool
+	// CacheSize is Pebble's block cache in bytes (default 128 MiB). Rows
+	// and small bodies are read from it decompressed.
+	CacheSize int64
 }
 
 // ErrLocked reports that another process has the data directory open.
@@ -86,7 +89,12 @@ func Open(dir string, opts Options) (*Backend, error) {
 			_ = os.Remove(filepath.Join(tmp, e.Name()))
 		}
 	}
-	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}})
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 128 << 20
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref() // the DB holds its own reference
+	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}, Cache: cache})
 	if err != nil {
 		if isLockErr(err) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)

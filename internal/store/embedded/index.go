@@ -102,6 +102,25 @@ func (b *Backend) Messages(_ context.Context, mailboxID string, lo, hi mail.UID,
 	})
 }
 
+// States implements store.Backend: the rows of Messages, decoding only
+// MODSEQ and flags, which lead each row value.
+func (b *Backend) States(_ context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageState) error) error {
+	if hi == 0 {
+		hi = math.MaxUint32
+	}
+	if lo > hi {
+		return nil
+	}
+	n := len(rowPrefix(mailboxID))
+	return b.scan(rowKey(mailboxID, lo), prefixEnd(rowKey(mailboxID, hi)), func(k, v []byte) error {
+		st, err := decodeState(mail.UID(binary.BigEndian.Uint32(k[n:])), v)
+		if err != nil {
+			return err
+		}
+		return fn(st)
+	})
+}
+
 // Changes implements store.Index.
 func (b *Backend) Changes(_ context.Context, mailboxID string, since mail.ModSeq, fn func(store.Change) error) error {
 	if since == math.MaxUint64 {

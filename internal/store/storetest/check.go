@@ -73,6 +73,7 @@ func (e *env) check(mb store.Mailbox) {
 	if h != want {
 		e.t.Fatalf("%s: head %+v, recount from rows %+v", mb.Name, h, want)
 	}
+	e.checkStates(mb, rows)
 	replay := map[mail.UID]mail.Flags{}
 	var prev mail.ModSeq
 	for _, c := range e.changes(mb, 0) {
@@ -105,5 +106,36 @@ func (e *env) check(mb store.Mailbox) {
 		if f, ok := replay[r.UID]; !ok || !f.Equal(r.Flags) {
 			e.t.Fatalf("%s: UID %d: replayed flags %v, row flags %v", mb.Name, r.UID, f, r.Flags)
 		}
+	}
+}
+
+// checkStates verifies that States lists exactly the rows' UIDs, MODSEQs
+// and flags, for the whole mailbox and for a range inside it.
+func (e *env) checkStates(mb store.Mailbox, rows []store.MessageRow) {
+	e.t.Helper()
+	states := func(lo, hi mail.UID) []store.MessageState {
+		var out []store.MessageState
+		if err := e.s.States(e.ctx, mb, lo, hi, func(s store.MessageState) error {
+			out = append(out, s)
+			return nil
+		}); err != nil {
+			e.t.Fatalf("States(%s): %v", mb.Name, err)
+		}
+		return out
+	}
+	same := func(what string, got []store.MessageState, want []store.MessageRow) {
+		if len(got) != len(want) {
+			e.t.Fatalf("%s: States%s lists %d messages, Messages %d", mb.Name, what, len(got), len(want))
+		}
+		for i, r := range want {
+			if g := got[i]; g.UID != r.UID || g.ModSeq != r.ModSeq || !g.Flags.Equal(r.Flags) {
+				e.t.Fatalf("%s: States%s[%d] = %+v, Messages has UID %d MODSEQ %d flags %v", mb.Name, what, i, g, r.UID, r.ModSeq, r.Flags)
+			}
+		}
+	}
+	same("", states(1, 0), rows)
+	if len(rows) >= 3 {
+		lo, hi := rows[1].UID, rows[len(rows)-2].UID
+		same(fmt.Sprintf("(%d:%d)", lo, hi), states(lo, hi), rows[1:len(rows)-1])
 	}
 }
