@@ -117,7 +117,7 @@ var uidRe = regexp.MustCompile(`^\* \d+ FETCH \(.*?\bUID (\d+)`)
 // session runs one session. Commands started after the run's end are not
 // counted, so every counted command ran under full load.
 func (c *client) session(ctx context.Context) error {
-	var conn *imapConn
+	var conn *benchkit.IMAPConn
 	step := func(name string, f func() error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -138,19 +138,19 @@ func (c *client) session(ctx context.Context) error {
 		var out [][]byte
 		err := step(name, func() error {
 			var err error
-			out, err = conn.command(line, lit)
+			out, err = conn.Command(line, lit)
 			return err
 		})
 		return out, err
 	}
 	if err := step("connect", func() error {
 		var err error
-		conn, err = dialIMAP(c.addr, c.load.timeout)
+		conn, err = benchkit.DialIMAP(c.addr, c.load.timeout, 64<<10)
 		return err
 	}); err != nil {
 		return err
 	}
-	defer conn.close()
+	defer conn.Close()
 	if _, err := cmd("LOGIN", fmt.Sprintf("LOGIN %q %q", c.user, benchkit.Password), nil); err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"os/exec"
 	"strings"
@@ -54,5 +57,25 @@ func TestServeDeliverAndList(t *testing.T) {
 	}
 	if f := strings.Fields(inbox); len(f) < 4 || f[1] != "1" || f[2] != "1" {
 		t.Fatalf("INBOX line %q, want 1 message, 1 unseen:\n%s", inbox, out)
+	}
+}
+
+// TestFreeMemoryEndpoint: POST /debug/memory/free answers the runtime's
+// figures; GET is refused, since the call does work.
+func TestFreeMemoryEndpoint(t *testing.T) {
+	h := httpHandler(nil, "token")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/debug/memory/free", nil))
+	var m map[string]uint64
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); rec.Code != 200 || err != nil {
+		t.Fatalf("POST: %d %q: %v", rec.Code, rec.Body, err)
+	}
+	if m["heap_inuse"] == 0 || m["goroutines"] == 0 {
+		t.Fatalf("figures %v", m)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/memory/free", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d, want 405", rec.Code)
 	}
 }

@@ -75,11 +75,20 @@ func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 	return c
 }
 
+// Buffer sizes per connection. Small, because thousands of connections sit
+// in IDLE holding them (bench/imapidle): lines longer than the read buffer
+// are assembled by imapwire, and bodies bigger than the write buffer go
+// straight to the socket.
+const (
+	readBufSize  = 4 << 10
+	writeBufSize = 4 << 10
+)
+
 // setStream puts fresh buffers and codec over rw.
 func (c *conn) setStream(rw io.ReadWriter) {
 	c.raw = rw
-	c.br = bufio.NewReaderSize(rw, 16<<10)
-	c.bw = bufio.NewWriterSize(rw, 32<<10)
+	c.br = bufio.NewReaderSize(rw, readBufSize)
+	c.bw = bufio.NewWriterSize(rw, writeBufSize)
 	c.w = imapwire.NewWriter(c.bw)
 	c.w.SetUTF8Accept(c.enabled.utf8)
 	c.r = imapwire.NewReader(c.br, c, imapwire.Limits{

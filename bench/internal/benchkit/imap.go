@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// imapConn is a minimal IMAP client for load: one command at a time,
+// IMAPConn is a minimal IMAP client for load: one command at a time,
 // responses read line by line with server literals inlined, so that the
 // caller can scan them. It understands just enough of RFC 9051 for the
 // benchmark's mix; it is not a general client.
-type imapConn struct {
+type IMAPConn struct {
 	conn    net.Conn
 	r       *bufio.Reader
 	w       *bufio.Writer
@@ -23,19 +23,20 @@ type imapConn struct {
 	timeout time.Duration
 }
 
-// errNo is a tagged NO or BAD: the server refused the command and the
+// ErrNo is a tagged NO or BAD: the server refused the command and the
 // connection stays usable.
-type errNo struct{ line string }
+type ErrNo struct{ line string }
 
-func (e *errNo) Error() string { return e.line }
+func (e *ErrNo) Error() string { return e.line }
 
-// dialIMAP connects and reads the greeting.
-func dialIMAP(addr string, timeout time.Duration) (*imapConn, error) {
+// DialIMAP connects and reads the greeting. bufSize sizes the read and
+// write buffers: large for load, small for thousands of idle connections.
+func DialIMAP(addr string, timeout time.Duration, bufSize int) (*IMAPConn, error) {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
-	c := &imapConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), w: bufio.NewWriter(conn), timeout: timeout}
+	c := &IMAPConn{conn: conn, r: bufio.NewReaderSize(conn, bufSize), w: bufio.NewWriterSize(conn, bufSize), timeout: timeout}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	line, err := c.readResponse()
 	if err != nil {
@@ -49,24 +50,15 @@ func dialIMAP(addr string, timeout time.Duration) (*imapConn, error) {
 	return c, nil
 }
 
-func (c *imapConn) close() { _ = c.conn.Close() }
+// Close closes the connection without LOGOUT.
+func (c *IMAPConn) Close() { _ = c.conn.Close() }
 
-// command sends one command line (and, when lit is not nil, a LITERAL+
+// Command sends one command line (and, when lit is not nil, a LITERAL+
 // literal after it, RFC 7888) and returns its untagged responses. A tagged
-// NO or BAD is an *errNo; any other error means the connection is broken.
-func (c *imapConn) command(line string, lit []byte) ([][]byte, error) {
-	c.tag++
-	tag := "b" + strconv.Itoa(c.tag)
-	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
-	c.w.WriteString(tag)
-	c.w.WriteByte(' ')
-	c.w.WriteString(line)
-	if lit != nil {
-		fmt.Fprintf(c.w, " {%d+}\r\n", len(lit))
-		c.w.Write(lit)
-	}
-	c.w.WriteString("\r\n")
-	if err := c.w.Flush(); err != nil {
+// NO or BAD is an *ErrNo; any other error means the connection is broken.
+func (c *IMAPConn) Command(line string, lit []byte) ([][]byte, error) {
+	tag, err := c.send(line, lit)
+	if err != nil {
 		return nil, err
 	}
 	var untagged [][]byte
@@ -83,7 +75,7 @@ func (c *imapConn) command(line string, lit []byte) ([][]byte, error) {
 			if bytes.HasPrefix(st, []byte("OK")) {
 				return untagged, nil
 			}
-			return untagged, &errNo{line: string(resp)}
+			return untagged, &ErrNo{line: string(resp)}
 		case bytes.HasPrefix(resp, []byte("+")):
 			return untagged, errors.New("unexpected continuation request: the server did not take LITERAL+")
 		default:
@@ -92,9 +84,59 @@ func (c *imapConn) command(line string, lit []byte) ([][]byte, error) {
 	}
 }
 
+// Idle sends IDLE (RFC 2177) and returns once the server's continuation
+// request arrives. Then ReadUntil waits for what the server announces.
+func (c *IMAPConn) Idle() error {
+	if _, err := c.send("IDLE", nil); err != nil {
+		return err
+	}
+	for {
+		resp, err := c.readResponse()
+		if err != nil {
+			return err
+		}
+		if bytes.HasPrefix(resp, []byte("+")) {
+			return nil
+		}
+		if !bytes.HasPrefix(resp, []byte("* ")) {
+			return fmt.Errorf("IDLE: %.80q", resp)
+		}
+	}
+}
+
+// ReadUntil reads responses until one contains substr, or the deadline.
+func (c *IMAPConn) ReadUntil(substr string, deadline time.Time) error {
+	_ = c.conn.SetReadDeadline(deadline)
+	for {
+		resp, err := c.readResponse()
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(resp, []byte(substr)) {
+			return nil
+		}
+	}
+}
+
+// send writes one tagged command and returns its tag.
+func (c *IMAPConn) send(line string, lit []byte) (string, error) {
+	c.tag++
+	tag := "b" + strconv.Itoa(c.tag)
+	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
+	c.w.WriteString(tag)
+	c.w.WriteByte(' ')
+	c.w.WriteString(line)
+	if lit != nil {
+		fmt.Fprintf(c.w, " {%d+}\r\n", len(lit))
+		c.w.Write(lit)
+	}
+	c.w.WriteString("\r\n")
+	return tag, c.w.Flush()
+}
+
 // readResponse reads one response line, with the contents of any literals
 // ({N} or ~{N} at a line end) inlined, without its final CRLF.
-func (c *imapConn) readResponse() ([]byte, error) {
+func (c *IMAPConn) readResponse() ([]byte, error) {
 	var out []byte
 	for {
 		line, err := c.r.ReadSlice('\n')
