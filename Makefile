@@ -6,7 +6,7 @@ BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit lint fuzz bench-lmtp cassandra-start cassandra-stop clean
+.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 cassandra-start cassandra-stop clean
 
 all: build
 
@@ -37,8 +37,18 @@ FUZZTIME ?= 20s
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
+# Benchmarks against Dovecot in the same run (docs/BENCHMARKS.md).
 bench-lmtp: build
 	$(GO) run ./bench/lmtp
+
+bench-imap: build
+	$(GO) run ./bench/imap
+
+bench-imapidle: build
+	$(GO) run ./bench/imapidle -targets embedded,cassandra,dovecot
+
+bench-pop3: build
+	$(GO) run ./bench/pop3
 
 cassandra-start:
 	scripts/cassandra.sh start
