@@ -32,7 +32,6 @@ func newStats() *stats { return &stats{lat: map[string]benchkit.Latencies{}, err
 func (s *stats) downloads() int            { return len(s.lat["RETR"]) }
 func (s *stats) downloadsPerSec() float64  { return float64(s.downloads()) / s.elapsed.Seconds() }
 func (s *stats) mbPerSec() float64         { return float64(s.bytes) / 1e6 / s.elapsed.Seconds() }
-func (s *stats) sessionsPerSec() float64   { return float64(s.sessions) / s.elapsed.Seconds() }
 func (s *stats) fail(step string, e error) { s.errs[step]++; s.noteErr(step, e) }
 func (s *stats) noteErr(step string, e error) {
 	if s.firstErr == "" {
