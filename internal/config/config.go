@@ -23,6 +23,22 @@ type Config struct {
 	Quota  Quota    `toml:"quota"`
 	TLS    TLS      `toml:"tls"`
 	Login  Login    `toml:"login"`
+	Notify Notify   `toml:"notify"`
+}
+
+// Notify configures the cross-host notifier: every access host of a store
+// affinity group tells the others of its users' changes, so IDLE works
+// across hosts (DESIGN.md section 5).
+type Notify struct {
+	// Listen is where peers connect (TLS; peers authenticate with Secret).
+	// Empty: no cross-host notifications (one host, or the embedded store).
+	Listen []string `toml:"listen"`
+	// Port is the peers' notifier port, for store.storehostlist entries
+	// that do not give one.
+	Port int `toml:"port"`
+	// Secret is shared by every host of the deployment; at least 16
+	// characters.
+	Secret string `toml:"secret"`
 }
 
 // TLS names the certificate IMAP and POP3 offer, with STARTTLS/STLS and on
@@ -86,6 +102,11 @@ type Log struct {
 type Store struct {
 	DBType  string `toml:"dbtype"`  // embedded or cassandra
 	DataDir string `toml:"datadir"` // the embedded store's directory
+	// StoreHostList maps each store affinity group's name to its access
+	// hosts (server.hostname of each, optionally with :port for its
+	// notifier). A user's mailHost names a group or one of its hosts. Every
+	// host carries the same lists; the order may differ.
+	StoreHostList map[string][]string `toml:"storehostlist"`
 	// CacheSize is the embedded store's block cache (metadata and small
 	// bodies, decompressed).
 	CacheSize Size `toml:"cachesize"`
@@ -198,6 +219,7 @@ func Default() Config {
 		Store: Store{
 			DBType:                       "embedded",
 			DataDir:                      "./quire-data",
+			StoreHostList:                map[string][]string{},
 			CacheSize:                    128 * MiB,
 			CasConnectPoints:             []string{"127.0.0.1:9042"},
 			CasMetaConnectPoints:         []string{},
@@ -254,7 +276,8 @@ func Default() Config {
 			MaxConnections: 500,
 			Timeout:        600 * s,
 		},
-		Login: Login{FreeFailures: 2, MaxDelay: 15 * s},
+		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s},
+		Notify: Notify{Listen: []string{}, Port: 4790},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:24"},
 			MaxMessageSize: 50 * MiB,

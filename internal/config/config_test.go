@@ -45,6 +45,8 @@ func changed(t *testing.T) Config {
 			f.v.SetInt(x + int64(i) + 1)
 		case []string:
 			f.v.Set(reflect.ValueOf(append(x, "h"+f.key+":1", `odd "one"`)))
+		case map[string][]string:
+			f.v.Set(reflect.ValueOf(map[string][]string{"east": {"a1", "a2:4791"}, `odd "g"`: {}}))
 		default:
 			t.Fatalf("%s: no test value for type %T", f.key, x)
 		}
@@ -140,6 +142,8 @@ func wrongTypeValue(f field) string {
 		return `"3"`
 	case []string:
 		return `"a:1"`
+	case map[string][]string:
+		return `{ east = "a1" }`
 	}
 	return "{}"
 }

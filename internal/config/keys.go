@@ -121,6 +121,11 @@ func (c *Config) Set(key, value string) error {
 		}
 	case v.Kind() == reflect.Slice:
 		x = listValue(value)
+	case v.Kind() == reflect.Map:
+		var m map[string]any
+		if _, err := toml.Decode("v = "+value, &m); err == nil && len(m) == 1 {
+			x = m["v"]
+		}
 	}
 	return assign(key, v, x)
 }
@@ -221,6 +226,30 @@ func assign(key string, v reflect.Value, x any) error {
 			list = append(list, s)
 		}
 		v.Set(reflect.ValueOf(list))
+	case reflect.Map:
+		const want = `a table of lists of strings such as { east = ["a1", "a2"] }`
+		tab, ok := x.(map[string]any)
+		if !ok {
+			return bad(want)
+		}
+		m := make(map[string][]string, len(tab))
+		for k, e := range tab {
+			arr, ok := e.([]any)
+			if !ok {
+				return bad(want)
+			}
+			for _, h := range arr {
+				s, ok := h.(string)
+				if !ok || !utf8.ValidString(s) {
+					return bad(want)
+				}
+				m[k] = append(m[k], s)
+			}
+			if m[k] == nil {
+				m[k] = []string{}
+			}
+		}
+		v.Set(reflect.ValueOf(m))
 	default:
 		panic("config: key " + key + " has unsupported type " + v.Type().String())
 	}

@@ -40,12 +40,13 @@ func (c Config) Validate() error {
 	}
 	atLeast(&ck, "store.purge.grace", s.Purge.Grace, 0)
 	c.validateCassandra(&ck)
+	c.validateGroups(&ck)
 
 	seen := map[string]string{}
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"imap.listen", c.IMAP.Listen}, {"imap.tls_listen", c.IMAP.TLSListen}, {"pop3.listen", c.POP3.Listen}, {"pop3.tls_listen", c.POP3.TLSListen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
+	}{{"imap.listen", c.IMAP.Listen}, {"imap.tls_listen", c.IMAP.TLSListen}, {"pop3.listen", c.POP3.Listen}, {"pop3.tls_listen", c.POP3.TLSListen}, {"lmtp.listen", c.LMTP.Listen}, {"http.listen", c.HTTP.Listen}, {"notify.listen", c.Notify.Listen}} {
 		for _, a := range l.addrs {
 			if err := checkAddr(a, true); err != nil {
 				ck.fail(l.key, l.addrs, "%q: %v", a, err)
@@ -97,6 +98,62 @@ func (c Config) Validate() error {
 	atLeast(&ck, "quota.default_storage", c.Quota.DefaultStorage, 0)
 	atLeast(&ck, "quota.default_messages", c.Quota.DefaultMessages, 0)
 	return errors.Join(ck.errs...)
+}
+
+// validateGroups checks the store affinity groups and the notifier that
+// links their hosts.
+func (c Config) validateGroups(ck *checker) {
+	const key = "store.storehostlist"
+	groups := c.Store.StoreHostList
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	slices.Sort(names) // messages in a stable order
+	owner := map[string]string{}
+	for _, g := range names {
+		if g == "" || !isHost(g) || isIP(g) {
+			ck.fail(key, groups, "group name %q must be letters, digits, '-', '_' or '.'", g)
+		}
+		hosts := groups[g]
+		if len(hosts) == 0 {
+			ck.fail(key, groups, "group %q lists no hosts", g)
+		}
+		if len(hosts) > 1 && c.Store.DBType != "cassandra" {
+			ck.fail(key, groups, `group %q has %d hosts: several hosts share a store only with store.dbtype = "cassandra"`, g, len(hosts))
+		}
+		for _, h := range hosts {
+			if err := checkAddr(h, false); err != nil {
+				ck.fail(key, groups, "group %q: %q: %v", g, h, err)
+				continue
+			}
+			name := strings.ToLower(HostPart(h))
+			switch prev, dup := owner[name]; {
+			case dup && prev == g:
+				ck.fail(key, groups, "group %q lists host %q twice", g, name)
+			case dup:
+				ck.fail(key, groups, "host %q is in groups %q and %q; a host belongs to one store affinity group", name, prev, g)
+			default:
+				owner[name] = g
+			}
+		}
+	}
+	n := c.Notify
+	if n.Port < 1 || n.Port > 65535 {
+		ck.fail("notify.port", n.Port, "must be a port number from 1 to 65535")
+	}
+	if len(n.Listen) > 0 && len(n.Secret) < 16 {
+		ck.fail("notify.secret", "(hidden)", "must be at least 16 characters when notify.listen is set: peers prove they know it")
+	}
+}
+
+// HostPart returns the host of a storehostlist entry, which may carry a
+// port.
+func HostPart(entry string) string {
+	if h, _, err := net.SplitHostPort(entry); err == nil {
+		return h
+	}
+	return entry
 }
 
 // validateCassandra checks the store.cas* keys. Their values are checked

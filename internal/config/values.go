@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -173,6 +174,17 @@ func literal(v reflect.Value) string {
 			parts[i] = quote(s)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string][]string:
+		names := make([]string, 0, len(x))
+		for k := range x {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, k := range names {
+			parts[i] = quote(k) + " = " + literal(reflect.ValueOf(x[k]))
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
 	}
 	return rawLiteral(v.Interface())
 }
