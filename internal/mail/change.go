@@ -7,4 +7,7 @@ type Event struct {
 	UserID    string
 	MailboxID string
 	ModSeq    ModSeq // the mailbox's highest mod-sequence after the change
+	// MailHost is the user's mailHost, which routes the event to the hosts
+	// of the user's store affinity group; "" means this host's group.
+	MailHost string
 }
