@@ -61,6 +61,8 @@ func (s *Store) CreateMailbox(ctx context.Context, u User, name, specialUse stri
 	if err := s.b.CreateMailbox(ctx, mb); err != nil {
 		return Mailbox{}, err
 	}
+	mb.MailHost = u.MailHost
+	s.publish(mb, 0)
 	return mb, nil
 }
 
@@ -70,12 +72,18 @@ func (s *Store) Mailbox(ctx context.Context, u User, name string) (Mailbox, erro
 	if err != nil {
 		return Mailbox{}, fmt.Errorf("%w: %w", mail.ErrNoSuchMailbox, err)
 	}
-	return s.b.Mailbox(ctx, u.ID, name)
+	mb, err := s.b.Mailbox(ctx, u.ID, name)
+	mb.MailHost = u.MailHost
+	return mb, err
 }
 
 // Mailboxes returns all of a user's mailboxes, sorted by name.
 func (s *Store) Mailboxes(ctx context.Context, u User) ([]Mailbox, error) {
-	return s.b.ListMailboxes(ctx, u.ID)
+	mbs, err := s.b.ListMailboxes(ctx, u.ID)
+	for i := range mbs {
+		mbs[i].MailHost = u.MailHost
+	}
+	return mbs, err
 }
 
 // Status returns a mailbox's head.
@@ -97,6 +105,7 @@ func (s *Store) RenameMailbox(ctx context.Context, mb Mailbox, newName string) (
 		return Mailbox{}, err
 	}
 	mb.Name = newName
+	s.publish(mb, 0)
 	return mb, nil
 }
 
@@ -105,7 +114,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, mb Mailbox) error {
 	if mb.Name == "INBOX" {
 		return fmt.Errorf("%w: INBOX cannot be deleted", mail.ErrCannot)
 	}
-	return s.b.DeleteMailbox(ctx, mb)
+	if err := s.b.DeleteMailbox(ctx, mb); err != nil {
+		return err
+	}
+	s.publish(mb, 0)
+	return nil
 }
 
 // SetSubscribed subscribes or unsubscribes a name.

@@ -84,7 +84,7 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 			return uids, err
 		}
 		uids = append(uids, got...)
-		s.publish(mb.UserID, mb.ID, head.ModSeq)
+		s.publish(mb, head.ModSeq)
 	}
 	return uids, nil
 }
@@ -240,7 +240,7 @@ func (s *Store) forChunks(ctx context.Context, mb Mailbox, uids []mail.UID, op s
 		}
 		record()
 		if len(changes) > 0 {
-			s.publish(mb.UserID, mb.ID, next.ModSeq)
+			s.publish(mb, next.ModSeq)
 		}
 	}
 	return nil

@@ -163,6 +163,7 @@ func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID
 // a user deleted and created again has a new ID.
 func (s *Store) inboxOf(ctx context.Context, u User) (Mailbox, error) {
 	if mb, ok := s.inbox.get(u.ID); ok {
+		mb.MailHost = u.MailHost
 		return mb, nil
 	}
 	mb, err := s.b.Mailbox(ctx, u.ID, "INBOX")
@@ -176,6 +177,7 @@ func (s *Store) inboxOf(ctx context.Context, u User) (Mailbox, error) {
 	if err == nil {
 		s.inbox.put(u.ID, mb)
 	}
+	mb.MailHost = u.MailHost
 	return mb, err
 }
 

@@ -197,9 +197,12 @@ func (s *Store) commitRetry(ctx context.Context, op string, fn func() error) err
 	}
 }
 
-func (s *Store) publish(u string, mb string, m mail.ModSeq) {
+// publish tells the notifier of a committed change to mb: m is its new
+// HIGHESTMODSEQ, or 0 for a change to the mailbox itself (create, rename,
+// delete).
+func (s *Store) publish(mb Mailbox, m mail.ModSeq) {
 	if s.opts.Publish != nil {
-		s.opts.Publish(mail.Event{UserID: u, MailboxID: mb, ModSeq: m})
+		s.opts.Publish(mail.Event{UserID: mb.UserID, MailboxID: mb.ID, ModSeq: m, MailHost: mb.MailHost})
 	}
 }
 

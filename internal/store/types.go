@@ -28,6 +28,11 @@ type Mailbox struct {
 	UIDValidity uint32
 	SpecialUse  string // RFC 6154 attribute such as `\Sent`, or ""
 	Created     time.Time
+	// MailHost is the owner's mailHost, copied from the User by the Store
+	// methods that look a mailbox up for one; not persisted. Events about
+	// the mailbox carry it, so the notifier can route them to the user's
+	// store affinity group.
+	MailHost string `json:"-"`
 }
 
 // Head is a mailbox's summary, replaced atomically with every change. Its

@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentFlags", testConcurrentFlags},
 		{"ManyCommits", testManyCommits},
+		{"Events", testEvents},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
