@@ -48,6 +48,14 @@ func TestUserAndMailboxCommands(t *testing.T) {
 	if list := mustRun("", "user", "list", "--config", cfg); !strings.Contains(list, "2097152") || !strings.Contains(list, "50") {
 		t.Fatalf("quota not shown:\n%s", list)
 	}
+	mustRun("", "user", "mailhost", "alice@example.org", "east", "--config", cfg)
+	mustRun("pw\n", "user", "add", "frank@example.org", "--password-stdin", "--mailhost", "west", "--config", cfg)
+	if list := mustRun("", "user", "list", "--config", cfg); !strings.Contains(list, "east") || !strings.Contains(list, "west") {
+		t.Fatalf("mailhost not shown:\n%s", list)
+	}
+	if _, err := quire(t, "", "user", "mailhost", "alice@example.org", "a b", "--config", cfg); err == nil || !strings.Contains(err.Error(), "without spaces") {
+		t.Fatalf("user mailhost with a space: %v", err)
+	}
 	mbs := mustRun("", "mailbox", "list", "alice@example.org", "--config", cfg)
 	for _, name := range []string{"INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"} {
 		if !strings.Contains(mbs, name) {

@@ -40,6 +40,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	hub := notify.NewHub()
 	so := storeOptions(cfg, log)
 	so.Publish = hub.Publish
+	var mesh *notify.Mesh
+	if len(cfg.Notify.Listen) > 0 {
+		// Several access hosts: changes go to the other hosts of the user's
+		// store affinity group too (DESIGN.md section 5).
+		mesh, err = notify.NewMesh(notify.MeshOptions{Self: cfg.Server.Hostname, Groups: cfg.Store.StoreHostList,
+			Port: cfg.Notify.Port, Secret: []byte(cfg.Notify.Secret), Hub: hub, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer mesh.Close()
+		so.Publish = mesh.Publish
+	}
 	st := store.New(b, so)
 	tc, err := tlsConfig(cfg)
 	if err != nil {
@@ -88,6 +100,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	for _, addr := range cfg.HTTP.Listen {
 		srv := &http.Server{Handler: httpHandler(st, token), ReadHeaderTimeout: 10 * time.Second}
 		if err := listen("http", addr, srv.Serve, srv.Close); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	for _, addr := range cfg.Notify.Listen {
+		if err := listen("notify", addr, mesh.Serve, func() error { mesh.Close(); return nil }); err != nil {
 			shutdown()
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 
 func (c *cli) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("user: expected add, del, list, passwd or quota")
+		return errors.New("user: expected add, del, list, passwd, quota or mailhost")
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
@@ -26,6 +26,7 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	pwHash := fs.String("password-hash", "", "store this hash as is, for migrations: {SSHA}, {SHA512}, $2y$ (bcrypt), $argon2id$, {PLAIN}...")
 	storage := fs.String("storage", "", "storage quota in bytes (KB, MB, GB, KiB, MiB, GiB allowed); 0 = unlimited")
 	messages := fs.String("messages", "", "message-count quota; 0 = unlimited")
+	mailHost := fs.String("mailhost", "", "with add: the store affinity group (or a host of it) serving the user")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -77,6 +78,11 @@ func (c *cli) user(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		if *mailHost != "" {
+			if err := a.SetMailHost(ctx, u.Address, *mailHost); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(c.stdout, "created %s with INBOX, Drafts, Sent, Trash, Junk and Archive\n", u.Address)
 		return nil
 	case "del":
@@ -114,8 +120,22 @@ func (c *cli) user(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "quota set for %s\n", pos[0])
 		return nil
+	case "mailhost":
+		// The user's store affinity group; with no GROUP, this host's group.
+		if len(pos) != 1 && len(pos) != 2 {
+			return errors.New("user mailhost: expected ADDRESS [GROUP-OR-HOST]")
+		}
+		mh := ""
+		if len(pos) == 2 {
+			mh = pos[1]
+		}
+		if err := a.SetMailHost(ctx, pos[0], mh); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "mailhost of %s set to %q\n", pos[0], mh)
+		return nil
 	}
-	return fmt.Errorf("user: unknown subcommand %q (expected add, del, list, passwd or quota)", sub)
+	return fmt.Errorf("user: unknown subcommand %q (expected add, del, list, passwd, quota or mailhost)", sub)
 }
 
 func (c *cli) password(pw string, fromStdin bool) (string, error) {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/quiremail/quire/internal/store"
 )
@@ -48,6 +49,9 @@ type Admin interface {
 	SetPassword(ctx context.Context, address, passwordHash string) error
 	// SetQuota sets limits; a negative value leaves that limit unchanged.
 	SetQuota(ctx context.Context, address string, storage, messages int64) error
+	// SetMailHost sets the user's mailHost: the store affinity group, or a
+	// host of it, that serves the user ("" for this host's group).
+	SetMailHost(ctx context.Context, address, mailHost string) error
 	Mailboxes(ctx context.Context, address string) ([]MailboxInfo, error)
 }
 
@@ -108,6 +112,18 @@ func (l local) SetQuota(ctx context.Context, address string, storage, messages i
 	if messages >= 0 {
 		u.QuotaMessages = messages
 	}
+	return l.s.UpdateUser(ctx, u)
+}
+
+func (l local) SetMailHost(ctx context.Context, address, mailHost string) error {
+	if strings.ContainsAny(mailHost, " \t\r\n") {
+		return fmt.Errorf("adminapi: mailHost %q: must be a group or host name, without spaces", mailHost)
+	}
+	u, err := l.s.User(ctx, address)
+	if err != nil {
+		return err
+	}
+	u.MailHost = mailHost
 	return l.s.UpdateUser(ctx, u)
 }
 

@@ -21,6 +21,7 @@ type request struct {
 	PasswordHash string `json:"password_hash,omitempty"`
 	Storage      int64  `json:"storage"`
 	Messages     int64  `json:"messages"`
+	MailHost     string `json:"mailhost,omitempty"`
 }
 
 type reply struct {
@@ -82,6 +83,9 @@ func Handler(a Admin, token string) http.Handler {
 	})
 	op("user/quota", func(ctx context.Context, q request) (reply, error) {
 		return reply{}, a.SetQuota(ctx, q.Address, q.Storage, q.Messages)
+	})
+	op("user/mailhost", func(ctx context.Context, q request) (reply, error) {
+		return reply{}, a.SetMailHost(ctx, q.Address, q.MailHost)
 	})
 	op("mailbox/list", func(ctx context.Context, q request) (reply, error) {
 		mbs, err := a.Mailboxes(ctx, q.Address)
@@ -151,6 +155,11 @@ func (r remote) SetPassword(ctx context.Context, address, hash string) error {
 
 func (r remote) SetQuota(ctx context.Context, address string, storage, messages int64) error {
 	_, err := r.call(ctx, "user/quota", request{Address: address, Storage: storage, Messages: messages})
+	return err
+}
+
+func (r remote) SetMailHost(ctx context.Context, address, mailHost string) error {
+	_, err := r.call(ctx, "user/mailhost", request{Address: address, MailHost: mailHost})
 	return err
 }
 
