@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -45,7 +46,11 @@ func (m *Mesh) Serve(ln net.Listener) error {
 			defer m.wg.Done()
 			defer m.track(raw, false)
 			defer raw.Close()
-			if err := m.receive(raw); err != nil && m.ctx.Err() == nil {
+			switch err := m.receive(raw); {
+			case err == nil || m.ctx.Err() != nil:
+			case errors.Is(err, io.EOF):
+				m.log.Info("notify: link from peer closed by the peer", "remote", raw.RemoteAddr().String())
+			default:
 				m.log.Warn("notify: link from peer closed", "remote", raw.RemoteAddr().String(), "err", err)
 			}
 		}()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -40,16 +41,25 @@ const (
 func (p *peer) run() {
 	defer p.m.wg.Done()
 	backoff := minBackoff
+	failures := 0
 	for p.m.ctx.Err() == nil {
 		start := time.Now()
-		err := p.link()
+		err := p.link(&failures)
 		if p.m.ctx.Err() != nil {
 			return
 		}
 		if time.Since(start) > 10*time.Second {
 			backoff = minBackoff // the link was up a while: a fresh failure
 		}
-		p.m.log.Warn("notify: link to peer down; retrying", "peer", p.addr, "err", err, "retry_in", backoff)
+		// The first failure in a row is worth a warning; repeats while the
+		// peer stays down are not (a host starting before its peers would
+		// fill the log).
+		failures++
+		level := slog.LevelDebug
+		if failures == 1 {
+			level = slog.LevelWarn
+		}
+		p.m.log.Log(p.m.ctx, level, "notify: link to peer down; retrying with backoff", "peer", p.addr, "err", err, "retry_in", backoff)
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-time.After(wait):
@@ -61,7 +71,7 @@ func (p *peer) run() {
 }
 
 // link dials, authenticates and sends events until the link breaks.
-func (p *peer) link() error {
+func (p *peer) link(failures *int) error {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	raw, err := d.DialContext(p.m.ctx, "tcp", p.addr)
 	if err != nil {
@@ -94,7 +104,8 @@ func (p *peer) link() error {
 	if err != nil {
 		return err
 	}
-	p.m.log.Info("notify: link to peer up", "peer", p.addr, "host", host)
+	p.m.log.Info("notify: link to peer up", "peer", p.addr, "host", host, "after_failures", *failures)
+	*failures = 0
 	bw := bufio.NewWriter(c)
 	tick := time.NewTicker(keepalive)
 	defer tick.Stop()
