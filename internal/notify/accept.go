@@ -47,7 +47,7 @@ func (m *Mesh) Serve(ln net.Listener) error {
 			defer m.track(raw, false)
 			defer raw.Close()
 			switch err := m.receive(raw); {
-			case err == nil || m.ctx.Err() != nil:
+			case m.ctx.Err() != nil: // closing
 			case errors.Is(err, io.EOF):
 				m.log.Info("notify: link from peer closed by the peer", "remote", raw.RemoteAddr().String())
 			default:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type IMAPConn struct {
 	w       *bufio.Writer
 	tag     int
 	timeout time.Duration
+	// Trace, if set, sees every command ("C") and response ("S") line of
+	// Do and Command, for a history of the session.
+	Trace func(dir, line string)
 }
 
 // ErrNo is a tagged NO or BAD: the server refused the command and the
@@ -57,29 +61,42 @@ func (c *IMAPConn) Close() { _ = c.conn.Close() }
 // literal after it, RFC 7888) and returns its untagged responses. A tagged
 // NO or BAD is an *ErrNo; any other error means the connection is broken.
 func (c *IMAPConn) Command(line string, lit []byte) ([][]byte, error) {
+	untagged, _, err := c.Do(line, lit)
+	return untagged, err
+}
+
+// Do is Command that also returns the tagged status line's text after the
+// tag (for response codes such as APPENDUID).
+func (c *IMAPConn) Do(line string, lit []byte) ([][]byte, string, error) {
 	tag, err := c.send(line, lit)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if c.Trace != nil {
+		c.Trace("C", tag+" "+line)
 	}
 	var untagged [][]byte
 	for {
 		resp, err := c.readResponse()
 		if err != nil {
-			return untagged, err
+			return untagged, "", err
+		}
+		if c.Trace != nil {
+			c.Trace("S", string(resp))
 		}
 		switch {
 		case bytes.HasPrefix(resp, []byte("* ")):
 			untagged = append(untagged, resp)
 		case bytes.HasPrefix(resp, []byte(tag+" ")):
-			st := resp[len(tag)+1:]
-			if bytes.HasPrefix(st, []byte("OK")) {
-				return untagged, nil
+			st := string(resp[len(tag)+1:])
+			if strings.HasPrefix(st, "OK") {
+				return untagged, st, nil
 			}
-			return untagged, &ErrNo{line: string(resp)}
+			return untagged, st, &ErrNo{line: string(resp)}
 		case bytes.HasPrefix(resp, []byte("+")):
-			return untagged, errors.New("unexpected continuation request: the server did not take LITERAL+")
+			return untagged, "", errors.New("unexpected continuation request: the server did not take LITERAL+")
 		default:
-			return untagged, fmt.Errorf("unexpected response %.80q", resp)
+			return untagged, "", fmt.Errorf("unexpected response %.80q", resp)
 		}
 	}
 }
