@@ -73,6 +73,11 @@ func Script(root string, env []string, args ...string) error {
 
 // stopProcess sends SIGTERM, then SIGKILL after 15 s.
 func stopProcess(cmd *exec.Cmd, exited <-chan struct{}) {
+	select {
+	case <-exited:
+		return // killed, or crashed, before
+	default:
+	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -104,10 +109,13 @@ func WaitPort(ctx context.Context, addr string, limit time.Duration, exited <-ch
 }
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free just now.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func FreeAddr() (string, error) { return FreeAddrOn("127.0.0.1") }
+
+// FreeAddrOn returns an address on ip with a port that was free just now.
+func FreeAddrOn(ip string) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
-		return "", fmt.Errorf("no free port on 127.0.0.1: %w", err)
+		return "", fmt.Errorf("no free port on %s: %w", ip, err)
 	}
 	defer l.Close()
 	return l.Addr().String(), nil

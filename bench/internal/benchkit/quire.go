@@ -2,11 +2,13 @@ package benchkit
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,10 +24,12 @@ func User(i int) string { return fmt.Sprintf("user%d@bench.test", i) }
 
 // Target is one running server under test.
 type Target struct {
-	LMTP, IMAP, POP3 string // addresses on 127.0.0.1
+	LMTP, IMAP, POP3 string // addresses on 127.0.0.1 (or QuireOptions.IP)
 	HTTP             string // quire's http.listen, for pprof; empty for Dovecot
 	PID              int    // quire's process; 0 for Dovecot
 	Note             string // shown under the report's table
+
+	proc *process // quire only: for Kill and Restart
 }
 
 // QuireOptions says how to start one quire serve.
@@ -36,6 +40,19 @@ type QuireOptions struct {
 	Users    int    // user1..N@bench.test are created with Password
 	Dir      string // config, data and log go here
 	MaxConns int    // IMAP connection limits (total, per user, per IP); 0 keeps quire's defaults
+
+	// For several access hosts on one Cassandra (bench/checker): the
+	// host's loopback address (default 127.0.0.1), its server.hostname,
+	// the store affinity groups and the notifier's address and secret.
+	// KeepKeyspaces skips dropping the bench keyspaces (all hosts but the
+	// first). Env is added to the server's environment.
+	IP, Hostname  string
+	Groups        map[string][]string
+	Notify        string
+	Secret        string
+	Recheck       string // imap.recheck, e.g. "30s"; "" keeps the default
+	KeepKeyspaces bool
+	Env           []string
 }
 
 // Keyspaces of the Cassandra target: bench-specific, so that a benchmark
@@ -60,7 +77,7 @@ allow_plaintext = true
 
 [http]
 listen = [%q]
-`
+%s`
 
 // StartQuire writes a config into o.Dir, creates the bench users and starts
 // quire serve with LMTP, IMAP, POP3 and HTTP on free ports of 127.0.0.1. A
@@ -73,8 +90,12 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 		return nil, err
 	}
 	t := &Target{}
+	ip := o.IP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
 	for _, p := range []*string{&t.LMTP, &t.IMAP, &t.POP3, &t.HTTP} {
-		a, err := FreeAddr()
+		a, err := FreeAddrOn(ip)
 		if err != nil {
 			return nil, err
 		}
@@ -85,8 +106,10 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 		cas = fmt.Sprintf("casconnectpoints = [%q]\ncasmetakeyspace = %q\ncasmsgkeyspace = %q\ncascachekeyspace = %q\n"+
 			"casreplicationstrategy = \"SimpleStrategy\"\ncasmetarf = 1\ncasmsgrf = 1\ncascacherf = 1\n",
 			o.CasAddr, benchKeyspaces[0], benchKeyspaces[1], benchKeyspaces[2])
-		if err := dropKeyspaces(o.CasAddr); err != nil {
-			return nil, err
+		if !o.KeepKeyspaces {
+			if err := dropKeyspaces(o.CasAddr); err != nil {
+				return nil, err
+			}
 		}
 	}
 	limits := ""
@@ -94,8 +117,28 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 		limits = fmt.Sprintf("max_connections = %d\nmax_connections_per_user = %d\nmax_connections_per_ip = %d\n",
 			o.MaxConns, o.MaxConns, o.MaxConns)
 	}
+	if o.Recheck != "" {
+		limits += fmt.Sprintf("recheck = %q\n", o.Recheck)
+	}
+	extra := ""
+	if o.Hostname != "" {
+		extra += fmt.Sprintf("\n[server]\nhostname = %q\n", o.Hostname)
+	}
+	if o.Notify != "" {
+		extra += fmt.Sprintf("\n[notify]\nlisten = [%q]\nsecret = %q\n", o.Notify, o.Secret)
+	}
+	if len(o.Groups) > 0 {
+		extra += "\n[store.storehostlist]\n"
+		for g, hosts := range o.Groups {
+			q := make([]string, len(hosts))
+			for i, h := range hosts {
+				q[i] = strconv.Quote(h)
+			}
+			extra += fmt.Sprintf("%s = [%s]\n", strconv.Quote(g), strings.Join(q, ", "))
+		}
+	}
 	conf := filepath.Join(o.Dir, "quire.toml")
-	body := fmt.Sprintf(quireConfig, o.DBType, filepath.Join(o.Dir, "data"), cas, t.LMTP, t.IMAP, limits, t.POP3, t.HTTP)
+	body := fmt.Sprintf(quireConfig, o.DBType, filepath.Join(o.Dir, "data"), cas, t.LMTP, t.IMAP, limits, t.POP3, t.HTTP, extra)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
@@ -114,29 +157,85 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 			return nil, err
 		}
 	}
-	logPath := filepath.Join(o.Dir, "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
+	t.proc = &process{bin: o.Bin, conf: conf, log: filepath.Join(o.Dir, "serve.log"), env: o.Env, wait: []string{t.LMTP, t.IMAP, t.POP3}}
+	if err := t.proc.start(ctx); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(o.Bin, "serve", "--config", conf)
+	t.PID = t.proc.cmd.Process.Pid
+	cl.Add(t.proc.stop)
+	return t, nil
+}
+
+// Kill stops a quire target with SIGKILL, as a crash would.
+func (t *Target) Kill() error {
+	if t.proc == nil {
+		return errors.New("only a quire target can be killed")
+	}
+	t.proc.kill()
+	return nil
+}
+
+// Restart starts a killed quire target again with the same config and
+// waits until it listens.
+func (t *Target) Restart(ctx context.Context) error {
+	if t.proc == nil {
+		return errors.New("only a quire target can be restarted")
+	}
+	if err := t.proc.start(ctx); err != nil {
+		return err
+	}
+	t.PID = t.proc.cmd.Process.Pid
+	return nil
+}
+
+// process is one quire serve and its log.
+type process struct {
+	bin, conf, log string
+	env            []string
+	wait           []string // addresses it must accept on before it counts as started
+	cmd            *exec.Cmd
+	exited         chan struct{}
+}
+
+func (p *process) start(ctx context.Context) error {
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(p.bin, "serve", "--config", p.conf)
+	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C is ours to handle
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, err
+		return err
 	}
-	t.PID = cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited); logf.Close() }()
-	cl.Add(func() { stopProcess(cmd, exited) })
-	for _, a := range []string{t.LMTP, t.IMAP, t.POP3} {
+	p.cmd, p.exited = cmd, exited
+	for _, a := range p.wait {
 		if err := WaitPort(ctx, a, 120*time.Second, exited); err != nil {
-			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("quire serve: %w; its output:\n%s", err, Tail(log, 4000))
+			log, _ := os.ReadFile(p.log)
+			p.kill()
+			return fmt.Errorf("quire serve: %w; its output:\n%s", err, Tail(log, 4000))
 		}
 	}
-	return t, nil
+	return nil
+}
+
+func (p *process) stop() {
+	if p.cmd != nil {
+		stopProcess(p.cmd, p.exited)
+	}
+}
+
+func (p *process) kill() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+	p.cmd = nil
 }
 
 // quireCmd runs one admin command of the quire binary.
