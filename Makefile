@@ -6,7 +6,7 @@ BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 cassandra-start cassandra-stop clean
+.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 check-long cassandra-start cassandra-stop clean
 
 all: build
 
@@ -49,6 +49,10 @@ bench-imapidle: build
 
 bench-pop3: build
 	$(GO) run ./bench/pop3
+
+# The concurrency checker for 10 minutes (its 60 s run is part of make test).
+check-long: build
+	$(GO) run ./bench/checker -duration 10m
 
 cassandra-start:
 	scripts/cassandra.sh start

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -26,6 +27,7 @@ type Backend struct {
 	owned  []*gocql.Session
 	q      statements
 	serial gocql.Consistency
+	lwts   atomic.Int64 // conditional writes run (LWTs)
 	read   *fallback
 	write  *fallback
 	del    *fallback

@@ -108,6 +108,7 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 			skip, fault = b.faultCAS()
 		}
 		if !skip {
+			b.lwts.Add(1)
 			ok, it, err := bt.MapExecCASContext(ctx, map[string]any{})
 			if it != nil {
 				_ = it.Close()

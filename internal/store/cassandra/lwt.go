@@ -28,6 +28,7 @@ func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle s
 	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
 		cur = map[string]any{}
 		var err error
+		b.lwts.Add(1)
 		applied, err = b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
 		return err
 	})
@@ -42,6 +43,11 @@ func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle s
 }
 
 func never(error) bool { return false }
+
+// LWTs returns how many lightweight transactions (Paxos rounds: conditional
+// writes, each attempt counted) this backend has run, for the per-operation
+// figures in docs/BENCHMARKS.md.
+func (b *Backend) LWTs() int64 { return b.lwts.Load() }
 
 // settle resolves the unknown outcome of a conditional write: settle reads
 // at serial consistency, which also completes or supersedes the Paxos round

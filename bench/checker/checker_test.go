@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// cassandra returns the test node, failing when the run requires one.
+func cassandra(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv("QUIRE_TEST_CASSANDRA")
+	if addr == "" {
+		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
+			t.Fatal("QUIRE_TEST_CASSANDRA is not set and QUIRE_REQUIRE_CASSANDRA=1: the checker needs a real Cassandra")
+		}
+		t.Skip("no QUIRE_TEST_CASSANDRA: the checker needs a real Cassandra (make test starts one)")
+	}
+	return addr
+}
+
+func buildQuire(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "quire")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/quire").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestShortRun is the checker's 60-second run in make test: three hosts,
+// thirty clients, one host killed and restarted; no invariant may break.
+func TestShortRun(t *testing.T) {
+	addr := cassandra(t)
+	o := options{hosts: 3, clients: 30, users: 3, duration: 60 * time.Second, kill: true, quireBin: buildQuire(t),
+		history: filepath.Join(t.TempDir(), "history"), seed: uint64(time.Now().UnixNano()), casAddr: addr}
+	res, err := run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + res.summary())
+	if len(res.violations) > 0 {
+		t.Fatalf("invariants broken:\n%s", res.summary())
+	}
+	// A run that did nothing proves nothing.
+	if res.ops < 1000 || res.tokens < 200 || res.killed == "" {
+		t.Fatalf("too little happened: %d operations, %d messages checked, kill: %q", res.ops, res.tokens, res.killed)
+	}
+}
+
+// TestBrokenAllocationIsCaught proves the checker can fail: with UIDs
+// allocated without their lightweight transaction, it must report
+// violations.
+func TestBrokenAllocationIsCaught(t *testing.T) {
+	addr := cassandra(t)
+	o := options{hosts: 3, clients: 12, users: 3, duration: 20 * time.Second, kill: false, brk: true, quireBin: buildQuire(t),
+		history: filepath.Join(t.TempDir(), "history"), seed: uint64(time.Now().UnixNano()), casAddr: addr}
+	res, err := run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.violations) == 0 {
+		t.Fatalf("the checker found nothing wrong with a broken UID allocation:\n%s", res.summary())
+	}
+	t.Logf("caught, as it must be: %d violations, first: %s", len(res.violations), res.violations[0])
+}
+
+func TestParse(t *testing.T) {
+	s := parseSelect([][]byte{[]byte("* 3 EXISTS"), []byte("* OK [UIDVALIDITY 7] x"), []byte("* OK [UIDNEXT 12] x"),
+		[]byte("* OK [HIGHESTMODSEQ 99] x"), []byte("* VANISHED (EARLIER) 2:4,9"), []byte(`* 1 FETCH (UID 5 FLAGS (\Seen \Recent $a) MODSEQ (98))`)})
+	if s.exists != 3 || s.uidValidity != 7 || s.uidNext != 12 || s.modSeq != 99 || len(s.vanished) != 4 || s.vanished[3] != 9 {
+		t.Fatalf("%+v", s)
+	}
+	if len(s.changed) != 1 || s.changed[0] != (fetched{uid: 5, flags: `$a \Seen`, modSeq: 98}) {
+		t.Fatalf("changed %+v", s.changed)
+	}
+	if uv, uid, ok := appendUID("OK [APPENDUID 7 13] done"); !ok || uv != 7 || uid != 13 {
+		t.Fatal("APPENDUID")
+	}
+	if uv, uid, ok := copyUID("* OK [COPYUID 8 4 20] moved"); !ok || uv != 8 || uid != 20 {
+		t.Fatal("COPYUID")
+	}
+	f, _ := parseFetch("* 2 FETCH (UID 9 FLAGS () BODY[HEADER.FIELDS (MESSAGE-ID)] {40}\r\nMessage-ID: <ck-a-1-2@checker>\r\n\r\n)")
+	if f.msgID != "ck-a-1-2" {
+		t.Fatalf("message id %q", f.msgID)
+	}
+}

@@ -1,0 +1,154 @@
+// Command checker tests DESIGN.md section 3's invariants under many hosts:
+// it starts -hosts access hosts (separate quire processes, default 3) in
+// one store affinity group on one real Cassandra, and runs -clients clients
+// (default 30) for -duration, each with a random mix of APPEND, LMTP
+// delivery, SELECT with QRESYNC and a full FETCH, STORE of flags and
+// keywords, EXPUNGE, UID MOVE, COPY, and mailbox create, rename and delete.
+// The users (-users, default 3) are served by every host at once. Halfway
+// through, one host is killed with SIGKILL and started again.
+//
+// Every command and response goes to a history file. The clients check as
+// they go, and a final pass checks the quiet store from every host:
+//
+//   - UIDs unique and ascending in order of visibility: a UID allocated
+//     (APPENDUID, COPYUID) after a client saw UID n is above n, and UIDNEXT
+//     never goes back for any client;
+//   - HIGHESTMODSEQ never goes back for any client;
+//   - QRESYNC from a client's earlier view gives exactly what a full FETCH
+//     shows (UIDs and flags);
+//   - STATUS counts exact (MESSAGES, UNSEEN, UIDNEXT above every UID);
+//   - every acknowledged delivery and APPEND present exactly once, where its
+//     owner last put it; none lost or duplicated by MOVE; no message nobody
+//     sent; every host shows the same store.
+//
+// Run it from the repository root after make build:
+//
+//	go run ./bench/checker                 # 60 s
+//	go run ./bench/checker -duration 10m   # make check-long
+//
+// QUIRE_TEST_BREAK_UID_ALLOCATION=1 in its environment (-break) makes the
+// hosts allocate UIDs without their lightweight transaction; the checker
+// must then fail. The Cassandra node is $QUIRE_BENCH_CASSANDRA or
+// scripts/cassandra.sh's.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
+)
+
+const log = benchkit.Logger("checker")
+
+type options struct {
+	hosts, clients, users int
+	duration              time.Duration
+	kill, brk             bool
+	quireBin, history     string
+	seed                  uint64
+	casAddr               string // the Cassandra node; "" finds or starts one
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.hosts, "hosts", 3, "access hosts (quire processes) in one group")
+	flag.IntVar(&o.clients, "clients", 30, "concurrent clients, spread over the hosts")
+	flag.IntVar(&o.users, "users", 3, "users; every host serves every user")
+	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long the clients run")
+	flag.BoolVar(&o.kill, "kill", true, "SIGKILL one host halfway and start it again")
+	flag.BoolVar(&o.brk, "break", false, "break UID allocation (QUIRE_TEST_BREAK_UID_ALLOCATION=1): the check must fail")
+	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
+	flag.StringVar(&o.history, "history", "", "write every command and response here (default: a file in the temp directory)")
+	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed of the clients")
+	flag.Parse()
+	if o.hosts < 1 || o.hosts > 200 || o.clients < 1 || o.users < 1 || o.duration <= 0 {
+		fmt.Fprintln(os.Stderr, "checker: -hosts (1 to 200), -clients, -users and -duration must be positive")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "checker:", err)
+		os.Exit(1)
+	}
+	fmt.Print(res.summary())
+	if len(res.violations) > 0 {
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) (*result, error) {
+	root, err := benchkit.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(o.quireBin) {
+		o.quireBin = filepath.Join(root, o.quireBin)
+	}
+	tmp, err := os.MkdirTemp("", "quire-checker-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if o.history == "" {
+		o.history = filepath.Join(os.TempDir(), fmt.Sprintf("quire-checker-%s.history", time.Now().Format("20060102-150405")))
+	}
+	var cl benchkit.Cleanups
+	defer cl.Run()
+	casAddr := o.casAddr
+	if casAddr == "" {
+		if casAddr, err = benchkit.CassandraAddr(root, &cl); err != nil {
+			return nil, err
+		}
+	}
+	hosts, err := startHosts(ctx, o, casAddr, tmp, &cl)
+	if err != nil {
+		return nil, err
+	}
+	return check(ctx, o, hosts)
+}
+
+// startHosts starts the access hosts on 127.0.0.2, .3, ... in one group.
+func startHosts(ctx context.Context, o options, casAddr, tmp string, cl *benchkit.Cleanups) ([]*benchkit.Target, error) {
+	ips := make([]string, o.hosts)
+	notify := make([]string, o.hosts)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.0.%d", i+2)
+		a, err := benchkit.FreeAddrOn(ips[i])
+		if err != nil {
+			return nil, err
+		}
+		notify[i] = a
+	}
+	var env []string
+	if o.brk {
+		env = []string{"QUIRE_TEST_BREAK_UID_ALLOCATION=1"}
+	}
+	var hosts []*benchkit.Target
+	for i, ip := range ips {
+		users := 0
+		if i == 0 {
+			users = o.users
+		}
+		log.Printf("starting host %s", ip)
+		t, err := benchkit.StartQuire(ctx, benchkit.QuireOptions{
+			Bin: o.quireBin, DBType: "cassandra", CasAddr: casAddr, Users: users, Dir: filepath.Join(tmp, ip),
+			IP: ip, Hostname: ip, Groups: map[string][]string{"g": notify}, Notify: notify[i],
+			Secret: "checker secret, the same on every host", Recheck: "2s", KeepKeyspaces: i > 0, Env: env,
+			MaxConns: 1000,
+		}, cl)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", ip, err)
+		}
+		hosts = append(hosts, t)
+	}
+	return hosts, nil
+}
