@@ -118,37 +118,11 @@ func run(ctx context.Context, o options) (*result, error) {
 
 // startHosts starts the access hosts on 127.0.0.2, .3, ... in one group.
 func startHosts(ctx context.Context, o options, casAddr, tmp string, cl *benchkit.Cleanups) ([]*benchkit.Target, error) {
-	ips := make([]string, o.hosts)
-	notify := make([]string, o.hosts)
-	for i := range ips {
-		ips[i] = fmt.Sprintf("127.0.0.%d", i+2)
-		a, err := benchkit.FreeAddrOn(ips[i])
-		if err != nil {
-			return nil, err
-		}
-		notify[i] = a
-	}
 	var env []string
 	if o.brk {
 		env = []string{"QUIRE_TEST_BREAK_UID_ALLOCATION=1"}
 	}
-	var hosts []*benchkit.Target
-	for i, ip := range ips {
-		users := 0
-		if i == 0 {
-			users = o.users
-		}
-		log.Printf("starting host %s", ip)
-		t, err := benchkit.StartQuire(ctx, benchkit.QuireOptions{
-			Bin: o.quireBin, DBType: "cassandra", CasAddr: casAddr, Users: users, Dir: filepath.Join(tmp, ip),
-			IP: ip, Hostname: ip, Groups: map[string][]string{"g": notify}, Notify: notify[i],
-			Secret: "checker secret, the same on every host", Recheck: "2s", KeepKeyspaces: i > 0, Env: env,
-			MaxConns: 1000,
-		}, cl)
-		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", ip, err)
-		}
-		hosts = append(hosts, t)
-	}
-	return hosts, nil
+	log.Printf("starting %d hosts", o.hosts)
+	return benchkit.StartGroup(ctx, benchkit.GroupOptions{Bin: o.quireBin, CasAddr: casAddr, Dir: tmp, Hosts: o.hosts,
+		Users: o.users, Env: env, Recheck: "2s", MaxConns: 1000}, cl)
 }

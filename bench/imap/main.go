@@ -44,6 +44,7 @@ const log = benchkit.Logger("imap bench")
 
 type options struct {
 	clients, users, preload, n int
+	hosts                      int // access hosts for the cassandra target
 	duration                   time.Duration
 	targets                    []string
 	out, quireBin              string
@@ -58,6 +59,7 @@ func main() {
 	flag.IntVar(&o.users, "users", 20, "number of users; client i is user i mod users")
 	flag.IntVar(&o.preload, "preload", 100, "messages delivered to each INBOX before the clients start")
 	flag.IntVar(&o.n, "n", 500, "corpus size in messages")
+	flag.IntVar(&o.hosts, "hosts", 1, "access hosts of the cassandra target, in one store affinity group on 127.0.0.2, .3, ...")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients run on each target")
 	flag.StringVar(&targets, "targets", strings.Join(benchkit.TargetNames, ","), "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
@@ -131,7 +133,31 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 	defer cl.Run()
 	label := benchkit.Label(name)
 	log.Printf("starting %s", label)
-	srv, err := o.setup(root, tmp).Start(ctx, name, &cl)
+	var srv *benchkit.Target
+	var err error
+	addrs := []string{}
+	if name == "cassandra" && o.hosts > 1 {
+		// Several access hosts in one group on one Cassandra (issue 5):
+		// clients spread over them, all serving the same users.
+		label = fmt.Sprintf("quire (cassandra, %d hosts)", o.hosts)
+		var casAddr string
+		if casAddr, err = benchkit.CassandraAddr(root, &cl); err == nil {
+			var hosts []*benchkit.Target
+			hosts, err = benchkit.StartGroup(ctx, benchkit.GroupOptions{Bin: o.quireBin, CasAddr: casAddr,
+				Dir: filepath.Join(tmp, "group"), Hosts: o.hosts, Users: o.users}, &cl)
+			if err == nil {
+				srv = hosts[0]
+				for _, h := range hosts {
+					addrs = append(addrs, h.IMAP)
+				}
+			}
+		}
+	} else {
+		srv, err = o.setup(root, tmp).Start(ctx, name, &cl)
+		if err == nil {
+			addrs = []string{srv.IMAP}
+		}
+	}
 	if err == nil {
 		log.Printf("%s: delivering %d messages to each of %d users", label, o.preload, o.users)
 		t0 := time.Now()
@@ -148,7 +174,7 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 	}
 	profDone := benchkit.StartProfile(ctx, o.pprof, root, "imap", name, srv)
 	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)
-	l := load{addrs: []string{srv.IMAP}, clients: o.clients, users: o.users, duration: o.duration, msgs: c.Msgs, timeout: 60 * time.Second}
+	l := load{addrs: addrs, clients: o.clients, users: o.users, duration: o.duration, msgs: c.Msgs, timeout: 60 * time.Second}
 	st := l.run(ctx)
 	log.Printf("%s: %d sessions, %d commands, %.1f commands/s, %d errors %s", label, st.sessions, st.commands(), st.perSec(), st.errors(), st.firstErr)
 	if msg := <-profDone; msg != "" {

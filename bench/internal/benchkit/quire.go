@@ -370,3 +370,45 @@ func DovecotFlags(fs *flag.FlagSet, p *DovecotPorts) {
 	fs.IntVar(&p.IMAP, "dovecot-imap-port", 12143, "Dovecot's IMAP port on 127.0.0.1")
 	fs.IntVar(&p.POP3, "dovecot-pop3-port", 12110, "Dovecot's POP3 port on 127.0.0.1")
 }
+
+// GroupOptions says how to start several access hosts on one Cassandra.
+type GroupOptions struct {
+	Bin, CasAddr, Dir string
+	Hosts, Users      int      // users are created through the first host
+	Env               []string // added to every host's environment
+	Recheck           string   // imap.recheck
+	MaxConns          int
+}
+
+// StartGroup starts opts.Hosts quire processes on 127.0.0.2, .3, ... in one
+// store affinity group, linked by the notifier, on fresh bench keyspaces.
+func StartGroup(ctx context.Context, opts GroupOptions, cl *Cleanups) ([]*Target, error) {
+	ips := make([]string, opts.Hosts)
+	notify := make([]string, opts.Hosts)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.0.%d", i+2)
+		a, err := FreeAddrOn(ips[i])
+		if err != nil {
+			return nil, err
+		}
+		notify[i] = a
+	}
+	var hosts []*Target
+	for i, ip := range ips {
+		users := 0
+		if i == 0 {
+			users = opts.Users
+		}
+		t, err := StartQuire(ctx, QuireOptions{
+			Bin: opts.Bin, DBType: "cassandra", CasAddr: opts.CasAddr, Users: users, Dir: filepath.Join(opts.Dir, ip),
+			IP: ip, Hostname: ip, Groups: map[string][]string{"g": notify}, Notify: notify[i],
+			Secret: "bench secret, the same on every host", Recheck: opts.Recheck, KeepKeyspaces: i > 0, Env: opts.Env,
+			MaxConns: opts.MaxConns,
+		}, cl)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", ip, err)
+		}
+		hosts = append(hosts, t)
+	}
+	return hosts, nil
+}
