@@ -29,10 +29,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/quiremail/quire/bench/internal/benchkit"
@@ -64,37 +62,20 @@ func main() {
 	flag.Parse()
 	var err error
 	if o.targets, err = benchkit.ParseTargets(targets); err != nil {
-		fmt.Fprintln(os.Stderr, "imapidle bench:", err)
-		os.Exit(2)
+		benchkit.Usage("imapidle bench", err)
 	}
 	if o.conns < 1 || o.dovecotConns < 1 || o.users < 1 || o.preload < 1 || o.parallel < 1 {
-		fmt.Fprintln(os.Stderr, "imapidle bench: -conns, -dovecot-conns, -users, -preload and -parallel must be positive")
-		os.Exit(2)
+		benchkit.Usage("imapidle bench", errors.New("-conns, -dovecot-conns, -users, -preload and -parallel must be positive"))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "imapidle bench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("imapidle bench", o.quireBin, o.out, func(ctx context.Context, env benchkit.Env) (string, error) { return run(ctx, o, env) })
 }
 
-func run(ctx context.Context, o options) error {
-	root, err := benchkit.RepoRoot()
-	if err != nil {
-		return err
-	}
-	if !filepath.IsAbs(o.quireBin) {
-		o.quireBin = filepath.Join(root, o.quireBin)
-	}
-	tmp, err := os.MkdirTemp("", "quire-bench-imapidle-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
+	root, tmp := env.Root, env.Tmp
+	o.quireBin = env.Bin
 	c, err := benchkit.LoadCorpus(ctx, root, 100, tmp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rep := &report{opts: o, facts: benchkit.NewFacts(root, "go run ./bench/imapidle")}
 	for _, t := range o.targets {
@@ -103,15 +84,7 @@ func run(ctx context.Context, o options) error {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c))
 	}
-	if ctx.Err() != nil {
-		return errors.New("interrupted")
-	}
-	md := rep.markdown()
-	fmt.Print(md)
-	if o.out != "" {
-		return os.WriteFile(o.out, []byte(md), 0o644)
-	}
-	return nil
+	return rep.markdown(), nil
 }
 
 // result is one target's measurement.

@@ -31,12 +31,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/quiremail/quire/bench/internal/benchkit"
@@ -68,15 +64,9 @@ func main() {
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
 	flag.Parse()
 	if err := o.check(rcpts, targets); err != nil {
-		fmt.Fprintln(os.Stderr, "lmtp bench:", err)
-		os.Exit(2)
+		benchkit.Usage("lmtp bench", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "lmtp bench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("lmtp bench", o.quireBin, o.out, func(ctx context.Context, env benchkit.Env) (string, error) { return run(ctx, o, env) })
 }
 
 func (o *options) check(rcpts, targets string) error {
@@ -97,23 +87,13 @@ func (o *options) check(rcpts, targets string) error {
 	return nil
 }
 
-func run(ctx context.Context, o options) error {
-	root, err := benchkit.RepoRoot()
-	if err != nil {
-		return err
-	}
-	if !filepath.IsAbs(o.quireBin) {
-		o.quireBin = filepath.Join(root, o.quireBin)
-	}
-	tmp, err := os.MkdirTemp("", "quire-bench-lmtp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
+	root, tmp := env.Root, env.Tmp
+	o.quireBin = env.Bin
 	log.Printf("generating a corpus of %d messages", o.n)
 	c, err := loadCorpus(ctx, root, o.n, tmp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rep := &report{opts: o, corpus: c, facts: benchkit.NewFacts(root, "go run ./bench/lmtp")}
 	for _, t := range o.targets {
@@ -122,15 +102,7 @@ func run(ctx context.Context, o options) error {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c, rep)...)
 	}
-	if ctx.Err() != nil {
-		return errors.New("interrupted")
-	}
-	md := rep.markdown()
-	fmt.Print(md)
-	if o.out != "" {
-		return os.WriteFile(o.out, []byte(md), 0o644)
-	}
-	return nil
+	return rep.markdown(), nil
 }
 
 // runTarget starts one target, runs every scenario on it and stops it.

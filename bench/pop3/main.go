@@ -20,11 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/quiremail/quire/bench/internal/benchkit"
@@ -58,38 +54,21 @@ func main() {
 	flag.Parse()
 	var err error
 	if o.targets, err = benchkit.ParseTargets(targets); err != nil {
-		fmt.Fprintln(os.Stderr, "pop3 bench:", err)
-		os.Exit(2)
+		benchkit.Usage("pop3 bench", err)
 	}
 	if o.clients < 1 || o.users < 1 || o.preload < 1 || o.n < 1 || o.retr < 1 || o.duration <= 0 {
-		fmt.Fprintln(os.Stderr, "pop3 bench: -clients, -users, -preload, -n, -retr and -duration must be positive")
-		os.Exit(2)
+		benchkit.Usage("pop3 bench", errors.New("-clients, -users, -preload, -n, -retr and -duration must be positive"))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "pop3 bench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("pop3 bench", o.quireBin, o.out, func(ctx context.Context, env benchkit.Env) (string, error) { return run(ctx, o, env) })
 }
 
-func run(ctx context.Context, o options) error {
-	root, err := benchkit.RepoRoot()
-	if err != nil {
-		return err
-	}
-	if !filepath.IsAbs(o.quireBin) {
-		o.quireBin = filepath.Join(root, o.quireBin)
-	}
-	tmp, err := os.MkdirTemp("", "quire-bench-pop3-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
+	root, tmp := env.Root, env.Tmp
+	o.quireBin = env.Bin
 	log.Printf("generating a corpus of %d messages", o.n)
 	c, err := benchkit.LoadCorpus(ctx, root, o.n, tmp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rep := &report{opts: o, corpus: c, facts: benchkit.NewFacts(root, "go run ./bench/pop3")}
 	for _, t := range o.targets {
@@ -98,15 +77,7 @@ func run(ctx context.Context, o options) error {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c, rep))
 	}
-	if ctx.Err() != nil {
-		return errors.New("interrupted")
-	}
-	md := rep.markdown()
-	fmt.Print(md)
-	if o.out != "" {
-		return os.WriteFile(o.out, []byte(md), 0o644)
-	}
-	return nil
+	return rep.markdown(), nil
 }
 
 // result is one target's run.

@@ -35,23 +35,14 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %d | %s |\n", x.target, x.st.sessions, x.st.downloads(),
 			x.st.downloadsPerSec(), x.st.mbPerSec(), x.st.errors(), r.ratio(x))
 	}
-	b.WriteString("\nLatency per step, p50 / p99:\n\n| step |")
-	var ran []result
+	b.WriteString("\nLatency per step, p50 / p99:\n\n")
+	var cols []benchkit.Column
 	for _, x := range r.results {
 		if x.skipped == "" {
-			ran = append(ran, x)
-			fmt.Fprintf(&b, " %s |", x.target)
+			cols = append(cols, benchkit.Column{Label: x.target, Lat: x.st.lat})
 		}
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---:|", len(ran)) + "\n")
-	for _, s := range steps {
-		fmt.Fprintf(&b, "| %s |", s)
-		for _, x := range ran {
-			p50, p99 := x.st.lat[s].P50P99()
-			fmt.Fprintf(&b, " %s / %s |", benchkit.Ms(p50), benchkit.Ms(p99))
-		}
-		b.WriteString("\n")
-	}
+	benchkit.LatencyTable(&b, "step", steps, cols)
 	if len(r.notes) > 0 {
 		b.WriteString("\n")
 	}
