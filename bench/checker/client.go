@@ -226,6 +226,13 @@ func (c *client) sync(mb string) error {
 	var order []uint32
 	if s.exists > 0 {
 		un, _, err := c.do(fmt.Sprintf("FETCH 1:%d (UID FLAGS MODSEQ)", s.exists), nil)
+		if err != nil && strings.Contains(err.Error(), "[EXPUNGEISSUED]") {
+			// Another session expunged some of them since the SELECT
+			// (RFC 9051 7.5.1 allows NO [EXPUNGEISSUED]): this view is
+			// incomplete, so it is neither checked nor kept.
+			delete(c.seen, mb)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -503,6 +510,10 @@ func (c *client) opDelete() error {
 	c.lostMB[name] = true
 	inside := c.holding(name)
 	if c.sel == name {
+		// Quire refuses to delete the selected mailbox ([INUSE]).
+		if _, _, err := c.do("UNSELECT", nil); err != nil {
+			return err
+		}
 		c.sel = ""
 	}
 	if _, _, err := c.do("DELETE "+strconv.Quote(name), nil); err != nil {
