@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/quiremail/quire/internal/imapserver/imapsearch"
+	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/message"
 )
 
@@ -45,7 +45,7 @@ func (c *conn) fetchPreview(m *fetchMsg, item func(string)) error {
 		c.w.NIL()
 		return nil
 	}
-	text, _ := imapsearch.PartText(io.NewSectionReader(b, 0, min(m.row.Meta.Size, first.BodyStart+256<<10)), first)
+	text, _ := convert.PartText(io.NewSectionReader(b, 0, min(m.row.Meta.Size, first.BodyStart+256<<10)), first)
 	if first.Subtype == "html" {
 		text = htmlTag.ReplaceAllString(htmlDrop.ReplaceAllString(text, " "), " ")
 		text = strings.NewReplacer("&nbsp;", " ", "&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`).Replace(text)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/message"
 )
 
@@ -18,9 +19,9 @@ func FuzzDecodeHeader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d := DecodeHeader(s)
+		d := convert.DecodeHeader(s)
 		if !utf8.ValidString(d) {
-			t.Errorf("DecodeHeader(%q) = %q, not UTF-8", s, d)
+			t.Errorf("convert.DecodeHeader(%q) = %q, not UTF-8", s, d)
 		}
 		b, _ := baseSubject(s)
 		if !utf8.ValidString(b) || strings.HasPrefix(b, " ") || strings.HasSuffix(b, " ") {
@@ -52,7 +53,7 @@ func FuzzPartText(f *testing.F) {
 		body := strings.NewReader(raw)
 		var walk func(p *message.Part)
 		walk = func(p *message.Part) {
-			if s, err := PartText(body, p); err == nil && !utf8.ValidString(s) {
+			if s, err := convert.PartText(body, p); err == nil && !utf8.ValidString(s) {
 				t.Errorf("PartText gave invalid UTF-8 %q", s)
 			}
 			for _, c := range p.Parts {
@@ -61,7 +62,7 @@ func FuzzPartText(f *testing.F) {
 		}
 		walk(p)
 		_ = BodyText(body, p)
-		_ = htmlText(raw)
+		_ = convert.HTMLText(raw)
 		m := &testMsg{raw: raw, part: p, size: int64(len(raw))}
 		for _, keys := range []string{"TEXT a", `HEADER subject ""`, "BODY x"} {
 			if _, err := Match(program(t, keys), m, Context{}); err != nil {

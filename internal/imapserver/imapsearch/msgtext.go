@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/message"
 )
 
@@ -123,7 +124,7 @@ func (e *evaluator) envelopeText(name string) (string, error) {
 	var as []message.Address
 	switch name {
 	case "SUBJECT":
-		return DecodeHeader(env.Subject), nil
+		return convert.DecodeHeader(env.Subject), nil
 	case "FROM":
 		as = env.From
 	case "TO":
@@ -144,10 +145,10 @@ func addressText(as []message.Address) string {
 		case a.Host == "" && a.Mailbox == "": // end of group
 			b.WriteString("; ")
 		case a.Host == "": // start of group
-			b.WriteString(DecodeHeader(a.Mailbox) + ": ")
+			b.WriteString(convert.DecodeHeader(a.Mailbox) + ": ")
 		default:
 			if a.Name != "" {
-				b.WriteString(DecodeHeader(a.Name) + " ")
+				b.WriteString(convert.DecodeHeader(a.Name) + " ")
 			}
 			b.WriteString("<" + addrSpec(a) + "> ")
 		}
@@ -209,7 +210,7 @@ func (e *evaluator) matchHeader(name, value string) (bool, error) {
 			return true, nil
 		}
 		if e.foldedField[i] == "" {
-			e.foldedField[i] = fold(DecodeHeader(f.value))
+			e.foldedField[i] = fold(convert.DecodeHeader(f.value))
 		}
 		if strings.Contains(e.foldedField[i], needle) {
 			return true, nil
@@ -235,7 +236,7 @@ func (e *evaluator) headerText() (string, error) {
 		var walk func(p *message.Part)
 		walk = func(p *message.Part) {
 			for _, c := range p.Parts {
-				if b.Len() < MaxText && c.Envelope == nil {
+				if b.Len() < convert.MaxText && c.Envelope == nil {
 					writeFields(&b, headerFields(readHeader(e.body, c)))
 				}
 				walk(c)
@@ -250,7 +251,7 @@ func (e *evaluator) headerText() (string, error) {
 
 func writeFields(b *strings.Builder, fs []field) {
 	for _, f := range fs {
-		b.WriteString(f.name + ": " + DecodeHeader(f.value) + "\n")
+		b.WriteString(f.name + ": " + convert.DecodeHeader(f.value) + "\n")
 	}
 }
 
@@ -277,20 +278,20 @@ func (e *evaluator) bodyText() (string, error) {
 // leaves), text/html reduced to its visible text, and for each
 // encapsulated message its decoded header fields and body text, each
 // followed by a line break. Non-text leaves (attachments) are skipped.
-// The result is at most about MaxText bytes.
+// The result is at most about convert.MaxText bytes.
 func BodyText(body io.ReaderAt, p *message.Part) string {
 	var b strings.Builder
 	var walk func(p *message.Part)
 	walk = func(p *message.Part) {
-		if b.Len() >= MaxText {
+		if b.Len() >= convert.MaxText {
 			return
 		}
 		switch {
 		case p.IsMultipart() && len(p.Parts) == 0:
 			// No boundary found: the body is opaque text.
-			raw := make([]byte, max(min(p.End-p.BodyStart, int64(MaxText-b.Len())), 0))
+			raw := make([]byte, max(min(p.End-p.BodyStart, int64(convert.MaxText-b.Len())), 0))
 			k, _ := body.ReadAt(raw, p.BodyStart)
-			b.WriteString(toUTF8("", raw[:k]))
+			b.WriteString(convert.ToUTF8("", raw[:k]))
 			b.WriteByte('\n')
 		case p.IsMultipart():
 			for _, c := range p.Parts {
@@ -302,14 +303,14 @@ func BodyText(body io.ReaderAt, p *message.Part) string {
 			b.WriteByte('\n')
 			walk(inner)
 		case p.Type == "text" || p.Type == "message":
-			t, err := PartText(body, p)
+			t, err := convert.PartText(body, p)
 			if err != nil {
 				return
 			}
 			if p.Type == "text" && p.Subtype == "html" {
-				t = htmlText(t)
+				t = convert.HTMLText(t)
 			}
-			b.WriteString(t[:min(len(t), MaxText-b.Len())])
+			b.WriteString(t[:min(len(t), convert.MaxText-b.Len())])
 			b.WriteByte('\n')
 		}
 	}

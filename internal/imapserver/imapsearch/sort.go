@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/message"
 )
@@ -124,7 +125,7 @@ func displayName(as []message.Address) string {
 	if a.Host == "" {
 		return a.Mailbox
 	}
-	if n := strings.TrimSpace(collapseSpace(DecodeHeader(a.Name))); n != "" {
+	if n := strings.TrimSpace(collapseSpace(convert.DecodeHeader(a.Name))); n != "" {
 		return n
 	}
 	return addrSpec(a)

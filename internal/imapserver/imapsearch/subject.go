@@ -1,6 +1,10 @@
 package imapsearch
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/quiremail/quire/internal/convert"
+)
 
 // BaseSubject returns the base subject of a raw Subject value (RFC 5256
 // 2.1): encoded words decoded, white space collapsed, and reply and
@@ -17,7 +21,7 @@ func BaseSubject(s string) string {
 // forward: extraction removed a subj-refwd, a "(fwd)" subj-trailer, or a
 // subj-fwd-hdr and subj-fwd-trl (RFC 5256 2.1, used by REFERENCES step 5).
 func baseSubject(raw string) (string, bool) {
-	s := collapseSpace(DecodeHeader(raw)) // step 1
+	s := collapseSpace(convert.DecodeHeader(raw)) // step 1
 	reply := false
 	for {
 		// Step 2: trailing "(fwd)" and white space.

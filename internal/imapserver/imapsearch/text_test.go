@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/message"
 )
 
@@ -47,8 +48,8 @@ func TestDecodeHeader(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := DecodeHeader(tt.in); got != tt.want {
-			t.Errorf("DecodeHeader(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := convert.DecodeHeader(tt.in); got != tt.want {
+			t.Errorf("convert.DecodeHeader(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -106,30 +107,30 @@ func TestPartText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		m := newMsg(t, 1, tt.raw)
-		got, err := PartText(strings.NewReader(m.raw), m.part)
+		got, err := convert.PartText(strings.NewReader(m.raw), m.part)
 		if err != nil || got != tt.want {
 			t.Errorf("%s: PartText = %q, %v; want %q", tt.name, got, err, tt.want)
 		}
 	}
 	m := newMsg(t, 1, raw2)
-	if _, err := PartText(strings.NewReader(m.raw), m.part); !errors.Is(err, ErrNotLeaf) {
+	if _, err := convert.PartText(strings.NewReader(m.raw), m.part); !errors.Is(err, convert.ErrNotLeaf) {
 		t.Errorf("multipart: err %v", err)
 	}
-	html, err := PartText(strings.NewReader(m.raw), m.part.Find([]int{2}))
+	html, err := convert.PartText(strings.NewReader(m.raw), m.part.Find([]int{2}))
 	if err != nil || !strings.Contains(html, "<b>bold</b>") {
 		t.Errorf("PartText of text/html = %q, %v; want the markup", html, err)
 	}
 }
 
 func TestPartTextBounded(t *testing.T) {
-	big := strings.Repeat("A", MaxText+100)
+	big := strings.Repeat("A", convert.MaxText+100)
 	raw := "Content-Type: text/plain\n\n" + big
 	p, err := message.Scan(strings.NewReader(raw), message.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := PartText(strings.NewReader(raw), p)
-	if err != nil || len(got) != MaxText {
+	got, err := convert.PartText(strings.NewReader(raw), p)
+	if err != nil || len(got) != convert.MaxText {
 		t.Errorf("PartText of %d bytes: %d bytes, %v", len(big), len(got), err)
 	}
 }
@@ -164,8 +165,8 @@ func TestHTMLText(t *testing.T) {
 		{"<script>never closed", ""},
 	}
 	for _, tt := range tests {
-		if got := htmlText(tt.in); got != tt.want {
-			t.Errorf("htmlText(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := convert.HTMLText(tt.in); got != tt.want {
+			t.Errorf("convert.HTMLText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
