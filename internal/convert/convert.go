@@ -1,0 +1,297 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/quiremail/quire/internal/message"
+)
+
+// Options bound every conversion. Zero values take the defaults.
+type Options struct {
+	MaxInput   int64         // bytes of one part that are read (default 50 MiB); more is cut
+	MaxOutput  int           // bytes of text kept per part (default 1 MiB)
+	Timeout    time.Duration // per part (default 10 s)
+	MaxDepth   int           // nested messages (default 5)
+	MaxEntries int           // entries of one zip container (default 2,000)
+	MaxInflate int64         // bytes one zip container may inflate to (default 200 MiB)
+	MaxRatio   int64         // inflation ratio of one zip entry (default 200)
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxInput <= 0 {
+		o.MaxInput = 50 << 20
+	}
+	if o.MaxOutput <= 0 {
+		o.MaxOutput = 1 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 5
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = 2000
+	}
+	if o.MaxInflate <= 0 {
+		o.MaxInflate = 200 << 20
+	}
+	if o.MaxRatio <= 0 {
+		o.MaxRatio = 200
+	}
+	return o
+}
+
+// Kinds of content, as statistics and results name them.
+const (
+	KindText    = "text"
+	KindHTML    = "html"
+	KindDOCX    = "docx"
+	KindXLSX    = "xlsx"
+	KindPPTX    = "pptx"
+	KindODF     = "odf"
+	KindRTF     = "rtf"
+	KindMessage = "message"
+	KindPDF     = "pdf"
+	KindOther   = "other" // no converter: indexed by its name only
+)
+
+// ErrUnsupported reports content no converter handles; the part is then
+// indexed by its file name.
+var ErrUnsupported = errors.New("convert: no converter for this type")
+
+// Result is one part's text.
+type Result struct {
+	Kind string
+	Text string
+	Err  error // why the content could not be converted; Text then holds the file name
+}
+
+// Converter converts parts within its Options. It is safe for concurrent
+// use.
+type Converter struct {
+	o Options
+}
+
+// New returns a Converter.
+func New(o Options) *Converter { return &Converter{o: o.withDefaults()} }
+
+// Kind names the converter for a content type (parameters allowed) and
+// file name: the type decides, and for generic types
+// (application/octet-stream and the like) the file name's extension.
+func Kind(contentType, filename string) string {
+	ct, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(contentType)), ";")
+	ct = strings.TrimSpace(ct)
+	switch ct {
+	case "text/html", "application/xhtml+xml":
+		return KindHTML
+	case "text/rtf", "application/rtf":
+		return KindRTF
+	case "message/rfc822", "message/global":
+		return KindMessage
+	case "application/pdf":
+		return KindPDF
+	case "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+		return KindDOCX
+	case "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+		return KindXLSX
+	case "application/vnd.openxmlformats-officedocument.presentationml.presentation":
+		return KindPPTX
+	case "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+		"application/vnd.oasis.opendocument.presentation":
+		return KindODF
+	}
+	if strings.HasPrefix(ct, "text/") {
+		return KindText
+	}
+	switch strings.ToLower(path.Ext(filename)) {
+	case ".html", ".htm":
+		return KindHTML
+	case ".txt", ".csv", ".md", ".log":
+		return KindText
+	case ".rtf":
+		return KindRTF
+	case ".eml":
+		return KindMessage
+	case ".pdf":
+		return KindPDF
+	case ".docx", ".docm":
+		return KindDOCX
+	case ".xlsx", ".xlsm":
+		return KindXLSX
+	case ".pptx", ".pptm":
+		return KindPPTX
+	case ".odt", ".ods", ".odp":
+		return KindODF
+	}
+	return KindOther
+}
+
+// Convert returns the text of one part's content, transfer encoding
+// already undone. charset applies to text kinds. It never panics on bad
+// input and always returns a Result: on failure, Text is the file name.
+func (c *Converter) Convert(ctx context.Context, contentType, charset, filename string, data []byte) (res Result) {
+	return c.convert(ctx, contentType, charset, filename, data, 0)
+}
+
+func (c *Converter) convert(ctx context.Context, contentType, charset, filename string, data []byte, depth int) (res Result) {
+	res.Kind = Kind(contentType, filename)
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil { // a bug in an extractor must not fail a delivery
+			res.Text, res.Err = filename, fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p)
+		}
+	}()
+	if int64(len(data)) > c.o.MaxInput {
+		data = data[:c.o.MaxInput]
+	}
+	w := &textWriter{max: c.o.MaxOutput, ctx: ctx}
+	var err error
+	switch res.Kind {
+	case KindText:
+		w.write(ToUTF8(charset, data))
+	case KindHTML:
+		w.write(HTMLText(ToUTF8(charset, data)))
+	case KindRTF:
+		rtf(w, data)
+	case KindMessage: // an attached .eml, or a message/rfc822 part given alone
+		if depth >= c.o.MaxDepth {
+			err = fmt.Errorf("convert: messages nested deeper than %d", c.o.MaxDepth)
+			break
+		}
+		for _, r := range c.message(ctx, data, depth+1) {
+			w.write(r.Text)
+			w.newline()
+		}
+	case KindDOCX, KindXLSX, KindPPTX, KindODF:
+		var zr *zipReader
+		if zr, err = openZip(data, zipLimits{entries: c.o.MaxEntries, inflated: c.o.MaxInflate, ratio: c.o.MaxRatio}); err != nil {
+			break
+		}
+		switch res.Kind {
+		case KindDOCX:
+			err = docx(w, zr)
+		case KindXLSX:
+			err = xlsx(w, zr)
+		case KindPPTX:
+			err = pptx(w, zr)
+		default:
+			err = odf(w, zr)
+		}
+	default:
+		err = fmt.Errorf("%w (%s)", ErrUnsupported, strings.TrimSpace(contentType))
+	}
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("convert: %s: gave up after %v: %w", res.Kind, c.o.Timeout, ctx.Err())
+	}
+	if err != nil {
+		return Result{Kind: res.Kind, Text: filename, Err: err}
+	}
+	res.Text = strings.TrimSpace(w.String())
+	if filename != "" {
+		res.Text = filename + "\n" + res.Text
+	}
+	return res
+}
+
+// Message converts a whole message: for each part, its decoded header
+// fields (for the top and for nested messages) and its content. The
+// results are in the message's part order.
+func (c *Converter) Message(ctx context.Context, raw []byte) []Result {
+	return c.message(ctx, raw, 0)
+}
+
+func (c *Converter) message(ctx context.Context, raw []byte, depth int) []Result {
+	root, err := message.Scan(bytes.NewReader(raw), message.DefaultLimits())
+	if err != nil {
+		return []Result{{Kind: KindMessage, Err: fmt.Errorf("convert: the message cannot be parsed: %w", err)}}
+	}
+	var out []Result
+	var walk func(p *message.Part, depth int)
+	walk = func(p *message.Part, depth int) {
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case p.IsMultipart():
+			for _, ch := range p.Parts {
+				walk(ch, depth)
+			}
+		case p.IsMessage():
+			// The encapsulated message's header and parts, scanned with
+			// the outer one.
+			if depth+1 > c.o.MaxDepth {
+				out = append(out, Result{Kind: KindMessage, Err: fmt.Errorf("convert: messages nested deeper than %d", c.o.MaxDepth)})
+				return
+			}
+			for _, ch := range p.Parts {
+				out = append(out, Result{Kind: "header", Text: headerText(raw, ch)})
+				walk(ch, depth+1)
+			}
+		default:
+			out = append(out, c.convert(ctx, p.Type+"/"+p.Subtype, p.Param("charset"), filename(p), c.leafData(raw, p), depth))
+		}
+	}
+	out = append(out, Result{Kind: "header", Text: headerText(raw, root)})
+	walk(root, depth)
+	return out
+}
+
+// leafData returns a leaf part's content with its transfer encoding undone
+// (leniently: a broken encoding gives the raw bytes), at most MaxInput.
+func (c *Converter) leafData(raw []byte, p *message.Part) []byte {
+	body := raw[clamp(p.BodyStart, len(raw)):clamp(p.End, len(raw))]
+	if strings.EqualFold(p.Encoding, "quoted-printable") {
+		var buf bytes.Buffer
+		if decodeQP(&buf, bytes.NewReader(body), int(c.o.MaxInput)) == nil {
+			return buf.Bytes()
+		}
+		return body
+	}
+	if r, ok := message.TransferDecoder(p.Encoding, bytes.NewReader(body)); ok {
+		if b, err := io.ReadAll(io.LimitReader(r, c.o.MaxInput)); err == nil || len(b) > 0 {
+			return b
+		}
+	}
+	return body
+}
+
+// filename is a part's file name: the Content-Disposition filename
+// parameter, else the Content-Type name parameter (RFC 2183, RFC 2045).
+func filename(p *message.Part) string {
+	for _, prm := range p.DispositionParams {
+		if prm.Name == "filename" {
+			return DecodeHeader(prm.Value)
+		}
+	}
+	return DecodeHeader(p.Param("name"))
+}
+
+func clamp(n int64, size int) int64 { return max(0, min(n, int64(size))) }
+
+// headerText is the decoded text of the fields people search for in the
+// header of the message rooted at p.
+func headerText(raw []byte, p *message.Part) string {
+	var b strings.Builder
+	hdr := raw[clamp(p.HeaderStart, len(raw)):clamp(p.BodyStart, len(raw))]
+	for _, line := range strings.Split(unfold(string(hdr)), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "subject", "from", "to", "cc", "bcc", "reply-to", "sender", "comments", "keywords":
+			b.WriteString(DecodeHeader(strings.TrimSpace(value)))
+			b.WriteByte('\n')
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
