@@ -1,8 +1,8 @@
 package convert
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
