@@ -77,11 +77,15 @@ type Result struct {
 // Converter converts parts within its Options. It is safe for concurrent
 // use.
 type Converter struct {
-	o Options
+	o      Options
+	pdfium *pdfEngine
 }
 
-// New returns a Converter.
-func New(o Options) *Converter { return &Converter{o: o.withDefaults()} }
+// New returns a Converter. Close releases its PDF engine.
+func New(o Options) *Converter { return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}} }
+
+// Close stops the PDF engine, if it started.
+func (c *Converter) Close() { c.pdfium.close() }
 
 // Kind names the converter for a content type (parameters allowed) and
 // file name: the type decides, and for generic types
@@ -171,6 +175,8 @@ func (c *Converter) convert(ctx context.Context, contentType, charset, filename 
 			w.write(r.Text)
 			w.newline()
 		}
+	case KindPDF:
+		err = c.pdf(ctx, w, data)
 	case KindDOCX, KindXLSX, KindPPTX, KindODF:
 		var zr *zipReader
 		if zr, err = openZip(data, zipLimits{entries: c.o.MaxEntries, inflated: c.o.MaxInflate, ratio: c.o.MaxRatio}); err != nil {

@@ -1,7 +1,8 @@
 // Package convert turns the parts of a message into plain text for the
 // search index: decoded headers, text in any charset Go can decode, the
-// visible text of HTML, and attachments (OOXML: DOCX, XLSX, PPTX; ODF: ODT,
-// ODS, ODP; RTF; nested messages, recursively). DESIGN.md section 4.
+// visible text of HTML, and attachments (PDF through PDFium compiled to
+// WebAssembly; OOXML: DOCX, XLSX, PPTX; ODF: ODT, ODS, ODP; RTF; nested
+// messages, recursively). DESIGN.md section 4.
 //
 // Invariants:
 //   - Conversion never fails a delivery: Convert always returns a Result.
@@ -12,5 +13,6 @@
 //     (MaxDepth), and for zip containers the number of entries, the bytes
 //     they inflate to and their compression ratio (zip bombs).
 //   - Extractors are pure functions of their input: no file system, no
-//     network (except the optional Tika server, over HTTP, when set).
+//     network. PDFium runs in a wazero sandbox with nothing mounted, and is
+//     killed when a part's time is up.
 package convert

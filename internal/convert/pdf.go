@@ -1,0 +1,117 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/requests"
+	"github.com/klippa-app/go-pdfium/webassembly"
+	"github.com/tetratelabs/wazero"
+)
+
+// maxPDFPages bounds the pages read from one PDF.
+const maxPDFPages = 2000
+
+// pdfEngine runs PDFium compiled to WebAssembly in wazero: pure Go, no cgo,
+// and a sandbox with no file system, so a hostile PDF can reach nothing but
+// its own memory. PDFium's text extraction keeps word boundaries, which
+// searching needs. The engine starts on first use (compiling the module
+// takes a few seconds) and serves one conversion at a time per instance.
+type pdfEngine struct {
+	mu   sync.Mutex
+	pool pdfium.Pool
+	err  error
+}
+
+func (e *pdfEngine) instance(ctx context.Context) (pdfium.Pdfium, error) {
+	e.mu.Lock()
+	if e.pool == nil && e.err == nil {
+		e.pool, e.err = webassembly.Init(webassembly.Config{
+			MinIdle: 0, MaxIdle: 1, MaxTotal: 2,
+			FSConfig: wazero.NewFSConfig(), // nothing mounted
+			Stdout:   io.Discard, Stderr: io.Discard,
+		})
+		if e.err != nil {
+			e.err = fmt.Errorf("convert: starting the PDF engine: %w", e.err)
+		}
+	}
+	pool, err := e.pool, e.err
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return pool.GetInstanceWithContext(ctx)
+}
+
+func (e *pdfEngine) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pool != nil {
+		_ = e.pool.Close()
+		e.pool = nil
+	}
+}
+
+// pdf extracts the text of every page, pages separated by blank lines.
+// Past the deadline the instance is killed, which ends PDFium's work.
+func (c *Converter) pdf(ctx context.Context, w *textWriter, data []byte) error {
+	inst, err := c.pdfium.instance(ctx)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		text string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		t, err := pdfText(inst, data, w.max)
+		done <- result{t, err}
+	}()
+	select {
+	case r := <-done:
+		_ = inst.Close()
+		if r.err != nil {
+			return r.err
+		}
+		w.write(r.text)
+		return nil
+	case <-ctx.Done():
+		_ = inst.Kill()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func pdfText(inst pdfium.Pdfium, data []byte, limit int) (string, error) {
+	doc, err := inst.FPDF_LoadMemDocument(&requests.FPDF_LoadMemDocument{Data: &data})
+	if err != nil {
+		return "", fmt.Errorf("convert: PDF: %w", err)
+	}
+	defer inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: doc.Document})
+	n, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc.Document})
+	if err != nil {
+		return "", fmt.Errorf("convert: PDF: %w", err)
+	}
+	var b strings.Builder
+	for i := 0; i < min(n.PageCount, maxPDFPages) && b.Len() < limit; i++ {
+		t, err := inst.GetPageText(&requests.GetPageText{Page: requests.Page{ByIndex: &requests.PageByIndex{Document: doc.Document, Index: i}}})
+		if err != nil {
+			if b.Len() > 0 {
+				break // keep the pages read
+			}
+			return "", fmt.Errorf("convert: PDF page %d: %w", i+1, err)
+		}
+		b.WriteString(strings.ReplaceAll(t.Text, "\r\n", "\n"))
+		b.WriteString("\n\n")
+	}
+	if b.Len() == 0 && n.PageCount > 0 {
+		return "", errors.New("convert: PDF has no text (scanned pages need OCR, which Quire does not do)")
+	}
+	return b.String(), nil
+}
