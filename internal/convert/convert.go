@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,31 @@ type Options struct {
 	MaxEntries int           // entries of one zip container (default 2,000)
 	MaxInflate int64         // bytes one zip container may inflate to (default 200 MiB)
 	MaxRatio   int64         // inflation ratio of one zip entry (default 200)
+	// Cache, if set, keeps converted text by content hash, so an
+	// attachment delivered to many recipients, or forwarded, is converted
+	// once.
+	Cache Cache
+}
+
+// Cache keeps converted text by content hash: ms_cache on Cassandra, the
+// data directory on the embedded store. Entries expire after the store's
+// TTL; a miss only costs a conversion.
+type Cache interface {
+	GetText(ctx context.Context, hash []byte) (kind, text string, ok bool, err error)
+	PutText(ctx context.Context, hash []byte, kind, text string) error
+}
+
+// cacheVersion changes when extractors change what they produce, so older
+// cached text is not served for new conversions.
+const cacheVersion = "quire-convert-1"
+
+// cacheKey digests what the text depends on: the extractor, the content,
+// and for text kinds the charset. The file name is not part of it.
+func cacheKey(kind, charset string, data []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(cacheVersion + "\x00" + kind + "\x00" + strings.ToLower(charset) + "\x00"))
+	h.Write(data)
+	return h.Sum(nil)
 }
 
 func (o Options) withDefaults() Options {
@@ -79,10 +105,16 @@ type Result struct {
 type Converter struct {
 	o      Options
 	pdfium *pdfEngine
+	stats  *counters
 }
 
 // New returns a Converter. Close releases its PDF engine.
-func New(o Options) *Converter { return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}} }
+func New(o Options) *Converter {
+	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}, stats: newCounters()}
+}
+
+// Stats returns the counters since New.
+func (c *Converter) Stats() Stats { return c.stats.snapshot() }
 
 // Close stops the PDF engine, if it started.
 func (c *Converter) Close() { c.pdfium.close() }
@@ -145,8 +177,39 @@ func (c *Converter) Convert(ctx context.Context, contentType, charset, filename 
 	return c.convert(ctx, contentType, charset, filename, data, 0)
 }
 
-func (c *Converter) convert(ctx context.Context, contentType, charset, filename string, data []byte, depth int) (res Result) {
-	res.Kind = Kind(contentType, filename)
+func (c *Converter) convert(ctx context.Context, contentType, charset, filename string, data []byte, depth int) Result {
+	kind := Kind(contentType, filename)
+	if int64(len(data)) > c.o.MaxInput {
+		data = data[:c.o.MaxInput]
+	}
+	withName := func(r Result) Result {
+		if r.Err == nil && filename != "" {
+			r.Text = filename + "\n" + r.Text
+		}
+		return r
+	}
+	var key []byte
+	if c.o.Cache != nil && kind != KindOther && kind != KindMessage {
+		key = cacheKey(kind, charset, data)
+		if k, text, ok, err := c.o.Cache.GetText(ctx, key); err == nil && ok {
+			c.stats.cache(true)
+			return withName(Result{Kind: k, Text: text})
+		}
+		c.stats.cache(false)
+	}
+	t0 := time.Now()
+	r := c.extract(ctx, kind, contentType, charset, filename, data, depth)
+	c.stats.converted(kind, len(data), len(r.Text), time.Since(t0), r.Err)
+	if key != nil && r.Err == nil {
+		// A failed write only costs a conversion next time.
+		_ = c.o.Cache.PutText(ctx, key, r.Kind, r.Text)
+	}
+	return withName(r)
+}
+
+// extract runs the extractor for kind; on failure Text is the file name.
+func (c *Converter) extract(ctx context.Context, kind, contentType, charset, filename string, data []byte, depth int) (res Result) {
+	res.Kind = kind
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 	defer func() {
@@ -154,9 +217,6 @@ func (c *Converter) convert(ctx context.Context, contentType, charset, filename 
 			res.Text, res.Err = filename, fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p)
 		}
 	}()
-	if int64(len(data)) > c.o.MaxInput {
-		data = data[:c.o.MaxInput]
-	}
 	w := &textWriter{max: c.o.MaxOutput, ctx: ctx}
 	var err error
 	switch res.Kind {
@@ -202,9 +262,6 @@ func (c *Converter) convert(ctx context.Context, contentType, charset, filename 
 		return Result{Kind: res.Kind, Text: filename, Err: err}
 	}
 	res.Text = strings.TrimSpace(w.String())
-	if filename != "" {
-		res.Text = filename + "\n" + res.Text
-	}
 	return res
 }
 

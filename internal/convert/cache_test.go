@@ -1,0 +1,73 @@
+package convert
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type memCache struct {
+	mu sync.Mutex
+	m  map[string][2]string
+}
+
+func (m *memCache) GetText(_ context.Context, h []byte) (string, string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.m[string(h)]
+	return v[0], v[1], ok, nil
+}
+
+func (m *memCache) PutText(_ context.Context, h []byte, kind, text string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[string(h)] = [2]string{kind, text}
+	return nil
+}
+
+// TestCacheOncePerContent: one attachment converted for 50 recipients, under
+// different names, is converted once: 1 miss, 49 hits.
+func TestCacheOncePerContent(t *testing.T) {
+	cache := &memCache{m: map[string][2]string{}}
+	c := New(Options{Cache: cache})
+	data := docxFile(t)
+	var first string
+	for i := range 50 {
+		name := "copy" + strings.Repeat("x", i) + ".docx"
+		r := c.Convert(context.Background(), "", "", name, data)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		body := strings.TrimPrefix(r.Text, name+"\n")
+		if i == 0 {
+			first = body
+		} else if body != first {
+			t.Fatalf("cached text %q differs from converted %q", body, first)
+		}
+	}
+	s := c.Stats()
+	if s.CacheMisses != 1 || s.CacheHits != 49 || s.Conversions[KindDOCX] != 1 || s.BytesIn != int64(len(data)) {
+		t.Fatalf("stats %+v", s)
+	}
+	// The charset is part of the key: the same bytes in another charset
+	// are another text.
+	c.Convert(context.Background(), "text/plain", "iso-8859-1", "", []byte("caf\xe9"))
+	r := c.Convert(context.Background(), "text/plain", "koi8-r", "", []byte("caf\xe9"))
+	if r.Text == "café" {
+		t.Fatal("the cache served Latin-1 text for KOI8-R bytes")
+	}
+}
+
+func TestStatsCountFailures(t *testing.T) {
+	c := New(Options{})
+	c.Convert(context.Background(), "", "", "x.docx", []byte("not a zip"))
+	c.Convert(context.Background(), "text/html", "", "", []byte("<p>x</p>"))
+	s := c.Stats()
+	if s.Failures[KindDOCX] != 1 || s.Conversions[KindDOCX] != 1 || s.Conversions[KindHTML] != 1 || s.Failures[KindHTML] != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if s.LatencyP50 < 0 || s.LatencyP99 < s.LatencyP50 {
+		t.Fatalf("latencies %+v", s)
+	}
+}
