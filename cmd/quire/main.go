@@ -34,6 +34,12 @@ Users and mailboxes (work while the server runs):
   user passwd ADDRESS [--password-stdin | --password PW]
   user quota ADDRESS [--storage N] [--messages N]   (0 = unlimited; sizes take KB/MB/GB)
   mailbox list ADDRESS           mailboxes with message, unseen and size totals
+  user mailhost ADDRESS [GROUP]  the store affinity group serving the user
+
+Search converter:
+  isc convert FILE [--type CT] [--charset CS]
+                                 print the text search will find in a file
+                                 (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)
 
 Every command takes --config FILE; without it, the embedded defaults apply
 (data in ./quire-data).
@@ -72,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.user(ctx, rest)
 	case "mailbox":
 		return c.mailbox(ctx, rest)
+	case "isc":
+		return c.isc(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
