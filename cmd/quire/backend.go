@@ -32,7 +32,7 @@ func loadConfig(path string) (Config, error) {
 func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store.Backend, error) {
 	switch cfg.Store.DBType {
 	case "embedded":
-		return embedded.Open(cfg.Store.DataDir, embedded.Options{Logger: log, CacheSize: int64(cfg.Store.CacheSize)})
+		return embedded.Open(cfg.Store.DataDir, embedded.Options{Logger: log, CacheSize: int64(cfg.Store.CacheSize), TextTTL: cfg.Store.CacheTTL.Duration()})
 	case "cassandra":
 		o := cassandraOptions(cfg, log)
 		// The concurrency checker's proof that it can fail (bench/checker).

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/store"
 )
 
 // TestISCConvert: quire isc convert prints what search will find in a
@@ -40,4 +43,11 @@ func TestISCConvert(t *testing.T) {
 	if _, err := quire(t, "", "isc", "frobnicate"); err == nil {
 		t.Fatal("isc frobnicate accepted")
 	}
+}
+
+// TestStoreIsTheConverterCache: the store's text cache (ms_cache, or the
+// embedded data directory) is what the converter caches in.
+func TestStoreIsTheConverterCache(t *testing.T) {
+	var c convert.Cache = (*store.Store)(nil)
+	_ = c
 }

@@ -89,6 +89,11 @@ type Index interface {
 	// ModSeq (RFC 7162 3.2.10). Append changes carry Meta while the message
 	// is live; after its expunge they may carry nil.
 	Changes(ctx context.Context, mailboxID string, since mail.ModSeq, fn func(Change) error) error
+	// GetText and PutText are the converter's cache (ms_cache): text by
+	// the content hash of a part. Entries expire after the store's cache
+	// TTL; a missing entry is ok == false, not an error.
+	GetText(ctx context.Context, hash []byte) (kind, text string, ok bool, err error)
+	PutText(ctx context.Context, hash []byte, kind, text string) error
 	// MaxChangesPerCommit bounds len(changes) for one Commit.
 	MaxChangesPerCommit() int
 }

@@ -276,6 +276,17 @@ func (s *Store) States(ctx context.Context, mb Mailbox, lo, hi mail.UID, fn func
 	return s.b.States(ctx, mb.ID, lo, hi, fn)
 }
 
+// GetText reads the converter's cache (convert.Cache): text by content
+// hash, from ms_cache or the embedded data directory.
+func (s *Store) GetText(ctx context.Context, hash []byte) (kind, text string, ok bool, err error) {
+	return s.b.GetText(ctx, hash)
+}
+
+// PutText writes the converter's cache.
+func (s *Store) PutText(ctx context.Context, hash []byte, kind, text string) error {
+	return s.b.PutText(ctx, hash, kind, text)
+}
+
 // Changes calls fn for each change of mb after since, in MODSEQ order.
 func (s *Store) Changes(ctx context.Context, mb Mailbox, since mail.ModSeq, fn func(Change) error) error {
 	return s.b.Changes(ctx, mb.ID, since, fn)

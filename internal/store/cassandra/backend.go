@@ -24,6 +24,7 @@ type Backend struct {
 	log    *slog.Logger
 	meta   *gocql.Session // ms_mbox
 	msg    *gocql.Session // ms_msg
+	cache  *gocql.Session // ms_cache
 	owned  []*gocql.Session
 	q      statements
 	serial gocql.Consistency
@@ -97,7 +98,7 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 		}
 		bySession[k] = s
 	}
-	b.meta, b.msg = bySession[&b.opts.Meta], bySession[&b.opts.Msg]
+	b.meta, b.msg, b.cache = bySession[&b.opts.Meta], bySession[&b.opts.Msg], bySession[&b.opts.Cache]
 	for _, d := range schema(&b.opts) {
 		if err := bySession[d.ks].Query(d.stmt).ExecContext(ctx); err != nil {
 			return fail(wrap("create schema: "+firstWords(d.stmt, 6), gocql.All, err))
@@ -108,7 +109,7 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 			return fail(wrap("wait for schema agreement", gocql.All, err))
 		}
 	}
-	b.q = newStatements(b.opts.Meta.Name, b.opts.Msg.Name)
+	b.q = newStatements(b.opts.Meta.Name, b.opts.Msg.Name, b.opts.Cache.Name)
 	b.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	b.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(2*maxChunkSize))
 	return b, nil

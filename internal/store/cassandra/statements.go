@@ -19,14 +19,19 @@ type statements struct {
 	stateAppend, stateFlags, stateExpunge, stateRange, metaInsert, metaRange string
 
 	blobGet, blobInsert, chunkGet, chunkInsert string
+
+	textGet, textPut string
 }
 
-func newStatements(meta, msg string) statements {
+func newStatements(meta, msg, cache string) statements {
 	m := func(s string) string { return strings.ReplaceAll(s, "KS.", meta+".") }
 	b := func(s string) string { return strings.ReplaceAll(s, "KS.", msg+".") }
+	x := func(s string) string { return strings.ReplaceAll(s, "KS.", cache+".") }
 	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq`
 	const state = `SELECT uid, modseq, flags, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`
 	return statements{
+		textGet: x(`SELECT converter, text FROM KS.parts_text WHERE part_hash = ?`),
+		textPut: x(`INSERT INTO KS.parts_text (part_hash, converter, text, created) VALUES (?, ?, ?, ?)`),
 		userInsert: m(`INSERT INTO KS.users (address, id, password_hash, quota_storage, quota_messages, mailhost, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
 		userGet:       m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users WHERE address = ?`),

@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -49,6 +50,9 @@ type Options struct {
 	// CacheSize is Pebble's block cache in bytes (default 128 MiB). Rows
 	// and small bodies are read from it decompressed.
 	CacheSize int64
+	// TextTTL is how long converted text stays in the conversion cache
+	// (store.cachettl, default 14 days).
+	TextTTL time.Duration
 }
 
 // ErrLocked reports that another process has the data directory open.
@@ -91,6 +95,9 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 128 << 20
+	}
+	if opts.TextTTL <= 0 {
+		opts.TextTTL = 14 * 24 * time.Hour
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref() // the DB holds its own reference

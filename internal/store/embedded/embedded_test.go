@@ -1,8 +1,10 @@
 package embedded_test
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/embedded"
@@ -31,5 +33,29 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	_, err := embedded.Open(dir, embedded.Options{})
 	if !errors.Is(err, embedded.ErrLocked) {
 		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+}
+
+// TestTextCacheExpires: converted text expires after TextTTL, and
+// PurgeText removes what expired.
+func TestTextCacheExpires(t *testing.T) {
+	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true, TextTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.PutText(ctx, []byte("h1"), "pdf", "text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, _ := b.GetText(ctx, []byte("h1")); !ok {
+		t.Fatal("a fresh entry is missing")
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if _, _, ok, _ := b.GetText(ctx, []byte("h1")); ok {
+		t.Fatal("an expired entry was served")
+	}
+	if n, err := b.PurgeText(ctx); n != 1 || err != nil {
+		t.Fatalf("PurgeText: %d, %v", n, err)
 	}
 }

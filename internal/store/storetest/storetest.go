@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentFlags", testConcurrentFlags},
 		{"ManyCommits", testManyCommits},
 		{"Events", testEvents},
+		{"TextCache", testTextCache},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
