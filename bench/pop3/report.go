@@ -36,24 +36,15 @@ func (r *report) markdown() string {
 			x.st.downloadsPerSec(), x.st.mbPerSec(), x.st.errors(), r.ratio(x))
 	}
 	b.WriteString("\nLatency per step, p50 / p99:\n\n")
-	var cols []benchkit.Column
+	var outs []benchkit.Outcome
 	for _, x := range r.results {
-		if x.skipped == "" {
-			cols = append(cols, benchkit.Column{Label: x.target, Lat: x.st.lat})
+		o := benchkit.Outcome{Label: x.target}
+		if x.st != nil {
+			o.Lat, o.FirstErr = x.st.lat, x.st.firstErr
 		}
+		outs = append(outs, o)
 	}
-	benchkit.LatencyTable(&b, "step", steps, cols)
-	if len(r.notes) > 0 {
-		b.WriteString("\n")
-	}
-	for _, n := range r.notes {
-		fmt.Fprintf(&b, "- %s\n", n)
-	}
-	for _, x := range r.results {
-		if x.st != nil && x.st.firstErr != "" {
-			fmt.Fprintf(&b, "- %s: first error: %s\n", x.target, x.st.firstErr)
-		}
-	}
+	benchkit.ReportTail(&b, "step", steps, outs, r.notes)
 	return b.String()
 }
 

@@ -83,3 +83,33 @@ func LatencyTable(b *strings.Builder, first string, rows []string, cols []Column
 		b.WriteString("\n")
 	}
 }
+
+// Outcome is one target's run as the shared report parts see it.
+type Outcome struct {
+	Label    string
+	Lat      map[string]Latencies // nil when the target was skipped
+	FirstErr string
+}
+
+// ReportTail writes a report's latency table (rows in order) for the targets
+// that ran, then the notes and each target's first error.
+func ReportTail(b *strings.Builder, first string, rows []string, outs []Outcome, notes []string) {
+	var cols []Column
+	for _, o := range outs {
+		if o.Lat != nil {
+			cols = append(cols, Column{Label: o.Label, Lat: o.Lat})
+		}
+	}
+	LatencyTable(b, first, rows, cols)
+	if len(notes) > 0 {
+		b.WriteString("\n")
+	}
+	for _, n := range notes {
+		fmt.Fprintf(b, "- %s\n", n)
+	}
+	for _, o := range outs {
+		if o.FirstErr != "" {
+			fmt.Fprintf(b, "- %s: first error: %s\n", o.Label, o.FirstErr)
+		}
+	}
+}
