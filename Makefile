@@ -1,6 +1,7 @@
 # Quire: two commands matter. `make run` starts a server on the embedded
-# store; `make test` runs every test, starting a real Cassandra 5.0 node when
-# QUIRE_TEST_CASSANDRA does not name one.
+# store; `make test` runs every test, starting a real Cassandra 5.0 node and a
+# real OpenSearch 2.19 node when QUIRE_TEST_CASSANDRA and QUIRE_TEST_OPENSEARCH
+# do not name them.
 GO        ?= go
 BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Go test. Backends that need a real server get one: Cassandra at
-# QUIRE_TEST_CASSANDRA, or a node this script starts (and stops) itself.
+# QUIRE_TEST_CASSANDRA and OpenSearch at QUIRE_TEST_OPENSEARCH, or nodes this
+# script starts (and stops) itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +19,22 @@ if [ -z "${QUIRE_TEST_CASSANDRA:-}" ]; then
   fi
   export QUIRE_TEST_CASSANDRA="127.0.0.1:${CASSANDRA_PORT:-9042}"
 fi
-cleanup() { if [ -n "$started" ] && [ -z "${QUIRE_KEEP_CASSANDRA:-}" ]; then scripts/cassandra.sh stop || true; fi; }
+os_started=""
+if [ -z "${QUIRE_TEST_OPENSEARCH:-}" ]; then
+  if scripts/opensearch.sh status >/dev/null 2>&1; then
+    echo "test: using the OpenSearch node that is already running"
+  else
+    scripts/opensearch.sh start >/dev/null
+    os_started=1
+  fi
+  export QUIRE_TEST_OPENSEARCH="http://127.0.0.1:${OPENSEARCH_PORT:-9200}"
+fi
+cleanup() {
+  if [ -n "$started" ] && [ -z "${QUIRE_KEEP_CASSANDRA:-}" ]; then scripts/cassandra.sh stop || true; fi
+  if [ -n "$os_started" ] && [ -z "${QUIRE_KEEP_OPENSEARCH:-}" ]; then scripts/opensearch.sh stop || true; fi
+}
 trap cleanup EXIT
 
 # Tests that need a backend must fail, not skip, when it is missing.
-export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_CLIENTS=1
+export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1
 go test -count=1 -timeout 30m ./...

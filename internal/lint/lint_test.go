@@ -41,6 +41,8 @@ func allowedImports() map[string][]string {
 		"internal/notify":              {"internal/mail"},
 		"internal/imapserver":          {"internal/store", "internal/mail", "internal/message", "internal/login", "internal/notify", "internal/netserve", "internal/imapserver/imapwire", "internal/imapserver/imapsearch", "internal/convert"},
 		"internal/convert":             {"internal/message"},
+		"internal/search":              {},
+		"internal/search/opensearch":   {"internal/search"},
 		"internal/login":               {"internal/store", "internal/mail", "internal/directory"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},

@@ -1,0 +1,313 @@
+// Package opensearch is search.Index on OpenSearch 1 to 3 or Elasticsearch
+// 7 to 9, over a small REST client of our own: the official Elasticsearch
+// client refuses to talk to OpenSearch. It uses only what both have kept
+// stable: _index_template, _bulk, _search with search_after, and
+// _delete_by_query.
+//
+// Invariants:
+//   - Every field is indexed as lower-cased overlapping character
+//     trigrams (white space included), and a query asks for all of its
+//     trigrams, so results are a superset of substring matches (package
+//     search).
+//   - Documents are routed by user: one user's messages live in one shard,
+//     and every request names the routing, so a query touches one shard.
+//   - _source is off: the index holds only what searching needs; it is
+//     rebuilt from the store, never read back.
+package opensearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/quiremail/quire/internal/search"
+)
+
+// Options configure the client.
+type Options struct {
+	URL      string // e.g. http://127.0.0.1:9200
+	Index    string // index name (default "quire-msgs")
+	Shards   int    // at index creation (default 1)
+	Replicas int    // at index creation
+	// Refresh makes writes visible to searches before they return (tests);
+	// otherwise the engine's refresh interval (1 s) applies.
+	Refresh            bool
+	Username, Password string
+	PageSize           int // hits per search request (default 5,000)
+	HTTP               *http.Client
+}
+
+// Client is a search.Index.
+type Client struct {
+	o Options
+}
+
+var _ search.Index = (*Client)(nil)
+
+// New connects, checks the server, and creates the index template and the
+// index if they do not exist.
+func New(ctx context.Context, o Options) (*Client, error) {
+	if o.URL == "" {
+		return nil, errors.New("opensearch: no URL")
+	}
+	o.URL = strings.TrimSuffix(o.URL, "/")
+	if o.Index == "" {
+		o.Index = "quire-msgs"
+	}
+	if o.Shards <= 0 {
+		o.Shards = 1
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 5000
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+	}
+	c := &Client{o: o}
+	if err := c.ensureIndex(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// mapping is the index template: trigram analysis on every text field.
+func (c *Client) mapping() map[string]any {
+	text := map[string]any{"type": "text", "analyzer": "quire_tri", "norms": false, "index_options": "docs"}
+	props := map[string]any{
+		"user": map[string]any{"type": "keyword"}, "mailbox": map[string]any{"type": "keyword"},
+		"uid": map[string]any{"type": "long"},
+	}
+	for _, f := range []string{search.FieldSubject, search.FieldFrom, search.FieldTo, search.FieldCc, search.FieldBcc, search.FieldBody, search.FieldHeaders} {
+		props[f] = text
+	}
+	return map[string]any{
+		"index_patterns": []string{c.o.Index},
+		"template": map[string]any{
+			"settings": map[string]any{
+				"number_of_shards": c.o.Shards, "number_of_replicas": c.o.Replicas,
+				"analysis": map[string]any{
+					"tokenizer": map[string]any{"quire_tri": map[string]any{"type": "ngram", "min_gram": 3, "max_gram": 3}},
+					"analyzer":  map[string]any{"quire_tri": map[string]any{"type": "custom", "tokenizer": "quire_tri", "filter": []string{"lowercase"}}},
+				},
+			},
+			"mappings": map[string]any{"_source": map[string]any{"enabled": false}, "properties": props},
+		},
+	}
+}
+
+func (c *Client) ensureIndex(ctx context.Context) error {
+	if _, err := c.do(ctx, "PUT", "/_index_template/"+c.o.Index, jsonBody(c.mapping()), nil); err != nil {
+		return fmt.Errorf("opensearch: index template: %w", err)
+	}
+	_, err := c.do(ctx, "PUT", "/"+c.o.Index, nil, nil)
+	var ee *engineError
+	if errors.As(err, &ee) && ee.Type == "resource_already_exists_exception" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("opensearch: create index %s: %w", c.o.Index, err)
+	}
+	return nil
+}
+
+// Put implements search.Index with one _bulk request.
+func (c *Client) Put(ctx context.Context, docs []search.Doc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, d := range docs {
+		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": docID(d.UserID, d.MailboxID, d.UID), "routing": d.UserID}})
+		_ = enc.Encode(map[string]any{
+			"user": d.UserID, "mailbox": d.MailboxID, "uid": d.UID,
+			search.FieldSubject: d.Subject, search.FieldFrom: d.From, search.FieldTo: d.To, search.FieldCc: d.Cc,
+			search.FieldBcc: d.Bcc, search.FieldBody: d.Body, search.FieldHeaders: d.Headers,
+		})
+	}
+	return c.bulk(ctx, &b)
+}
+
+// Delete implements search.Index.
+func (c *Client) Delete(ctx context.Context, userID, mailboxID string, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, u := range uids {
+		_ = enc.Encode(map[string]any{"delete": map[string]any{"_index": c.o.Index, "_id": docID(userID, mailboxID, u), "routing": userID}})
+	}
+	return c.bulk(ctx, &b)
+}
+
+// DeleteMailbox implements search.Index.
+func (c *Client) DeleteMailbox(ctx context.Context, userID, mailboxID string) error {
+	q := map[string]any{"query": c.scope(userID, mailboxID)}
+	path := "/" + c.o.Index + "/_delete_by_query?conflicts=proceed&routing=" + url.QueryEscape(userID) + c.refresh("true")
+	if _, err := c.do(ctx, "POST", path, jsonBody(q), nil); err != nil {
+		return fmt.Errorf("opensearch: delete mailbox %s: %w", mailboxID, err)
+	}
+	return nil
+}
+
+// Search implements search.Index: all hits, page by page in UID order.
+func (c *Client) Search(ctx context.Context, userID, mailboxID, field, text string) ([]uint32, bool, error) {
+	if utf8.RuneCountInString(text) < search.MinQuery {
+		return nil, false, nil
+	}
+	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
+	filter = append(filter, map[string]any{"match": map[string]any{field: map[string]any{"query": text, "operator": "and"}}})
+	var out []uint32
+	var after []any
+	for {
+		q := map[string]any{
+			"size": c.o.PageSize, "_source": false, "docvalue_fields": []string{"uid"}, "track_total_hits": false,
+			"sort":  []any{map[string]any{"uid": "asc"}},
+			"query": map[string]any{"bool": map[string]any{"filter": filter}},
+		}
+		if after != nil {
+			q["search_after"] = after
+		}
+		var resp struct {
+			Hits struct {
+				Hits []struct {
+					Fields struct {
+						UID []json.Number `json:"uid"`
+					} `json:"fields"`
+					Sort []any `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if _, err := c.do(ctx, "POST", "/"+c.o.Index+"/_search?routing="+url.QueryEscape(userID), jsonBody(q), &resp); err != nil {
+			return nil, false, fmt.Errorf("opensearch: search: %w", err)
+		}
+		for _, h := range resp.Hits.Hits {
+			if len(h.Fields.UID) == 1 {
+				if u, err := strconv.ParseUint(h.Fields.UID[0].String(), 10, 32); err == nil {
+					out = append(out, uint32(u))
+				}
+			}
+		}
+		n := len(resp.Hits.Hits)
+		if n < c.o.PageSize {
+			return out, true, nil
+		}
+		after = resp.Hits.Hits[n-1].Sort
+	}
+}
+
+func (c *Client) scope(userID, mailboxID string) map[string]any {
+	return map[string]any{"bool": map[string]any{"filter": []any{
+		map[string]any{"term": map[string]any{"user": userID}},
+		map[string]any{"term": map[string]any{"mailbox": mailboxID}},
+	}}}
+}
+
+// docID names a message; the user is part of it so that IDs are unique
+// even if two users' mailbox IDs were not.
+func docID(userID, mailboxID string, uid uint32) string {
+	return userID + "/" + mailboxID + "/" + strconv.FormatUint(uint64(uid), 10)
+}
+
+func (c *Client) refresh(v string) string {
+	if c.o.Refresh {
+		return "&refresh=" + v
+	}
+	return ""
+}
+
+// bulk sends a _bulk body and fails if any item failed.
+func (c *Client) bulk(ctx context.Context, body *bytes.Buffer) error {
+	var resp struct {
+		Errors bool             `json:"errors"`
+		Items  []map[string]any `json:"items"`
+	}
+	path := "/_bulk?" + strings.TrimPrefix(c.refresh("wait_for"), "&")
+	if _, err := c.do(ctx, "POST", path, body, &resp); err != nil {
+		return fmt.Errorf("opensearch: bulk: %w", err)
+	}
+	if resp.Errors {
+		for _, it := range resp.Items {
+			for op, v := range it {
+				m, _ := v.(map[string]any)
+				if e, ok := m["error"]; ok {
+					return fmt.Errorf("opensearch: bulk %s failed: %v", op, e)
+				}
+			}
+		}
+		return errors.New("opensearch: bulk reported errors")
+	}
+	return nil
+}
+
+// engineError is an error the engine reported, with its type.
+type engineError struct {
+	Status int
+	Type   string
+	Reason string
+}
+
+func (e *engineError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s: %s", e.Status, e.Type, e.Reason)
+}
+
+// do sends one request; a status of 300 or more is an *engineError.
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.o.URL+path, body)
+	if err != nil {
+		return 0, err
+	}
+	ct := "application/json"
+	if strings.HasPrefix(path, "/_bulk") {
+		ct = "application/x-ndjson"
+	}
+	req.Header.Set("Content-Type", ct)
+	if c.o.Username != "" {
+		req.SetBasicAuth(c.o.Username, c.o.Password)
+	}
+	resp, err := c.o.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w (is the search engine up? check search.url)", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct {
+				Type   string `json:"type"`
+				Reason string `json:"reason"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(data, &e)
+		if e.Error.Type == "" {
+			e.Error.Reason = strings.TrimSpace(string(data[:min(len(data), 300)]))
+		}
+		return resp.StatusCode, &engineError{Status: resp.StatusCode, Type: e.Error.Type, Reason: e.Error.Reason}
+	}
+	if out != nil {
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		if err := d.Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func jsonBody(v any) io.Reader {
+	b, _ := json.Marshal(v)
+	return bytes.NewReader(b)
+}

@@ -1,0 +1,55 @@
+// Package search defines the full-text index that narrows IMAP SEARCH's
+// text criteria (DESIGN.md section 4). The index never decides a match:
+// it returns candidates, a superset of the messages whose text contains
+// the searched string, and the caller keeps RFC 9051's case-insensitive
+// substring meaning by checking each candidate.
+//
+// Invariants:
+//   - Superset: every message whose field contains the query string (after
+//     lower-casing both) is among the candidates. Backends index
+//     overlapping character trigrams, and a query asks for all of its
+//     trigrams, which any containing text has.
+//   - A query shorter than a trigram cannot narrow: Search reports it with
+//     ok == false, and the caller scans.
+//   - Flags are never indexed: they change too often and come from
+//     metadata.
+package search
+
+import "context"
+
+// Fields of a document, as SEARCH's criteria name them (RFC 9051 6.4.4).
+const (
+	FieldSubject = "subject"
+	FieldFrom    = "from"
+	FieldTo      = "to"
+	FieldCc      = "cc"
+	FieldBcc     = "bcc"
+	FieldBody    = "body"    // BODY: the text of every part, attachments converted
+	FieldHeaders = "headers" // HEADER and the header half of TEXT: every field, decoded
+)
+
+// Doc is one message's text.
+type Doc struct {
+	UserID, MailboxID string
+	UID               uint32
+	Subject, From     string
+	To, Cc, Bcc       string
+	Body, Headers     string
+}
+
+// Index is a full-text index of messages, per user and mailbox.
+type Index interface {
+	// Put indexes docs, replacing earlier versions of the same messages.
+	Put(ctx context.Context, docs []Doc) error
+	// Delete removes messages (expunged).
+	Delete(ctx context.Context, userID, mailboxID string, uids []uint32) error
+	// DeleteMailbox removes every message of a mailbox.
+	DeleteMailbox(ctx context.Context, userID, mailboxID string) error
+	// Search returns candidate UIDs for messages of the mailbox whose field
+	// may contain text; ok is false when the index cannot narrow (text too
+	// short), and then every message is a candidate.
+	Search(ctx context.Context, userID, mailboxID, field, text string) (uids []uint32, ok bool, err error)
+}
+
+// MinQuery is the shortest query, in characters, an index can narrow.
+const MinQuery = 3
