@@ -43,6 +43,8 @@ func allowedImports() map[string][]string {
 		"internal/convert":             {"internal/message"},
 		"internal/search":              {},
 		"internal/search/opensearch":   {"internal/search"},
+		"internal/search/bleve":        {"internal/search"},
+		"internal/search/searchtest":   {"internal/search"},
 		"internal/login":               {"internal/store", "internal/mail", "internal/directory"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},

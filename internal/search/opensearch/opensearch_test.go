@@ -4,15 +4,12 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/search/searchtest"
 )
 
 // open connects to the test node with a fresh index, deleted afterwards.
@@ -43,101 +40,8 @@ func open(t *testing.T, pageSize int) *Client {
 	return c
 }
 
-func TestSearch(t *testing.T) {
-	c := open(t, 0)
-	ctx := context.Background()
-	docs := []search.Doc{
-		{UserID: "u1", MailboxID: "m1", UID: 1, Subject: "Quarterly Zeppelin report", From: "Jürgen <j@example.test>", Body: "the aubergine budget"},
-		{UserID: "u1", MailboxID: "m1", UID: 2, Subject: "Lunch", Body: "ÉTÉ en Provence, zeppelins overhead"},
-		{UserID: "u1", MailboxID: "m2", UID: 1, Subject: "zeppelin in another mailbox"},
-		{UserID: "u2", MailboxID: "m1", UID: 1, Subject: "zeppelin of another user"},
-	}
-	if err := c.Put(ctx, docs); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		field, text string
-		want        []uint32
-	}{
-		{search.FieldSubject, "zeppelin", []uint32{1}},
-		{search.FieldSubject, "EPP", []uint32{1}},      // substring, any case
-		{search.FieldSubject, "erly Zep", []uint32{1}}, // across a word boundary
-		{search.FieldBody, "zeppelin", []uint32{2}},    // body, not subject
-		{search.FieldBody, "été", []uint32{2}},         // case-folded non-ASCII
-		{search.FieldFrom, "jürg", []uint32{1}},
-		{search.FieldSubject, "nothing like it", nil},
-	} {
-		got, ok, err := c.Search(ctx, "u1", "m1", tc.field, tc.text)
-		if err != nil || !ok {
-			t.Fatalf("%s %q: %v %v", tc.field, tc.text, ok, err)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s %q: %v, want %v", tc.field, tc.text, got, tc.want)
-		}
-	}
-	if _, ok, _ := c.Search(ctx, "u1", "m1", search.FieldBody, "ab"); ok {
-		t.Error("a two-character query claimed to narrow")
-	}
-	// Reindexing replaces; Delete and DeleteMailbox remove.
-	if err := c.Put(ctx, []search.Doc{{UserID: "u1", MailboxID: "m1", UID: 1, Subject: "renamed"}}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, _ := c.Search(ctx, "u1", "m1", search.FieldSubject, "zeppelin"); len(got) != 0 {
-		t.Errorf("after reindexing UID 1: %v", got)
-	}
-	if err := c.Delete(ctx, "u1", "m1", []uint32{2}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, _ := c.Search(ctx, "u1", "m1", search.FieldBody, "provence"); len(got) != 0 {
-		t.Errorf("after Delete: %v", got)
-	}
-	if err := c.DeleteMailbox(ctx, "u1", "m2"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, _ := c.Search(ctx, "u1", "m2", search.FieldSubject, "zeppelin"); len(got) != 0 {
-		t.Errorf("after DeleteMailbox: %v", got)
-	}
-	if got, _, _ := c.Search(ctx, "u2", "m1", search.FieldSubject, "zeppelin"); !slices.Equal(got, []uint32{1}) {
-		t.Errorf("another user's mailbox was touched: %v", got)
-	}
-}
-
-// TestSupersetAndPaging: for random texts and random substrings of them,
-// every text containing the substring is a candidate (the index's
-// promise), through several result pages.
-func TestSupersetAndPaging(t *testing.T) {
-	c := open(t, 7)
-	ctx := context.Background()
-	rnd := rand.New(rand.NewPCG(1, 2))
-	words := []string{"alpha", "Beta", "gamma", "déjà", "vu", "ZEPPELIN", "fjord", "straße", "東京", "x1"}
-	var docs []search.Doc
-	for i := range 60 {
-		var b strings.Builder
-		for range 3 + rnd.IntN(6) {
-			b.WriteString(words[rnd.IntN(len(words))] + " ")
-		}
-		docs = append(docs, search.Doc{UserID: "u", MailboxID: "m", UID: uint32(i + 1), Body: b.String()})
-	}
-	if err := c.Put(ctx, docs); err != nil {
-		t.Fatal(err)
-	}
-	for q := range 40 {
-		src := []rune(docs[rnd.IntN(len(docs))].Body)
-		start := rnd.IntN(len(src) - 3)
-		n := 3 + rnd.IntN(min(8, len(src)-start-3)+1)
-		needle := string(src[start:min(start+n, len(src))])
-		got, ok, err := c.Search(ctx, "u", "m", search.FieldBody, needle)
-		if err != nil || !ok {
-			t.Fatalf("query %d %q: %v %v", q, needle, ok, err)
-		}
-		for _, d := range docs {
-			if strings.Contains(strings.ToLower(d.Body), strings.ToLower(needle)) && !slices.Contains(got, d.UID) {
-				t.Fatalf("query %q: UID %d (%q) contains it but is not a candidate (got %v)", needle, d.UID, d.Body, got)
-			}
-		}
-	}
-	if got, _, _ := c.Search(ctx, "u", "m", search.FieldBody, "a"+fmt.Sprint(rnd.IntN(9))+"z"); len(got) != 0 {
-		t.Fatalf("an absent trigram matched %v", got)
-	}
+// TestConformance runs the index suite on a real OpenSearch, with pages
+// small enough that searches page.
+func TestConformance(t *testing.T) {
+	searchtest.Run(t, func(t *testing.T) search.Index { return open(t, 7) })
 }
