@@ -55,17 +55,7 @@ hostname = %q
 [log]
 level = "warn"
 [store]
-dbtype = "cassandra"
-casconnectpoints = [%q]
-casmetakeyspace = "quiretest_mbox"
-casmsgkeyspace = "quiretest_msg"
-cascachekeyspace = "quiretest_cache"
-casreplicationstrategy = "SimpleStrategy"
-casmetarf = 1
-casmsgrf = 1
-cascacherf = 1
-casdurablewrites = false
-%s
+%s%s
 [notify]
 listen = [%q]
 secret = "a secret shared by the test hosts"
@@ -79,7 +69,7 @@ allow_plaintext = true
 recheck = "1m"
 [pop3]
 listen = []
-`, h.ip, addr, groups, h.notify, h.lmtp, h.imap)
+`, h.ip, casStoreKeys(addr), groups, h.notify, h.lmtp, h.imap)
 		if err := os.WriteFile(h.cfg, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -93,7 +93,13 @@ func TestCassandraCommands(t *testing.T) {
 // keyspaces, on free ports, and returns its path and LMTP address.
 func casConfig(t *testing.T, addr string) (cfg, lmtpAddr string) {
 	t.Helper()
-	cfg, lmtpAddr, _ = writeServerConfig(t, t.TempDir(), fmt.Sprintf(`dbtype = "cassandra"
+	cfg, lmtpAddr, _ = writeServerConfig(t, t.TempDir(), casStoreKeys(addr))
+	return cfg, lmtpAddr
+}
+
+// casStoreKeys are the [store] keys of a server on the test keyspaces.
+func casStoreKeys(addr string) string {
+	return fmt.Sprintf(`dbtype = "cassandra"
 casconnectpoints = [%q]
 casmetakeyspace = "quiretest_mbox"
 casmsgkeyspace = "quiretest_msg"
@@ -103,6 +109,5 @@ casmetarf = 1
 casmsgrf = 1
 cascacherf = 1
 casdurablewrites = false
-`, addr))
-	return cfg, lmtpAddr
+`, addr)
 }
