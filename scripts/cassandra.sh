@@ -36,6 +36,8 @@ OUTLOG="$LOGDIR/stdout.log"
 
 log() { echo "cassandra.sh: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=lib/jvm.sh
+. "$ROOT/scripts/lib/jvm.sh"
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "CASSANDRA_PORT must be a number, got '$PORT'"
 
@@ -54,41 +56,13 @@ live_pid() {
 # The port the running node was started with (CASSANDRA_PORT may differ now).
 running_port() { if [[ -s $PORTFILE ]]; then cat "$PORTFILE"; else echo "$PORT"; fi; }
 
-find_java() {
-  local j
-  for j in "${CASSANDRA_JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" \
-           /usr/lib/jvm/java-17-openjdk-*/bin/java /usr/lib/jvm/*17*/bin/java \
-           "$(command -v java || true)"; do
-    [[ -n $j && -x $j ]] || continue
-    # Cassandra 5.0 runs on 11 and 17; the options file here is for 17.
-    if "$j" -version 2>&1 | head -1 | grep -q '"17[."]'; then echo "$j"; return 0; fi
-  done
-  die "no Java 17 found (set CASSANDRA_JAVA or JAVA_HOME)"
-}
+# Cassandra 5.0 runs on 11 and 17; the options file here is for 17.
+find_java() { find_java17 "${CASSANDRA_JAVA:-}" CASSANDRA_JAVA; }
 
 cmd_fetch() {
-  if [[ -f $MARKER ]]; then
-    log "cassandra-all $VERSION already in $LIB"
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found (Maven 3.8+ is needed for fetch)"
-  mkdir -p "$CACHE"
-  local tmp="$LIB.tmp.$$" t0=$SECONDS
-  rm -rf "$tmp"
-  trap 'rm -rf "$tmp"' EXIT
-  log "fetching cassandra-all $VERSION and runtime deps into $LIB ..."
-  # Maven 3.8 prints stray color-reset escapes even with -q; drop them.
-  mvn -B -q -Dstyle.color=never -f "$CONF_SRC/pom.xml" -Dcassandra.version="$VERSION" \
-    org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 | sed 's/\x1b\[0m//g' >&2 ||
-    die "maven could not fetch cassandra-all $VERSION"
-  compgen -G "$tmp/cassandra-all-$VERSION.jar" >/dev/null || die "cassandra-all-$VERSION.jar missing after fetch"
-  compgen -G "$tmp/jamm-*.jar" >/dev/null || die "jamm jar missing after fetch"
-  rm -rf "$LIB"
-  mv "$tmp" "$LIB"
-  trap - EXIT
-  date -u +%FT%TZ >"$MARKER"
-  log "fetched $(ls "$LIB"/*.jar | wc -l) jars in $((SECONDS - t0))s"
+  maven_fetch "cassandra-all $VERSION" "$CONF_SRC/pom.xml" "$LIB" "$MARKER" \
+    "cassandra-all-$VERSION.jar" -Dcassandra.version="$VERSION"
+  compgen -G "$LIB/jamm-*.jar" >/dev/null || die "jamm jar missing in $LIB"
 }
 
 write_config() {

