@@ -5,18 +5,25 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/quiremail/quire/internal/convert"
 )
 
-// isc runs the converter ("indexed search converter") commands. Only
-// `convert FILE` exists so far: it prints what the converter extracts from
-// a file, for operators to check what search will find in it.
+// isc runs the converter ("indexed search converter") commands:
+// `convert FILE` prints what the converter extracts from a file, for
+// operators to check what search will find in it; `serve` runs the
+// converter as an HTTP service for access hosts.
 func (c *cli) isc(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "serve" {
+		return c.iscServe(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "convert" {
-		return errors.New("isc: expected convert FILE [--type CONTENT-TYPE] [--charset CHARSET]")
+		return errors.New("isc: expected convert FILE [--type CONTENT-TYPE] [--charset CHARSET], or serve --listen ADDR")
 	}
 	fs := flag.NewFlagSet("isc convert", flag.ContinueOnError)
 	ct := fs.String("type", "", "the part's content type; default: from the file name's extension")
@@ -56,4 +63,56 @@ func (c *cli) isc(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.stdout, r.Text)
 	return nil
+}
+
+// iscServe runs the converter service until ctx ends: POST
+// /converter/convert and GET /converter/statistics (convert.Handler), over
+// TLS with the config's tls.cert_file and tls.key_file when --tls is set.
+func (c *cli) iscServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("isc serve", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8026", "address to listen on")
+	useTLS := fs.Bool("tls", false, "serve HTTPS with the config's tls.cert_file and tls.key_file")
+	cfgPath := fs.String("config", "", "configuration file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := want(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *useTLS && cfg.TLS.CertFile == "" {
+		return errors.New("isc serve: --tls needs tls.cert_file and tls.key_file in the config")
+	}
+	conv := convert.New(convert.Options{})
+	defer conv.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("isc serve: listen on %s: %w (change --listen)", *listen, err)
+	}
+	srv := &http.Server{Handler: convert.Handler(conv), ReadHeaderTimeout: 10 * time.Second}
+	scheme := "http"
+	if *useTLS {
+		scheme = "https"
+	}
+	fmt.Fprintf(c.stdout, "quire: converter listening on %s://%s (POST /converter/convert, GET /converter/statistics)\n", scheme, ln.Addr())
+	done := make(chan error, 1)
+	go func() {
+		if *useTLS {
+			done <- srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		} else {
+			done <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-done:
+		return err
+	}
 }

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/store"
@@ -50,4 +55,44 @@ func TestISCConvert(t *testing.T) {
 func TestStoreIsTheConverterCache(t *testing.T) {
 	var c convert.Cache = (*store.Store)(nil)
 	_ = c
+}
+
+// TestISCServe: quire isc serve answers conversions and statistics until
+// its context ends.
+func TestISCServe(t *testing.T) {
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"isc", "serve", "--listen", addr}, strings.NewReader(""), &out, &out)
+	}()
+	var resp *http.Response
+	var err error
+	for range 50 {
+		if resp, err = http.Post("http://"+addr+"/converter/convert?type=text/html", "application/octet-stream", strings.NewReader("<p>fjord</p>")); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct{ Kind, Text, Error string }
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || a.Kind != "html" || a.Text != "fjord" {
+		t.Fatalf("answer %+v, %v", a, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://" + addr + "/converter/statistics")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("statistics: %v", err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("isc serve: %v\n%s", err, out.String())
+	}
+	if _, err := quire(t, "", "isc", "serve", "--tls", "--listen", freePort(t)); err == nil || !strings.Contains(err.Error(), "tls.cert_file") {
+		t.Fatalf("--tls without a certificate: %v", err)
+	}
 }

@@ -40,6 +40,7 @@ Search converter:
   isc convert FILE [--type CT] [--charset CS]
                                  print the text search will find in a file
                                  (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)
+  isc serve [--listen ADDR] [--tls] run the converter as an HTTP service
 
 Every command takes --config FILE; without it, the embedded defaults apply
 (data in ./quire-data).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path"
 	"strings"
 	"time"
@@ -23,6 +24,12 @@ type Options struct {
 	MaxEntries int           // entries of one zip container (default 2,000)
 	MaxInflate int64         // bytes one zip container may inflate to (default 200 MiB)
 	MaxRatio   int64         // inflation ratio of one zip entry (default 200)
+	// Hosts are converter services ("quire isc", base URLs), tried in
+	// order; without them, or when none answers, conversion is in process.
+	Hosts []string
+	// HTTP is the client for Hosts (default: one with no overall timeout;
+	// each request has the part's Timeout).
+	HTTP *http.Client
 	// Cache, if set, keeps converted text by content hash, so an
 	// attachment delivered to many recipients, or forwarded, is converted
 	// once.
@@ -72,6 +79,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxRatio <= 0 {
 		o.MaxRatio = 200
 	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{}
+	}
 	return o
 }
 
@@ -106,11 +116,12 @@ type Converter struct {
 	o      Options
 	pdfium *pdfEngine
 	stats  *counters
+	hosts  *hosts
 }
 
 // New returns a Converter. Close releases its PDF engine.
 func New(o Options) *Converter {
-	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}, stats: newCounters()}
+	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}}
 }
 
 // Stats returns the counters since New.
@@ -171,50 +182,61 @@ func Kind(contentType, filename string) string {
 }
 
 // Convert returns the text of one part's content, transfer encoding
-// already undone. charset applies to text kinds. It never panics on bad
-// input and always returns a Result: on failure, Text is the file name.
-func (c *Converter) Convert(ctx context.Context, contentType, charset, filename string, data []byte) (res Result) {
-	return c.convert(ctx, contentType, charset, filename, data, 0)
+// already undone, with the file name first. charset applies to text
+// kinds. It never panics on bad input and always returns a Result: on
+// failure, Text is the file name.
+func (c *Converter) Convert(ctx context.Context, contentType, charset, filename string, data []byte) Result {
+	return withName(filename, c.leaf(ctx, contentType, charset, filename, data, 0))
 }
 
-func (c *Converter) convert(ctx context.Context, contentType, charset, filename string, data []byte, depth int) Result {
+func withName(filename string, r Result) Result {
+	if r.Err == nil && filename != "" {
+		r.Text = filename + "\n" + r.Text
+	}
+	if r.Err != nil {
+		r.Text = filename
+	}
+	return r
+}
+
+// leaf converts one part without its name: from the cache, else on the
+// first live converter host, else here.
+func (c *Converter) leaf(ctx context.Context, contentType, charset, filename string, data []byte, depth int) Result {
 	kind := Kind(contentType, filename)
 	if int64(len(data)) > c.o.MaxInput {
 		data = data[:c.o.MaxInput]
-	}
-	withName := func(r Result) Result {
-		if r.Err == nil && filename != "" {
-			r.Text = filename + "\n" + r.Text
-		}
-		return r
 	}
 	var key []byte
 	if c.o.Cache != nil && kind != KindOther && kind != KindMessage {
 		key = cacheKey(kind, charset, data)
 		if k, text, ok, err := c.o.Cache.GetText(ctx, key); err == nil && ok {
 			c.stats.cache(true)
-			return withName(Result{Kind: k, Text: text})
+			return Result{Kind: k, Text: text}
 		}
 		c.stats.cache(false)
 	}
 	t0 := time.Now()
-	r := c.extract(ctx, kind, contentType, charset, filename, data, depth)
+	r, remote := c.remote(ctx, kind, contentType, charset, filename, data)
+	if !remote {
+		r = c.extract(ctx, kind, contentType, charset, filename, data, depth)
+	}
 	c.stats.converted(kind, len(data), len(r.Text), time.Since(t0), r.Err)
 	if key != nil && r.Err == nil {
 		// A failed write only costs a conversion next time.
 		_ = c.o.Cache.PutText(ctx, key, r.Kind, r.Text)
 	}
-	return withName(r)
+	return r
 }
 
-// extract runs the extractor for kind; on failure Text is the file name.
+// extract runs the extractor for kind here; on failure Text is empty and
+// Err says why.
 func (c *Converter) extract(ctx context.Context, kind, contentType, charset, filename string, data []byte, depth int) (res Result) {
 	res.Kind = kind
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil { // a bug in an extractor must not fail a delivery
-			res.Text, res.Err = filename, fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p)
+			res.Text, res.Err = "", fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p)
 		}
 	}()
 	w := &textWriter{max: c.o.MaxOutput, ctx: ctx}
@@ -259,7 +281,7 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 		err = fmt.Errorf("convert: %s: gave up after %v: %w", res.Kind, c.o.Timeout, ctx.Err())
 	}
 	if err != nil {
-		return Result{Kind: res.Kind, Text: filename, Err: err}
+		return Result{Kind: res.Kind, Err: err}
 	}
 	res.Text = strings.TrimSpace(w.String())
 	return res
@@ -300,7 +322,8 @@ func (c *Converter) message(ctx context.Context, raw []byte, depth int) []Result
 				walk(ch, depth+1)
 			}
 		default:
-			out = append(out, c.convert(ctx, p.Type+"/"+p.Subtype, p.Param("charset"), filename(p), c.leafData(raw, p), depth))
+			name := filename(p)
+			out = append(out, withName(name, c.leaf(ctx, p.Type+"/"+p.Subtype, p.Param("charset"), name, c.leafData(raw, p), depth)))
 		}
 	}
 	out = append(out, Result{Kind: "header", Text: headerText(raw, root)})

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -20,18 +21,23 @@ type Stats struct {
 	LatencyP50 float64 `json:"latency_p50_ms"`
 	LatencyP90 float64 `json:"latency_p90_ms"`
 	LatencyP99 float64 `json:"latency_p99_ms"`
+	// Remote conversions by converter host, hosts' failures, and parts
+	// converted in process because no host answered.
+	Remote       map[string]int64 `json:"remote,omitempty"`
+	RemoteFailed map[string]int64 `json:"remote_failed,omitempty"`
+	Fallbacks    int64            `json:"fallbacks"`
+	LastFailure  string           `json:"last_failure,omitempty"`
 }
 
 const latencyWindow = 1024
 
 // counters is the mutable side of Stats.
 type counters struct {
-	mu       sync.Mutex
-	s        Stats
-	lat      [latencyWindow]time.Duration
-	n        int // conversions recorded in lat, up to latencyWindow
-	next     int
-	lastFail string
+	mu   sync.Mutex
+	s    Stats
+	lat  [latencyWindow]time.Duration
+	n    int // conversions recorded in lat, up to latencyWindow
+	next int
 }
 
 func newCounters() *counters {
@@ -44,13 +50,38 @@ func (c *counters) converted(kind string, in, out int, d time.Duration, failed e
 	c.s.Conversions[kind]++
 	if failed != nil {
 		c.s.Failures[kind]++
-		c.lastFail = failed.Error()
+		c.s.LastFailure = failed.Error()
 	}
 	c.s.BytesIn += int64(in)
 	c.s.BytesOut += int64(out)
 	c.lat[c.next] = d
 	c.next = (c.next + 1) % latencyWindow
 	c.n = min(c.n+1, latencyWindow)
+}
+
+func (c *counters) remote(host string, failed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := &c.s.Remote
+	if failed {
+		m = &c.s.RemoteFailed
+	}
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[host]++
+}
+
+func (c *counters) fallback() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.Fallbacks++
+}
+
+func (c *counters) noteFailure(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.LastFailure = s
 }
 
 func (c *counters) cache(hit bool) {
@@ -67,13 +98,8 @@ func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.s
-	s.Conversions, s.Failures = map[string]int64{}, map[string]int64{}
-	for k, v := range c.s.Conversions {
-		s.Conversions[k] = v
-	}
-	for k, v := range c.s.Failures {
-		s.Failures[k] = v
-	}
+	s.Conversions, s.Failures = maps.Clone(c.s.Conversions), maps.Clone(c.s.Failures)
+	s.Remote, s.RemoteFailed = maps.Clone(c.s.Remote), maps.Clone(c.s.RemoteFailed)
 	lat := slices.Clone(c.lat[:c.n])
 	slices.Sort(lat)
 	at := func(p float64) float64 {
