@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // host is one access host of a test deployment: its own loopback address,
@@ -21,24 +21,7 @@ type host struct {
 	hub  *Hub
 	mesh *Mesh
 	ln   net.Listener
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testkit.SyncBuffer
 }
 
 // listen reserves a port on each of the loopback addresses given.
@@ -71,7 +54,7 @@ func deployment(t *testing.T, lns map[string]net.Listener, groups map[string][]s
 }
 
 func startHost(t *testing.T, name string, ln net.Listener, groups map[string][]string, secret string) *host {
-	h := &host{name: name, addr: ln.Addr().String(), hub: NewHub(), ln: ln, logs: &syncBuffer{}}
+	h := &host{name: name, addr: ln.Addr().String(), hub: NewHub(), ln: ln, logs: &testkit.SyncBuffer{}}
 	m, err := NewMesh(MeshOptions{Self: name, Groups: groups, Secret: []byte(secret), Hub: h.hub,
 		Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
 	if err != nil {

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 type fakeClock struct{ t time.Time }
@@ -126,7 +127,7 @@ func TestSchemaCQL(t *testing.T) {
 // "unavailable" after Paxos accepted it must be settled as landed, not
 // retried or reported as failed.
 func TestFallbackLive(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	b := openTest(t, func(o *Options) {
 		o.ReadConsistency, o.ReadFallback = "TWO", "ONE"
 		o.WriteConsistency, o.WriteFallback = "TWO", "ONE"
@@ -155,21 +156,4 @@ func TestFallbackLive(t *testing.T) {
 	if !strings.Contains(logs.String(), "switching to fallback") || !strings.Contains(logs.String(), "landed=true") {
 		t.Errorf("logs: %s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
