@@ -59,9 +59,10 @@ type Mesh struct {
 	o       MeshOptions
 	log     *slog.Logger
 	tlsSrv  *tls.Config
-	hash    string            // of the group lists, announced to peers
-	groupOf map[string]string // lower-case host name → group
-	self    string            // this host's group, "" if none
+	hash    string              // of the group lists, announced to peers
+	groupOf map[string]string   // lower-case host name → group
+	peersOf map[string][]string // group → notifier addresses of its hosts but this one
+	self    string              // this host's group, "" if none
 
 	mu struct {
 		sync.Mutex
@@ -110,9 +111,13 @@ func NewMesh(o MeshOptions) (*Mesh, error) {
 	}
 	m.self = m.groupOf[strings.ToLower(o.Self)]
 	m.hash = groupsHash(o.Groups)
+	m.peersOf = map[string][]string{}
+	for g := range o.Groups {
+		m.peersOf[g] = m.peerAddrs(g)
+	}
 	// Links to the own group's peers come up at once, so that a peer whose
 	// lists disagree is reported at start, not at the first change.
-	for _, addr := range m.peerAddrs(m.self) {
+	for _, addr := range m.peersOf[m.self] {
 		m.peer(addr)
 	}
 	return m, nil
@@ -138,7 +143,7 @@ func (m *Mesh) Group(mailHost string) string {
 // group. It never blocks.
 func (m *Mesh) Publish(ev mail.Event) {
 	m.o.Hub.Publish(ev)
-	for _, addr := range m.peerAddrs(m.Group(ev.MailHost)) {
+	for _, addr := range m.peersOf[m.Group(ev.MailHost)] {
 		m.peer(addr).send(ev)
 	}
 }
@@ -156,7 +161,7 @@ func (m *Mesh) Stats() (sent, dropped map[string]int64, received, rejected int64
 }
 
 // peerAddrs lists the notifier addresses of group's hosts other than this
-// one.
+// one; NewMesh keeps them in peersOf, so Publish does no string work.
 func (m *Mesh) peerAddrs(group string) []string {
 	var out []string
 	for _, h := range m.o.Groups[group] {
