@@ -294,11 +294,21 @@ func (c *Converter) Message(ctx context.Context, raw []byte) []Result {
 	return c.message(ctx, raw, 0)
 }
 
+// MessageOf is Message for a message the caller has scanned already.
+func (c *Converter) MessageOf(ctx context.Context, raw []byte, root *message.Part) []Result {
+	return c.walk(ctx, raw, root, 0)
+}
+
 func (c *Converter) message(ctx context.Context, raw []byte, depth int) []Result {
 	root, err := message.Scan(bytes.NewReader(raw), message.DefaultLimits())
 	if err != nil {
 		return []Result{{Kind: KindMessage, Err: fmt.Errorf("convert: the message cannot be parsed: %w", err)}}
 	}
+	return c.walk(ctx, raw, root, depth)
+}
+
+// walk converts the header and every leaf of the message rooted at root.
+func (c *Converter) walk(ctx context.Context, raw []byte, root *message.Part, depth int) []Result {
 	var out []Result
 	var walk func(p *message.Part, depth int)
 	walk = func(p *message.Part, depth int) {

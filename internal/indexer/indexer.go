@@ -23,16 +23,24 @@ import (
 func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, uid uint32, raw []byte) search.Doc {
 	d := search.Doc{UserID: userID, MailboxID: mailboxID, UID: uid}
 	root, err := message.Scan(bytes.NewReader(raw), message.DefaultLimits())
-	if err == nil && root.Envelope != nil {
-		e := root.Envelope
+	if err != nil {
+		// Unparseable: the converter reports it; the text is what it salvages.
+		d.Body = joinText(c.Message(ctx, raw))
+		return d
+	}
+	if e := root.Envelope; e != nil {
 		d.Subject = convert.DecodeHeader(e.Subject)
 		d.From, d.To, d.Cc, d.Bcc = addresses(e.From), addresses(e.To), addresses(e.Cc), addresses(e.Bcc)
 	}
-	if err == nil {
-		d.Headers = convert.DecodeHeader(string(raw[:max(0, min(root.BodyStart, int64(len(raw))))]))
-	}
+	d.Headers = convert.DecodeHeader(string(raw[:max(0, min(root.BodyStart, int64(len(raw))))]))
+	d.Body = joinText(c.MessageOf(ctx, raw, root))
+	return d
+}
+
+// joinText joins the results' texts, less the top header (in Headers).
+func joinText(rs []convert.Result) string {
 	var body strings.Builder
-	for i, r := range c.Message(ctx, raw) {
+	for i, r := range rs {
 		if i == 0 && r.Kind == "header" {
 			continue // the top header is in Headers
 		}
@@ -41,8 +49,7 @@ func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, ui
 			body.WriteByte('\n')
 		}
 	}
-	d.Body = body.String()
-	return d
+	return body.String()
 }
 
 // addresses writes an address list as SEARCH FROM/TO/CC/BCC see it:
