@@ -130,19 +130,8 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 			addrs = []string{srv.IMAP}
 		}
 	}
-	if err == nil {
-		log.Printf("%s: delivering %d messages to each of %d users", label, o.preload, o.users)
-		t0 := time.Now()
-		err = benchkit.Fill(ctx, srv.LMTP, c, o.users, o.preload, 4)
-		log.Printf("%s: filled in %v", label, time.Since(t0).Round(time.Millisecond))
-	}
-	if err != nil {
-		log.Printf("%s: skipped: %v", label, err)
-		rep.notes = append(rep.notes, fmt.Sprintf("%s skipped: %s", label, benchkit.FirstLine(err.Error())))
-		return result{target: label, skipped: benchkit.FirstLine(err.Error())}
-	}
-	if srv.Note != "" {
-		rep.notes = append(rep.notes, label+": "+srv.Note)
+	if skip := benchkit.Ready(ctx, log, label, srv, err, c, o.users, o.preload, &rep.notes); skip != "" {
+		return result{target: label, skipped: skip}
 	}
 	profDone := benchkit.StartProfile(ctx, o.pprof, root, "imap", name, srv)
 	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)

@@ -19,7 +19,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"strings"
 	"time"
 
@@ -94,17 +93,8 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 	label := benchkit.Label(name)
 	log.Printf("starting %s", label)
 	srv, err := benchkit.Setup{Root: root, Bin: o.quireBin, Tmp: tmp, Users: o.users, Dovecot: o.dovecot}.Start(ctx, name, &cl)
-	if err == nil {
-		log.Printf("%s: delivering %d messages to each of %d users", label, o.preload, o.users)
-		err = benchkit.Fill(ctx, srv.LMTP, c, o.users, o.preload, 4)
-	}
-	if err != nil {
-		log.Printf("%s: skipped: %v", label, err)
-		rep.notes = append(rep.notes, fmt.Sprintf("%s skipped: %s", label, benchkit.FirstLine(err.Error())))
-		return result{target: label, skipped: benchkit.FirstLine(err.Error())}
-	}
-	if srv.Note != "" {
-		rep.notes = append(rep.notes, label+": "+srv.Note)
+	if skip := benchkit.Ready(ctx, log, label, srv, err, c, o.users, o.preload, &rep.notes); skip != "" {
+		return result{target: label, skipped: skip}
 	}
 	profDone := benchkit.StartProfile(ctx, o.pprof, root, "pop3", name, srv)
 	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)

@@ -180,3 +180,27 @@ func Fill(ctx context.Context, lmtpAddr string, c *Corpus, users, perUser, conns
 	}
 	return first
 }
+
+// Ready finishes starting a target: when it started (startErr nil), it
+// fills every user's INBOX with perUser messages of c. On failure it logs
+// and returns the reason to report the target as skipped, with a note;
+// otherwise it adds the target's own note, if any, and returns "".
+func Ready(ctx context.Context, log Logger, label string, t *Target, startErr error, c *Corpus, users, perUser int, notes *[]string) string {
+	err := startErr
+	if err == nil {
+		log.Printf("%s: delivering %d messages to each of %d users", label, perUser, users)
+		t0 := time.Now()
+		err = Fill(ctx, t.LMTP, c, users, perUser, 4)
+		log.Printf("%s: filled in %v", label, time.Since(t0).Round(time.Millisecond))
+	}
+	if err != nil {
+		log.Printf("%s: skipped: %v", label, err)
+		skip := FirstLine(err.Error())
+		*notes = append(*notes, fmt.Sprintf("%s skipped: %s", label, skip))
+		return skip
+	}
+	if t.Note != "" {
+		*notes = append(*notes, label+": "+t.Note)
+	}
+	return ""
+}
