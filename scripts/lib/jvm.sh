@@ -1,4 +1,5 @@
 # Shared by scripts/cassandra.sh and scripts/opensearch.sh: find Java 17,
+# manage the node process (its pid in $PIDFILE),
 # and fetch a Java program's runtime jars with Maven into a cache.
 # The sourcing script defines log and die.
 
@@ -45,4 +46,35 @@ maven_fetch() {
   trap - EXIT
   date -u +%FT%TZ >"$marker"
   log "fetched $(ls "$lib"/*.jar | wc -l) jars in $((SECONDS - t0))s"
+}
+
+# port_open PORT succeeds when something accepts on 127.0.0.1:PORT.
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# live_pid MAIN_CLASS prints the pid in $PIDFILE if it is a live JVM
+# running MAIN_CLASS (a pid file left by a dead node names nothing).
+live_pid() {
+  local pid
+  [[ -s $PIDFILE ]] || return 1
+  pid="$(<"$PIDFILE")"
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  grep -qa "$1" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# kill_node PID GRACE sends TERM, then KILL after GRACE seconds, and
+# removes $PIDFILE.
+kill_node() {
+  local pid=$1 grace=$2 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after ${grace}s, sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  fi
+  rm -f "$PIDFILE"
 }
