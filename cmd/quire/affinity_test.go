@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,17 +90,7 @@ listen = []
 	// so the test measures a delivery, not a first dial.
 	time.Sleep(500 * time.Millisecond)
 
-	conn, err := net.Dial("tcp", a.lmtp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := textproto.NewConn(conn)
-	defer tp.Close()
-	_, _, _ = tp.ReadResponse(220)
-	_ = tp.PrintfLine("LHLO affinity")
-	if _, _, err := tp.ReadResponse(250); err != nil {
-		t.Fatal(err)
-	}
+	tp := lmtpSession(t, a.lmtp)
 	t0 := time.Now()
 	if ok, err := deliver(tp, user, "Subject: wake up\r\n\r\nhello\r\n"); !ok || err != nil {
 		t.Fatalf("delivery on host A: %v %v", ok, err)

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"strings"
@@ -55,17 +53,7 @@ func TestCassandraCommands(t *testing.T) {
 
 	bin := buildQuire(t)
 	startServer(t, bin, cfg, lmtpAddr)
-	conn, err := net.Dial("tcp", lmtpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := textproto.NewConn(conn)
-	defer tp.Close()
-	_, _, _ = tp.ReadResponse(220)
-	_ = tp.PrintfLine("LHLO test")
-	if _, _, err := tp.ReadResponse(250); err != nil {
-		t.Fatal(err)
-	}
+	tp := lmtpSession(t, lmtpAddr)
 	if ok, err := deliver(tp, user, "Subject: on cassandra\r\n\r\nhello\r\n"); !ok || err != nil {
 		t.Fatalf("delivery: %v %v", ok, err)
 	}

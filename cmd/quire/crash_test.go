@@ -106,6 +106,28 @@ func startServer(t *testing.T, bin, cfg, lmtpAddr string) *exec.Cmd {
 	return cmd
 }
 
+// lmtpSession connects to an LMTP server and says LHLO; the connection
+// closes when the test ends.
+func lmtpSession(t *testing.T, addr string) *textproto.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := textproto.NewConn(conn)
+	t.Cleanup(func() { tp.Close() })
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		t.Fatalf("LMTP greeting: %v", err)
+	}
+	if err := tp.PrintfLine("LHLO test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tp.ReadResponse(250); err != nil {
+		t.Fatalf("LHLO: %v", err)
+	}
+	return tp
+}
+
 // deliver sends one message over an LMTP session and reports whether the
 // single recipient got 250.
 func deliver(tp *textproto.Conn, rcpt, body string) (bool, error) {

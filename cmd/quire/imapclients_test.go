@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,21 +40,8 @@ func startIMAPServer(t *testing.T) *imapServer {
 // deliver sends messages with the given subjects over LMTP.
 func (s *imapServer) deliver(t *testing.T, subjects ...string) {
 	t.Helper()
-	nc, err := net.Dial("tcp", s.lmtp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	tp := textproto.NewConn(nc)
-	if _, _, err := tp.ReadResponse(220); err != nil {
-		t.Fatal(err)
-	}
-	if err := tp.PrintfLine("LHLO test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tp.ReadResponse(250); err != nil {
-		t.Fatal(err)
-	}
+	tp := lmtpSession(t, s.lmtp)
+	defer tp.Close()
 	for _, subj := range subjects {
 		body := "From: bob@example.net\r\nTo: " + s.user + "\r\nSubject: " + subj + "\r\nMessage-ID: <" + subj + "@example.net>\r\n\r\nbody of " + subj + "\r\n"
 		if ok, err := deliver(tp, s.user, body); err != nil || !ok {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"os/exec"
 	"strings"
 	"testing"
@@ -31,19 +29,7 @@ func TestServeDeliverAndList(t *testing.T) {
 		return string(out)
 	}
 	cli("pw\n", "user", "add", "dora@example.org", "--password-stdin")
-	conn, err := net.Dial("tcp", lmtpAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := textproto.NewConn(conn)
-	defer tp.Close()
-	if _, _, err := tp.ReadResponse(220); err != nil {
-		t.Fatal(err)
-	}
-	_ = tp.PrintfLine("LHLO test")
-	if _, _, err := tp.ReadResponse(250); err != nil {
-		t.Fatal(err)
-	}
+	tp := lmtpSession(t, lmtpAddr)
 	ok, err := deliver(tp, "Dora+news@Example.org", "Subject: hi\r\n\r\nhello dora\r\n")
 	if !ok || err != nil {
 		t.Fatalf("delivery: %v %v", ok, err)
