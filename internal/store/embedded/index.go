@@ -84,17 +84,8 @@ func (b *Backend) Commit(_ context.Context, mailboxID string, prev, next store.H
 
 // Messages implements store.Index.
 func (b *Backend) Messages(_ context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageRow) error) error {
-	if hi == 0 {
-		hi = math.MaxUint32
-	}
-	if lo > hi {
-		return nil
-	}
-	start := rowKey(mailboxID, lo)
-	end := prefixEnd(rowKey(mailboxID, hi))
-	n := len(rowPrefix(mailboxID))
-	return b.scan(start, end, func(k, v []byte) error {
-		r, err := decodeRow(mail.UID(binary.BigEndian.Uint32(k[n:])), v)
+	return b.rows(mailboxID, lo, hi, func(uid mail.UID, v []byte) error {
+		r, err := decodeRow(uid, v)
 		if err != nil {
 			return err
 		}
@@ -105,6 +96,18 @@ func (b *Backend) Messages(_ context.Context, mailboxID string, lo, hi mail.UID,
 // States implements store.Backend: the rows of Messages, decoding only
 // MODSEQ and flags, which lead each row value.
 func (b *Backend) States(_ context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageState) error) error {
+	return b.rows(mailboxID, lo, hi, func(uid mail.UID, v []byte) error {
+		st, err := decodeState(uid, v)
+		if err != nil {
+			return err
+		}
+		return fn(st)
+	})
+}
+
+// rows calls fn with the UID and value of each row with lo <= UID <= hi
+// (hi 0: no bound), in UID order.
+func (b *Backend) rows(mailboxID string, lo, hi mail.UID, fn func(mail.UID, []byte) error) error {
 	if hi == 0 {
 		hi = math.MaxUint32
 	}
@@ -113,11 +116,7 @@ func (b *Backend) States(_ context.Context, mailboxID string, lo, hi mail.UID, f
 	}
 	n := len(rowPrefix(mailboxID))
 	return b.scan(rowKey(mailboxID, lo), prefixEnd(rowKey(mailboxID, hi)), func(k, v []byte) error {
-		st, err := decodeState(mail.UID(binary.BigEndian.Uint32(k[n:])), v)
-		if err != nil {
-			return err
-		}
-		return fn(st)
+		return fn(mail.UID(binary.BigEndian.Uint32(k[n:])), v)
 	})
 }
 
