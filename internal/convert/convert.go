@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -344,20 +343,8 @@ func (c *Converter) walk(ctx context.Context, raw []byte, root *message.Part, de
 // leafData returns a leaf part's content with its transfer encoding undone
 // (leniently: a broken encoding gives the raw bytes), at most MaxInput.
 func (c *Converter) leafData(raw []byte, p *message.Part) []byte {
-	body := raw[clamp(p.BodyStart, len(raw)):clamp(p.End, len(raw))]
-	if strings.EqualFold(p.Encoding, "quoted-printable") {
-		var buf bytes.Buffer
-		if decodeQP(&buf, bytes.NewReader(body), int(c.o.MaxInput)) == nil {
-			return buf.Bytes()
-		}
-		return body
-	}
-	if r, ok := message.TransferDecoder(p.Encoding, bytes.NewReader(body)); ok {
-		if b, err := io.ReadAll(io.LimitReader(r, c.o.MaxInput)); err == nil || len(b) > 0 {
-			return b
-		}
-	}
-	return body
+	b, _ := decodeBody(bytes.NewReader(raw), p, c.o.MaxInput) // a bytes.Reader does not fail
+	return b
 }
 
 // filename is a part's file name: the Content-Disposition filename

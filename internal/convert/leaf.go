@@ -78,34 +78,43 @@ func PartText(body io.ReaderAt, p *message.Part) (string, error) {
 	if p == nil || p.IsMultipart() || p.IsMessage() {
 		return "", ErrNotLeaf
 	}
-	n := p.End - p.BodyStart
-	if n <= 0 || p.BodyStart < 0 {
-		return "", nil
-	}
-	raw := io.NewSectionReader(body, p.BodyStart, n)
-	var buf bytes.Buffer
-	var err error
-	if strings.EqualFold(p.Encoding, "quoted-printable") {
-		err = decodeQP(&buf, raw, MaxText)
-	} else {
-		src, ok := message.TransferDecoder(p.Encoding, raw)
-		if !ok {
-			src = raw
-		}
-		_, err = io.Copy(&buf, io.LimitReader(src, MaxText))
-	}
-	b := buf.Bytes()
-	if err != nil && len(b) == 0 {
-		// A broken encoding: the raw bytes are better than nothing.
-		if b, err = io.ReadAll(io.NewSectionReader(body, p.BodyStart, min(n, MaxText))); err != nil {
-			return "", err
-		}
+	b, err := decodeBody(body, p, MaxText)
+	if err != nil {
+		return "", err
 	}
 	s := ToUTF8(p.Param("charset"), b)
 	if len(s) > MaxText {
 		s = strings.ToValidUTF8(s[:MaxText], "")
 	}
 	return s, nil
+}
+
+// decodeBody returns at most limit bytes of a leaf part's body with its
+// Content-Transfer-Encoding undone (quoted-printable leniently, the others
+// through message.TransferDecoder; an unknown one leaves the bytes as they
+// are). A broken encoding that yields nothing gives the raw bytes, which
+// are better than nothing.
+func decodeBody(body io.ReaderAt, p *message.Part, limit int64) ([]byte, error) {
+	n := p.End - p.BodyStart
+	if n <= 0 || p.BodyStart < 0 {
+		return nil, nil
+	}
+	raw := io.NewSectionReader(body, p.BodyStart, n)
+	var buf bytes.Buffer
+	var err error
+	if strings.EqualFold(p.Encoding, "quoted-printable") {
+		err = decodeQP(&buf, raw, int(limit))
+	} else {
+		src, ok := message.TransferDecoder(p.Encoding, raw)
+		if !ok {
+			src = raw
+		}
+		_, err = io.Copy(&buf, io.LimitReader(src, limit))
+	}
+	if b := buf.Bytes(); err == nil || len(b) > 0 {
+		return b, nil
+	}
+	return io.ReadAll(io.NewSectionReader(body, p.BodyStart, min(n, limit)))
 }
 
 // decodeQP undoes quoted-printable (RFC 2045 6.7) into dst, leniently:
