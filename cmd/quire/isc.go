@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
+	"path/filepath"
 	"time"
 
 	"github.com/quiremail/quire/internal/convert"
@@ -41,7 +41,7 @@ func (c *cli) isc(ctx context.Context, args []string) error {
 	}
 	conv := convert.New(convert.Options{})
 	defer conv.Close()
-	name := pos[0][strings.LastIndexByte(pos[0], '/')+1:]
+	name := filepath.Base(pos[0])
 	if convert.Kind(*ct, name) == convert.KindMessage {
 		// A whole message: each part's text, in order.
 		failed := 0
