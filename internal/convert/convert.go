@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klippa-app/go-pdfium"
+
 	"github.com/quiremail/quire/internal/message"
 )
 
@@ -231,6 +233,13 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 // Err says why.
 func (c *Converter) extract(ctx context.Context, kind, contentType, charset, filename string, data []byte, depth int) (res Result) {
 	res.Kind = kind
+	var pdfPool pdfium.Pool
+	if kind == KindPDF {
+		var err error
+		if pdfPool, err = c.pdfium.start(); err != nil {
+			return Result{Kind: kind, Err: err}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 	defer func() {
@@ -257,7 +266,7 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 			w.newline()
 		}
 	case KindPDF:
-		err = c.pdf(ctx, w, data)
+		err = c.pdf(ctx, w, pdfPool, data)
 	case KindDOCX, KindXLSX, KindPPTX, KindODF:
 		var zr *zipReader
 		if zr, err = openZip(data, zipLimits{entries: c.o.MaxEntries, inflated: c.o.MaxInflate, ratio: c.o.MaxRatio}); err != nil {

@@ -28,8 +28,12 @@ type pdfEngine struct {
 	err  error
 }
 
-func (e *pdfEngine) instance(ctx context.Context) (pdfium.Pdfium, error) {
+// start compiles the engine once. It runs before a part's deadline
+// starts: compiling takes seconds (more on a busy host), and that is the
+// engine's cost, not the part's.
+func (e *pdfEngine) start() (pdfium.Pool, error) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.pool == nil && e.err == nil {
 		e.pool, e.err = webassembly.Init(webassembly.Config{
 			MinIdle: 0, MaxIdle: 1, MaxTotal: 2,
@@ -40,12 +44,7 @@ func (e *pdfEngine) instance(ctx context.Context) (pdfium.Pdfium, error) {
 			e.err = fmt.Errorf("convert: starting the PDF engine: %w", e.err)
 		}
 	}
-	pool, err := e.pool, e.err
-	e.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return pool.GetInstanceWithContext(ctx)
+	return e.pool, e.err
 }
 
 func (e *pdfEngine) close() {
@@ -59,8 +58,8 @@ func (e *pdfEngine) close() {
 
 // pdf extracts the text of every page, pages separated by blank lines.
 // Past the deadline the instance is killed, which ends PDFium's work.
-func (c *Converter) pdf(ctx context.Context, w *textWriter, data []byte) error {
-	inst, err := c.pdfium.instance(ctx)
+func (c *Converter) pdf(ctx context.Context, w *textWriter, pool pdfium.Pool, data []byte) error {
+	inst, err := pool.GetInstanceWithContext(ctx)
 	if err != nil {
 		return err
 	}

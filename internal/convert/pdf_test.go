@@ -58,3 +58,16 @@ func TestPDF(t *testing.T) {
 		}
 	}
 }
+
+// TestPDFEngineStartIsNotThePartsTime: compiling the engine takes seconds
+// (more on a busy host); it must not count against the first PDF's time
+// limit, or the first PDF after a start would lose its text.
+func TestPDFEngineStartIsNotThePartsTime(t *testing.T) {
+	c := New(Options{Timeout: 2 * time.Second})
+	defer c.Close()
+	t0 := time.Now()
+	r := c.Convert(context.Background(), "application/pdf", "", "first.pdf", makePDF(t, "fjord zeppelin"))
+	if r.Err != nil || !strings.Contains(r.Text, "fjord zeppelin") {
+		t.Fatalf("the first PDF (engine start included, %v): %q, %v", time.Since(t0), r.Text, r.Err)
+	}
+}
