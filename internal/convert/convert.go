@@ -387,3 +387,54 @@ func headerText(raw []byte, p *message.Part) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// Attachments returns the text of the leaves SEARCH's own body decoding
+// does not read: every leaf that is neither text/* nor message/*, in
+// nested messages too, each preceded by its file name. It is what BODY
+// and TEXT add to a message's text parts so that words in attachments
+// match (DESIGN.md section 4).
+func (c *Converter) Attachments(ctx context.Context, raw []byte, root *message.Part) string {
+	var b strings.Builder
+	var walk func(p *message.Part, depth int)
+	walk = func(p *message.Part, depth int) {
+		if ctx.Err() != nil || b.Len() >= MaxText {
+			return
+		}
+		switch {
+		case p.IsMultipart():
+			for _, ch := range p.Parts {
+				walk(ch, depth)
+			}
+		case p.IsMessage():
+			if depth+1 <= c.o.MaxDepth {
+				for _, ch := range p.Parts {
+					walk(ch, depth+1)
+				}
+			}
+		case p.Type == "text" || p.Type == "message":
+		default:
+			name := filename(p)
+			r := withName(name, c.leaf(ctx, p.Type+"/"+p.Subtype, p.Param("charset"), name, c.leafData(raw, p), depth))
+			b.WriteString(r.Text)
+			b.WriteByte('\n')
+		}
+	}
+	walk(root, 0)
+	return b.String()
+}
+
+// HasAttachments reports whether Attachments would convert anything.
+func HasAttachments(root *message.Part) bool {
+	switch {
+	case root == nil:
+		return false
+	case root.IsMultipart() || root.IsMessage():
+		for _, ch := range root.Parts {
+			if HasAttachments(ch) {
+				return true
+			}
+		}
+		return false
+	}
+	return root.Type != "text" && root.Type != "message"
+}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/quiremail/quire/internal/message"
 )
 
 // makeZip builds a zip container of the given parts, in order.
@@ -183,5 +185,39 @@ func TestNestingLimit(t *testing.T) {
 	}
 	if errs == 0 {
 		t.Error("no error for nesting beyond the limit")
+	}
+}
+
+// TestAttachments: only the leaves SEARCH does not decode itself, nested
+// messages included, each with its file name.
+func TestAttachments(t *testing.T) {
+	att := base64.StdEncoding.EncodeToString(docxFile(t))
+	raw := "Subject: s\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nplain words\r\n" +
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n" +
+		"--b2\r\nContent-Type: text/html\r\n\r\n<p>inner html</p>\r\n" +
+		"--b2\r\nContent-Type: application/octet-stream; name=\"plan.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + att + "\r\n--b2--\r\n" +
+		"--b1--\r\n"
+	root, err := message.Scan(strings.NewReader(raw), message.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !HasAttachments(root) {
+		t.Fatal("HasAttachments is false for a message with a nested DOCX")
+	}
+	got := New(Options{}).Attachments(context.Background(), []byte(raw), root)
+	for _, w := range []string{"plan.docx", "zeppelin"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("attachments text lacks %q: %q", w, got)
+		}
+	}
+	for _, w := range []string{"plain words", "inner html"} {
+		if strings.Contains(got, w) {
+			t.Errorf("attachments text has the text part %q: %q", w, got)
+		}
+	}
+	plain, _ := message.Scan(strings.NewReader("Subject: p\r\n\r\nbody\r\n"), message.DefaultLimits())
+	if HasAttachments(plain) {
+		t.Error("HasAttachments is true for a plain message")
 	}
 }

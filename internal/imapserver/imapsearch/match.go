@@ -56,6 +56,11 @@ type Context struct {
 	// Location is the zone whose calendar dates BEFORE, ON, SINCE and
 	// SAVED* compare; nil means UTC.
 	Location *time.Location
+	// Attachments, if set, returns the text of a message's attachments
+	// (its leaves that are neither text nor messages, converted), which
+	// BODY and TEXT then search too; raw is the whole message. nil: BODY
+	// and TEXT read only the text parts.
+	Attachments func(raw []byte, root *message.Part) string
 }
 
 // Match reports whether m satisfies key (RFC 9051 6.4.4). It fails only
@@ -121,6 +126,7 @@ type evaluator struct {
 	fieldsDone  bool
 	header      *string // folded "Name: value" lines of the header
 	text        *string // folded body text
+	attachments *string // folded text of the attachments
 }
 
 func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
@@ -245,7 +251,14 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return strings.Contains(t, needle), nil
+		if strings.Contains(t, needle) {
+			return true, nil
+		}
+		a, err := e.attachmentText()
+		if err != nil {
+			return false, err
+		}
+		return strings.Contains(a, needle), nil
 	}
 	return false, fmt.Errorf("imapsearch: unknown search key %q", k.Name)
 }

@@ -2,10 +2,12 @@ package imapsearch
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/message"
 )
 
 const raw1 = `Date: Mon, 02 Jan 2006 23:30:00 -0700
@@ -356,5 +358,49 @@ func TestProgramPredicates(t *testing.T) {
 		if NeedsBody(k) != tt.body || HasModSeq(k) != tt.modseq || UsesSaved(k) != tt.usesSave {
 			t.Errorf("%s: NeedsBody %v HasModSeq %v UsesSaved %v", tt.keys, NeedsBody(k), HasModSeq(k), UsesSaved(k))
 		}
+	}
+}
+
+// TestMatchAttachments: BODY and TEXT find words in attachments through
+// Context.Attachments, asked only when the text parts do not match.
+func TestMatchAttachments(t *testing.T) {
+	m := newMsg(t, 1, "Subject: report\nContent-Type: multipart/mixed; boundary=b\n\n"+
+		"--b\nContent-Type: text/plain\n\nsee the attached file\n"+
+		"--b\nContent-Type: application/octet-stream; name=r.bin\nContent-Transfer-Encoding: base64\n\nWkVQUEVMSU4gcXVhcnRlcmx5\n--b--\n")
+	calls := 0
+	c := testContext()
+	c.Attachments = func(raw []byte, root *message.Part) string {
+		calls++
+		if root == nil || !strings.Contains(string(raw), "WkVQUEVMSU4") {
+			t.Errorf("Attachments got root %v and %d bytes", root, len(raw))
+		}
+		return "r.bin\nZEPPELIN quarterly\n"
+	}
+	for _, tc := range []struct {
+		keys  string
+		want  bool
+		calls int
+	}{
+		{"BODY attached", true, 0},       // the text part answers
+		{"BODY zeppelin", true, 1},       // case-insensitive, from the attachment
+		{"TEXT \"pelin quar\"", true, 1}, // TEXT too, across words
+		{"BODY absent", false, 1},
+		{"SUBJECT zeppelin", false, 0}, // only BODY and TEXT read attachments
+	} {
+		calls = 0
+		got, err := Match(program(t, tc.keys), m, c)
+		if err != nil || got != tc.want || calls != tc.calls {
+			t.Errorf("%s: got %v, %v after %d calls; want %v after %d", tc.keys, got, err, calls, tc.want, tc.calls)
+		}
+	}
+	// Without the hook, attachments are not searched.
+	if got, _ := Match(program(t, "BODY zeppelin"), m, testContext()); got {
+		t.Error("BODY matched an attachment without Context.Attachments")
+	}
+	// A message without attachments never asks.
+	plain := newMsg(t, 2, "Subject: x\n\nplain text only\n")
+	calls = 0
+	if got, _ := Match(program(t, "BODY zeppelin"), plain, c); got || calls != 0 {
+		t.Errorf("plain message: got %v after %d calls", got, calls)
 	}
 }

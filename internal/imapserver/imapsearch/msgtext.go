@@ -1,6 +1,7 @@
 package imapsearch
 
 import (
+	"fmt"
 	"io"
 	netmail "net/mail"
 	"strings"
@@ -271,6 +272,32 @@ func (e *evaluator) bodyText() (string, error) {
 		e.text = &s
 	}
 	return *e.text, nil
+}
+
+// attachmentText is the folded text of the attachments, through
+// Context.Attachments; "" without it or without attachments.
+func (e *evaluator) attachmentText() (string, error) {
+	if e.attachments == nil {
+		s := ""
+		p, err := e.part()
+		if err != nil {
+			return "", err
+		}
+		if e.c.Attachments != nil && convert.HasAttachments(p) {
+			body, err := e.openBody()
+			if err != nil {
+				return "", err
+			}
+			raw := make([]byte, max(e.m.Size(), 0))
+			n, err := body.ReadAt(raw, 0)
+			if n < len(raw) && err != nil {
+				return "", fmt.Errorf("imapsearch: read the message for its attachments: %w", err)
+			}
+			s = fold(e.c.Attachments(raw[:n], p))
+		}
+		e.attachments = &s
+	}
+	return *e.attachments, nil
 }
 
 // BodyText returns the searchable text of the body of the message whose
