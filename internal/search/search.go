@@ -13,6 +13,12 @@
 //     ok == false, and the caller scans.
 //   - Flags are never indexed: they change too often and come from
 //     metadata.
+//   - Watermark: each mailbox has a mark, the UID through which every
+//     message is indexed. Put writes marks after its documents, in the
+//     same request, so a reader that sees a mark also sees the documents
+//     it covers. Messages above the mark are not yet indexed: callers
+//     treat them as candidates, which keeps the superset promise while
+//     indexing lags.
 package search
 
 import "context"
@@ -37,14 +43,25 @@ type Doc struct {
 	Body, Headers     string
 }
 
+// Mark says that every message of a mailbox with UID <= UID is indexed.
+type Mark struct {
+	UserID, MailboxID string
+	UID               uint32
+}
+
 // Index is a full-text index of messages, per user and mailbox.
 type Index interface {
-	// Put indexes docs, replacing earlier versions of the same messages.
-	Put(ctx context.Context, docs []Doc) error
+	// Put indexes docs, replacing earlier versions of the same messages,
+	// then sets marks, visible no sooner than the documents.
+	Put(ctx context.Context, docs []Doc, marks ...Mark) error
+	// Indexed returns the mailbox's mark: 0 when nothing is indexed.
+	Indexed(ctx context.Context, userID, mailboxID string) (uint32, error)
 	// Delete removes messages (expunged).
 	Delete(ctx context.Context, userID, mailboxID string, uids []uint32) error
-	// DeleteMailbox removes every message of a mailbox.
+	// DeleteMailbox removes every message of a mailbox, and its mark.
 	DeleteMailbox(ctx context.Context, userID, mailboxID string) error
+	// DeleteUser removes every message and mark of a user.
+	DeleteUser(ctx context.Context, userID string) error
 	// Search returns candidate UIDs for messages of the mailbox whose field
 	// may contain text; ok is false when the index cannot narrow (text too
 	// short), and then every message is a candidate.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/quiremail/quire/internal/mail"
 )
@@ -18,6 +19,7 @@ type Backend interface {
 	Users
 	Mailboxes
 	Index
+	IndexQueue
 	Blobs
 	// Close releases the backend's resources. It must be called once.
 	Close() error
@@ -96,6 +98,24 @@ type Index interface {
 	PutText(ctx context.Context, hash []byte, kind, text string) error
 	// MaxChangesPerCommit bounds len(changes) for one Commit.
 	MaxChangesPerCommit() int
+}
+
+// IndexQueue persists which mailboxes may hold messages the full-text
+// index lacks, so that indexing resumes after a restart or a crash
+// between a commit and its indexing (DESIGN.md section 4). A mark is
+// written before the commit that adds messages and cleared once the
+// indexer has caught up; a mark that outlives its need costs one
+// catch-up that finds nothing to do.
+type IndexQueue interface {
+	// MarkUnindexed records p (keyed by Group, UserID, MailboxID), with
+	// p.Marked replacing the time of an earlier mark.
+	MarkUnindexed(ctx context.Context, p Unindexed) error
+	// Unindexed calls fn for each mark of the group, in no particular
+	// order.
+	Unindexed(ctx context.Context, group string, fn func(Unindexed) error) error
+	// ClearUnindexed removes p's mark unless it was marked after before,
+	// so that a mark made while the indexer was catching up survives.
+	ClearUnindexed(ctx context.Context, p Unindexed, before time.Time) error
 }
 
 // HeadHinter is implemented by backends that remember the last head they

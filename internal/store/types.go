@@ -136,3 +136,11 @@ type MessageRow struct {
 	Flags  mail.Flags
 	Meta   MessageMeta
 }
+
+// Unindexed marks a mailbox of a store affinity group (Group is its
+// owner's mailHost, "" for none) that may hold messages not yet in the
+// full-text index, since Marked.
+type Unindexed struct {
+	Group, UserID, MailboxID string
+	Marked                   time.Time
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/quiremail/quire/internal/search"
 )
@@ -75,6 +76,9 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 	kw.Analyzer, kw.Store, kw.IncludeInAll, kw.IncludeTermVectors = keyword.Name, false, false, false
 	doc.AddFieldMappingsAt("user", kw)
 	doc.AddFieldMappingsAt("mailbox", kw)
+	mark := bleve.NewNumericFieldMapping()
+	mark.Store, mark.IncludeInAll, mark.DocValues = true, false, false
+	doc.AddFieldMappingsAt("mark", mark)
 	for _, f := range fields() {
 		tm := bleve.NewTextFieldMapping()
 		tm.Analyzer, tm.Store, tm.IncludeInAll, tm.IncludeTermVectors = analyzerName, false, false, false
@@ -94,8 +98,12 @@ func docID(userID, mailboxID string, uid uint32) string {
 	return userID + "/" + mailboxID + "/" + strconv.FormatUint(uint64(uid), 10)
 }
 
-// Put implements search.Index in one batch.
-func (x *Index) Put(_ context.Context, docs []search.Doc) error {
+// markID names a mailbox's mark document; it never parses as a message's.
+func markID(userID, mailboxID string) string { return userID + "/" + mailboxID + "/mark" }
+
+// Put implements search.Index in one batch: bleve applies a batch whole,
+// so marks and documents become visible together.
+func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) error {
 	b := x.idx.NewBatch()
 	for _, d := range docs {
 		if err := b.Index(docID(d.UserID, d.MailboxID, d.UID), map[string]any{
@@ -106,10 +114,41 @@ func (x *Index) Put(_ context.Context, docs []search.Doc) error {
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
+	for _, m := range marks {
+		if err := b.Index(markID(m.UserID, m.MailboxID), map[string]any{"user": m.UserID, "mailbox": m.MailboxID, "mark": float64(m.UID)}); err != nil {
+			return fmt.Errorf("bleve: index: %w", err)
+		}
+	}
 	if err := x.idx.Batch(b); err != nil {
 		return fmt.Errorf("bleve: index: %w", err)
 	}
 	return nil
+}
+
+// Indexed implements search.Index.
+func (x *Index) Indexed(_ context.Context, userID, mailboxID string) (uint32, error) {
+	d, err := x.idx.Document(markID(userID, mailboxID))
+	if err != nil {
+		return 0, fmt.Errorf("bleve: read the mark of %s: %w", mailboxID, err)
+	}
+	var mark uint32
+	if d != nil {
+		d.VisitFields(func(f index.Field) {
+			if nf, ok := f.(index.NumericField); ok && f.Name() == "mark" {
+				if n, err := nf.Number(); err == nil {
+					mark = uint32(n)
+				}
+			}
+		})
+	}
+	return mark, nil
+}
+
+// DeleteUser implements search.Index.
+func (x *Index) DeleteUser(ctx context.Context, userID string) error {
+	u := bleve.NewTermQuery(userID)
+	u.SetField("user")
+	return x.deleteMatching(ctx, u)
 }
 
 // Delete implements search.Index.
@@ -126,7 +165,12 @@ func (x *Index) Delete(_ context.Context, userID, mailboxID string, uids []uint3
 
 // DeleteMailbox implements search.Index.
 func (x *Index) DeleteMailbox(ctx context.Context, userID, mailboxID string) error {
-	ids, err := x.ids(ctx, scope(userID, mailboxID))
+	return x.deleteMatching(ctx, scope(userID, mailboxID))
+}
+
+// deleteMatching deletes every document q matches, marks included.
+func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
+	ids, err := x.ids(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -135,7 +179,7 @@ func (x *Index) DeleteMailbox(ctx context.Context, userID, mailboxID string) err
 		b.Delete(id)
 	}
 	if err := x.idx.Batch(b); err != nil {
-		return fmt.Errorf("bleve: delete mailbox: %w", err)
+		return fmt.Errorf("bleve: delete: %w", err)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (c *Client) mapping() map[string]any {
 	text := map[string]any{"type": "text", "analyzer": "quire_tri", "norms": false, "index_options": "docs"}
 	props := map[string]any{
 		"user": map[string]any{"type": "keyword"}, "mailbox": map[string]any{"type": "keyword"},
-		"uid": map[string]any{"type": "long"},
+		"uid": map[string]any{"type": "long"}, "mark": map[string]any{"type": "long"},
 	}
 	for _, f := range []string{search.FieldSubject, search.FieldFrom, search.FieldTo, search.FieldCc, search.FieldBcc, search.FieldBody, search.FieldHeaders} {
 		props[f] = text
@@ -111,6 +111,12 @@ func (c *Client) ensureIndex(ctx context.Context) error {
 	_, err := c.do(ctx, "PUT", "/"+c.o.Index, nil, nil)
 	var ee *engineError
 	if errors.As(err, &ee) && ee.Type == "resource_already_exists_exception" {
+		// An index made by an older version: add the fields it lacks
+		// (adding a field to a mapping is allowed and idempotent).
+		props := c.mapping()["template"].(map[string]any)["mappings"].(map[string]any)["properties"]
+		if _, err := c.do(ctx, "PUT", "/"+c.o.Index+"/_mapping", jsonBody(map[string]any{"properties": props}), nil); err != nil {
+			return fmt.Errorf("opensearch: update the mapping of %s: %w", c.o.Index, err)
+		}
 		return nil
 	}
 	if err != nil {
@@ -119,9 +125,11 @@ func (c *Client) ensureIndex(ctx context.Context) error {
 	return nil
 }
 
-// Put implements search.Index with one _bulk request.
-func (c *Client) Put(ctx context.Context, docs []search.Doc) error {
-	if len(docs) == 0 {
+// Put implements search.Index with one _bulk request. Marks come after
+// the documents, routed to the same shard, which applies a bulk's items
+// in order: a refresh that shows a mark shows the documents before it.
+func (c *Client) Put(ctx context.Context, docs []search.Doc, marks ...search.Mark) error {
+	if len(docs) == 0 && len(marks) == 0 {
 		return nil
 	}
 	var b bytes.Buffer
@@ -134,7 +142,50 @@ func (c *Client) Put(ctx context.Context, docs []search.Doc) error {
 			search.FieldBcc: d.Bcc, search.FieldBody: d.Body, search.FieldHeaders: d.Headers,
 		})
 	}
+	for _, m := range marks {
+		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": markID(m.UserID, m.MailboxID), "routing": m.UserID}})
+		_ = enc.Encode(map[string]any{"user": m.UserID, "mailbox": m.MailboxID, "mark": m.UID})
+	}
 	return c.bulk(ctx, &b)
+}
+
+// Indexed implements search.Index. It reads the mark with _search, not
+// the real-time GET, so that it sees the same refresh as the documents.
+func (c *Client) Indexed(ctx context.Context, userID, mailboxID string) (uint32, error) {
+	q := map[string]any{
+		"size": 1, "_source": false, "docvalue_fields": []string{"mark"}, "track_total_hits": false,
+		"query": map[string]any{"ids": map[string]any{"values": []string{markID(userID, mailboxID)}}},
+	}
+	var resp struct {
+		Hits struct {
+			Hits []struct {
+				Fields struct {
+					Mark []json.Number `json:"mark"`
+				} `json:"fields"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if _, err := c.do(ctx, "POST", "/"+c.o.Index+"/_search?routing="+url.QueryEscape(userID), jsonBody(q), &resp); err != nil {
+		return 0, fmt.Errorf("opensearch: read the mark of %s: %w", mailboxID, err)
+	}
+	if len(resp.Hits.Hits) == 0 || len(resp.Hits.Hits[0].Fields.Mark) == 0 {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(resp.Hits.Hits[0].Fields.Mark[0].String(), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("opensearch: the mark of %s is %q: %w", mailboxID, resp.Hits.Hits[0].Fields.Mark[0], err)
+	}
+	return uint32(n), nil
+}
+
+// DeleteUser implements search.Index.
+func (c *Client) DeleteUser(ctx context.Context, userID string) error {
+	q := map[string]any{"query": map[string]any{"term": map[string]any{"user": userID}}}
+	path := "/" + c.o.Index + "/_delete_by_query?conflicts=proceed&routing=" + url.QueryEscape(userID) + c.refresh("true")
+	if _, err := c.do(ctx, "POST", path, jsonBody(q), nil); err != nil {
+		return fmt.Errorf("opensearch: delete the documents of user %s: %w", userID, err)
+	}
+	return nil
 }
 
 // Delete implements search.Index.
@@ -212,6 +263,9 @@ func (c *Client) scope(userID, mailboxID string) map[string]any {
 		map[string]any{"term": map[string]any{"mailbox": mailboxID}},
 	}}}
 }
+
+// markID names a mailbox's mark document.
+func markID(userID, mailboxID string) string { return userID + "/" + mailboxID + "/mark" }
 
 // docID names a message; the user is part of it so that IDs are unique
 // even if two users' mailbox IDs were not.

@@ -17,6 +17,77 @@ import (
 func Run(t *testing.T, open func(t *testing.T) search.Index) {
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
 	t.Run("Superset", func(t *testing.T) { testSuperset(t, open(t)) })
+	t.Run("Marks", func(t *testing.T) { testMarks(t, open(t)) })
+}
+
+// testMarks: marks per mailbox, written with the documents, removed with
+// the mailbox or the user, and never a search result.
+func testMarks(t *testing.T, c search.Index) {
+	ctx := context.Background()
+	indexed := func(user, mb string) uint32 {
+		t.Helper()
+		n, err := c.Indexed(ctx, user, mb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := indexed("u1", "m1"); n != 0 {
+		t.Fatalf("a fresh index has mark %d", n)
+	}
+	doc := func(user, mb string, uid uint32) search.Doc {
+		return search.Doc{UserID: user, MailboxID: mb, UID: uid, Subject: "mark test " + mb, Body: "zeppelin"}
+	}
+	if err := c.Put(ctx, []search.Doc{doc("u1", "m1", 1), doc("u1", "m1", 2)}, search.Mark{UserID: "u1", MailboxID: "m1", UID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, []search.Doc{doc("u1", "m2", 5)}, search.Mark{UserID: "u1", MailboxID: "m2", UID: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, []search.Doc{doc("u2", "m9", 1)}, search.Mark{UserID: "u2", MailboxID: "m9", UID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b, d := indexed("u1", "m1"), indexed("u1", "m2"), indexed("u2", "m9"); a != 2 || b != 5 || d != 1 {
+		t.Fatalf("marks %d %d %d, want 2 5 1", a, b, d)
+	}
+	// A mark alone moves; a mark is never a candidate.
+	if err := c.Put(ctx, nil, search.Mark{UserID: "u1", MailboxID: "m1", UID: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed("u1", "m1"); n != 9 {
+		t.Fatalf("mark %d after moving it to 9", n)
+	}
+	for _, f := range []string{search.FieldBody, search.FieldSubject} {
+		got, _, err := c.Search(ctx, "u1", "m1", f, "mark")
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if want := map[string][]uint32{search.FieldBody: nil, search.FieldSubject: {1, 2}}[f]; !slices.Equal(got, want) {
+			t.Errorf("%s mark: %v, want %v", f, got, want)
+		}
+	}
+	if err := c.DeleteMailbox(ctx, "u1", "m2"); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed("u1", "m2"); n != 0 {
+		t.Errorf("mark %d after DeleteMailbox", n)
+	}
+	if err := c.DeleteUser(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed("u1", "m1"); n != 0 {
+		t.Errorf("mark %d after DeleteUser", n)
+	}
+	if got, _, _ := c.Search(ctx, "u1", "m1", search.FieldBody, "zeppelin"); len(got) != 0 {
+		t.Errorf("documents %v after DeleteUser", got)
+	}
+	if n := indexed("u2", "m9"); n != 1 {
+		t.Errorf("another user's mark is %d after DeleteUser", n)
+	}
+	if got, _, _ := c.Search(ctx, "u2", "m9", search.FieldBody, "zeppelin"); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("another user's documents %v after DeleteUser", got)
+	}
 }
 
 func testSearch(t *testing.T, c search.Index) {

@@ -62,6 +62,8 @@ func schema(o *Options) []ddl {
 		flags frozen<set<text>>, expunged boolean, PRIMARY KEY ((mailbox_id, ubucket), uid))`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.msgmeta (mailbox_id text, ubucket bigint, uid bigint, meta blob,
 		PRIMARY KEY ((mailbox_id, ubucket), uid))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.index_queue (grp text, bucket int, user_id text, mailbox_id text,
+		marked timestamp, PRIMARY KEY ((grp, bucket), user_id, mailbox_id))`)
 	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blobs (blob_id text PRIMARY KEY, size bigint, chunk_size int,
 		chunks int, compression text, created timestamp)`)
 	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blob_chunks (blob_id text, chunk int, data blob,

@@ -21,6 +21,8 @@ type statements struct {
 	blobGet, blobInsert, chunkGet, chunkInsert string
 
 	textGet, textPut string
+
+	queueMark, queueList, queueClear string
 }
 
 func newStatements(meta, msg, cache string) statements {
@@ -30,6 +32,9 @@ func newStatements(meta, msg, cache string) statements {
 	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq`
 	const state = `SELECT uid, modseq, flags, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`
 	return statements{
+		queueMark:  m(`INSERT INTO KS.index_queue (grp, bucket, user_id, mailbox_id, marked) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?`),
+		queueList:  m(`SELECT user_id, mailbox_id, marked FROM KS.index_queue WHERE grp = ? AND bucket = ?`),
+		queueClear: m(`DELETE FROM KS.index_queue USING TIMESTAMP ? WHERE grp = ? AND bucket = ? AND user_id = ? AND mailbox_id = ?`),
 		textGet: x(`SELECT converter, text FROM KS.parts_text WHERE part_hash = ?`),
 		textPut: x(`INSERT INTO KS.parts_text (part_hash, converter, text, created) VALUES (?, ?, ?, ?)`),
 		userInsert: m(`INSERT INTO KS.users (address, id, password_hash, quota_storage, quota_messages, mailhost, created)

@@ -69,6 +69,7 @@ type Backend struct {
 	dec   *zstd.Decoder
 	locks [256]sync.Mutex // mailbox commit locks, by hash of mailbox ID
 	ulock [64]sync.Mutex  // user locks (uidvalidity, mailbox names)
+	qlock sync.Mutex      // the index queue's read-compare-delete
 }
 
 // Open opens (creating if needed) the store in dir.

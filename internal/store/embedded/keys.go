@@ -16,6 +16,7 @@ const (
 	pRow    = "r\x00" // r/mailboxID/uid -> row
 	pChange = "c\x00" // c/mailboxID/modseq/uid -> change
 	pBlob   = "b\x00" // b/blobID -> inline body, or a file marker
+	pQueue  = "q\x00" // q/group/userID/mailboxID -> marked (unix ns, 8 bytes)
 )
 
 func key(parts ...string) []byte {

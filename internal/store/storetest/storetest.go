@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		{"ManyCommits", testManyCommits},
 		{"Events", testEvents},
 		{"TextCache", testTextCache},
+		{"IndexQueue", testIndexQueue},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
