@@ -118,6 +118,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, mb Mailbox) error {
 		return err
 	}
 	s.publish(mb, 0)
+	if s.index != nil {
+		s.index.MailboxDeleted(mb)
+	}
 	return nil
 }
 

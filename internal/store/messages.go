@@ -24,6 +24,11 @@ type NewMessage struct {
 // the owner's quota. Up to Backend.MaxChangesPerCommit messages become
 // visible in one Commit, sharing one MODSEQ.
 func (s *Store) Append(ctx context.Context, u User, mb Mailbox, msgs ...NewMessage) ([]mail.UID, error) {
+	return s.add(ctx, u, mb, false, msgs)
+}
+
+// add is Append; delivery tells the index hook the messages came by LMTP.
+func (s *Store) add(ctx context.Context, u User, mb Mailbox, delivery bool, msgs []NewMessage) ([]mail.UID, error) {
 	var total int64
 	for _, m := range msgs {
 		total += m.Size
@@ -48,12 +53,22 @@ func (s *Store) Append(ctx context.Context, u User, mb Mailbox, msgs ...NewMessa
 		}
 		flags[i] = storableFlags(m.Flags)
 	}
-	return s.appendMetas(ctx, mb, metas, flags)
+	return s.appendMetas(ctx, mb, metas, flags, delivery)
 }
 
 // appendMetas commits metas in chunks and returns their UIDs.
-func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta, flags []mail.Flags) ([]mail.UID, error) {
+func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta, flags []mail.Flags, delivery bool) ([]mail.UID, error) {
 	uids := make([]mail.UID, 0, len(metas))
+	if s.index != nil && len(metas) > 0 {
+		if err := s.b.MarkUnindexed(ctx, Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID, Marked: s.opts.Now()}); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if len(uids) > 0 {
+				s.index.Added(ctx, mb, uids, delivery)
+			}
+		}()
+	}
 	step := max(1, s.b.MaxChangesPerCommit())
 	for off := 0; off < len(metas); off += step {
 		end := min(off+step, len(metas))
@@ -201,6 +216,9 @@ func (s *Store) Expunge(ctx context.Context, mb Mailbox, uids []mail.UID) ([]mai
 			}
 		}
 	})
+	if s.index != nil && len(gone) > 0 {
+		s.index.Expunged(mb, gone)
+	}
 	return gone, err
 }
 
@@ -320,7 +338,7 @@ func (s *Store) copy(ctx context.Context, owner User, src, dst Mailbox, uids []m
 			return nil, nil, err
 		}
 	}
-	to, err = s.appendMetas(ctx, dst, metas, flags)
+	to, err = s.appendMetas(ctx, dst, metas, flags, false)
 	if err != nil {
 		return nil, nil, err
 	}

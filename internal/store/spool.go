@@ -144,10 +144,10 @@ const maxParallelRecipients = 8
 func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID string, u User) error {
 	mb, err := s.inboxOf(ctx, u)
 	if err == nil {
-		_, err = s.Append(ctx, u, mb, NewMessage{
+		_, err = s.add(ctx, u, mb, true, []NewMessage{{
 			Blob: sp.ID, Size: sp.Size, Structure: sp.Structure,
 			ReturnPath: returnPath, EmailID: emailID,
-		})
+		}})
 	}
 	if errors.Is(err, mail.ErrNoSuchMailbox) {
 		s.inbox.forget(u.ID) // recreated below on the next delivery

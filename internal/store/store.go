@@ -36,7 +36,29 @@ type Store struct {
 	opts  Options
 	log   *slog.Logger
 	inbox mailboxCache // user ID -> INBOX, for deliveries
+	index IndexHook
 }
+
+// IndexHook follows the changes the full-text index must follow (package
+// indexer implements it). Its methods must not fail the change: it has
+// happened.
+type IndexHook interface {
+	// Added is called once messages are committed to mb; delivery is true
+	// for LMTP deliveries. Before the commit, the Store marked mb
+	// unindexed (IndexQueue).
+	Added(ctx context.Context, mb Mailbox, uids []mail.UID, delivery bool)
+	// Expunged is called once messages are expunged from mb.
+	Expunged(mb Mailbox, uids []mail.UID)
+	// MailboxDeleted is called once mb is deleted.
+	MailboxDeleted(mb Mailbox)
+	// UserDeleted is called once u is deleted.
+	UserDeleted(u User)
+}
+
+// SetIndexHook makes the store tell h of additions, expunges and mailbox
+// deletions, and mark mailboxes unindexed before it adds to them. Call it
+// before the store is shared.
+func (s *Store) SetIndexHook(h IndexHook) { s.index = h }
 
 // New returns a Store over b. The caller keeps ownership of b.
 func New(b Backend, opts Options) *Store {
@@ -123,7 +145,15 @@ func (s *Store) User(ctx context.Context, address string) (User, error) {
 func (s *Store) UpdateUser(ctx context.Context, u User) error { return s.b.UpdateUser(ctx, u) }
 
 // DeleteUser removes a user and its mailboxes.
-func (s *Store) DeleteUser(ctx context.Context, u User) error { return s.b.DeleteUser(ctx, u) }
+func (s *Store) DeleteUser(ctx context.Context, u User) error {
+	if err := s.b.DeleteUser(ctx, u); err != nil {
+		return err
+	}
+	if s.index != nil {
+		s.index.UserDeleted(u)
+	}
+	return nil
+}
 
 // ListUsers calls fn for every user.
 func (s *Store) ListUsers(ctx context.Context, fn func(User) error) error {

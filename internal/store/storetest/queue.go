@@ -1,9 +1,15 @@
 package storetest
 
 import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -78,5 +84,83 @@ func testIndexQueue(t *testing.T, e *env) {
 	// Clearing what is not there is no error.
 	if err := e.b.ClearUnindexed(e.ctx, a, base); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// hookCall is one call an IndexHook received.
+type hookCall struct {
+	op, mailbox string
+	uids        []mail.UID
+	delivery    bool
+	marked      bool // the mailbox was marked unindexed when Added came
+}
+
+type recordingHook struct {
+	e     *env
+	mu    sync.Mutex
+	calls []hookCall
+}
+
+func (h *recordingHook) add(c hookCall) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, c)
+}
+
+func (h *recordingHook) Added(ctx context.Context, mb store.Mailbox, uids []mail.UID, delivery bool) {
+	marked := false
+	_ = h.e.b.Unindexed(ctx, mb.MailHost, func(u store.Unindexed) error {
+		marked = marked || u.MailboxID == mb.ID
+		return nil
+	})
+	h.add(hookCall{"added", mb.Name, slices.Clone(uids), delivery, marked})
+}
+func (h *recordingHook) Expunged(mb store.Mailbox, uids []mail.UID) {
+	h.add(hookCall{op: "expunged", mailbox: mb.Name, uids: slices.Clone(uids)})
+}
+func (h *recordingHook) MailboxDeleted(mb store.Mailbox) {
+	h.add(hookCall{op: "deleted", mailbox: mb.Name})
+}
+func (h *recordingHook) UserDeleted(u store.User) { h.add(hookCall{op: "user", mailbox: u.Address}) }
+
+// testIndexHook: the store marks a mailbox unindexed before adding to it
+// and tells the hook of every addition (deliveries flagged), expunge,
+// mailbox deletion and user deletion.
+func testIndexHook(t *testing.T, e *env) {
+	h := &recordingHook{e: e}
+	e.s.SetIndexHook(h)
+	u := e.user()
+	inbox, work := e.mailbox(u, "INBOX"), e.mailbox(u, "Archive")
+	uids := e.appendN(u, work, e.msg("one"), e.msg("two"))
+	sp, err := e.s.Spool(strings.NewReader("Subject: d\r\n\r\ndelivered\r\n"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if errs := e.s.Deliver(e.ctx, sp, "", []store.User{u}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if _, _, err := e.s.Move(e.ctx, u, work, inbox, uids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.DeleteMailbox(e.ctx, work); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.DeleteUser(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	want := []hookCall{
+		{"added", "Archive", uids, false, true},
+		{"added", "INBOX", []mail.UID{1}, true, true},
+		{"added", "INBOX", []mail.UID{2}, false, true}, // the move's copy
+		{op: "expunged", mailbox: "Archive", uids: uids[:1]},
+		{op: "deleted", mailbox: "Archive"},
+		{op: "user", mailbox: u.Address},
+	}
+	if !reflect.DeepEqual(h.calls, want) {
+		t.Fatalf("hook calls\n%+v\nwant\n%+v", h.calls, want)
+	}
+	for _, mb := range []store.Mailbox{inbox, work} {
+		_ = e.b.ClearUnindexed(e.ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, time.Now().Add(time.Hour))
 	}
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 		{"Events", testEvents},
 		{"TextCache", testTextCache},
 		{"IndexQueue", testIndexQueue},
+		{"IndexHook", testIndexHook},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
