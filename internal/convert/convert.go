@@ -200,6 +200,11 @@ func withName(filename string, r Result) Result {
 	return r
 }
 
+// local reports whether a kind is always converted here, neither cached
+// nor sent to a converter host: plain text costs less to decode than a
+// round trip, and messages and unknown kinds have no converter.
+func local(kind string) bool { return kind == KindText || kind == KindMessage || kind == KindOther }
+
 // leaf converts one part without its name: from the cache, else on the
 // first live converter host, else here.
 func (c *Converter) leaf(ctx context.Context, contentType, charset, filename string, data []byte, depth int) Result {
@@ -208,7 +213,7 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 		data = data[:c.o.MaxInput]
 	}
 	var key []byte
-	if c.o.Cache != nil && kind != KindOther && kind != KindMessage {
+	if c.o.Cache != nil && !local(kind) {
 		key = cacheKey(kind, charset, data)
 		if k, text, ok, err := c.o.Cache.GetText(ctx, key); err == nil && ok {
 			c.stats.cache(true)

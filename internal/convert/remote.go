@@ -50,7 +50,7 @@ type remoteAnswer struct {
 // remote tries the converter hosts in order; ok is false when there are
 // none or none answered.
 func (c *Converter) remote(ctx context.Context, kind, contentType, charset, filename string, data []byte) (Result, bool) {
-	if len(c.o.Hosts) == 0 || kind == KindMessage || kind == KindOther {
+	if len(c.o.Hosts) == 0 || local(kind) {
 		return Result{}, false
 	}
 	for _, h := range c.o.Hosts {

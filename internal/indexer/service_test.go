@@ -1,0 +1,304 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/search"
+	bleveindex "github.com/quiremail/quire/internal/search/bleve"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/embedded"
+)
+
+// rig is a store on the embedded backend with a bleve index and a
+// converter, the indexer's whole world.
+type rig struct {
+	t    *testing.T
+	ctx  context.Context
+	st   *store.Store
+	b    store.Backend
+	idx  *flakyIndex
+	conv *convert.Converter
+	u    store.User
+}
+
+// flakyIndex is a real bleve index that fails writes while broken.
+type flakyIndex struct {
+	search.Index
+	mu     sync.Mutex
+	broken bool
+}
+
+func (f *flakyIndex) Put(ctx context.Context, docs []search.Doc, marks ...search.Mark) error {
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken {
+		return errors.New("index down (test)")
+	}
+	return f.Index.Put(ctx, docs, marks...)
+}
+
+func (f *flakyIndex) setBroken(b bool) {
+	f.mu.Lock()
+	f.broken = b
+	f.mu.Unlock()
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	b, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	bl, err := bleveindex.Open(t.TempDir() + "/index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bl.Close() })
+	r := &rig{t: t, ctx: context.Background(), b: b, st: store.New(b, store.Options{}), idx: &flakyIndex{Index: bl}}
+	r.conv = convert.New(convert.Options{Cache: r.st})
+	t.Cleanup(r.conv.Close)
+	if r.u, err = r.st.CreateUser(r.ctx, "ann@example.test", "$test$"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// service makes a Service over the rig and runs it until the test ends
+// when run is set.
+func (r *rig) service(o Options, run bool) *Service {
+	o.Store, o.Index, o.Converter = r.st, r.idx, r.conv
+	s := New(o)
+	r.st.SetIndexHook(s)
+	if run {
+		ctx, cancel := context.WithCancel(r.ctx)
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		r.t.Cleanup(func() { cancel(); <-done })
+	}
+	return s
+}
+
+// withAttachment is a message whose word is only in an RTF attachment.
+func withAttachment(subject, word string) string {
+	return "From: b@example.test\r\nSubject: " + subject + "\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" +
+		"--x\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+		"--x\r\nContent-Type: application/rtf; name=a.rtf\r\n\r\n{\\rtf1\\ansi {\\b " + word + "} report}\r\n--x--\r\n"
+}
+
+func (r *rig) deliver(raw string) {
+	r.t.Helper()
+	sp, err := r.st.Spool(strings.NewReader(raw), 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer sp.Close()
+	if errs := r.st.Deliver(r.ctx, sp, "", []store.User{r.u}); errs[0] != nil {
+		r.t.Fatal(errs[0])
+	}
+}
+
+func (r *rig) appendTo(mb store.Mailbox, raw string) mail.UID {
+	r.t.Helper()
+	sp, err := r.st.Spool(strings.NewReader(raw), 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer sp.Close()
+	if err := r.st.PutBody(r.ctx, sp); err != nil {
+		r.t.Fatal(err)
+	}
+	uids, err := r.st.Append(r.ctx, r.u, mb, store.NewMessage{Blob: sp.ID, Size: sp.Size, Structure: sp.Structure})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return uids[0]
+}
+
+func (r *rig) mailbox(name string) store.Mailbox {
+	r.t.Helper()
+	mb, err := r.st.Mailbox(r.ctx, r.u, name)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return mb
+}
+
+func (r *rig) mark(mb store.Mailbox) uint32 {
+	r.t.Helper()
+	n, err := r.idx.Indexed(r.ctx, mb.UserID, mb.ID)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+func (r *rig) find(mb store.Mailbox, field, text string) []uint32 {
+	r.t.Helper()
+	got, _, err := r.idx.Search(r.ctx, mb.UserID, mb.ID, field, text)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	slices.Sort(got)
+	return got
+}
+
+func (r *rig) marks() int {
+	r.t.Helper()
+	n := 0
+	if err := r.b.Unindexed(r.ctx, "", func(store.Unindexed) error { n++; return nil }); err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestImmediateDelivery: in immediate mode a delivery is indexed, words
+// of its attachment included, before Deliver returns.
+func TestImmediateDelivery(t *testing.T) {
+	r := newRig(t)
+	s := r.service(Options{}, false) // nothing in the background
+	r.deliver(withAttachment("first", "zeppelin"))
+	inbox := r.mailbox("INBOX")
+	if m := r.mark(inbox); m != 1 {
+		t.Fatalf("mark %d after an immediate delivery, want 1", m)
+	}
+	if got := r.find(inbox, search.FieldBody, "zeppelin"); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("BODY zeppelin: %v", got)
+	}
+	if got := r.find(inbox, search.FieldSubject, "first"); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("SUBJECT first: %v", got)
+	}
+	st := s.Stats()
+	if st.Indexed != 1 || st.Errors != 0 || st.LastLagMs < 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if cs := r.conv.Stats(); cs.CacheMisses != 1 {
+		t.Fatalf("converter stats %+v, want 1 cache miss (the RTF)", cs)
+	}
+}
+
+// TestBackground: appends, copies and deferred deliveries are indexed by
+// the workers; expunge and mailbox deletion remove documents.
+func TestBackground(t *testing.T) {
+	r := newRig(t)
+	r.service(Options{Deferred: true}, true)
+	inbox, archive := r.mailbox("INBOX"), r.mailbox("Archive")
+	r.deliver(withAttachment("d1", "aubergine"))
+	uid := r.appendTo(archive, withAttachment("a1", "fjordland"))
+	eventually(t, "INBOX and Archive indexed", func() bool { return r.mark(inbox) == 1 && r.mark(archive) == uint32(uid) })
+	if got := r.find(archive, search.FieldBody, "fjordland"); !slices.Equal(got, []uint32{uint32(uid)}) {
+		t.Fatalf("BODY fjordland: %v", got)
+	}
+	_, to, err := r.st.Copy(r.ctx, r.u, archive, inbox, []mail.UID{uid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the copy indexed", func() bool { return r.mark(inbox) == uint32(to[0]) })
+	if got := r.find(inbox, search.FieldBody, "fjordland"); !slices.Equal(got, []uint32{uint32(to[0])}) {
+		t.Fatalf("BODY fjordland in INBOX after the copy: %v", got)
+	}
+	if _, err := r.st.Expunge(r.ctx, inbox, to); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the expunged copy's document gone", func() bool { return len(r.find(inbox, search.FieldBody, "fjordland")) == 0 })
+	if err := r.st.DeleteMailbox(r.ctx, archive); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted mailbox's documents gone", func() bool {
+		return len(r.find(archive, search.FieldBody, "fjordland")) == 0 && r.mark(archive) == 0
+	})
+}
+
+// TestResumeAfterRestart: deferred deliveries that no host indexed (the
+// host stopped) are found in the index queue by the next start.
+func TestResumeAfterRestart(t *testing.T) {
+	r := newRig(t)
+	r.service(Options{Deferred: true}, false) // "crashes" before indexing
+	r.deliver(withAttachment("one", "quixotic"))
+	r.deliver(withAttachment("two", "quixotic"))
+	inbox := r.mailbox("INBOX")
+	if m, n := r.mark(inbox), r.marks(); m != 0 || n != 1 {
+		t.Fatalf("before the restart: mark %d, %d queued marks; want 0 and 1", m, n)
+	}
+	r.service(Options{Deferred: true, Margin: time.Millisecond, SweepEvery: 20 * time.Millisecond}, true) // the restart
+	eventually(t, "both deliveries indexed after the restart", func() bool { return r.mark(inbox) == 2 })
+	if got := r.find(inbox, search.FieldBody, "quixotic"); !slices.Equal(got, []uint32{1, 2}) {
+		t.Fatalf("BODY quixotic: %v", got)
+	}
+	eventually(t, "the mark cleared", func() bool { return r.marks() == 0 })
+}
+
+// TestIndexDown: a failing index never fails a delivery; the mark stays
+// and a later catch-up indexes what was missed.
+func TestIndexDown(t *testing.T) {
+	r := newRig(t)
+	s := r.service(Options{Margin: time.Millisecond}, false)
+	r.idx.setBroken(true)
+	r.deliver(withAttachment("lost?", "platypus")) // must not fail
+	inbox := r.mailbox("INBOX")
+	if st := s.Stats(); st.Errors == 0 || st.Indexed != 0 {
+		t.Fatalf("stats with the index down: %+v", st)
+	}
+	if r.marks() != 1 {
+		t.Fatal("the mailbox is not queued after a failed catch-up")
+	}
+	r.idx.setBroken(false)
+	if err := s.Sweep(r.ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CatchUp(r.ctx, inbox); err != nil || n != 1 {
+		t.Fatalf("catch-up: %d, %v", n, err)
+	}
+	if got := r.find(inbox, search.FieldBody, "platypus"); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("BODY platypus: %v", got)
+	}
+}
+
+// TestReindex rebuilds a user's documents, reporting progress.
+func TestReindex(t *testing.T) {
+	r := newRig(t)
+	s := r.service(Options{}, false)
+	for range 5 {
+		r.deliver(withAttachment("r", "wombat"))
+	}
+	archive := r.mailbox("Archive")
+	r.appendTo(archive, withAttachment("r", "wombat"))
+	inbox := r.mailbox("INBOX")
+	if err := r.idx.DeleteUser(r.ctx, r.u.ID); err != nil { // a lost index
+		t.Fatal(err)
+	}
+	var last [2]int64
+	calls := 0
+	if err := s.Reindex(r.ctx, r.u, func(done, total int64) { calls++; last = [2]int64{done, total} }); err != nil {
+		t.Fatal(err)
+	}
+	if last != [2]int64{6, 6} || calls < 2 {
+		t.Fatalf("progress ended at %v after %d calls; want [6 6]", last, calls)
+	}
+	if got := r.find(inbox, search.FieldBody, "wombat"); len(got) != 5 {
+		t.Fatalf("INBOX BODY wombat after reindex: %v", got)
+	}
+	if r.mark(inbox) != 5 || r.mark(archive) != 1 {
+		t.Fatalf("marks %d %d after reindex", r.mark(inbox), r.mark(archive))
+	}
+}
