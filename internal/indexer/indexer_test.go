@@ -15,11 +15,11 @@ func TestDoc(t *testing.T) {
 		"--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner zeppelin\r\n\r\ninner text\r\n--b--\r\n"
 	c := convert.New(convert.Options{})
 	defer c.Close()
-	d := Doc(context.Background(), c, "u", "m", 7, []byte(raw))
+	d := Doc(context.Background(), c, "u", "m", 7, []byte(raw), nil)
 	checks := map[string][]string{
 		"subject": {d.Subject, "Réunion budget"},
 		"from":    {d.From, "Jürgen <j@example.test>"},
-		"to":      {d.To, "Ann <a@example.test>, <b@example.test>"},
+		"to":      {d.To, "Ann <a@example.test> <b@example.test>"},
 		"cc":      {d.Cc, "<c@example.test>"},
 		"headers": {d.Headers, "X-Tag: été"},
 		"body":    {d.Body, "body words here"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/message"
 	"github.com/quiremail/quire/internal/search"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -359,7 +360,11 @@ func (s *Service) doc(ctx context.Context, mb store.Mailbox, r store.MessageRow)
 	if n, err := blob.ReadAt(raw, 0); n < len(raw) && err != nil && !errors.Is(err, io.EOF) {
 		return search.Doc{}, fmt.Errorf("indexer: read message %d of %s: %w", r.UID, mb.ID, err)
 	}
-	return Doc(ctx, s.o.Converter, mb.UserID, mb.ID, uint32(r.UID), raw), nil
+	root, err := message.Unmarshal(r.Meta.Structure)
+	if err != nil {
+		root = nil // scanned from raw, as SEARCH does
+	}
+	return Doc(ctx, s.o.Converter, mb.UserID, mb.ID, uint32(r.UID), raw, root), nil
 }
 
 func stripe(id string) int {

@@ -21,7 +21,12 @@
 //     indexing lags.
 package search
 
-import "context"
+import (
+	"context"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Fields of a document, as SEARCH's criteria name them (RFC 9051 6.4.4).
 const (
@@ -70,3 +75,29 @@ type Index interface {
 
 // MinQuery is the shortest query, in characters, an index can narrow.
 const MinQuery = 3
+
+// Canon maps text to the form an index stores and queries: each rune
+// becomes the lower case of the smallest rune in its case-folding orbit,
+// the fold SEARCH compares under (RFC 9051 6.4.4: ſ, s and S are one
+// letter, as are the Kelvin sign and k). Two texts SEARCH finds equal
+// have the same Canon, and Canon maps rune by rune, so a substring stays
+// a substring: the trigram superset survives any case folding.
+func Canon(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	return strings.Map(func(r rune) rune {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		return unicode.ToLower(m)
+	}, s)
+}

@@ -33,7 +33,7 @@ func FuzzDecodeHeader(f *testing.F) {
 		if !ContainsFold(s, s) || !ContainsFold(d, d) {
 			t.Errorf("ContainsFold(%q, itself) is false", s)
 		}
-		_ = HeaderValues([]byte(s), "subject")
+		_ = convert.HeaderValues([]byte(s), "subject")
 	})
 }
 
@@ -61,7 +61,7 @@ func FuzzPartText(f *testing.F) {
 			}
 		}
 		walk(p)
-		_ = BodyText(body, p)
+		_ = convert.SearchBody(body, p)
 		_ = convert.HTMLText(raw)
 		m := &testMsg{raw: raw, part: p, size: int64(len(raw))}
 		for _, keys := range []string{"TEXT a", `HEADER subject ""`, "BODY x"} {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
@@ -121,8 +122,8 @@ type evaluator struct {
 	bodyErr error
 	opened  bool
 
-	fields      []field  // the top-level header
-	foldedField []string // decoded, folded values of fields, "" until needed
+	fields      []convert.Field // the top-level header
+	foldedField []string        // decoded, folded values of fields, "" until needed
 	fieldsDone  bool
 	header      *string // folded "Name: value" lines of the header
 	text        *string // folded body text

@@ -135,50 +135,11 @@ func (e *evaluator) envelopeText(name string) (string, error) {
 	case "BCC":
 		as = env.Bcc
 	}
-	return addressText(as), nil
-}
-
-// addressText writes an address list back as text, encoded words decoded.
-func addressText(as []message.Address) string {
-	var b strings.Builder
-	for _, a := range as {
-		switch {
-		case a.Host == "" && a.Mailbox == "": // end of group
-			b.WriteString("; ")
-		case a.Host == "": // start of group
-			b.WriteString(convert.DecodeHeader(a.Mailbox) + ": ")
-		default:
-			if a.Name != "" {
-				b.WriteString(convert.DecodeHeader(a.Name) + " ")
-			}
-			b.WriteString("<" + addrSpec(a) + "> ")
-		}
-	}
-	return strings.TrimSuffix(b.String(), " ")
-}
-
-// addrSpec is "mailbox@host", or the mailbox alone when the host is
-// missing.
-func addrSpec(a message.Address) string {
-	if a.Host == "" || a.Host == message.MissingHost {
-		return a.Mailbox
-	}
-	return a.Mailbox + "@" + a.Host
-}
-
-// readHeader returns the raw header block of p.
-func readHeader(body io.ReaderAt, p *message.Part) []byte {
-	n := min(p.BodyStart-p.HeaderStart, maxHeader)
-	if n <= 0 || p.HeaderStart < 0 {
-		return nil
-	}
-	buf := make([]byte, n)
-	k, _ := body.ReadAt(buf, p.HeaderStart)
-	return buf[:k]
+	return convert.AddressText(as), nil
 }
 
 // headerFields returns the fields of the message's header.
-func (e *evaluator) headerFields() ([]field, error) {
+func (e *evaluator) headerFields() ([]convert.Field, error) {
 	if !e.fieldsDone {
 		p, err := e.part()
 		if err != nil {
@@ -188,7 +149,7 @@ func (e *evaluator) headerFields() ([]field, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.fields = headerFields(readHeader(body, p))
+		e.fields = convert.HeaderFields(convert.ReadHeader(body, p))
 		e.foldedField = make([]string, len(e.fields))
 		e.fieldsDone = true
 	}
@@ -204,14 +165,14 @@ func (e *evaluator) matchHeader(name, value string) (bool, error) {
 	}
 	needle := fold(value)
 	for i, f := range fs {
-		if !strings.EqualFold(f.name, name) {
+		if !strings.EqualFold(f.Name, name) {
 			continue
 		}
 		if value == "" {
 			return true, nil
 		}
 		if e.foldedField[i] == "" {
-			e.foldedField[i] = fold(convert.DecodeHeader(f.value))
+			e.foldedField[i] = fold(convert.DecodeHeader(f.Value))
 		}
 		if strings.Contains(e.foldedField[i], needle) {
 			return true, nil
@@ -221,39 +182,21 @@ func (e *evaluator) matchHeader(name, value string) (bool, error) {
 }
 
 // headerText is the folded text of the whole header, one decoded field a
-// line.
+// line, with the MIME header fields of body parts (convert.SearchHeader).
 func (e *evaluator) headerText() (string, error) {
 	if e.header == nil {
-		fs, err := e.headerFields()
+		p, err := e.part()
 		if err != nil {
 			return "", err
 		}
-		var b strings.Builder
-		writeFields(&b, fs)
-		// The MIME header fields of body parts count as header too
-		// (RFC 9051 6.4.4 TEXT); encapsulated messages' headers are in
-		// the body text.
-		p, _ := e.part()
-		var walk func(p *message.Part)
-		walk = func(p *message.Part) {
-			for _, c := range p.Parts {
-				if b.Len() < convert.MaxText && c.Envelope == nil {
-					writeFields(&b, headerFields(readHeader(e.body, c)))
-				}
-				walk(c)
-			}
+		body, err := e.openBody()
+		if err != nil {
+			return "", err
 		}
-		walk(p)
-		s := fold(b.String())
+		s := fold(convert.SearchHeader(body, p))
 		e.header = &s
 	}
 	return *e.header, nil
-}
-
-func writeFields(b *strings.Builder, fs []field) {
-	for _, f := range fs {
-		b.WriteString(f.name + ": " + convert.DecodeHeader(f.value) + "\n")
-	}
 }
 
 // bodyText is the folded text of the body: every text leaf decoded, HTML
@@ -268,7 +211,7 @@ func (e *evaluator) bodyText() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		s := fold(BodyText(body, p))
+		s := fold(convert.SearchBody(body, p))
 		e.text = &s
 	}
 	return *e.text, nil
@@ -298,49 +241,4 @@ func (e *evaluator) attachmentText() (string, error) {
 		e.attachments = &s
 	}
 	return *e.attachments, nil
-}
-
-// BodyText returns the searchable text of the body of the message whose
-// root is p: the decoded text of its text/* leaves (and other message/*
-// leaves), text/html reduced to its visible text, and for each
-// encapsulated message its decoded header fields and body text, each
-// followed by a line break. Non-text leaves (attachments) are skipped.
-// The result is at most about convert.MaxText bytes.
-func BodyText(body io.ReaderAt, p *message.Part) string {
-	var b strings.Builder
-	var walk func(p *message.Part)
-	walk = func(p *message.Part) {
-		if b.Len() >= convert.MaxText {
-			return
-		}
-		switch {
-		case p.IsMultipart() && len(p.Parts) == 0:
-			// No boundary found: the body is opaque text.
-			raw := make([]byte, max(min(p.End-p.BodyStart, int64(convert.MaxText-b.Len())), 0))
-			k, _ := body.ReadAt(raw, p.BodyStart)
-			b.WriteString(convert.ToUTF8("", raw[:k]))
-			b.WriteByte('\n')
-		case p.IsMultipart():
-			for _, c := range p.Parts {
-				walk(c)
-			}
-		case p.IsMessage():
-			inner := p.Parts[0]
-			writeFields(&b, headerFields(readHeader(body, inner)))
-			b.WriteByte('\n')
-			walk(inner)
-		case p.Type == "text" || p.Type == "message":
-			t, err := convert.PartText(body, p)
-			if err != nil {
-				return
-			}
-			if p.Type == "text" && p.Subtype == "html" {
-				t = convert.HTMLText(t)
-			}
-			b.WriteString(t[:min(len(t), convert.MaxText-b.Len())])
-			b.WriteByte('\n')
-		}
-	}
-	walk(p)
-	return b.String()
 }

@@ -128,5 +128,5 @@ func displayName(as []message.Address) string {
 	if n := strings.TrimSpace(collapseSpace(convert.DecodeHeader(a.Name))); n != "" {
 		return n
 	}
-	return addrSpec(a)
+	return convert.AddrSpec(a)
 }

@@ -1,50 +1,15 @@
 package imapsearch
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/quiremail/quire/internal/convert"
 )
 
-func TestHeaderValues(t *testing.T) {
-	raw := []byte("From foo@bar Mon Jan  2 15:04:05 2006\r\n" +
-		"Received: from a\r\n\tby b\r\n" +
-		"X-Tag: one\r\n" +
-		"Subject : folded\r\n  twice\r\n" +
-		"x-tag:two  \r\n" +
-		"bad line\r\n" +
-		" continuation of bad line\r\n" +
-		"Empty:\r\n" +
-		"\r\n" +
-		"X-Tag: in the body\r\n")
-	tests := []struct {
-		name string
-		want []string
-	}{
-		{"X-TAG", []string{"one", "two"}},
-		{"subject", []string{"folded  twice"}},
-		{"Received", []string{"from a\tby b"}},
-		{"Empty", []string{""}},
-		{"From", nil},
-		{"bad line", nil},
-		{"Missing", nil},
-	}
-	for _, tt := range tests {
-		if got := HeaderValues(raw, tt.name); !slices.Equal(got, tt.want) {
-			t.Errorf("HeaderValues(%q) = %q, want %q", tt.name, got, tt.want)
-		}
-	}
-	lf := []byte("A: 1\nB: 2\n 3\n\nA: 4\n")
-	if got := HeaderValues(lf, "b"); !slices.Equal(got, []string{"2 3"}) {
-		t.Errorf("LF header: %q", got)
-	}
-}
-
 func TestBodyText(t *testing.T) {
 	m := newMsg(t, 1, raw3)
-	got := BodyText(strings.NewReader(m.raw), m.part)
+	got := convert.SearchBody(strings.NewReader(m.raw), m.part)
 	for _, want := range []string{"日本語のテキスト", "Subject: Inner", "中文内容"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("BodyText lacks %q: %q", want, got)
@@ -55,7 +20,7 @@ func TestBodyText(t *testing.T) {
 	}
 	// A multipart whose boundary never appears is searched as text.
 	m = newMsg(t, 1, "Content-Type: multipart/mixed; boundary=zz\n\nno parts here\n")
-	if got := BodyText(strings.NewReader(m.raw), m.part); !strings.Contains(got, "no parts here") {
+	if got := convert.SearchBody(strings.NewReader(m.raw), m.part); !strings.Contains(got, "no parts here") {
 		t.Errorf("BodyText of boundary-less multipart = %q", got)
 	}
 }

@@ -108,8 +108,9 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 	for _, d := range docs {
 		if err := b.Index(docID(d.UserID, d.MailboxID, d.UID), map[string]any{
 			"user": d.UserID, "mailbox": d.MailboxID,
-			search.FieldSubject: d.Subject, search.FieldFrom: d.From, search.FieldTo: d.To, search.FieldCc: d.Cc,
-			search.FieldBcc: d.Bcc, search.FieldBody: d.Body, search.FieldHeaders: d.Headers,
+			search.FieldSubject: search.Canon(d.Subject), search.FieldFrom: search.Canon(d.From), search.FieldTo: search.Canon(d.To),
+			search.FieldCc: search.Canon(d.Cc), search.FieldBcc: search.Canon(d.Bcc), search.FieldBody: search.Canon(d.Body),
+			search.FieldHeaders: search.Canon(d.Headers),
 		}); err != nil {
 			return fmt.Errorf("bleve: index: %w", err)
 		}
@@ -194,7 +195,7 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, field, text strin
 		return nil, false, errors.New("bleve: the trigram analyzer is missing from the index mapping")
 	}
 	q := scope(userID, mailboxID)
-	for _, tok := range an.Analyze([]byte(text)) {
+	for _, tok := range an.Analyze([]byte(search.Canon(text))) {
 		tq := bleve.NewTermQuery(string(tok.Term))
 		tq.SetField(field)
 		q.AddQuery(tq)

@@ -138,8 +138,9 @@ func (c *Client) Put(ctx context.Context, docs []search.Doc, marks ...search.Mar
 		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": docID(d.UserID, d.MailboxID, d.UID), "routing": d.UserID}})
 		_ = enc.Encode(map[string]any{
 			"user": d.UserID, "mailbox": d.MailboxID, "uid": d.UID,
-			search.FieldSubject: d.Subject, search.FieldFrom: d.From, search.FieldTo: d.To, search.FieldCc: d.Cc,
-			search.FieldBcc: d.Bcc, search.FieldBody: d.Body, search.FieldHeaders: d.Headers,
+			search.FieldSubject: search.Canon(d.Subject), search.FieldFrom: search.Canon(d.From), search.FieldTo: search.Canon(d.To),
+			search.FieldCc: search.Canon(d.Cc), search.FieldBcc: search.Canon(d.Bcc), search.FieldBody: search.Canon(d.Body),
+			search.FieldHeaders: search.Canon(d.Headers),
 		})
 	}
 	for _, m := range marks {
@@ -217,7 +218,7 @@ func (c *Client) Search(ctx context.Context, userID, mailboxID, field, text stri
 		return nil, false, nil
 	}
 	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
-	filter = append(filter, map[string]any{"match": map[string]any{field: map[string]any{"query": text, "operator": "and"}}})
+	filter = append(filter, map[string]any{"match": map[string]any{field: map[string]any{"query": search.Canon(text), "operator": "and"}}})
 	var out []uint32
 	var after []any
 	for {

@@ -97,6 +97,8 @@ func testSearch(t *testing.T, c search.Index) {
 		{UserID: "u1", MailboxID: "m1", UID: 2, Subject: "Lunch", Body: "ÉTÉ en Provence, zeppelins overhead"},
 		{UserID: "u1", MailboxID: "m2", UID: 1, Subject: "zeppelin in another mailbox"},
 		{UserID: "u2", MailboxID: "m1", UID: 1, Subject: "zeppelin of another user"},
+		{UserID: "u1", MailboxID: "m1", UID: 3, Body: "\u212Aelvin ſcale"}, // Kelvin sign, long s
+		{UserID: "u1", MailboxID: "m1", UID: 4, Body: "scale of kelvin"},
 	}
 	if err := c.Put(ctx, docs); err != nil {
 		t.Fatal(err)
@@ -112,6 +114,9 @@ func testSearch(t *testing.T, c search.Index) {
 		{search.FieldBody, "été", []uint32{2}},         // case-folded non-ASCII
 		{search.FieldFrom, "jürg", []uint32{1}},
 		{search.FieldSubject, "nothing like it", nil},
+		{search.FieldBody, "KELVIN", []uint32{3, 4}}, // SEARCH folds K, k and the Kelvin sign together
+		{search.FieldBody, "SCALE", []uint32{3, 4}},  // and S, s and ſ
+		{search.FieldBody, "ſcale", []uint32{3, 4}},
 	} {
 		got, ok, err := c.Search(ctx, "u1", "m1", tc.field, tc.text)
 		if err != nil || !ok {
