@@ -9,6 +9,7 @@ import (
 	"github.com/quiremail/quire/internal/imapserver/imapsearch"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/message"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -24,6 +25,9 @@ func charsetOK(cs string) bool { return cs == "" || cs == "UTF-8" || cs == "US-A
 
 // search runs a program over the view and returns the matching messages
 // in sequence order; their structures stay loaded for SORT and THREAD.
+// Text criteria are narrowed through the full-text index when there is
+// one; if the index fails, every message is read, which is slower but
+// gives the same answer.
 func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidate, error) {
 	s := c.sel
 	sc := imapsearch.Context{MaxSeq: s.exists(), MaxUID: s.maxUID()}
@@ -34,11 +38,19 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidat
 		}
 		sc.Saved = func(_ uint32, uid mail.UID) bool { return saved[uid] }
 	}
+	if conv := c.srv.opts.Attachments; conv != nil {
+		sc.Attachments = func(raw []byte, root *message.Part) string { return conv(ctx, raw, root) }
+	}
+	cands, narrowed, err := c.textCandidates(ctx, key)
+	if err != nil {
+		c.srv.log.Warn("imap: the search index failed; reading every message", "mailbox", s.mb.ID, "err", err)
+		narrowed = false
+	}
 	var out []*candidate
 	var evalErr error
-	err := c.srv.opts.Store.Messages(ctx, s.mb, 1, s.maxUID(), func(r store.MessageRow) error {
+	visit := func(r store.MessageRow) error {
 		seq := s.seq(r.UID)
-		if seq == 0 {
+		if seq == 0 || narrowed && !cands[r.UID] {
 			return nil
 		}
 		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}}
@@ -53,11 +65,36 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidat
 			out = append(out, x)
 		}
 		return nil
-	})
+	}
+	if narrowed && len(cands)*4 < len(s.uids) {
+		err = c.visitRuns(ctx, cands, visit)
+	} else {
+		err = c.srv.opts.Store.Messages(ctx, s.mb, 1, s.maxUID(), visit)
+	}
 	if evalErr != nil {
 		return nil, evalErr
 	}
 	return out, err
+}
+
+// visitRuns reads the rows of a few candidates: one range read per run
+// of candidates adjacent in the view.
+func (c *conn) visitRuns(ctx context.Context, cands map[mail.UID]bool, fn func(store.MessageRow) error) error {
+	s := c.sel
+	for i := 0; i < len(s.uids); i++ {
+		if !cands[s.uids[i]] {
+			continue
+		}
+		j := i
+		for j+1 < len(s.uids) && cands[s.uids[j+1]] {
+			j++
+		}
+		if err := c.srv.opts.Store.Messages(ctx, s.mb, s.uids[i], s.uids[j], fn); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }
 
 // cmdSearch: SEARCH and UID SEARCH (RFC 9051 6.4.4) with ESEARCH (RFC

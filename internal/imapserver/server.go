@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quiremail/quire/internal/message"
 	"github.com/quiremail/quire/internal/netserve"
+	"github.com/quiremail/quire/internal/search"
 
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/mail"
@@ -38,6 +40,14 @@ type Options struct {
 	MaxBadCommands                             int           // in a row before closing (default 20)
 	Timeout                                    time.Duration // idle (default 30 min, RFC 9051 5.4)
 	Recheck                                    time.Duration // re-read a selected mailbox's head (default 30 s)
+
+	// Search narrows SEARCH, SORT and THREAD's text criteria (package
+	// search); nil: every message is read.
+	Search search.Index
+	// Attachments returns the converted text of a message's attachments
+	// (convert.Converter.Attachments), which BODY and TEXT then match; nil:
+	// they match the text parts only.
+	Attachments func(ctx context.Context, raw []byte, root *message.Part) string
 }
 
 // Server is an IMAP server. Serve it on listeners; Close stops it.

@@ -39,7 +39,7 @@ func allowedImports() map[string][]string {
 		"internal/netserve":            {},
 		"internal/testkit":             {},
 		"internal/notify":              {"internal/mail"},
-		"internal/imapserver":          {"internal/store", "internal/mail", "internal/message", "internal/login", "internal/notify", "internal/netserve", "internal/imapserver/imapwire", "internal/imapserver/imapsearch", "internal/convert"},
+		"internal/imapserver":          {"internal/store", "internal/mail", "internal/message", "internal/login", "internal/notify", "internal/netserve", "internal/imapserver/imapwire", "internal/imapserver/imapsearch", "internal/convert", "internal/search"},
 		"internal/convert":             {"internal/message"},
 		"internal/search":              {},
 		"internal/search/opensearch":   {"internal/search"},

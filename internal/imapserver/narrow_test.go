@@ -1,0 +1,147 @@
+package imapserver
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/indexer"
+	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/notify"
+	"github.com/quiremail/quire/internal/search"
+	bleveindex "github.com/quiremail/quire/internal/search/bleve"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/backendtest"
+)
+
+// spyIndex is a real index that records queries, can hide a UID from
+// results (to prove the index narrows), and can fail.
+type spyIndex struct {
+	search.Index
+	mu      sync.Mutex
+	queries int
+	hide    uint32
+	fail    bool
+}
+
+func (x *spyIndex) Search(ctx context.Context, user, mb, field, text string) ([]uint32, bool, error) {
+	x.mu.Lock()
+	x.queries++
+	hide, fail := x.hide, x.fail
+	x.mu.Unlock()
+	if fail {
+		return nil, false, errors.New("index down (test)")
+	}
+	uids, ok, err := x.Index.Search(ctx, user, mb, field, text)
+	out := uids[:0]
+	for _, u := range uids {
+		if u != hide {
+			out = append(out, u)
+		}
+	}
+	return out, ok, err
+}
+
+func (x *spyIndex) set(f func(x *spyIndex)) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	f(x)
+}
+
+func attachmentMsg(subject, word string) string {
+	return "From: Carol <carol@example.org>\r\nSubject: " + subject + "\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" +
+		"--x\r\nContent-Type: text/plain\r\n\r\nplease read the attachment\r\n" +
+		"--x\r\nContent-Type: application/rtf; name=\"notes.rtf\"\r\n\r\n{\\rtf1\\ansi " + word + " minutes}\r\n--x--\r\n"
+}
+
+// TestSearchThroughIndex: text criteria go through the index, words in
+// attachments match, messages the index does not hold yet are still
+// found, and a failing index only makes SEARCH read every message.
+func TestSearchThroughIndex(t *testing.T) {
+	for _, name := range []string{"embedded", "cassandra"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			hub := notify.NewHub()
+			st := store.New(backendtest.Open(t, name), store.Options{Publish: hub.Publish})
+			bl, err := bleveindex.Open(t.TempDir() + "/index")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { bl.Close() })
+			idx := &spyIndex{Index: bl}
+			conv := convert.New(convert.Options{Cache: st})
+			t.Cleanup(conv.Close)
+			svc := indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv})
+			st.SetIndexHook(svc) // immediate: deliveries are indexed before Deliver returns
+			e := newEnv(t, st, hub, func(o *Options) {
+				o.Search = idx
+				o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string { return conv.Attachments(ctx, raw, root) }
+			})
+			e.deliver(testMsg("alpha report"))
+			e.deliver(attachmentMsg("beta", "Zeppelin"))
+			e.deliver(testMsg("gamma zeppelin sighting"))
+			c := e.login()
+			c.ok("SELECT INBOX")
+
+			search := func(keys, want string) {
+				t.Helper()
+				got := c.ok("UID SEARCH %s", keys)
+				if len(got) != 1 || got[0] != "* SEARCH"+want {
+					t.Errorf("UID SEARCH %s: %q, want %q", keys, got, "* SEARCH"+want)
+				}
+			}
+			search("BODY zeppelin", " 2 3") // 2 by its attachment
+			search("TEXT NOTES.RTF", " 2")  // the part's MIME header is header text
+			search("OR SUBJECT alpha BODY minutes", " 1 2")
+			search("SUBJECT beta BODY zeppelin", " 2")
+			search("NOT BODY zeppelin", " 1")
+			if idx.queries == 0 {
+				t.Fatal("SEARCH never asked the index")
+			}
+			// The index narrows: a message it does not return is not read.
+			idx.set(func(x *spyIndex) { x.hide = 3 })
+			search("BODY zeppelin", " 2")
+			idx.set(func(x *spyIndex) { x.hide = 0 })
+
+			// A message above the mark is a candidate without the index.
+			svc2 := indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv, Deferred: true}) // not running
+			st.SetIndexHook(svc2)
+			e.deliver(attachmentMsg("delta", "zeppelin"))
+			if m, _ := idx.Indexed(ctx, e.user.ID, mustInbox(t, st, e.user).ID); m != 3 {
+				t.Fatalf("mark %d; the fourth message must not be indexed yet", m)
+			}
+			c.ok("NOOP")
+			search("BODY zeppelin", " 2 3 4")
+			got := c.ok("UID SORT (SUBJECT) UTF-8 BODY zeppelin")
+			if len(got) != 1 || got[0] != "* SORT 2 4 3" {
+				t.Errorf("SORT: %q", got)
+			}
+			// 3 has the oldest sent date (a Date: field); 2 and 4 have none.
+			got = c.ok("UID THREAD ORDEREDSUBJECT UTF-8 TEXT zeppelin")
+			if len(got) != 1 || got[0] != "* THREAD (3)(2)(4)" {
+				t.Errorf("THREAD: %q", got)
+			}
+			got = c.ok("UID SEARCH RETURN (COUNT MIN) BODY zeppelin")
+			if len(got) != 1 || !strings.Contains(got[0], "MIN 2 COUNT 3") {
+				t.Errorf("ESEARCH: %q", got)
+			}
+
+			// An index that fails: the same answers, from every message.
+			idx.set(func(x *spyIndex) { x.fail = true })
+			search("BODY zeppelin", " 2 3 4")
+			search("BODY sighting", " 3")
+		})
+	}
+}
+
+func mustInbox(t *testing.T, st *store.Store, u store.User) store.Mailbox {
+	t.Helper()
+	mb, err := st.Mailbox(context.Background(), u, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mb
+}
