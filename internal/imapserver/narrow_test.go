@@ -78,7 +78,9 @@ func TestSearchThroughIndex(t *testing.T) {
 			st.SetIndexHook(svc) // immediate: deliveries are indexed before Deliver returns
 			e := newEnv(t, st, hub, func(o *Options) {
 				o.Search = idx
-				o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string { return conv.Attachments(ctx, raw, root) }
+				o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string {
+					return conv.Attachments(ctx, raw, root)
+				}
 			})
 			e.deliver(testMsg("alpha report"))
 			e.deliver(attachmentMsg("beta", "Zeppelin"))

@@ -35,8 +35,8 @@ func newStatements(meta, msg, cache string) statements {
 		queueMark:  m(`INSERT INTO KS.index_queue (grp, bucket, user_id, mailbox_id, marked) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?`),
 		queueList:  m(`SELECT user_id, mailbox_id, marked FROM KS.index_queue WHERE grp = ? AND bucket = ?`),
 		queueClear: m(`DELETE FROM KS.index_queue USING TIMESTAMP ? WHERE grp = ? AND bucket = ? AND user_id = ? AND mailbox_id = ?`),
-		textGet: x(`SELECT converter, text FROM KS.parts_text WHERE part_hash = ?`),
-		textPut: x(`INSERT INTO KS.parts_text (part_hash, converter, text, created) VALUES (?, ?, ?, ?)`),
+		textGet:    x(`SELECT converter, text FROM KS.parts_text WHERE part_hash = ?`),
+		textPut:    x(`INSERT INTO KS.parts_text (part_hash, converter, text, created) VALUES (?, ?, ?, ?)`),
 		userInsert: m(`INSERT INTO KS.users (address, id, password_hash, quota_storage, quota_messages, mailhost, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
 		userGet:       m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users WHERE address = ?`),
