@@ -24,6 +24,57 @@ type Config struct {
 	TLS    TLS      `toml:"tls"`
 	Login  Login    `toml:"login"`
 	Notify Notify   `toml:"notify"`
+	ISC    ISC      `toml:"isc"`
+	Search Search   `toml:"search"`
+}
+
+// ISC configures the converter ("indexed search converter"), which turns
+// every part into text for the search index (DESIGN.md section 4).
+type ISC struct {
+	// Mode is "immediate" (a delivery is converted and indexed before the
+	// LMTP reply) or "deferred" (in the background, resumed after a
+	// restart). Appends, copies and moves are indexed in the background.
+	Mode string `toml:"mode"`
+	// Hosts are converter services ("quire isc serve"), as base URLs
+	// (http://host:8026 or https://...), tried in order; without them, or
+	// when none answers, parts are converted in process.
+	Hosts []string `toml:"hosts"`
+	// CAFile holds PEM roots for https hosts; empty uses the system's.
+	CAFile string `toml:"ca_file"`
+	// Tika is an Apache Tika server's base URL, asked for the types the
+	// converter does not know; empty: such parts are indexed by name.
+	Tika        string   `toml:"tika"`
+	Timeout     Duration `toml:"timeout"`       // per part
+	MaxPartSize Size     `toml:"max_part_size"` // bytes of one part read; the rest is not indexed
+	Workers     int      `toml:"workers"`       // background indexing of this host
+}
+
+// Search selects the full-text index that narrows SEARCH's text criteria.
+type Search struct {
+	// Engine is "bleve" (in the embedded store's data directory),
+	// "opensearch" (OpenSearch 1-3 or Elasticsearch 7-9 at URL), or
+	// "none" (SEARCH reads every message). Empty picks bleve on the
+	// embedded store, and opensearch on Cassandra when URL is set.
+	Engine   string `toml:"engine"`
+	URL      string `toml:"url"`
+	Index    string `toml:"index"` // the index name
+	Shards   int    `toml:"shards"`
+	Replicas int    `toml:"replicas"`
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+}
+
+// SearchEngine is the engine Engine selects once the default is applied.
+func (c Config) SearchEngine() string {
+	switch {
+	case c.Search.Engine != "":
+		return c.Search.Engine
+	case c.Store.DBType == "embedded":
+		return "bleve"
+	case c.Search.URL != "":
+		return "opensearch"
+	}
+	return "none"
 }
 
 // Notify configures the cross-host notifier: every access host of a store
@@ -278,6 +329,8 @@ func Default() Config {
 		},
 		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s},
 		Notify: Notify{Listen: []string{}, Port: 4790},
+		ISC:    ISC{Mode: "immediate", Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 2},
+		Search: Search{Index: "quire-msgs", Shards: 1},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:24"},
 			MaxMessageSize: 50 * MiB,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -144,6 +145,52 @@ func (c Config) validateGroups(ck *checker) {
 	}
 	if len(n.Listen) > 0 && len(n.Secret) < 16 {
 		ck.fail("notify.secret", "(hidden)", "must be at least 16 characters when notify.listen is set: peers prove they know it")
+	}
+	c.validateSearch(ck)
+}
+
+// validateSearch checks [isc] and [search].
+func (c Config) validateSearch(ck *checker) {
+	i := c.ISC
+	if i.Mode != "immediate" && i.Mode != "deferred" {
+		ck.fail("isc.mode", i.Mode, `must be "immediate" or "deferred"`)
+	}
+	for _, h := range append(slices.Clone(i.Hosts), i.Tika) {
+		if h == "" {
+			continue
+		}
+		if u, err := url.Parse(h); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ck.fail("isc.hosts", h, "must be a base URL such as http://isc1.example.org:8026 (isc.tika likewise)")
+		}
+	}
+	if i.Timeout <= 0 {
+		ck.fail("isc.timeout", i.Timeout, "must be positive")
+	}
+	if i.MaxPartSize <= 0 {
+		ck.fail("isc.max_part_size", i.MaxPartSize, "must be positive")
+	}
+	if i.Workers < 1 {
+		ck.fail("isc.workers", i.Workers, "must be at least 1")
+	}
+	s := c.Search
+	switch e := c.SearchEngine(); {
+	case e != "bleve" && e != "opensearch" && e != "none":
+		ck.fail("search.engine", s.Engine, `must be "bleve", "opensearch" or "none"`)
+	case e == "bleve" && c.Store.DBType != "embedded":
+		ck.fail("search.engine", s.Engine, `"bleve" lives in one host's data directory; with store.dbtype = "cassandra" use "opensearch" (or "none")`)
+	case e == "opensearch" && s.URL == "":
+		ck.fail("search.url", s.URL, "must name the OpenSearch or Elasticsearch server (http://host:9200) when search.engine is opensearch")
+	}
+	if s.URL != "" {
+		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ck.fail("search.url", s.URL, "must be a URL such as http://127.0.0.1:9200")
+		}
+	}
+	if s.Index == "" || strings.ToLower(s.Index) != s.Index || strings.ContainsAny(s.Index, ` "*\<|,>/?#:`) {
+		ck.fail("search.index", s.Index, "must be a lower-case index name without spaces or any of \\ / * ? \" < > | , # :")
+	}
+	if s.Shards < 1 || s.Replicas < 0 {
+		ck.fail("search.shards", fmt.Sprintf("%d shards, %d replicas", s.Shards, s.Replicas), "need at least 1 shard and no negative replicas")
 	}
 }
 

@@ -26,6 +26,15 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"store.dbtype", "cassandra"}, {"store.storehostlist", `{ "bad group" = ["a1"] }`}}, `config: store.storehostlist = { "bad group" = ["a1"] }: group name "bad group" must be`},
 		{[][2]string{{"notify.listen", "127.0.0.1:4790"}}, `config: notify.secret = "(hidden)": must be at least 16 characters`},
 		{[][2]string{{"notify.port", "0"}}, `config: notify.port = 0: must be a port number`},
+		{[][2]string{{"isc.mode", "lazy"}}, `config: isc.mode = "lazy": must be "immediate" or "deferred"`},
+		{[][2]string{{"isc.hosts", "isc1:8026"}}, `config: isc.hosts = "isc1:8026": must be a base URL`},
+		{[][2]string{{"isc.tika", "ftp://t"}}, `config: isc.hosts = "ftp://t": must be a base URL`},
+		{[][2]string{{"isc.workers", "0"}}, `config: isc.workers = 0: must be at least 1`},
+		{[][2]string{{"search.engine", "solr"}}, `config: search.engine = "solr": must be "bleve", "opensearch" or "none"`},
+		{[][2]string{{"store.dbtype", "cassandra"}, {"search.engine", "bleve"}}, `config: search.engine = "bleve": "bleve" lives in one host's data directory`},
+		{[][2]string{{"search.engine", "opensearch"}}, `config: search.url = "": must name the OpenSearch or Elasticsearch server`},
+		{[][2]string{{"search.url", "localhost:9200"}}, `config: search.url = "localhost:9200": must be a URL`},
+		{[][2]string{{"search.index", "Quire"}}, `config: search.index = "Quire": must be a lower-case index name`},
 		{[][2]string{{"notify.listen", "127.0.0.1:143"}, {"notify.secret", "0123456789abcdef"}}, `config: notify.listen = ["127.0.0.1:143"]: "127.0.0.1:143" is also in imap.listen`},
 		{[][2]string{{"store.casconnectpoints", "a:b:c"}}, `config: store.casconnectpoints = ["a:b:c"]: "a:b:c": must be host:port`},
 		{[][2]string{{"store.casmsgconnectpoints", "h:0"}}, `config: store.casmsgconnectpoints = ["h:0"]: "h:0": port must be`},
@@ -142,5 +151,24 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 	if errors.Unwrap(err) != nil {
 		t.Fatal("joined error unwraps to one error")
+	}
+}
+
+func TestSearchEngineDefault(t *testing.T) {
+	c := Default()
+	if e := c.SearchEngine(); e != "bleve" {
+		t.Errorf("embedded: %q", e)
+	}
+	c.Store.DBType = "cassandra"
+	if e := c.SearchEngine(); e != "none" {
+		t.Errorf("cassandra without search.url: %q", e)
+	}
+	c.Search.URL = "http://127.0.0.1:9200"
+	if e := c.SearchEngine(); e != "opensearch" {
+		t.Errorf("cassandra with search.url: %q", e)
+	}
+	c.Search.Engine = "none"
+	if e := c.SearchEngine(); e != "none" {
+		t.Errorf("explicit none: %q", e)
 	}
 }
