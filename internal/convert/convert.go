@@ -31,6 +31,9 @@ type Options struct {
 	// HTTP is the client for Hosts (default: one with no overall timeout;
 	// each request has the part's Timeout).
 	HTTP *http.Client
+	// Tika, if set, is an Apache Tika server's base URL, asked (PUT
+	// /tika) for the types no extractor here knows, in process only.
+	Tika string
 	// Cache, if set, keeps converted text by content hash, so an
 	// attachment delivered to many recipients, or forwarded, is converted
 	// once.
@@ -98,6 +101,7 @@ const (
 	KindMessage = "message"
 	KindPDF     = "pdf"
 	KindOther   = "other" // no converter: indexed by its name only
+	KindTika    = "tika"  // no converter here; Options.Tika converts it
 )
 
 // ErrUnsupported reports content no converter handles; the part is then
@@ -209,6 +213,9 @@ func local(kind string) bool { return kind == KindText || kind == KindMessage ||
 // first live converter host, else here.
 func (c *Converter) leaf(ctx context.Context, contentType, charset, filename string, data []byte, depth int) Result {
 	kind := Kind(contentType, filename)
+	if kind == KindOther && c.o.Tika != "" && len(data) > 0 {
+		kind = KindTika
+	}
 	if int64(len(data)) > c.o.MaxInput {
 		data = data[:c.o.MaxInput]
 	}
@@ -272,6 +279,8 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 		}
 	case KindPDF:
 		err = c.pdf(ctx, w, pdfPool, data)
+	case KindTika:
+		err = c.tika(ctx, w, contentType, data)
 	case KindDOCX, KindXLSX, KindPPTX, KindODF:
 		var zr *zipReader
 		if zr, err = openZip(data, zipLimits{entries: c.o.MaxEntries, inflated: c.o.MaxInflate, ratio: c.o.MaxRatio}); err != nil {

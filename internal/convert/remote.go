@@ -50,7 +50,7 @@ type remoteAnswer struct {
 // remote tries the converter hosts in order; ok is false when there are
 // none or none answered.
 func (c *Converter) remote(ctx context.Context, kind, contentType, charset, filename string, data []byte) (Result, bool) {
-	if len(c.o.Hosts) == 0 || local(kind) {
+	if len(c.o.Hosts) == 0 || local(kind) || kind == KindTika {
 		return Result{}, false
 	}
 	for _, h := range c.o.Hosts {
@@ -136,4 +136,34 @@ func Handler(c *Converter) http.Handler {
 		_ = json.NewEncoder(w).Encode(c.Stats())
 	})
 	return mux
+}
+
+// tika asks the Apache Tika server for the text of content no extractor
+// here knows (PUT /tika, Accept: text/plain).
+func (c *Converter) tika(ctx context.Context, w *textWriter, contentType string, data []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(c.o.Tika, "/")+"/tika", bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("convert: tika: %w", err)
+	}
+	req.Header.Set("Accept", "text/plain; charset=UTF-8")
+	if ct := strings.TrimSpace(contentType); ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := c.o.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("convert: tika at %s: %w (check isc.tika)", c.o.Tika, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusUnsupportedMediaType || resp.StatusCode == http.StatusUnprocessableEntity {
+			return fmt.Errorf("%w (%s, refused by tika: %s)", ErrUnsupported, strings.TrimSpace(contentType), resp.Status)
+		}
+		return fmt.Errorf("convert: tika at %s answered %s", c.o.Tika, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(c.o.MaxOutput)+1))
+	if err != nil {
+		return fmt.Errorf("convert: tika: %w", err)
+	}
+	w.write(ToUTF8("utf-8", b))
+	return nil
 }

@@ -3,6 +3,8 @@ package convert
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,4 +74,42 @@ func TestRemoteAnswersAreFinal(t *testing.T) {
 		t.Fatalf("an oversized part: %v %v", resp.Status, err)
 	}
 	resp.Body.Close()
+}
+
+// TestTika: a type no extractor knows goes to the Tika server (PUT /tika,
+// its content type passed on), is cached like any conversion, and a type
+// Tika refuses is indexed by its name.
+func TestTika(t *testing.T) {
+	var calls int
+	tika := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method != http.MethodPut || r.URL.Path != "/tika":
+			http.Error(w, "wrong request", http.StatusBadRequest)
+		case r.Header.Get("Content-Type") == "application/x-refused":
+			http.Error(w, "unsupported", http.StatusUnsupportedMediaType)
+		default:
+			_, _ = io.WriteString(w, "tika text of "+r.Header.Get("Content-Type")+": "+string(body))
+		}
+	}))
+	defer tika.Close()
+	c := New(Options{Tika: tika.URL, Cache: &memCache{m: map[string][2]string{}}})
+	ctx := context.Background()
+	r := c.Convert(ctx, "application/vnd.ms-outlook", "", "mail.msg", []byte("MSG bytes"))
+	if r.Err != nil || r.Kind != KindTika || !strings.Contains(r.Text, "tika text of application/vnd.ms-outlook: MSG bytes") || !strings.HasPrefix(r.Text, "mail.msg\n") {
+		t.Fatalf("got %+v", r)
+	}
+	if r2 := c.Convert(ctx, "application/vnd.ms-outlook", "", "other.msg", []byte("MSG bytes")); r2.Err != nil || calls != 1 {
+		t.Fatalf("second conversion of the same content: %+v after %d Tika calls, want a cache hit", r2, calls)
+	}
+	r = c.Convert(ctx, "application/x-refused", "", "x.bin", []byte("zz"))
+	if !errors.Is(r.Err, ErrUnsupported) || r.Text != "x.bin" {
+		t.Fatalf("refused type: %+v", r)
+	}
+	// Known types never go to Tika.
+	before := calls
+	if r := c.Convert(ctx, "text/html", "utf-8", "", []byte("<p>hi</p>")); r.Err != nil || calls != before {
+		t.Fatalf("HTML went to Tika: %+v, %d calls", r, calls-before)
+	}
 }
