@@ -41,6 +41,8 @@ Search converter:
                                  print the text search will find in a file
                                  (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)
   isc serve [--listen ADDR] [--tls] run the converter as an HTTP service
+  reindex [ADDRESS]              rebuild the full-text index of one user or all,
+                                 with a progress bar (works while the server runs)
 
 Every command takes --config FILE; without it, the embedded defaults apply
 (data in ./quire-data).
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return c.config(rest)
 	case "user":
 		return c.user(ctx, rest)
+	case "reindex":
+		return c.reindex(ctx, rest)
 	case "mailbox":
 		return c.mailbox(ctx, rest)
 	case "isc":

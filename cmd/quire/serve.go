@@ -53,6 +53,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		so.Publish = mesh.Publish
 	}
 	st := store.New(b, so)
+	ss, err := openSearch(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer ss.close()
+	ictx, stopIndexer := context.WithCancel(context.WithoutCancel(ctx))
+	indexerDone := make(chan struct{})
+	go func() { ss.run(ictx); close(indexerDone) }()
+	defer func() { stopIndexer(); <-indexerDone }()
 	tc, err := tlsConfig(cfg)
 	if err != nil {
 		return err
@@ -98,7 +107,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	}
 	for _, addr := range cfg.HTTP.Listen {
-		srv := &http.Server{Handler: httpHandler(st, token), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: httpHandler(st, ss, token), ReadHeaderTimeout: 10 * time.Second}
 		if err := listen("http", addr, srv.Serve, srv.Close); err != nil {
 			shutdown()
 			return err
@@ -110,7 +119,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	imap := imapserver.New(imapOptions(cfg, st, auth, hub, tc, log))
+	io := imapOptions(cfg, st, auth, hub, tc, log)
+	io.Search, io.Attachments = ss.idx, ss.attachments
+	imap := imapserver.New(io)
 	for _, addr := range cfg.IMAP.Listen {
 		if err := listen("imap", addr, imap.Serve, imap.Close); err != nil {
 			shutdown()
@@ -157,14 +168,17 @@ func configFlag(path string) string {
 	return " --config " + path
 }
 
-// httpHandler serves health, the admin API and profiling, for operators on
-// the http.listen address.
-func httpHandler(st *store.Store, token string) http.Handler {
+// httpHandler serves health, the admin API, the converter's and the
+// indexer's statistics and profiling, for operators on the http.listen
+// address.
+func httpHandler(st *store.Store, ss *searchStack, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/admin/", adminapi.Handler(adminapi.Local(st), token))
+	ss.handle(mux)
+	mux.Handle("POST /admin/reindex", reindexHandler(ss, st, token))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/quiremail/quire/internal/convert"
 )
 
 // TestServeDeliverAndList is the five-minute path of the README: start the
@@ -49,7 +51,7 @@ func TestServeDeliverAndList(t *testing.T) {
 // TestFreeMemoryEndpoint: POST /debug/memory/free answers the runtime's
 // figures; GET is refused, since the call does work.
 func TestFreeMemoryEndpoint(t *testing.T) {
-	h := httpHandler(nil, "token")
+	h := httpHandler(nil, &searchStack{conv: convert.New(convert.Options{})}, "token")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/debug/memory/free", nil))
 	var m map[string]uint64

@@ -40,13 +40,19 @@ func sentinels() map[string]error {
 	}
 }
 
+// Authorized reports whether r carries the admin token (Authorization:
+// Bearer); an empty token authorizes nobody.
+func Authorized(r *http.Request, token string) bool {
+	auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return token != "" && subtle.ConstantTimeCompare([]byte(auth), []byte(token)) == 1
+}
+
 // Handler serves a over HTTP under /admin/, for callers with token.
 func Handler(a Admin, token string) http.Handler {
 	mux := http.NewServeMux()
 	op := func(name string, fn func(context.Context, request) (reply, error)) {
 		mux.HandleFunc("POST /admin/"+name, func(w http.ResponseWriter, r *http.Request) {
-			auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if token == "" || subtle.ConstantTimeCompare([]byte(auth), []byte(token)) != 1 {
+			if !Authorized(r, token) {
 				http.Error(w, `{"error":"adminapi: bad or missing admin token"}`, http.StatusUnauthorized)
 				return
 			}

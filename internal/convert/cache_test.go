@@ -71,3 +71,25 @@ func TestStatsCountFailures(t *testing.T) {
 		t.Fatalf("latencies %+v", s)
 	}
 }
+
+// TestCacheConcurrentOnce: fifty conversions of one attachment at the same
+// moment (a delivery's recipients are filed concurrently) convert it once.
+func TestCacheConcurrentOnce(t *testing.T) {
+	c := New(Options{Cache: &memCache{m: map[string][2]string{}}})
+	data := docxFile(t)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 50 {
+		wg.Go(func() {
+			<-start
+			if r := c.Convert(context.Background(), "", "", "same.docx", data); r.Err != nil || !strings.Contains(r.Text, "zeppelin") {
+				t.Errorf("got %+v", r)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if s := c.Stats(); s.CacheMisses != 1 || s.CacheHits != 49 || s.Conversions[KindDOCX] != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}

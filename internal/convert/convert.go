@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klippa-app/go-pdfium"
@@ -118,15 +119,16 @@ type Result struct {
 // Converter converts parts within its Options. It is safe for concurrent
 // use.
 type Converter struct {
-	o      Options
-	pdfium *pdfEngine
-	stats  *counters
-	hosts  *hosts
+	o       Options
+	pdfium  *pdfEngine
+	stats   *counters
+	hosts   *hosts
+	flights *flights
 }
 
 // New returns a Converter. Close releases its PDF engine.
 func New(o Options) *Converter {
-	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}}
+	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}, flights: &flights{}}
 }
 
 // Stats returns the counters since New.
@@ -226,6 +228,19 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 			c.stats.cache(true)
 			return Result{Kind: k, Text: text}
 		}
+		// The same content being converted already (a delivery to many
+		// recipients at once): wait for that conversion.
+		f, leader := c.flights.join(string(key))
+		if !leader {
+			select {
+			case <-f.done:
+				c.stats.cache(true)
+				return f.res
+			case <-ctx.Done():
+				return Result{Kind: kind, Err: ctx.Err()}
+			}
+		}
+		defer c.flights.leave(string(key), f)
 		c.stats.cache(false)
 	}
 	t0 := time.Now()
@@ -238,7 +253,54 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 		// A failed write only costs a conversion next time.
 		_ = c.o.Cache.PutText(ctx, key, r.Kind, r.Text)
 	}
+	if key != nil {
+		c.flights.set(string(key), r)
+	}
 	return r
+}
+
+// flights are the conversions under way, by cache key, so that
+// concurrent conversions of the same content happen once.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	res  Result
+}
+
+// join returns the flight for key, and whether the caller leads it (and
+// must convert, set and leave).
+func (fs *flights) join(key string) (*flight, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		return f, false
+	}
+	if fs.m == nil {
+		fs.m = map[string]*flight{}
+	}
+	f := &flight{done: make(chan struct{})}
+	fs.m[key] = f
+	return f, true
+}
+
+func (fs *flights) set(key string, r Result) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		f.res = r
+	}
+}
+
+// leave ends the flight: waiters get its result.
+func (fs *flights) leave(key string, f *flight) {
+	fs.mu.Lock()
+	delete(fs.m, key)
+	fs.mu.Unlock()
+	close(f.done)
 }
 
 // extract runs the extractor for kind here; on failure Text is empty and

@@ -27,9 +27,10 @@ type Options struct {
 	// indexed before the LMTP reply (isc.mode = "immediate"). Appends,
 	// copies and moves are always indexed in the background.
 	Deferred bool
-	// Group is this host's store affinity group ("" without groups): the
-	// index queue it sweeps.
-	Group  string
+	// Groups name the index queues this host sweeps: the mailHost values
+	// its users may carry (its store affinity group's name and hosts, and
+	// ""). Nil sweeps "" only.
+	Groups []string
 	Logger *slog.Logger
 	// Workers is the number of background catch-ups at once (default 2).
 	Workers int
@@ -230,7 +231,7 @@ func (s *Service) Run(ctx context.Context) {
 		defer t.Stop()
 		for {
 			if err := s.Sweep(ctx, all); err != nil && ctx.Err() == nil {
-				s.log.Warn("indexer: sweeping the index queue failed", "group", s.o.Group, "err", err)
+				s.log.Warn("indexer: sweeping the index queue failed", "groups", s.o.Groups, "err", err)
 			}
 			all = false
 			select {
@@ -243,21 +244,30 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Sweep queues a catch-up for each mark of the host's group older than
+// Sweep queues a catch-up for each mark of the host's groups older than
 // Margin, or for every mark when all is set, and returns once they are
 // queued.
 func (s *Service) Sweep(ctx context.Context, all bool) error {
 	cutoff := s.o.Now().Add(-s.o.Margin)
 	n := 0
-	err := s.o.Store.Backend().Unindexed(ctx, s.o.Group, func(u store.Unindexed) error {
-		n++
-		if all || u.Marked.Before(cutoff) {
-			s.enqueue(store.Mailbox{ID: u.MailboxID, UserID: u.UserID, MailHost: u.Group})
+	groups := s.o.Groups
+	if len(groups) == 0 {
+		groups = []string{""}
+	}
+	for _, g := range groups {
+		err := s.o.Store.Backend().Unindexed(ctx, g, func(u store.Unindexed) error {
+			n++
+			if all || u.Marked.Before(cutoff) {
+				s.enqueue(store.Mailbox{ID: u.MailboxID, UserID: u.UserID, MailHost: u.Group})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
 	s.stats.marks.Store(int64(n))
-	return err
+	return nil
 }
 
 // CatchUp indexes every message of mb above its mark and returns how many

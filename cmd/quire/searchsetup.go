@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/quiremail/quire/internal/config"
+	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/indexer"
+	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/search"
+	bleveindex "github.com/quiremail/quire/internal/search/bleve"
+	"github.com/quiremail/quire/internal/search/opensearch"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// searchStack is one host's converter, full-text index and indexer
+// (DESIGN.md section 4). idx and svc are nil with search.engine = "none".
+type searchStack struct {
+	conv  *convert.Converter
+	idx   search.Index
+	svc   *indexer.Service
+	close func()
+}
+
+// openSearch builds the converter from [isc] and the index from [search],
+// and makes the indexer the store's index hook. run starts the indexer's
+// background work.
+func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*searchStack, error) {
+	hc, err := iscHTTPClient(cfg.ISC)
+	if err != nil {
+		return nil, err
+	}
+	conv := convert.New(convert.Options{
+		Hosts: cfg.ISC.Hosts, HTTP: hc, Tika: cfg.ISC.Tika, Cache: st,
+		Timeout: cfg.ISC.Timeout.Duration(), MaxInput: int64(cfg.ISC.MaxPartSize),
+	})
+	s := &searchStack{conv: conv, close: conv.Close}
+	switch cfg.SearchEngine() {
+	case "bleve":
+		bl, err := bleveindex.Open(filepath.Join(cfg.Store.DataDir, "index"))
+		if err != nil {
+			conv.Close()
+			return nil, fmt.Errorf("search: %w (the index is rebuilt by quire reindex if it is damaged)", err)
+		}
+		s.idx = bl
+		s.close = func() { _ = bl.Close(); conv.Close() }
+	case "opensearch":
+		c := cfg.Search
+		oc, err := opensearch.New(ctx, opensearch.Options{URL: c.URL, Index: c.Index, Shards: c.Shards, Replicas: c.Replicas,
+			Username: c.Username, Password: c.Password})
+		if err != nil {
+			conv.Close()
+			return nil, fmt.Errorf("search: %w (check search.url, or set search.engine = \"none\" to search without an index)", err)
+		}
+		s.idx = oc
+	default:
+		log.Warn("search: no full-text index (search.engine = \"none\"): SEARCH reads every message")
+		return s, nil
+	}
+	s.svc = indexer.New(indexer.Options{
+		Store: st, Index: s.idx, Converter: conv, Deferred: cfg.ISC.Mode == "deferred",
+		Groups: queueGroups(cfg), Workers: cfg.ISC.Workers, Logger: log.With("component", "indexer"),
+	})
+	st.SetIndexHook(s.svc)
+	return s, nil
+}
+
+// run does the indexer's background work until ctx ends.
+func (s *searchStack) run(ctx context.Context) {
+	if s.svc != nil {
+		s.svc.Run(ctx)
+	}
+}
+
+// attachments is imapserver.Options.Attachments: BODY and TEXT read the
+// converted attachments.
+func (s *searchStack) attachments(ctx context.Context, raw []byte, root *message.Part) string {
+	return s.conv.Attachments(ctx, raw, root)
+}
+
+// handle adds the statistics endpoints to an access host's HTTP mux.
+func (s *searchStack) handle(mux *http.ServeMux) {
+	mux.HandleFunc("GET /converter/statistics", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, s.conv.Stats())
+	})
+	mux.HandleFunc("GET /indexer/statistics", func(w http.ResponseWriter, _ *http.Request) {
+		if s.svc == nil {
+			http.Error(w, `{"error":"no full-text index: search.engine is \"none\""}`, http.StatusNotFound)
+			return
+		}
+		writeJSON(w, s.svc.Stats())
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// iscHTTPClient is the client for converter hosts and Tika: the system's
+// roots, or isc.ca_file's.
+func iscHTTPClient(c config.ISC) (*http.Client, error) {
+	if c.CAFile == "" {
+		return &http.Client{}, nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("isc.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("isc.ca_file: no PEM certificate in " + c.CAFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
+}
+
+// queueGroups names the index queues this host sweeps: "" (users without
+// a mailHost), and its store affinity group's name and hosts, which a
+// user's mailHost may name.
+func queueGroups(cfg Config) []string {
+	out := []string{""}
+	self := strings.ToLower(cfg.Server.Hostname)
+	for g, hosts := range cfg.Store.StoreHostList {
+		mine := false
+		for _, h := range hosts {
+			mine = mine || strings.ToLower(config.HostPart(h)) == self
+		}
+		if !mine {
+			continue
+		}
+		out = append(out, g)
+		for _, h := range hosts {
+			out = append(out, h)
+			if hp := config.HostPart(h); hp != h {
+				out = append(out, hp)
+			}
+		}
+	}
+	return out
+}
