@@ -1,0 +1,473 @@
+package main
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"image"
+	pngenc "image/png"
+	"math"
+
+	"github.com/go-pdf/fpdf"
+	"github.com/quiremail/quire/internal/store"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+// corpusMsg is a test message and the searches that must find it alone.
+type corpusMsg struct {
+	name     string
+	raw      string
+	searches []string // search keys, the last argument the UTF-8 text
+}
+
+func encode(t *testing.T, e encoding.Encoding, s string) []byte {
+	t.Helper()
+	b, err := e.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func zipOf(t *testing.T, files ...[2]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		w, err := zw.Create(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(f[1]))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// pdfOf is a one-page PDF with text and, when pad > 0, a noise image of
+// about pad bytes (incompressible), as a scanned attachment would have.
+func pdfOf(t *testing.T, text string, pad int) []byte {
+	t.Helper()
+	p := fpdf.New("P", "mm", "A4", "")
+	p.SetFont("Helvetica", "", 12)
+	p.AddPage()
+	p.MultiCell(0, 6, text, "", "L", false)
+	if pad > 0 {
+		side := int(math.Sqrt(float64(pad) / 3))
+		img := image.NewRGBA(image.Rect(0, 0, side, side))
+		_, _ = crand.Read(img.Pix)
+		for i := 3; i < len(img.Pix); i += 4 {
+			img.Pix[i] = 0xff
+		}
+		var png bytes.Buffer
+		enc := pngenc.Encoder{CompressionLevel: pngenc.NoCompression}
+		if err := enc.Encode(&png, img); err != nil {
+			t.Fatal(err)
+		}
+		p.RegisterImageOptionsReader("noise", fpdf.ImageOptions{ImageType: "PNG"}, &png)
+		p.ImageOptions("noise", 10, 40, 100, 100, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+	}
+	var buf bytes.Buffer
+	if err := p.Output(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// attachment is a base64 MIME part.
+func attachment(ct, name string, data []byte) string {
+	b64 := base64.StdEncoding.EncodeToString(data)
+	var lines strings.Builder
+	for len(b64) > 76 {
+		lines.WriteString(b64[:76] + "\r\n")
+		b64 = b64[76:]
+	}
+	lines.WriteString(b64 + "\r\n")
+	return "Content-Type: " + ct + "; name=\"" + name + "\"\r\nContent-Disposition: attachment; filename=\"" + name + "\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + lines.String()
+}
+
+func mixed(subject, text string, parts ...string) string {
+	var b strings.Builder
+	b.WriteString("From: Corpus <corpus@example.net>\r\nTo: reader@example.org\r\nSubject: " + subject + "\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"bnd\"\r\n\r\n--bnd\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" + text + "\r\n")
+	for _, p := range parts {
+		b.WriteString("--bnd\r\n" + p)
+	}
+	b.WriteString("--bnd--\r\n")
+	return b.String()
+}
+
+func single(subject, charset, cte string, body []byte) string {
+	return "From: Corpus <corpus@example.net>\r\nTo: reader@example.org\r\nSubject: " + subject + "\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=" + charset + "\r\nContent-Transfer-Encoding: " + cte + "\r\n\r\n" + string(body) + "\r\n"
+}
+
+func qp(b []byte) []byte {
+	var buf bytes.Buffer
+	w := quotedprintable.NewWriter(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+// searchCorpus has a message for each charset and attachment type issue 6
+// names; every search key finds its message and no other.
+func searchCorpus(t *testing.T) []corpusMsg {
+	const w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+	docx := zipOf(t, [2]string{"[Content_Types].xml", "<Types/>"},
+		[2]string{"word/document.xml", `<w:document xmlns:w="` + w + `"><w:body><w:p><w:r><w:t>Quarterly docxplatypus review</w:t></w:r></w:p></w:body></w:document>`})
+	xlsx := zipOf(t, [2]string{"[Content_Types].xml", "<Types/>"},
+		[2]string{"xl/sharedStrings.xml", `<sst><si><t>xlsxwombat totals</t></si></sst>`},
+		[2]string{"xl/worksheets/sheet1.xml", `<worksheet><sheetData><row><c t="s"><v>0</v></c><c><v>42</v></c></row></sheetData></worksheet>`})
+	odt := zipOf(t, [2]string{"mimetype", "application/vnd.oasis.opendocument.text"},
+		[2]string{"content.xml", `<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text><text:p>Minutes of the odtquokka meeting</text:p></office:text></office:body></office:document-content>`})
+	html := []byte("<html><head><style>p{}</style><script>var scriptonly=1;</script></head><body><p>Visible <b>htmlheron</b> text, caf\xe9</p></body></html>")
+	return []corpusMsg{
+		{"utf-8", single("utf8", "utf-8", "8bit", []byte("Grüße aus Zürich, kräftig und schön")), []string{"BODY zürich", "BODY KRÄFTIG", "TEXT grüße"}},
+		{"iso-8859-1", single("=?ISO-8859-1?Q?R=E9union_budg=E9taire?=", "iso-8859-1", "quoted-printable",
+			qp(encode(t, charmap.ISO8859_1, "déjà vu au bistrot"))), []string{"BODY bistrot", "BODY déjà", "SUBJECT réunion"}},
+		{"iso-8859-2", single("latin2", "iso-8859-2", "base64",
+			[]byte(base64.StdEncoding.EncodeToString(encode(t, charmap.ISO8859_2, "Zażółć gęślą jaźń")))), []string{"BODY gęślą", "TEXT jaźń"}},
+		{"windows-1251", single("cp1251", "windows-1251", "8bit", encode(t, charmap.Windows1251, "Привет, товарищ")), []string{"BODY товарищ", "BODY ПРИВЕТ"}},
+		{"windows-1252", single("cp1252", "windows-1252", "8bit", encode(t, charmap.Windows1252, "naïve “façade” résumé")), []string{"BODY façade", "BODY “façade”"}},
+		{"iso-2022-jp", single("jis", "iso-2022-jp", "7bit", encode(t, japanese.ISO2022JP, "日本語のテストメール")), []string{"BODY テストメ", "BODY 日本語"}},
+		{"gb18030", single("gb", "gb18030", "8bit", encode(t, simplifiedchinese.GB18030, "中文测试邮件内容")), []string{"BODY 测试邮", "TEXT 邮件内容"}},
+		{"html", mixed("html attached", "see the page", attachment("text/html; charset=windows-1252", "page.html", html)), []string{"BODY htmlheron", "BODY \"visible htmlheron\""}},
+		{"pdf", mixed("pdf attached", "see the pdf", attachment("application/pdf", "report.pdf", pdfOf(t, "The pdfaubergine figures rose.", 0))),
+			[]string{"BODY pdfaubergine", "TEXT \"pdfaubergine figures\""}},
+		{"docx", mixed("docx attached", "see the document", attachment("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "review.docx", docx)),
+			[]string{"BODY docxplatypus"}},
+		{"xlsx", mixed("xlsx attached", "see the sheet", attachment("application/octet-stream", "totals.xlsx", xlsx)), []string{"BODY xlsxwombat", "BODY totals.xlsx"}},
+		{"odt", mixed("odt attached", "see the minutes", attachment("application/vnd.oasis.opendocument.text", "minutes.odt", odt)), []string{"BODY odtquokka"}},
+	}
+}
+
+// searchServer is a quire serve process with IMAP, LMTP and HTTP.
+type searchServer struct {
+	bin, cfg, lmtp, imap, http string
+	user, pass                 string
+}
+
+// startSearchServer starts a server with the given [store] and [search]
+// keys (plus extra config) and creates its user.
+func startSearchServer(t *testing.T, storeKeys, extra string) *searchServer {
+	t.Helper()
+	dir := t.TempDir()
+	s := &searchServer{bin: buildQuire(t), lmtp: freePort(t), imap: freePort(t), http: freePort(t), user: "reader@example.org", pass: "pw"}
+	s.cfg = filepath.Join(dir, "quire.toml")
+	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\n%s[lmtp]\nlisten = [%q]\n[http]\nlisten = [%q]\n"+
+		"[imap]\nlisten = [%q]\nallow_plaintext = true\n[pop3]\nlisten = []\n%s", storeKeys, s.lmtp, s.http, s.imap, extra)
+	if err := os.WriteFile(s.cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, s.bin, s.cfg, s.lmtp)
+	s.addUser(t, s.user)
+	return s
+}
+
+func (s *searchServer) addUser(t *testing.T, addr string) {
+	t.Helper()
+	out, err := exec.Command(s.bin, "user", "add", addr, "--password", s.pass, "--config", s.cfg).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "exists") {
+		t.Fatalf("user add %s: %v\n%s", addr, err, out)
+	}
+}
+
+// deliverTo sends raw to the recipients in one LMTP transaction and
+// fails unless each gets 250.
+func (s *searchServer) deliverTo(t *testing.T, raw string, rcpts ...string) {
+	t.Helper()
+	tp := lmtpSession(t, s.lmtp)
+	defer tp.Close()
+	send := func(line string, code int) {
+		t.Helper()
+		if err := tp.PrintfLine("%s", line); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := tp.ReadResponse(code); err != nil {
+			t.Fatalf("%s: %v %s", line, err, msg)
+		}
+	}
+	send("MAIL FROM:<corpus@example.net>", 250)
+	for _, r := range rcpts {
+		send("RCPT TO:<"+r+">", 250)
+	}
+	send("DATA", 354)
+	dw := tp.DotWriter()
+	_, _ = dw.Write([]byte(strings.ReplaceAll(raw, "\r\n", "\n")))
+	if err := dw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rcpts {
+		if _, msg, err := tp.ReadResponse(250); err != nil {
+			t.Fatalf("delivery to %s: %v %s", r, err, msg)
+		}
+	}
+}
+
+// imapSession is a logged-in IMAP connection with INBOX selected.
+type imapSession struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+	n  int
+}
+
+func (s *searchServer) session(t *testing.T, user string) *imapSession {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.imap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	is := &imapSession{t: t, nc: nc, br: bufio.NewReader(nc)}
+	is.read("")
+	is.do("LOGIN %s %s", user, s.pass)
+	is.do("SELECT INBOX")
+	return is
+}
+
+func (is *imapSession) read(tag string) []string {
+	is.t.Helper()
+	_ = is.nc.SetDeadline(time.Now().Add(60 * time.Second))
+	var out []string
+	for {
+		l, err := is.br.ReadString('\n')
+		if err != nil {
+			is.t.Fatalf("imap read: %v", err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if tag == "" || strings.HasPrefix(l, tag+" ") {
+			if tag != "" && !strings.HasPrefix(l, tag+" OK") {
+				is.t.Fatalf("imap: %s", l)
+			}
+			return out
+		}
+		out = append(out, l)
+	}
+}
+
+// do runs a command; a "{}" in it becomes a LITERAL+ of arg (RFC 7888).
+func (is *imapSession) do(format string, args ...any) []string {
+	is.t.Helper()
+	is.n++
+	tag := fmt.Sprintf("s%d", is.n)
+	fmt.Fprintf(is.nc, "%s %s\r\n", tag, fmt.Sprintf(format, args...))
+	return is.read(tag)
+}
+
+// uidSearch runs UID SEARCH CHARSET UTF-8 with key's last word as a
+// literal, and returns the answer line.
+func (is *imapSession) uidSearch(key string) string {
+	is.t.Helper()
+	name, text, _ := strings.Cut(key, " ")
+	text = strings.Trim(text, `"`)
+	is.n++
+	tag := fmt.Sprintf("s%d", is.n)
+	fmt.Fprintf(is.nc, "%s UID SEARCH CHARSET UTF-8 %s {%d+}\r\n%s\r\n", tag, name, len(text), text)
+	lines := is.read(tag)
+	for _, l := range lines {
+		if strings.HasPrefix(l, "* SEARCH") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "* SEARCH"))
+		}
+	}
+	is.t.Fatalf("%s: no SEARCH line in %q", key, lines)
+	return ""
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+type converterStats struct {
+	CacheHits, CacheMisses int64
+	Conversions            map[string]int64
+	Remote                 map[string]int64
+	RemoteFailed           map[string]int64 `json:"remote_failed"`
+	Fallbacks              int64
+}
+
+func (c *converterStats) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		CacheHits    int64            `json:"cache_hits"`
+		CacheMisses  int64            `json:"cache_misses"`
+		Conversions  map[string]int64 `json:"conversions"`
+		Remote       map[string]int64 `json:"remote"`
+		RemoteFailed map[string]int64 `json:"remote_failed"`
+		Fallbacks    int64            `json:"fallbacks"`
+	}
+	err := json.Unmarshal(b, &raw)
+	*c = converterStats{raw.CacheHits, raw.CacheMisses, raw.Conversions, raw.Remote, raw.RemoteFailed, raw.Fallbacks}
+	return err
+}
+
+type indexerStats struct {
+	Indexed int64 `json:"indexed"`
+	Errors  int64 `json:"errors"`
+}
+
+// opensearchURL is the test node, or a skip (a failure in make test).
+func opensearchURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("QUIRE_TEST_OPENSEARCH")
+	if u == "" {
+		if os.Getenv("QUIRE_REQUIRE_OPENSEARCH") == "1" {
+			t.Fatal("QUIRE_TEST_OPENSEARCH is not set: make test starts a node with scripts/opensearch.sh")
+		}
+		t.Skip("QUIRE_TEST_OPENSEARCH not set")
+	}
+	return u
+}
+
+// searchBackend is a deployment's config keys and, where the test can
+// see into the index, a count of its documents.
+type searchBackend struct {
+	storeKeys, extra string
+	docs             func(t *testing.T, userID string) int
+}
+
+// searchBackends are the two deployments issue 6 asks to prove: the
+// embedded store with bleve, and Cassandra with OpenSearch.
+func searchBackends(t *testing.T) map[string]func(t *testing.T) searchBackend {
+	return map[string]func(t *testing.T) searchBackend{
+		"embedded+bleve": func(t *testing.T) searchBackend {
+			return searchBackend{storeKeys: fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\n", filepath.Join(t.TempDir(), "data"))}
+		},
+		"cassandra+opensearch": func(t *testing.T) searchBackend {
+			cas, os := cassandraAddr(t), opensearchURL(t)
+			var r [4]byte
+			_, _ = crand.Read(r[:])
+			index := "quiretest-" + hex.EncodeToString(r[:])
+			t.Cleanup(func() {
+				req, _ := http.NewRequest(http.MethodDelete, os+"/"+index, nil)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			})
+			count := func(t *testing.T, userID string) int {
+				if resp, err := http.Post(os+"/"+index+"/_refresh", "application/json", nil); err == nil {
+					resp.Body.Close()
+				}
+				q := `{"query":{"term":{"user":"` + userID + `"}}}`
+				resp, err := http.Post(os+"/"+index+"/_count", "application/json", strings.NewReader(q))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var c struct{ Count int }
+				if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+					t.Fatal(err)
+				}
+				return c.Count
+			}
+			return searchBackend{casStoreKeys(cas), fmt.Sprintf("[search]\nurl = %q\nindex = %q\n", os, index), count}
+		},
+	}
+}
+
+// TestSearchCorpus: on both backends, every part of every corpus message
+// (charsets, HTML, PDF, DOCX, XLSX, ODT) is found by its words, through
+// the index, and by nothing else.
+func TestSearchCorpus(t *testing.T) {
+	for name, keys := range searchBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			be := keys(t)
+			s := startSearchServer(t, be.storeKeys, be.extra)
+			var r [4]byte
+			_, _ = crand.Read(r[:])
+			user := "reader-" + hex.EncodeToString(r[:]) + "@example.org"
+			s.addUser(t, user)
+			corpus := searchCorpus(t)
+			for _, m := range corpus {
+				s.deliverTo(t, m.raw, user)
+			}
+			var st indexerStats
+			getJSON(t, "http://"+s.http+"/indexer/statistics", &st)
+			if st.Indexed < int64(len(corpus)) || st.Errors != 0 {
+				t.Fatalf("indexer statistics after %d immediate deliveries: %+v", len(corpus), st)
+			}
+			is := s.session(t, user)
+			check := func() {
+				t.Helper()
+				for i, m := range corpus {
+					for _, key := range m.searches {
+						if got, want := is.uidSearch(key), fmt.Sprint(i+1); got != want {
+							t.Errorf("%s: %s found %q, want %q", m.name, key, got, want)
+						}
+					}
+				}
+				for _, key := range []string{"BODY scriptonly", "BODY nowherefound", "TEXT \"zürich zürich\""} {
+					if got := is.uidSearch(key); got != "" {
+						t.Errorf("%s found %q, want nothing", key, got)
+					}
+				}
+			}
+			check()
+			// Once the engine has refreshed, the same answers come through
+			// the index with every message under the mark.
+			if be.docs != nil {
+				if n := be.docs(t, storeUserID(t, s.cfg, user)); n != len(corpus)+1 { // the messages and INBOX's mark
+					t.Fatalf("the index holds %d documents, want %d", n, len(corpus)+1)
+				}
+			} else {
+				time.Sleep(200 * time.Millisecond)
+			}
+			check()
+		})
+	}
+}
+
+// storeUserID reads a user's ID from the store the config names (not the
+// embedded store of a running server, which holds its lock).
+func storeUserID(t *testing.T, cfgPath, address string) string {
+	t.Helper()
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	u, err := store.New(b, store.Options{}).User(ctx, address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
