@@ -190,7 +190,8 @@ func startSearchServer(t *testing.T, storeKeys, extra string) *searchServer {
 
 func (s *searchServer) addUser(t *testing.T, addr string) {
 	t.Helper()
-	out, err := exec.Command(s.bin, "user", "add", addr, "--password", s.pass, "--config", s.cfg).CombinedOutput()
+	// A stored {PLAIN} password spares argon2id's deliberate cost per user.
+	out, err := exec.Command(s.bin, "user", "add", addr, "--password-hash", "{PLAIN}"+s.pass, "--config", s.cfg).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "exists") {
 		t.Fatalf("user add %s: %v\n%s", addr, err, out)
 	}
@@ -447,6 +448,23 @@ func TestSearchCorpus(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			check()
+			// quire reindex rebuilds the user's documents: through the
+			// running server on the embedded store, in process on Cassandra.
+			out, err := exec.Command(s.bin, "reindex", user, "--config", s.cfg).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d/%d messages", len(corpus), len(corpus))) ||
+				!strings.Contains(string(out), "reindexed 1 user(s)") {
+				t.Fatalf("quire reindex: %v\n%s", err, out)
+			}
+			if be.docs != nil {
+				if n := be.docs(t, storeUserID(t, s.cfg, user)); n != len(corpus)+1 {
+					t.Fatalf("after reindex the index holds %d documents, want %d", n, len(corpus)+1)
+				}
+			}
+			check()
+			if out, err := exec.Command(s.bin, "reindex", "nobody@example.org", "--config", s.cfg).CombinedOutput(); err == nil ||
+				!strings.Contains(string(out), "no such user") {
+				t.Fatalf("reindex of an unknown user: %v\n%s", err, out)
+			}
 		})
 	}
 }
@@ -470,4 +488,117 @@ func storeUserID(t *testing.T, cfgPath, address string) string {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// TestFiftyRecipientsOnePDF: one delivery of a 5 MB PDF to 50 recipients
+// converts it once: the converter's statistics show 1 miss and 49 hits,
+// and every recipient finds the PDF's words.
+func TestFiftyRecipientsOnePDF(t *testing.T) {
+	for name, keys := range searchBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			be := keys(t)
+			s := startSearchServer(t, be.storeKeys, be.extra)
+			var r [4]byte
+			_, _ = crand.Read(r[:])
+			var rcpts []string
+			for i := range 50 {
+				a := fmt.Sprintf("r%02d-%s@example.org", i, hex.EncodeToString(r[:]))
+				s.addUser(t, a)
+				rcpts = append(rcpts, a)
+			}
+			pdf := pdfOf(t, "Annual pdfnarwhal statement "+hex.EncodeToString(r[:]), 5<<20+64<<10)
+			if len(pdf) < 5<<20 {
+				t.Fatalf("the PDF has %d bytes, want 5 MB", len(pdf))
+			}
+			var before converterStats
+			getJSON(t, "http://"+s.http+"/converter/statistics", &before)
+			t0 := time.Now()
+			defer func() { t.Logf("delivery and searches: %v", time.Since(t0)) }()
+			s.deliverTo(t, mixed("statement", "the statement is attached", attachment("application/pdf", "statement.pdf", pdf)), rcpts...)
+			var after converterStats
+			getJSON(t, "http://"+s.http+"/converter/statistics", &after)
+			misses, hits := after.CacheMisses-before.CacheMisses, after.CacheHits-before.CacheHits
+			if misses != 1 || hits != 49 || after.Conversions["pdf"]-before.Conversions["pdf"] != 1 {
+				t.Fatalf("converter statistics for one PDF to 50 recipients: %d misses, %d hits, %d PDF conversions; want 1, 49, 1",
+					misses, hits, after.Conversions["pdf"]-before.Conversions["pdf"])
+			}
+			for _, i := range []int{0, 24, 49} {
+				if got := s.session(t, rcpts[i]).uidSearch("BODY pdfnarwhal"); got != "1" {
+					t.Errorf("%s: BODY pdfnarwhal found %q", rcpts[i], got)
+				}
+			}
+		})
+	}
+}
+
+// startISC runs `quire isc serve` and returns its base URL and process.
+func startISC(t *testing.T, bin string) (string, *exec.Cmd) {
+	t.Helper()
+	addr := freePort(t)
+	cmd := exec.Command(bin, "isc", "serve", "--listen", addr)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("quire isc serve did not start within 30 s")
+	}
+	return "http://" + addr, cmd
+}
+
+// TestConverterFailover: deliveries use the first converter host; with it
+// killed, the next; with both killed, the access host converts in process.
+// No delivery fails, and every attachment is found.
+func TestConverterFailover(t *testing.T) {
+	bin := buildQuire(t)
+	h1, p1 := startISC(t, bin)
+	h2, p2 := startISC(t, bin)
+	s := startSearchServer(t, fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\n", filepath.Join(t.TempDir(), "data")),
+		fmt.Sprintf("[isc]\nhosts = [%q, %q]\n", h1, h2))
+	docx := func(word string) string {
+		const w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+		data := zipOf(t, [2]string{"[Content_Types].xml", "<Types/>"},
+			[2]string{"word/document.xml", `<w:document xmlns:w="` + w + `"><w:body><w:p><w:r><w:t>` + word + `</w:t></w:r></w:p></w:body></w:document>`})
+		return mixed(word, "attached", attachment("application/vnd.openxmlformats-officedocument.wordprocessingml.document", word+".docx", data))
+	}
+	stats := func() converterStats {
+		var st converterStats
+		getJSON(t, "http://"+s.http+"/converter/statistics", &st)
+		return st
+	}
+	s.deliverTo(t, docx("firsthostword"), s.user)
+	if st := stats(); st.Remote[h1] != 1 || st.Remote[h2] != 0 || st.Fallbacks != 0 {
+		t.Fatalf("with both hosts up: %+v", st)
+	}
+	_ = p1.Process.Kill()
+	_ = p1.Wait()
+	s.deliverTo(t, docx("secondhostword"), s.user)
+	if st := stats(); st.Remote[h2] != 1 || st.RemoteFailed[h1] == 0 || st.Fallbacks != 0 {
+		t.Fatalf("with the first host killed: %+v", st)
+	}
+	_ = p2.Process.Kill()
+	_ = p2.Wait()
+	s.deliverTo(t, docx("inprocessword"), s.user)
+	if st := stats(); st.Fallbacks != 1 || st.Conversions["docx"] != 3 { // one conversion per delivery, wherever it ran
+		t.Fatalf("with both hosts killed: %+v", st)
+	}
+	is := s.session(t, s.user)
+	for i, w := range []string{"firsthostword", "secondhostword", "inprocessword"} {
+		if got := is.uidSearch("BODY " + w); got != fmt.Sprint(i+1) {
+			t.Errorf("BODY %s: %q", w, got)
+		}
+	}
 }
