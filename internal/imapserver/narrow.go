@@ -2,64 +2,68 @@ package imapserver
 
 import (
 	"context"
-	"slices"
 
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/search"
 )
 
-// textCandidates narrows a search program through the full-text index
-// (DESIGN.md section 4): the UIDs of the view that may satisfy its text
-// criteria. ok is false when the index cannot narrow the program (no
-// index; a path through it without a text criterion of at least
-// search.MinQuery characters), and then every message is a candidate.
-//
-// The candidates are the index's, plus every message above the
-// mailbox's mark, which the index may not hold yet: the mark is read
-// before the queries, so whatever it covers is visible to them. The
-// evaluator then keeps RFC 9051's substring meaning on each candidate.
-func (c *conn) textCandidates(ctx context.Context, key *imapwire.SearchKey) (map[mail.UID]bool, bool, error) {
+// textAnswers are the full-text index's answers for one search program
+// (DESIGN.md section 4). The index is exact (package search), so for the
+// messages it holds (UIDs up to mark) a text key's answer is membership
+// in its set, and no message is read for it. Messages above the mark are
+// not indexed yet: they are read.
+type textAnswers struct {
+	mark  mail.UID
+	exact map[*imapwire.SearchKey]map[mail.UID]bool // text keys the index answered
+	// cands, when narrowed, holds every indexed UID that may satisfy
+	// the whole program; the others cannot.
+	cands    map[mail.UID]bool
+	narrowed bool
+}
+
+// searchFields maps SEARCH's text keys to the index fields they read:
+// BODY reads the text parts and the attachments, TEXT the header too.
+var searchFields = map[string][]string{
+	"SUBJECT": {search.FieldSubject}, "FROM": {search.FieldFrom}, "TO": {search.FieldTo},
+	"CC": {search.FieldCc}, "BCC": {search.FieldBcc},
+	"BODY": {search.FieldBody, search.FieldAttachments},
+	"TEXT": {search.FieldHeaders, search.FieldBody, search.FieldAttachments},
+}
+
+// textAnswers asks the index about the program's text keys; nil when
+// there is no index. The mark is read before the queries, so whatever it
+// covers is visible to them.
+func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey) (*textAnswers, error) {
 	idx := c.srv.opts.Search
 	if idx == nil {
-		return nil, false, nil
+		return nil, nil
 	}
 	s := c.sel
 	mark, err := idx.Indexed(ctx, s.mb.UserID, s.mb.ID)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	set, ok, err := c.narrowKey(ctx, idx, key)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	// The view's UIDs ascend: those above the mark are its tail.
-	i, _ := slices.BinarySearch(s.uids, mail.UID(mark)+1)
-	for _, u := range s.uids[i:] {
-		set[u] = true
-	}
-	return set, true, nil
+	a := &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]map[mail.UID]bool{}}
+	a.cands, a.narrowed, err = a.narrow(ctx, idx, s.mb.UserID, s.mb.ID, key)
+	return a, err
 }
 
-// searchFields maps SEARCH's text keys to index fields.
-var searchFields = map[string]string{
-	"SUBJECT": search.FieldSubject, "FROM": search.FieldFrom, "TO": search.FieldTo,
-	"CC": search.FieldCc, "BCC": search.FieldBcc, "BODY": search.FieldBody,
-}
-
-// narrowKey returns the candidates of one key: AND intersects what its
-// keys narrow, OR unites (both sides must narrow), and NOT and every
-// non-text key do not narrow.
-func (c *conn) narrowKey(ctx context.Context, idx search.Index, k *imapwire.SearchKey) (map[mail.UID]bool, bool, error) {
-	s := c.sel
-	query := func(field, text string) (map[mail.UID]bool, bool, error) {
-		uids, ok, err := idx.Search(ctx, s.mb.UserID, s.mb.ID, field, text)
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		set := make(map[mail.UID]bool, len(uids))
-		for _, u := range uids {
-			set[mail.UID(u)] = true
+// narrow returns the indexed UIDs that may satisfy k, recording the
+// exact answer of each text key on the way: AND intersects what its keys
+// narrow, OR unites (both sides must narrow), and NOT and the other keys
+// do not narrow.
+func (a *textAnswers) narrow(ctx context.Context, idx search.Index, user, mb string, k *imapwire.SearchKey) (map[mail.UID]bool, bool, error) {
+	query := func(fields []string, text string) (map[mail.UID]bool, bool, error) {
+		set := map[mail.UID]bool{}
+		for _, f := range fields {
+			uids, ok, err := idx.Search(ctx, user, mb, f, text)
+			if err != nil || !ok {
+				return nil, false, err
+			}
+			for _, u := range uids {
+				set[mail.UID(u)] = true
+			}
 		}
 		return set, true, nil
 	}
@@ -68,7 +72,7 @@ func (c *conn) narrowKey(ctx context.Context, idx search.Index, k *imapwire.Sear
 		var acc map[mail.UID]bool
 		narrowed := false
 		for _, sub := range k.Sub {
-			set, ok, err := c.narrowKey(ctx, idx, sub)
+			set, ok, err := a.narrow(ctx, idx, user, mb, sub)
 			if err != nil {
 				return nil, false, err
 			}
@@ -76,7 +80,7 @@ func (c *conn) narrowKey(ctx context.Context, idx search.Index, k *imapwire.Sear
 				continue
 			}
 			if !narrowed {
-				acc, narrowed = set, true
+				acc, narrowed = clone(set), true
 				continue
 			}
 			for u := range acc {
@@ -87,41 +91,126 @@ func (c *conn) narrowKey(ctx context.Context, idx search.Index, k *imapwire.Sear
 		}
 		return acc, narrowed, nil
 	case "OR":
-		a, ok, err := c.narrowKey(ctx, idx, k.Sub[0])
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		b, ok, err := c.narrowKey(ctx, idx, k.Sub[1])
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		for u := range b {
-			a[u] = true
-		}
-		return a, true, nil
-	case "TEXT":
-		// The header or the body (RFC 9051 6.4.4).
-		a, ok, err := query(search.FieldHeaders, k.Value)
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		b, _, err := query(search.FieldBody, k.Value)
+		l, lok, err := a.narrow(ctx, idx, user, mb, k.Sub[0])
 		if err != nil {
 			return nil, false, err
 		}
-		for u := range b {
-			a[u] = true
+		r, rok, err := a.narrow(ctx, idx, user, mb, k.Sub[1])
+		if err != nil || !lok || !rok {
+			return nil, false, err
 		}
-		return a, true, nil
+		out := clone(l)
+		for u := range r {
+			out[u] = true
+		}
+		return out, true, nil
+	case "NOT":
+		// Not narrowing, but its keys' answers serve the evaluator.
+		_, _, err := a.narrow(ctx, idx, user, mb, k.Sub[0])
+		return nil, false, err
 	case "HEADER":
-		// The header text holds "Name: value" lines: the value narrows.
+		// The header text holds "Name: value" lines: the value narrows,
+		// but only the evaluator can tell which field holds it.
 		if k.Value == "" {
 			return nil, false, nil
 		}
-		return query(search.FieldHeaders, k.Value)
+		return query([]string{search.FieldHeaders}, k.Value)
 	}
-	if f, ok := searchFields[k.Name]; ok {
-		return query(f, k.Value)
+	fields, ok := searchFields[k.Name]
+	if !ok {
+		return nil, false, nil
 	}
-	return nil, false, nil
+	set, ok, err := query(fields, k.Value)
+	if ok {
+		a.exact[k] = set
+	}
+	return set, ok, err
+}
+
+func clone(m map[mail.UID]bool) map[mail.UID]bool {
+	out := make(map[mail.UID]bool, len(m))
+	for u := range m {
+		out[u] = true
+	}
+	return out
+}
+
+// known is imapsearch.Context.Known: the index's answer for a text key
+// and an indexed message.
+func (a *textAnswers) known(k *imapwire.SearchKey, uid mail.UID) (bool, bool) {
+	if uid > a.mark {
+		return false, false
+	}
+	set, ok := a.exact[k]
+	if !ok {
+		return false, false
+	}
+	return set[uid], true
+}
+
+// pure answers a program made only of text keys the index answered
+// (under AND, OR and NOT, and ALL), for the indexed messages, without
+// reading any: the set, or its complement when comp is set. ok is false
+// for any other program.
+func (a *textAnswers) pure(k *imapwire.SearchKey) (set map[mail.UID]bool, comp, ok bool) {
+	switch k.Name {
+	case "ALL":
+		return map[mail.UID]bool{}, true, true
+	case "NOT":
+		s, c, ok := a.pure(k.Sub[0])
+		return s, !c, ok
+	case "AND", "OR":
+		if len(k.Sub) == 0 {
+			return nil, false, false
+		}
+		set, comp, ok = a.pure(k.Sub[0])
+		for _, sub := range k.Sub[1:] {
+			if !ok {
+				return nil, false, false
+			}
+			s, c, sok := a.pure(sub)
+			if !sok {
+				return nil, false, false
+			}
+			if k.Name == "AND" {
+				set, comp = and(set, comp, s, c)
+			} else {
+				// A or B = not (not A and not B)
+				set, comp = and(set, !comp, s, !c)
+				comp = !comp
+			}
+		}
+		return set, comp, ok
+	}
+	s, found := a.exact[k]
+	return s, false, found
+}
+
+// and intersects two sets, each possibly complemented.
+func and(a map[mail.UID]bool, ac bool, b map[mail.UID]bool, bc bool) (map[mail.UID]bool, bool) {
+	out := map[mail.UID]bool{}
+	switch {
+	case !ac && !bc: // A ∩ B
+		for u := range a {
+			if b[u] {
+				out[u] = true
+			}
+		}
+		return out, false
+	case !ac && bc: // A \ B
+		for u := range a {
+			if !b[u] {
+				out[u] = true
+			}
+		}
+		return out, false
+	case ac && !bc: // B \ A
+		return and(b, false, a, true)
+	default: // not (A ∪ B)
+		out = clone(a)
+		for u := range b {
+			out[u] = true
+		}
+		return out, true
+	}
 }

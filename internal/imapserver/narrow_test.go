@@ -3,6 +3,7 @@ package imapserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -146,4 +147,62 @@ func mustInbox(t *testing.T, st *store.Store, u store.User) store.Mailbox {
 		t.Fatal(err)
 	}
 	return mb
+}
+
+// TestIndexAnswersEqualReading: for programs mixing text keys (answered
+// by the index, alone or under AND, OR and NOT) with others, the answer
+// through the index equals the answer from reading every message.
+func TestIndexAnswersEqualReading(t *testing.T) {
+	hub := notify.NewHub()
+	st := store.New(backendtest.Open(t, "embedded"), store.Options{Publish: hub.Publish})
+	bl, err := bleveindex.Open(t.TempDir() + "/index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bl.Close() })
+	idx := &spyIndex{Index: bl}
+	conv := convert.New(convert.Options{Cache: st})
+	t.Cleanup(conv.Close)
+	st.SetIndexHook(indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv}))
+	e := newEnv(t, st, hub, func(o *Options) {
+		o.Search = idx
+		o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string {
+			return conv.Attachments(ctx, raw, root)
+		}
+	})
+	words := []string{"amber", "basil", "cedar", "delta", "ember"}
+	for i := range 12 {
+		body := words[i%5] + " and " + words[(i*3+1)%5]
+		if i%4 == 0 {
+			e.deliver(attachmentMsg("note "+words[i%5], words[(i+2)%5]))
+		} else {
+			e.deliver(testMsg(fmt.Sprintf("subject %d %s", i, words[(i+1)%5])) + body + "\r\n")
+		}
+	}
+	c := e.login()
+	c.ok("SELECT INBOX")
+	c.ok("STORE 2,5,7 +FLAGS (\\Seen)")
+	c.ok("STORE 3 +FLAGS (\\Deleted)")
+	programs := []string{
+		"BODY amber", "NOT BODY amber", "TEXT basil", "SUBJECT cedar", "FROM alice", "TO bob",
+		"OR BODY amber SUBJECT delta", "NOT OR BODY amber TEXT basil", "BODY amber NOT SUBJECT ember",
+		"ALL BODY cedar", "OR NOT BODY amber BODY delta", "SEEN BODY amber", "UNSEEN NOT TEXT ember",
+		"UID 1:6 BODY delta", "2:9 TEXT cedar", "HEADER Subject basil", "OR DELETED BODY ember",
+		"BODY am", "TEXT \"and delta\"", "BODY \"ember and\" NOT FROM carol",
+	}
+	answer := func(p string) string {
+		t.Helper()
+		got := c.ok("UID SEARCH %s", p)
+		return strings.Join(got, "\n")
+	}
+	with := map[string]string{}
+	for _, p := range programs {
+		with[p] = answer(p)
+	}
+	idx.set(func(x *spyIndex) { x.fail = true })
+	for _, p := range programs {
+		if without := answer(p); without != with[p] {
+			t.Errorf("%s: through the index %q, reading every message %q", p, with[p], without)
+		}
+	}
 }

@@ -24,11 +24,12 @@ const previewSupported = true
 func charsetOK(cs string) bool { return cs == "" || cs == "UTF-8" || cs == "US-ASCII" }
 
 // search runs a program over the view and returns the matching messages
-// in sequence order; their structures stay loaded for SORT and THREAD.
-// Text criteria are narrowed through the full-text index when there is
-// one; if the index fails, every message is read, which is slower but
-// gives the same answer.
-func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidate, error) {
+// in sequence order. With rows set their rows and structures are loaded
+// (SORT, THREAD and MODSEQ need them); otherwise a program the full-text
+// index answers alone gives candidates with only their UIDs. If the
+// index fails, every message is read, which is slower but gives the same
+// answer.
+func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) ([]*candidate, error) {
 	s := c.sel
 	sc := imapsearch.Context{MaxSeq: s.exists(), MaxUID: s.maxUID()}
 	if len(s.saved) > 0 {
@@ -41,16 +42,31 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidat
 	if conv := c.srv.opts.Attachments; conv != nil {
 		sc.Attachments = func(raw []byte, root *message.Part) string { return conv(ctx, raw, root) }
 	}
-	cands, narrowed, err := c.textCandidates(ctx, key)
+	ans, err := c.textAnswers(ctx, key)
 	if err != nil {
 		c.srv.log.Warn("imap: the search index failed; reading every message", "mailbox", s.mb.ID, "err", err)
-		narrowed = false
+		ans = nil
 	}
 	var out []*candidate
+	from := mail.UID(1) // rows are read from here on
+	if ans != nil {
+		sc.Known = ans.known
+		if set, comp, ok := ans.pure(key); ok && !rows {
+			for i, u := range s.uids {
+				if u > ans.mark {
+					break
+				}
+				if set[u] != comp && !s.gone[u] {
+					out = append(out, &candidate{seq: uint32(i + 1), m: &fetchMsg{c: c, ctx: ctx, row: store.MessageRow{UID: u}}})
+				}
+			}
+			from = ans.mark + 1
+		}
+	}
 	var evalErr error
 	visit := func(r store.MessageRow) error {
 		seq := s.seq(r.UID)
-		if seq == 0 || narrowed && !cands[r.UID] {
+		if seq == 0 || ans != nil && ans.narrowed && r.UID <= ans.mark && !ans.cands[r.UID] {
 			return nil
 		}
 		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}}
@@ -66,10 +82,12 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidat
 		}
 		return nil
 	}
-	if narrowed && len(cands)*4 < len(s.uids) {
-		err = c.visitRuns(ctx, cands, visit)
-	} else {
-		err = c.srv.opts.Store.Messages(ctx, s.mb, 1, s.maxUID(), visit)
+	switch {
+	case from > s.maxUID():
+	case ans != nil && ans.narrowed && len(ans.cands)*4 < len(s.uids):
+		err = c.visitRuns(ctx, from, func(u mail.UID) bool { return u > ans.mark || ans.cands[u] }, visit)
+	default:
+		err = c.srv.opts.Store.Messages(ctx, s.mb, from, s.maxUID(), visit)
 	}
 	if evalErr != nil {
 		return nil, evalErr
@@ -77,16 +95,17 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey) ([]*candidat
 	return out, err
 }
 
-// visitRuns reads the rows of a few candidates: one range read per run
-// of candidates adjacent in the view.
-func (c *conn) visitRuns(ctx context.Context, cands map[mail.UID]bool, fn func(store.MessageRow) error) error {
+// visitRuns reads the rows of the view's UIDs from on that want accepts:
+// one range read per run of accepted UIDs adjacent in the view.
+func (c *conn) visitRuns(ctx context.Context, from mail.UID, want func(mail.UID) bool, fn func(store.MessageRow) error) error {
 	s := c.sel
-	for i := 0; i < len(s.uids); i++ {
-		if !cands[s.uids[i]] {
+	i, _ := slices.BinarySearch(s.uids, from)
+	for ; i < len(s.uids); i++ {
+		if !want(s.uids[i]) {
 			continue
 		}
 		j := i
-		for j+1 < len(s.uids) && cands[s.uids[j+1]] {
+		for j+1 < len(s.uids) && want(s.uids[j+1]) {
 			j++
 		}
 		if err := c.srv.opts.Store.Messages(ctx, s.mb, s.uids[i], s.uids[j], fn); err != nil {
@@ -108,7 +127,7 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 	}
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
-	found, err := c.search(ctx, a.Key)
+	found, err := c.search(ctx, a.Key, imapsearch.HasModSeq(a.Key))
 	ret := a.Return
 	if ret == nil && c.enabled.rev2 {
 		ret = []string{"ALL"} // IMAP4rev2 answers ESEARCH (RFC 9051 6.4.4)
@@ -261,7 +280,7 @@ func (c *conn) searchAll(charset string, key *imapwire.SearchKey, op string) ([]
 	}
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
-	found, err := c.search(ctx, key)
+	found, err := c.search(ctx, key, true)
 	if err != nil {
 		return nil, c.storeError(op, err, ""), false
 	}

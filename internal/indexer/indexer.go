@@ -22,7 +22,7 @@ import (
 // its stored structure (nil: scanned here). Its text comes from the
 // functions SEARCH itself reads a message with (convert.SearchHeader,
 // SearchBody, AddressText), plus the converted attachments, so the
-// index holds all SEARCH could match.
+// index's answers are SEARCH's (package search's exactness).
 func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, uid uint32, raw []byte, root *message.Part) search.Doc {
 	d := search.Doc{UserID: userID, MailboxID: mailboxID, UID: uid}
 	if root == nil {
@@ -41,7 +41,7 @@ func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, ui
 	d.Headers = convert.SearchHeader(body, root)
 	d.Body = convert.SearchBody(body, root)
 	if convert.HasAttachments(root) {
-		d.Body += "\n" + c.Attachments(ctx, raw, root)
+		d.Attachments = c.Attachments(ctx, raw, root)
 	}
 	return d
 }

@@ -182,7 +182,7 @@ func TestImmediateDelivery(t *testing.T) {
 	if m := r.mark(inbox); m != 1 {
 		t.Fatalf("mark %d after an immediate delivery, want 1", m)
 	}
-	if got := r.find(inbox, search.FieldBody, "zeppelin"); !slices.Equal(got, []uint32{1}) {
+	if got := r.find(inbox, search.FieldAttachments, "zeppelin"); !slices.Equal(got, []uint32{1}) {
 		t.Fatalf("BODY zeppelin: %v", got)
 	}
 	if got := r.find(inbox, search.FieldSubject, "first"); !slices.Equal(got, []uint32{1}) {
@@ -206,7 +206,7 @@ func TestBackground(t *testing.T) {
 	r.deliver(withAttachment("d1", "aubergine"))
 	uid := r.appendTo(archive, withAttachment("a1", "fjordland"))
 	eventually(t, "INBOX and Archive indexed", func() bool { return r.mark(inbox) == 1 && r.mark(archive) == uint32(uid) })
-	if got := r.find(archive, search.FieldBody, "fjordland"); !slices.Equal(got, []uint32{uint32(uid)}) {
+	if got := r.find(archive, search.FieldAttachments, "fjordland"); !slices.Equal(got, []uint32{uint32(uid)}) {
 		t.Fatalf("BODY fjordland: %v", got)
 	}
 	_, to, err := r.st.Copy(r.ctx, r.u, archive, inbox, []mail.UID{uid})
@@ -214,18 +214,18 @@ func TestBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the copy indexed", func() bool { return r.mark(inbox) == uint32(to[0]) })
-	if got := r.find(inbox, search.FieldBody, "fjordland"); !slices.Equal(got, []uint32{uint32(to[0])}) {
+	if got := r.find(inbox, search.FieldAttachments, "fjordland"); !slices.Equal(got, []uint32{uint32(to[0])}) {
 		t.Fatalf("BODY fjordland in INBOX after the copy: %v", got)
 	}
 	if _, err := r.st.Expunge(r.ctx, inbox, to); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the expunged copy's document gone", func() bool { return len(r.find(inbox, search.FieldBody, "fjordland")) == 0 })
+	eventually(t, "the expunged copy's document gone", func() bool { return len(r.find(inbox, search.FieldAttachments, "fjordland")) == 0 })
 	if err := r.st.DeleteMailbox(r.ctx, archive); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the deleted mailbox's documents gone", func() bool {
-		return len(r.find(archive, search.FieldBody, "fjordland")) == 0 && r.mark(archive) == 0
+		return len(r.find(archive, search.FieldAttachments, "fjordland")) == 0 && r.mark(archive) == 0
 	})
 }
 
@@ -242,7 +242,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	}
 	r.service(Options{Deferred: true, Margin: time.Millisecond, SweepEvery: 20 * time.Millisecond}, true) // the restart
 	eventually(t, "both deliveries indexed after the restart", func() bool { return r.mark(inbox) == 2 })
-	if got := r.find(inbox, search.FieldBody, "quixotic"); !slices.Equal(got, []uint32{1, 2}) {
+	if got := r.find(inbox, search.FieldAttachments, "quixotic"); !slices.Equal(got, []uint32{1, 2}) {
 		t.Fatalf("BODY quixotic: %v", got)
 	}
 	eventually(t, "the mark cleared", func() bool { return r.marks() == 0 })
@@ -269,7 +269,7 @@ func TestIndexDown(t *testing.T) {
 	if n, err := s.CatchUp(r.ctx, inbox); err != nil || n != 1 {
 		t.Fatalf("catch-up: %d, %v", n, err)
 	}
-	if got := r.find(inbox, search.FieldBody, "platypus"); !slices.Equal(got, []uint32{1}) {
+	if got := r.find(inbox, search.FieldAttachments, "platypus"); !slices.Equal(got, []uint32{1}) {
 		t.Fatalf("BODY platypus: %v", got)
 	}
 }
@@ -295,7 +295,7 @@ func TestReindex(t *testing.T) {
 	if last != [2]int64{6, 6} || calls < 2 {
 		t.Fatalf("progress ended at %v after %d calls; want [6 6]", last, calls)
 	}
-	if got := r.find(inbox, search.FieldBody, "wombat"); len(got) != 5 {
+	if got := r.find(inbox, search.FieldAttachments, "wombat"); len(got) != 5 {
 		t.Fatalf("INBOX BODY wombat after reindex: %v", got)
 	}
 	if r.mark(inbox) != 5 || r.mark(archive) != 1 {

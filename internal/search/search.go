@@ -1,24 +1,24 @@
-// Package search defines the full-text index that narrows IMAP SEARCH's
-// text criteria (DESIGN.md section 4). The index never decides a match:
-// it returns candidates, a superset of the messages whose text contains
-// the searched string, and the caller keeps RFC 9051's case-insensitive
-// substring meaning by checking each candidate.
+// Package search defines the full-text index that answers IMAP SEARCH's
+// text criteria (DESIGN.md section 4) with RFC 9051's case-insensitive
+// substring meaning.
 //
 // Invariants:
-//   - Superset: every message whose field contains the query string (after
-//     lower-casing both) is among the candidates. Backends index
-//     overlapping character trigrams, and a query asks for all of its
-//     trigrams, which any containing text has.
-//   - A query shorter than a trigram cannot narrow: Search reports it with
-//     ok == false, and the caller scans.
+//   - Exact: Search returns the messages whose field, under Canon,
+//     contains the query under Canon. Backends index each field as
+//     overlapping character trigrams of its Canon text, each at its
+//     character position, and a query asks for its trigrams at
+//     consecutive positions (a phrase), which only a text containing the
+//     query has. Canon folds case as SEARCH does, so the answer is
+//     SEARCH's own for the text the indexer stored.
+//   - A query shorter than a trigram cannot be answered: Search reports
+//     it with ok == false, and the caller reads the messages.
 //   - Flags are never indexed: they change too often and come from
 //     metadata.
 //   - Watermark: each mailbox has a mark, the UID through which every
 //     message is indexed. Put writes marks after its documents, in the
 //     same request, so a reader that sees a mark also sees the documents
 //     it covers. Messages above the mark are not yet indexed: callers
-//     treat them as candidates, which keeps the superset promise while
-//     indexing lags.
+//     read them.
 package search
 
 import (
@@ -35,8 +35,9 @@ const (
 	FieldTo      = "to"
 	FieldCc      = "cc"
 	FieldBcc     = "bcc"
-	FieldBody    = "body"    // BODY: the text of every part, attachments converted
-	FieldHeaders = "headers" // HEADER and the header half of TEXT: every field, decoded
+	FieldBody        = "body"        // BODY: the text parts (convert.SearchBody)
+	FieldAttachments = "attachments" // BODY too: the attachments, converted (convert.Attachments)
+	FieldHeaders     = "headers"     // TEXT's header half, and HEADER: every field, decoded (convert.SearchHeader)
 )
 
 // Doc is one message's text.
@@ -45,7 +46,16 @@ type Doc struct {
 	UID               uint32
 	Subject, From     string
 	To, Cc, Bcc       string
-	Body, Headers     string
+	Body, Attachments string
+	Headers           string
+}
+
+// Fields are the text fields of a Doc, by name.
+func (d Doc) Fields() map[string]string {
+	return map[string]string{
+		FieldSubject: d.Subject, FieldFrom: d.From, FieldTo: d.To, FieldCc: d.Cc, FieldBcc: d.Bcc,
+		FieldBody: d.Body, FieldAttachments: d.Attachments, FieldHeaders: d.Headers,
+	}
 }
 
 // Mark says that every message of a mailbox with UID <= UID is indexed.
@@ -67,9 +77,9 @@ type Index interface {
 	DeleteMailbox(ctx context.Context, userID, mailboxID string) error
 	// DeleteUser removes every message and mark of a user.
 	DeleteUser(ctx context.Context, userID string) error
-	// Search returns candidate UIDs for messages of the mailbox whose field
-	// may contain text; ok is false when the index cannot narrow (text too
-	// short), and then every message is a candidate.
+	// Search returns the UIDs of the mailbox's indexed messages whose
+	// field contains text (under Canon); ok is false when the text is too
+	// short to ask (MinQuery).
 	Search(ctx context.Context, userID, mailboxID, field, text string) (uids []uint32, ok bool, err error)
 }
 
@@ -77,11 +87,12 @@ type Index interface {
 const MinQuery = 3
 
 // Canon maps text to the form an index stores and queries: each rune
-// becomes the lower case of the smallest rune in its case-folding orbit,
-// the fold SEARCH compares under (RFC 9051 6.4.4: ſ, s and S are one
-// letter, as are the Kelvin sign and k). Two texts SEARCH finds equal
-// have the same Canon, and Canon maps rune by rune, so a substring stays
-// a substring: the trigram superset survives any case folding.
+// becomes one representative of its case-folding orbit, the fold SEARCH
+// compares under (RFC 9051 6.4.4: ſ, s and S are one letter, as are the
+// Kelvin sign and k) — the orbit's lower case where it has one. Two runes
+// have the same Canon exactly when SEARCH finds them equal, and Canon maps
+// rune by rune, so "a contains b" holds for the Canon texts exactly when
+// it holds for SEARCH.
 func Canon(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
@@ -93,11 +104,49 @@ func Canon(s string) string {
 	if ascii {
 		return strings.ToLower(s)
 	}
-	return strings.Map(func(r rune) rune {
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
+	return strings.Map(canonRune, s)
+}
+
+func canonRune(r rune) rune {
+	m := r // the orbit's smallest rune: SEARCH's fold
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	// Its lower case stands for the orbit when it is in the orbit (not
+	// so for İ, whose lower case i belongs to I).
+	for l, f := unicode.ToLower(m), m; ; {
+		if f == l {
+			return l
 		}
-		return unicode.ToLower(m)
-	}, s)
+		if f = unicode.SimpleFold(f); f == m {
+			return m
+		}
+	}
+}
+
+// Gram is one trigram of a text and the position of its first rune.
+type Gram struct {
+	Term       string
+	Pos        int // rune index
+	Start, End int // byte offsets
+}
+
+// Grams returns the overlapping trigrams of Canon(s), in order: the terms
+// an index stores for a field and a query asks for, at consecutive
+// positions. A text shorter than three runes has none.
+func Grams(s string) []Gram {
+	s = Canon(s)
+	var starts []int
+	for i := range s {
+		starts = append(starts, i)
+	}
+	if len(starts) < 3 {
+		return nil
+	}
+	starts = append(starts, len(s))
+	out := make([]Gram, 0, len(starts)-3)
+	for i := 0; i+3 < len(starts); i++ {
+		out = append(out, Gram{Term: s[starts[i]:starts[i+3]], Pos: i, Start: starts[i], End: starts[i+3]})
+	}
+	return out
 }

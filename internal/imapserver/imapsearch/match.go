@@ -62,6 +62,10 @@ type Context struct {
 	// BODY and TEXT then search too; raw is the whole message. nil: BODY
 	// and TEXT read only the text parts.
 	Attachments func(raw []byte, root *message.Part) string
+	// Known, if set, may answer a text key (SUBJECT, FROM, TO, CC, BCC,
+	// BODY, TEXT) for a message without reading it: ok is false when it
+	// cannot (the full-text index, whose answers are exact).
+	Known func(k *imapwire.SearchKey, uid mail.UID) (match, ok bool)
 }
 
 // Match reports whether m satisfies key (RFC 9051 6.4.4). It fails only
@@ -230,6 +234,9 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		}
 		return compareDay(k.Name[len("SENT"):], t, k.Date), nil
 	case "SUBJECT", "FROM", "TO", "CC", "BCC":
+		if v, ok := e.known(k); ok {
+			return v, nil
+		}
 		t, err := e.envelopeText(k.Name)
 		if err != nil {
 			return false, err
@@ -238,6 +245,9 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 	case "HEADER":
 		return e.matchHeader(k.Field, k.Value)
 	case "BODY", "TEXT":
+		if v, ok := e.known(k); ok {
+			return v, nil
+		}
 		needle := fold(k.Value)
 		if k.Name == "TEXT" {
 			h, err := e.headerText()
@@ -262,6 +272,13 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		return strings.Contains(a, needle), nil
 	}
 	return false, fmt.Errorf("imapsearch: unknown search key %q", k.Name)
+}
+
+func (e *evaluator) known(k *imapwire.SearchKey) (bool, bool) {
+	if e.c.Known == nil {
+		return false, false
+	}
+	return e.c.Known(k, e.m.UID())
 }
 
 func (e *evaluator) saved() bool {

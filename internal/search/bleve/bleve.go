@@ -1,8 +1,9 @@
 // Package bleveindex is search.Index on bleve, in the embedded store's data
-// directory: one index for all users, documents named user/mailbox/uid,
-// every text field analyzed into lower-cased character trigrams of the
-// whole value (white space included), as the OpenSearch index does, so
-// candidates are a superset of substring matches (package search).
+// directory: one index for all users, documents named user/mailbox/uid.
+// Documents bypass bleve's mapping: each text field is given as the
+// trigrams of search.Grams at their positions, with term vectors, and a
+// query is a phrase of the query's trigrams, which only a field
+// containing the query matches (package search's exactness).
 package bleveindex
 
 import (
@@ -15,19 +16,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
-	"github.com/blevesearch/bleve/v2/analysis/token/ngram"
-	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/quiremail/quire/internal/search"
 )
-
-const analyzerName = "quire_tri"
 
 // Index is a search.Index. It is safe for concurrent use.
 type Index struct {
@@ -61,37 +58,46 @@ func emptyDir(dir string) bool {
 	return err == nil && len(ents) == 0
 }
 
+// indexMapping is the mapping bleve records; documents are indexed with
+// IndexAdvanced, which bypasses it, so it only keeps bleve from guessing.
 func indexMapping() (*mapping.IndexMappingImpl, error) {
 	m := bleve.NewIndexMapping()
-	if err := m.AddCustomTokenFilter("quire_ngram3", map[string]any{"type": ngram.Name, "min": 3.0, "max": 3.0}); err != nil {
-		return nil, err
-	}
-	if err := m.AddCustomAnalyzer(analyzerName, map[string]any{
-		"type": custom.Name, "tokenizer": single.Name, "token_filters": []any{lowercase.Name, "quire_ngram3"},
-	}); err != nil {
-		return nil, err
-	}
-	doc := bleve.NewDocumentStaticMapping()
-	kw := bleve.NewTextFieldMapping()
-	kw.Analyzer, kw.Store, kw.IncludeInAll, kw.IncludeTermVectors = keyword.Name, false, false, false
-	doc.AddFieldMappingsAt("user", kw)
-	doc.AddFieldMappingsAt("mailbox", kw)
-	mark := bleve.NewNumericFieldMapping()
-	mark.Store, mark.IncludeInAll, mark.DocValues = true, false, false
-	doc.AddFieldMappingsAt("mark", mark)
-	for _, f := range fields() {
-		tm := bleve.NewTextFieldMapping()
-		tm.Analyzer, tm.Store, tm.IncludeInAll, tm.IncludeTermVectors = analyzerName, false, false, false
-		doc.AddFieldMappingsAt(f, tm)
-	}
-	m.DefaultMapping = doc
+	m.DefaultMapping = bleve.NewDocumentStaticMapping()
 	m.DefaultAnalyzer = keyword.Name
 	m.StoreDynamic, m.IndexDynamic = false, false
 	return m, nil
 }
 
-func fields() []string {
-	return []string{search.FieldSubject, search.FieldFrom, search.FieldTo, search.FieldCc, search.FieldBcc, search.FieldBody, search.FieldHeaders}
+// grams is the analyzer of text fields: search.Grams.
+type grams struct{}
+
+func (grams) Analyze(b []byte) analysis.TokenStream {
+	gs := search.Grams(string(b))
+	out := make(analysis.TokenStream, len(gs))
+	for i, g := range gs {
+		out[i] = &analysis.Token{Term: []byte(g.Term), Position: g.Pos + 1, Start: g.Start, End: g.End, Type: analysis.AlphaNumeric}
+	}
+	return out
+}
+
+// whole is the analyzer of keyword fields: the value as one term.
+type whole struct{}
+
+func (whole) Analyze(b []byte) analysis.TokenStream {
+	return analysis.TokenStream{{Term: b, Position: 1, Start: 0, End: len(b), Type: analysis.AlphaNumeric}}
+}
+
+const (
+	textOpts    = index.IndexField | index.IncludeTermVectors
+	keywordOpts = index.IndexField
+)
+
+// newDoc is a document with the user and mailbox keyword fields.
+func newDoc(id, userID, mailboxID string) *document.Document {
+	d := document.NewDocument(id)
+	d.AddField(document.NewTextFieldCustom("user", nil, []byte(userID), keywordOpts, whole{}))
+	d.AddField(document.NewTextFieldCustom("mailbox", nil, []byte(mailboxID), keywordOpts, whole{}))
+	return d
 }
 
 func docID(userID, mailboxID string, uid uint32) string {
@@ -106,17 +112,20 @@ func markID(userID, mailboxID string) string { return userID + "/" + mailboxID +
 func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) error {
 	b := x.idx.NewBatch()
 	for _, d := range docs {
-		if err := b.Index(docID(d.UserID, d.MailboxID, d.UID), map[string]any{
-			"user": d.UserID, "mailbox": d.MailboxID,
-			search.FieldSubject: search.Canon(d.Subject), search.FieldFrom: search.Canon(d.From), search.FieldTo: search.Canon(d.To),
-			search.FieldCc: search.Canon(d.Cc), search.FieldBcc: search.Canon(d.Bcc), search.FieldBody: search.Canon(d.Body),
-			search.FieldHeaders: search.Canon(d.Headers),
-		}); err != nil {
+		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
+		for name, text := range d.Fields() {
+			if text != "" {
+				doc.AddField(document.NewTextFieldCustom(name, nil, []byte(text), textOpts, grams{}))
+			}
+		}
+		if err := b.IndexAdvanced(doc); err != nil {
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
 	for _, m := range marks {
-		if err := b.Index(markID(m.UserID, m.MailboxID), map[string]any{"user": m.UserID, "mailbox": m.MailboxID, "mark": float64(m.UID)}); err != nil {
+		doc := newDoc(markID(m.UserID, m.MailboxID), m.UserID, m.MailboxID)
+		doc.AddField(document.NewNumericFieldWithIndexingOptions("mark", nil, float64(m.UID), index.StoreField))
+		if err := b.IndexAdvanced(doc); err != nil {
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
@@ -185,20 +194,23 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
 	return nil
 }
 
-// Search implements search.Index.
+// Search implements search.Index: a phrase of the query's trigrams.
 func (x *Index) Search(ctx context.Context, userID, mailboxID, field, text string) ([]uint32, bool, error) {
-	if utf8.RuneCountInString(text) < search.MinQuery {
+	gs := search.Grams(text)
+	if len(gs) == 0 || utf8.RuneCountInString(text) < search.MinQuery {
 		return nil, false, nil
 	}
-	an := x.idx.Mapping().AnalyzerNamed(analyzerName)
-	if an == nil {
-		return nil, false, errors.New("bleve: the trigram analyzer is missing from the index mapping")
+	terms := make([]string, len(gs))
+	for i, g := range gs {
+		terms[i] = g.Term
 	}
 	q := scope(userID, mailboxID)
-	for _, tok := range an.Analyze([]byte(search.Canon(text))) {
-		tq := bleve.NewTermQuery(string(tok.Term))
+	if len(terms) == 1 {
+		tq := bleve.NewTermQuery(terms[0])
 		tq.SetField(field)
 		q.AddQuery(tq)
+	} else {
+		q.AddQuery(bleve.NewPhraseQuery(terms, field))
 	}
 	ids, err := x.ids(ctx, q)
 	if err != nil {

@@ -5,10 +5,11 @@
 // _delete_by_query.
 //
 // Invariants:
-//   - Every field is indexed as lower-cased overlapping character
-//     trigrams (white space included), and a query asks for all of its
-//     trigrams, so results are a superset of substring matches (package
-//     search).
+//   - Every field is indexed as its search.Canon text cut into
+//     overlapping character trigrams (white space included) with their
+//     positions, and a query is a phrase of its trigrams, so the answer is
+//     exactly the fields containing the query (package search). Canon is
+//     applied here, before the engine, whose analyzer only cuts.
 //   - Documents are routed by user: one user's messages live in one shard,
 //     and every request names the routing, so a query touches one shard.
 //   - _source is off: the index holds only what searching needs; it is
@@ -81,12 +82,12 @@ func New(ctx context.Context, o Options) (*Client, error) {
 
 // mapping is the index template: trigram analysis on every text field.
 func (c *Client) mapping() map[string]any {
-	text := map[string]any{"type": "text", "analyzer": "quire_tri", "norms": false, "index_options": "docs"}
+	text := map[string]any{"type": "text", "analyzer": "quire_tri", "norms": false, "index_options": "positions"}
 	props := map[string]any{
 		"user": map[string]any{"type": "keyword"}, "mailbox": map[string]any{"type": "keyword"},
 		"uid": map[string]any{"type": "long"}, "mark": map[string]any{"type": "long"},
 	}
-	for _, f := range []string{search.FieldSubject, search.FieldFrom, search.FieldTo, search.FieldCc, search.FieldBcc, search.FieldBody, search.FieldHeaders} {
+	for f := range (search.Doc{}).Fields() {
 		props[f] = text
 	}
 	return map[string]any{
@@ -96,7 +97,7 @@ func (c *Client) mapping() map[string]any {
 				"number_of_shards": c.o.Shards, "number_of_replicas": c.o.Replicas,
 				"analysis": map[string]any{
 					"tokenizer": map[string]any{"quire_tri": map[string]any{"type": "ngram", "min_gram": 3, "max_gram": 3}},
-					"analyzer":  map[string]any{"quire_tri": map[string]any{"type": "custom", "tokenizer": "quire_tri", "filter": []string{"lowercase"}}},
+					"analyzer":  map[string]any{"quire_tri": map[string]any{"type": "custom", "tokenizer": "quire_tri"}},
 				},
 			},
 			"mappings": map[string]any{"_source": map[string]any{"enabled": false}, "properties": props},
@@ -136,12 +137,13 @@ func (c *Client) Put(ctx context.Context, docs []search.Doc, marks ...search.Mar
 	enc := json.NewEncoder(&b)
 	for _, d := range docs {
 		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": docID(d.UserID, d.MailboxID, d.UID), "routing": d.UserID}})
-		_ = enc.Encode(map[string]any{
-			"user": d.UserID, "mailbox": d.MailboxID, "uid": d.UID,
-			search.FieldSubject: search.Canon(d.Subject), search.FieldFrom: search.Canon(d.From), search.FieldTo: search.Canon(d.To),
-			search.FieldCc: search.Canon(d.Cc), search.FieldBcc: search.Canon(d.Bcc), search.FieldBody: search.Canon(d.Body),
-			search.FieldHeaders: search.Canon(d.Headers),
-		})
+		src := map[string]any{"user": d.UserID, "mailbox": d.MailboxID, "uid": d.UID}
+		for name, text := range d.Fields() {
+			if text != "" {
+				src[name] = search.Canon(text)
+			}
+		}
+		_ = enc.Encode(src)
 	}
 	for _, m := range marks {
 		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": markID(m.UserID, m.MailboxID), "routing": m.UserID}})
@@ -218,7 +220,7 @@ func (c *Client) Search(ctx context.Context, userID, mailboxID, field, text stri
 		return nil, false, nil
 	}
 	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
-	filter = append(filter, map[string]any{"match": map[string]any{field: map[string]any{"query": search.Canon(text), "operator": "and"}}})
+	filter = append(filter, map[string]any{"match_phrase": map[string]any{field: map[string]any{"query": search.Canon(text)}}})
 	var out []uint32
 	var after []any
 	for {
