@@ -30,11 +30,11 @@ import (
 
 // Fields of a document, as SEARCH's criteria name them (RFC 9051 6.4.4).
 const (
-	FieldSubject = "subject"
-	FieldFrom    = "from"
-	FieldTo      = "to"
-	FieldCc      = "cc"
-	FieldBcc     = "bcc"
+	FieldSubject     = "subject"
+	FieldFrom        = "from"
+	FieldTo          = "to"
+	FieldCc          = "cc"
+	FieldBcc         = "bcc"
 	FieldBody        = "body"        // BODY: the text parts (convert.SearchBody)
 	FieldAttachments = "attachments" // BODY too: the attachments, converted (convert.Attachments)
 	FieldHeaders     = "headers"     // TEXT's header half, and HEADER: every field, decoded (convert.SearchHeader)
