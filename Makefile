@@ -7,7 +7,7 @@ BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 check-long cassandra-start cassandra-stop clean
+.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 bench-search check-long cassandra-start cassandra-stop clean
 
 all: build
 
@@ -47,6 +47,9 @@ bench-imap: build
 
 bench-imapidle: build
 	$(GO) run ./bench/imapidle -targets embedded,cassandra,dovecot
+
+bench-search: build
+	$(GO) run ./bench/search -out bench/out/search.md
 
 bench-pop3: build
 	$(GO) run ./bench/pop3

@@ -11,7 +11,9 @@
 #
 # Environment (defaults): DOVECOT_DIR (run/dovecot in the repo),
 # DOVECOT_LMTP_PORT (12424), DOVECOT_IMAP_PORT (12143), DOVECOT_POP3_PORT
-# (12110), DOVECOT_USERS (20 users user1..N@bench.test), DOVECOT_PASSWORD (bench).
+# (12110), DOVECOT_USERS (20 users user1..N@bench.test), DOVECOT_PASSWORD (bench),
+# DOVECOT_FTS ("" or "xapian": full-text search with Debian's dovecot-fts-xapian,
+# substrings of 3 characters and more, indexed by `doveadm index`; see bench/search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,14 +23,18 @@ IMAP_PORT="${DOVECOT_IMAP_PORT:-12143}"
 POP3_PORT="${DOVECOT_POP3_PORT:-12110}"
 USERS="${DOVECOT_USERS:-20}"
 PASSWORD="${DOVECOT_PASSWORD:-bench}"
+FTS="${DOVECOT_FTS:-}"
 CONF="$DIR/dovecot.conf"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 install() {
+  local xapian=true
+  [ "$FTS" = xapian ] && ! [ -e /usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so ] && xapian=false
   command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/lmtp ] && [ -x /usr/lib/dovecot/imap ] &&
-    [ -x /usr/lib/dovecot/pop3 ] && return 0
+    [ -x /usr/lib/dovecot/pop3 ] && $xapian && return 0
   local pkgs="dovecot-lmtpd dovecot-imapd dovecot-pop3d"
+  [ "$FTS" = xapian ] && pkgs="$pkgs dovecot-fts-xapian"
   echo "dovecot: installing $pkgs" >&2
   export DEBIAN_FRONTEND=noninteractive
   # shellcheck disable=SC2086
@@ -40,6 +46,11 @@ configure() {
   sed -e "s|@DIR@|$DIR|g" -e "s|@INSTANCE@|quire-bench-dovecot|g" \
       -e "s|@LMTP_PORT@|$LMTP_PORT|g" -e "s|@IMAP_PORT@|$IMAP_PORT|g" -e "s|@POP3_PORT@|$POP3_PORT|g" \
       scripts/dovecot/dovecot.conf.in >"$CONF"
+  case "$FTS" in
+    "") ;;
+    xapian) cat scripts/dovecot/fts-xapian.conf >>"$CONF" ;;
+    *) echo "dovecot: DOVECOT_FTS=$FTS: want \"\" or \"xapian\"" >&2; return 1 ;;
+  esac
   : >"$DIR/users"
   for i in $(seq 1 "$USERS"); do
     echo "user$i@bench.test:{PLAIN}$PASSWORD::::::" >>"$DIR/users"

@@ -9,10 +9,11 @@ import (
 )
 
 // textAnswers are the full-text index's answers for one search program
-// (DESIGN.md section 4). The index is exact (package search), so for the
-// messages it holds (UIDs up to mark) a text key's answer is membership
-// in its set, and no message is read for it. Messages above the mark are
-// not indexed yet: they are read.
+// (DESIGN.md section 4). Where the index is exact (search.Exact: one word
+// of up to search.MaxTerm letters), a text key's answer for the messages
+// it holds (UIDs up to mark) is membership in its set, and no message is
+// read for it; other answers narrow the candidates, which are read.
+// Messages above the mark are not indexed yet: they are read.
 type textAnswers struct {
 	mark  mail.UID
 	exact map[*imapwire.SearchKey]map[mail.UID]bool // text keys the index answered
@@ -121,7 +122,7 @@ func (a *textAnswers) narrow(ctx context.Context, idx search.Index, user, mb str
 		return nil, false, nil
 	}
 	set, ok, err := query(fields, k.Value)
-	if ok {
+	if ok && search.Exact(k.Value) {
 		a.exact[k] = set
 	}
 	return set, ok, err

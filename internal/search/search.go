@@ -3,15 +3,19 @@
 // substring meaning.
 //
 // Invariants:
-//   - Exact: Search returns the messages whose field, under Canon,
-//     contains the query under Canon. Backends index each field as
-//     overlapping character trigrams of its Canon text, each at its
-//     character position, and a query asks for its trigrams at
-//     consecutive positions (a phrase), which only a text containing the
-//     query has. Canon folds case as SEARCH does, so the answer is
-//     SEARCH's own for the text the indexer stored.
-//   - A query shorter than a trigram cannot be answered: Search reports
-//     it with ok == false, and the caller reads the messages.
+//   - Each field is indexed as the suffixes of its words (Terms): a word
+//     is a maximal run of letters, digits and marks of the field's Canon
+//     text, and each suffix is cut to MaxTerm runes. A string without
+//     separators is in the text exactly when it is in one of its words,
+//     that is, a prefix of one of those suffixes: a query for a prefix of
+//     the terms (Plan) answers it exactly when it is at most MaxTerm runes
+//     long. Canon folds case as SEARCH does, so the answer is SEARCH's own
+//     for the text the indexer stored.
+//   - Any other query is answered with a superset: each of its words must
+//     be in the text. The caller then reads those messages (Exact tells
+//     which queries are exact).
+//   - A query shorter than MinQuery runes is not asked: Search reports it
+//     with ok == false, and the caller reads the messages.
 //   - Flags are never indexed: they change too often and come from
 //     metadata.
 //   - Watermark: each mailbox has a mark, the UID through which every
@@ -78,8 +82,8 @@ type Index interface {
 	// DeleteUser removes every message and mark of a user.
 	DeleteUser(ctx context.Context, userID string) error
 	// Search returns the UIDs of the mailbox's indexed messages whose
-	// field contains text (under Canon); ok is false when the text is too
-	// short to ask (MinQuery).
+	// field may contain text (Plan): exactly those that do when Exact(text),
+	// a superset otherwise; ok is false when the text cannot be asked.
 	Search(ctx context.Context, userID, mailboxID, field, text string) (uids []uint32, ok bool, err error)
 }
 
@@ -124,29 +128,57 @@ func canonRune(r rune) rune {
 	}
 }
 
-// Gram is one trigram of a text and the position of its first rune.
-type Gram struct {
-	Term       string
-	Pos        int // rune index
-	Start, End int // byte offsets
-}
+// MaxTerm is the longest indexed term, in runes.
+const MaxTerm = 16
 
-// Grams returns the overlapping trigrams of Canon(s), in order: the terms
-// an index stores for a field and a query asks for, at consecutive
-// positions. A text shorter than three runes has none.
-func Grams(s string) []Gram {
-	s = Canon(s)
-	var starts []int
-	for i := range s {
-		starts = append(starts, i)
-	}
-	if len(starts) < 3 {
-		return nil
-	}
-	starts = append(starts, len(s))
-	out := make([]Gram, 0, len(starts)-3)
-	for i := 0; i+3 < len(starts); i++ {
-		out = append(out, Gram{Term: s[starts[i]:starts[i+3]], Pos: i, Start: starts[i], End: starts[i+3]})
+// inWord reports whether a rune belongs to a word: letters, digits and
+// combining marks. Everything else separates words.
+func inWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.M, r) }
+
+// words splits Canon(s) into its words.
+func words(s string) []string { return strings.FieldsFunc(Canon(s), func(r rune) bool { return !inWord(r) }) }
+
+// Terms returns the distinct terms an index stores for a field's text:
+// every suffix of every word, cut to MaxTerm runes.
+func Terms(s string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range words(s) {
+		rs := []rune(w)
+		for i := range rs {
+			t := string(rs[i:min(len(rs), i+MaxTerm)])
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
 	}
 	return out
+}
+
+// Plan returns the prefixes a query for text asks an index for: a field
+// matches when, for each prefix, one of its terms starts with it. exact
+// reports whether the matches are exactly the fields containing text (a
+// single word of at most MaxTerm runes, nothing else), or a superset. ok
+// is false for text shorter than MinQuery runes or without a word.
+func Plan(text string) (prefixes []string, exact, ok bool) {
+	if utf8.RuneCountInString(text) < MinQuery {
+		return nil, false, false
+	}
+	ws := words(text)
+	if len(ws) == 0 {
+		return nil, false, false
+	}
+	exact = len(ws) == 1 && ws[0] == Canon(text) && utf8.RuneCountInString(ws[0]) <= MaxTerm
+	for _, w := range ws {
+		rs := []rune(w)
+		prefixes = append(prefixes, string(rs[:min(len(rs), MaxTerm)]))
+	}
+	return prefixes, exact, true
+}
+
+// Exact reports whether an index answers a query for text exactly.
+func Exact(text string) bool {
+	_, exact, ok := Plan(text)
+	return ok && exact
 }

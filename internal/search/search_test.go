@@ -34,19 +34,31 @@ func TestCanonIsSearchsFold(t *testing.T) {
 	}
 }
 
-func TestGrams(t *testing.T) {
-	gs := Grams("Été x")
-	var terms []string
-	for i, g := range gs {
-		if g.Pos != i {
-			t.Errorf("gram %d at position %d", i, g.Pos)
+func TestTermsAndPlan(t *testing.T) {
+	got := strings.Join(Terms("Été x-ray, été"), "|")
+	if got != "été|té|é|x|ray|ay|y" {
+		t.Fatalf("terms %q", got)
+	}
+	long := Terms("abcdefghijklmnopqrstu")
+	if len(long) != 21 || long[0] != "abcdefghijklmnop" || long[20] != "u" {
+		t.Fatalf("terms of a long word: %q", long)
+	}
+	for _, tc := range []struct {
+		text     string
+		prefixes string
+		exact    bool
+		ok       bool
+	}{
+		{"Köln", "köln", true, true},
+		{"ab", "", false, false},        // too short
+		{"---", "", false, false},       // no word
+		{"and delta", "and|delta", false, true},
+		{"x-ray", "x|ray", false, true},
+		{strings.Repeat("z", 17), strings.Repeat("z", 16), false, true}, // longer than a term
+	} {
+		ps, exact, ok := Plan(tc.text)
+		if strings.Join(ps, "|") != tc.prefixes || exact != tc.exact || ok != tc.ok || Exact(tc.text) != (tc.exact && tc.ok) {
+			t.Errorf("Plan(%q) = %q %v %v", tc.text, ps, exact, ok)
 		}
-		terms = append(terms, g.Term)
-	}
-	if got := strings.Join(terms, "|"); got != "été|té |é x" {
-		t.Fatalf("grams %q", got)
-	}
-	if len(Grams("ab")) != 0 {
-		t.Fatal("a two-rune text has grams")
 	}
 }

@@ -53,6 +53,9 @@ type QuireOptions struct {
 	Recheck       string // imap.recheck, e.g. "30s"; "" keeps the default
 	KeepKeyspaces bool
 	Env           []string
+	// Extra is added to the end of the config (whole tables, such as
+	// [isc] and [search]).
+	Extra string
 }
 
 // Keyspaces of the Cassandra target: bench-specific, so that a benchmark
@@ -137,6 +140,7 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 			extra += fmt.Sprintf("%s = [%s]\n", strconv.Quote(g), strings.Join(q, ", "))
 		}
 	}
+	extra += o.Extra
 	conf := filepath.Join(o.Dir, "quire.toml")
 	body := fmt.Sprintf(quireConfig, o.DBType, filepath.Join(o.Dir, "data"), cas, t.LMTP, t.IMAP, limits, t.POP3, t.HTTP, extra)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
@@ -285,15 +289,31 @@ func CassandraAddr(root string, cl *Cleanups) (string, error) {
 	return addr, Script(root, nil, "cassandra.sh", "start")
 }
 
+// OpenSearchURL returns the search engine to use: $QUIRE_BENCH_OPENSEARCH,
+// the node scripts/opensearch.sh reports running, or one it starts (and
+// stops at cleanup).
+func OpenSearchURL(root string, cl *Cleanups) (string, error) {
+	if u := os.Getenv("QUIRE_BENCH_OPENSEARCH"); u != "" {
+		return u, nil
+	}
+	u := "http://127.0.0.1:9200"
+	if Script(root, nil, "opensearch.sh", "status") == nil {
+		return u, nil
+	}
+	cl.Add(func() { _ = Script(root, nil, "opensearch.sh", "stop") })
+	return u, Script(root, nil, "opensearch.sh", "start")
+}
+
 // DovecotPorts are the private Dovecot's ports on 127.0.0.1.
 type DovecotPorts struct{ LMTP, IMAP, POP3 int }
 
 // StartDovecot starts the private Dovecot of scripts/dovecot.sh with fresh
 // maildirs, or uses the one already running (then its maildirs are not
-// reset, and the report says so).
-func StartDovecot(root string, p DovecotPorts, users int, cl *Cleanups) (*Target, error) {
-	env := []string{fmt.Sprintf("DOVECOT_LMTP_PORT=%d", p.LMTP), fmt.Sprintf("DOVECOT_IMAP_PORT=%d", p.IMAP),
-		fmt.Sprintf("DOVECOT_POP3_PORT=%d", p.POP3), fmt.Sprintf("DOVECOT_USERS=%d", users), "DOVECOT_PASSWORD=" + Password}
+// reset, and the report says so). extra is added to the script's
+// environment (DOVECOT_FTS=xapian).
+func StartDovecot(root string, p DovecotPorts, users int, cl *Cleanups, extra ...string) (*Target, error) {
+	env := append([]string{fmt.Sprintf("DOVECOT_LMTP_PORT=%d", p.LMTP), fmt.Sprintf("DOVECOT_IMAP_PORT=%d", p.IMAP),
+		fmt.Sprintf("DOVECOT_POP3_PORT=%d", p.POP3), fmt.Sprintf("DOVECOT_USERS=%d", users), "DOVECOT_PASSWORD=" + Password}, extra...)
 	t := &Target{LMTP: fmt.Sprintf("127.0.0.1:%d", p.LMTP), IMAP: fmt.Sprintf("127.0.0.1:%d", p.IMAP),
 		POP3: fmt.Sprintf("127.0.0.1:%d", p.POP3)}
 	if Script(root, env, "dovecot.sh", "status") == nil {

@@ -1,9 +1,9 @@
 // Package bleveindex is search.Index on bleve, in the embedded store's data
 // directory: one index for all users, documents named user/mailbox/uid.
-// Documents bypass bleve's mapping: each text field is given as the
-// trigrams of search.Grams at their positions, with term vectors, and a
-// query is a phrase of the query's trigrams, which only a field
-// containing the query matches (package search's exactness).
+// Documents bypass bleve's mapping: each text field is given as the terms
+// of search.Terms (postings without positions), and a query is the
+// conjunction of prefix queries of search.Plan, so the answers are the
+// ones package search promises.
 package bleveindex
 
 import (
@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -68,14 +67,14 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 	return m, nil
 }
 
-// grams is the analyzer of text fields: search.Grams.
-type grams struct{}
+// terms is the analyzer of text fields: search.Terms.
+type terms struct{}
 
-func (grams) Analyze(b []byte) analysis.TokenStream {
-	gs := search.Grams(string(b))
-	out := make(analysis.TokenStream, len(gs))
-	for i, g := range gs {
-		out[i] = &analysis.Token{Term: []byte(g.Term), Position: g.Pos + 1, Start: g.Start, End: g.End, Type: analysis.AlphaNumeric}
+func (terms) Analyze(b []byte) analysis.TokenStream {
+	ts := search.Terms(string(b))
+	out := make(analysis.TokenStream, len(ts))
+	for i, t := range ts {
+		out[i] = &analysis.Token{Term: []byte(t), Position: i + 1, Start: 0, End: len(b), Type: analysis.AlphaNumeric}
 	}
 	return out
 }
@@ -88,7 +87,7 @@ func (whole) Analyze(b []byte) analysis.TokenStream {
 }
 
 const (
-	textOpts    = index.IndexField | index.IncludeTermVectors
+	textOpts    = index.IndexField
 	keywordOpts = index.IndexField
 )
 
@@ -115,7 +114,7 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
 		for name, text := range d.Fields() {
 			if text != "" {
-				doc.AddField(document.NewTextFieldCustom(name, nil, []byte(text), textOpts, grams{}))
+				doc.AddField(document.NewTextFieldCustom(name, nil, []byte(text), textOpts, terms{}))
 			}
 		}
 		if err := b.IndexAdvanced(doc); err != nil {
@@ -194,23 +193,17 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
 	return nil
 }
 
-// Search implements search.Index: a phrase of the query's trigrams.
+// Search implements search.Index: a prefix query per word of the text.
 func (x *Index) Search(ctx context.Context, userID, mailboxID, field, text string) ([]uint32, bool, error) {
-	gs := search.Grams(text)
-	if len(gs) == 0 || utf8.RuneCountInString(text) < search.MinQuery {
+	prefixes, _, ok := search.Plan(text)
+	if !ok {
 		return nil, false, nil
 	}
-	terms := make([]string, len(gs))
-	for i, g := range gs {
-		terms[i] = g.Term
-	}
 	q := scope(userID, mailboxID)
-	if len(terms) == 1 {
-		tq := bleve.NewTermQuery(terms[0])
-		tq.SetField(field)
-		q.AddQuery(tq)
-	} else {
-		q.AddQuery(bleve.NewPhraseQuery(terms, field))
+	for _, p := range prefixes {
+		pq := bleve.NewPrefixQuery(p)
+		pq.SetField(field)
+		q.AddQuery(pq)
 	}
 	ids, err := x.ids(ctx, q)
 	if err != nil {

@@ -5,11 +5,11 @@
 // _delete_by_query.
 //
 // Invariants:
-//   - Every field is indexed as its search.Canon text cut into
-//     overlapping character trigrams (white space included) with their
-//     positions, and a query is a phrase of its trigrams, so the answer is
-//     exactly the fields containing the query (package search). Canon is
-//     applied here, before the engine, whose analyzer only cuts.
+//   - Every field is sent as its search.Terms joined by spaces, which the
+//     engine's whitespace analyzer takes apart again, and a query is the
+//     conjunction of prefix queries of search.Plan: the answers are the
+//     ones package search promises, computed by the same Go code as on
+//     the embedded index.
 //   - Documents are routed by user: one user's messages live in one shard,
 //     and every request names the routing, so a query touches one shard.
 //   - _source is off: the index holds only what searching needs; it is
@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/quiremail/quire/internal/search"
 )
@@ -82,7 +81,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 
 // mapping is the index template: trigram analysis on every text field.
 func (c *Client) mapping() map[string]any {
-	text := map[string]any{"type": "text", "analyzer": "quire_tri", "norms": false, "index_options": "positions"}
+	text := map[string]any{"type": "text", "analyzer": "whitespace", "norms": false, "index_options": "docs"}
 	props := map[string]any{
 		"user": map[string]any{"type": "keyword"}, "mailbox": map[string]any{"type": "keyword"},
 		"uid": map[string]any{"type": "long"}, "mark": map[string]any{"type": "long"},
@@ -95,10 +94,6 @@ func (c *Client) mapping() map[string]any {
 		"template": map[string]any{
 			"settings": map[string]any{
 				"number_of_shards": c.o.Shards, "number_of_replicas": c.o.Replicas,
-				"analysis": map[string]any{
-					"tokenizer": map[string]any{"quire_tri": map[string]any{"type": "ngram", "min_gram": 3, "max_gram": 3}},
-					"analyzer":  map[string]any{"quire_tri": map[string]any{"type": "custom", "tokenizer": "quire_tri"}},
-				},
 			},
 			"mappings": map[string]any{"_source": map[string]any{"enabled": false}, "properties": props},
 		},
@@ -140,7 +135,7 @@ func (c *Client) Put(ctx context.Context, docs []search.Doc, marks ...search.Mar
 		src := map[string]any{"user": d.UserID, "mailbox": d.MailboxID, "uid": d.UID}
 		for name, text := range d.Fields() {
 			if text != "" {
-				src[name] = search.Canon(text)
+				src[name] = strings.Join(search.Terms(text), " ")
 			}
 		}
 		_ = enc.Encode(src)
@@ -216,11 +211,14 @@ func (c *Client) DeleteMailbox(ctx context.Context, userID, mailboxID string) er
 
 // Search implements search.Index: all hits, page by page in UID order.
 func (c *Client) Search(ctx context.Context, userID, mailboxID, field, text string) ([]uint32, bool, error) {
-	if utf8.RuneCountInString(text) < search.MinQuery {
+	prefixes, _, ok := search.Plan(text)
+	if !ok {
 		return nil, false, nil
 	}
 	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
-	filter = append(filter, map[string]any{"match_phrase": map[string]any{field: map[string]any{"query": search.Canon(text)}}})
+	for _, p := range prefixes {
+		filter = append(filter, map[string]any{"prefix": map[string]any{field: map[string]any{"value": p}}})
+	}
 	var out []uint32
 	var after []any
 	for {
