@@ -133,10 +133,14 @@ const MaxTerm = 16
 
 // inWord reports whether a rune belongs to a word: letters, digits and
 // combining marks. Everything else separates words.
-func inWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.M, r) }
+func inWord(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.M, r)
+}
 
 // words splits Canon(s) into its words.
-func words(s string) []string { return strings.FieldsFunc(Canon(s), func(r rune) bool { return !inWord(r) }) }
+func words(s string) []string {
+	return strings.FieldsFunc(Canon(s), func(r rune) bool { return !inWord(r) })
+}
 
 // Terms returns the distinct terms an index stores for a field's text:
 // every suffix of every word, cut to MaxTerm runes.

@@ -50,8 +50,8 @@ func TestTermsAndPlan(t *testing.T) {
 		ok       bool
 	}{
 		{"Köln", "köln", true, true},
-		{"ab", "", false, false},        // too short
-		{"---", "", false, false},       // no word
+		{"ab", "", false, false},  // too short
+		{"---", "", false, false}, // no word
 		{"and delta", "and|delta", false, true},
 		{"x-ray", "x|ray", false, true},
 		{strings.Repeat("z", 17), strings.Repeat("z", 16), false, true}, // longer than a term
