@@ -64,6 +64,7 @@ type options struct {
 	perQuery              time.Duration
 	targets               []string
 	out, quireBin         string
+	pprof                 bool
 	dovecot               benchkit.DovecotPorts
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.StringVar(&targets, "targets", strings.Join(targetNames, ","), "targets: "+strings.Join(targetNames, ", "))
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
+	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target, while its queries run, into bench/out/")
 	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.Parse()
 	for _, t := range strings.Split(targets, ",") {

@@ -127,7 +127,11 @@ func runTarget(ctx context.Context, o options, env benchkit.Env, name string, c 
 	if t.Note != "" {
 		r.notes = append(r.notes, t.Note)
 	}
+	profDone := benchkit.StartProfile(ctx, o.pprof, env.Root, "search", name, t)
 	r.measure(ctx, o, t.IMAP)
+	if msg := <-profDone; msg != "" {
+		r.notes = append(r.notes, msg)
+	}
 	return r
 }
 

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ type Options struct {
 	Workers int
 	// Batch is the number of documents per index request (default 100).
 	Batch int
+	// Delay is how long a background catch-up waits after its mailbox
+	// was queued, so that a stream of deliveries is indexed in batches
+	// (default 500 ms).
+	Delay time.Duration
 	// Margin: a catch-up clears only marks older than its start less
 	// Margin, so that a commit still in flight when it read the mailbox
 	// keeps its mark (default 2 minutes). Marks older than Margin are
@@ -60,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 100
+	}
+	if o.Delay <= 0 {
+		o.Delay = 500 * time.Millisecond
 	}
 	if o.Margin <= 0 {
 		o.Margin = 2 * time.Minute
@@ -93,7 +101,7 @@ type Service struct {
 	locks [64]sync.Mutex
 
 	mu      sync.Mutex
-	pending map[string]store.Mailbox // mailbox ID -> mailbox, awaiting a background catch-up
+	pending map[string]queued // mailbox ID -> mailbox, awaiting a background catch-up
 	order   []string                 // FIFO of pending mailbox IDs
 	wake    chan struct{}
 	deletes chan func(context.Context) error
@@ -107,7 +115,7 @@ var _ store.IndexHook = (*Service)(nil)
 func New(o Options) *Service {
 	o = o.withDefaults()
 	return &Service{
-		o: o, log: o.Logger, pending: map[string]store.Mailbox{},
+		o: o, log: o.Logger, pending: map[string]queued{},
 		wake: make(chan struct{}, 1), deletes: make(chan func(context.Context) error, 4096),
 		stats: newCounters(),
 	}
@@ -161,10 +169,16 @@ func (s *Service) background(what string, fn func(context.Context) error) {
 	}
 }
 
+// queued is a mailbox awaiting a background catch-up, from when.
+type queued struct {
+	mb   store.Mailbox
+	when time.Time
+}
+
 func (s *Service) enqueue(mb store.Mailbox) {
 	s.mu.Lock()
 	if _, ok := s.pending[mb.ID]; !ok {
-		s.pending[mb.ID] = mb
+		s.pending[mb.ID] = queued{mb, s.o.Now()}
 		s.order = append(s.order, mb.ID)
 	}
 	s.mu.Unlock()
@@ -174,18 +188,18 @@ func (s *Service) enqueue(mb store.Mailbox) {
 	}
 }
 
-// next takes the oldest pending mailbox.
-func (s *Service) next() (store.Mailbox, bool) {
+// next takes the oldest pending mailbox, and when it was queued.
+func (s *Service) next() (queued, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.order) == 0 {
-		return store.Mailbox{}, false
+		return queued{}, false
 	}
 	id := s.order[0]
 	s.order = s.order[1:]
-	mb := s.pending[id]
+	q := s.pending[id]
 	delete(s.pending, id)
-	return mb, true
+	return q, true
 }
 
 // Run does the background work until ctx ends: catch-ups of queued
@@ -195,7 +209,7 @@ func (s *Service) Run(ctx context.Context) {
 	for range s.o.Workers {
 		wg.Go(func() {
 			for {
-				mb, ok := s.next()
+				q, ok := s.next()
 				if !ok {
 					select {
 					case <-ctx.Done():
@@ -204,7 +218,15 @@ func (s *Service) Run(ctx context.Context) {
 						continue
 					}
 				}
-				_, _ = s.CatchUp(ctx, mb)
+				// Let a busy mailbox's messages gather into one batch.
+				if wait := time.Until(q.when.Add(s.o.Delay)); wait > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(wait):
+					}
+				}
+				_, _ = s.CatchUp(ctx, q.mb)
 				select { // pass the wake-up on: more may be pending
 				case s.wake <- struct{}{}:
 				default:
@@ -311,13 +333,9 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progr
 		if len(rows) == 0 {
 			break
 		}
-		docs := make([]search.Doc, 0, len(rows))
-		for _, r := range rows {
-			d, err := s.doc(ctx, mb, r)
-			if err != nil {
-				return total, err
-			}
-			docs = append(docs, d)
+		docs, err := s.docs(ctx, mb, rows)
+		if err != nil {
+			return total, err
 		}
 		last := rows[len(rows)-1].UID
 		if err := s.o.Index.Put(ctx, docs, search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}); err != nil {
@@ -355,6 +373,28 @@ func (s *Service) rowsFrom(ctx context.Context, mb store.Mailbox, lo mail.UID) (
 		err = nil
 	}
 	return rows, err
+}
+
+// docs builds the documents of rows on every core: reading, parsing and
+// converting dominate indexing, and messages are independent.
+func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.MessageRow) ([]search.Doc, error) {
+	docs := make([]search.Doc, len(rows))
+	errs := make([]error, len(rows))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(rows)) {
+		wg.Go(func() {
+			for i := range next {
+				docs[i], errs[i] = s.doc(ctx, mb, rows[i])
+			}
+		})
+	}
+	for i := range rows {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return docs, errors.Join(errs...)
 }
 
 // doc reads one message and builds its document. A body that cannot be

@@ -143,19 +143,35 @@ func words(s string) []string {
 }
 
 // Terms returns the distinct terms an index stores for a field's text:
-// every suffix of every word, cut to MaxTerm runes.
+// every suffix of every word, cut to MaxTerm runes. The terms are
+// substrings of one Canon string, so they cost no copies.
 func Terms(s string) []string {
-	seen := map[string]bool{}
+	c := Canon(s)
+	seen := map[string]struct{}{}
 	var out []string
-	for _, w := range words(s) {
-		rs := []rune(w)
-		for i := range rs {
-			t := string(rs[i:min(len(rs), i+MaxTerm)])
-			if !seen[t] {
-				seen[t] = true
+	var offs []int // rune offsets of the current word, and its end
+	flush := func(end int) {
+		offs = append(offs, end)
+		n := len(offs) - 1
+		for i := range n {
+			t := c[offs[i]:offs[min(n, i+MaxTerm)]]
+			if _, ok := seen[t]; !ok {
+				seen[t] = struct{}{}
 				out = append(out, t)
 			}
 		}
+		offs = offs[:0]
+	}
+	for i, r := range c {
+		switch {
+		case inWord(r):
+			offs = append(offs, i)
+		case len(offs) > 0:
+			flush(i)
+		}
+	}
+	if len(offs) > 0 {
+		flush(len(c))
 	}
 	return out
 }
