@@ -102,7 +102,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending map[string]queued // mailbox ID -> mailbox, awaiting a background catch-up
-	order   []string                 // FIFO of pending mailbox IDs
+	order   []string          // FIFO of pending mailbox IDs
 	wake    chan struct{}
 	deletes chan func(context.Context) error
 
