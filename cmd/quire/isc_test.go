@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -95,4 +98,50 @@ func TestISCServe(t *testing.T) {
 	if _, err := quire(t, "", "isc", "serve", "--tls", "--listen", freePort(t)); err == nil || !strings.Contains(err.Error(), "tls.cert_file") {
 		t.Fatalf("--tls without a certificate: %v", err)
 	}
+}
+
+// TestConverterOverTLS: an access host reaches an https converter host
+// whose certificate isc.ca_file vouches for, and refuses one it does not.
+func TestConverterOverTLS(t *testing.T) {
+	remote := convert.New(convert.Options{})
+	srv := httptest.NewTLSServer(convert.Handler(remote))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hc, err := iscHTTPClient(config.ISC{CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := convert.New(convert.Options{Hosts: []string{srv.URL}, HTTP: hc})
+	if r := c.Convert(context.Background(), "text/html", "utf-8", "", []byte("<p>fjord</p>")); r.Err != nil || !strings.Contains(r.Text, "fjord") {
+		t.Fatalf("over TLS: %+v", r)
+	}
+	if st := c.Stats(); st.Remote[srv.URL] != 1 || st.Fallbacks != 0 {
+		t.Fatalf("the part was not converted by the TLS host: %+v", st)
+	}
+	// Without the CA the host is refused, and the part is converted here.
+	plain, _ := iscHTTPClient(config.ISC{})
+	c2 := convert.New(convert.Options{Hosts: []string{srv.URL}, HTTP: plain})
+	if r := c2.Convert(context.Background(), "text/html", "utf-8", "", []byte("<p>fjord</p>")); r.Err != nil {
+		t.Fatalf("fallback: %+v", r)
+	}
+	if st := c2.Stats(); st.Fallbacks != 1 || st.RemoteFailed[srv.URL] != 1 {
+		t.Fatalf("an unknown certificate was accepted: %+v", st)
+	}
+	for _, bad := range []string{filepath.Join(t.TempDir(), "missing.pem"), write(t, "junk.pem", "not a certificate")} {
+		if _, err := iscHTTPClient(config.ISC{CAFile: bad}); err == nil || !strings.Contains(err.Error(), "isc.ca_file") {
+			t.Errorf("ca_file %s: %v", bad, err)
+		}
+	}
+}
+
+func write(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

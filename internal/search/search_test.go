@@ -62,3 +62,34 @@ func TestTermsAndPlan(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExact: whenever Exact(needle), the index's rule (some term of the
+// text starts with the planned prefix) agrees with SEARCH's (the folded
+// text contains the folded needle); otherwise the rule is a superset.
+func FuzzExact(f *testing.F) {
+	for _, s := range [][2]string{{"Quarterly Zeppelin", "EPP"}, {"ſcale", "SCALE"}, {"İstanbul", "istan"}, {"x-ray scan", "y sc"}, {"日本語のテスト", "テスト"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, text, needle string) {
+		prefixes, exact, ok := Plan(needle)
+		if !ok {
+			return
+		}
+		terms := Terms(text)
+		all := true
+		for _, p := range prefixes {
+			found := false
+			for _, term := range terms {
+				found = found || strings.HasPrefix(term, p)
+			}
+			all = all && found
+		}
+		contains := strings.Contains(Canon(text), Canon(needle))
+		if contains && !all {
+			t.Fatalf("%q contains %q but the index would not say so (prefixes %q)", text, needle, prefixes)
+		}
+		if exact && all != contains {
+			t.Fatalf("exact query %q on %q: index %v, SEARCH %v", needle, text, all, contains)
+		}
+	})
+}
