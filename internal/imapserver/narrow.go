@@ -37,7 +37,7 @@ var searchFields = map[string][]string{
 // covers is visible to them.
 func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey) (*textAnswers, error) {
 	idx := c.srv.opts.Search
-	if idx == nil {
+	if idx == nil || !hasTextKey(key) {
 		return nil, nil
 	}
 	s := c.sel
@@ -126,6 +126,20 @@ func (a *textAnswers) narrow(ctx context.Context, idx search.Index, user, mb str
 		a.exact[k] = set
 	}
 	return set, ok, err
+}
+
+// hasTextKey reports whether the program has a key the index answers:
+// a SEARCH on flags alone costs no index round trip.
+func hasTextKey(k *imapwire.SearchKey) bool {
+	if _, ok := searchFields[k.Name]; ok || k.Name == "HEADER" {
+		return true
+	}
+	for _, s := range k.Sub {
+		if hasTextKey(s) {
+			return true
+		}
+	}
+	return false
 }
 
 func clone(m map[mail.UID]bool) map[mail.UID]bool {

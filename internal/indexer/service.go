@@ -441,6 +441,15 @@ func (s *Service) Reindex(ctx context.Context, u store.User, progress func(done,
 		}
 		total += h.Messages
 	}
+	// Marks go to 0 before the documents go, in that order, so that a
+	// SEARCH meanwhile never trusts a mark over deleted documents.
+	zero := make([]search.Mark, len(mbs))
+	for i, mb := range mbs {
+		zero[i] = search.Mark{UserID: u.ID, MailboxID: mb.ID}
+	}
+	if err := s.o.Index.Put(ctx, nil, zero...); err != nil {
+		return err
+	}
 	if err := s.o.Index.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}

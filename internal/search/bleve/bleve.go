@@ -228,22 +228,23 @@ func scope(userID, mailboxID string) *query.ConjunctionQuery {
 	return bleve.NewConjunctionQuery(u, m)
 }
 
-// ids returns every matching document ID, page by page.
+// ids returns every matching document ID, in one search: bleve pages by
+// running the query again per page, so a page as large as the index
+// (which bleve does not allocate ahead) costs one run.
 func (x *Index) ids(ctx context.Context, q query.Query) ([]string, error) {
-	const page = 10000
-	var out []string
-	for from := 0; ; from += page {
-		req := bleve.NewSearchRequestOptions(q, page, from, false)
-		req.Score = "none"
-		res, err := x.idx.SearchInContext(ctx, req)
-		if err != nil {
-			return nil, fmt.Errorf("bleve: search: %w", err)
-		}
-		for _, h := range res.Hits {
-			out = append(out, h.ID)
-		}
-		if len(res.Hits) < page {
-			return out, nil
-		}
+	n, err := x.idx.DocCount()
+	if err != nil {
+		return nil, fmt.Errorf("bleve: count documents: %w", err)
 	}
+	req := bleve.NewSearchRequestOptions(q, int(min(n, 1<<30))+1, 0, false)
+	req.Score = "none"
+	res, err := x.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("bleve: search: %w", err)
+	}
+	out := make([]string, len(res.Hits))
+	for i, h := range res.Hits {
+		out[i] = h.ID
+	}
+	return out, nil
 }
