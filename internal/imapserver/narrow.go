@@ -56,15 +56,13 @@ func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey) (*textA
 // do not narrow.
 func (a *textAnswers) narrow(ctx context.Context, idx search.Index, user, mb string, k *imapwire.SearchKey) (map[mail.UID]bool, bool, error) {
 	query := func(fields []string, text string) (map[mail.UID]bool, bool, error) {
-		set := map[mail.UID]bool{}
-		for _, f := range fields {
-			uids, ok, err := idx.Search(ctx, user, mb, f, text)
-			if err != nil || !ok {
-				return nil, false, err
-			}
-			for _, u := range uids {
-				set[mail.UID(u)] = true
-			}
+		uids, ok, err := idx.Search(ctx, user, mb, text, fields...)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		set := make(map[mail.UID]bool, len(uids))
+		for _, u := range uids {
+			set[mail.UID(u)] = true
 		}
 		return set, true, nil
 	}

@@ -28,7 +28,7 @@ type spyIndex struct {
 	fail    bool
 }
 
-func (x *spyIndex) Search(ctx context.Context, user, mb, field, text string) ([]uint32, bool, error) {
+func (x *spyIndex) Search(ctx context.Context, user, mb, text string, fields ...string) ([]uint32, bool, error) {
 	x.mu.Lock()
 	x.queries++
 	hide, fail := x.hide, x.fail
@@ -36,7 +36,7 @@ func (x *spyIndex) Search(ctx context.Context, user, mb, field, text string) ([]
 	if fail {
 		return nil, false, errors.New("index down (test)")
 	}
-	uids, ok, err := x.Index.Search(ctx, user, mb, field, text)
+	uids, ok, err := x.Index.Search(ctx, user, mb, text, fields...)
 	out := uids[:0]
 	for _, u := range uids {
 		if u != hide {

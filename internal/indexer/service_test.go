@@ -144,7 +144,7 @@ func (r *rig) mark(mb store.Mailbox) uint32 {
 
 func (r *rig) find(mb store.Mailbox, field, text string) []uint32 {
 	r.t.Helper()
-	got, _, err := r.idx.Search(r.ctx, mb.UserID, mb.ID, field, text)
+	got, _, err := r.idx.Search(r.ctx, mb.UserID, mb.ID, text, field)
 	if err != nil {
 		r.t.Fatal(err)
 	}

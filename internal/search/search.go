@@ -81,10 +81,11 @@ type Index interface {
 	DeleteMailbox(ctx context.Context, userID, mailboxID string) error
 	// DeleteUser removes every message and mark of a user.
 	DeleteUser(ctx context.Context, userID string) error
-	// Search returns the UIDs of the mailbox's indexed messages whose
-	// field may contain text (Plan): exactly those that do when Exact(text),
-	// a superset otherwise; ok is false when the text cannot be asked.
-	Search(ctx context.Context, userID, mailboxID, field, text string) (uids []uint32, ok bool, err error)
+	// Search returns the UIDs of the mailbox's indexed messages one of
+	// whose fields may contain text (Plan): exactly those that do when
+	// Exact(text), a superset otherwise; ok is false when the text cannot
+	// be asked. One request serves all the fields.
+	Search(ctx context.Context, userID, mailboxID, text string, fields ...string) (uids []uint32, ok bool, err error)
 }
 
 // MinQuery is the shortest query, in characters, an index can narrow.

@@ -193,18 +193,25 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
 	return nil
 }
 
-// Search implements search.Index: a prefix query per word of the text.
-func (x *Index) Search(ctx context.Context, userID, mailboxID, field, text string) ([]uint32, bool, error) {
+// Search implements search.Index: per field, a prefix query per word of
+// the text, all of them; any field.
+func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fields ...string) ([]uint32, bool, error) {
 	prefixes, _, ok := search.Plan(text)
-	if !ok {
+	if !ok || len(fields) == 0 {
 		return nil, false, nil
 	}
-	q := scope(userID, mailboxID)
-	for _, p := range prefixes {
-		pq := bleve.NewPrefixQuery(p)
-		pq.SetField(field)
-		q.AddQuery(pq)
+	anyField := bleve.NewDisjunctionQuery()
+	for _, f := range fields {
+		all := bleve.NewConjunctionQuery()
+		for _, p := range prefixes {
+			pq := bleve.NewPrefixQuery(p)
+			pq.SetField(f)
+			all.AddQuery(pq)
+		}
+		anyField.AddQuery(all)
 	}
+	q := scope(userID, mailboxID)
+	q.AddQuery(anyField)
 	ids, err := x.ids(ctx, q)
 	if err != nil {
 		return nil, false, err

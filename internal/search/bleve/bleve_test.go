@@ -33,7 +33,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	got, ok, err := x.Search(t.Context(), "u", "m", search.FieldBody, "zeppelin")
+	got, ok, err := x.Search(t.Context(), "u", "m", "zeppelin", search.FieldBody)
 	if err != nil || !ok || len(got) != 1 || got[0] != 9 {
 		t.Fatalf("after reopening: %v %v %v", got, ok, err)
 	}

@@ -210,15 +210,21 @@ func (c *Client) DeleteMailbox(ctx context.Context, userID, mailboxID string) er
 }
 
 // Search implements search.Index: all hits, page by page in UID order.
-func (c *Client) Search(ctx context.Context, userID, mailboxID, field, text string) ([]uint32, bool, error) {
+func (c *Client) Search(ctx context.Context, userID, mailboxID, text string, fields ...string) ([]uint32, bool, error) {
 	prefixes, _, ok := search.Plan(text)
-	if !ok {
+	if !ok || len(fields) == 0 {
 		return nil, false, nil
 	}
 	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
-	for _, p := range prefixes {
-		filter = append(filter, map[string]any{"prefix": map[string]any{field: map[string]any{"value": p}}})
+	var anyField []any
+	for _, f := range fields {
+		var all []any
+		for _, p := range prefixes {
+			all = append(all, map[string]any{"prefix": map[string]any{f: map[string]any{"value": p}}})
+		}
+		anyField = append(anyField, map[string]any{"bool": map[string]any{"filter": all}})
 	}
+	filter = append(filter, map[string]any{"bool": map[string]any{"should": anyField, "minimum_should_match": 1}})
 	var out []uint32
 	var after []any
 	for {
