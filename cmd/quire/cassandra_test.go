@@ -14,12 +14,20 @@ import (
 // is none and skipping in a developer's quick run.
 func cassandraAddr(t *testing.T) string {
 	t.Helper()
-	a := os.Getenv("QUIRE_TEST_CASSANDRA")
+	return testService(t, "CASSANDRA", "scripts/cassandra.sh")
+}
+
+// testService is $QUIRE_TEST_<NAME>, the address of a node make test
+// starts with script; without it the test fails when
+// $QUIRE_REQUIRE_<NAME> is 1 (make test) and skips otherwise.
+func testService(t *testing.T, name, script string) string {
+	t.Helper()
+	a := os.Getenv("QUIRE_TEST_" + name)
 	if a == "" {
-		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
-			t.Fatal("QUIRE_TEST_CASSANDRA is not set: make test starts a node with scripts/cassandra.sh")
+		if os.Getenv("QUIRE_REQUIRE_"+name) == "1" {
+			t.Fatalf("QUIRE_TEST_%s is not set: make test starts a node with %s", name, script)
 		}
-		t.Skip("QUIRE_TEST_CASSANDRA not set")
+		t.Skipf("QUIRE_TEST_%s not set", name)
 	}
 	return a
 }

@@ -82,26 +82,32 @@ func writeServerConfig(t *testing.T, dir, storeKeys string) (cfg, lmtpAddr, http
 
 func startServer(t *testing.T, bin, cfg, lmtpAddr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", cfg)
+	return startUntil(t, exec.Command(bin, "serve", "--config", cfg), "create a user")
+}
+
+// startUntil starts cmd, killed when the test ends, and waits until its
+// output has a line containing ready.
+func startUntil(t *testing.T, cmd *exec.Cmd, ready string) *exec.Cmd {
+	t.Helper()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan struct{})
+	seen := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "create a user") {
-				close(ready)
+			if strings.Contains(sc.Text(), ready) {
+				close(seen)
 			}
 		}
 	}()
 	select {
-	case <-ready:
+	case <-seen:
 	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30 s")
+		t.Fatalf("%s did not start within 30 s", strings.Join(cmd.Args, " "))
 	}
 	return cmd
 }

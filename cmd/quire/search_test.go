@@ -344,14 +344,7 @@ type indexerStats struct {
 // opensearchURL is the test node, or a skip (a failure in make test).
 func opensearchURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("QUIRE_TEST_OPENSEARCH")
-	if u == "" {
-		if os.Getenv("QUIRE_REQUIRE_OPENSEARCH") == "1" {
-			t.Fatal("QUIRE_TEST_OPENSEARCH is not set: make test starts a node with scripts/opensearch.sh")
-		}
-		t.Skip("QUIRE_TEST_OPENSEARCH not set")
-	}
-	return u
+	return testService(t, "OPENSEARCH", "scripts/opensearch.sh")
 }
 
 // searchBackend is a deployment's config keys and, where the test can
@@ -400,17 +393,26 @@ func searchBackends(t *testing.T) map[string]func(t *testing.T) searchBackend {
 	}
 }
 
+// startBackend starts a server on one of searchBackends, and returns a
+// name unique to this run for its users (the Cassandra keyspaces are
+// shared by test runs).
+func startBackend(t *testing.T, keys func(t *testing.T) searchBackend) (*searchServer, searchBackend, string) {
+	t.Helper()
+	be := keys(t)
+	s := startSearchServer(t, be.storeKeys, be.extra)
+	var r [4]byte
+	_, _ = crand.Read(r[:])
+	return s, be, hex.EncodeToString(r[:])
+}
+
 // TestSearchCorpus: on both backends, every part of every corpus message
 // (charsets, HTML, PDF, DOCX, XLSX, ODT) is found by its words, through
 // the index, and by nothing else.
 func TestSearchCorpus(t *testing.T) {
 	for name, keys := range searchBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			be := keys(t)
-			s := startSearchServer(t, be.storeKeys, be.extra)
-			var r [4]byte
-			_, _ = crand.Read(r[:])
-			user := "reader-" + hex.EncodeToString(r[:]) + "@example.org"
+			s, be, run := startBackend(t, keys)
+			user := "reader-" + run + "@example.org"
 			s.addUser(t, user)
 			corpus := searchCorpus(t)
 			for _, m := range corpus {
@@ -496,17 +498,14 @@ func storeUserID(t *testing.T, cfgPath, address string) string {
 func TestFiftyRecipientsOnePDF(t *testing.T) {
 	for name, keys := range searchBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			be := keys(t)
-			s := startSearchServer(t, be.storeKeys, be.extra)
-			var r [4]byte
-			_, _ = crand.Read(r[:])
+			s, _, run := startBackend(t, keys)
 			var rcpts []string
 			for i := range 50 {
-				a := fmt.Sprintf("r%02d-%s@example.org", i, hex.EncodeToString(r[:]))
+				a := fmt.Sprintf("r%02d-%s@example.org", i, run)
 				s.addUser(t, a)
 				rcpts = append(rcpts, a)
 			}
-			pdf := pdfOf(t, "Annual pdfnarwhal statement "+hex.EncodeToString(r[:]), 5<<20+64<<10)
+			pdf := pdfOf(t, "Annual pdfnarwhal statement "+run, 5<<20+64<<10)
 			if len(pdf) < 5<<20 {
 				t.Fatalf("the PDF has %d bytes, want 5 MB", len(pdf))
 			}
@@ -535,27 +534,7 @@ func TestFiftyRecipientsOnePDF(t *testing.T) {
 func startISC(t *testing.T, bin string) (string, *exec.Cmd) {
 	t.Helper()
 	addr := freePort(t)
-	cmd := exec.Command(bin, "isc", "serve", "--listen", addr)
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("quire isc serve did not start within 30 s")
-	}
+	cmd := startUntil(t, exec.Command(bin, "isc", "serve", "--listen", addr), "listening")
 	return "http://" + addr, cmd
 }
 

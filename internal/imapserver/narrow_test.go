@@ -52,6 +52,31 @@ func (x *spyIndex) set(f func(x *spyIndex)) {
 	f(x)
 }
 
+// indexedEnv is a server on a backend whose store is indexed into bleve
+// (through idx) in immediate mode: deliveries are indexed before Deliver
+// returns. SEARCH reads attachments through conv.
+func indexedEnv(t *testing.T, backend string) (*env, *spyIndex, *convert.Converter) {
+	t.Helper()
+	hub := notify.NewHub()
+	st := store.New(backendtest.Open(t, backend), store.Options{Publish: hub.Publish})
+	bl, err := bleveindex.Open(t.TempDir() + "/index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bl.Close() })
+	idx := &spyIndex{Index: bl}
+	conv := convert.New(convert.Options{Cache: st})
+	t.Cleanup(conv.Close)
+	st.SetIndexHook(indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv}))
+	e := newEnv(t, st, hub, func(o *Options) {
+		o.Search = idx
+		o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string {
+			return conv.Attachments(ctx, raw, root)
+		}
+	})
+	return e, idx, conv
+}
+
 func attachmentMsg(subject, word string) string {
 	return "From: Carol <carol@example.org>\r\nSubject: " + subject + "\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" +
 		"--x\r\nContent-Type: text/plain\r\n\r\nplease read the attachment\r\n" +
@@ -65,24 +90,8 @@ func TestSearchThroughIndex(t *testing.T) {
 	for _, name := range []string{"embedded", "cassandra"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			hub := notify.NewHub()
-			st := store.New(backendtest.Open(t, name), store.Options{Publish: hub.Publish})
-			bl, err := bleveindex.Open(t.TempDir() + "/index")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { bl.Close() })
-			idx := &spyIndex{Index: bl}
-			conv := convert.New(convert.Options{Cache: st})
-			t.Cleanup(conv.Close)
-			svc := indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv})
-			st.SetIndexHook(svc) // immediate: deliveries are indexed before Deliver returns
-			e := newEnv(t, st, hub, func(o *Options) {
-				o.Search = idx
-				o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string {
-					return conv.Attachments(ctx, raw, root)
-				}
-			})
+			e, idx, conv := indexedEnv(t, name)
+			st := e.st
 			e.deliver(testMsg("alpha report"))
 			e.deliver(attachmentMsg("beta", "Zeppelin"))
 			e.deliver(testMsg("gamma zeppelin sighting"))
@@ -153,23 +162,7 @@ func mustInbox(t *testing.T, st *store.Store, u store.User) store.Mailbox {
 // by the index, alone or under AND, OR and NOT) with others, the answer
 // through the index equals the answer from reading every message.
 func TestIndexAnswersEqualReading(t *testing.T) {
-	hub := notify.NewHub()
-	st := store.New(backendtest.Open(t, "embedded"), store.Options{Publish: hub.Publish})
-	bl, err := bleveindex.Open(t.TempDir() + "/index")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bl.Close() })
-	idx := &spyIndex{Index: bl}
-	conv := convert.New(convert.Options{Cache: st})
-	t.Cleanup(conv.Close)
-	st.SetIndexHook(indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv}))
-	e := newEnv(t, st, hub, func(o *Options) {
-		o.Search = idx
-		o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string {
-			return conv.Attachments(ctx, raw, root)
-		}
-	})
+	e, idx, _ := indexedEnv(t, "embedded")
 	words := []string{"amber", "basil", "cedar", "delta", "ember"}
 	for i := range 12 {
 		body := words[i%5] + " and " + words[(i*3+1)%5]
