@@ -96,7 +96,7 @@ const (
 func newDoc(id, userID, mailboxID string) *document.Document {
 	d := document.NewDocument(id)
 	d.AddField(document.NewTextFieldCustom("user", nil, []byte(userID), keywordOpts, whole{}))
-	d.AddField(document.NewTextFieldCustom("mailbox", nil, []byte(mailboxID), keywordOpts, whole{}))
+	d.AddField(document.NewTextFieldCustom("box", nil, []byte(box(userID, mailboxID)), keywordOpts, whole{}))
 	return d
 }
 
@@ -212,9 +212,7 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fiel
 		}
 		anyField.AddQuery(all)
 	}
-	q := scope(userID, mailboxID)
-	q.AddQuery(anyField)
-	uids, err := x.uids(ctx, q)
+	uids, err := x.uids(ctx, bleve.NewConjunctionQuery(scope(userID, mailboxID), anyField))
 	if err != nil {
 		return nil, false, err
 	}
@@ -276,12 +274,14 @@ func (x *Index) uids(ctx context.Context, q query.Query) ([]uint32, error) {
 	}
 }
 
-func scope(userID, mailboxID string) *query.ConjunctionQuery {
-	u := bleve.NewTermQuery(userID)
-	u.SetField("user")
-	m := bleve.NewTermQuery(mailboxID)
-	m.SetField("mailbox")
-	return bleve.NewConjunctionQuery(u, m)
+// box names a user's mailbox in one term, so that one posting list
+// scopes a query (each leg of a conjunction costs a walk of its postings).
+func box(userID, mailboxID string) string { return userID + "/" + mailboxID }
+
+func scope(userID, mailboxID string) query.Query {
+	q := bleve.NewTermQuery(box(userID, mailboxID))
+	q.SetField("box")
+	return q
 }
 
 // ids returns every matching document ID, in one search: bleve pages by
