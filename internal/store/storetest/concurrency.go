@@ -154,3 +154,65 @@ func testManyCommits(t *testing.T, e *env) {
 		}
 	}
 }
+
+// testScanWhileAppending: while writers append, a reader scans from a UID
+// on in batches, as the indexer catches up (Messages(lo, 0) stopped after
+// a few rows). Every scan must give a gapless run from lo: a row that
+// shows while a lower one does not would be skipped by the next scan.
+func testScanWhileAppending(t *testing.T, e *env) {
+	const writers, each, batch = 4, 60, 7
+	u := e.user()
+	mb := e.mailbox(u, "INBOX")
+	m := e.msg("scan")
+	ss := make([]*store.Store, writers) // one host: the writers share its backend
+	for i := range ss {
+		ss[i] = store.New(e.b, store.Options{})
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for w := range writers {
+		wg.Go(func() {
+			for range each {
+				if _, err := ss[w].Append(e.ctx, u, mb, m); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	stop := fmt.Errorf("batch full")
+	lo := mail.UID(1)
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		var got []mail.UID
+		err := e.s.Messages(e.ctx, mb, lo, 0, func(r store.MessageRow) error {
+			got = append(got, r.UID)
+			if len(got) == batch {
+				return stop
+			}
+			return nil
+		})
+		if err != nil && err != stop {
+			t.Fatal(err)
+		}
+		for i, uid := range got {
+			if uid != lo+mail.UID(i) {
+				t.Fatalf("a scan from UID %d gave %v: UID %d is missing while a higher one shows", lo, got, lo+mail.UID(i))
+			}
+		}
+		lo += mail.UID(len(got))
+	}
+	if want := mail.UID(writers*each + 1); lo != want {
+		// The last scans ran after the writers: everything was seen.
+		var rest int
+		_ = e.s.Messages(e.ctx, mb, lo, 0, func(store.MessageRow) error { rest++; return nil })
+		if lo+mail.UID(rest) != want {
+			t.Fatalf("scanned up to %d, then %d more; want %d messages", lo-1, rest, want-1)
+		}
+	}
+}

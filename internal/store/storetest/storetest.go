@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"TextCache", testTextCache},
 		{"IndexQueue", testIndexQueue},
 		{"IndexHook", testIndexHook},
+		{"ScanWhileAppending", testScanWhileAppending},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
