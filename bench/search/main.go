@@ -65,6 +65,7 @@ type options struct {
 	targets               []string
 	out, quireBin         string
 	pprof                 bool
+	logLevel              string
 	dovecot               benchkit.DovecotPorts
 }
 
@@ -78,6 +79,7 @@ func main() {
 	flag.StringVar(&targets, "targets", strings.Join(targetNames, ","), "targets: "+strings.Join(targetNames, ", "))
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
+	flag.StringVar(&o.logLevel, "log-level", "info", "the quire targets' log.level (debug shows each indexing batch)")
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target, while its queries run, into bench/out/")
 	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.Parse()

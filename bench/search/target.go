@@ -138,7 +138,7 @@ func runTarget(ctx context.Context, o options, env benchkit.Env, name string, c 
 // start starts a target and returns what measures its index's size.
 func start(ctx context.Context, o options, env benchkit.Env, name string, cl *benchkit.Cleanups) (*benchkit.Target, func() (int64, error), error) {
 	q := benchkit.QuireOptions{Bin: env.Bin, DBType: name, Users: 1, Dir: filepath.Join(env.Tmp, name),
-		Extra: "\n[isc]\nmode = \"deferred\"\n"}
+		Extra: fmt.Sprintf("\n[isc]\nmode = \"deferred\"\n\n[log]\nlevel = %q\n", o.logLevel)}
 	switch name {
 	case "embedded":
 		t, err := benchkit.StartQuire(ctx, q, cl)

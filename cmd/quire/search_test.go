@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -579,5 +580,64 @@ func TestConverterFailover(t *testing.T) {
 		if got := is.uidSearch("BODY " + w); got != fmt.Sprint(i+1) {
 			t.Errorf("BODY %s: %q", w, got)
 		}
+	}
+}
+
+// TestDeferredIndexingUnderLoad: four LMTP connections deliver into one
+// mailbox while the deferred indexer catches up behind them. Once it has
+// caught up, SEARCH answers from the index alone (every message is under
+// the mark), and must find every message.
+func TestDeferredIndexingUnderLoad(t *testing.T) {
+	const conns, each = 4, 300
+	for name, keys := range searchBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			be := keys(t)
+			be.extra += "\n[isc]\nmode = \"deferred\"\n"
+			s := startSearchServer(t, be.storeKeys, be.extra)
+			var r [4]byte
+			_, _ = crand.Read(r[:])
+			user := "load-" + hex.EncodeToString(r[:]) + "@example.org"
+			s.addUser(t, user)
+			var wg sync.WaitGroup
+			for c := range conns {
+				wg.Go(func() {
+					tp := lmtpSession(t, s.lmtp)
+					for i := range each {
+						body := fmt.Sprintf("From: a@example.net\r\nSubject: load %d-%d\r\n\r\ncommonword uniq%dx%d\r\n", c, i, c, i)
+						if ok, err := deliver(tp, user, body); err != nil || !ok {
+							t.Errorf("delivery %d-%d: %v %v", c, i, ok, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				var st struct {
+					Indexed int64 `json:"indexed"`
+					Queued  int   `json:"queued"`
+				}
+				getJSON(t, "http://"+s.http+"/indexer/statistics", &st)
+				if st.Indexed >= conns*each && st.Queued == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the indexer has %+v after 2 minutes", st)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if be.docs != nil {
+				if n := be.docs(t, storeUserID(t, s.cfg, user)); n != conns*each+1 {
+					t.Errorf("the index holds %d documents, want %d and the mark", n, conns*each)
+				}
+			} else {
+				time.Sleep(time.Second)
+			}
+			got := strings.Fields(s.session(t, user).uidSearch("BODY commonword"))
+			if len(got) != conns*each {
+				t.Fatalf("BODY commonword found %d messages, want %d", len(got), conns*each)
+			}
+		})
 	}
 }

@@ -341,6 +341,7 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progr
 		if err := s.o.Index.Put(ctx, docs, search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}); err != nil {
 			return total, err
 		}
+		s.log.Debug("indexer: batch", "mailbox", mb.ID, "from", lo, "first", rows[0].UID, "last", last, "n", len(rows))
 		now := s.o.Now()
 		for _, r := range rows {
 			s.stats.indexed(now.Sub(r.Meta.SaveDate))
