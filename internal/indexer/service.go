@@ -333,6 +333,9 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progr
 		if len(rows) == 0 {
 			break
 		}
+		if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
+			return total, err
+		}
 		docs, err := s.docs(ctx, mb, rows)
 		if err != nil {
 			return total, err
@@ -355,6 +358,41 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progr
 	err = s.o.Store.Backend().ClearUnindexed(ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, start.Add(-s.o.Margin))
 	return total, err
 }
+
+// fillGaps reads the range [lo, last row] again, a moment later, when the
+// batch skips UIDs in it: the mark will pass over them, so a message the
+// scan missed would never be indexed. Expunged messages leave such gaps
+// too, and cost the second read only. It returns the rows of the second
+// read, a later snapshot of the same range.
+func (s *Service) fillGaps(ctx context.Context, mb store.Mailbox, lo mail.UID, rows []store.MessageRow) ([]store.MessageRow, error) {
+	last := rows[len(rows)-1].UID
+	if int(last-lo)+1 == len(rows) {
+		return rows, nil // gapless
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(gapWait):
+	}
+	var again []store.MessageRow
+	err := s.o.Store.Messages(ctx, mb, lo, last, func(r store.MessageRow) error {
+		again = append(again, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.stats.rereads.Add(1)
+	if len(again) > len(rows) {
+		s.stats.found.Add(int64(len(again) - len(rows)))
+		s.log.Info("indexer: a second read of a batch found messages the first missed", "mailbox", mb.ID,
+			"from", lo, "to", last, "first", len(rows), "second", len(again))
+	}
+	return again, nil
+}
+
+// gapWait is how long fillGaps waits before its second read.
+const gapWait = 50 * time.Millisecond
 
 // errBatchFull stops a row scan once a batch is read.
 var errBatchFull = errors.New("batch full")

@@ -15,6 +15,11 @@ type Stats struct {
 	Dropped  int64 `json:"dropped"`   // deletions dropped on a full queue
 	Queued   int   `json:"queued"`    // mailboxes awaiting a background catch-up here
 	Marks    int64 `json:"marks"`     // marks in this group's index queue at the last sweep
+	// Rereads counts batches read twice because they skipped UIDs (gaps
+	// from expunges, or a scan that missed a message), and Found the
+	// messages only the second read saw.
+	Rereads int64 `json:"rereads"`
+	Found   int64 `json:"found"`
 	// Lag is how long messages waited between being stored and being
 	// indexed, over the last 1,024 indexed (milliseconds).
 	LagP50Ms  float64 `json:"lag_p50_ms"`
@@ -24,7 +29,7 @@ type Stats struct {
 }
 
 type counters struct {
-	docs, catchUps, errors, dropped, marks atomic.Int64
+	docs, catchUps, errors, dropped, marks, rereads, found atomic.Int64
 
 	mu   sync.Mutex
 	lags []time.Duration // ring of the last len(lags) lags
@@ -50,7 +55,7 @@ func (c *counters) indexed(lag time.Duration) {
 func (c *counters) snapshot(queued int) Stats {
 	st := Stats{
 		Indexed: c.docs.Load(), CatchUps: c.catchUps.Load(), Errors: c.errors.Load(),
-		Dropped: c.dropped.Load(), Queued: queued, Marks: c.marks.Load(),
+		Dropped: c.dropped.Load(), Queued: queued, Marks: c.marks.Load(), Rereads: c.rereads.Load(), Found: c.found.Load(),
 	}
 	c.mu.Lock()
 	n := c.next
