@@ -125,10 +125,16 @@ func New(o Options) *Service {
 // indexed now, within ctx; anything else is queued.
 func (s *Service) Added(ctx context.Context, mb store.Mailbox, _ []mail.UID, delivery bool) {
 	if delivery && !s.o.Deferred {
-		if _, err := s.CatchUp(ctx, mb); err == nil {
+		// A few batches at most before the reply: a backlog (after a
+		// restart, or with the index down) goes to the background rather
+		// than past the LMTP client's timeout.
+		_, more, err := s.catchUp(ctx, mb, false, immediateBatches, nil)
+		if err == nil && !more {
 			return
 		}
-		// Logged and counted by CatchUp; the background retries.
+		if err != nil && ctx.Err() == nil {
+			s.failed(mb, err)
+		}
 	}
 	s.enqueue(mb)
 }
@@ -296,18 +302,26 @@ func (s *Service) Sweep(ctx context.Context, all bool) error {
 // it indexed. It clears mb's unindexed mark if it was made Margin before
 // the catch-up began.
 func (s *Service) CatchUp(ctx context.Context, mb store.Mailbox) (int, error) {
-	n, err := s.catchUp(ctx, mb, false, nil)
+	n, _, err := s.catchUp(ctx, mb, false, 0, nil)
 	if err != nil && ctx.Err() == nil {
-		s.stats.errors.Add(1)
-		s.log.Warn("indexer: catching up failed; the mailbox stays queued", "user", mb.UserID, "mailbox", mb.ID, "err", err)
+		s.failed(mb, err)
 	}
 	return n, err
 }
 
+func (s *Service) failed(mb store.Mailbox, err error) {
+	s.stats.errors.Add(1)
+	s.log.Warn("indexer: catching up failed; the mailbox stays queued", "user", mb.UserID, "mailbox", mb.ID, "err", err)
+}
+
+// immediateBatches bounds the batches a delivery indexes before its reply.
+const immediateBatches = 2
+
 // catchUp is CatchUp, from the first message when all is set (the mark
-// may not be gone yet from what the index shows), calling progress after
-// each batch.
-func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progress func(int)) (int, error) {
+// may not be gone yet from what the index shows), for at most limit
+// batches (0: all; more reports that some are left), calling progress
+// after each batch.
+func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, limit int, progress func(int)) (n int, more bool, err error) {
 	l := &s.locks[stripe(mb.ID)]
 	l.Lock()
 	defer l.Unlock()
@@ -315,48 +329,50 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progr
 	s.stats.catchUps.Add(1)
 	mark, err := s.o.Index.Indexed(ctx, mb.UserID, mb.ID)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if all {
 		mark = 0
 	}
-	total := 0
 	lo := mail.UID(mark) + 1
-	for {
+	for batches := 0; ; batches++ {
+		if limit > 0 && batches == limit {
+			return n, true, nil // the queue mark stays for the rest
+		}
 		rows, err := s.rowsFrom(ctx, mb, lo)
 		if err != nil {
 			if errors.Is(err, mail.ErrNoSuchMailbox) {
 				break // deleted since: nothing to index, and its mark may go
 			}
-			return total, err
+			return n, false, err
 		}
 		if len(rows) == 0 {
 			break
 		}
 		if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
-			return total, err
+			return n, false, err
 		}
 		docs, err := s.docs(ctx, mb, rows)
 		if err != nil {
-			return total, err
+			return n, false, err
 		}
 		last := rows[len(rows)-1].UID
 		if err := s.o.Index.Put(ctx, docs, search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}); err != nil {
-			return total, err
+			return n, false, err
 		}
 		s.log.Debug("indexer: batch", "mailbox", mb.ID, "from", lo, "first", rows[0].UID, "last", last, "n", len(rows))
 		now := s.o.Now()
 		for _, r := range rows {
 			s.stats.indexed(now.Sub(r.Meta.SaveDate))
 		}
-		total += len(rows)
+		n += len(rows)
 		if progress != nil {
 			progress(len(rows))
 		}
 		lo = last + 1
 	}
 	err = s.o.Store.Backend().ClearUnindexed(ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, start.Add(-s.o.Margin))
-	return total, err
+	return n, false, err
 }
 
 // fillGaps reads the range [lo, last row] again, a moment later, when the
@@ -496,7 +512,7 @@ func (s *Service) Reindex(ctx context.Context, u store.User, progress func(done,
 		progress(0, total)
 	}
 	for _, mb := range mbs {
-		_, err := s.catchUp(ctx, mb, true, func(n int) {
+		_, _, err := s.catchUp(ctx, mb, true, 0, func(n int) {
 			done += int64(n)
 			if progress != nil {
 				progress(done, max(total, done))

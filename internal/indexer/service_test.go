@@ -347,3 +347,26 @@ func TestCatchUpReadsGapsAgain(t *testing.T) {
 		t.Fatalf("stats %+v, want one reread that found one message", st)
 	}
 }
+
+// TestImmediateBacklogGoesToBackground: a delivery indexes at most a few
+// batches before its reply; the rest of a backlog is queued.
+func TestImmediateBacklogGoesToBackground(t *testing.T) {
+	r := newRig(t)
+	for range 250 { // stored before any indexer: a backlog
+		r.deliver("Subject: backlog\r\n\r\nold message\r\n")
+	}
+	s := r.service(Options{Batch: 100}, false)
+	r.deliver(withAttachment("new", "newword"))
+	inbox := r.mailbox("INBOX")
+	if m := r.mark(inbox); m != 200 {
+		t.Fatalf("mark %d after an immediate delivery over a backlog of 250, want 200 (two batches)", m)
+	}
+	if st := s.Stats(); st.Queued != 1 {
+		t.Fatalf("stats %+v: the rest is not queued", st)
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "the backlog indexed in the background", func() bool { return r.mark(inbox) == 251 })
+}
