@@ -1,0 +1,197 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// CatchUp indexes every message of mb above its mark and returns how many
+// it indexed. It clears mb's unindexed mark if it was made Margin before
+// the catch-up began.
+func (s *Service) CatchUp(ctx context.Context, mb store.Mailbox) (int, error) {
+	n, _, err := s.catchUp(ctx, mb, false, 0, nil)
+	if err != nil && ctx.Err() == nil {
+		s.failed(mb, err)
+	}
+	return n, err
+}
+
+func (s *Service) failed(mb store.Mailbox, err error) {
+	s.stats.errors.Add(1)
+	s.log.Warn("indexer: catching up failed; the mailbox stays queued", "user", mb.UserID, "mailbox", mb.ID, "err", err)
+}
+
+// immediateBatches bounds the batches a delivery indexes before its reply.
+const immediateBatches = 2
+
+// catchUp is CatchUp, from the first message when all is set (the mark
+// may not be gone yet from what the index shows), for at most limit
+// batches (0: all; more reports that some are left), calling progress
+// after each batch.
+func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, limit int, progress func(int)) (n int, more bool, err error) {
+	l := &s.locks[stripe(mb.ID)]
+	l.Lock()
+	defer l.Unlock()
+	start := s.o.Now()
+	s.stats.catchUps.Add(1)
+	mark, err := s.o.Index.Indexed(ctx, mb.UserID, mb.ID)
+	if err != nil {
+		return 0, false, err
+	}
+	if all {
+		mark = 0
+	}
+	lo := mail.UID(mark) + 1
+	for batches := 0; ; batches++ {
+		if limit > 0 && batches == limit {
+			return n, true, nil // the queue mark stays for the rest
+		}
+		rows, err := s.rowsFrom(ctx, mb, lo)
+		if err != nil {
+			if errors.Is(err, mail.ErrNoSuchMailbox) {
+				break // deleted since: nothing to index, and its mark may go
+			}
+			return n, false, err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
+			return n, false, err
+		}
+		docs, err := s.docs(ctx, mb, rows)
+		if err != nil {
+			return n, false, err
+		}
+		last := rows[len(rows)-1].UID
+		if err := s.o.Index.Put(ctx, docs, search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}); err != nil {
+			return n, false, err
+		}
+		s.log.Debug("indexer: batch", "mailbox", mb.ID, "from", lo, "first", rows[0].UID, "last", last, "n", len(rows))
+		now := s.o.Now()
+		for _, r := range rows {
+			s.stats.indexed(now.Sub(r.Meta.SaveDate))
+		}
+		n += len(rows)
+		if progress != nil {
+			progress(len(rows))
+		}
+		lo = last + 1
+	}
+	err = s.o.Store.Backend().ClearUnindexed(ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, start.Add(-s.o.Margin))
+	return n, false, err
+}
+
+// fillGaps reads the range [lo, last row] again, a moment later, when the
+// batch skips UIDs in it: the mark will pass over them, so a message the
+// scan missed would never be indexed. Expunged messages leave such gaps
+// too, and cost the second read only. It returns the rows of the second
+// read, a later snapshot of the same range.
+func (s *Service) fillGaps(ctx context.Context, mb store.Mailbox, lo mail.UID, rows []store.MessageRow) ([]store.MessageRow, error) {
+	last := rows[len(rows)-1].UID
+	if int(last-lo)+1 == len(rows) {
+		return rows, nil // gapless
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(gapWait):
+	}
+	var again []store.MessageRow
+	err := s.o.Store.Messages(ctx, mb, lo, last, func(r store.MessageRow) error {
+		again = append(again, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.stats.rereads.Add(1)
+	if len(again) > len(rows) {
+		s.stats.found.Add(int64(len(again) - len(rows)))
+		s.log.Info("indexer: a second read of a batch found messages the first missed", "mailbox", mb.ID,
+			"from", lo, "to", last, "first", len(rows), "second", len(again))
+	}
+	return again, nil
+}
+
+// gapWait is how long fillGaps waits before its second read.
+const gapWait = 50 * time.Millisecond
+
+// errBatchFull stops a row scan once a batch is read.
+var errBatchFull = errors.New("batch full")
+
+// rowsFrom reads up to Batch rows of mb from UID lo, so that no backend
+// cursor stays open while messages are converted.
+func (s *Service) rowsFrom(ctx context.Context, mb store.Mailbox, lo mail.UID) ([]store.MessageRow, error) {
+	var rows []store.MessageRow
+	err := s.o.Store.Messages(ctx, mb, lo, 0, func(r store.MessageRow) error {
+		rows = append(rows, r)
+		if len(rows) == s.o.Batch {
+			return errBatchFull
+		}
+		return nil
+	})
+	if errors.Is(err, errBatchFull) {
+		err = nil
+	}
+	return rows, err
+}
+
+// docs builds the documents of rows on every core: reading, parsing and
+// converting dominate indexing, and messages are independent.
+func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.MessageRow) ([]search.Doc, error) {
+	docs := make([]search.Doc, len(rows))
+	errs := make([]error, len(rows))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(rows)) {
+		wg.Go(func() {
+			for i := range next {
+				docs[i], errs[i] = s.doc(ctx, mb, rows[i])
+			}
+		})
+	}
+	for i := range rows {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return docs, errors.Join(errs...)
+}
+
+// doc reads one message and builds its document. A body that cannot be
+// read fails the catch-up (it is retried); content that cannot be
+// converted does not (the converter salvages what it can).
+func (s *Service) doc(ctx context.Context, mb store.Mailbox, r store.MessageRow) (search.Doc, error) {
+	blob, err := s.o.Store.OpenBody(ctx, r.Meta)
+	if err != nil {
+		return search.Doc{}, fmt.Errorf("indexer: open message %d of %s: %w", r.UID, mb.ID, err)
+	}
+	defer blob.Close()
+	raw := make([]byte, min(blob.Size(), s.o.MaxMessage))
+	if n, err := blob.ReadAt(raw, 0); n < len(raw) && err != nil && !errors.Is(err, io.EOF) {
+		return search.Doc{}, fmt.Errorf("indexer: read message %d of %s: %w", r.UID, mb.ID, err)
+	}
+	root, err := message.Unmarshal(r.Meta.Structure)
+	if err != nil {
+		root = nil // scanned from raw, as SEARCH does
+	}
+	return Doc(ctx, s.o.Converter, mb.UserID, mb.ID, uint32(r.UID), raw, root), nil
+}
+
+func stripe(id string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % 64)
+}
