@@ -12,14 +12,13 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/numeric"
-	blevesearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
@@ -113,7 +112,6 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 	b := x.idx.NewBatch()
 	for _, d := range docs {
 		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
-		doc.AddField(document.NewNumericFieldWithIndexingOptions("uid", nil, float64(d.UID), index.IndexField|index.DocValues))
 		for name, text := range d.Fields() {
 			if text != "" {
 				doc.AddField(document.NewTextFieldCustom(name, nil, []byte(text), textOpts, terms{}))
@@ -202,6 +200,7 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fiel
 	if !ok || len(fields) == 0 {
 		return nil, false, nil
 	}
+	q := bleve.NewConjunctionQuery(scope(userID, mailboxID))
 	anyField := bleve.NewDisjunctionQuery()
 	for _, f := range fields {
 		all := bleve.NewConjunctionQuery()
@@ -210,68 +209,28 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fiel
 			pq.SetField(f)
 			all.AddQuery(pq)
 		}
-		anyField.AddQuery(all)
+		if len(fields) == 1 {
+			q.AddQuery(all.Conjuncts...) // no one-legged disjunction to walk
+		} else {
+			anyField.AddQuery(all)
+		}
 	}
-	uids, err := x.uids(ctx, bleve.NewConjunctionQuery(scope(userID, mailboxID), anyField))
+	if len(fields) > 1 {
+		q.AddQuery(anyField)
+	}
+	ids, err := x.ids(ctx, q)
 	if err != nil {
 		return nil, false, err
 	}
-	return uids, true, nil
-}
-
-// uids runs q on a snapshot and reads each hit's UID from the "uid" doc
-// values, skipping what a bleve search does per hit (collecting, sorting,
-// resolving the document's name): a query with 80,000 hits costs their
-// postings and little else.
-func (x *Index) uids(ctx context.Context, q query.Query) ([]uint32, error) {
-	ix, err := x.idx.Advanced()
-	if err != nil {
-		return nil, fmt.Errorf("bleve: %w", err)
-	}
-	r, err := ix.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("bleve: open a snapshot: %w", err)
-	}
-	defer r.Close()
-	s, err := q.Searcher(ctx, r, x.idx.Mapping(), blevesearch.SearcherOptions{Score: "none"})
-	if err != nil {
-		return nil, fmt.Errorf("bleve: search: %w", err)
-	}
-	defer s.Close()
-	dv, err := r.DocValueReader([]string{"uid"})
-	if err != nil {
-		return nil, fmt.Errorf("bleve: search: %w", err)
-	}
-	sc := &blevesearch.SearchContext{DocumentMatchPool: blevesearch.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
-	var out []uint32
-	for n := 0; ; n++ {
-		if n%1024 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		dm, err := s.Next(sc)
-		if err != nil {
-			return nil, fmt.Errorf("bleve: search: %w", err)
-		}
-		if dm == nil {
-			return out, nil
-		}
-		uid, found := uint32(0), false
-		err = dv.VisitDocValues(dm.IndexInternalID, func(_ string, term []byte) {
-			pc := numeric.PrefixCoded(term)
-			if shift, err := pc.Shift(); err == nil && shift == 0 {
-				if v, err := pc.Int64(); err == nil {
-					uid, found = uint32(numeric.Int64ToFloat64(v)), true // numbers are indexed as sortable float bits
-				}
+	out := make([]uint32, 0, len(ids))
+	for _, id := range ids {
+		if i := strings.LastIndexByte(id, '/'); i >= 0 {
+			if u, err := strconv.ParseUint(id[i+1:], 10, 32); err == nil {
+				out = append(out, uint32(u))
 			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("bleve: read a UID: %w", err)
 		}
-		if found {
-			out = append(out, uid)
-		}
-		sc.DocumentMatchPool.Put(dm)
 	}
+	return out, true, nil
 }
 
 // box names a user's mailbox in one term, so that one posting list
