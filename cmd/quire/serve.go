@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -194,8 +193,7 @@ func freeMemory(w http.ResponseWriter, _ *http.Request) {
 	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]uint64{
+	writeJSON(w, map[string]uint64{
 		"heap_inuse": m.HeapInuse, "stack_inuse": m.StackInuse, "sys": m.Sys,
 		"heap_released": m.HeapReleased, "goroutines": uint64(runtime.NumGoroutine()),
 	})
