@@ -27,7 +27,8 @@ import (
 
 // Index is a search.Index. It is safe for concurrent use.
 type Index struct {
-	idx bleve.Index
+	idx  bleve.Index
+	uids uidCache
 }
 
 var _ search.Index = (*Index)(nil)
@@ -194,12 +195,22 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
 }
 
 // Search implements search.Index: per field, a prefix query per word of
-// the text, all of them; any field.
+// the text, all of them; any field. On scorch (always, for indexes Open
+// makes) the query runs on the segments' posting lists (segments.go);
+// the bleve query below serves any other index.
 func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fields ...string) ([]uint32, bool, error) {
 	prefixes, _, ok := search.Plan(text)
 	if !ok || len(fields) == 0 {
 		return nil, false, nil
 	}
+	if uids, ok, err := x.snapshotSearch(ctx, box(userID, mailboxID), prefixes, fields); ok || err != nil {
+		return uids, err == nil, err
+	}
+	return x.querySearch(ctx, userID, mailboxID, prefixes, fields)
+}
+
+// querySearch is Search as a bleve query.
+func (x *Index) querySearch(ctx context.Context, userID, mailboxID string, prefixes, fields []string) ([]uint32, bool, error) {
 	q := bleve.NewConjunctionQuery(scope(userID, mailboxID))
 	anyField := bleve.NewDisjunctionQuery()
 	for _, f := range fields {
