@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/quiremail/quire/internal/imapserver/imapsearch"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
@@ -52,21 +53,14 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	if ans != nil {
 		sc.Known = ans.known
 		if set, comp, ok := ans.pure(key); ok && !rows {
-			for i, u := range s.uids {
-				if u > ans.mark {
-					break
-				}
-				if set[u] != comp && !s.gone[u] {
-					out = append(out, &candidate{seq: uint32(i + 1), m: &fetchMsg{c: c, ctx: ctx, row: store.MessageRow{UID: u}}})
-				}
-			}
+			out = c.pureCandidates(ctx, set, comp, ans.mark)
 			from = ans.mark + 1
 		}
 	}
 	var evalErr error
 	visit := func(r store.MessageRow) error {
 		seq := s.seq(r.UID)
-		if seq == 0 || ans != nil && ans.narrowed && r.UID <= ans.mark && !ans.cands[r.UID] {
+		if seq == 0 || ans != nil && ans.narrowed && r.UID <= ans.mark && !ans.cands.Contains(uint32(r.UID)) {
 			return nil
 		}
 		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}}
@@ -84,8 +78,8 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	}
 	switch {
 	case from > s.maxUID():
-	case ans != nil && ans.narrowed && len(ans.cands)*4 < len(s.uids):
-		err = c.visitRuns(ctx, from, func(u mail.UID) bool { return u > ans.mark || ans.cands[u] }, visit)
+	case ans != nil && ans.narrowed && ans.cands.GetCardinality()*4 < uint64(len(s.uids)):
+		err = c.visitRuns(ctx, from, func(u mail.UID) bool { return u > ans.mark || ans.cands.Contains(uint32(u)) }, visit)
 	default:
 		err = c.srv.opts.Store.Messages(ctx, s.mb, from, s.maxUID(), visit)
 	}
@@ -93,6 +87,31 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 		return nil, evalErr
 	}
 	return out, err
+}
+
+// pureCandidates are the view's messages up to mark whose membership in
+// set is not comp, with only their UIDs: allocated in two slabs, as
+// they may be most of a large mailbox.
+func (c *conn) pureCandidates(ctx context.Context, set *roaring.Bitmap, comp bool, mark mail.UID) []*candidate {
+	s := c.sel
+	var at []int
+	for i, u := range s.uids {
+		if u > mark {
+			break
+		}
+		if set.Contains(uint32(u)) != comp && !s.gone[u] {
+			at = append(at, i)
+		}
+	}
+	xs := make([]candidate, len(at))
+	ms := make([]fetchMsg, len(at))
+	out := make([]*candidate, len(at))
+	for j, i := range at {
+		ms[j] = fetchMsg{c: c, ctx: ctx, row: store.MessageRow{UID: s.uids[i]}}
+		xs[j] = candidate{seq: uint32(i + 1), m: &ms[j]}
+		out[j] = &xs[j]
+	}
+	return out
 }
 
 // visitRuns reads the rows of the view's UIDs from on that want accepts:
@@ -149,10 +168,11 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 	}
 	withModSeq := imapsearch.HasModSeq(a.Key) && len(found) > 0
 	if ret == nil {
-		c.w.Raw("* SEARCH")
+		line := []byte("* SEARCH")
 		for _, n := range ids {
-			c.w.Raw(" " + strconv.FormatUint(uint64(n), 10))
+			line = strconv.AppendUint(append(line, ' '), uint64(n), 10)
 		}
+		c.w.Raw(string(line))
 		if withModSeq {
 			c.w.Raw(" (MODSEQ " + strconv.FormatUint(uint64(top), 10) + ")")
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -46,7 +45,7 @@ func (x *Index) snapshotSearch(ctx context.Context, box string, prefixes, fields
 	}
 	segs := snap.Segments()
 	x.uids.retain(segs)
-	var out []uint32
+	out := roaring.New() // sorts the UIDs as they come
 	for _, ss := range segs {
 		if err := ctx.Err(); err != nil {
 			return nil, true, err
@@ -58,12 +57,11 @@ func (x *Index) snapshotSearch(ctx context.Context, box string, prefixes, fields
 		if hits.IsEmpty() {
 			continue
 		}
-		if out, err = x.uids.of(ss, hits, out); err != nil {
+		if err := x.uids.of(ss, hits, out); err != nil {
 			return nil, true, err
 		}
 	}
-	slices.Sort(out)
-	return out, true, nil
+	return out.ToArray(), true, nil
 }
 
 // segmentHits is the plan's answer in one segment, as document numbers.
@@ -223,8 +221,8 @@ func (c *uidCache) segment(ss *scorch.SegmentSnapshot) *segUIDs {
 	return s
 }
 
-// of appends the UIDs of the documents hits numbers in ss to out.
-func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out []uint32) ([]uint32, error) {
+// of adds the UIDs of the documents hits numbers in ss to out.
+func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out *roaring.Bitmap) error {
 	s := c.segment(ss)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,22 +230,22 @@ func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out []ui
 	for it.HasNext() {
 		n := it.Next()
 		if int(n) >= len(s.uids) {
-			return out, fmt.Errorf("bleve: document %d past the end of a segment of %d", n, len(s.uids))
+			return fmt.Errorf("bleve: document %d past the end of a segment of %d", n, len(s.uids))
 		}
 		u := s.uids[n]
 		if u == 0 {
 			id, err := ss.DocID(uint64(n))
 			if err != nil {
-				return out, fmt.Errorf("bleve: read document %d: %w", n, err)
+				return fmt.Errorf("bleve: read document %d: %w", n, err)
 			}
 			u = uidOf(string(id))
 			s.uids[n] = u
 		}
 		if u != noUID {
-			out = append(out, u)
+			out.Add(u)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // uidOf is the UID a document ID names (docID), or noUID.
