@@ -13,7 +13,9 @@
 # DOVECOT_LMTP_PORT (12424), DOVECOT_IMAP_PORT (12143), DOVECOT_POP3_PORT
 # (12110), DOVECOT_USERS (20 users user1..N@bench.test), DOVECOT_PASSWORD (bench),
 # DOVECOT_FTS ("" or "xapian": full-text search with Debian's dovecot-fts-xapian,
-# substrings of 3 characters and more, indexed by `doveadm index`; see bench/search).
+# substrings of 3 characters and more, indexed by `doveadm index`; see bench/search),
+# DOVECOT_CONF_EXTRA (configuration files appended to the generated one, e.g.
+# scripts/dovecot/large-mailbox.conf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,7 @@ POP3_PORT="${DOVECOT_POP3_PORT:-12110}"
 USERS="${DOVECOT_USERS:-20}"
 PASSWORD="${DOVECOT_PASSWORD:-bench}"
 FTS="${DOVECOT_FTS:-}"
+EXTRA="${DOVECOT_CONF_EXTRA:-}"
 CONF="$DIR/dovecot.conf"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -51,6 +54,10 @@ configure() {
     xapian) cat scripts/dovecot/fts-xapian.conf >>"$CONF" ;;
     *) echo "dovecot: DOVECOT_FTS=$FTS: want \"\" or \"xapian\"" >&2; return 1 ;;
   esac
+  for f in $EXTRA; do
+    [ -f "$f" ] || { echo "dovecot: DOVECOT_CONF_EXTRA: no file $f" >&2; return 1; }
+    cat "$f" >>"$CONF"
+  done
   : >"$DIR/users"
   for i in $(seq 1 "$USERS"); do
     echo "user$i@bench.test:{PLAIN}$PASSWORD::::::" >>"$DIR/users"
