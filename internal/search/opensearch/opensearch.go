@@ -42,7 +42,12 @@ type Options struct {
 	// otherwise the engine's refresh interval (1 s) applies.
 	Refresh            bool
 	Username, Password string
-	PageSize           int // hits per search request (default 10,000, the engines' max_result_window)
+	// PageSize is the most hits one search request returns (default
+	// 100,000); the index's max_result_window is set to it (to 10,000
+	// at least). A SEARCH for
+	// a common word returns most of a mailbox, and every page of
+	// search_after runs the query again.
+	PageSize int
 	HTTP               *http.Client
 }
 
@@ -67,7 +72,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		o.Shards = 1
 	}
 	if o.PageSize <= 0 {
-		o.PageSize = 10000
+		o.PageSize = 100000
 	}
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{Timeout: 60 * time.Second}
@@ -94,11 +99,16 @@ func (c *Client) mapping() map[string]any {
 		"template": map[string]any{
 			"settings": map[string]any{
 				"number_of_shards": c.o.Shards, "number_of_replicas": c.o.Replicas,
+				"max_result_window": c.window(),
 			},
 			"mappings": map[string]any{"_source": map[string]any{"enabled": false}, "properties": props},
 		},
 	}
 }
+
+// window is the index's max_result_window: the page size, and never
+// below the engines' default, which _delete_by_query's scrolls assume.
+func (c *Client) window() int { return max(c.o.PageSize, 10000) }
 
 func (c *Client) ensureIndex(ctx context.Context) error {
 	if _, err := c.do(ctx, "PUT", "/_index_template/"+c.o.Index, jsonBody(c.mapping()), nil); err != nil {
@@ -112,6 +122,10 @@ func (c *Client) ensureIndex(ctx context.Context) error {
 		props := c.mapping()["template"].(map[string]any)["mappings"].(map[string]any)["properties"]
 		if _, err := c.do(ctx, "PUT", "/"+c.o.Index+"/_mapping", jsonBody(map[string]any{"properties": props}), nil); err != nil {
 			return fmt.Errorf("opensearch: update the mapping of %s: %w", c.o.Index, err)
+		}
+		win := map[string]any{"index": map[string]any{"max_result_window": c.window()}}
+		if _, err := c.do(ctx, "PUT", "/"+c.o.Index+"/_settings", jsonBody(win), nil); err != nil {
+			return fmt.Errorf("opensearch: set max_result_window of %s: %w", c.o.Index, err)
 		}
 		return nil
 	}

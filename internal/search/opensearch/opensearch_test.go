@@ -45,3 +45,48 @@ func open(t *testing.T, pageSize int) *Client {
 func TestConformance(t *testing.T) {
 	searchtest.Run(t, func(t *testing.T) search.Index { return open(t, 7) })
 }
+
+// TestLargeResultOnePage: a search of more hits than the engines' default
+// max_result_window (10,000) is answered in one request, because the
+// index's window is the page size, also on an index that existed before.
+func TestLargeResultOnePage(t *testing.T) {
+	c := open(t, 20000)
+	ctx := t.Context()
+	const n = 12000
+	docs := make([]search.Doc, 0, 1000)
+	for u := uint32(1); u <= n; u++ {
+		docs = append(docs, search.Doc{UserID: "u", MailboxID: "m", UID: u, Body: "common words here"})
+		if len(docs) == cap(docs) {
+			if err := c.Put(ctx, docs); err != nil {
+				t.Fatal(err)
+			}
+			docs = docs[:0]
+		}
+	}
+	got, ok, err := c.Search(ctx, "u", "m", "common", search.FieldBody)
+	if err != nil || !ok {
+		t.Fatalf("search: %v %v", ok, err)
+	}
+	if len(got) != n || got[0] != 1 || got[n-1] != n {
+		t.Fatalf("%d hits (want %d)", len(got), n)
+	}
+	// Opened again with a larger page: the existing index's window grows.
+	o := c.o
+	o.PageSize = 30000
+	if _, err := New(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	var settings map[string]struct {
+		Settings struct {
+			Index struct {
+				MaxResultWindow string `json:"max_result_window"`
+			} `json:"index"`
+		} `json:"settings"`
+	}
+	if _, err := c.do(ctx, "GET", "/"+o.Index+"/_settings", nil, &settings); err != nil {
+		t.Fatal(err)
+	}
+	if w := settings[o.Index].Settings.Index.MaxResultWindow; w != "30000" {
+		t.Fatalf("max_result_window %q after reopening, want 30000", w)
+	}
+}
