@@ -48,7 +48,7 @@ type Options struct {
 	// a common word returns most of a mailbox, and every page of
 	// search_after runs the query again.
 	PageSize int
-	HTTP               *http.Client
+	HTTP     *http.Client
 }
 
 // Client is a search.Index.
