@@ -3,6 +3,7 @@ package benchkit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,23 +17,39 @@ type Corpus struct {
 	AvgSize float64 // bytes
 }
 
-// LoadCorpus runs shared/corpus/gen_mbox.py for n messages into dir and
-// splits the mbox it writes. The generator is deterministic: the same n
-// gives the same messages on every machine.
+// LoadCorpus runs shared/corpus/gen_mbox.py for n messages and splits the
+// mbox it writes. The generator is deterministic: the same n gives the
+// same messages on every machine, so the mbox is kept in
+// .cache/corpus/ under the generator's hash and n (100,000 messages take
+// the generator five minutes); dir is where it is written first.
 func LoadCorpus(ctx context.Context, root string, n int, dir string) (*Corpus, error) {
-	mbox := filepath.Join(dir, "corpus.mbox")
 	gen := filepath.Join(root, "..", "shared", "corpus", "gen_mbox.py")
-	out, err := exec.CommandContext(ctx, "python3", gen, fmt.Sprint(n), mbox).CombinedOutput()
+	src, err := os.ReadFile(gen)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v\n%s", gen, err, out)
+		return nil, fmt.Errorf("the corpus generator: %w", err)
 	}
-	raw, err := os.ReadFile(mbox)
+	sum := sha256.Sum256(src)
+	cached := filepath.Join(root, ".cache", "corpus", fmt.Sprintf("%x-%d.mbox", sum[:6], n))
+	if _, err := os.Stat(cached); err != nil {
+		mbox := filepath.Join(dir, "corpus.mbox")
+		out, err := exec.CommandContext(ctx, "python3", gen, fmt.Sprint(n), mbox).CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v\n%s", gen, err, out)
+		}
+		if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(mbox, cached); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := os.ReadFile(cached)
 	if err != nil {
 		return nil, err
 	}
 	msgs := SplitMbox(raw)
 	if len(msgs) != n {
-		return nil, fmt.Errorf("%s: expected %d messages, split %d", mbox, n, len(msgs))
+		return nil, fmt.Errorf("%s: expected %d messages, split %d", cached, n, len(msgs))
 	}
 	c := &Corpus{}
 	total := 0
@@ -43,6 +60,20 @@ func LoadCorpus(ctx context.Context, root string, n int, dir string) (*Corpus, e
 	}
 	c.AvgSize = float64(total) / float64(len(msgs))
 	return c, nil
+}
+
+// copyFile copies src to dst through a temporary name, so that dst is
+// whole or absent.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 // SplitMbox splits an mboxrd (or mboxo) file into messages with LF line
