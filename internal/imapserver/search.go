@@ -27,10 +27,10 @@ func charsetOK(cs string) bool { return cs == "" || cs == "UTF-8" || cs == "US-A
 // search runs a program over the view and returns the matching messages
 // in sequence order. With rows set their rows and structures are loaded
 // (SORT, THREAD and MODSEQ need them); otherwise a program the full-text
-// index answers alone gives candidates with only their UIDs. If the
-// index fails, every message is read, which is slower but gives the same
+// index answers alone gives matches without candidates. If the index
+// fails, every message is read, which is slower but gives the same
 // answer.
-func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) ([]*candidate, error) {
+func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) ([]hit, error) {
 	s := c.sel
 	sc := imapsearch.Context{MaxSeq: s.exists(), MaxUID: s.maxUID()}
 	if len(s.saved) > 0 {
@@ -48,12 +48,12 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 		c.srv.log.Warn("imap: the search index failed; reading every message", "mailbox", s.mb.ID, "err", err)
 		ans = nil
 	}
-	var out []*candidate
+	var out []hit
 	from := mail.UID(1) // rows are read from here on
 	if ans != nil {
 		sc.Known = ans.known
 		if set, comp, ok := ans.pure(key); ok && !rows {
-			out = c.pureCandidates(ctx, set, comp, ans.mark)
+			out = c.pureMatches(set, comp, ans.mark)
 			from = ans.mark + 1
 		}
 	}
@@ -72,7 +72,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 			return err
 		}
 		if ok {
-			out = append(out, x)
+			out = append(out, hit{seq: seq, uid: r.UID, x: x})
 		}
 		return nil
 	}
@@ -89,27 +89,31 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	return out, err
 }
 
-// pureCandidates are the view's messages up to mark whose membership in
-// set is not comp, with only their UIDs: allocated in two slabs, as
-// they may be most of a large mailbox.
-func (c *conn) pureCandidates(ctx context.Context, set *roaring.Bitmap, comp bool, mark mail.UID) []*candidate {
+// hit is a message a search found: its candidate, with its row, when
+// the search read it, nil when the index alone answered.
+type hit struct {
+	seq uint32
+	uid mail.UID
+	x   *candidate
+}
+
+// pureMatches are the view's messages up to mark whose membership in set
+// is not comp: they may be most of a large mailbox, so no row or
+// candidate is made for them.
+func (c *conn) pureMatches(set *roaring.Bitmap, comp bool, mark mail.UID) []hit {
 	s := c.sel
-	var at []int
+	n := int(set.GetCardinality())
+	if comp {
+		n = len(s.uids) - n
+	}
+	out := make([]hit, 0, max(n, 0))
 	for i, u := range s.uids {
 		if u > mark {
 			break
 		}
 		if set.Contains(uint32(u)) != comp && !s.gone[u] {
-			at = append(at, i)
+			out = append(out, hit{seq: uint32(i + 1), uid: u})
 		}
-	}
-	xs := make([]candidate, len(at))
-	ms := make([]fetchMsg, len(at))
-	out := make([]*candidate, len(at))
-	for j, i := range at {
-		ms[j] = fetchMsg{c: c, ctx: ctx, row: store.MessageRow{UID: s.uids[i]}}
-		xs[j] = candidate{seq: uint32(i + 1), m: &ms[j]}
-		out[j] = &xs[j]
 	}
 	return out
 }
@@ -159,12 +163,14 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 	}
 	ids := make([]uint32, len(found))
 	var top mail.ModSeq
-	for i, x := range found {
-		ids[i] = x.seq
+	for i, m := range found {
+		ids[i] = m.seq
 		if byUID {
-			ids[i] = uint32(x.row().UID)
+			ids[i] = uint32(m.uid)
 		}
-		top = max(top, x.row().ModSeq)
+		if m.x != nil { // MODSEQ reads rows (search's rows)
+			top = max(top, m.x.row().ModSeq)
+		}
 	}
 	withModSeq := imapsearch.HasModSeq(a.Key) && len(found) > 0
 	if ret == nil {
@@ -194,8 +200,8 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 			}
 		}
 		c.sel.saved = c.sel.saved[:0]
-		for _, x := range saved {
-			c.sel.saved = append(c.sel.saved, x.row().UID)
+		for _, m := range saved {
+			c.sel.saved = append(c.sel.saved, m.uid)
 		}
 		if len(ret) == 1 {
 			return ok("SEARCH completed, result saved")
@@ -205,10 +211,10 @@ func (c *conn) cmdSearch(a *imapwire.SearchArgs, byUID bool) result {
 		// RFC 7162 3.1.5: the highest mod-sequence of what is returned.
 		top = 0
 		if opt("MIN") {
-			top = found[0].row().ModSeq
+			top = found[0].x.row().ModSeq
 		}
 		if opt("MAX") {
-			top = max(top, found[len(found)-1].row().ModSeq)
+			top = max(top, found[len(found)-1].x.row().ModSeq)
 		}
 	}
 	c.writeESearch(ids, byUID, opt("MIN"), opt("MAX"), opt("COUNT"), all && (len(ret) == 0 || opt("ALL")), withModSeq, top)
@@ -305,8 +311,8 @@ func (c *conn) searchAll(charset string, key *imapwire.SearchKey, op string) ([]
 		return nil, c.storeError(op, err, ""), false
 	}
 	msgs := make([]imapsearch.Message, len(found))
-	for i, x := range found {
-		msgs[i] = x
+	for i, m := range found {
+		msgs[i] = m.x
 	}
 	return msgs, result{}, true
 }
