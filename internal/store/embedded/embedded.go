@@ -53,6 +53,10 @@ type Options struct {
 	// TextTTL is how long converted text stays in the conversion cache
 	// (store.cachettl, default 14 days).
 	TextTTL time.Duration
+	// TextPurgeEvery is how often expired conversion-cache entries are
+	// deleted (default 1 hour; negative: never, PurgeText only).
+	// Expired entries already read as missing; the purge frees the disk.
+	TextPurgeEvery time.Duration
 }
 
 // ErrLocked reports that another process has the data directory open.
@@ -70,6 +74,8 @@ type Backend struct {
 	locks [256]sync.Mutex // mailbox commit locks, by hash of mailbox ID
 	ulock [64]sync.Mutex  // user locks (uidvalidity, mailbox names)
 	qlock sync.Mutex      // the index queue's read-compare-delete
+	stop  chan struct{}   // closed by Close: background work ends
+	bg    sync.WaitGroup
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -111,15 +117,23 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
-	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync}
+	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{})}
 	if opts.NoSync {
 		b.wsync = pebble.NoSync
+	}
+	if opts.TextPurgeEvery == 0 {
+		opts.TextPurgeEvery = time.Hour
+	}
+	if opts.TextPurgeEvery > 0 {
+		b.bg.Go(func() { b.purgeTextEvery(opts.TextPurgeEvery) })
 	}
 	return b, nil
 }
 
 // Close closes the store.
 func (b *Backend) Close() error {
+	close(b.stop)
+	b.bg.Wait()
 	b.dec.Close()
 	return b.db.Close()
 }

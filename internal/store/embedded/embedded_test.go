@@ -59,3 +59,21 @@ func TestTextCacheExpires(t *testing.T) {
 		t.Fatalf("PurgeText: %d, %v", n, err)
 	}
 }
+
+// TestTextCachePurgedOnSchedule: expired entries are deleted in the
+// background (TextPurgeEvery), without anyone calling PurgeText.
+func TestTextCachePurgedOnSchedule(t *testing.T) {
+	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true, TextTTL: time.Second, TextPurgeEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.PutText(ctx, []byte("h1"), "pdf", "text"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the expiry, whole seconds
+	if n, err := b.PurgeText(ctx); n != 0 || err != nil {
+		t.Fatalf("PurgeText found %d expired entries (%v): the scheduled purge did not run", n, err)
+	}
+}

@@ -77,3 +77,23 @@ func (b *Backend) PurgeText(_ context.Context) (int, error) {
 	}
 	return len(dead), batch.Commit(pebble.NoSync)
 }
+
+// purgeTextEvery runs PurgeText every d until Close.
+func (b *Backend) purgeTextEvery(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		n, err := b.PurgeText(context.Background())
+		switch {
+		case err != nil:
+			b.log.Warn("embedded: purging expired converted text failed; retrying at the next interval", "err", err)
+		case n > 0:
+			b.log.Info("embedded: purged expired converted text", "entries", n)
+		}
+	}
+}
