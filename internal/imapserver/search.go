@@ -27,7 +27,7 @@ func charsetOK(cs string) bool { return cs == "" || cs == "UTF-8" || cs == "US-A
 // search runs a program over the view and returns the matching messages
 // in sequence order. With rows set their rows and structures are loaded
 // (SORT, THREAD and MODSEQ need them); otherwise a program the full-text
-// index answers alone gives matches without candidates. If the index
+// index answers alone gives hits without candidates. If the index
 // fails, every message is read, which is slower but gives the same
 // answer.
 func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) ([]hit, error) {
@@ -53,7 +53,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	if ans != nil {
 		sc.Known = ans.known
 		if set, comp, ok := ans.pure(key); ok && !rows {
-			out = c.pureMatches(set, comp, ans.mark)
+			out = c.pureHits(set, comp, ans.mark)
 			from = ans.mark + 1
 		}
 	}
@@ -97,10 +97,10 @@ type hit struct {
 	x   *candidate
 }
 
-// pureMatches are the view's messages up to mark whose membership in set
+// pureHits are the view's messages up to mark whose membership in set
 // is not comp: they may be most of a large mailbox, so no row or
 // candidate is made for them.
-func (c *conn) pureMatches(set *roaring.Bitmap, comp bool, mark mail.UID) []hit {
+func (c *conn) pureHits(set *roaring.Bitmap, comp bool, mark mail.UID) []hit {
 	s := c.sel
 	n := int(set.GetCardinality())
 	if comp {
