@@ -198,11 +198,15 @@ func testScanWhileAppending(t *testing.T, e *env) {
 			return nil
 		})
 		if err != nil && err != stop {
+			<-done // the writers must not report after the test ends
 			t.Fatal(err)
 		}
 		for i, uid := range got {
 			if uid != lo+mail.UID(i) {
-				t.Fatalf("a scan from UID %d gave %v: UID %d is missing while a higher one shows", lo, got, lo+mail.UID(i))
+				var again []mail.UID
+				_ = e.s.Messages(e.ctx, mb, lo, uid, func(r store.MessageRow) error { again = append(again, r.UID); return nil })
+				<-done
+				t.Fatalf("a scan from UID %d gave %v: UID %d is missing while a higher one shows (a scan right after gave %v)", lo, got, lo+mail.UID(i), again)
 			}
 		}
 		lo += mail.UID(len(got))
