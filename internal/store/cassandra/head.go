@@ -171,14 +171,22 @@ func (c *headCache) get(id string) (bucketState, bool) {
 }
 
 // put records st unless a later state is known, and returns st with the
-// highest watermark known for its bucket: each is a true lower bound (the
-// database's, or what this host materialized itself), so the higher is too.
+// highest watermark known for its bucket, but never above st's head: each
+// is a true lower bound (the database's, or what this host materialized
+// itself), so the higher is too, and a snapshot reads the state rows up to
+// the head and the log above the watermark.
 func (c *headCache) put(id string, st bucketState) bucketState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, ok := c.mu.m[id]
 	if ok && old.bucket == st.bucket {
-		st.mat = max(st.mat, old.mat)
+		// The cache may know of a later materialization than the row
+		// read (the watermark is written in the background), but a
+		// state is only as good as its head: a watermark above the head
+		// would let a snapshot read neither the state rows above the
+		// head's UIDNEXT nor the log entries below the watermark, and
+		// messages committed in between would be missing from it.
+		st.mat = max(st.mat, min(old.mat, int64(st.head.ModSeq)))
 	}
 	if ok && (old.bucket > st.bucket || old.bucket == st.bucket && old.head.ModSeq > st.head.ModSeq) {
 		return st

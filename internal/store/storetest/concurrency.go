@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -197,7 +198,7 @@ func testScanWhileAppending(t *testing.T, e *env) {
 			}
 			return nil
 		})
-		if err != nil && err != stop {
+		if err != nil && !errors.Is(err, stop) {
 			<-done // the writers must not report after the test ends
 			t.Fatal(err)
 		}
