@@ -39,15 +39,8 @@ func TestSecondOpenIsRefused(t *testing.T) {
 // TestTextCacheExpires: converted text expires after TextTTL, and
 // PurgeText removes what expired.
 func TestTextCacheExpires(t *testing.T) {
-	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true, TextTTL: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := withText(t, embedded.Options{NoSync: true, TextTTL: time.Second})
 	ctx := context.Background()
-	if err := b.PutText(ctx, []byte("h1"), "pdf", "text"); err != nil {
-		t.Fatal(err)
-	}
 	if _, _, ok, _ := b.GetText(ctx, []byte("h1")); !ok {
 		t.Fatal("a fresh entry is missing")
 	}
@@ -63,17 +56,24 @@ func TestTextCacheExpires(t *testing.T) {
 // TestTextCachePurgedOnSchedule: expired entries are deleted in the
 // background (TextPurgeEvery), without anyone calling PurgeText.
 func TestTextCachePurgedOnSchedule(t *testing.T) {
-	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true, TextTTL: time.Second, TextPurgeEvery: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := withText(t, embedded.Options{NoSync: true, TextTTL: time.Second, TextPurgeEvery: 100 * time.Millisecond})
 	ctx := context.Background()
-	if err := b.PutText(ctx, []byte("h1"), "pdf", "text"); err != nil {
-		t.Fatal(err)
-	}
 	time.Sleep(2500 * time.Millisecond) // past the expiry, whole seconds
 	if n, err := b.PurgeText(ctx); n != 0 || err != nil {
 		t.Fatalf("PurgeText found %d expired entries (%v): the scheduled purge did not run", n, err)
 	}
+}
+
+// withText opens a store with o and caches one converted text, "h1".
+func withText(t *testing.T, o embedded.Options) *embedded.Backend {
+	t.Helper()
+	b, err := embedded.Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.PutText(context.Background(), []byte("h1"), "pdf", "text"); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
