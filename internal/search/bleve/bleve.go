@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -235,10 +234,8 @@ func (x *Index) querySearch(ctx context.Context, userID, mailboxID string, prefi
 	}
 	out := make([]uint32, 0, len(ids))
 	for _, id := range ids {
-		if i := strings.LastIndexByte(id, '/'); i >= 0 {
-			if u, err := strconv.ParseUint(id[i+1:], 10, 32); err == nil {
-				out = append(out, uint32(u))
-			}
+		if u := uidOf(id); u != noUID {
+			out = append(out, u)
 		}
 	}
 	return out, true, nil

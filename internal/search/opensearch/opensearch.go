@@ -44,9 +44,8 @@ type Options struct {
 	Username, Password string
 	// PageSize is the most hits one search request returns (default
 	// 100,000); the index's max_result_window is set to it (to 10,000
-	// at least). A SEARCH for
-	// a common word returns most of a mailbox, and every page of
-	// search_after runs the query again.
+	// at least). A SEARCH for a common word returns most of a mailbox,
+	// and every page of search_after runs the query again.
 	PageSize int
 	HTTP     *http.Client
 }

@@ -106,6 +106,9 @@ func Open(dir string, opts Options) (*Backend, error) {
 	if opts.TextTTL <= 0 {
 		opts.TextTTL = 14 * 24 * time.Hour
 	}
+	if opts.TextPurgeEvery == 0 {
+		opts.TextPurgeEvery = time.Hour
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref() // the DB holds its own reference
 	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}, Cache: cache})
@@ -120,9 +123,6 @@ func Open(dir string, opts Options) (*Backend, error) {
 	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{})}
 	if opts.NoSync {
 		b.wsync = pebble.NoSync
-	}
-	if opts.TextPurgeEvery == 0 {
-		opts.TextPurgeEvery = time.Hour
 	}
 	if opts.TextPurgeEvery > 0 {
 		b.bg.Go(func() { b.purgeTextEvery(opts.TextPurgeEvery) })
