@@ -38,91 +38,104 @@ var searchFields = map[string][]string{
 	"TEXT": {search.FieldHeaders, search.FieldBody, search.FieldAttachments},
 }
 
-// textAnswers asks the index about the program's text keys; nil when
-// there is no index. The mark is read before the queries, so whatever it
-// covers is visible to them.
+// textAnswers asks the index about the program's text keys, all in one
+// SearchAll; nil when there is no index. The mark comes with the
+// answers: whatever it covers was visible to every one of them.
 func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey) (*textAnswers, error) {
 	idx := c.srv.opts.Search
 	if idx == nil || !hasTextKey(key) {
 		return nil, nil
 	}
 	s := c.sel
-	mark, err := idx.Indexed(ctx, s.mb.UserID, s.mb.ID)
+	var keys []*imapwire.SearchKey
+	var qs []search.Query
+	textKeys(key, func(k *imapwire.SearchKey, q search.Query) {
+		keys = append(keys, k)
+		qs = append(qs, q)
+	})
+	mark, answers, err := idx.SearchAll(ctx, s.mb.UserID, s.mb.ID, qs)
 	if err != nil {
 		return nil, err
 	}
+	got := make(map[*imapwire.SearchKey]*roaring.Bitmap, len(keys))
+	for i, k := range keys {
+		if answers[i].OK {
+			set := roaring.New()
+			set.AddMany(answers[i].UIDs)
+			got[k] = set
+		}
+	}
 	a := &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]*roaring.Bitmap{}}
-	a.cands, a.narrowed, err = a.narrow(ctx, idx, s.mb.UserID, s.mb.ID, key)
-	return a, err
+	a.cands, a.narrowed = a.narrow(got, key)
+	return a, nil
 }
 
-// narrow returns the indexed UIDs that may satisfy k, recording the
-// exact answer of each text key on the way: AND intersects what its keys
-// narrow, OR unites (both sides must narrow), and NOT and the other keys
-// do not narrow.
+// textKeys calls f for each key of the program the index can be asked
+// about, with its query, in the program's order.
+func textKeys(k *imapwire.SearchKey, f func(*imapwire.SearchKey, search.Query)) {
+	switch k.Name {
+	case "HEADER":
+		// The header text holds "Name: value" lines: the value narrows,
+		// but only the evaluator can tell which field holds it.
+		if k.Value != "" {
+			f(k, search.Query{Text: k.Value, Fields: []string{search.FieldHeaders}})
+		}
+		return
+	}
+	if fields, ok := searchFields[k.Name]; ok {
+		f(k, search.Query{Text: k.Value, Fields: fields})
+		return
+	}
+	for _, sub := range k.Sub {
+		textKeys(sub, f)
+	}
+}
+
+// narrow returns the indexed UIDs that may satisfy k, given the index's
+// answers to the text keys (got), recording the exact answer of each
+// text key on the way: AND intersects what its keys narrow, OR unites
+// (both sides must narrow), and NOT and the other keys do not narrow.
 // The sets it returns are its own to change; the exact ones it records
 // are not changed afterwards.
-func (a *textAnswers) narrow(ctx context.Context, idx search.Index, user, mb string, k *imapwire.SearchKey) (*roaring.Bitmap, bool, error) {
-	query := func(fields []string, text string) (*roaring.Bitmap, bool, error) {
-		uids, ok, err := idx.Search(ctx, user, mb, text, fields...)
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		set := roaring.New()
-		set.AddMany(uids)
-		return set, true, nil
-	}
+func (a *textAnswers) narrow(got map[*imapwire.SearchKey]*roaring.Bitmap, k *imapwire.SearchKey) (*roaring.Bitmap, bool) {
 	switch k.Name {
 	case "AND":
 		var acc *roaring.Bitmap
 		narrowed := false
 		for _, sub := range k.Sub {
-			set, ok, err := a.narrow(ctx, idx, user, mb, sub)
-			if err != nil {
-				return nil, false, err
-			}
+			set, ok := a.narrow(got, sub)
 			if !ok {
 				continue
 			}
 			if !narrowed {
-				acc, narrowed = set.Clone(), true
+				acc, narrowed = set, true
 				continue
 			}
 			acc.And(set)
 		}
-		return acc, narrowed, nil
+		return acc, narrowed
 	case "OR":
-		l, lok, err := a.narrow(ctx, idx, user, mb, k.Sub[0])
-		if err != nil {
-			return nil, false, err
+		l, lok := a.narrow(got, k.Sub[0])
+		r, rok := a.narrow(got, k.Sub[1])
+		if !lok || !rok {
+			return nil, false
 		}
-		r, rok, err := a.narrow(ctx, idx, user, mb, k.Sub[1])
-		if err != nil || !lok || !rok {
-			return nil, false, err
-		}
-		return roaring.Or(l, r), true, nil
+		l.Or(r)
+		return l, true
 	case "NOT":
 		// Not narrowing, but its keys' answers serve the evaluator.
-		_, _, err := a.narrow(ctx, idx, user, mb, k.Sub[0])
-		return nil, false, err
-	case "HEADER":
-		// The header text holds "Name: value" lines: the value narrows,
-		// but only the evaluator can tell which field holds it.
-		if k.Value == "" {
-			return nil, false, nil
-		}
-		return query([]string{search.FieldHeaders}, k.Value)
+		a.narrow(got, k.Sub[0])
+		return nil, false
 	}
-	fields, ok := searchFields[k.Name]
+	set, ok := got[k]
 	if !ok {
-		return nil, false, nil
+		return nil, false
 	}
-	set, ok, err := query(fields, k.Value)
-	if ok && search.Exact(k.Value) {
-		a.exact[k] = set
-		return set.Clone(), true, nil
+	if k.Name == "HEADER" || !search.Exact(k.Value) {
+		return set, true // used once: the key is in the tree once
 	}
-	return set, ok, err
+	a.exact[k] = set
+	return set.Clone(), true
 }
 
 // hasTextKey reports whether the program has a key the index answers:

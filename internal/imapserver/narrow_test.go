@@ -46,6 +46,11 @@ func (x *spyIndex) Search(ctx context.Context, user, mb, text string, fields ...
 	return out, ok, err
 }
 
+// SearchAll asks each query through Search, so that the spy sees it.
+func (x *spyIndex) SearchAll(ctx context.Context, user, mb string, qs []search.Query) (uint32, []search.Answer, error) {
+	return search.Sequential(ctx, x, user, mb, qs)
+}
+
 func (x *spyIndex) set(f func(x *spyIndex)) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

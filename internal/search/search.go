@@ -86,6 +86,43 @@ type Index interface {
 	// Exact(text), a superset otherwise; ok is false when the text cannot
 	// be asked. One request serves all the fields.
 	Search(ctx context.Context, userID, mailboxID, text string, fields ...string) (uids []uint32, ok bool, err error)
+	// SearchAll answers the queries of one SEARCH program on a mailbox,
+	// as Search would each, and returns a mark: every message with UID
+	// <= mark was in the index each answer came from, so the answers are
+	// complete up to it (it may lag Indexed). Backends that can answer
+	// all of them, mark included, in one request do; Sequential is the
+	// plain form.
+	SearchAll(ctx context.Context, userID, mailboxID string, qs []Query) (mark uint32, answers []Answer, err error)
+}
+
+// Query is one text key of a SEARCH program: the messages one of whose
+// Fields may contain Text.
+type Query struct {
+	Text   string
+	Fields []string
+}
+
+// Answer is an index's answer to a Query: as Search returns it.
+type Answer struct {
+	UIDs []uint32
+	OK   bool // false when the text cannot be asked (Plan)
+}
+
+// Sequential is SearchAll for an index whose searches see at least what
+// an earlier Indexed saw: it reads the mark, then asks each query.
+func Sequential(ctx context.Context, x Index, userID, mailboxID string, qs []Query) (uint32, []Answer, error) {
+	mark, err := x.Indexed(ctx, userID, mailboxID)
+	if err != nil {
+		return 0, nil, err
+	}
+	answers := make([]Answer, len(qs))
+	for i, q := range qs {
+		a := &answers[i]
+		if a.UIDs, a.OK, err = x.Search(ctx, userID, mailboxID, q.Text, q.Fields...); err != nil {
+			return 0, nil, err
+		}
+	}
+	return mark, answers, nil
 }
 
 // MinQuery is the shortest query, in characters, an index can narrow.

@@ -208,6 +208,12 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fiel
 	return x.querySearch(ctx, userID, mailboxID, prefixes, fields)
 }
 
+// SearchAll implements search.Index: the mark, then each query, which
+// sees every document Put before the mark was read.
+func (x *Index) SearchAll(ctx context.Context, userID, mailboxID string, qs []search.Query) (uint32, []search.Answer, error) {
+	return search.Sequential(ctx, x, userID, mailboxID, qs)
+}
+
 // querySearch is Search as a bleve query.
 func (x *Index) querySearch(ctx context.Context, userID, mailboxID string, prefixes, fields []string) ([]uint32, bool, error) {
 	q := bleve.NewConjunctionQuery(scope(userID, mailboxID))

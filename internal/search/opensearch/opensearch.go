@@ -1,8 +1,8 @@
 // Package opensearch is search.Index on OpenSearch 1 to 3 or Elasticsearch
 // 7 to 9, over a small REST client of our own: the official Elasticsearch
 // client refuses to talk to OpenSearch. It uses only what both have kept
-// stable: _index_template, _bulk, _search with search_after, and
-// _delete_by_query.
+// stable: _index_template, _bulk, _search with search_after, _msearch
+// and _delete_by_query.
 //
 // Invariants:
 //   - Every field is sent as its search.Terms joined by spaces, which the
@@ -12,6 +12,10 @@
 //     the embedded index.
 //   - Documents are routed by user: one user's messages live in one shard,
 //     and every request names the routing, so a query touches one shard.
+//   - A mailbox's mark is a document of its own, with uid -1-mark: a
+//     search that also matches it finds it first, on the same point in
+//     time of the shard as its hits (SearchAll), so one request gives
+//     the answers and the mark that covers them.
 //   - _source is off: the index holds only what searching needs; it is
 //     rebuilt from the store, never read back.
 package opensearch
@@ -23,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -155,7 +160,9 @@ func (c *Client) Put(ctx context.Context, docs []search.Doc, marks ...search.Mar
 	}
 	for _, m := range marks {
 		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": markID(m.UserID, m.MailboxID), "routing": m.UserID}})
-		_ = enc.Encode(map[string]any{"user": m.UserID, "mailbox": m.MailboxID, "mark": m.UID})
+		// uid: -1-mark, which sorts the mark first among a search's
+		// hits (SearchAll).
+		_ = enc.Encode(map[string]any{"user": m.UserID, "mailbox": m.MailboxID, "mark": m.UID, "uid": -1 - int64(m.UID)})
 	}
 	return c.bulk(ctx, &b)
 }
@@ -224,11 +231,84 @@ func (c *Client) DeleteMailbox(ctx context.Context, userID, mailboxID string) er
 
 // Search implements search.Index: all hits, page by page in UID order.
 func (c *Client) Search(ctx context.Context, userID, mailboxID, text string, fields ...string) ([]uint32, bool, error) {
-	prefixes, _, ok := search.Plan(text)
-	if !ok || len(fields) == 0 {
+	tq, ok := textQuery(text, fields)
+	if !ok {
 		return nil, false, nil
 	}
-	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
+	uids, err := c.pages(ctx, userID, c.scoped(userID, mailboxID, tq), nil, nil)
+	return uids, err == nil, err
+}
+
+// SearchAll implements search.Index in one _msearch request. Each search
+// also matches the mailbox's mark document, whose uid field holds
+// -1-mark (Put): it sorts first, and the engine runs each search on one
+// point in time of the shard, so the mark a search returns covers what
+// that search saw. The mark returned is the lowest. A mailbox without
+// such a mark (nothing indexed, or marked by an older version) is asked
+// the plain way: the mark, then each query.
+func (c *Client) SearchAll(ctx context.Context, userID, mailboxID string, qs []search.Query) (uint32, []search.Answer, error) {
+	answers := make([]search.Answer, len(qs))
+	var asked []int
+	var filters [][]any
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	markQ := map[string]any{"ids": map[string]any{"values": []string{markID(userID, mailboxID)}}}
+	for i, q := range qs {
+		tq, ok := textQuery(q.Text, q.Fields)
+		if !ok {
+			continue
+		}
+		asked = append(asked, i)
+		filters = append(filters, c.scoped(userID, mailboxID, tq))
+		orMark := map[string]any{"bool": map[string]any{"should": []any{tq, markQ}, "minimum_should_match": 1}}
+		_ = enc.Encode(map[string]any{"index": c.o.Index, "routing": userID})
+		_ = enc.Encode(c.page(c.scoped(userID, mailboxID, orMark), nil))
+	}
+	if len(asked) == 0 {
+		mark, err := c.Indexed(ctx, userID, mailboxID)
+		return mark, answers, err
+	}
+	var resp msearchAnswer
+	// status keeps a response with no hits in the list: filter_path
+	// drops an object left empty.
+	path := "/_msearch?filter_path=responses.status,responses.hits.hits.sort,responses.error.type,responses.error.reason"
+	if _, err := c.do(ctx, "POST", path, &body, &resp); err != nil {
+		return 0, nil, fmt.Errorf("opensearch: search: %w", err)
+	}
+	if len(resp.Responses) != len(asked) {
+		return 0, nil, fmt.Errorf("opensearch: search: %d answers to %d searches", len(resp.Responses), len(asked))
+	}
+	mark := uint32(math.MaxUint32)
+	for j, r := range resp.Responses {
+		switch {
+		case r.Error != nil:
+			return 0, nil, fmt.Errorf("opensearch: search: %s: %s", r.Error.Type, r.Error.Reason)
+		case r.Status >= 300:
+			return 0, nil, fmt.Errorf("opensearch: search: status %d", r.Status)
+		}
+		uids, m, marked := r.read(nil)
+		if !marked {
+			return search.Sequential(ctx, c, userID, mailboxID, qs)
+		}
+		mark = min(mark, m)
+		if r.full(c.o.PageSize) {
+			var err error
+			if uids, err = c.pages(ctx, userID, filters[j], uids, r.last()); err != nil {
+				return 0, nil, err
+			}
+		}
+		answers[asked[j]] = search.Answer{UIDs: uids, OK: true}
+	}
+	return mark, answers, nil
+}
+
+// textQuery is a query for the documents one of whose fields may contain
+// text (search.Plan); ok is false when the text cannot be asked.
+func textQuery(text string, fields []string) (q map[string]any, ok bool) {
+	prefixes, _, ok := search.Plan(text)
+	if !ok || len(fields) == 0 {
+		return nil, false
+	}
 	var anyField []any
 	for _, f := range fields {
 		var all []any
@@ -237,46 +317,46 @@ func (c *Client) Search(ctx context.Context, userID, mailboxID, text string, fie
 		}
 		anyField = append(anyField, map[string]any{"bool": map[string]any{"filter": all}})
 	}
-	filter = append(filter, map[string]any{"bool": map[string]any{"should": anyField, "minimum_should_match": 1}})
-	// Hits come sorted by UID, page by page (search_after), and the
-	// answer is cut to the sort values (filter_path): a UID is all a hit
-	// brings, a few bytes where a whole hit is about 150. stored_fields
-	// _none_ skips the fetch phase, which loads each hit's _id from stored
-	// fields: 143 ms of 150 for 4,000 hits.
-	var out []uint32
-	var after []any
+	return map[string]any{"bool": map[string]any{"should": anyField, "minimum_should_match": 1}}, true
+}
+
+// scoped is the filter of q within one mailbox.
+func (c *Client) scoped(userID, mailboxID string, q map[string]any) []any {
+	return append(c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any), q)
+}
+
+// page is the request for one page of hits of a filter, sorted by UID,
+// after a hit's sort values (none for the first page). The answer is cut
+// to the sort values (filter_path): a UID is all a hit brings, a few
+// bytes where a whole hit is about 150. stored_fields _none_ skips the
+// fetch phase, which loads each hit's _id from stored fields: 143 ms of
+// 150 for 4,000 hits.
+func (c *Client) page(filter []any, after *int64) map[string]any {
+	q := map[string]any{
+		"size": c.o.PageSize, "_source": false, "stored_fields": "_none_", "track_total_hits": false,
+		"sort":  []any{map[string]any{"uid": "asc"}},
+		"query": map[string]any{"bool": map[string]any{"filter": filter}},
+	}
+	if after != nil {
+		q["search_after"] = []int64{*after}
+	}
+	return q
+}
+
+// pages appends to out the UIDs of every hit of filter after a hit's
+// sort values, page by page (search_after).
+func (c *Client) pages(ctx context.Context, userID string, filter []any, out []uint32, after *int64) ([]uint32, error) {
+	path := "/" + c.o.Index + "/_search?filter_path=hits.hits.sort&routing=" + url.QueryEscape(userID)
 	for {
-		q := map[string]any{
-			"size": c.o.PageSize, "_source": false, "stored_fields": "_none_", "track_total_hits": false,
-			"sort":  []any{map[string]any{"uid": "asc"}},
-			"query": map[string]any{"bool": map[string]any{"filter": filter}},
+		var resp hitsPage
+		if _, err := c.do(ctx, "POST", path, jsonBody(c.page(filter, after)), &resp); err != nil {
+			return nil, fmt.Errorf("opensearch: search: %w", err)
 		}
-		if after != nil {
-			q["search_after"] = after
+		out, _, _ = resp.read(out)
+		if !resp.full(c.o.PageSize) {
+			return out, nil
 		}
-		var resp struct {
-			Hits struct {
-				Hits []struct {
-					Sort []json.Number `json:"sort"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		path := "/" + c.o.Index + "/_search?filter_path=hits.hits.sort&routing=" + url.QueryEscape(userID)
-		if _, err := c.do(ctx, "POST", path, jsonBody(q), &resp); err != nil {
-			return nil, false, fmt.Errorf("opensearch: search: %w", err)
-		}
-		hits := resp.Hits.Hits
-		for _, h := range hits {
-			if len(h.Sort) == 1 {
-				if u, err := strconv.ParseUint(h.Sort[0].String(), 10, 32); err == nil {
-					out = append(out, uint32(u))
-				}
-			}
-		}
-		if len(hits) < c.o.PageSize {
-			return out, true, nil
-		}
-		after = []any{hits[len(hits)-1].Sort[0]}
+		after = resp.last()
 	}
 }
 
@@ -375,13 +455,22 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 		return resp.StatusCode, &engineError{Status: resp.StatusCode, Type: e.Error.Type, Reason: e.Error.Reason}
 	}
 	if out != nil {
-		d := json.NewDecoder(bytes.NewReader(data))
-		d.UseNumber()
-		if err := d.Decode(out); err != nil {
+		if err := decode(data, out); err != nil {
 			return resp.StatusCode, fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// decode reads an answer into out: by its own scan where it has one and
+// the answer has the compact form, with encoding/json otherwise.
+func decode(data []byte, out any) error {
+	if s, ok := out.(answerScanner); ok && s.scan(data) {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return d.Decode(out)
 }
 
 func jsonBody(v any) io.Reader {

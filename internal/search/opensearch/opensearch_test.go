@@ -1,11 +1,15 @@
 package opensearch
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quiremail/quire/internal/search"
@@ -89,4 +93,71 @@ func TestLargeResultOnePage(t *testing.T) {
 	if w := settings[o.Index].Settings.Index.MaxResultWindow; w != "30000" {
 		t.Fatalf("max_result_window %q after reopening, want 30000", w)
 	}
+}
+
+// countingTransport counts the requests a client sends.
+type countingTransport struct {
+	n    atomic.Int32
+	next http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// TestSearchAllOneRequest: a program's queries and the mark are one
+// request; a mark document written before marks carried a uid (an older
+// version) still answers, the plain way, until the next Put rewrites it.
+func TestSearchAllOneRequest(t *testing.T) {
+	c := open(t, 1000)
+	ctx := t.Context()
+	tr := &countingTransport{next: http.DefaultTransport}
+	c.o.HTTP = &http.Client{Transport: tr}
+	docs := []search.Doc{
+		{UserID: "u", MailboxID: "m", UID: 1, Subject: "alpha", Body: "common"},
+		{UserID: "u", MailboxID: "m", UID: 2, Subject: "beta", Body: "common"},
+		{UserID: "u", MailboxID: "m", UID: 3, Subject: "alphabet", From: "beta@example.test"},
+	}
+	if err := c.Put(ctx, docs, search.Mark{UserID: "u", MailboxID: "m", UID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	qs := []search.Query{
+		{Text: "alpha", Fields: []string{search.FieldSubject}},
+		{Text: "beta", Fields: []string{search.FieldSubject, search.FieldFrom}},
+		{Text: "common", Fields: []string{search.FieldBody}},
+	}
+	want := [][]uint32{{1, 3}, {2, 3}, {1, 2}}
+	ask := func(wantMark uint32, wantRequests int32) {
+		t.Helper()
+		tr.n.Store(0)
+		mark, answers, err := c.SearchAll(ctx, "u", "m", qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := tr.n.Load(); n != wantRequests {
+			t.Errorf("%d requests, want %d", n, wantRequests)
+		}
+		if mark != wantMark {
+			t.Errorf("mark %d, want %d", mark, wantMark)
+		}
+		for i, a := range answers {
+			if !a.OK || !slices.Equal(a.UIDs, want[i]) {
+				t.Errorf("query %q: %v %v, want %v", qs[i].Text, a.OK, a.UIDs, want[i])
+			}
+		}
+	}
+	ask(3, 1)
+	// The mark as an older version wrote it: no uid field.
+	var old bytes.Buffer
+	_ = json.NewEncoder(&old).Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": markID("u", "m"), "routing": "u"}})
+	_ = json.NewEncoder(&old).Encode(map[string]any{"user": "u", "mailbox": "m", "mark": 2})
+	if err := c.bulk(ctx, &old); err != nil {
+		t.Fatal(err)
+	}
+	ask(2, 1+1+3) // the search, then the mark and each query
+	if err := c.Put(ctx, nil, search.Mark{UserID: "u", MailboxID: "m", UID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ask(3, 1)
 }

@@ -18,6 +18,72 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 	t.Run("Search", func(t *testing.T) { testSearch(t, open(t)) })
 	t.Run("Exact", func(t *testing.T) { testExact(t, open(t)) })
 	t.Run("Marks", func(t *testing.T) { testMarks(t, open(t)) })
+	t.Run("SearchAll", func(t *testing.T) { testSearchAll(t, open(t)) })
+}
+
+// testSearchAll: the answers are Search's, in the queries' order, with
+// queries that cannot be asked told apart, and the mark is the
+// mailbox's, also when it moves, and 0 before there is one.
+func testSearchAll(t *testing.T, c search.Index) {
+	ctx := context.Background()
+	var docs []search.Doc
+	for u := uint32(1); u <= 20; u++ {
+		d := search.Doc{UserID: "u1", MailboxID: "m1", UID: u, Subject: fmt.Sprintf("report %d", u), Body: "plain"}
+		if u%2 == 0 {
+			d.Body = "zeppelin overhead"
+		}
+		if u%3 == 0 {
+			d.From = "Zeppelin Fan <z@example.test>"
+		}
+		docs = append(docs, d)
+	}
+	docs = append(docs, search.Doc{UserID: "u1", MailboxID: "m2", UID: 2, Body: "zeppelin"})
+	qs := []search.Query{
+		{Text: "zeppelin", Fields: []string{search.FieldBody}},
+		{Text: "ab", Fields: []string{search.FieldBody}}, // too short to ask
+		{Text: "ZEPP", Fields: []string{search.FieldBody, search.FieldFrom}},
+		{Text: "report 1", Fields: []string{search.FieldSubject}}, // a superset
+		{Text: "nowhere", Fields: []string{search.FieldSubject}},
+	}
+	check := func(wantMark uint32) {
+		t.Helper()
+		mark, answers, err := c.SearchAll(ctx, "u1", "m1", qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mark != wantMark || len(answers) != len(qs) {
+			t.Fatalf("mark %d and %d answers, want %d and %d", mark, len(answers), wantMark, len(qs))
+		}
+		for i, q := range qs {
+			want, ok, err := c.Search(ctx, "u1", "m1", q.Text, q.Fields...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if answers[i].OK != ok || !slices.Equal(sorted(answers[i].UIDs), sorted(want)) {
+				t.Errorf("query %d (%q): %v %v, Search says %v %v", i, q.Text, answers[i].OK, answers[i].UIDs, ok, want)
+			}
+		}
+		if n := len(answers[0].UIDs); n != 10 {
+			t.Errorf("zeppelin in bodies: %d answers, want 10", n)
+		}
+	}
+	if err := c.Put(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	check(0) // no mark yet
+	if err := c.Put(ctx, nil, search.Mark{UserID: "u1", MailboxID: "m1", UID: 20}, search.Mark{UserID: "u1", MailboxID: "m2", UID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	check(20)
+	if err := c.Put(ctx, nil, search.Mark{UserID: "u1", MailboxID: "m1", UID: 25}); err != nil {
+		t.Fatal(err)
+	}
+	check(25)
+	// Nothing to ask: the mark alone.
+	mark, answers, err := c.SearchAll(ctx, "u1", "m2", []search.Query{{Text: "ab", Fields: []string{search.FieldBody}}})
+	if err != nil || mark != 7 || len(answers) != 1 || answers[0].OK {
+		t.Fatalf("SearchAll of a query that cannot be asked: %d %+v %v", mark, answers, err)
+	}
 }
 
 // testMarks: marks per mailbox, written with the documents, removed with
