@@ -61,7 +61,7 @@ func label(name string) string {
 
 type options struct {
 	messages, reps, conns int
-	perQuery              time.Duration
+	perQuery, settle      time.Duration
 	targets               []string
 	out, quireBin         string
 	pprof                 bool
@@ -75,6 +75,7 @@ func main() {
 	flag.IntVar(&o.messages, "messages", 100000, "messages in the searched mailbox")
 	flag.IntVar(&o.reps, "reps", 20, "times each query runs on each target (fewer when -per-query runs out)")
 	flag.DurationVar(&o.perQuery, "per-query", 60*time.Second, "time budget of one query on one target")
+	flag.DurationVar(&o.settle, "settle", 5*time.Minute, "longest wait, after indexing, for the CPUs to be at most 10% busy before the queries")
 	flag.IntVar(&o.conns, "conns", 4, "LMTP connections filling the mailbox")
 	flag.StringVar(&targets, "targets", strings.Join(targetNames, ","), "targets: "+strings.Join(targetNames, ", "))
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")

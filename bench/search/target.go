@@ -131,6 +131,15 @@ func runTarget(ctx context.Context, o options, env benchkit.Env, name string, c 
 	if t.Note != "" {
 		r.notes = append(r.notes, t.Note)
 	}
+	// Queries start on a quiet machine: a bulk fill leaves every store
+	// compacting for a while (WaitQuiet).
+	waited, busy, err := benchkit.WaitQuiet(ctx, 0.10, 5*time.Second, o.settle)
+	if err != nil {
+		r.firstErr = "waiting for a quiet machine: " + err.Error()
+		return r
+	}
+	log.Printf("%s: queries start after %v, the machine %.0f%% busy", r.target, waited.Round(time.Second), 100*busy)
+	r.notes = append(r.notes, fmt.Sprintf("queries started %v after indexing, the CPUs %.0f%% busy over the last 5 s", waited.Round(time.Second), 100*busy))
 	profDone := benchkit.StartProfile(ctx, o.pprof, env.Root, "search", name, t)
 	r.measure(ctx, o, t.IMAP)
 	if msg := <-profDone; msg != "" {

@@ -44,6 +44,10 @@ func Main(name, quireBin, out string, run func(ctx context.Context, env Env) (st
 		}
 		fmt.Print(md)
 		if out != "" {
+			// bench/out is not in the repository: a fresh clone has none.
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
 			return os.WriteFile(out, []byte(md), 0o644)
 		}
 		return nil
