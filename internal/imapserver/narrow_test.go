@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/indexer"
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/search"
@@ -201,6 +206,40 @@ func TestIndexAnswersEqualReading(t *testing.T) {
 	for _, p := range programs {
 		if without := answer(p); without != with[p] {
 			t.Errorf("%s: through the index %q, reading every message %q", p, with[p], without)
+		}
+	}
+}
+
+// TestPureHits holds pureHits' walk of the view and the set to the
+// plain reading: the view's UIDs up to the mark, not pending expunge,
+// whose membership in the set is not comp.
+func TestPureHits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 1))
+	for round := range 200 {
+		s := &selected{gone: map[mail.UID]bool{}}
+		set := roaring.New()
+		u := mail.UID(0)
+		for range rng.IntN(60) {
+			u += mail.UID(1 + rng.IntN(3))
+			s.uids = append(s.uids, u)
+			if rng.IntN(8) == 0 {
+				s.gone[u] = true
+			}
+		}
+		for range rng.IntN(80) {
+			set.Add(uint32(1 + rng.IntN(int(u)+5))) // some not in the view
+		}
+		mark := mail.UID(rng.IntN(int(u) + 3))
+		comp := rng.IntN(2) == 0
+		c := &conn{sel: s}
+		var want []hit
+		for i, v := range s.uids {
+			if v <= mark && set.Contains(uint32(v)) != comp && !s.gone[v] {
+				want = append(want, hit{seq: uint32(i + 1), uid: v})
+			}
+		}
+		if got := c.pureHits(set, comp, mark); !slices.Equal(got, want) {
+			t.Fatalf("round %d: view %v, gone %v, set %v, mark %d, comp %v:\n got %v\nwant %v", round, s.uids, s.gone, set.ToArray(), mark, comp, got, want)
 		}
 	}
 }

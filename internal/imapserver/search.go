@@ -107,11 +107,18 @@ func (c *conn) pureHits(set *roaring.Bitmap, comp bool, mark mail.UID) []hit {
 		n = len(s.uids) - n
 	}
 	out := make([]hit, 0, max(n, 0))
+	// One walk of the view and the set together, both in UID order: a
+	// lookup per UID cost a third of a large search.
+	it := set.Iterator()
 	for i, u := range s.uids {
 		if u > mark {
 			break
 		}
-		if set.Contains(uint32(u)) != comp && !s.gone[u] {
+		for it.HasNext() && it.PeekNext() < uint32(u) {
+			it.Next()
+		}
+		in := it.HasNext() && it.PeekNext() == uint32(u)
+		if in != comp && (len(s.gone) == 0 || !s.gone[u]) {
 			out = append(out, hit{seq: uint32(i + 1), uid: u})
 		}
 	}

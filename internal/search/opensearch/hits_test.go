@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 )
 
@@ -224,4 +227,22 @@ func FuzzScanAnswers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTransportAsksNoGzip: the engine must not spend time compressing
+// answers that Go then spends time inflating (transport).
+func TestTransportAsksNoGzip(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("Accept-Encoding"))
+	}))
+	defer srv.Close()
+	resp, err := (&http.Client{Transport: transport()}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if enc := got.Load().(string); enc != "" {
+		t.Fatalf("Accept-Encoding %q, want none", enc)
+	}
 }
