@@ -27,6 +27,11 @@ type textAnswers struct {
 	// the whole program; the others cannot.
 	cands    *roaring.Bitmap
 	narrowed bool
+	// whole, when set, is the engine's answer to the whole program, an
+	// AND of exact text keys asked as one conjunction (conjunction):
+	// the program's answer for the indexed messages. No key has an
+	// answer of its own then.
+	whole *roaring.Bitmap
 }
 
 // searchFields maps SEARCH's text keys to the index fields they read:
@@ -40,13 +45,27 @@ var searchFields = map[string][]string{
 
 // textAnswers asks the index about the program's text keys, all in one
 // SearchAll; nil when there is no index. The mark comes with the
-// answers: whatever it covers was visible to every one of them.
-func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey) (*textAnswers, error) {
+// answers: whatever it covers was visible to every one of them. When
+// no row is wanted (rows false) and the program is an AND of exact text
+// keys, it is asked as one conjunction.
+func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey, rows bool) (*textAnswers, error) {
 	idx := c.srv.opts.Search
 	if idx == nil || !hasTextKey(key) {
 		return nil, nil
 	}
 	s := c.sel
+	if q, ok := conjunction(key); ok && !rows {
+		mark, answers, err := idx.SearchAll(ctx, s.mb.UserID, s.mb.ID, []search.Query{q})
+		if err != nil {
+			return nil, err
+		}
+		if answers[0].OK {
+			set := roaring.New()
+			set.AddMany(answers[0].UIDs)
+			return &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]*roaring.Bitmap{},
+				cands: set.Clone(), narrowed: true, whole: set}, nil
+		}
+	}
 	var keys []*imapwire.SearchKey
 	var qs []search.Query
 	textKeys(key, func(k *imapwire.SearchKey, q search.Query) {
@@ -68,6 +87,26 @@ func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey) (*textA
 	a := &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]*roaring.Bitmap{}}
 	a.cands, a.narrowed = a.narrow(got, key)
 	return a, nil
+}
+
+// conjunction is the program as one query when it is an AND of two or
+// more text keys the index answers exactly (search.Exact): the engine
+// intersects them and sends one list, where their own answers would be
+// as long each. The 100,000-message benchmark's two-word BODY and TEXT
+// programs return 71,000 UIDs this way instead of 150,000.
+func conjunction(k *imapwire.SearchKey) (search.Query, bool) {
+	if k.Name != "AND" || len(k.Sub) < 2 {
+		return search.Query{}, false
+	}
+	var all []search.Query
+	for _, sub := range k.Sub {
+		fields, ok := searchFields[sub.Name]
+		if !ok || !search.Exact(sub.Value) {
+			return search.Query{}, false
+		}
+		all = append(all, search.Query{Text: sub.Value, Fields: fields})
+	}
+	return search.Query{All: all}, true
 }
 
 // textKeys calls f for each key of the program the index can be asked
@@ -201,6 +240,15 @@ func (a *textAnswers) pure(k *imapwire.SearchKey) (set *roaring.Bitmap, comp, ok
 	}
 	s, found := a.exact[k]
 	return s, false, found
+}
+
+// program answers the whole program when the engine did (whole), and
+// otherwise as pure does.
+func (a *textAnswers) program(k *imapwire.SearchKey) (set *roaring.Bitmap, comp, ok bool) {
+	if a.whole != nil {
+		return a.whole, false, true
+	}
+	return a.pure(k)
 }
 
 // and intersects two sets, each possibly complemented; it changes

@@ -29,6 +29,7 @@ type spyIndex struct {
 	search.Index
 	mu      sync.Mutex
 	queries int
+	conj    int // conjunctions asked (search.Query.All)
 	hide    uint32
 	fail    bool
 }
@@ -53,6 +54,13 @@ func (x *spyIndex) Search(ctx context.Context, user, mb, text string, fields ...
 
 // SearchAll asks each query through Search, so that the spy sees it.
 func (x *spyIndex) SearchAll(ctx context.Context, user, mb string, qs []search.Query) (uint32, []search.Answer, error) {
+	x.mu.Lock()
+	for _, q := range qs {
+		if q.All != nil {
+			x.conj++
+		}
+	}
+	x.mu.Unlock()
 	return search.Sequential(ctx, x, user, mb, qs)
 }
 
@@ -137,6 +145,17 @@ func TestSearchThroughIndex(t *testing.T) {
 			}
 			c.ok("NOOP")
 			search("BODY zeppelin", " 2 3 4")
+			// An AND of exact keys, asked as one conjunction: the message
+			// above the mark is read and evaluated.
+			idx.set(func(x *spyIndex) { x.conj = 0 })
+			search("BODY zeppelin TEXT zeppelin", " 2 3 4")
+			search("SUBJECT delta BODY zeppelin", " 4")
+			search("SUBJECT gamma BODY zeppelin", " 3")
+			idx.set(func(x *spyIndex) {
+				if x.conj != 3 {
+					t.Errorf("%d conjunctions asked, want 3", x.conj)
+				}
+			})
 			got := c.ok("UID SORT (SUBJECT) UTF-8 BODY zeppelin")
 			if len(got) != 1 || got[0] != "* SORT 2 4 3" {
 				t.Errorf("SORT: %q", got)
@@ -192,6 +211,8 @@ func TestIndexAnswersEqualReading(t *testing.T) {
 		"ALL BODY cedar", "OR NOT BODY amber BODY delta", "SEEN BODY amber", "UNSEEN NOT TEXT ember",
 		"UID 1:6 BODY delta", "2:9 TEXT cedar", "HEADER Subject basil", "OR DELETED BODY ember",
 		"BODY am", "TEXT \"and delta\"", "BODY \"ember and\" NOT FROM carol",
+		// ANDs of exact keys only: one conjunction.
+		"BODY amber TEXT basil", "SUBJECT cedar BODY delta FROM alice", "BODY amber BODY and", "BODY amber BODY am",
 	}
 	answer := func(p string) string {
 		t.Helper()

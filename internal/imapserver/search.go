@@ -43,7 +43,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	if conv := c.srv.opts.Attachments; conv != nil {
 		sc.Attachments = func(raw []byte, root *message.Part) string { return conv(ctx, raw, root) }
 	}
-	ans, err := c.textAnswers(ctx, key)
+	ans, err := c.textAnswers(ctx, key, rows)
 	if err != nil {
 		c.srv.log.Warn("imap: the search index failed; reading every message", "mailbox", s.mb.ID, "err", err)
 		ans = nil
@@ -52,7 +52,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	from := mail.UID(1) // rows are read from here on
 	if ans != nil {
 		sc.Known = ans.known
-		if set, comp, ok := ans.pure(key); ok && !rows {
+		if set, comp, ok := ans.program(key); ok && !rows {
 			out = c.pureHits(set, comp, ans.mark)
 			from = ans.mark + 1
 		}

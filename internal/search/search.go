@@ -96,10 +96,13 @@ type Index interface {
 }
 
 // Query is one text key of a SEARCH program: the messages one of whose
-// Fields may contain Text.
+// Fields may contain Text. A query with All is their conjunction
+// instead: the messages that match every one (Text and Fields unused),
+// which an engine answers as one list, shorter than its parts.
 type Query struct {
 	Text   string
 	Fields []string
+	All    []Query
 }
 
 // Answer is an index's answer to a Query: as Search returns it.
@@ -117,12 +120,51 @@ func Sequential(ctx context.Context, x Index, userID, mailboxID string, qs []Que
 	}
 	answers := make([]Answer, len(qs))
 	for i, q := range qs {
-		a := &answers[i]
-		if a.UIDs, a.OK, err = x.Search(ctx, userID, mailboxID, q.Text, q.Fields...); err != nil {
+		if answers[i], err = ask(ctx, x, userID, mailboxID, q); err != nil {
 			return 0, nil, err
 		}
 	}
 	return mark, answers, nil
+}
+
+// ask answers one query with Search; a conjunction intersects its
+// parts' answers.
+func ask(ctx context.Context, x Index, userID, mailboxID string, q Query) (Answer, error) {
+	if q.All == nil {
+		uids, ok, err := x.Search(ctx, userID, mailboxID, q.Text, q.Fields...)
+		return Answer{UIDs: uids, OK: ok}, err
+	}
+	var acc Answer
+	for i, sub := range q.All {
+		a, err := ask(ctx, x, userID, mailboxID, sub)
+		if err != nil || !a.OK {
+			return Answer{}, err
+		}
+		if i == 0 {
+			acc = a
+			continue
+		}
+		acc.UIDs = intersect(acc.UIDs, a.UIDs)
+	}
+	return acc, nil
+}
+
+// intersect returns the UIDs in both ascending lists, in a's memory.
+func intersect(a, b []uint32) []uint32 {
+	out := a[:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
 }
 
 // MinQuery is the shortest query, in characters, an index can narrow.

@@ -268,7 +268,7 @@ func (c *Client) SearchAll(ctx context.Context, userID, mailboxID string, qs []s
 	enc := json.NewEncoder(&body)
 	markQ := map[string]any{"ids": map[string]any{"values": []string{markID(userID, mailboxID)}}}
 	for i, q := range qs {
-		tq, ok := textQuery(q.Text, q.Fields)
+		tq, ok := anyQuery(q)
 		if !ok {
 			continue
 		}
@@ -314,6 +314,26 @@ func (c *Client) SearchAll(ctx context.Context, userID, mailboxID string, qs []s
 		answers[asked[j]] = search.Answer{UIDs: uids, OK: true}
 	}
 	return mark, answers, nil
+}
+
+// anyQuery is q as an engine query: a text query, or the conjunction of
+// its parts; ok is false when a part cannot be asked.
+func anyQuery(q search.Query) (map[string]any, bool) {
+	if q.All == nil {
+		return textQuery(q.Text, q.Fields)
+	}
+	var all []any
+	for _, sub := range q.All {
+		sq, ok := anyQuery(sub)
+		if !ok {
+			return nil, false
+		}
+		all = append(all, sq)
+	}
+	if len(all) == 0 {
+		return nil, false
+	}
+	return map[string]any{"bool": map[string]any{"filter": all}}, true
 }
 
 // textQuery is a query for the documents one of whose fields may contain

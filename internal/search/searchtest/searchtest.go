@@ -44,6 +44,37 @@ func testSearchAll(t *testing.T, c search.Index) {
 		{Text: "ZEPP", Fields: []string{search.FieldBody, search.FieldFrom}},
 		{Text: "report 1", Fields: []string{search.FieldSubject}}, // a superset
 		{Text: "nowhere", Fields: []string{search.FieldSubject}},
+		// Conjunctions: the messages every part matches.
+		{All: []search.Query{{Text: "zeppelin", Fields: []string{search.FieldBody}}, {Text: "ZEPP", Fields: []string{search.FieldBody, search.FieldFrom}}}},
+		{All: []search.Query{{Text: "zeppelin", Fields: []string{search.FieldBody}}, {Text: "fan", Fields: []string{search.FieldFrom}}, {Text: "report 1", Fields: []string{search.FieldSubject}}}},
+		{All: []search.Query{{Text: "zeppelin", Fields: []string{search.FieldBody}}, {Text: "ab", Fields: []string{search.FieldBody}}}},
+		{All: []search.Query{}},
+	}
+	// ask is what SearchAll must answer to q: Search's answer, or the
+	// intersection of the parts' for a conjunction, asked only when
+	// every part can be.
+	var ask func(q search.Query) ([]uint32, bool)
+	ask = func(q search.Query) ([]uint32, bool) {
+		if q.All == nil {
+			uids, ok, err := c.Search(ctx, "u1", "m1", q.Text, q.Fields...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sorted(uids), ok
+		}
+		var acc []uint32
+		for i, sub := range q.All {
+			uids, ok := ask(sub)
+			if !ok {
+				return nil, false
+			}
+			if i == 0 {
+				acc = uids
+				continue
+			}
+			acc = slices.DeleteFunc(acc, func(u uint32) bool { return !slices.Contains(uids, u) })
+		}
+		return acc, len(q.All) > 0
 	}
 	check := func(wantMark uint32) {
 		t.Helper()
@@ -55,16 +86,20 @@ func testSearchAll(t *testing.T, c search.Index) {
 			t.Fatalf("mark %d and %d answers, want %d and %d", mark, len(answers), wantMark, len(qs))
 		}
 		for i, q := range qs {
-			want, ok, err := c.Search(ctx, "u1", "m1", q.Text, q.Fields...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if answers[i].OK != ok || !slices.Equal(sorted(answers[i].UIDs), sorted(want)) {
-				t.Errorf("query %d (%q): %v %v, Search says %v %v", i, q.Text, answers[i].OK, answers[i].UIDs, ok, want)
+			want, ok := ask(q)
+			if answers[i].OK != ok || !slices.Equal(sorted(answers[i].UIDs), want) {
+				t.Errorf("query %d (%+v): %v %v, Search says %v %v", i, q, answers[i].OK, answers[i].UIDs, ok, want)
 			}
 		}
 		if n := len(answers[0].UIDs); n != 10 {
 			t.Errorf("zeppelin in bodies: %d answers, want 10", n)
+		}
+		// Even UIDs have the body, multiples of 3 the sender: 6, 12, 18,
+		// and "report 1" is in the subjects of 12 and 18 (6's may be in
+		// the superset).
+		got := sorted(answers[6].UIDs)
+		if len(got) < 2 || got[len(got)-2] != 12 || got[len(got)-1] != 18 || len(got) == 3 && got[0] != 6 || len(answers[5].UIDs) != 10 {
+			t.Errorf("conjunctions: %v and %d answers, want [12 18] or [6 12 18], and 10", got, len(answers[5].UIDs))
 		}
 	}
 	if err := c.Put(ctx, docs); err != nil {
