@@ -377,8 +377,9 @@ func searchBackends(t *testing.T) map[string]func(t *testing.T) searchBackend {
 				if resp, err := http.Post(os+"/"+index+"/_refresh", "application/json", nil); err == nil {
 					resp.Body.Close()
 				}
-				// Message documents only: marks are documents too.
-				q := `{"query":{"bool":{"filter":[{"term":{"user":"` + userID + `"}},{"exists":{"field":"uid"}}]}}}`
+				// Message documents only: marks are documents too, with
+				// uid -1-mark.
+				q := `{"query":{"bool":{"filter":[{"term":{"user":"` + userID + `"}},{"range":{"uid":{"gte":0}}}]}}}`
 				resp, err := http.Post(os+"/"+index+"/_count", "application/json", strings.NewReader(q))
 				if err != nil {
 					t.Fatal(err)

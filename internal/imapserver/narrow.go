@@ -63,7 +63,7 @@ func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey, rows bo
 			set := roaring.New()
 			set.AddMany(answers[0].UIDs)
 			return &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]*roaring.Bitmap{},
-				cands: set.Clone(), narrowed: true, whole: set}, nil
+				cands: set, narrowed: true, whole: set}, nil
 		}
 	}
 	var keys []*imapwire.SearchKey
