@@ -48,10 +48,12 @@ func (p *hitsPage) read(out []uint32) (uids []uint32, mark uint32, marked bool) 
 // sortValues is the hits array of a page, each hit's one sort value.
 type sortValues []int64
 
-// UnmarshalJSON reads the hits array. The engine writes it compact, as
-// [{"sort":[N]},...], which a direct scan reads about 20 times faster
-// than encoding/json (BenchmarkReadPage): a 75,000-hit answer otherwise
-// spends some 45 ms decoding. Any other shape is decoded the general way.
+// UnmarshalJSON reads the hits array when encoding/json decodes the
+// answer around it, that is when the answer's own scan (decode) said
+// no: with scanSorts where the array is compact, the general way
+// otherwise. The answer's scan is the fast path: 80,000 hits take 1.6 ms
+// there, 19 ms through encoding/json and this method, and 46 ms through
+// encoding/json alone (BenchmarkReadPage).
 func (s *sortValues) UnmarshalJSON(data []byte) error {
 	if v, rest, ok := scanSorts(data, (*s)[:0]); ok && len(rest) == 0 {
 		*s = v
