@@ -60,8 +60,7 @@ func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey, rows bo
 			return nil, err
 		}
 		if answers[0].OK {
-			set := roaring.New()
-			set.AddMany(answers[0].UIDs)
+			set := roaring.BitmapOf(answers[0].UIDs...)
 			return &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]*roaring.Bitmap{},
 				cands: set, narrowed: true, whole: set}, nil
 		}
@@ -79,9 +78,7 @@ func (c *conn) textAnswers(ctx context.Context, key *imapwire.SearchKey, rows bo
 	got := make(map[*imapwire.SearchKey]*roaring.Bitmap, len(keys))
 	for i, k := range keys {
 		if answers[i].OK {
-			set := roaring.New()
-			set.AddMany(answers[i].UIDs)
-			got[k] = set
+			got[k] = roaring.BitmapOf(answers[i].UIDs...)
 		}
 	}
 	a := &textAnswers{mark: mail.UID(mark), exact: map[*imapwire.SearchKey]*roaring.Bitmap{}}

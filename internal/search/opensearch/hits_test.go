@@ -2,40 +2,13 @@ package opensearch
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"testing"
 )
-
-// general decodes a hits array the way UnmarshalJSON's fallback does,
-// to hold the scan to it.
-func general(data []byte) ([]int64, error) {
-	var hits []struct {
-		Sort []json.Number `json:"sort"`
-	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	if err := d.Decode(&hits); err != nil {
-		return nil, err
-	}
-	var out []int64
-	for _, h := range hits {
-		if len(h.Sort) != 1 {
-			return nil, fmt.Errorf("%d sort values", len(h.Sort))
-		}
-		v, err := strconv.ParseInt(h.Sort[0].String(), 10, 64)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
 
 func TestSortValues(t *testing.T) {
 	for _, tc := range []struct {
@@ -85,7 +58,7 @@ func FuzzSortValues(f *testing.F) {
 		if !ok || len(rest) > 0 {
 			return
 		}
-		want, err := general(data)
+		want, err := decodeSorts(data)
 		if err != nil {
 			t.Fatalf("%q: scanned %v, encoding/json: %v", data, got, err)
 		}
@@ -122,14 +95,6 @@ func BenchmarkReadPage(b *testing.B) {
 	}
 }
 
-// generally decodes an answer with encoding/json only, as decode does
-// when the scan says no.
-func generally(data []byte, out any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	return d.Decode(out)
-}
-
 func TestScanAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		in      string
@@ -148,7 +113,7 @@ func TestScanAnswers(t *testing.T) {
 		if err := decode([]byte(tc.in), &p); err != nil {
 			t.Fatalf("%s: %v", tc.in, err)
 		}
-		if err := generally([]byte(tc.in), &want); err != nil {
+		if err := decodeJSON([]byte(tc.in), &want); err != nil {
 			t.Fatalf("%s: %v", tc.in, err)
 		}
 		if !slices.Equal(p.Hits.Hits, want.Hits.Hits) {
@@ -204,7 +169,7 @@ func FuzzScanAnswers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p, pw hitsPage
 		if p.scan(data) {
-			if err := generally(data, &pw); err != nil {
+			if err := decodeJSON(data, &pw); err != nil {
 				t.Fatalf("%q: scanned %v, encoding/json: %v", data, p.Hits.Hits, err)
 			}
 			if !slices.Equal(p.Hits.Hits, pw.Hits.Hits) {
@@ -213,7 +178,7 @@ func FuzzScanAnswers(f *testing.F) {
 		}
 		var a, aw msearchAnswer
 		if a.scan(data) {
-			if err := generally(data, &aw); err != nil {
+			if err := decodeJSON(data, &aw); err != nil {
 				t.Fatalf("%q: scanned, encoding/json: %v", data, err)
 			}
 			if len(a.Responses) != len(aw.Responses) {

@@ -441,6 +441,12 @@ func (c *Client) bulk(ctx context.Context, body *bytes.Buffer) error {
 	return nil
 }
 
+// errorBody is the error object of an engine's answer.
+type errorBody struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
 // engineError is an error the engine reported, with its type.
 type engineError struct {
 	Status int
@@ -483,10 +489,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	data := buf.Bytes()
 	if resp.StatusCode >= 300 {
 		var e struct {
-			Error struct {
-				Type   string `json:"type"`
-				Reason string `json:"reason"`
-			} `json:"error"`
+			Error errorBody `json:"error"`
 		}
 		_ = json.Unmarshal(data, &e)
 		if e.Error.Type == "" {
@@ -508,6 +511,11 @@ func decode(data []byte, out any) error {
 	if s, ok := out.(answerScanner); ok && s.scan(data) {
 		return nil
 	}
+	return decodeJSON(data, out)
+}
+
+// decodeJSON reads an answer with encoding/json, numbers as json.Number.
+func decodeJSON(data []byte, out any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	return d.Decode(out)
