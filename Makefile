@@ -7,7 +7,7 @@ BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 bench-search check-long cassandra-start cassandra-stop clean
+.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 bench-search bench-quick check-long cassandra-start cassandra-stop clean
 
 all: build
 
@@ -53,6 +53,12 @@ bench-search: build
 
 bench-pop3: build
 	$(GO) run ./bench/pop3
+
+# The quick set that guards the defaults (about 10 minutes): lmtp, imap,
+# pop3, idle memory and search at 5,000 messages against Dovecot, one
+# report in bench/out/quick.md; fails when a ratio is below its target.
+bench-quick: build
+	$(GO) run ./bench/quick
 
 # The concurrency checker for 10 minutes (its 60 s run is part of make test).
 check-long: build

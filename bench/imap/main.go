@@ -44,7 +44,7 @@ type options struct {
 	hosts                      int // access hosts for the cassandra target
 	duration                   time.Duration
 	targets                    []string
-	out, quireBin              string
+	out, quireBin, ratios      string
 	pprof                      bool
 	dovecot                    benchkit.DovecotPorts
 }
@@ -60,6 +60,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients run on each target")
 	flag.StringVar(&targets, "targets", strings.Join(benchkit.TargetNames, ","), "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	benchkit.RatiosFlag(flag.CommandLine, &o.ratios)
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
 	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
@@ -89,7 +90,7 @@ func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c, rep))
 	}
-	return rep.markdown(), nil
+	return rep.markdown(), rep.ratios().Write(o.ratios)
 }
 
 // result is one target's run.

@@ -50,10 +50,32 @@ func (r *report) markdown() string {
 
 // ratio is this row's commands/s over Dovecot's.
 func (r *report) ratio(x result) string {
-	for _, d := range r.results {
-		if strings.HasPrefix(d.target, "dovecot") && d.st != nil && d.st.commands() > 0 {
-			return fmt.Sprintf("%.2f", x.st.perSec()/d.st.perSec())
-		}
+	if d := r.dovecot(); d != nil {
+		return fmt.Sprintf("%.2f", x.st.perSec()/d.st.perSec())
 	}
 	return "n/a"
+}
+
+// dovecot is Dovecot's result, if it ran.
+func (r *report) dovecot() *result {
+	for i, d := range r.results {
+		if strings.HasPrefix(d.target, "dovecot") && d.st != nil && d.st.commands() > 0 {
+			return &r.results[i]
+		}
+	}
+	return nil
+}
+
+// ratios are each quire target's commands/s over Dovecot's ("imap embedded").
+func (r *report) ratios() benchkit.Ratios {
+	labels := make([]string, len(r.results))
+	for i, x := range r.results {
+		labels[i] = x.target
+	}
+	return benchkit.AgainstDovecot("imap", labels, func(i int) float64 {
+		if st := r.results[i].st; st != nil {
+			return st.perSec()
+		}
+		return 0
+	})
 }

@@ -42,7 +42,7 @@ type options struct {
 	conns, dovecotConns, users, preload, parallel int
 	settle                                        time.Duration
 	targets                                       []string
-	out, quireBin                                 string
+	out, quireBin, ratios                         string
 	dovecot                                       benchkit.DovecotPorts
 }
 
@@ -57,6 +57,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait after the last IDLE before measuring memory")
 	flag.StringVar(&targets, "targets", "embedded,dovecot", "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	benchkit.RatiosFlag(flag.CommandLine, &o.ratios)
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
 	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.Parse()
@@ -84,7 +85,7 @@ func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c))
 	}
-	return rep.markdown(), nil
+	return rep.markdown(), rep.ratios().Write(o.ratios)
 }
 
 // result is one target's measurement.

@@ -44,5 +44,34 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// ratios are Dovecot's memory per idle connection (PSS, which divides its
+// shared pages among its processes) over each quire target's (RSS growth):
+// "imapidle embedded" is how many times less memory an idle connection
+// costs quire.
+func (r *report) ratios() benchkit.Ratios {
+	out := benchkit.Ratios{}
+	var d *result
+	for i, x := range r.results {
+		if x.skipped == "" && x.target == benchkit.Label("dovecot") {
+			d = &r.results[i]
+		}
+	}
+	if d == nil {
+		return out
+	}
+	for _, x := range r.results {
+		if x.skipped == "" && x.target != d.target {
+			out.Add("imapidle "+benchkit.Short(x.target), perConn(*d, d.pss0, d.pss1), perConn(x, x.rss0, x.rss1))
+		}
+	}
+	return out
+}
+
+// perConn is the growth from m0 to m1 over the connections opened between
+// the two measurements.
+func perConn(x result, m0, m1 int64) float64 {
+	return float64(m1-m0) / float64(max(x.opened-x.opened0, 1))
+}
+
 func mib(n int64) string  { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 func kb(n float64) string { return fmt.Sprintf("%.1f KB", n/1000) }

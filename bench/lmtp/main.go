@@ -43,7 +43,7 @@ type options struct {
 	rcpts                   []int
 	maxTime                 time.Duration
 	targets                 []string
-	out, quireBin           string
+	out, quireBin, ratios   string
 	pprof                   bool
 	dovecot                 benchkit.DovecotPorts
 }
@@ -59,6 +59,7 @@ func main() {
 	flag.StringVar(&rcpts, "recipients", "1,5", "recipients per message, one scenario each")
 	flag.StringVar(&targets, "targets", strings.Join(benchkit.TargetNames, ","), "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	benchkit.RatiosFlag(flag.CommandLine, &o.ratios)
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
 	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
@@ -102,7 +103,7 @@ func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, root, tmp, t, c, rep)...)
 	}
-	return rep.markdown(), nil
+	return rep.markdown(), rep.ratios().Write(o.ratios)
 }
 
 // runTarget starts one target, runs every scenario on it and stops it.

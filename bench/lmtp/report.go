@@ -57,12 +57,33 @@ func (r *report) markdown() string {
 
 // ratio is this row's msgs/s over Dovecot's in the same scenario.
 func (r *report) ratio(x result) string {
-	for _, d := range r.results {
-		if strings.HasPrefix(d.target, "dovecot") && d.skipped == "" && d.rcpts == x.rcpts && d.msgs > 0 {
-			return fmt.Sprintf("%.2f", x.msgsPerSec()/d.msgsPerSec())
-		}
+	if d := r.dovecot(x.rcpts); d != nil {
+		return fmt.Sprintf("%.2f", x.msgsPerSec()/d.msgsPerSec())
 	}
 	return "n/a"
+}
+
+// dovecot is Dovecot's result with rcpts recipients per message, if it ran.
+func (r *report) dovecot(rcpts int) *result {
+	for i, d := range r.results {
+		if strings.HasPrefix(d.target, "dovecot") && d.skipped == "" && d.rcpts == rcpts && d.msgs > 0 {
+			return &r.results[i]
+		}
+	}
+	return nil
+}
+
+// ratios are each quire scenario's msgs/s over Dovecot's ("lmtp embedded
+// 5 rcpt"); with the same recipients per message, that is the ratio of
+// recipient deliveries too.
+func (r *report) ratios() benchkit.Ratios {
+	out := benchkit.Ratios{}
+	for _, x := range r.results {
+		if d := r.dovecot(x.rcpts); d != nil && x.skipped == "" && !strings.HasPrefix(x.target, "dovecot") {
+			out.Add(fmt.Sprintf("lmtp %s %d rcpt", benchkit.Short(x.target), x.rcpts), x.msgsPerSec(), d.msgsPerSec())
+		}
+	}
+	return out
 }
 
 func (r *report) anyErrors() bool {

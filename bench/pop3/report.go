@@ -50,10 +50,32 @@ func (r *report) markdown() string {
 
 // ratio is this row's downloads/s over Dovecot's.
 func (r *report) ratio(x result) string {
-	for _, d := range r.results {
-		if strings.HasPrefix(d.target, "dovecot") && d.st != nil && d.st.downloads() > 0 {
-			return fmt.Sprintf("%.2f", x.st.downloadsPerSec()/d.st.downloadsPerSec())
-		}
+	if d := r.dovecot(); d != nil {
+		return fmt.Sprintf("%.2f", x.st.downloadsPerSec()/d.st.downloadsPerSec())
 	}
 	return "n/a"
+}
+
+// dovecot is Dovecot's result, if it ran.
+func (r *report) dovecot() *result {
+	for i, d := range r.results {
+		if strings.HasPrefix(d.target, "dovecot") && d.st != nil && d.st.downloads() > 0 {
+			return &r.results[i]
+		}
+	}
+	return nil
+}
+
+// ratios are each quire target's downloads/s over Dovecot's ("pop3 embedded").
+func (r *report) ratios() benchkit.Ratios {
+	labels := make([]string, len(r.results))
+	for i, x := range r.results {
+		labels[i] = x.target
+	}
+	return benchkit.AgainstDovecot("pop3", labels, func(i int) float64 {
+		if st := r.results[i].st; st != nil {
+			return st.downloadsPerSec()
+		}
+		return 0
+	})
 }

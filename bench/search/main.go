@@ -63,7 +63,7 @@ type options struct {
 	messages, reps, conns int
 	perQuery, settle      time.Duration
 	targets               []string
-	out, quireBin         string
+	out, quireBin, ratios string
 	pprof                 bool
 	logLevel              string
 	dovecot               benchkit.DovecotPorts
@@ -79,6 +79,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 4, "LMTP connections filling the mailbox")
 	flag.StringVar(&targets, "targets", strings.Join(targetNames, ","), "targets: "+strings.Join(targetNames, ", "))
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	benchkit.RatiosFlag(flag.CommandLine, &o.ratios)
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
 	flag.StringVar(&o.logLevel, "log-level", "info", "the quire targets' log.level (debug shows each indexing batch)")
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target, while its queries run, into bench/out/")
@@ -111,5 +112,5 @@ func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
 		}
 		rep.results = append(rep.results, runTarget(ctx, o, env, t, c))
 	}
-	return rep.markdown(), nil
+	return rep.markdown(), rep.ratioFigures().Write(o.ratios)
 }

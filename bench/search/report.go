@@ -95,6 +95,34 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// ratioFigures are each quire target's p50 against each Dovecot's, query
+// by query: "search embedded/dovecot BODY köln" is Dovecot's p50 over
+// quire's, larger being faster.
+func (r *report) ratioFigures() benchkit.Ratios {
+	out := benchkit.Ratios{}
+	for _, name := range []string{"embedded", "cassandra"} {
+		q := r.find(name)
+		if q == nil {
+			continue
+		}
+		for _, d := range []string{"dovecot", "dovecot-xapian"} {
+			x := r.find(d)
+			if x == nil {
+				continue
+			}
+			for _, qq := range queries {
+				if len(q.lat[qq.name()]) == 0 || len(x.lat[qq.name()]) == 0 {
+					continue
+				}
+				mine, _ := q.lat[qq.name()].P50P99()
+				theirs, _ := x.lat[qq.name()].P50P99()
+				out.Add(fmt.Sprintf("search %s/%s %s", name, d, qq.name()), float64(theirs), float64(mine))
+			}
+		}
+	}
+	return out
+}
+
 // ratios compares each quire target with both Dovecots, query by query,
 // on p50: issue 6's targets are at most 20 ms (embedded), at least 10x
 // faster than Dovecot without FTS, and no slower than Dovecot with
