@@ -70,14 +70,18 @@ func (c *conn) fetchSection(m *fetchMsg, at imapwire.FetchAtt, item func(string)
 	if at.Partial != nil {
 		name += "<" + strconv.FormatUint(at.Partial.Offset, 10) + ">"
 	}
+	v, err := m.served()
+	if err != nil {
+		return err
+	}
 	item(name + " ")
-	sp, _, ok := sectionSpan(m.structure(), m.row.Meta.Size, at.Section)
+	sp, _, ok := sectionSpan(v.part, v.size, at.Section)
 	if !ok {
 		c.w.NIL()
 		return nil
 	}
 	if at.Section.Fields != nil {
-		b, err := m.body()
+		b, err := m.servedBody()
 		if err != nil {
 			return err
 		}

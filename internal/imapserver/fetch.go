@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -220,13 +221,25 @@ func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchA
 	return nil
 }
 
-// fetchMsg opens a message's structure and body lazily, once.
+// fetchMsg opens a message's structure and body lazily, once. The stored
+// form (structure, body) serves ENVELOPE, BINARY and PREVIEW; the served
+// form (served) is what BODY, BODYSTRUCTURE, RFC822 and RFC822.SIZE show,
+// which differs only for a message with NUL bytes (nul.go).
 type fetchMsg struct {
 	c    *conn
 	ctx  context.Context
 	row  store.MessageRow
 	part *message.Part
 	blob store.Blob
+	view *servedView
+}
+
+// servedView is a message as BODY[] serves it. body is nil when the
+// served form is the stored one (servedBody opens it then).
+type servedView struct {
+	part *message.Part
+	body io.ReaderAt
+	size int64
 }
 
 func (m *fetchMsg) structure() *message.Part {
@@ -254,19 +267,55 @@ func (m *fetchMsg) body() (store.Blob, error) {
 	return m.blob, nil
 }
 
+// served returns the message as BODY[] serves it: the stored form, or
+// for a message with NUL bytes its conversion (nul.go).
+func (m *fetchMsg) served() (*servedView, error) {
+	if m.view != nil {
+		return m.view, nil
+	}
+	p := m.structure()
+	if !p.HasNUL() {
+		m.view = &servedView{part: p, size: m.row.Meta.Size}
+		return m.view, nil
+	}
+	b, err := m.body()
+	if err != nil {
+		return nil, err
+	}
+	conv, err := convertNUL(b, m.row.Meta.Size, p)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := message.Scan(bytes.NewReader(conv), message.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	m.view = &servedView{part: cp, body: bytes.NewReader(conv), size: int64(len(conv))}
+	return m.view, nil
+}
+
+// servedBody returns the bytes of the served message.
+func (m *fetchMsg) servedBody() (io.ReaderAt, error) {
+	v, err := m.served()
+	if err != nil || v.body != nil {
+		return v.body, err
+	}
+	return m.body()
+}
+
 func (m *fetchMsg) close() {
 	if m.blob != nil {
 		m.blob.Close()
 	}
 }
 
-// literal writes n bytes of the body from off, as a literal.
+// literal writes n bytes of the served message from off, as a literal.
 func (m *fetchMsg) literal(off, n int64) error {
 	if n <= 0 {
 		m.c.w.Raw("{0}\r\n") // as Dovecot writes it; imaptest expects a literal
 		return nil
 	}
-	b, err := m.body()
+	b, err := m.servedBody()
 	if err != nil {
 		return err
 	}
@@ -288,7 +337,11 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 	case "INTERNALDATE":
 		item("INTERNALDATE " + imapwire.FormatDateTime(r.Meta.InternalDate))
 	case "RFC822.SIZE":
-		item("RFC822.SIZE " + strconv.FormatInt(r.Meta.Size, 10))
+		v, err := m.served()
+		if err != nil {
+			return err
+		}
+		item("RFC822.SIZE " + strconv.FormatInt(v.size, 10))
 	case "MODSEQ":
 		item("MODSEQ (" + strconv.FormatUint(uint64(r.ModSeq), 10) + ")")
 	case "SAVEDATE":
@@ -304,27 +357,30 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 	case "ENVELOPE":
 		item("ENVELOPE ")
 		c.w.Envelope(envelopeOf(m.structure()))
-	case "BODYSTRUCTURE":
-		item("BODYSTRUCTURE ")
-		c.w.BodyStructure(m.structure(), true)
-	case "BODY":
-		if at.Section == nil {
-			item("BODY ")
-			c.w.BodyStructure(m.structure(), false)
-			return nil
+	case "BODYSTRUCTURE", "BODY":
+		if at.Section != nil {
+			return c.fetchSection(m, at, item)
 		}
-		return c.fetchSection(m, at, item)
-	case "RFC822":
-		item("RFC822 ")
-		return m.literal(0, r.Meta.Size)
-	case "RFC822.HEADER":
-		p := m.structure()
-		item("RFC822.HEADER ")
-		return m.literal(p.HeaderStart, p.BodyStart-p.HeaderStart)
-	case "RFC822.TEXT":
-		p := m.structure()
-		item("RFC822.TEXT ")
-		return m.literal(p.BodyStart, min(p.End, r.Meta.Size)-p.BodyStart)
+		v, err := m.served()
+		if err != nil {
+			return err
+		}
+		item(at.Name + " ")
+		c.w.BodyStructure(v.part, at.Name == "BODYSTRUCTURE")
+	case "RFC822", "RFC822.HEADER", "RFC822.TEXT":
+		v, err := m.served()
+		if err != nil {
+			return err
+		}
+		p := v.part
+		item(at.Name + " ")
+		switch at.Name {
+		case "RFC822":
+			return m.literal(0, v.size)
+		case "RFC822.HEADER":
+			return m.literal(p.HeaderStart, p.BodyStart-p.HeaderStart)
+		}
+		return m.literal(p.BodyStart, min(p.End, v.size)-p.BodyStart)
 	case "BINARY", "BINARY.SIZE":
 		return c.fetchBinary(m, at, item)
 	case "PREVIEW":

@@ -25,7 +25,10 @@ var ErrCorrupt = errors.New("message: corrupt structure encoding")
 //	addrs    = count *(mask *string)
 //	string   = uvarint length, bytes
 //
-// Counts of present items are at least 1. Everything round-trips exactly.
+// The last two part flags carry no item: HeaderNUL and BodyNUL. They were
+// added after version 1 was in use; encodings without them decode with
+// both false, so the version stayed. Counts of present items are at least
+// 1. Everything round-trips exactly.
 const codecVersion = 1
 
 // maxNesting bounds the depth of the part tree both ways, so that decoding
@@ -44,6 +47,8 @@ const (
 	pLocation
 	pEnvelope
 	pParts
+	pHeaderNUL
+	pBodyNUL
 	pAll = 1<<iota - 1
 )
 
@@ -187,7 +192,7 @@ func (e *encoder) part(p *Part, base int64, depth int) error {
 	var f uint64
 	for i, set := range [...]bool{len(p.Params) > 0, p.Encoding != "7BIT", p.ID != "",
 		p.Description != "", p.MD5 != "", p.Disposition != "", len(p.DispositionParams) > 0,
-		len(p.Language) > 0, p.Location != "", p.Envelope != nil, len(p.Parts) > 0} {
+		len(p.Language) > 0, p.Location != "", p.Envelope != nil, len(p.Parts) > 0, p.HeaderNUL, p.BodyNUL} {
 		if set {
 			f |= 1 << i
 		}

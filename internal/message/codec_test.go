@@ -11,7 +11,7 @@ import (
 func TestMarshalRoundTrip(t *testing.T) {
 	addrs := []Address{{Name: "A", Mailbox: "a", Host: "x"}, {Mailbox: "g"}, {ADL: "@r", Mailbox: "m", Host: MissingHost}, {}}
 	p := &Part{
-		HeaderStart: 0, BodyStart: 100, End: 5000, Lines: 77,
+		HeaderStart: 0, BodyStart: 100, End: 5000, Lines: 77, HeaderNUL: true,
 		Type: "multipart", Subtype: "x-custom", Params: []Param{{"boundary", "b"}, {"", ""}},
 		ID: "<id>", Description: "d", Encoding: "", MD5: "md5",
 		Disposition: "inline", DispositionParams: []Param{{"filename", "f\x00\xff"}},
@@ -22,7 +22,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 			References: []string{"<a>", ""},
 		},
 		Parts: []*Part{
-			{HeaderStart: 120, BodyStart: 110, End: -5, Lines: -1, Type: "text", Subtype: "plain", Encoding: "7BIT"},
+			{HeaderStart: 120, BodyStart: 110, End: -5, Lines: -1, Type: "text", Subtype: "plain", Encoding: "7BIT", BodyNUL: true},
 			{HeaderStart: 200, BodyStart: 300, End: 400, Type: "message", Subtype: "rfc822", Encoding: "BASE64",
 				Parts: []*Part{{HeaderStart: 300, BodyStart: 350, End: 400, Type: "", Subtype: "", Encoding: "7BIT", Envelope: &Envelope{}}}},
 		},

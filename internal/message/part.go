@@ -78,6 +78,14 @@ type Part struct {
 	Language []string
 	Location string
 
+	// HeaderNUL reports a NUL byte in the header block; BodyNUL one in
+	// the body outside any child (a leaf's whole body; a multipart's
+	// preamble, delimiter lines or epilogue). RFC 9051 4.3 forbids NUL in
+	// an ordinary literal, so the IMAP layer serves such bytes through a
+	// transfer encoding (RFC 3516 4.3). Structures stored before these
+	// fields existed read as false.
+	HeaderNUL, BodyNUL bool
+
 	// Envelope is set on every message root: the top-level Part and the
 	// child of each message/rfc822 or message/global part. (Keeping it on
 	// the root, not on the message/rfc822 part, is what lets a top-level
@@ -112,6 +120,19 @@ type Address struct{ Name, ADL, Mailbox, Host string }
 
 // MissingHost is the Host of an address that has no domain.
 const MissingHost = ".MISSING-HOST-NAME."
+
+// HasNUL reports whether any part of the tree holds a NUL byte.
+func (p *Part) HasNUL() bool {
+	if p.HeaderNUL || p.BodyNUL {
+		return true
+	}
+	for _, c := range p.Parts {
+		if c.HasNUL() {
+			return true
+		}
+	}
+	return false
+}
 
 // IsMultipart reports whether p is a multipart (RFC 2046 5.1).
 func (p *Part) IsMultipart() bool { return p.Type == "multipart" }

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +22,7 @@ func Scan(r io.Reader, lim Limits) (*Part, error) {
 		lim: lim.withDefaults(),
 		bol: true,
 	}
-	p := s.part(0, false, true)
+	p, _ := s.part(0, false, true)
 	if s.err != nil {
 		return nil, fmt.Errorf("message: scan: %w", s.err)
 	}
@@ -48,6 +49,7 @@ type scanner struct {
 	lastEOL     int64 // length of the line break that ended the last consumed line (0 if none)
 	lastContent int64 // length of the last consumed line without its line break
 	lastByte    byte  // the last byte consumed
+	nuls        int64 // consumed lines (or fragments) holding a NUL byte
 
 	nparts int
 	bounds []string // boundaries of the open multiparts, outermost first
@@ -104,6 +106,9 @@ func (s *scanner) consume() {
 		s.bol = false
 	}
 	s.lastByte = line[n-1]
+	if bytes.IndexByte(line, 0) >= 0 {
+		s.nuls++
+	}
 }
 
 // complete reports whether the peeked line is a whole line.
@@ -200,12 +205,17 @@ func (s *scanner) finish(p *Part, lfsBody int64) {
 // up to a delimiter line of an enclosing multipart or the end of input.
 // depth is the entity's nesting, digest whether it is a body part of a
 // multipart/digest, root whether it is a message root (it gets an
-// Envelope).
-func (s *scanner) part(depth int, digest, root bool) *Part {
+// Envelope). It also returns how many consumed lines of the entity held a
+// NUL, which sets HeaderNUL and BodyNUL.
+func (s *scanner) part(depth int, digest, root bool) (*Part, int64) {
 	s.nparts++
 	p := &Part{HeaderStart: s.off}
 	var h fields
+	nuls := s.nuls
 	s.header(&h, root)
+	p.HeaderNUL = s.nuls > nuls
+	inBody := s.nuls
+	var inChildren int64
 	p.BodyStart = s.off
 	lfsBody := s.lfs
 	h.content(p, digest)
@@ -217,14 +227,15 @@ func (s *scanner) part(depth int, digest, root bool) *Part {
 		s.skipBody()
 	case p.IsMultipart():
 		if b := boundaryParam(p); b != "" {
-			s.multipart(p, b, depth)
+			inChildren = s.multipart(p, b, depth)
 		} else {
 			s.skipBody()
 		}
 	case p.Type == "message" && (p.Subtype == "rfc822" || p.Subtype == "global"):
 		// RFC 2046 5.2.1; message/global (RFC 6532 3.7) is treated alike.
 		if s.nparts < s.lim.MaxParts {
-			p.Parts = []*Part{s.part(depth+1, false, true)}
+			c, n := s.part(depth+1, false, true)
+			p.Parts, inChildren = []*Part{c}, n
 		} else {
 			s.skipBody()
 		}
@@ -232,14 +243,16 @@ func (s *scanner) part(depth int, digest, root bool) *Part {
 		s.skipBody()
 	}
 	s.finish(p, lfsBody)
-	return p
+	p.BodyNUL = s.nuls-inBody > inChildren
+	return p, s.nuls - nuls
 }
 
 // multipart scans the body of multipart p (RFC 2046 5.1.1): the preamble,
 // the body parts between delimiter lines, and, after the close delimiter,
 // the epilogue. The preamble and epilogue belong to p's body but to no
 // child. Without a close delimiter, p ends where its enclosing part does.
-func (s *scanner) multipart(p *Part, boundary string, depth int) {
+// It returns the NUL lines counted in the children.
+func (s *scanner) multipart(p *Part, boundary string, depth int) (inChildren int64) {
 	s.bounds = append(s.bounds, boundary)
 	own := len(s.bounds) - 1
 	defer func() { s.bounds = s.bounds[:own] }()
@@ -247,11 +260,11 @@ func (s *scanner) multipart(p *Part, boundary string, depth int) {
 	for {
 		line, ok := s.peek()
 		if !ok {
-			return
+			return inChildren
 		}
 		i, closing := s.boundary(line)
 		if i >= 0 && i < own {
-			return // an enclosing multipart's delimiter ends this one too
+			return inChildren // an enclosing multipart's delimiter ends this one too
 		}
 		s.consume()
 		if i != own {
@@ -260,12 +273,13 @@ func (s *scanner) multipart(p *Part, boundary string, depth int) {
 		if closing {
 			s.bounds = s.bounds[:own]
 			s.skipBody()
-			return
+			return inChildren
 		}
 		if s.nparts >= s.lim.MaxParts {
 			continue // beyond the limit, parts stay opaque content of p
 		}
-		p.Parts = append(p.Parts, s.part(depth+1, digest, false))
+		c, n := s.part(depth+1, digest, false)
+		p.Parts, inChildren = append(p.Parts, c), inChildren+n
 	}
 }
 

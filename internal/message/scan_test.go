@@ -2,6 +2,7 @@ package message
 
 import (
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -415,5 +416,47 @@ body
 				}
 			},
 		},
+	}
+}
+
+// NUL bytes are recorded where they are: in a header block, or in the body
+// of the part that owns them (a multipart owns its preamble and epilogue).
+func TestScanNUL(t *testing.T) {
+	type nul struct{ hdr, body bool }
+	cases := []struct {
+		name, raw string
+		want      map[string]nul // tree path (1-based child indexes) -> flags; others false
+	}{
+		{"none", crlf("Subject: a\n\nbody\n"), nil},
+		{"leaf body", crlf("Subject: a\n\nbo\x00dy\n"), map[string]nul{"": {false, true}}},
+		{"header", crlf("Subject: a\x00b\n\nbody\n"), map[string]nul{"": {true, false}}},
+		{"second part", crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\nContent-Transfer-Encoding: binary\n\nt\x00wo\n--b--\n"),
+			map[string]nul{"2": {false, true}}},
+		{"epilogue", crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n\x00\n"),
+			map[string]nul{"": {false, true}}},
+		{"encapsulated", crlf("Content-Type: message/rfc822\n\nSubject: in\n\nx\x00\n"),
+			map[string]nul{"1": {false, true}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := scan(t, tc.raw)
+			var walk func(p *Part, num string)
+			walk = func(p *Part, num string) {
+				if got, want := (nul{p.HeaderNUL, p.BodyNUL}), tc.want[num]; got != want {
+					t.Errorf("part %q: NUL flags %+v, want %+v", num, got, want)
+				}
+				for i, c := range p.Parts {
+					n := strconv.Itoa(i + 1)
+					if num != "" {
+						n = num + "." + n
+					}
+					walk(c, n)
+				}
+			}
+			walk(root, "")
+			if root.HasNUL() != (len(tc.want) > 0) {
+				t.Errorf("HasNUL %v", root.HasNUL())
+			}
+		})
 	}
 }

@@ -162,6 +162,7 @@ func (d *decoder) part(base int64, depth int) *Part {
 	p.BodyStart = p.HeaderStart + d.varint()
 	p.End = p.BodyStart + d.varint()
 	p.Lines = d.varint()
+	p.HeaderNUL, p.BodyNUL = f&pHeaderNUL != 0, f&pBodyNUL != 0
 	if f&pParams != 0 {
 		p.Params = d.params()
 	}
