@@ -93,47 +93,19 @@ func (s *selected) resolve(set imapwire.SeqSet, uid bool) []mail.UID {
 // EXPUNGE or VANISHED (RFC 7162 3.2.10) when allowExpunge, else they stay
 // pending.
 func (s *selected) refresh(ctx context.Context, c *conn, allowExpunge bool) error {
-	var (
-		added []mail.UID
-		flags = map[mail.UID]store.Change{}
-		gone  []mail.UID
-		last  = s.modseq
-	)
+	d := newDelta(s)
 	err := c.srv.opts.Store.Changes(ctx, s.mb, s.modseq, func(ch store.Change) error {
-		last = max(last, ch.ModSeq)
-		switch ch.Kind {
-		case store.ChangeAppend:
-			if ch.UID >= s.uidNext {
-				added = append(added, ch.UID)
-				s.uidNext = ch.UID + 1
-			}
-			flags[ch.UID] = ch
-		case store.ChangeFlags:
-			flags[ch.UID] = ch
-		case store.ChangeExpunge:
-			gone = append(gone, ch.UID)
-		}
+		d.add(ch)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	goneSet := make(map[mail.UID]bool, len(gone))
-	for _, u := range gone {
-		goneSet[u] = true
-	}
-	// New messages: a message both added and expunged since the last look
-	// was never seen by the client and is skipped.
-	n0 := len(s.uids)
-	for _, u := range added {
-		if !goneSet[u] {
-			s.uids = append(s.uids, u)
-		}
-	}
-	if len(s.uids) > n0 {
+	added, reports := s.apply(d)
+	if len(added) > 0 {
 		c.untaggedNum(uint64(len(s.uids)), "EXISTS")
 		prev := c.srv.recent.claim(s.mb.ID, s.maxUID(), !s.readOnly)
-		for _, u := range s.uids[n0:] {
+		for _, u := range added {
 			if u > prev {
 				s.recent[u] = true
 			}
@@ -142,37 +114,36 @@ func (s *selected) refresh(ctx context.Context, c *conn, allowExpunge bool) erro
 			c.untaggedNum(uint64(len(s.recent)), "RECENT")
 		}
 	}
-	// Flag changes of messages in the view, not made by this session.
-	var changed []mail.UID
-	for u, ch := range flags {
-		if ch.Kind == store.ChangeAppend && slices.Contains(added, u) {
-			continue // the client fetches new messages itself
-		}
-		if goneSet[u] || s.gone[u] || s.seq(u) == 0 || slices.Contains(s.own[ch.ModSeq], u) {
-			continue
-		}
-		changed = append(changed, u)
+	for _, r := range reports {
+		c.fetchFlags(s.seq(r.uid), r.uid, r.flags, r.modSeq, s.recent[r.uid])
 	}
-	slices.Sort(changed)
-	for _, u := range changed {
-		ch := flags[u]
-		c.fetchFlags(s.seq(u), u, ch.Flags, ch.ModSeq, s.recent[u])
+	if allowExpunge {
+		s.flushExpunges(c)
 	}
-	for _, u := range gone {
+	return nil
+}
+
+// apply moves the view by d: new messages join it, expunges of its
+// messages become pending, the session's own changes d covers are
+// forgotten and the view's MODSEQ becomes d's. It returns the new
+// messages and the flag changes to report, both ascending by UID.
+func (s *selected) apply(d *delta) (added []mail.UID, reports []flagReport) {
+	added = d.newUIDs()
+	s.uids = append(s.uids, added...)
+	s.uidNext = d.uidNext
+	reports = d.reports(s)
+	for _, u := range d.gone {
 		if s.seq(u) != 0 {
 			s.gone[u] = true
 		}
 	}
 	for m := range s.own {
-		if m <= last {
+		if m <= d.last {
 			delete(s.own, m)
 		}
 	}
-	s.modseq = last
-	if allowExpunge {
-		s.flushExpunges(c)
-	}
-	return nil
+	s.modseq = d.last
+	return added, reports
 }
 
 // flushExpunges removes pending expunges from the view and reports them.
