@@ -14,6 +14,7 @@ import (
 	"github.com/quiremail/quire/internal/message"
 	"github.com/quiremail/quire/internal/search"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // CatchUp indexes every message of mb above its mark and returns how many
@@ -38,8 +39,19 @@ const immediateBatches = 2
 // catchUp is CatchUp, from the first message when all is set (the mark
 // may not be gone yet from what the index shows), for at most limit
 // batches (0: all; more reports that some are left), calling progress
-// after each batch.
+// after each batch. A panic fails the catch-up like any error (the
+// mailbox stays queued); it is logged with its stack and counted.
 func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, limit int, progress func(int)) (n int, more bool, err error) {
+	err = s.sup.Do("indexer: catch-up", func() error {
+		var err error
+		n, more, err = s.batches(ctx, mb, all, limit, progress)
+		return err
+	}, "user", mb.UserID, "mailbox", mb.ID)
+	return n, more, err
+}
+
+// batches does catchUp's work.
+func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, limit int, progress func(int)) (n int, more bool, err error) {
 	l := &s.locks[stripe(mb.ID)]
 	l.Lock()
 	defer l.Unlock()
@@ -67,6 +79,10 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, limit
 		if len(rows) == 0 {
 			break
 		}
+		// The batch covers [lo, last] of the first read: the second read
+		// of fillGaps reads that range again, so the mark may pass it even
+		// when every message of it was expunged in between (no rows left).
+		last := rows[len(rows)-1].UID
 		if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
 			return n, false, err
 		}
@@ -74,11 +90,10 @@ func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, limit
 		if err != nil {
 			return n, false, err
 		}
-		last := rows[len(rows)-1].UID
 		if err := s.o.Index.Put(ctx, docs, search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}); err != nil {
 			return n, false, err
 		}
-		s.log.Debug("indexer: batch", "mailbox", mb.ID, "from", lo, "first", rows[0].UID, "last", last, "n", len(rows))
+		s.log.Debug("indexer: batch", "mailbox", mb.ID, "from", lo, "to", last, "n", len(rows))
 		now := s.o.Now()
 		for _, r := range rows {
 			s.stats.indexed(now.Sub(r.Meta.SaveDate))
@@ -160,7 +175,10 @@ func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.Messa
 	for range min(runtime.GOMAXPROCS(0), len(rows)) {
 		wg.Go(func() {
 			for i := range next {
-				docs[i], errs[i] = s.doc(ctx, mb, rows[i])
+				errs[i] = supervise.Catch(func() (err error) { // counted by catchUp
+					docs[i], err = s.doc(ctx, mb, rows[i])
+					return err
+				})
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/search"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // Options configure a Service.
@@ -101,6 +102,7 @@ type Service struct {
 	deletes chan func(context.Context) error
 
 	stats *counters
+	sup   *supervise.Supervisor // recovers panics in catch-ups and loops
 }
 
 var _ store.IndexHook = (*Service)(nil)
@@ -111,7 +113,7 @@ func New(o Options) *Service {
 	return &Service{
 		o: o, log: o.Logger, pending: map[string]queued{},
 		wake: make(chan struct{}, 1), deletes: make(chan func(context.Context) error, 4096),
-		stats: newCounters(),
+		stats: newCounters(), sup: supervise.New(supervise.Options{Logger: o.Logger}),
 	}
 }
 
@@ -206,64 +208,75 @@ func (s *Service) next() (queued, bool) {
 // mailboxes, deletions, and sweeps of the index queue.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	// Each loop runs under the supervisor: a panic is logged, counted in
+	// Stats.Panics and the loop restarted after a backoff.
 	for range s.o.Workers {
-		wg.Go(func() {
-			for {
-				q, ok := s.next()
-				if !ok {
-					select {
-					case <-ctx.Done():
-						return
-					case <-s.wake:
-						continue
-					}
-				}
-				// Let a busy mailbox's messages gather into one batch.
-				if wait := time.Until(q.when.Add(s.o.Delay)); wait > 0 {
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(wait):
-					}
-				}
-				_, _ = s.CatchUp(ctx, q.mb)
-				select { // pass the wake-up on: more may be pending
-				case s.wake <- struct{}{}:
-				default:
-				}
-			}
-		})
+		wg.Go(func() { s.sup.Run(ctx, "indexer: worker", s.work) })
 	}
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case fn := <-s.deletes:
-				if err := fn(ctx); err != nil && ctx.Err() == nil {
-					s.stats.errors.Add(1)
-					s.log.Warn("indexer: deleting documents failed; they stay until a reindex", "err", err)
-				}
-			}
-		}
-	})
-	wg.Go(func() {
-		all := true // the first sweep takes every mark: this host may have just restarted
-		t := time.NewTicker(s.o.SweepEvery)
-		defer t.Stop()
-		for {
-			if err := s.Sweep(ctx, all); err != nil && ctx.Err() == nil {
-				s.log.Warn("indexer: sweeping the index queue failed", "groups", s.o.Groups, "err", err)
-			}
-			all = false
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	})
+	wg.Go(func() { s.sup.Run(ctx, "indexer: deletions", s.deleteLoop) })
+	wg.Go(func() { s.sup.Run(ctx, "indexer: sweeps", s.sweepLoop) })
 	wg.Wait()
+}
+
+// work runs background catch-ups of queued mailboxes until ctx ends.
+func (s *Service) work(ctx context.Context) {
+	for {
+		q, ok := s.next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+				continue
+			}
+		}
+		// Let a busy mailbox's messages gather into one batch.
+		if wait := time.Until(q.when.Add(s.o.Delay)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		_, _ = s.CatchUp(ctx, q.mb)
+		select { // pass the wake-up on: more may be pending
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// deleteLoop runs queued deletions of documents until ctx ends.
+func (s *Service) deleteLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fn := <-s.deletes:
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.stats.errors.Add(1)
+				s.log.Warn("indexer: deleting documents failed; they stay until a reindex", "err", err)
+			}
+		}
+	}
+}
+
+// sweepLoop sweeps the index queue every SweepEvery until ctx ends.
+func (s *Service) sweepLoop(ctx context.Context) {
+	all := true // the first sweep takes every mark: this host may have just restarted
+	t := time.NewTicker(s.o.SweepEvery)
+	defer t.Stop()
+	for {
+		if err := s.Sweep(ctx, all); err != nil && ctx.Err() == nil {
+			s.log.Warn("indexer: sweeping the index queue failed", "groups", s.o.Groups, "err", err)
+		}
+		all = false
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Sweep queues a catch-up for each mark of the host's groups older than
@@ -297,5 +310,7 @@ func (s *Service) Stats() Stats {
 	s.mu.Lock()
 	queued := len(s.order)
 	s.mu.Unlock()
-	return s.stats.snapshot(queued)
+	st := s.stats.snapshot(queued)
+	st.Panics = s.sup.Panics()
+	return st
 }

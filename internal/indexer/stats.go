@@ -15,6 +15,9 @@ type Stats struct {
 	Dropped  int64 `json:"dropped"`   // deletions dropped on a full queue
 	Queued   int   `json:"queued"`    // mailboxes awaiting a background catch-up here
 	Marks    int64 `json:"marks"`     // marks in this group's index queue at the last sweep
+	// Panics counts panics recovered in catch-ups and in the background
+	// loops (each logged with its stack; a loop is restarted).
+	Panics int64 `json:"panics"`
 	// Rereads counts batches read twice because they skipped UIDs (gaps
 	// from expunges, or a scan that missed a message), and Found the
 	// messages only the second read saw.

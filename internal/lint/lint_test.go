@@ -44,7 +44,8 @@ func allowedImports() map[string][]string {
 		"internal/search":              {},
 		"internal/search/opensearch":   {"internal/search"},
 		"internal/search/bleve":        {"internal/search"},
-		"internal/indexer":             {"internal/convert", "internal/search", "internal/message", "internal/store", "internal/mail"},
+		"internal/indexer":             {"internal/convert", "internal/search", "internal/message", "internal/store", "internal/mail", "internal/supervise"},
+		"internal/supervise":           {},
 		"internal/search/searchtest":   {"internal/search"},
 		"internal/login":               {"internal/store", "internal/mail", "internal/directory"},
 
