@@ -38,3 +38,6 @@ trap cleanup EXIT
 # Tests that need a backend must fail, not skip, when it is missing.
 export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1
 go test -count=1 -timeout 30m ./...
+# The fault-injection tests: they need the test-only fault switches, which
+# only a build tagged quirefaults has (internal/store/cassandra/faults_on.go).
+go test -count=1 -timeout 10m -tags quirefaults -run '^TestFault' ./internal/store/cassandra/

@@ -52,11 +52,11 @@ func TestShortRun(t *testing.T) {
 }
 
 // TestBrokenAllocationIsCaught proves the checker can fail: with UIDs
-// allocated without their lightweight transaction, it must report
-// violations.
+// allocated without their lightweight transaction (run builds quire with
+// the quirefaults tag for it), it must report violations.
 func TestBrokenAllocationIsCaught(t *testing.T) {
 	addr := cassandra(t)
-	o := options{hosts: 3, clients: 12, users: 3, duration: 20 * time.Second, kill: false, brk: true, quireBin: buildQuire(t),
+	o := options{hosts: 3, clients: 12, users: 3, duration: 20 * time.Second, kill: false, brk: true,
 		history: filepath.Join(t.TempDir(), "history"), seed: uint64(time.Now().UnixNano()), casAddr: addr}
 	res, err := run(context.Background(), o)
 	if err != nil {

@@ -26,9 +26,10 @@
 //	go run ./bench/checker                 # 60 s
 //	go run ./bench/checker -duration 10m   # make check-long
 //
-// QUIRE_TEST_BREAK_UID_ALLOCATION=1 in its environment (-break) makes the
-// hosts allocate UIDs without their lightweight transaction; the checker
-// must then fail. The Cassandra node is $QUIRE_BENCH_CASSANDRA or
+// -break builds quire with the test-only fault switches (go build -tags
+// quirefaults) and runs it with QUIRE_TEST_BREAK_UID_ALLOCATION=1, which
+// makes the hosts allocate UIDs without their lightweight transaction; the
+// checker must then fail. A production build ignores the variable. The Cassandra node is $QUIRE_BENCH_CASSANDRA or
 // scripts/cassandra.sh's.
 package main
 
@@ -37,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -63,8 +65,8 @@ func main() {
 	flag.IntVar(&o.users, "users", 3, "users; every host serves every user")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long the clients run")
 	flag.BoolVar(&o.kill, "kill", true, "SIGKILL one host halfway and start it again")
-	flag.BoolVar(&o.brk, "break", false, "break UID allocation (QUIRE_TEST_BREAK_UID_ALLOCATION=1): the check must fail")
-	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
+	flag.BoolVar(&o.brk, "break", false, "break UID allocation (a quirefaults build of quire, QUIRE_TEST_BREAK_UID_ALLOCATION=1): the check must fail")
+	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root); -break builds its own")
 	flag.StringVar(&o.history, "history", "", "write every command and response here (default: a file in the temp directory)")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed of the clients")
 	flag.Parse()
@@ -103,6 +105,11 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 	var cl benchkit.Cleanups
 	defer cl.Run()
+	if o.brk {
+		if o.quireBin, err = buildFaulty(ctx, root, tmp); err != nil {
+			return nil, err
+		}
+	}
 	casAddr := o.casAddr
 	if casAddr == "" {
 		if casAddr, err = benchkit.CassandraAddr(root, &cl); err != nil {
@@ -114,6 +121,18 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 	return check(ctx, o, hosts)
+}
+
+// buildFaulty builds quire with the test-only fault switches into dir: only
+// such a build reads QUIRE_TEST_BREAK_UID_ALLOCATION.
+func buildFaulty(ctx context.Context, root, dir string) (string, error) {
+	bin := filepath.Join(dir, "quire-faults")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "quirefaults", "-o", bin, "./cmd/quire")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build -tags quirefaults ./cmd/quire: %w\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // startHosts starts the access hosts on 127.0.0.2, .3, ... in one group.

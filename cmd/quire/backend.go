@@ -34,14 +34,12 @@ func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store.Backe
 	case "embedded":
 		return embedded.Open(cfg.Store.DataDir, embedded.Options{Logger: log, CacheSize: int64(cfg.Store.CacheSize), TextTTL: cfg.Store.CacheTTL.Duration()})
 	case "cassandra":
-		o := cassandraOptions(cfg, log)
-		// The concurrency checker's proof that it can fail (bench/checker).
-		if os.Getenv("QUIRE_TEST_BREAK_UID_ALLOCATION") == "1" {
-			log.Error("QUIRE_TEST_BREAK_UID_ALLOCATION=1: UIDs are allocated WITHOUT their lightweight transaction; " +
-				"concurrent hosts will lose and duplicate messages. This is for testing the checker only.")
-			o.BreakUIDAllocationForTests = true
+		b, err := cassandra.Open(ctx, cassandraOptions(cfg, log))
+		if err != nil {
+			return nil, err
 		}
-		return cassandra.Open(ctx, o)
+		testFaults(b, log)
+		return b, nil
 	}
 	return nil, fmt.Errorf("store.dbtype %q: must be \"embedded\" or \"cassandra\"", cfg.Store.DBType)
 }

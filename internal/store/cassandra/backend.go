@@ -39,11 +39,7 @@ type Backend struct {
 	bg     sync.WaitGroup  // background writes; Close waits for them
 	once   sync.Once
 
-	// Test hooks.
-	skipMaterialize bool                          // commit the log but never materialize
-	serialHead      bool                          // read heads at serial consistency
-	faultCAS        func() (skip bool, err error) // Commit's LWT: skip it, or fail after it
-	pause           func()                        // between the reads of Messages
+	fault faults // test-only switches: empty in production (faults_off.go)
 }
 
 var _ store.Backend = (*Backend)(nil)

@@ -73,7 +73,7 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 		return mail.ErrConflict
 	}
 	done := bucketState{bucket: st.bucket, head: next, rows: st.rows + int64(len(es)), mat: st.mat}
-	if !b.skipMaterialize {
+	if !b.fault.skipMaterialize() {
 		done.mat = b.afterCommit(ctx, mailboxID, st, next, es)
 	}
 	b.heads.put(mailboxID, done)
@@ -88,8 +88,8 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	var cid [16]byte
 	_, _ = rand.Read(cid[:])
 	op := "commit to mailbox " + mailboxID
-	if b.opts.BreakUIDAllocationForTests {
-		return true, b.commitUnchecked(ctx, mailboxID, st, next, es)
+	if done, err := b.fault.commitUnchecked(ctx, b, mailboxID, st, next, es); done {
+		return true, err
 	}
 	var applied bool
 	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
@@ -103,10 +103,7 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 			}
 			bt.Query(b.q.logInsert, mailboxID, st.bucket, e.modseq, e.uid, int8(e.kind), e.flags, e.meta, e.metaID, id)
 		}
-		skip, fault := false, error(nil)
-		if b.faultCAS != nil {
-			skip, fault = b.faultCAS()
-		}
+		skip, fault := b.fault.beforeCAS()
 		if !skip {
 			b.lwts.Add(1)
 			ok, it, err := bt.MapExecCASContext(ctx, map[string]any{})
@@ -125,18 +122,6 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	return b.settle(ctx, op, err, func(ctx context.Context, c gocql.Consistency) (bool, error) {
 		return b.landed(ctx, c, mailboxID, st.bucket, prev, next, es, cid[:])
 	})
-}
-
-// commitUnchecked is lwt without the condition: deliberately broken (see
-// Options.BreakUIDAllocationForTests).
-func (b *Backend) commitUnchecked(ctx context.Context, mailboxID string, st bucketState, next store.Head, es []entry) error {
-	bt := b.meta.Batch(gocql.LoggedBatch).Consistency(gocql.One)
-	bt.Query(b.q.headCommitUnchecked, int64(next.UIDNext), int64(next.ModSeq), next.Messages, next.Unseen, next.Deleted, next.Size,
-		st.rows+int64(len(es)), mailboxID, st.bucket)
-	for _, e := range es {
-		bt.Query(b.q.logInsert, mailboxID, st.bucket, e.modseq, e.uid, int8(e.kind), e.flags, e.meta, e.metaID, []byte(nil))
-	}
-	return bt.ExecContext(ctx)
 }
 
 // landed reads, at serial consistency c, whether our uncertain commit is

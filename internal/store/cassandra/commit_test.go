@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -45,41 +43,6 @@ func TestCommitConflict(t *testing.T) {
 	}
 	if _, err := b.Head(ctx, randID()); !errors.Is(err, mail.ErrNoSuchMailbox) {
 		t.Fatalf("Head of unknown mailbox: %v", err)
-	}
-}
-
-// TestUncertainCommit makes Commit's LWT "time out" after it ran, and
-// before it ran: Commit settles both by reading at serial consistency.
-func TestUncertainCommit(t *testing.T) {
-	b := openTest(t, nil)
-	ctx := context.Background()
-	mb := newMailbox(t, b)
-	timeout := &gocql.RequestErrWriteTimeout{WriteType: "CAS"}
-	b.faultCAS = func() (bool, error) { return false, timeout } // landed, reply lost
-	if _, err := appendOne(ctx, b, mb.ID); err != nil {
-		t.Fatalf("landed commit: %v, want nil", err)
-	}
-	b.faultCAS = func() (bool, error) { return true, gocql.ErrTimeoutNoResponse } // never ran
-	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
-		t.Fatalf("commit that never ran: %v, want ErrConflict (safe to retry)", err)
-	}
-	// A rival landed the same (MODSEQ, UID) while ours timed out: the
-	// commit id tells them apart.
-	rival := openTest(t, nil)
-	b.faultCAS = func() (bool, error) {
-		if _, err := appendOne(ctx, rival, mb.ID); err != nil {
-			t.Errorf("rival: %v", err)
-		}
-		return true, timeout
-	}
-	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
-		t.Fatalf("commit beaten by a rival: %v, want ErrConflict", err)
-	}
-	b.faultCAS = nil
-	h, _ := b.Head(ctx, mb.ID)
-	rows, cs := collect(t, b, mb.ID)
-	if h.Messages != 2 || len(rows) != 2 || len(cs) != 2 {
-		t.Fatalf("head %+v, %d rows, %d changes; want 2 of each", h, len(rows), len(cs))
 	}
 }
 
@@ -221,32 +184,6 @@ func TestBucketRoll(t *testing.T) {
 	}
 	check(t, b, mb.ID)
 	check(t, openTest(t, nil), mb.ID) // a host with a cold cache and other options
-}
-
-// TestMaterializationLag commits through a host that never materializes:
-// readers overlay the log, and rolls materialize what was left.
-func TestMaterializationLag(t *testing.T) {
-	lazy := openTest(t, func(o *Options) { o.BucketSize = 64 })
-	lazy.skipMaterialize = true
-	mb := newMailbox(t, lazy)
-	churn(t, store.New(lazy, store.Options{}), mb, 20) // within bucket 0: nothing materialized
-	st, _ := lazy.current(context.Background(), mb.ID)
-	if st.bucket != 0 || st.mat != -1 {
-		t.Fatalf("bucket %d watermark %d, want 0 and none", st.bucket, st.mat)
-	}
-	check(t, lazy, mb.ID)
-	check(t, openTest(t, nil), mb.ID)
-	// Mixed hosts, across rolls.
-	eager := openTest(t, func(o *Options) { o.BucketSize = 64 })
-	for i := range 6 {
-		b := lazy
-		if i%2 == 1 {
-			b = eager
-		}
-		churn(t, store.New(b, store.Options{}), mb, 25)
-	}
-	check(t, lazy, mb.ID)
-	check(t, eager, mb.ID)
 }
 
 func TestDeletedMailbox(t *testing.T) {

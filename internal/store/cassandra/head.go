@@ -68,7 +68,7 @@ func (b *Backend) current(ctx context.Context, mailboxID string) (bucketState, e
 		}
 	}
 	c := b.read.primary
-	if b.serialHead {
+	if b.fault.serialHead() {
 		c = b.serial
 	}
 	for ctx.Err() == nil {

@@ -1,3 +1,5 @@
+//go:build quirefaults
+
 package cassandra
 
 import (
@@ -15,7 +17,7 @@ import (
 )
 
 // TestMeasure prints latencies and throughput on the test node. It runs
-// only with QUIRE_CASSANDRA_MEASURE=1.
+// only with QUIRE_CASSANDRA_MEASURE=1 and -tags quirefaults.
 func TestMeasure(t *testing.T) {
 	if os.Getenv("QUIRE_CASSANDRA_MEASURE") != "1" {
 		t.Skip("set QUIRE_CASSANDRA_MEASURE=1 to measure")
@@ -50,7 +52,7 @@ func TestMeasure(t *testing.T) {
 	t.Logf("append Commit (LWT + materialize), 1 writer: %s", pct(commit))
 	t.Logf("append Head+Commit, 1 writer:                %s", pct(whole))
 
-	b.skipMaterialize = true
+	b.SetFaults(Faults{SkipMaterialize: true})
 	var lwt []time.Duration
 	for range 200 {
 		h, _ := b.Head(ctx, mb.ID)
@@ -63,12 +65,12 @@ func TestMeasure(t *testing.T) {
 		}
 		lwt = append(lwt, time.Since(t1))
 	}
-	b.skipMaterialize = false
+	b.SetFaults(Faults{})
 	t.Logf("append Commit, LWT only:                     %s", pct(lwt))
 	churn(t, store.New(b, store.Options{}), mb, 10) // materialize what was skipped (roll or catch-up)
 
 	for _, serial := range []bool{false, true} {
-		b.serialHead = serial
+		b.SetFaults(Faults{SerialHead: serial})
 		var ds []time.Duration
 		for range 300 {
 			t0 := time.Now()
@@ -79,7 +81,7 @@ func TestMeasure(t *testing.T) {
 		}
 		t.Logf("Head, serial=%-5v:                          %s", serial, pct(ds))
 	}
-	b.serialHead = false
+	b.SetFaults(Faults{})
 	var ms []time.Duration
 	for i := range 300 {
 		uid := mail.UID(i%600 + 1)

@@ -63,14 +63,6 @@ type Options struct {
 	CacheTTL   time.Duration // ms_cache default_time_to_live
 
 	Logger *slog.Logger
-
-	// BreakUIDAllocationForTests commits without the lightweight
-	// transaction's condition, so that hosts racing for a mailbox allocate
-	// the same UIDs and overwrite each other's log rows. It exists to prove
-	// that bench/checker catches a broken allocation; never set it
-	// otherwise (quire serve sets it only from QUIRE_TEST_BREAK_UID_ALLOCATION=1,
-	// with a loud warning).
-	BreakUIDAllocationForTests bool
 }
 
 // Strategies.

@@ -85,12 +85,12 @@ func (b *Backend) snapshot(ctx context.Context, mailboxID string, lo, hi mail.UI
 	if err != nil {
 		return nil, nil, err
 	}
-	b.testPause()
+	b.fault.pause()
 	rows, err := b.states(ctx, mailboxID, int64(lo), min(upper, int64(st.head.UIDNext)-1))
 	if err != nil {
 		return nil, nil, err
 	}
-	b.testPause()
+	b.fault.pause()
 	// For a short range, read the (immutable) metadata while the log is
 	// read: one round trip less for the common FETCH of a few messages.
 	var pre map[int64][]byte
@@ -162,12 +162,6 @@ func (b *Backend) emit(ctx context.Context, mailboxID string, m *live, raw []byt
 		return fmt.Errorf("cassandra: mailbox %s UID %d: %w", mailboxID, m.uid, err)
 	}
 	return fn(store.MessageRow{UID: mail.UID(m.uid), ModSeq: mail.ModSeq(m.modseq), Flags: mail.NewFlags(m.flags...), Meta: meta})
-}
-
-func (b *Backend) testPause() {
-	if b.pause != nil {
-		b.pause()
-	}
 }
 
 // states reads the materialized state of UIDs lo..hi, skipping expunged

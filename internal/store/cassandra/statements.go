@@ -12,7 +12,6 @@ type statements struct {
 	subInsert, subDelete, subList, subDeleteUser, uidvDeleteUser string
 
 	headInsert, headGet, headSeal, headGone, headCommit                      string
-	headCommitUnchecked                                                      string
 	logInsert, logTail, logTailTo, logWalk, logRowSerial, watermark          string
 	curSet, curGet, bucketSet, bucketFor                                     string
 	spillInsert, spillGet                                                    string
@@ -68,10 +67,6 @@ func newStatements(meta, msg, cache string) statements {
 		headGone: m(`UPDATE KS.mblog SET sealed = true, gone = true WHERE mailbox_id = ? AND bucket = ? IF sealed = false`),
 		headCommit: m(`UPDATE KS.mblog SET uidnext = ?, head_modseq = ?, messages = ?, unseen = ?, deleted = ?, size = ?, rows = ?
 			WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
-		// Only for Options.BreakUIDAllocationForTests: the same write without
-		// its condition, so concurrent hosts allocate the same UIDs.
-		headCommitUnchecked: m(`UPDATE KS.mblog SET uidnext = ?, head_modseq = ?, messages = ?, unseen = ?, deleted = ?, size = ?, rows = ?
-			WHERE mailbox_id = ? AND bucket = ?`),
 		logInsert: m(`INSERT INTO KS.mblog (mailbox_id, bucket, modseq, uid, kind, flags, meta, meta_id, cid)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		logTail:   m(`SELECT modseq, uid, kind, flags, meta, meta_id FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? AND modseq > ?`),

@@ -1,0 +1,170 @@
+//go:build quirefaults
+
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// The tests of this file need the fault switches (go test -tags
+// quirefaults; scripts/test.sh runs them as TestFault*).
+
+// TestFaultUncertainCommit makes Commit's LWT "time out" after it ran, and
+// before it ran: Commit settles both by reading at serial consistency.
+func TestFaultUncertainCommit(t *testing.T) {
+	b := openTest(t, nil)
+	ctx := context.Background()
+	mb := newMailbox(t, b)
+	timeout := &gocql.RequestErrWriteTimeout{WriteType: "CAS"}
+	b.SetFaults(Faults{CAS: func() (bool, error) { return false, timeout }}) // landed, reply lost
+	if _, err := appendOne(ctx, b, mb.ID); err != nil {
+		t.Fatalf("landed commit: %v, want nil", err)
+	}
+	b.SetFaults(Faults{CAS: func() (bool, error) { return true, gocql.ErrTimeoutNoResponse }}) // never ran
+	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
+		t.Fatalf("commit that never ran: %v, want ErrConflict (safe to retry)", err)
+	}
+	// A rival landed the same (MODSEQ, UID) while ours timed out: the
+	// commit id tells them apart.
+	rival := openTest(t, nil)
+	b.SetFaults(Faults{CAS: func() (bool, error) {
+		if _, err := appendOne(ctx, rival, mb.ID); err != nil {
+			t.Errorf("rival: %v", err)
+		}
+		return true, timeout
+	}})
+	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
+		t.Fatalf("commit beaten by a rival: %v, want ErrConflict", err)
+	}
+	b.SetFaults(Faults{})
+	h, _ := b.Head(ctx, mb.ID)
+	rows, cs := collect(t, b, mb.ID)
+	if h.Messages != 2 || len(rows) != 2 || len(cs) != 2 {
+		t.Fatalf("head %+v, %d rows, %d changes; want 2 of each", h, len(rows), len(cs))
+	}
+}
+
+// TestFaultMaterializationLag commits through a host that never materializes:
+// readers overlay the log, and rolls materialize what was left.
+func TestFaultMaterializationLag(t *testing.T) {
+	lazy := openTest(t, func(o *Options) { o.BucketSize = 64 })
+	lazy.SetFaults(Faults{SkipMaterialize: true})
+	mb := newMailbox(t, lazy)
+	churn(t, store.New(lazy, store.Options{}), mb, 20) // within bucket 0: nothing materialized
+	st, _ := lazy.current(context.Background(), mb.ID)
+	if st.bucket != 0 || st.mat != -1 {
+		t.Fatalf("bucket %d watermark %d, want 0 and none", st.bucket, st.mat)
+	}
+	check(t, lazy, mb.ID)
+	check(t, openTest(t, nil), mb.ID)
+	// Mixed hosts, across rolls.
+	eager := openTest(t, func(o *Options) { o.BucketSize = 64 })
+	for i := range 6 {
+		b := lazy
+		if i%2 == 1 {
+			b = eager
+		}
+		churn(t, store.New(b, store.Options{}), mb, 25)
+	}
+	check(t, lazy, mb.ID)
+	check(t, eager, mb.ID)
+}
+
+// TestFaultSnapshotConsistency reads while three hosts (one never
+// materializing) change flags: every Messages result must equal the log
+// replayed up to the highest MODSEQ it shows, with no change missing.
+func TestFaultSnapshotConsistency(t *testing.T) {
+	var bs []*Backend
+	for i := range 3 {
+		b := openTest(t, func(o *Options) { o.BucketSize = 32 })
+		b.SetFaults(Faults{SkipMaterialize: i == 0})
+		bs = append(bs, b)
+	}
+	ctx := context.Background()
+	mb := newMailbox(t, bs[1])
+	s := store.New(bs[1], store.Options{})
+	meta := testMeta(1, 100)
+	m := store.NewMessage{Blob: meta.Blob, Size: meta.Size, Structure: meta.Structure}
+	if _, err := s.Append(ctx, store.User{}, mb, m, m, m, m, m, m, m, m); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := store.New(bs[w], store.Options{})
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				uid := mail.UID((i*3+w)%8 + 1)
+				kw := mail.Flags{fmt.Sprintf("k%d", i%5)}
+				if _, err := s.StoreFlags(ctx, mb, []mail.UID{uid}, store.FlagsReplace, kw, 0); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%4 == 0 {
+					if _, err := s.Append(ctx, store.User{}, mb, m); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	// Readers: the three hosts, and one that widens the windows between
+	// the reads of Messages.
+	slow := openTest(t, nil)
+	slow.SetFaults(Faults{Pause: func() { time.Sleep(20 * time.Millisecond) }})
+	readers := append(bs, slow, slow, slow)
+	deadline := time.Now().Add(8 * time.Second)
+	reads := 0
+	for time.Now().Before(deadline) && !t.Failed() {
+		b := readers[reads%len(readers)]
+		reads++
+		var rows []store.MessageRow
+		if err := b.Messages(ctx, mb.ID, 1, 0, func(r store.MessageRow) error { rows = append(rows, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var top mail.ModSeq
+		for _, r := range rows {
+			top = max(top, r.ModSeq)
+		}
+		_, cs := collect(t, b, mb.ID)
+		want := replay(cs, top)
+		if len(want) != len(rows) {
+			t.Fatalf("read %d: %d rows, the log up to %d has %d", reads, len(rows), top, len(want))
+		}
+		for _, r := range rows {
+			if w := want[r.UID]; w.ModSeq != r.ModSeq || !w.Flags.Equal(r.Flags) {
+				t.Fatalf("read %d: UID %d at %d %v, the log up to %d says %d %v", reads, r.UID, r.ModSeq, r.Flags, top, w.ModSeq, w.Flags)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d consistent snapshots", reads)
+	check(t, bs[2], mb.ID)
+}
+
+// TestFaultLargeMetaLazy is TestLargeMeta on a host that never
+// materializes: readers find the spilled metadata through the log.
+func TestFaultLargeMetaLazy(t *testing.T) {
+	b := openTest(t, nil)
+	b.SetFaults(Faults{SkipMaterialize: true})
+	largeMeta(t, b, true)
+}
