@@ -192,7 +192,10 @@ func settled(ctx context.Context, t *benchkit.Target, pids func() ([]int, error)
 		return 0, 0, 0, ctx.Err()
 	}
 	if t.HTTP != "" {
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+t.HTTP+"/debug/memory/free", nil)
+		req, err := t.AdminRequest(ctx, "POST", "/debug/memory/free")
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("free memory: %w", err)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("free memory: %w", err)

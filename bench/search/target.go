@@ -196,7 +196,11 @@ func waitIndexed(ctx context.Context, env benchkit.Env, name string, t *benchkit
 				Queued  int   `json:"queued"`
 				Errors  int64 `json:"errors"`
 			}
-			if err := getJSON("http://"+t.HTTP+"/indexer/statistics", &st); err != nil {
+			req, err := t.AdminRequest(ctx, "GET", "/indexer/statistics")
+			if err != nil {
+				return 0, "", err
+			}
+			if err := getJSONReq(req, &st); err != nil {
 				return 0, "", err
 			}
 			if st.Indexed >= int64(n) && st.Queued == 0 {
@@ -275,13 +279,21 @@ func (r *result) measure(ctx context.Context, o options, addr string) {
 }
 
 func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	return getJSONReq(req, v)
+}
+
+func getJSONReq(req *http.Request, v any) error {
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return fmt.Errorf("%s %s: %s", req.Method, req.URL, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -10,26 +11,37 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/quiremail/quire/internal/adminapi"
 	"github.com/quiremail/quire/internal/store"
 )
 
-// httpHandler serves health, the admin API, the converter's and the
-// indexer's statistics and profiling, for operators on the http.listen
-// address.
-func httpHandler(st *store.Store, ss *searchStack, token string) http.Handler {
+// httpHandler serves the http.listen address, for operators and their
+// tools. Invariant: only the probes, GET /healthz and GET /readyz, answer
+// without the admin token; everything else (the admin API, reindexing, the
+// statistics, the profiler, freeing memory) goes through
+// adminapi.RequireToken. The statistics are not public because the
+// converter's name converter hosts and the last failure (which can quote an
+// attachment's name), and the indexer's counts and lag describe the mail
+// traffic; the profiler and freeing memory cost CPU on demand and show
+// the heap's contents.
+func httpHandler(st *store.Store, ss *searchStack, token string, ready *readiness) http.Handler {
+	private := http.NewServeMux()
+	private.Handle("/admin/", adminapi.Handler(adminapi.Local(st), token))
+	private.Handle("POST /admin/reindex", reindexHandler(ss, st))
+	ss.handle(private)
+	private.HandleFunc("/debug/pprof/", pprof.Index)
+	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	private.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	private.HandleFunc("POST /debug/memory/free", freeMemory)
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/admin/", adminapi.Handler(adminapi.Local(st), token))
-	ss.handle(mux)
-	mux.Handle("POST /admin/reindex", reindexHandler(ss, st, token))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("POST /debug/memory/free", freeMemory)
+	mux.Handle("GET /readyz", ready.handler(st))
+	mux.Handle("/", adminapi.RequireToken(token, private))
 	return mux
 }
 
@@ -47,25 +59,62 @@ func freeMemory(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-// adminToken makes a fresh admin token for this server and, on the embedded
-// store, writes it where the admin commands find it (the data directory,
-// mode 0600). On Cassandra the admin commands work on the cluster directly,
-// so the token stays in memory and nothing is written on the host.
+// adminToken makes a fresh admin token for this server and writes it
+// where the admin commands and operators' tools find it: tokenPath, mode
+// 0600. With no such path (Cassandra without http.admin_token_file, where
+// the admin commands work on the cluster directly) the token stays in
+// memory. The file is replaced by a rename, so a reader sees the old
+// token or the new one, never a part.
 func adminToken(cfg Config) (string, error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	tok := hex.EncodeToString(b[:])
-	if cfg.Store.DBType != "embedded" {
+	path := tokenPath(cfg)
+	if path == "" {
 		return tok, nil
 	}
-	path := tokenPath(cfg)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
+		return "", fmt.Errorf("admin token: %w (check http.admin_token_file or store.datadir)", err)
 	}
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), ".admin.token-*")
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w (check http.admin_token_file or store.datadir)", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.WriteString(tok + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
 		return "", fmt.Errorf("admin token: write %s: %w", path, err)
 	}
 	return tok, nil
 }
 
-func tokenPath(cfg Config) string { return filepath.Join(cfg.Store.DataDir, "admin.token") }
+// tokenPath is where serve writes the admin token: http.admin_token_file,
+// else the embedded store's data directory; "" for none.
+func tokenPath(cfg Config) string {
+	switch {
+	case cfg.HTTP.AdminTokenFile != "":
+		return cfg.HTTP.AdminTokenFile
+	case cfg.Store.DBType == "embedded":
+		return filepath.Join(cfg.Store.DataDir, "admin.token")
+	}
+	return ""
+}
+
+// readToken reads the token serve wrote to tokenPath.
+func readToken(cfg Config) (string, error) {
+	path := tokenPath(cfg)
+	if path == "" {
+		return "", errors.New("no admin token file: set http.admin_token_file, restart the server, and read the token there")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w (serve writes it at start; is the server running with this configuration?)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

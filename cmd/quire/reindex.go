@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quiremail/quire/internal/adminapi"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/embedded"
 )
@@ -101,13 +100,10 @@ func runReindex(ctx context.Context, st *store.Store, ss *searchStack, address s
 }
 
 // reindexHandler serves POST /admin/reindex {"address": ...}: progress as
-// NDJSON lines, the last with "end" or "error".
-func reindexHandler(ss *searchStack, st *store.Store, token string) http.Handler {
+// NDJSON lines, the last with "end" or "error". httpHandler puts it behind
+// the admin token.
+func reindexHandler(ss *searchStack, st *store.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !adminapi.Authorized(r, token) {
-			http.Error(w, `{"error":"bad or missing admin token"}`, http.StatusUnauthorized)
-			return
-		}
 		if ss.svc == nil {
 			http.Error(w, `{"error":"no full-text index: search.engine is \"none\""}`, http.StatusNotFound)
 			return

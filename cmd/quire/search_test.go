@@ -170,6 +170,7 @@ func searchCorpus(t *testing.T) []corpusMsg {
 type searchServer struct {
 	bin, cfg, lmtp, imap, http string
 	user, pass                 string
+	tokenFile                  string // http.admin_token_file: the statistics need the token
 }
 
 // startSearchServer starts a server with the given [store] and [search]
@@ -178,9 +179,9 @@ func startSearchServer(t *testing.T, storeKeys, extra string) *searchServer {
 	t.Helper()
 	dir := t.TempDir()
 	s := &searchServer{bin: buildQuire(t), lmtp: freePort(t), imap: freePort(t), http: freePort(t), user: "reader@example.org", pass: "pw"}
-	s.cfg = filepath.Join(dir, "quire.toml")
-	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\n%s[lmtp]\nlisten = [%q]\n[http]\nlisten = [%q]\n"+
-		"[imap]\nlisten = [%q]\nallow_plaintext = true\n[pop3]\nlisten = []\n%s", storeKeys, s.lmtp, s.http, s.imap, extra)
+	s.cfg, s.tokenFile = filepath.Join(dir, "quire.toml"), filepath.Join(dir, "admin.token")
+	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\n%s[lmtp]\nlisten = [%q]\n[http]\nlisten = [%q]\nadmin_token_file = %q\n"+
+		"[imap]\nlisten = [%q]\nallow_plaintext = true\n[pop3]\nlisten = []\n%s", storeKeys, s.lmtp, s.http, s.tokenFile, s.imap, extra)
 	if err := os.WriteFile(s.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -300,9 +301,18 @@ func (is *imapSession) uidSearch(key string) string {
 	return ""
 }
 
-func getJSON(t *testing.T, url string, v any) {
+// getJSON reads one of the server's statistics (path), with the admin
+// token.
+func (s *searchServer) getJSON(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	tok, err := os.ReadFile(s.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + s.http + path
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +432,7 @@ func TestSearchCorpus(t *testing.T) {
 				s.deliverTo(t, m.raw, user)
 			}
 			var st indexerStats
-			getJSON(t, "http://"+s.http+"/indexer/statistics", &st)
+			s.getJSON(t, "/indexer/statistics", &st)
 			if st.Indexed < int64(len(corpus)) || st.Errors != 0 {
 				t.Fatalf("indexer statistics after %d immediate deliveries: %+v", len(corpus), st)
 			}
@@ -513,12 +523,12 @@ func TestFiftyRecipientsOnePDF(t *testing.T) {
 				t.Fatalf("the PDF has %d bytes, want 5 MB", len(pdf))
 			}
 			var before converterStats
-			getJSON(t, "http://"+s.http+"/converter/statistics", &before)
+			s.getJSON(t, "/converter/statistics", &before)
 			t0 := time.Now()
 			defer func() { t.Logf("delivery and searches: %v", time.Since(t0)) }()
 			s.deliverTo(t, mixed("statement", "the statement is attached", attachment("application/pdf", "statement.pdf", pdf)), rcpts...)
 			var after converterStats
-			getJSON(t, "http://"+s.http+"/converter/statistics", &after)
+			s.getJSON(t, "/converter/statistics", &after)
 			misses, hits := after.CacheMisses-before.CacheMisses, after.CacheHits-before.CacheHits
 			if misses != 1 || hits != 49 || after.Conversions["pdf"]-before.Conversions["pdf"] != 1 {
 				t.Fatalf("converter statistics for one PDF to 50 recipients: %d misses, %d hits, %d PDF conversions; want 1, 49, 1",
@@ -558,7 +568,7 @@ func TestConverterFailover(t *testing.T) {
 	}
 	stats := func() converterStats {
 		var st converterStats
-		getJSON(t, "http://"+s.http+"/converter/statistics", &st)
+		s.getJSON(t, "/converter/statistics", &st)
 		return st
 	}
 	s.deliverTo(t, docx("firsthostword"), s.user)
@@ -620,7 +630,7 @@ func TestDeferredIndexingUnderLoad(t *testing.T) {
 					Indexed int64 `json:"indexed"`
 					Queued  int   `json:"queued"`
 				}
-				getJSON(t, "http://"+s.http+"/indexer/statistics", &st)
+				s.getJSON(t, "/indexer/statistics", &st)
 				if st.Indexed >= conns*each && st.Queued == 0 {
 					break
 				}

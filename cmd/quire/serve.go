@@ -64,6 +64,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// GET /readyz: 503 until every listener below is open, 503 again from
+	// the start of shutdown (readiness, ready.go).
+	var ready readiness
 	var (
 		wg      sync.WaitGroup
 		closers []func() error
@@ -99,7 +102,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	}
 	for _, addr := range cfg.HTTP.Listen {
-		srv := &http.Server{Handler: httpHandler(st, ss, token), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: httpHandler(st, ss, token, &ready), ReadHeaderTimeout: 10 * time.Second}
 		if err := listen("http", addr, srv.Serve, srv.Close); err != nil {
 			shutdown()
 			return err
@@ -142,6 +145,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "quire: %s store ready (%s)\n", cfg.Store.DBType, storeWhere(cfg))
 	fmt.Fprintf(c.stdout, "quire: create a user with:\n  echo 'PASSWORD' | %s user add you@example.org --password-stdin%s\n",
 		os.Args[0], configFlag(cfgPath))
+	ready.Ready()
 	log.Info("serving", "dbtype", cfg.Store.DBType)
 	select {
 	case <-ctx.Done():
@@ -149,6 +153,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	case err = <-errs:
 		log.Error("listener failed", "err", err)
 	}
+	ready.Stopping()
 	shutdown()
 	return err
 }

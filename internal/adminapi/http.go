@@ -47,15 +47,27 @@ func Authorized(r *http.Request, token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(auth), []byte(token)) == 1
 }
 
+// RequireToken serves h to requests that carry token (Authorized) and
+// answers 401 to the others. Everything on the http.listen address that is
+// not a health probe goes through it: the admin API, reindexing, the
+// statistics and the profiler.
+func RequireToken(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !Authorized(r, token) {
+			// RFC 6750 section 3: a 401 names the scheme it wants.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="quire"`)
+			http.Error(w, `{"error":"adminapi: bad or missing admin token (send Authorization: Bearer TOKEN; see http.admin_token_file)"}`, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Handler serves a over HTTP under /admin/, for callers with token.
 func Handler(a Admin, token string) http.Handler {
 	mux := http.NewServeMux()
 	op := func(name string, fn func(context.Context, request) (reply, error)) {
-		mux.HandleFunc("POST /admin/"+name, func(w http.ResponseWriter, r *http.Request) {
-			if !Authorized(r, token) {
-				http.Error(w, `{"error":"adminapi: bad or missing admin token"}`, http.StatusUnauthorized)
-				return
-			}
+		mux.Handle("POST /admin/"+name, RequireToken(token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var req request
 			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 				http.Error(w, `{"error":"adminapi: malformed request"}`, http.StatusBadRequest)
@@ -73,7 +85,7 @@ func Handler(a Admin, token string) http.Handler {
 				w.WriteHeader(http.StatusConflict)
 			}
 			_ = json.NewEncoder(w).Encode(rep)
-		})
+		})))
 	}
 	op("user/add", func(ctx context.Context, q request) (reply, error) {
 		u, err := a.AddUser(ctx, q.Address, q.PasswordHash)

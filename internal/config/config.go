@@ -13,19 +13,19 @@ import (
 // Config is the whole configuration file. Each field's toml tag is its key;
 // nested structs are TOML tables, so Store.Purge.Grace is "store.purge.grace".
 type Config struct {
-	Server Server   `toml:"server"`
-	Log    Log      `toml:"log"`
-	Store  Store    `toml:"store"`
-	IMAP   IMAP     `toml:"imap"`
-	POP3   POP3     `toml:"pop3"`
-	LMTP   LMTP     `toml:"lmtp"`
-	HTTP   Listener `toml:"http"`
-	Quota  Quota    `toml:"quota"`
-	TLS    TLS      `toml:"tls"`
-	Login  Login    `toml:"login"`
-	Notify Notify   `toml:"notify"`
-	ISC    ISC      `toml:"isc"`
-	Search Search   `toml:"search"`
+	Server Server `toml:"server"`
+	Log    Log    `toml:"log"`
+	Store  Store  `toml:"store"`
+	IMAP   IMAP   `toml:"imap"`
+	POP3   POP3   `toml:"pop3"`
+	LMTP   LMTP   `toml:"lmtp"`
+	HTTP   HTTP   `toml:"http"`
+	Quota  Quota  `toml:"quota"`
+	TLS    TLS    `toml:"tls"`
+	Login  Login  `toml:"login"`
+	Notify Notify `toml:"notify"`
+	ISC    ISC    `toml:"isc"`
+	Search Search `toml:"search"`
 }
 
 // ISC configures the converter ("indexed search converter"), which turns
@@ -61,7 +61,7 @@ type Search struct {
 	Shards   int    `toml:"shards"`
 	Replicas int    `toml:"replicas"`
 	Username string `toml:"username"`
-	Password string `toml:"password"`
+	Password string `toml:"password" secret:"true"`
 }
 
 // SearchEngine is the engine Engine selects once the default is applied.
@@ -89,7 +89,7 @@ type Notify struct {
 	Port int `toml:"port"`
 	// Secret is shared by every host of the deployment; at least 16
 	// characters.
-	Secret string `toml:"secret"`
+	Secret string `toml:"secret" secret:"true"`
 }
 
 // TLS names the certificate IMAP and POP3 offer, with STARTTLS/STLS and on
@@ -185,7 +185,7 @@ type Store struct {
 	CasReplicationStrategy string `toml:"casreplicationstrategy"`
 	CasDurableWrites       bool   `toml:"casdurablewrites"`
 	CasUsername            string `toml:"casusername"`
-	CasPassword            string `toml:"caspassword"`
+	CasPassword            string `toml:"caspassword" secret:"true"`
 
 	// Each consistency has a fallback, tried when the first level cannot be
 	// met; an empty fallback means none.
@@ -231,10 +231,21 @@ type Purge struct {
 	Grace Duration `toml:"grace"`
 }
 
-// Listener lists the host:port addresses a protocol listens on; an empty
-// list turns the listener off.
-type Listener struct {
+// HTTP configures the operators' HTTP listener: GET /healthz and GET
+// /readyz for anyone; the admin API, reindexing, the statistics and the
+// profiler for holders of the admin token.
+type HTTP struct {
+	// Listen lists the host:port addresses; empty turns the listener off
+	// (and with it the admin commands while a server holds an embedded
+	// store).
 	Listen []string `toml:"listen"`
+	// AdminTokenFile is where serve writes the admin token it makes at
+	// every start (mode 0600), for the admin commands, the benchmarks and
+	// operators' tools. Empty: the data directory's admin.token on the
+	// embedded store, and nowhere on Cassandra (the admin commands work on
+	// the cluster directly), which leaves the token-protected endpoints
+	// closed to everyone.
+	AdminTokenFile string `toml:"admin_token_file"`
 }
 
 // LMTP configures the LMTP delivery listener.
@@ -339,7 +350,7 @@ func Default() Config {
 			MaxConnections: 200,
 			Timeout:        300 * s,
 		},
-		HTTP: Listener{Listen: []string{"127.0.0.1:8080"}},
+		HTTP: HTTP{Listen: []string{"127.0.0.1:8080"}},
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 
 // field is one key and the struct field holding its value.
 type field struct {
-	key string        // dotted, e.g. "store.casmetarf"
-	v   reflect.Value // settable when walked from a *Config
+	key    string        // dotted, e.g. "store.casmetarf"
+	v      reflect.Value // settable when walked from a *Config
+	secret bool          // tagged secret:"true": a password or shared secret
 }
 
 // fields lists every key of c in declaration order, by walking the toml
@@ -38,7 +39,7 @@ func walk(v reflect.Value, prefix string, out *[]field) {
 			walk(v.Field(i), prefix+name+".", out)
 			continue
 		}
-		*out = append(*out, field{prefix + name, v.Field(i)})
+		*out = append(*out, field{prefix + name, v.Field(i), sf.Tag.Get("secret") == "true"})
 	}
 }
 
@@ -67,6 +68,35 @@ func Keys() []string {
 		ks = append(ks, f.key)
 	}
 	return ks
+}
+
+// Mask is what Masked puts in place of a secret.
+const Mask = "********"
+
+// Secret reports whether key holds a secret (a field tagged
+// secret:"true": a password or a shared secret), which "quire config
+// dump" masks and "quire config get" prints only when asked to.
+func Secret(key string) bool {
+	c := Default()
+	for _, f := range fields(&c) {
+		if f.key == key {
+			return f.secret
+		}
+	}
+	return false
+}
+
+// Masked returns a copy of c in which every secret that is set reads
+// Mask, for showing a configuration to someone who should not learn its
+// passwords. An empty secret stays empty, so the copy still shows which
+// are set.
+func (c Config) Masked() Config {
+	for _, f := range fields(&c) {
+		if f.secret && f.v.Kind() == reflect.String && f.v.String() != "" {
+			f.v.SetString(Mask)
+		}
+	}
+	return c
 }
 
 func (c *Config) field(key string) (reflect.Value, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -57,6 +58,11 @@ func (c Config) Validate() error {
 				seen[a] = l.key
 			}
 		}
+	}
+
+	if f := c.HTTP.AdminTokenFile; f != "" {
+		ck.require("http.admin_token_file", f, !strings.HasSuffix(f, "/") && filepath.Base(f) != "." && filepath.Base(f) != "..",
+			"must name a file (serve writes the admin token there), not a directory")
 	}
 
 	m := c.LMTP

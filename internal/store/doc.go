@@ -19,6 +19,9 @@
 //     them, so a crash leaves at worst an unreferenced body for the purge.
 //   - One delivery to many recipients, COPY and MOVE share one body.
 //
-// Quota usage is derived on read from the heads of the user's mailboxes, a
-// bounded source, so it can never drift.
+// Quota usage is derived from the heads of the user's mailboxes, a bounded
+// source, so it can never drift. The quota check reads a per-user cache of
+// those heads that this Store's own commits keep exact and that is read
+// afresh once a minute old, which bounds how long another host's commits
+// go unseen (usage.go).
 package store

@@ -117,6 +117,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, mb Mailbox) error {
 	if err := s.b.DeleteMailbox(ctx, mb); err != nil {
 		return err
 	}
+	s.usage.dropMailbox(mb.UserID, mb.ID)
 	s.publish(mb, 0)
 	if s.index != nil {
 		s.index.MailboxDeleted(mb)

@@ -99,6 +99,7 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 			return uids, err
 		}
 		uids = append(uids, got...)
+		s.usage.committed(mb.UserID, mb.ID, head)
 		s.publish(mb, head.ModSeq)
 	}
 	return uids, nil
@@ -258,6 +259,7 @@ func (s *Store) forChunks(ctx context.Context, mb Mailbox, uids []mail.UID, op s
 		}
 		record()
 		if len(changes) > 0 {
+			s.usage.committed(mb.UserID, mb.ID, next)
 			s.publish(mb, next.ModSeq)
 		}
 	}

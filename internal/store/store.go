@@ -36,6 +36,7 @@ type Store struct {
 	opts  Options
 	log   *slog.Logger
 	inbox mailboxCache // user ID -> INBOX, for deliveries
+	usage usageCache   // user ID -> usage, for the quota check
 	index IndexHook
 }
 
@@ -149,6 +150,7 @@ func (s *Store) DeleteUser(ctx context.Context, u User) error {
 	if err := s.b.DeleteUser(ctx, u); err != nil {
 		return err
 	}
+	s.usage.dropUser(u.ID)
 	if s.index != nil {
 		s.index.UserDeleted(u)
 	}
@@ -166,22 +168,9 @@ type Usage struct {
 	Messages int64
 }
 
-// Usage sums the heads of the user's mailboxes.
+// Usage sums the heads of the user's mailboxes, read now (GETQUOTA).
 func (s *Store) Usage(ctx context.Context, u User) (Usage, error) {
-	mbs, err := s.b.ListMailboxes(ctx, u.ID)
-	if err != nil {
-		return Usage{}, err
-	}
-	var us Usage
-	for _, mb := range mbs {
-		h, err := s.b.Head(ctx, mb.ID)
-		if err != nil {
-			return Usage{}, err
-		}
-		us.Storage += h.Size
-		us.Messages += h.Messages
-	}
-	return us, nil
+	return s.readUsage(ctx, u)
 }
 
 // checkQuota returns mail.ErrOverQuota if adding n messages of size bytes
@@ -190,7 +179,7 @@ func (s *Store) checkQuota(ctx context.Context, u User, n, size int64) error {
 	if u.QuotaStorage <= 0 && u.QuotaMessages <= 0 {
 		return nil
 	}
-	us, err := s.Usage(ctx, u)
+	us, err := s.quotaUsage(ctx, u)
 	if err != nil {
 		return err
 	}

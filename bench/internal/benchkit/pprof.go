@@ -12,12 +12,15 @@ import (
 )
 
 // ProfileCPU fetches a 20 s CPU profile from quire's pprof endpoint on
-// httpAddr into path. It returns a line for the report; a missing endpoint
-// is not an error.
-func ProfileCPU(ctx context.Context, httpAddr, path string) string {
-	base := "http://" + httpAddr + "/debug/pprof/"
+// t, with the admin token, into path. It returns a line for the report; a
+// missing endpoint is not an error.
+func ProfileCPU(ctx context.Context, t *Target, path string) string {
+	base := "http://" + t.HTTP + "/debug/pprof/"
 	client := &http.Client{Timeout: 40 * time.Second}
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"profile?seconds=20", nil)
+	req, err := t.AdminRequest(ctx, "GET", "/debug/pprof/profile?seconds=20")
+	if err != nil {
+		return "pprof: " + err.Error()
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "pprof: " + err.Error()
@@ -49,6 +52,6 @@ func StartProfile(ctx context.Context, on bool, root, bench, target string, t *T
 		return done
 	}
 	path := filepath.Join(root, "bench", "out", fmt.Sprintf("%s-%s-%s.cpu.pprof", bench, target, time.Now().Format("20060102-150405")))
-	go func() { done <- ProfileCPU(ctx, t.HTTP, path) }()
+	go func() { done <- ProfileCPU(ctx, t, path) }()
 	return done
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ func User(i int) string { return fmt.Sprintf("user%d@bench.test", i) }
 type Target struct {
 	LMTP, IMAP, POP3 string // addresses on 127.0.0.1 (or QuireOptions.IP)
 	HTTP             string // quire's http.listen, for pprof; empty for Dovecot
+	TokenFile        string // quire's http.admin_token_file (see AdminRequest)
 	PID              int    // quire's process; 0 for Dovecot
 	Note             string // shown under the report's table
 
@@ -80,6 +82,7 @@ allow_plaintext = true
 
 [http]
 listen = [%q]
+admin_token_file = %q
 %s`
 
 // StartQuire writes a config into o.Dir, creates the bench users and starts
@@ -142,7 +145,8 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 	}
 	extra += o.Extra
 	conf := filepath.Join(o.Dir, "quire.toml")
-	body := fmt.Sprintf(quireConfig, o.DBType, filepath.Join(o.Dir, "data"), cas, t.LMTP, t.IMAP, limits, t.POP3, t.HTTP, extra)
+	t.TokenFile = filepath.Join(o.Dir, "admin.token")
+	body := fmt.Sprintf(quireConfig, o.DBType, filepath.Join(o.Dir, "data"), cas, t.LMTP, t.IMAP, limits, t.POP3, t.HTTP, t.TokenFile, extra)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
@@ -168,6 +172,27 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 	t.PID = t.proc.cmd.Process.Pid
 	cl.Add(t.proc.stop)
 	return t, nil
+}
+
+// AdminRequest makes a request for path on quire's http.listen address
+// with the admin token, which everything there but /healthz and /readyz
+// requires (the profiler, the statistics, /debug/memory/free). The server
+// writes a new token at every start, to TokenFile, so it is read each
+// time.
+func (t *Target) AdminRequest(ctx context.Context, method, path string) (*http.Request, error) {
+	if t.HTTP == "" || t.TokenFile == "" {
+		return nil, errors.New("not a quire target: no admin HTTP address")
+	}
+	tok, err := os.ReadFile(t.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("quire's admin token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+t.HTTP+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	return req, nil
 }
 
 // Kill stops a quire target with SIGKILL, as a crash would.

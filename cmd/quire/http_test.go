@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/quiremail/quire/internal/config"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/embedded"
+)
+
+// testHTTP is httpHandler over an embedded store and a bleve index in a
+// temporary directory, with token "tok".
+func testHTTP(t *testing.T) (http.Handler, *readiness) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Store.DataDir = t.TempDir()
+	b, err := embedded.Open(cfg.Store.DataDir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	st := store.New(b, store.Options{})
+	ss, err := openSearch(context.Background(), cfg, st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ss.close)
+	ready := new(readiness)
+	return httpHandler(st, ss, "tok", ready), ready
+}
+
+// answer sends one request and returns the status and body.
+func answer(h http.Handler, method, path, token string) (int, string) {
+	req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(body)
+}
+
+// short cuts a body for a failure message (a profile is megabytes).
+func short(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "..."
+	}
+	return s
+}
+
+// TestOperatorEndpointsNeedTheToken: the profiler, freeing memory, the
+// statistics and the admin API answer 401 without the admin token or with
+// a wrong one, and 200 with it (issue 15, item 8). The probes answer
+// without it.
+func TestOperatorEndpointsNeedTheToken(t *testing.T) {
+	h, ready := testHTTP(t)
+	ready.Ready()
+	for _, e := range []struct{ method, path string }{
+		{"GET", "/debug/pprof/"},
+		{"GET", "/debug/pprof/goroutine?debug=1"},
+		{"GET", "/debug/pprof/profile?seconds=1"},
+		{"GET", "/debug/pprof/trace?seconds=0.1"},
+		{"POST", "/debug/memory/free"},
+		{"GET", "/converter/statistics"},
+		{"GET", "/indexer/statistics"},
+		{"POST", "/admin/user/list"},
+	} {
+		for _, tok := range []string{"", "wrong"} {
+			if code, body := answer(h, e.method, e.path, tok); code != http.StatusUnauthorized {
+				t.Errorf("%s %s with token %q: %d %q, want 401", e.method, e.path, tok, code, short(body))
+			}
+		}
+		if code, body := answer(h, e.method, e.path, "tok"); code != http.StatusOK {
+			t.Errorf("%s %s with the token: %d %q, want 200", e.method, e.path, code, short(body))
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := answer(h, "GET", path, ""); code != http.StatusOK {
+			t.Errorf("GET %s without a token: %d %q, want 200", path, code, body)
+		}
+	}
+	// GET of the memory endpoint is refused (the call does work), once
+	// the caller is known.
+	if code, _ := answer(h, "GET", "/debug/memory/free", "tok"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /debug/memory/free with the token: %d, want 405", code)
+	}
+}
+
+// TestReadyz: 503 "starting" until Ready, 200 "ready" while the store
+// answers, 503 "stopping" from Stopping on, and Ready cannot undo it.
+func TestReadyz(t *testing.T) {
+	h, ready := testHTTP(t)
+	want := func(code int, body string) {
+		t.Helper()
+		gotCode, got := answer(h, "GET", "/readyz", "")
+		if gotCode != code || strings.TrimSpace(got) != body {
+			t.Fatalf("GET /readyz: %d %q, want %d %q", gotCode, got, code, body)
+		}
+	}
+	want(503, "starting")
+	ready.Ready()
+	want(200, "ready")
+	ready.Stopping()
+	want(503, "stopping")
+	ready.Ready()
+	want(503, "stopping")
+}
