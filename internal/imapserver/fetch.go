@@ -48,7 +48,7 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 			return c.storeError("fetch", err, "")
 		}
 	}
-	rows, missing, err := c.rows(ctx, uids)
+	rows, lost, err := c.rows(ctx, uids)
 	if err != nil {
 		return c.storeError("fetch", err, "")
 	}
@@ -64,6 +64,9 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 		if err := c.fetchOne(ctx, r, atts, byUID || a.Vanished, a.ChangedSince > 0); err != nil {
 			var cte *cteError
 			switch {
+			case errors.Is(err, errGoneBody):
+				lost = true
+				continue
 			case errors.Is(err, errStreamBroken):
 				return result{close: true}
 			case errors.As(err, &cte):
@@ -72,8 +75,9 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 			return c.storeError("fetch", err, "")
 		}
 	}
-	if missing && !byUID {
-		return no("EXPUNGEISSUED", "Some messages were expunged by another session and cannot be fetched")
+	if lost {
+		// RFC 2180 4.1.1, RFC 5530: what exists was returned.
+		return okCode("EXPUNGEISSUED", "Some messages were expunged by another session and are no longer stored")
 	}
 	return ok("FETCH completed")
 }
@@ -87,12 +91,44 @@ var errStreamBroken = errors.New("imap: response stream broken")
 type fetchRow struct {
 	row     store.MessageRow
 	seenNow bool // \Seen set by this FETCH: FLAGS goes out
+	gone    bool // expunged by another session, not yet announced
 }
 
-// rows reads the rows of uids (ascending, in the view) in UID ranges.
-// missing reports UIDs of the view whose rows are gone (expunged
-// elsewhere, not yet reported).
-func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, missing bool, err error) {
+// rows reads the rows of uids (ascending, in the view) in UID ranges. A
+// message of the view that another session expunged keeps its sequence
+// number until the expunge is announced, and FETCH still returns its data
+// (RFC 2180 4.1.1): its row comes from the store's expunged rows, its
+// MODSEQ capped at the view's, so that a client taking the highest MODSEQ
+// it saw as its HIGHESTMODSEQ skips no change. lost reports UIDs whose
+// row is not found even there.
+func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, lost bool, err error) {
+	live, missing, err := c.liveRows(ctx, uids)
+	if err != nil || len(missing) == 0 {
+		return live, false, err
+	}
+	var gone []fetchRow
+	err = c.srv.opts.Store.Expunged(ctx, c.sel.mb, missing, func(r store.MessageRow) error {
+		r.ModSeq = min(r.ModSeq, c.sel.modseq)
+		gone = append(gone, fetchRow{row: r, gone: true})
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	out = make([]fetchRow, 0, len(live)+len(gone))
+	i, j := 0, 0
+	for i < len(live) || j < len(gone) {
+		if j == len(gone) || i < len(live) && live[i].row.UID < gone[j].row.UID {
+			out, i = append(out, live[i]), i+1
+		} else {
+			out, j = append(out, gone[j]), j+1
+		}
+	}
+	return out, len(gone) < len(missing), nil
+}
+
+// liveRows reads the live rows of uids and returns the UIDs without one.
+func (c *conn) liveRows(ctx context.Context, uids []mail.UID) (out []fetchRow, missing []mail.UID, err error) {
 	s := c.sel
 	for i := 0; i < len(uids); {
 		// A range of consecutive view positions is one store read.
@@ -104,8 +140,8 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, missi
 		k := 0
 		err := c.srv.opts.Store.Messages(ctx, s.mb, want[0], want[len(want)-1], func(r store.MessageRow) error {
 			for k < len(want) && want[k] < r.UID {
+				missing = append(missing, want[k])
 				k++
-				missing = true
 			}
 			if k < len(want) && want[k] == r.UID {
 				out = append(out, fetchRow{row: r})
@@ -114,11 +150,9 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, missi
 			return nil
 		})
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		if k < len(want) {
-			missing = true
-		}
+		missing = append(missing, want[k:]...)
 		i = j + 1
 	}
 	return out, missing, nil
@@ -130,7 +164,7 @@ func (c *conn) markSeen(ctx context.Context, rows []fetchRow) error {
 	var need []mail.UID
 	idx := map[mail.UID]int{}
 	for i, r := range rows {
-		if !r.row.Flags.Has(`\Seen`) {
+		if !r.gone && !r.row.Flags.Has(`\Seen`) {
 			need = append(need, r.row.UID)
 			idx[r.row.UID] = i
 		}
@@ -171,12 +205,25 @@ func (c *conn) vanishedEarlier(ctx context.Context, set imapwire.SeqSet, since m
 	return nil
 }
 
+// errGoneBody: the body of a message expunged elsewhere is no longer
+// stored; its FETCH response is left out.
+var errGoneBody = errors.New("imap: body of an expunged message is gone")
+
 // fetchOne writes one FETCH response.
 func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchAtt, withUID, withModSeq bool) error {
 	r := fr.row
 	s := c.sel
 	m := &fetchMsg{c: c, ctx: ctx, row: r}
 	defer m.close()
+	if fr.gone && m.needsBody(atts) {
+		// Open the body before the response starts, so that a body no
+		// longer stored leaves no half-written response.
+		if _, err := m.body(); errors.Is(err, mail.ErrNoBlob) {
+			return errGoneBody
+		} else if err != nil {
+			return err
+		}
+	}
 	c.noteKeywords(r.Flags)
 	c.w.Raw("* " + strconv.FormatUint(uint64(s.seq(r.UID)), 10) + " FETCH (")
 	first := true
@@ -219,6 +266,23 @@ func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchA
 	}
 	c.w.Raw(")\r\n")
 	return nil
+}
+
+// needsBody reports whether some of atts read the message body: the
+// sections, and for a message with NUL bytes also the structure and size
+// of its served form (nul.go).
+func (m *fetchMsg) needsBody(atts []imapwire.FetchAtt) bool {
+	for _, at := range atts {
+		switch at.Name {
+		case "BODY", "BODYSTRUCTURE", "RFC822.SIZE":
+			if at.Section != nil || m.structure().HasNUL() {
+				return true
+			}
+		case "RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE", "PREVIEW":
+			return true
+		}
+	}
+	return false
 }
 
 // fetchMsg opens a message's structure and body lazily, once. The stored

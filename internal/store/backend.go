@@ -86,6 +86,15 @@ type Index interface {
 	// States is Messages without the metadata: same rows, same order, same
 	// freshness, but a backend reads and decodes only UID, MODSEQ and flags.
 	States(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(MessageState) error) error
+	// Expunged calls fn, in ascending UID order, for each of uids
+	// (ascending) that was in the mailbox and has been expunged: its
+	// metadata, its flags when expunged, and the MODSEQ of its expunge. A
+	// UID that is live or was never in the mailbox is skipped. It reflects
+	// at least every Commit that returned before it was called. A session
+	// uses it to serve a message another session expunged until the expunge
+	// is announced (RFC 2180 4.1.1); bodies are content-addressed, so the
+	// metadata leads to the body as long as the body is stored.
+	Expunged(ctx context.Context, mailboxID string, uids []mail.UID, fn func(MessageRow) error) error
 	// Changes calls fn for each recorded change with ModSeq > since, in
 	// ascending (ModSeq, UID) order. Expunges stay in the log with their
 	// ModSeq (RFC 7162 3.2.10). Append changes carry Meta while the message

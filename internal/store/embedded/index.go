@@ -71,6 +71,20 @@ func (b *Backend) Commit(_ context.Context, mailboxID string, prev, next store.H
 			}
 			_ = batch.Set(rk, encodeRow(c.Row(r)), nil)
 		case store.ChangeExpunge:
+			// The row moves to the expunged rows, with the expunge's
+			// MODSEQ, for Expunged.
+			old, ok, err := b.get(rk)
+			if err != nil {
+				return err
+			}
+			if ok {
+				r, err := decodeRow(c.UID, old)
+				if err != nil {
+					return err
+				}
+				r.ModSeq = c.ModSeq
+				_ = batch.Set(goneKey(mailboxID, c.UID), encodeRow(r), nil)
+			}
 			_ = batch.Delete(rk, nil)
 		}
 		_ = batch.Set(changeKey(mailboxID, c.ModSeq, c.UID), encodeChange(c), nil)

@@ -15,6 +15,7 @@ const (
 	pHead   = "h\x00" // h/mailboxID -> head
 	pRow    = "r\x00" // r/mailboxID/uid -> row
 	pChange = "c\x00" // c/mailboxID/modseq/uid -> change
+	pGone   = "x\x00" // x/mailboxID/uid -> row as expunged (Expunged)
 	pBlob   = "b\x00" // b/blobID -> inline body, or a file marker
 	pQueue  = "q\x00" // q/group/userID/mailboxID -> marked (unix ns, 8 bytes)
 )
@@ -59,6 +60,12 @@ func blobKey(id string) []byte           { return append([]byte(pBlob), id...) }
 
 func rowKey(mbID string, uid mail.UID) []byte {
 	return binary.BigEndian.AppendUint32(rowPrefix(mbID), uint32(uid))
+}
+
+func gonePrefix(mbID string) []byte { return append([]byte(pGone), key(mbID, "")...) }
+
+func goneKey(mbID string, uid mail.UID) []byte {
+	return binary.BigEndian.AppendUint32(gonePrefix(mbID), uint32(uid))
 }
 
 func changeKey(mbID string, m mail.ModSeq, uid mail.UID) []byte {

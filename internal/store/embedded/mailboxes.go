@@ -128,6 +128,7 @@ func deleteMailboxData(batch *pebble.Batch, id string) {
 	_ = batch.Delete(headKey(id), nil)
 	_ = batch.DeleteRange(rowPrefix(id), prefixEnd(rowPrefix(id)), nil)
 	_ = batch.DeleteRange(changePrefix(id), prefixEnd(changePrefix(id)), nil)
+	_ = batch.DeleteRange(gonePrefix(id), prefixEnd(gonePrefix(id)), nil)
 }
 
 // SetSubscribed implements store.Mailboxes.
