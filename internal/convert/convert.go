@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/klippa-app/go-pdfium"
 
 	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // Options bound every conversion. Zero values take the defaults.
@@ -39,6 +42,9 @@ type Options struct {
 	// attachment delivered to many recipients, or forwarded, is converted
 	// once.
 	Cache Cache
+	// Logger receives the stack of a panic recovered in an extractor
+	// (default: discarded; Stats counts it either way).
+	Logger *slog.Logger
 }
 
 // Cache keeps converted text by content hash: ms_cache on Cassandra, the
@@ -86,6 +92,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
@@ -318,6 +327,7 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil { // a bug in an extractor must not fail a delivery
+			c.panicked(res.Kind, &supervise.PanicError{Value: p, Stack: debug.Stack()})
 			res.Text, res.Err = "", fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p)
 		}
 	}()
@@ -364,11 +374,20 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("convert: %s: gave up after %v: %w", res.Kind, c.o.Timeout, ctx.Err())
 	}
+	if pe, ok := errors.AsType[*supervise.PanicError](err); ok { // from an extractor's own goroutine
+		c.panicked(res.Kind, pe)
+	}
 	if err != nil {
 		return Result{Kind: res.Kind, Err: err}
 	}
 	res.Text = strings.TrimSpace(w.String())
 	return res
+}
+
+// panicked logs and counts a panic recovered in an extractor.
+func (c *Converter) panicked(kind string, pe *supervise.PanicError) {
+	c.stats.panicked()
+	c.o.Logger.Error("internal error: recovered a panic in an extractor", "kind", kind, "panic", pe.Error(), "stack", string(pe.Stack))
 }
 
 // Message converts a whole message: for each part, its decoded header

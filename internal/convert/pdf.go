@@ -12,6 +12,8 @@ import (
 	"github.com/klippa-app/go-pdfium/requests"
 	"github.com/klippa-app/go-pdfium/webassembly"
 	"github.com/tetratelabs/wazero"
+
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // maxPDFPages bounds the pages read from one PDF.
@@ -68,9 +70,13 @@ func (c *Converter) pdf(ctx context.Context, w *textWriter, pool pdfium.Pool, da
 		err  error
 	}
 	done := make(chan result, 1)
-	go func() {
-		t, err := pdfText(inst, data, w.max)
-		done <- result{t, err}
+	go func() { // a panic here would escape extract's recover: Catch carries it back
+		var r result
+		r.err = supervise.Catch(func() (err error) {
+			r.text, err = pdfText(inst, data, w.max)
+			return err
+		})
+		done <- r
 	}()
 	select {
 	case r := <-done:

@@ -26,7 +26,10 @@ type Stats struct {
 	Remote       map[string]int64 `json:"remote,omitempty"`
 	RemoteFailed map[string]int64 `json:"remote_failed,omitempty"`
 	Fallbacks    int64            `json:"fallbacks"`
-	LastFailure  string           `json:"last_failure,omitempty"`
+	// Panics counts extractors that panicked (logged with the stack; the
+	// part is indexed by its name, like any failed conversion).
+	Panics      int64  `json:"panics"`
+	LastFailure string `json:"last_failure,omitempty"`
 }
 
 const latencyWindow = 1024
@@ -76,6 +79,12 @@ func (c *counters) fallback() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.Fallbacks++
+}
+
+func (c *counters) panicked() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.Panics++
 }
 
 func (c *counters) noteFailure(s string) {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -24,6 +25,13 @@ func (m *Mesh) Serve(ln net.Listener) error {
 	}
 	m.mu.lns = append(m.mu.lns, ln)
 	m.mu.Unlock()
+	var err error
+	m.sup.Run(m.ctx, "notify: accept", func(context.Context) { err = m.accept(ln) }, "listener", ln.Addr().String())
+	return err
+}
+
+// accept accepts peers' links on ln until it is closed.
+func (m *Mesh) accept(ln net.Listener) error {
 	for {
 		raw, err := ln.Accept()
 		if err != nil {
@@ -46,7 +54,8 @@ func (m *Mesh) Serve(ln net.Listener) error {
 			defer m.wg.Done()
 			defer m.track(raw, false)
 			defer raw.Close()
-			switch err := m.receive(raw); {
+			err := m.sup.Do("notify: link from peer", func() error { return m.receive(raw) }, "remote", raw.RemoteAddr().String())
+			switch {
 			case m.ctx.Err() != nil: // closing
 			case errors.Is(err, io.EOF):
 				m.log.Info("notify: link from peer closed by the peer", "remote", raw.RemoteAddr().String())

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // MeshOptions configures the cross-host notifier of one access host.
@@ -76,6 +77,7 @@ type Mesh struct {
 	cancel   context.CancelFunc
 	received atomic.Int64
 	rejected atomic.Int64
+	sup      *supervise.Supervisor // recovers panics in links and the accept loop
 }
 
 // NewMesh prepares the notifier; Serve accepts peers, Publish sends.
@@ -102,6 +104,7 @@ func NewMesh(o MeshOptions) (*Mesh, error) {
 	m := &Mesh{o: o, log: o.Logger.With("component", "notify"), groupOf: map[string]string{},
 		tlsSrv: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.sup = supervise.New(supervise.Options{Logger: m.log})
 	m.mu.peers = map[string]*peer{}
 	m.mu.conns = map[net.Conn]struct{}{}
 	for g, hosts := range o.Groups {
@@ -159,6 +162,10 @@ func (m *Mesh) Stats() (sent, dropped map[string]int64, received, rejected int64
 	}
 	return sent, dropped, m.received.Load(), m.rejected.Load()
 }
+
+// Panics returns the number of panics recovered in links and accept
+// loops (each logged with its stack).
+func (m *Mesh) Panics() int64 { return m.sup.Panics() }
 
 // peerAddrs lists the notifier addresses of group's hosts other than this
 // one; NewMesh keeps them in peersOf, so Publish does no string work.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -38,14 +39,22 @@ const (
 	maxBackoff = 10 * time.Second
 )
 
+// run keeps the link to the peer up until the mesh closes. A panic in it
+// is recovered by the mesh's supervisor, and the link redialled.
 func (p *peer) run() {
 	defer p.m.wg.Done()
+	p.m.sup.Run(p.m.ctx, "notify: link to peer", p.redial, "peer", p.addr)
+}
+
+// redial links to the peer, and again with backoff when the link fails,
+// until ctx ends.
+func (p *peer) redial(ctx context.Context) {
 	backoff := minBackoff
 	failures := 0
-	for p.m.ctx.Err() == nil {
+	for ctx.Err() == nil {
 		start := time.Now()
 		err := p.link(&failures)
-		if p.m.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		if time.Since(start) > 10*time.Second {
@@ -59,11 +68,11 @@ func (p *peer) run() {
 		if failures == 1 {
 			level = slog.LevelWarn
 		}
-		p.m.log.Log(p.m.ctx, level, "notify: link to peer down; retrying with backoff", "peer", p.addr, "err", err, "retry_in", backoff)
+		p.m.log.Log(ctx, level, "notify: link to peer down; retrying with backoff", "peer", p.addr, "err", err, "retry_in", backoff)
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-time.After(wait):
-		case <-p.m.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 		backoff = min(2*backoff, maxBackoff)

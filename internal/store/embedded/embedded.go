@@ -33,6 +33,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // Options configure the backend.
@@ -76,6 +78,7 @@ type Backend struct {
 	qlock sync.Mutex      // the index queue's read-compare-delete
 	stop  chan struct{}   // closed by Close: background work ends
 	bg    sync.WaitGroup
+	sup   *supervise.Supervisor // recovers panics in background work
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -120,7 +123,8 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
-	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{})}
+	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{}),
+		sup: supervise.New(supervise.Options{Logger: opts.Logger})}
 	if opts.NoSync {
 		b.wsync = pebble.NoSync
 	}
@@ -129,6 +133,10 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	return b, nil
 }
+
+// Panics returns the number of panics recovered in background work (each
+// logged with its stack).
+func (b *Backend) Panics() int64 { return b.sup.Panics() }
 
 // Close closes the store.
 func (b *Backend) Close() error {

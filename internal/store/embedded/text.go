@@ -88,7 +88,11 @@ func (b *Backend) purgeTextEvery(d time.Duration) {
 			return
 		case <-t.C:
 		}
-		n, err := b.PurgeText(context.Background())
+		var n int
+		err := b.sup.Do("embedded: purge converted text", func() (err error) {
+			n, err = b.PurgeText(context.Background())
+			return err
+		})
 		switch {
 		case err != nil:
 			b.log.Warn("embedded: purging expired converted text failed; retrying at the next interval", "err", err)
