@@ -119,6 +119,7 @@ func (c *conn) flush() error {
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	defer c.recoverSession()
 	defer func() {
 		for _, f := range c.release {
 			f()
@@ -153,6 +154,17 @@ func (c *conn) serve() {
 		if !c.step() {
 			return
 		}
+	}
+}
+
+// recoverSession ends the session with BYE [SERVERBUG] (RFC 5530) on a
+// panic outside a command's own recovery (the greeting, reading a command,
+// the updates after it, IDLE): this session closes, no other.
+func (c *conn) recoverSession() {
+	if x := recover(); x != nil {
+		c.log.Error("imap: internal error; closing the session", "panic", x, "stack", string(debug.Stack()))
+		c.w.Status("", "BYE", "SERVERBUG", "Internal error; the failure was logged")
+		_ = c.flush()
 	}
 }
 
@@ -236,7 +248,7 @@ func (c *conn) run(cmd *imapwire.Command) (goOn bool) {
 			if x := recover(); x != nil {
 				c.log.Error("imap: internal error", "command", cmd.Name, "panic", x, "stack", string(debug.Stack()))
 				_ = c.r.Discard()
-				res = badCode("SERVERBUG", "Internal error; the failure was logged")
+				res = no("SERVERBUG", "Internal error; the failure was logged") // RFC 5530
 			}
 		}()
 		return c.dispatch(cmd)

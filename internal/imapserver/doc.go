@@ -47,7 +47,9 @@
 // store is temporarily down (mail.ErrUnavailable). Bad syntax is BAD with
 // the parser's reason; MaxBadCommands BADs in a row close the connection.
 // A panic in a command is recovered, logged with its stack, and answered
-// BAD [SERVERBUG]; it never reaches the client as a dropped connection.
+// NO [SERVERBUG] (RFC 5530); it never reaches the client as a dropped
+// connection. A panic outside a command ends that session only, with
+// BYE [SERVERBUG].
 //
 // # Limits
 //

@@ -77,7 +77,7 @@ func TestStoreDownAndPanics(t *testing.T) {
 			has(t, c.ok("FETCH 1 FLAGS"), "* 1 FETCH")
 			fb.panicky.Store(true)
 			got := c.do("FETCH 1 BODY[]")
-			if !strings.HasPrefix(got, "BAD [SERVERBUG]") {
+			if !strings.HasPrefix(got, "NO [SERVERBUG]") {
 				t.Fatalf("panicking command answered %q", got)
 			}
 			fb.panicky.Store(false)

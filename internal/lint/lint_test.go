@@ -26,7 +26,7 @@ func allowedImports() map[string][]string {
 		"internal/message":             {"internal/mail"},
 		"internal/config":              {},
 		"internal/directory":           {"internal/mail"},
-		"internal/store":               {"internal/mail", "internal/message"},
+		"internal/store":               {"internal/mail", "internal/message", "internal/supervise"},
 		"internal/store/embedded":      {"internal/store", "internal/mail", "internal/supervise"},
 		"internal/store/cassandra":     {"internal/store", "internal/mail"},
 		"internal/store/storetest":     {"internal/store", "internal/mail", "internal/message"},

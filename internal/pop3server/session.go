@@ -74,6 +74,13 @@ func (c *conn) release() {
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	defer func() { // a panic outside a command (TLS, reading): this session closes, no other
+		if x := recover(); x != nil {
+			c.log.Error("pop3: internal error; closing the session", "panic", x, "stack", string(debug.Stack()))
+			c.reply("-ERR [SYS/PERM] internal error; the failure was logged")
+			_ = c.flush()
+		}
+	}()
 	defer c.release()
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(30 * time.Second))

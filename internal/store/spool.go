@@ -13,6 +13,7 @@ import (
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // Spooled is a received message held (in memory or in a temporary file)
@@ -131,7 +132,12 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = s.deliverOne(ctx, sp, returnPath, emailID, u)
+			// A panic (in the backend or the index hook) fails this
+			// recipient only, never the process.
+			errs[i] = supervise.Catch(func() error { return s.deliverOne(ctx, sp, returnPath, emailID, u) })
+			if pe, ok := errors.AsType[*supervise.PanicError](errs[i]); ok {
+				s.log.Error("internal error: recovered a panic in a delivery", "user", u.ID, "panic", pe.Error(), "stack", string(pe.Stack))
+			}
 		}()
 	}
 	wg.Wait()
