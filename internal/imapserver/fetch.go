@@ -48,31 +48,25 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 			return c.storeError("fetch", err, "")
 		}
 	}
-	rows, lost, err := c.rows(ctx, uids)
-	if err != nil {
-		return c.storeError("fetch", err, "")
-	}
-	if markSeen && !s.readOnly {
-		if err := c.markSeen(ctx, rows); err != nil {
+	// The rows are read, marked \Seen and written a chunk at a time, so a
+	// FETCH 1:* of a large mailbox holds one chunk of rows, and its first
+	// response goes out before the last row is read (issue 16; mox and
+	// go-imap v2 write each message's response as it is read, too).
+	light := lightFetch(atts)
+	lost := false
+	for off := 0; off < len(uids); off += fetchChunk {
+		rows, chunkLost, err := c.rows(ctx, uids[off:min(off+fetchChunk, len(uids))], light)
+		if err != nil {
 			return c.storeError("fetch", err, "")
 		}
-	}
-	for _, r := range rows {
-		if a.ChangedSince > 0 && uint64(r.row.ModSeq) <= a.ChangedSince {
-			continue
-		}
-		if err := c.fetchOne(ctx, r, atts, byUID || a.Vanished, a.ChangedSince > 0); err != nil {
-			var cte *cteError
-			switch {
-			case errors.Is(err, errGoneBody):
-				lost = true
-				continue
-			case errors.Is(err, errStreamBroken):
-				return result{close: true}
-			case errors.As(err, &cte):
-				return no("UNKNOWN-CTE", "Cannot decode the part's content transfer encoding")
+		lost = lost || chunkLost
+		if markSeen && !s.readOnly {
+			if err := c.markSeen(ctx, rows); err != nil {
+				return c.storeError("fetch", err, "")
 			}
-			return c.storeError("fetch", err, "")
+		}
+		if res, failed := c.fetchRows(ctx, rows, a, byUID, &lost); failed {
+			return res
 		}
 	}
 	if lost {
@@ -80,6 +74,47 @@ func (c *conn) cmdFetch(a *imapwire.FetchArgs, byUID bool) result {
 		return okCode("EXPUNGEISSUED", "Some messages were expunged by another session and are no longer stored")
 	}
 	return ok("FETCH completed")
+}
+
+// fetchRows writes the FETCH responses of rows; a message whose body is
+// gone sets *lost. failed reports that the command ends with res.
+func (c *conn) fetchRows(ctx context.Context, rows []fetchRow, a *imapwire.FetchArgs, byUID bool, lost *bool) (res result, failed bool) {
+	for _, r := range rows {
+		if a.ChangedSince > 0 && uint64(r.row.ModSeq) <= a.ChangedSince {
+			continue
+		}
+		if err := c.fetchOne(ctx, r, a.Atts, byUID || a.Vanished, a.ChangedSince > 0); err != nil {
+			var cte *cteError
+			switch {
+			case errors.Is(err, errGoneBody):
+				*lost = true
+				continue
+			case errors.Is(err, errStreamBroken):
+				return result{close: true}, true
+			case errors.As(err, &cte):
+				return no("UNKNOWN-CTE", "Cannot decode the part's content transfer encoding"), true
+			}
+			return c.storeError("fetch", err, ""), true
+		}
+	}
+	return result{}, false
+}
+
+// fetchChunk is how many UIDs FETCH reads from the store at a time.
+const fetchChunk = 1000
+
+// lightFetch reports whether atts need only what the store's light
+// per-message state holds (UID, MODSEQ, flags): then FETCH reads States,
+// not whole rows with their metadata.
+func lightFetch(atts []imapwire.FetchAtt) bool {
+	for _, at := range atts {
+		switch at.Name {
+		case "UID", "FLAGS", "MODSEQ":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // errStreamBroken means a literal could not be written whole: the
@@ -100,9 +135,9 @@ type fetchRow struct {
 // (RFC 2180 4.1.1): its row comes from the store's expunged rows, its
 // MODSEQ capped at the view's, so that a client taking the highest MODSEQ
 // it saw as its HIGHESTMODSEQ skips no change. lost reports UIDs whose
-// row is not found even there.
-func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, lost bool, err error) {
-	live, missing, err := c.liveRows(ctx, uids)
+// row is not found even there. light rows carry no metadata (lightFetch).
+func (c *conn) rows(ctx context.Context, uids []mail.UID, light bool) (out []fetchRow, lost bool, err error) {
+	live, missing, err := c.liveRows(ctx, uids, light)
 	if err != nil || len(missing) == 0 {
 		return live, false, err
 	}
@@ -127,9 +162,18 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID) (out []fetchRow, lost 
 	return out, len(gone) < len(missing), nil
 }
 
-// liveRows reads the live rows of uids and returns the UIDs without one.
-func (c *conn) liveRows(ctx context.Context, uids []mail.UID) (out []fetchRow, missing []mail.UID, err error) {
+// liveRows reads the live rows of uids and returns the UIDs without one;
+// light rows are read from the store's States and hold no metadata.
+func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out []fetchRow, missing []mail.UID, err error) {
 	s := c.sel
+	read := func(lo, hi mail.UID, fn func(store.MessageRow) error) error {
+		if !light {
+			return c.srv.opts.Store.Messages(ctx, s.mb, lo, hi, fn)
+		}
+		return c.srv.opts.Store.States(ctx, s.mb, lo, hi, func(st store.MessageState) error {
+			return fn(store.MessageRow{UID: st.UID, ModSeq: st.ModSeq, Flags: st.Flags})
+		})
+	}
 	for i := 0; i < len(uids); {
 		// A range of consecutive view positions is one store read.
 		j := i
@@ -138,7 +182,7 @@ func (c *conn) liveRows(ctx context.Context, uids []mail.UID) (out []fetchRow, m
 		}
 		want := uids[i : j+1]
 		k := 0
-		err := c.srv.opts.Store.Messages(ctx, s.mb, want[0], want[len(want)-1], func(r store.MessageRow) error {
+		err := read(want[0], want[len(want)-1], func(r store.MessageRow) error {
 			for k < len(want) && want[k] < r.UID {
 				missing = append(missing, want[k])
 				k++

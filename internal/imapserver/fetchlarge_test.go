@@ -1,0 +1,132 @@
+package imapserver
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/notify"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/backendtest"
+)
+
+// fillLarge appends n copies of one small message to the user's INBOX
+// and returns the message's size.
+func fillLarge(t *testing.T, e *env, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	sp, err := e.st.Spool(strings.NewReader(testMsg("large")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if err := e.st.PutBody(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.st.Mailbox(ctx, e.user, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]store.NewMessage, n)
+	for i := range msgs {
+		msgs[i] = store.NewMessage{Blob: sp.ID, Size: sp.Size, Structure: sp.Structure}
+	}
+	if _, err := e.st.Append(ctx, e.user, in, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	return sp.Size
+}
+
+// heapPeak samples the bytes of heap objects until stop is called and
+// returns the highest sample.
+func heapPeak() (stop func() uint64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Microsecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak.Load()
+	}
+}
+
+// TestFetchLargeMailboxStreams: FETCH 1:* of 20,000 messages answers
+// every message while the server's heap grows by a bounded amount, not by
+// a row per message (issue 16: 111 MB at 128,000 messages, all rows read
+// before the first response line). FLAGS reads the light states; a
+// metadata item reads whole rows, a chunk at a time.
+func TestFetchLargeMailboxStreams(t *testing.T) {
+	const n = 20000
+	hub := notify.NewHub()
+	st := store.New(backendtest.Open(t, "embedded"), store.Options{Publish: hub.Publish})
+	e := newEnv(t, st, hub, nil)
+	size := fillLarge(t, e, n)
+	c := e.login()
+	c.ok("SELECT INBOX")
+	// Buffering holds a row with its metadata per message (about 700
+	// bytes each here: 14 MB); one chunk is a few hundred KB.
+	const bound = 4 << 20
+	fetchPeak(t, c, "(UID FLAGS)", `* 1 FETCH (UID 1 FLAGS (\Recent))`, n, bound)
+	fetchPeak(t, c, "(UID RFC822.SIZE)", fmt.Sprintf("* 1 FETCH (UID 1 RFC822.SIZE %d)", size), n, bound)
+}
+
+// fetchPeak runs FETCH 1:* items, checks the first of its n responses and
+// the count, and fails if the heap grew by more than bound meanwhile.
+func fetchPeak(t *testing.T, c *client, items, first string, n int, bound int64) {
+	t.Helper()
+
+	// A collection at every 5% of growth makes the heap's size track
+	// what is live, so the peak measures what FETCH holds.
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := heapPeak()
+	tag := c.send("FETCH 1:* %s", items)
+	got := 0
+	for {
+		l := c.line()
+		if strings.HasPrefix(l, tag+" ") {
+			if l != tag+" OK FETCH completed" {
+				t.Fatalf("tagged reply %q", l)
+			}
+			break
+		}
+		got++
+		if got == 1 && l != first {
+			t.Fatalf("first response %q, want %q", l, first)
+		}
+	}
+	peak := stop()
+	if got != n {
+		t.Fatalf("%d FETCH responses for %d messages", got, n)
+	}
+	growth := int64(peak) - int64(before.HeapAlloc)
+	t.Logf("FETCH 1:* %s: heap before %d KB, peak %d KB, growth %d KB", items, before.HeapAlloc>>10, peak>>10, growth>>10)
+	if growth > bound {
+		t.Fatalf("FETCH 1:* %s of %d messages grew the heap by %d KB (bound %d KB)", items, n, growth>>10, bound>>10)
+	}
+}
