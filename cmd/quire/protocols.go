@@ -27,13 +27,21 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 }
 
 // authenticator is shared by IMAP and POP3, so failed logins on one delay
-// the other (login.free_failures, login.max_delay).
+// the other (login.free_failures, login.max_delay), and their password
+// checks share one memory budget (login.hash_memory, login.hash_wait) and
+// one cache (login.cache_ttl, login.cache_entries).
 func authenticator(cfg Config, st *store.Store, log *slog.Logger) *login.Authenticator {
+	l := cfg.Login
 	g := login.NewGuard(login.GuardOptions{
-		FreeFailures: cfg.Login.FreeFailures,
-		MaxDelay:     cfg.Login.MaxDelay.Duration(),
+		FreeFailures: l.FreeFailures,
+		MaxDelay:     l.MaxDelay.Duration(),
 	})
-	return login.NewAuthenticator(st, g, log)
+	return login.NewAuthenticatorWith(st, g, login.AuthOptions{
+		Budget:       login.NewBudget(int64(l.HashMemory)),
+		HashWait:     l.HashWait.Duration(),
+		CacheTTL:     l.CacheTTL.Duration(),
+		CacheEntries: l.CacheEntries,
+	}, log)
 }
 
 func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *notify.Hub, tc *tls.Config, log *slog.Logger) imapserver.Options {

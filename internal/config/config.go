@@ -99,10 +99,22 @@ type TLS struct {
 	KeyFile  string `toml:"key_file"`  // PEM private key
 }
 
-// Login tunes the delay after failed logins, shared by IMAP and POP3.
+// Login tunes the delay after failed logins and the cost of password
+// checks, shared by IMAP and POP3.
 type Login struct {
 	FreeFailures int      `toml:"free_failures"` // failures before any delay
 	MaxDelay     Duration `toml:"max_delay"`     // the longest delay imposed
+	// HashMemory bounds the memory of password checks running at once:
+	// each takes what its hash's parameters say (64 MiB for an argon2id
+	// hash of "quire user add"), the others wait. A hash needing more than
+	// the whole budget is checked alone.
+	HashMemory Size     `toml:"hash_memory"`
+	HashWait   Duration `toml:"hash_wait"` // then the login is refused as temporary (IMAP UNAVAILABLE, POP3 SYS/TEMP)
+	// CacheTTL is how long a successful password check is remembered, so
+	// a reconnecting client is not hashed again; a password change or a
+	// deletion ends it at once. 0 turns the cache off.
+	CacheTTL     Duration `toml:"cache_ttl"`
+	CacheEntries int      `toml:"cache_entries"` // the cache's bound; 0 turns it off
 }
 
 // IMAP configures the IMAP listeners (RFC 9051).
@@ -338,7 +350,7 @@ func Default() Config {
 			MaxConnections: 500,
 			Timeout:        600 * s,
 		},
-		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s},
+		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s, HashMemory: 256 * MiB, HashWait: 5 * s, CacheTTL: 300 * s, CacheEntries: 10000},
 		Notify: Notify{Listen: []string{}, Port: 4790},
 		ISC:    ISC{Mode: "immediate", Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 2},
 		Search: Search{Index: "quire-msgs", Shards: 1},

@@ -101,6 +101,10 @@ func (c Config) Validate() error {
 	ck.require("tls.key_file", c.TLS.KeyFile, (c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), "tls.cert_file and tls.key_file go together")
 	atLeast(&ck, "login.free_failures", c.Login.FreeFailures, 0)
 	atLeast(&ck, "login.max_delay", c.Login.MaxDelay, Duration(0))
+	atLeast(&ck, "login.hash_memory", c.Login.HashMemory, MiB)
+	atLeast(&ck, "login.hash_wait", c.Login.HashWait, Duration(100*time.Millisecond)) // a forced collection must fit
+	atLeast(&ck, "login.cache_ttl", c.Login.CacheTTL, Duration(0))
+	atLeast(&ck, "login.cache_entries", c.Login.CacheEntries, 0)
 
 	atLeast(&ck, "quota.default_storage", c.Quota.DefaultStorage, 0)
 	atLeast(&ck, "quota.default_messages", c.Quota.DefaultMessages, 0)

@@ -92,22 +92,45 @@ func verifySalted(b64, pw string, size int, sum func([]byte) []byte) (bool, erro
 	return subtle.ConstantTimeCompare(got, digest) == 1, nil
 }
 
-func verifyArgon2id(hash, pw string) (bool, error) {
+// argonParams parses an argon2id PHC string's parameters and its salt and
+// key, refusing values that would make a verification absurdly costly.
+func argonParams(hash string) (m, t uint32, p uint8, salt, key []byte, err error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 {
-		return false, errors.New("directory: malformed argon2id hash")
+		return 0, 0, 0, nil, nil, errors.New("directory: malformed argon2id hash")
 	}
-	var m, t uint32
-	var p uint8
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 4<<20 || t > 100 {
-		return false, errors.New("directory: malformed argon2id parameters")
+		return 0, 0, 0, nil, nil, errors.New("directory: malformed argon2id parameters")
 	}
 	enc := base64.RawStdEncoding
 	salt, err1 := enc.DecodeString(parts[4])
 	key, err2 := enc.DecodeString(parts[5])
 	if err1 != nil || err2 != nil || len(key) == 0 || len(key) > 128 {
-		return false, errors.New("directory: malformed argon2id hash")
+		return 0, 0, 0, nil, nil, errors.New("directory: malformed argon2id hash")
+	}
+	return m, t, p, salt, key, nil
+}
+
+func verifyArgon2id(hash, pw string) (bool, error) {
+	m, t, p, salt, key, err := argonParams(hash)
+	if err != nil {
+		return false, err
 	}
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(key)))
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
+}
+
+// VerifyMemory returns the bytes VerifyPassword(hash, ...) allocates for
+// the hash itself: an argon2id hash's m= parameter (RFC 9106 3.1, in KiB),
+// and 0 for the other schemes, whose few KiB do not matter, and for a
+// malformed hash, which VerifyPassword refuses without hashing.
+func VerifyMemory(hash string) int64 {
+	if !strings.HasPrefix(hash, "$argon2id$") {
+		return 0
+	}
+	m, _, _, _, _, err := argonParams(hash)
+	if err != nil {
+		return 0
+	}
+	return int64(m) * 1024
 }

@@ -55,3 +55,26 @@ func TestImportedSchemes(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyMemory(t *testing.T) {
+	h, err := HashPassword("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	for _, c := range []struct {
+		hash string
+		want int64
+	}{
+		{h, argonMemory * 1024},
+		{"$argon2id$v=19$m=1048576,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 1 << 30},
+		{"$argon2id$v=19$m=0,t=1,p=1$AAAA$AAAA", 0}, // refused without hashing
+		{"$argon2id$garbage", 0},
+		{string(bc), 0},
+		{"{PLAIN}pw", 0},
+	} {
+		if got := VerifyMemory(c.hash); got != c.want {
+			t.Errorf("VerifyMemory(%.30q) = %d, want %d", c.hash, got, c.want)
+		}
+	}
+}

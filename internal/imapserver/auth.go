@@ -107,6 +107,10 @@ func (c *conn) login(user, pass string) result {
 	case errors.Is(err, mail.ErrAuthFailed):
 		c.log.Info("imap: login failed", "user", user)
 		return no("AUTHENTICATIONFAILED", "Authentication failed")
+	case errors.Is(err, login.ErrBusy):
+		// RFC 5530 3: UNAVAILABLE, temporary; the password was not judged.
+		c.log.Info("imap: login refused: password checks busy", "user", user, "err", err)
+		return no("UNAVAILABLE", "Too many logins at once; try again shortly")
 	case err != nil:
 		return c.storeError("login", err, "")
 	}

@@ -44,8 +44,10 @@
 // Store errors map to RFC 5530 codes: a missing mailbox is NONEXISTENT,
 // or TRYCREATE for a destination (APPEND, COPY, MOVE); ALREADYEXISTS,
 // OVERQUOTA, TOOBIG, CANNOT, EXPUNGEISSUED, and UNAVAILABLE when the
-// store is temporarily down (mail.ErrUnavailable). Bad syntax is BAD with
-// the parser's reason; MaxBadCommands BADs in a row close the connection.
+// store is temporarily down (mail.ErrUnavailable) or, for LOGIN and
+// AUTHENTICATE, when password checks stayed over their memory budget
+// (login.ErrBusy). Bad syntax is BAD with the parser's reason;
+// MaxBadCommands BADs in a row close the connection.
 // A panic in a command is recovered, logged with its stack, and answered
 // NO [SERVERBUG] (RFC 5530); it never reaches the client as a dropped
 // connection. A panic outside a command ends that session only, with

@@ -1,16 +1,28 @@
 // Package login authenticates IMAP and POP3 users and slows down password
-// guessing. One Guard is shared by every protocol server of a process, so a
-// client that fails over POP3 is delayed over IMAP too.
+// guessing. One Guard, one Budget and one Authenticator are shared by every
+// protocol server of a process, so a client that fails over POP3 is delayed
+// over IMAP too, and both protocols' password checks share one memory bound.
 //
 // Invariants:
 //   - A failed login costs the same whether or not the user exists: a
 //     missing user is checked against a dummy hash of the default scheme.
 //   - The delay grows with failures per user and per client address, up to
-//     Options.MaxDelay, and resets for the user on success.
-//   - The Guard's memory is bounded (MaxEntries); when full it forgets the
-//     entries that failed longest ago, never the newest.
+//     Options.MaxDelay, and resets for the user on success. An attempt is
+//     counted as a failure before its password is checked, so concurrent
+//     attempts delay each other; it is taken back when the password was
+//     right or never checked.
+//   - The memory password checks hold (their hashes' parameters, until the
+//     collector reclaimed it) never exceeds the Budget, except for a single
+//     check whose hash alone needs more; a check that cannot get its memory
+//     within HashWait fails with ErrBusy, never as a wrong password.
+//   - A cached verification is used only while the user's stored hash is
+//     the one it was made against, and only after the user was looked up
+//     again; the cache keys are keyed hashes, never passwords.
+//   - The Guard's and the cache's memory is bounded (MaxEntries,
+//     CacheEntries); when full they forget stale entries, then the oldest
+//     quarter, never the newest.
 //   - Errors are mail.ErrAuthFailed (wrong name or password, or a disabled
-//     scheme) or wrap mail.ErrUnavailable (the store could not be asked), so
-//     servers answer AUTHENTICATIONFAILED or UNAVAILABLE (RFC 5530) without
-//     guessing.
+//     scheme) or wrap mail.ErrUnavailable (the store could not be asked, or
+//     ErrBusy), so servers answer AUTHENTICATIONFAILED or UNAVAILABLE (RFC
+//     5530) without guessing.
 package login

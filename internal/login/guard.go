@@ -58,17 +58,35 @@ func NewGuard(opts GuardOptions) *Guard {
 func userKey(u string) string { return "u:" + u }
 func addrKey(a string) string { return "a:" + a }
 
-// Delay returns how long a login for user from addr must wait before its
-// password is checked: the larger of the user's and the address's delays.
-func (g *Guard) Delay(user, addr string) time.Duration {
+// Attempt counts a login for user from addr as failed before its password
+// is checked, and returns how long it must wait first: the larger of the
+// user's and the address's delays, from the counts before this one. So
+// concurrent attempts see each other, and a burst from one address is
+// delayed as a sequence of failures would be. Every Attempt ends with
+// Passed, Abandoned, or nothing when the password was wrong.
+func (g *Guard) Attempt(user, addr string) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return max(g.delayLocked(userKey(user)), g.delayLocked(addrKey(addr)))
+	now := g.opts.Now()
+	d := max(g.delayLocked(userKey(user), now), g.delayLocked(addrKey(addr), now))
+	for _, k := range []string{userKey(user), addrKey(addr)} {
+		f := g.mu.m[k]
+		if f == nil || now.Sub(f.last) > g.opts.Forget {
+			if f == nil && len(g.mu.m) >= g.opts.MaxEntries {
+				g.evictLocked(now)
+			}
+			f = &failures{}
+			g.mu.m[k] = f
+		}
+		f.n++
+		f.last = now
+	}
+	return d
 }
 
-func (g *Guard) delayLocked(key string) time.Duration {
+func (g *Guard) delayLocked(key string, now time.Time) time.Duration {
 	f := g.mu.m[key]
-	if f == nil || g.opts.Now().Sub(f.last) > g.opts.Forget {
+	if f == nil || now.Sub(f.last) > g.opts.Forget {
 		return 0
 	}
 	over := f.n - g.opts.FreeFailures + 1 // the failure that uses up the free ones is delayed
@@ -82,52 +100,69 @@ func (g *Guard) delayLocked(key string) time.Duration {
 	return min(d, g.opts.MaxDelay)
 }
 
-// Failed records a failed login for user from addr.
-func (g *Guard) Failed(user, addr string) {
+// Passed ends an Attempt whose password was right: the user's failures are
+// forgotten, and the address's count of this attempt is taken back. The
+// address keeps its other failures, so a client guessing many users'
+// passwords is still slowed down.
+func (g *Guard) Passed(user, addr string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.opts.Now()
-	for _, k := range []string{userKey(user), addrKey(addr)} {
-		f := g.mu.m[k]
-		if f == nil || now.Sub(f.last) > g.opts.Forget {
-			if f == nil && len(g.mu.m) >= g.opts.MaxEntries {
-				g.evictLocked(now)
-			}
-			f = &failures{}
-			g.mu.m[k] = f
-		}
-		f.n++
-		f.last = now
-	}
+	delete(g.mu.m, userKey(user))
+	g.uncountLocked(addrKey(addr))
 }
 
-// Succeeded forgets the user's failures. The address keeps its count, so a
-// client guessing many users' passwords is still slowed down.
+// Abandoned ends an Attempt whose password was never checked (the store or
+// the hash budget was unavailable): both its counts are taken back.
+func (g *Guard) Abandoned(user, addr string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.uncountLocked(userKey(user))
+	g.uncountLocked(addrKey(addr))
+}
+
+// Succeeded forgets the user's failures after a login that made no
+// Attempt (a cached verification).
 func (g *Guard) Succeeded(user string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.mu.m, userKey(user))
 }
 
+// uncountLocked takes one failure back from key, if it is still counted.
+func (g *Guard) uncountLocked(key string) {
+	if f := g.mu.m[key]; f != nil {
+		if f.n--; f.n <= 0 {
+			delete(g.mu.m, key)
+		}
+	}
+}
+
 // evictLocked makes room: it drops forgotten entries, and if none were,
 // the oldest quarter of the map.
 func (g *Guard) evictLocked(now time.Time) {
-	for k, f := range g.mu.m {
-		if now.Sub(f.last) > g.opts.Forget {
-			delete(g.mu.m, k)
+	evictOldest(g.mu.m, g.opts.MaxEntries, func(f *failures) time.Time { return f.last },
+		func(last time.Time) bool { return now.Sub(last) > g.opts.Forget })
+}
+
+// evictOldest drops from m the entries whose time is stale, and if m still
+// holds max or more, the quarter with the oldest times.
+func evictOldest[K comparable, V any](m map[K]V, max int, at func(V) time.Time, stale func(time.Time) bool) {
+	for k, v := range m {
+		if stale(at(v)) {
+			delete(m, k)
 		}
 	}
-	if len(g.mu.m) < g.opts.MaxEntries {
+	if len(m) < max {
 		return
 	}
-	var oldest []time.Time
-	for _, f := range g.mu.m {
-		oldest = append(oldest, f.last)
+	oldest := make([]time.Time, 0, len(m))
+	for _, v := range m {
+		oldest = append(oldest, at(v))
 	}
 	cut := quantile(oldest, len(oldest)/4)
-	for k, f := range g.mu.m {
-		if !f.last.After(cut) {
-			delete(g.mu.m, k)
+	for k, v := range m {
+		if !at(v).After(cut) {
+			delete(m, k)
 		}
 	}
 }

@@ -20,23 +20,42 @@ func TestGuardGrowsAndCaps(t *testing.T) {
 	g := NewGuard(GuardOptions{FreeFailures: 2, BaseDelay: time.Second, MaxDelay: 5 * time.Second, Now: c.now})
 	want := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
 	for i, w := range want {
-		if d := g.Delay("u", "1.2.3.4"); d != w {
+		if d := g.Attempt("u", "1.2.3.4"); d != w {
 			t.Fatalf("after %d failures: delay %v, want %v", i, d, w)
 		}
-		g.Failed("u", "1.2.3.4")
 	}
 	// Another user from the same address is delayed too; success forgets
-	// the user but not the address.
-	if d := g.Delay("other", "1.2.3.4"); d != 5*time.Second {
+	// the user and this attempt, but not the address's earlier failures.
+	if d := g.Attempt("other", "1.2.3.4"); d != 5*time.Second {
 		t.Fatalf("other user, same address: %v", d)
 	}
+	g.Passed("other", "1.2.3.4")
 	g.Succeeded("u")
-	if d := g.Delay("u", "5.6.7.8"); d != 0 {
+	if d := g.Attempt("u", "5.6.7.8"); d != 0 {
 		t.Fatalf("after success from a new address: %v", d)
 	}
 	c.t = c.t.Add(time.Hour)
-	if d := g.Delay("x", "1.2.3.4"); d != 0 {
+	if d := g.Attempt("x", "1.2.3.4"); d != 0 {
 		t.Fatalf("after an hour: %v", d)
+	}
+}
+
+// TestGuardEndsAttempts: Passed takes back the address's count of the
+// attempt (not its earlier failures), Abandoned takes back both counts.
+func TestGuardEndsAttempts(t *testing.T) {
+	g := NewGuard(GuardOptions{FreeFailures: 1, BaseDelay: time.Second, MaxDelay: time.Hour})
+	g.Attempt("u", "a") // a failure: stays counted
+	g.Attempt("v", "a")
+	g.Passed("v", "a")
+	if d := g.Attempt("w", "a"); d != time.Second {
+		t.Fatalf("after one failure and one pass from a: %v, want 1s", d)
+	}
+	g.Abandoned("w", "a")
+	if d := g.Attempt("w", "b"); d != 0 {
+		t.Fatalf("w after its abandoned attempt: %v, want 0", d)
+	}
+	if d := g.Attempt("u", "c"); d != time.Second {
+		t.Fatalf("u after its failure: %v, want 1s", d)
 	}
 }
 
@@ -45,13 +64,13 @@ func TestGuardBounded(t *testing.T) {
 	g := NewGuard(GuardOptions{MaxEntries: 100, Now: c.now})
 	for i := range 1000 {
 		c.t = c.t.Add(time.Millisecond)
-		g.Failed("user"+string(rune('a'+i%26))+string(rune('0'+i/26)), "10.0.0.1")
+		g.Attempt("user"+string(rune('a'+i%26))+string(rune('0'+i/26)), "10.0.0.1")
 	}
 	if n := len(g.mu.m); n > 100 {
 		t.Fatalf("guard holds %d entries, max 100", n)
 	}
 	// The busiest key, the address, was failed last and is kept.
-	if g.Delay("nobody", "10.0.0.1") == 0 {
+	if g.Attempt("nobody", "10.0.0.1") == 0 {
 		t.Fatal("the newest entry was evicted")
 	}
 }

@@ -26,7 +26,8 @@
 //
 //	-ERR [AUTH]       wrong user name or password, or plaintext refused
 //	-ERR [IN-USE]     the maildrop is already open in another session
-//	-ERR [SYS/TEMP]   the store is temporarily unavailable; try later
+//	-ERR [SYS/TEMP]   the store is temporarily unavailable, or too many
+//	                  logins wait for password checks (login.ErrBusy); try later
 //	-ERR [SYS/PERM]   an internal failure; the failure was logged
 //	-ERR              anything else, with the reason
 package pop3server

@@ -352,6 +352,11 @@ func (c *conn) login(user, pass string) error {
 		c.log.Info("pop3: login failed", "user", user)
 		c.reply("-ERR [AUTH] authentication failed")
 		return nil
+	case errors.Is(err, login.ErrBusy):
+		// RFC 3206 4: SYS/TEMP, a temporary failure; the password was not judged.
+		c.log.Info("pop3: login refused: password checks busy", "user", user, "err", err)
+		c.reply("-ERR [SYS/TEMP] too many logins at once, try again shortly")
+		return nil
 	case err != nil:
 		return c.storeErr("login", err)
 	}

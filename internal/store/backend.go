@@ -77,7 +77,10 @@ type Index interface {
 	// ModSeq among them. When Commit returns nil the change is durable at the
 	// configured write consistency. A Commit whose outcome is unknown (a
 	// timeout) is resolved by the backend before it returns: nil if it
-	// landed, an error wrapping mail.ErrUnavailable if it cannot tell.
+	// landed, an error wrapping mail.ErrUnavailable if it cannot tell, by
+	// ctx's deadline; a backend that can end there implements
+	// UncertainLedger and records the appends of such a commit in it first.
+	// (The embedded backend's commits are local and never uncertain.)
 	Commit(ctx context.Context, mailboxID string, prev, next Head, changes []Change) error
 	// Messages calls fn for each live message with lo <= UID <= hi, in
 	// ascending UID order (hi 0 means no upper bound). The rows reflect at

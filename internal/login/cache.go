@@ -1,0 +1,104 @@
+package login
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+// verifiedCache remembers recent successful password checks for ttl, so a
+// client that reconnects does not pay argon2id again; Dovecot's auth cache
+// does the same (auth_cache_ttl). A nil *verifiedCache remembers nothing.
+//
+// An entry is keyed by HMAC-SHA256 of (user, password) under a key drawn
+// at start, so the map holds no password nor anything that can be checked
+// against a guess without the key, which never leaves the process. It
+// records the SHA-256 of the stored hash it was verified against: a hit
+// needs the user's current stored hash to match, so a password change made
+// anywhere (another process, another host) invalidates it, and a deleted
+// user is refused by the lookup before the cache is asked.
+type verifiedCache struct {
+	key [32]byte
+	ttl time.Duration
+	max int
+	now func() time.Time
+	mu  struct {
+		sync.Mutex
+		m map[[32]byte]cached
+	}
+}
+
+type cached struct {
+	hash    [32]byte // SHA-256 of the stored hash string
+	expires time.Time
+}
+
+// newVerifiedCache returns a cache of at most max entries, or nil when ttl
+// or max is not positive (no caching).
+func newVerifiedCache(ttl time.Duration, max int, now func() time.Time) *verifiedCache {
+	if ttl <= 0 || max <= 0 {
+		return nil
+	}
+	c := &verifiedCache{ttl: ttl, max: max, now: now}
+	_, _ = rand.Read(c.key[:]) // crypto/rand.Read never fails (Go 1.24)
+	c.mu.m = make(map[[32]byte]cached)
+	return c
+}
+
+// id returns the entry key of (user, password).
+func (c *verifiedCache) id(user, password string) [32]byte {
+	h := hmac.New(sha256.New, c.key[:])
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(user))) // unambiguous split
+	h.Write(n[:])
+	h.Write([]byte(user))
+	h.Write([]byte(password))
+	var id [32]byte
+	h.Sum(id[:0])
+	return id
+}
+
+// live reports whether (user, password) has an unexpired entry, whatever
+// hash it was verified against.
+func (c *verifiedCache) live(user, password string) bool {
+	if c == nil {
+		return false
+	}
+	id := c.id(user, password)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.mu.m[id]
+	return ok && c.now().Before(e.expires)
+}
+
+// hit reports whether (user, password) was verified against storedHash
+// within the ttl.
+func (c *verifiedCache) hit(user, password, storedHash string) bool {
+	if c == nil {
+		return false
+	}
+	id, sum := c.id(user, password), sha256.Sum256([]byte(storedHash))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.mu.m[id]
+	return ok && e.hash == sum && c.now().Before(e.expires)
+}
+
+// put records that password verified against storedHash for user.
+func (c *verifiedCache) put(user, password, storedHash string) {
+	if c == nil {
+		return
+	}
+	id, sum := c.id(user, password), sha256.Sum256([]byte(storedHash))
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.mu.m[id]; !ok && len(c.mu.m) >= c.max {
+		evictOldest(c.mu.m, c.max, func(e cached) time.Time { return e.expires },
+			func(exp time.Time) bool { return !now.Before(exp) })
+	}
+	c.mu.m[id] = cached{hash: sum, expires: now.Add(c.ttl)}
+}
