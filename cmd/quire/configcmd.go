@@ -8,81 +8,127 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/store/cassandra"
 )
 
-func (c *cli) config(args []string) error {
-	if len(args) == 0 {
-		return errors.New("config: expected check, dump, get KEY or set KEY VALUE")
+// configFlags parses a config command's arguments: --config, and
+// --show-secrets when secrets is set.
+func configFlags(name string, args []string, secrets bool) (pos []string, path string, show bool, err error) {
+	fs, cfgPath := adminFlags(name)
+	var showSecrets *bool
+	if secrets {
+		showSecrets = fs.Bool("show-secrets", false, "print passwords and shared secrets instead of "+config.Mask)
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("config "+sub, flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file")
-	pos, err := parse(fs, args[1:])
+	pos, err = parse(fs, args)
+	if showSecrets != nil {
+		show = *showSecrets
+	}
+	return pos, *cfgPath, show, err
+}
+
+func (c *cli) configCheck(_ context.Context, args []string) error {
+	pos, path, _, err := configFlags("config check", args, false)
+	if err == nil {
+		err = want(pos, 0, "no arguments")
+	}
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
-	switch sub {
-	case "check":
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%s: ok\n", nameOr(*cfgPath, "defaults"))
-		return nil
-	case "dump":
-		if err != nil {
-			return err
-		}
-		return cfg.Dump(c.stdout)
-	case "get":
-		if err != nil {
-			return err
-		}
-		if err := want(pos, 1, "one KEY"); err != nil {
-			return err
-		}
-		v, err := cfg.Get(pos[0])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(c.stdout, v)
-		return nil
-	case "set":
-		if err := want(pos, 2, "KEY VALUE"); err != nil {
-			return err
-		}
-		if *cfgPath == "" {
-			return errors.New("config set: give --config FILE, the file to change")
-		}
-		if err != nil {
-			return err
-		}
-		if err := cfg.Set(pos[0], pos[1]); err != nil {
-			return err
-		}
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
-		f, err := os.CreateTemp(dirOf(*cfgPath), ".quire-config-*")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(f.Name())
-		if err := cfg.Dump(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(f.Name(), *cfgPath); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%s: %s = %s\n", *cfgPath, pos[0], pos[1])
-		return nil
+	if _, err := loadConfig(path); err != nil {
+		return err
 	}
-	return fmt.Errorf("config: unknown subcommand %q (expected check, dump, get or set)", sub)
+	fmt.Fprintf(c.stdout, "%s: ok\n", nameOr(path, "defaults"))
+	return nil
+}
+
+// configDump prints every key; secrets read config.Mask unless
+// --show-secrets, so the output can be pasted into a ticket.
+func (c *cli) configDump(_ context.Context, args []string) error {
+	pos, path, show, err := configFlags("config dump", args, true)
+	if err == nil {
+		err = want(pos, 0, "no arguments")
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	if !show {
+		cfg = cfg.Masked()
+	}
+	return cfg.Dump(c.stdout)
+}
+
+func (c *cli) configGet(_ context.Context, args []string) error {
+	pos, path, show, err := configFlags("config get", args, true)
+	if err == nil {
+		err = want(pos, 1, "one KEY")
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	v, err := cfg.Get(pos[0])
+	if err != nil {
+		return err
+	}
+	if config.Secret(pos[0]) && !show {
+		return fmt.Errorf("config get: %s is a secret: add --show-secrets to print it", pos[0])
+	}
+	fmt.Fprintln(c.stdout, v)
+	return nil
+}
+
+// configSet changes one key and writes the whole file back (secrets
+// included), through a temporary file and a rename.
+func (c *cli) configSet(_ context.Context, args []string) error {
+	pos, path, _, err := configFlags("config set", args, false)
+	if err == nil {
+		err = want(pos, 2, "KEY VALUE")
+	}
+	if err != nil {
+		return err
+	}
+	if path == "" {
+		return errors.New("config set: give --config FILE, the file to change")
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Set(pos[0], pos[1]); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dirOf(path), ".quire-config-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := cfg.Dump(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	shown := pos[1]
+	if config.Secret(pos[0]) {
+		shown = config.Mask
+	}
+	fmt.Fprintf(c.stdout, "%s: %s = %s\n", path, pos[0], shown)
+	return nil
 }
 
 func nameOr(s, def string) string {

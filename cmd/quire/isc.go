@@ -14,21 +14,14 @@ import (
 	"github.com/quiremail/quire/internal/convert"
 )
 
-// isc runs the converter ("indexed search converter") commands:
-// `convert FILE` prints what the converter extracts from a file, for
-// operators to check what search will find in it; `serve` runs the
-// converter as an HTTP service for access hosts.
-func (c *cli) isc(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "serve" {
-		return c.iscServe(ctx, args[1:])
-	}
-	if len(args) == 0 || args[0] != "convert" {
-		return errors.New("isc: expected convert FILE [--type CONTENT-TYPE] [--charset CHARSET], or serve --listen ADDR")
-	}
+// iscConvert prints what the converter ("indexed search converter")
+// extracts from a file, for operators to check what search will find in
+// it. (isc serve runs the converter as an HTTP service for access hosts.)
+func (c *cli) iscConvert(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("isc convert", flag.ContinueOnError)
 	ct := fs.String("type", "", "the part's content type; default: from the file name's extension")
 	cs := fs.String("charset", "", "the charset of a text part")
-	pos, err := parse(fs, args[1:])
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}

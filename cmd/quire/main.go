@@ -16,38 +16,6 @@ import (
 	"syscall"
 )
 
-const usage = `usage: quire COMMAND [--config FILE] ...
-
-Server:
-  serve                          run the IMAP/POP3/LMTP access host
-  init                           create keyspaces and tables (Cassandra) and print the CQL
-
-Configuration:
-  config check                   validate the configuration file
-  config dump                    print the effective configuration, defaults filled in
-  config get KEY | set KEY VALUE read or change one key
-
-Users and mailboxes (work while the server runs):
-  user add ADDRESS [--password-stdin | --password PW]
-  user del ADDRESS
-  user list
-  user passwd ADDRESS [--password-stdin | --password PW]
-  user quota ADDRESS [--storage N] [--messages N]   (0 = unlimited; sizes take KB/MB/GB)
-  mailbox list ADDRESS           mailboxes with message, unseen and size totals
-  user mailhost ADDRESS [GROUP]  the store affinity group serving the user
-
-Search converter:
-  isc convert FILE [--type CT] [--charset CS]
-                                 print the text search will find in a file
-                                 (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)
-  isc serve [--listen ADDR] [--tls] run the converter as an HTTP service
-  reindex [ADDRESS]              rebuild the full-text index of one user or all,
-                                 with a progress bar (works while the server runs)
-
-Every command takes --config FILE; without it, the embedded defaults apply
-(data in ./quire-data).
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -62,35 +30,11 @@ func main() {
 }
 
 // run executes one command line. It returns errors rather than exiting, so
-// tests can drive it.
+// tests can drive it; an error that Is flag.ErrHelp means help was asked
+// for and printed.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
-	}
-	cmd, rest := args[0], args[1:]
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
-	switch cmd {
-	case "serve":
-		return c.serve(ctx, rest)
-	case "init":
-		return c.initSchema(ctx, rest)
-	case "config":
-		return c.config(rest)
-	case "user":
-		return c.user(ctx, rest)
-	case "reindex":
-		return c.reindex(ctx, rest)
-	case "mailbox":
-		return c.mailbox(ctx, rest)
-	case "isc":
-		return c.isc(ctx, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return c.dispatch(ctx, args)
 }
 
 type cli struct {
@@ -99,13 +43,16 @@ type cli struct {
 }
 
 // parse parses flags that may appear before, between or after positional
-// arguments, and returns the positionals.
+// arguments, and returns the positionals. For -h or --help it returns a
+// helpRequest, and the dispatcher prints the command's help.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, &helpRequest{fs}
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w (quire %s -h lists its flags)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -10,70 +10,85 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/quiremail/quire/internal/adminapi"
 	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/directory"
 )
 
-func (c *cli) user(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errors.New("user: expected add, del, list, passwd, quota or mailhost")
+// adminFlags makes the flag set of an admin command, with --config.
+func adminFlags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	return fs, fs.String("config", "", "configuration file")
+}
+
+// passwordFlags are the ways user add and user passwd take a password.
+type passwordFlags struct {
+	stdin    *bool
+	password *string
+	hash     *string
+}
+
+func newPasswordFlags(fs *flag.FlagSet) passwordFlags {
+	return passwordFlags{
+		stdin:    fs.Bool("password-stdin", false, "read the password from the first line of standard input"),
+		password: fs.String("password", "", "the password (visible to other local users; prefer --password-stdin)"),
+		hash:     fs.String("password-hash", "", "store this hash as is, for migrations: {SSHA}, {SHA512}, $2y$ (bcrypt), $argon2id$, {PLAIN}..."),
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	pw := fs.String("password", "", "the password (visible to other local users; prefer --password-stdin)")
-	pwHash := fs.String("password-hash", "", "store this hash as is, for migrations: {SSHA}, {SHA512}, $2y$ (bcrypt), $argon2id$, {PLAIN}...")
-	storage := fs.String("storage", "", "storage quota in bytes (KB, MB, GB, KiB, MiB, GiB allowed); 0 = unlimited")
-	messages := fs.String("messages", "", "message-count quota; 0 = unlimited")
-	mailHost := fs.String("mailhost", "", "with add: the store affinity group (or a host of it) serving the user")
-	pos, err := parse(fs, args[1:])
+}
+
+// passwordHash returns the hash to store: --password-hash checked, or the
+// password hashed. It runs before the store is opened, so a command holds
+// an embedded store for as short a time as it can.
+func (c *cli) passwordHash(p passwordFlags) (string, error) {
+	if *p.hash != "" {
+		if *p.password != "" || *p.stdin {
+			return "", errors.New("give a password or --password-hash, not both")
+		}
+		if _, err := directory.VerifyPassword(*p.hash, "probe"); err != nil {
+			return "", fmt.Errorf("--password-hash: %w", err)
+		}
+		return *p.hash, nil
+	}
+	pw, err := c.password(*p.password, *p.stdin)
+	if err != nil {
+		return "", err
+	}
+	return directory.HashPassword(pw)
+}
+
+// withAdmin parses an admin command's arguments (n positionals, described
+// by what), then calls fn with the admin surface and the positionals.
+func (c *cli) withAdmin(ctx context.Context, fs *flag.FlagSet, cfgPath *string, args []string, n int, what string,
+	before func([]string) error, fn func(adminapi.Admin, []string) error) error {
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	// Check arguments before touching the store.
-	st, err := sizeFlag("--storage", *storage)
-	if err != nil {
-		return err
+	if err := want(pos, n, what); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
 	}
-	ms, err := sizeFlag("--messages", *messages)
-	if err != nil {
-		return err
+	if before != nil {
+		if err := before(pos); err != nil {
+			return err
+		}
 	}
 	a, closeFn, err := c.admin(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	switch sub {
-	case "add", "passwd":
-		if err := want(pos, 1, "one ADDRESS"); err != nil {
-			return err
-		}
-		hash := *pwHash
-		if hash != "" {
-			if *pw != "" || *pwStdin {
-				return errors.New("give a password or --password-hash, not both")
-			}
-			if _, err := directory.VerifyPassword(hash, "probe"); err != nil {
-				return fmt.Errorf("--password-hash: %w", err)
-			}
-		} else {
-			p, err := c.password(*pw, *pwStdin)
-			if err != nil {
-				return err
-			}
-			if hash, err = directory.HashPassword(p); err != nil {
-				return err
-			}
-		}
-		if sub == "passwd" {
-			if err := a.SetPassword(ctx, pos[0], hash); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.stdout, "password changed for %s\n", pos[0])
-			return nil
-		}
+	return fn(a, pos)
+}
+
+func (c *cli) userAdd(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("user add")
+	pf := newPasswordFlags(fs)
+	mailHost := fs.String("mailhost", "", "the store affinity group (or a host of it) serving the user")
+	var hash string
+	return c.withAdmin(ctx, fs, cfgPath, args, 1, "one ADDRESS", func([]string) (err error) {
+		hash, err = c.passwordHash(pf)
+		return err
+	}, func(a adminapi.Admin, pos []string) error {
 		u, err := a.AddUser(ctx, pos[0], hash)
 		if err != nil {
 			return err
@@ -85,19 +100,39 @@ func (c *cli) user(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "created %s with INBOX, Drafts, Sent, Trash, Junk and Archive\n", u.Address)
 		return nil
-	case "del":
-		if err := want(pos, 1, "one ADDRESS"); err != nil {
+	})
+}
+
+func (c *cli) userPasswd(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("user passwd")
+	pf := newPasswordFlags(fs)
+	var hash string
+	return c.withAdmin(ctx, fs, cfgPath, args, 1, "one ADDRESS", func([]string) (err error) {
+		hash, err = c.passwordHash(pf)
+		return err
+	}, func(a adminapi.Admin, pos []string) error {
+		if err := a.SetPassword(ctx, pos[0], hash); err != nil {
 			return err
 		}
+		fmt.Fprintf(c.stdout, "password changed for %s\n", pos[0])
+		return nil
+	})
+}
+
+func (c *cli) userDel(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("user del")
+	return c.withAdmin(ctx, fs, cfgPath, args, 1, "one ADDRESS", nil, func(a adminapi.Admin, pos []string) error {
 		if err := a.DeleteUser(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "deleted %s\n", pos[0])
 		return nil
-	case "list":
-		if err := want(pos, 0, "no arguments"); err != nil {
-			return err
-		}
+	})
+}
+
+func (c *cli) userList(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("user list")
+	return c.withAdmin(ctx, fs, cfgPath, args, 0, "no arguments", nil, func(a adminapi.Admin, _ []string) error {
 		us, err := a.ListUsers(ctx)
 		if err != nil {
 			return err
@@ -108,34 +143,58 @@ func (c *cli) user(ctx context.Context, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Address, limit(u.QuotaStorage), limit(u.QuotaMessages), u.MailHost)
 		}
 		return tw.Flush()
-	case "quota":
-		if err := want(pos, 1, "one ADDRESS"); err != nil {
-			return err
-		}
+	})
+}
+
+func (c *cli) userQuota(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("user quota")
+	storage := fs.String("storage", "", "storage quota in bytes (KB, MB, GB, KiB, MiB, GiB allowed); 0 = unlimited")
+	messages := fs.String("messages", "", "message-count quota; 0 = unlimited")
+	var st, ms int64
+	return c.withAdmin(ctx, fs, cfgPath, args, 1, "one ADDRESS", func([]string) (err error) {
+		// Check arguments before touching the store.
 		if *storage == "" && *messages == "" {
 			return errors.New("user quota: give --storage N and/or --messages N")
 		}
+		if st, err = sizeFlag("--storage", *storage); err != nil {
+			return err
+		}
+		ms, err = sizeFlag("--messages", *messages)
+		return err
+	}, func(a adminapi.Admin, pos []string) error {
 		if err := a.SetQuota(ctx, pos[0], st, ms); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "quota set for %s\n", pos[0])
 		return nil
-	case "mailhost":
-		// The user's store affinity group; with no GROUP, this host's group.
-		if len(pos) != 1 && len(pos) != 2 {
-			return errors.New("user mailhost: expected ADDRESS [GROUP-OR-HOST]")
-		}
-		mh := ""
-		if len(pos) == 2 {
-			mh = pos[1]
-		}
-		if err := a.SetMailHost(ctx, pos[0], mh); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "mailhost of %s set to %q\n", pos[0], mh)
-		return nil
+	})
+}
+
+// userMailhost sets the user's store affinity group; with no GROUP, this
+// host's group.
+func (c *cli) userMailhost(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("user mailhost")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("user: unknown subcommand %q (expected add, del, list, passwd, quota or mailhost)", sub)
+	if len(pos) != 1 && len(pos) != 2 {
+		return errors.New("user mailhost: expected ADDRESS [GROUP-OR-HOST]")
+	}
+	mh := ""
+	if len(pos) == 2 {
+		mh = pos[1]
+	}
+	a, closeFn, err := c.admin(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if err := a.SetMailHost(ctx, pos[0], mh); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "mailhost of %s set to %q\n", pos[0], mh)
+	return nil
 }
 
 func (c *cli) password(pw string, fromStdin bool) (string, error) {
@@ -175,32 +234,18 @@ func sizeFlag(name, s string) (int64, error) {
 	return int64(v), nil
 }
 
-func (c *cli) mailbox(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "list" {
-		return errors.New("mailbox: expected list ADDRESS")
-	}
-	fs := flag.NewFlagSet("mailbox list", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if err := want(pos, 1, "one ADDRESS"); err != nil {
-		return err
-	}
-	a, closeFn, err := c.admin(ctx, *cfgPath)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	mbs, err := a.Mailboxes(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "MAILBOX\tMESSAGES\tUNSEEN\tSIZE\tUIDVALIDITY\tUIDNEXT\tHIGHESTMODSEQ\t")
-	for _, m := range mbs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", m.Name, m.Messages, m.Unseen, m.Size, m.UIDValidity, m.UIDNext, m.HighestModSeq)
-	}
-	return tw.Flush()
+func (c *cli) mailboxList(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("mailbox list")
+	return c.withAdmin(ctx, fs, cfgPath, args, 1, "one ADDRESS", nil, func(a adminapi.Admin, pos []string) error {
+		mbs, err := a.Mailboxes(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "MAILBOX\tMESSAGES\tUNSEEN\tSIZE\tUIDVALIDITY\tUIDNEXT\tHIGHESTMODSEQ\t")
+		for _, m := range mbs {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", m.Name, m.Messages, m.Unseen, m.Size, m.UIDValidity, m.UIDNext, m.HighestModSeq)
+		}
+		return tw.Flush()
+	})
 }
