@@ -97,12 +97,6 @@ func Open(dir string, opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("embedded: create %s: %w", d, err)
 		}
 	}
-	tmp := filepath.Join(dir, "tmp")
-	if ents, err := os.ReadDir(tmp); err == nil {
-		for _, e := range ents {
-			_ = os.Remove(filepath.Join(tmp, e.Name()))
-		}
-	}
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 128 << 20
 	}
@@ -120,6 +114,15 @@ func Open(dir string, opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 		}
 		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	// Only the owner of the directory (Pebble's lock, held from here) clears
+	// what a crashed owner left in tmp/: a refused Open must not remove the
+	// bodies a running owner is writing there.
+	tmp := filepath.Join(dir, "tmp")
+	if ents, err := os.ReadDir(tmp); err == nil {
+		for _, e := range ents {
+			_ = os.Remove(filepath.Join(tmp, e.Name()))
+		}
 	}
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
