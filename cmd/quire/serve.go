@@ -54,6 +54,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	indexerDone := make(chan struct{})
 	go func() { ss.run(ictx); close(indexerDone) }()
 	defer func() { stopIndexer(); <-indexerDone }()
+	defer startLedger(ctx, st, log)() // uncertain commits of the Cassandra store
 	tc, err := tlsConfig(cfg)
 	if err != nil {
 		return err

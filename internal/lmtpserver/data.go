@@ -1,6 +1,7 @@
 package lmtpserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +203,10 @@ func (ss *session) finish(sp *store.Spooled, spoolErr error) {
 }
 
 // deliver calls Store.Deliver once for the transaction's distinct users and
-// returns one result per recipient.
+// returns one result per recipient. The store has Timeout to answer: it
+// settles an uncertain commit within that budget (the MTA waits for the
+// replies, RFC 5321 4.5.3.2.6), and what it cannot settle in time it
+// answers 451 and records for the retry to settle (store.UncertainLedger).
 func (ss *session) deliver(tx *transaction, sp *store.Spooled) []error {
 	users := make([]store.User, 0, len(tx.rcpts))
 	index := make([]int, len(tx.rcpts))
@@ -217,7 +221,9 @@ func (ss *session) deliver(tx *transaction, sp *store.Spooled) []error {
 		}
 		index[i] = j
 	}
-	errs := ss.srv.opts.Store.Deliver(ss.srv.ctx, sp, tx.from, users)
+	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.opts.Timeout)
+	defer cancel()
+	errs := ss.srv.opts.Store.Deliver(ctx, sp, tx.from, users)
 	if len(errs) != len(users) {
 		err := fmt.Errorf("lmtpserver: store returned %d results for %d recipients", len(errs), len(users))
 		errs = slices.Repeat([]error{err}, len(users))

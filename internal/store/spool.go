@@ -112,7 +112,10 @@ func (s *Store) OpenBody(ctx context.Context, m MessageMeta) (Blob, error) {
 // Deliver stores sp in the INBOX of each recipient and returns one error
 // per recipient, nil for those delivered. The body is stored once, before
 // any index row points to it, and shared by every recipient. Recipients are
-// filed concurrently (their INBOXes are independent mailboxes).
+// filed concurrently (their INBOXes are independent mailboxes). On a
+// backend whose commits can be uncertain (UncertainLedger), a recipient's
+// earlier uncertain delivery of the same body is settled first: if it
+// landed, this one succeeds without storing a second copy.
 func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcpts []User) []error {
 	errs := make([]error, len(rcpts))
 	if len(rcpts) == 0 {
@@ -149,7 +152,12 @@ const maxParallelRecipients = 8
 
 func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID string, u User) error {
 	mb, err := s.inboxOf(ctx, u)
+	done := false
 	if err == nil {
+		// An earlier attempt whose commit was uncertain may have stored it.
+		done, err = s.settleDelivery(ctx, mb, sp, u)
+	}
+	if err == nil && !done {
 		_, err = s.add(ctx, u, mb, true, []NewMessage{{
 			Blob: sp.ID, Size: sp.Size, Structure: sp.Structure,
 			ReturnPath: returnPath, EmailID: emailID,

@@ -119,9 +119,16 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	if err == nil || refused(err) {
 		return applied, err
 	}
-	return b.settle(ctx, op, err, func(ctx context.Context, c gocql.Consistency) (bool, error) {
+	landed, err := b.settle(ctx, op, err, func(ctx context.Context, c gocql.Consistency) (bool, error) {
 		return b.landed(ctx, c, mailboxID, st.bucket, prev, next, es, cid[:])
 	})
+	if err != nil {
+		// Still unknown: the head this host cached may be wrong, and a
+		// retry of these appends must find them (uncertain.go).
+		b.heads.drop(mailboxID)
+		return false, b.recordUncertain(ctx, mailboxID, st.bucket, es, cid[:], err)
+	}
+	return landed, nil
 }
 
 // landed reads, at serial consistency c, whether our uncertain commit is
@@ -131,8 +138,14 @@ func (b *Backend) landed(ctx context.Context, c gocql.Consistency, mailboxID str
 		st, ok, err := b.readBucket(ctx, c, mailboxID, bucket)
 		return ok && st.head == next && prev.ModSeq != next.ModSeq, err
 	}
+	return b.logRowIs(ctx, c, mailboxID, bucket, es[0].modseq, es[0].uid, cid)
+}
+
+// logRowIs reads, at serial consistency c, whether the log row at
+// (modseq, uid) of bucket carries commit id cid.
+func (b *Backend) logRowIs(ctx context.Context, c gocql.Consistency, mailboxID string, bucket, modseq, uid int64, cid []byte) (bool, error) {
 	var got []byte
-	err := b.serialGet(ctx, c, b.q.logRowSerial, []any{mailboxID, bucket, es[0].modseq, es[0].uid}, &got)
+	err := b.serialGet(ctx, c, b.q.logRowSerial, []any{mailboxID, bucket, modseq, uid}, &got)
 	if err == gocql.ErrNotFound {
 		return false, nil
 	}
@@ -181,6 +194,7 @@ func (b *Backend) entries(ctx context.Context, mailboxID string, changes []store
 		if c.Meta == nil {
 			return nil, fmt.Errorf("cassandra: append of UID %d without metadata", c.UID)
 		}
+		e.blob = string(c.Meta.Blob)
 		raw := store.EncodeMeta(*c.Meta)
 		if len(raw) <= inlineMax && inline+len(raw) <= inlineTotal {
 			e.meta, inline = raw, inline+len(raw)

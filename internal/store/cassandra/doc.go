@@ -21,8 +21,12 @@
 //     times out is settled by reading its first log row at serial
 //     consistency, which also completes or kills the in-flight Paxos round;
 //     each Commit tags that row with a random commit id (cid), so a rival
-//     commit of the same (MODSEQ, UID) is never mistaken for ours. All other
-//     writes are idempotent (deterministic keys; materialized rows are
+//     commit of the same (MODSEQ, UID) is never mistaken for ours. Settling
+//     retries until the caller's deadline (less one request timeout); a
+//     commit still unknown then records its appends in the uncertain-writes
+//     ledger (uncertain.go) before Commit fails, so that a retried delivery
+//     of the same body settles it instead of storing a second copy. All
+//     other writes are idempotent (deterministic keys; materialized rows are
 //     written USING TIMESTAMP <modseq>, so replays and reordering converge).
 //   - Partitions are bounded: the log is bucketed (BucketSize rows per
 //     partition), message rows by UID/8192, bodies by chunk.
@@ -76,6 +80,9 @@
 //	ms_mbox.metaspill    ((mailbox_id, meta_id)) -> meta    metadata too big to inline
 //	ms_mbox.msgs         ((mailbox_id, ubucket), uid) -> modseq, flags, expunged
 //	ms_mbox.msgmeta      ((mailbox_id, ubucket), uid) -> meta   immutable
+//	ms_mbox.uncertain    ((mailbox_id), blob, cid) -> bucket, modseq, probe, uid, recorded, landed
+//	ms_mbox.uncertain_todo ((shard), mailbox_id, blob, cid) -> bucket, modseq, probe, uid, recorded
+//	                     the uncertain-writes ledger, default TTL 7 days
 //	ms_msg.blobs         (blob_id) -> size, chunk_size, chunks, compression, created
 //	ms_msg.blob_chunks   ((blob_id, chunk)) -> data         one partition per chunk
 //	ms_cache.parts_text  (part_hash) -> converter, text, created   default TTL

@@ -111,6 +111,9 @@ func TestSchemaCQL(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS ms_msg.blob_chunks",
 		"PRIMARY KEY ((mailbox_id, bucket), modseq, uid)",
 		"default_time_to_live = 1209600",
+		"CREATE TABLE IF NOT EXISTS ms_mbox.uncertain (",
+		"PRIMARY KEY ((mailbox_id), blob, cid)) WITH default_time_to_live = 604800",
+		"PRIMARY KEY ((shard), mailbox_id, blob, cid)) WITH default_time_to_live = 604800",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("schema lacks %q", want)

@@ -20,6 +20,7 @@ type entry struct {
 	meta   []byte // append: the encoded MessageMeta, inline
 	metaID []byte // append: or the key of its metaspill row
 	local  []byte // append: spilled metadata this host still holds
+	blob   string // append: the body's id, for the uncertain-writes ledger
 }
 
 // uidBucket is how many UIDs share a msgs/msgmeta partition.

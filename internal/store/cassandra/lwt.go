@@ -51,16 +51,26 @@ func (b *Backend) LWTs() int64 { return b.lwts.Load() }
 
 // settle resolves the unknown outcome of a conditional write: settle reads
 // at serial consistency, which also completes or supersedes the Paxos round
-// left in flight, so its answer is final. It runs on a context of its own,
-// since the caller's may be what expired.
+// left in flight, so its answer is final. It retries with backoff (20 ms
+// doubling to 1 s) until settleDeadline, on a context of its own, since
+// the caller's deadline may be what ended the write.
 func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleFunc) (bool, error) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*b.opts.RequestTimeout)
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), b.settleDeadline(ctx))
 	defer cancel()
+	// A caller that gives up (a shutdown) stops it; one past its deadline
+	// does not.
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), context.Canceled) {
+			cancel()
+		}
+	})
+	defer stop()
 	var err error
-	wait := 20 * time.Millisecond
-	for attempt := 0; attempt < 4; attempt++ {
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		var landed bool
-		landed, err = fn(sctx, b.serial)
+		if err = b.fault.beforeSettle(); err == nil {
+			landed, err = fn(sctx, b.serial)
+		}
 		if err == nil || errors.Is(err, gocql.ErrNotFound) {
 			if errors.Is(err, gocql.ErrNotFound) {
 				landed = false
@@ -75,13 +85,36 @@ func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleF
 		select {
 		case <-sctx.Done():
 			t.Stop()
-			attempt = 4
 		case <-t.C:
 		}
-		wait *= 2
+		if sctx.Err() != nil {
+			break
+		}
 	}
 	return false, mail.Unavailable("cassandra: "+op,
-		fmt.Errorf("outcome unknown (%v), and reading it back at %s failed: %w: check that the nodes are up; the reconciler will settle it", cause, b.serial, wrap("settle", b.serial, err)))
+		fmt.Errorf("outcome unknown (%v), and reading it back at %s failed: %w: check that the nodes are up", cause, b.serial, wrap("settle", b.serial, err)))
+}
+
+// settleDeadline is when settling gives up: the caller's deadline (an LMTP
+// delivery's lmtp.timeout) less one request timeout, kept for recording
+// the commit in the uncertain-writes ledger, but at least one request
+// timeout from now, so that one read-back always runs; without a deadline,
+// three request timeouts from now.
+func (b *Backend) settleDeadline(ctx context.Context) time.Time {
+	rt := b.opts.RequestTimeout
+	now := time.Now()
+	d, ok := ctx.Deadline()
+	if !ok {
+		return now.Add(3 * rt)
+	}
+	return later(d.Add(-rt), now.Add(rt))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // serialGet reads one row at serial consistency c (for settle functions).

@@ -64,6 +64,13 @@ func schema(o *Options) []ddl {
 		PRIMARY KEY ((mailbox_id, ubucket), uid))`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.index_queue (grp text, bucket int, user_id text, mailbox_id text,
 		marked timestamp, PRIMARY KEY ((grp, bucket), user_id, mailbox_id))`)
+	keep := int64(ledgerKeep.Seconds())
+	add(m, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS KS.uncertain (mailbox_id text, blob text, cid blob, bucket bigint,
+		modseq bigint, probe bigint, uid bigint, recorded timestamp, landed boolean,
+		PRIMARY KEY ((mailbox_id), blob, cid)) WITH default_time_to_live = %d`, keep))
+	add(m, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS KS.uncertain_todo (shard int, mailbox_id text, blob text, cid blob,
+		bucket bigint, modseq bigint, probe bigint, uid bigint, recorded timestamp,
+		PRIMARY KEY ((shard), mailbox_id, blob, cid)) WITH default_time_to_live = %d`, keep))
 	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blobs (blob_id text PRIMARY KEY, size bigint, chunk_size int,
 		chunks int, compression text, created timestamp)`)
 	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blob_chunks (blob_id text, chunk int, data blob,

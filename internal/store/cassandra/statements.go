@@ -22,6 +22,8 @@ type statements struct {
 	textGet, textPut string
 
 	queueMark, queueList, queueClear string
+
+	ledgerInsert, ledgerGet, ledgerDelete, todoInsert, todoList, todoDelete string
 }
 
 func newStatements(meta, msg, cache string) statements {
@@ -31,6 +33,14 @@ func newStatements(meta, msg, cache string) statements {
 	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq`
 	const state = `SELECT uid, modseq, flags, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`
 	return statements{
+		ledgerInsert: m(`INSERT INTO KS.uncertain (mailbox_id, blob, cid, bucket, modseq, probe, uid, recorded, landed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		ledgerGet:    m(`SELECT cid, bucket, modseq, probe, uid, recorded, landed FROM KS.uncertain WHERE mailbox_id = ? AND blob = ?`),
+		ledgerDelete: m(`DELETE FROM KS.uncertain WHERE mailbox_id = ? AND blob = ? AND cid = ?`),
+		todoInsert: m(`INSERT INTO KS.uncertain_todo (shard, mailbox_id, blob, cid, bucket, modseq, probe, uid, recorded)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		todoList:   m(`SELECT mailbox_id, blob, cid, bucket, modseq, probe, uid, recorded FROM KS.uncertain_todo WHERE shard = ? LIMIT ?`),
+		todoDelete: m(`DELETE FROM KS.uncertain_todo WHERE shard = ? AND mailbox_id = ? AND blob = ? AND cid = ?`),
 		queueMark:  m(`INSERT INTO KS.index_queue (grp, bucket, user_id, mailbox_id, marked) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?`),
 		queueList:  m(`SELECT user_id, mailbox_id, marked FROM KS.index_queue WHERE grp = ? AND bucket = ?`),
 		queueClear: m(`DELETE FROM KS.index_queue USING TIMESTAMP ? WHERE grp = ? AND bucket = ? AND user_id = ? AND mailbox_id = ?`),

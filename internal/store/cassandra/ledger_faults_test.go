@@ -1,0 +1,280 @@
+//go:build quirefaults
+
+package cassandra
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// lmtpTimeout is the LMTP servers' timeout in these tests: the budget of
+// a delivery's settling. Their backends' request timeout is 1 s.
+const lmtpTimeout = 4 * time.Second
+
+// ledgerRig is a Store on a Cassandra backend behind an LMTP server, with
+// one user.
+type ledgerRig struct {
+	b    *Backend
+	st   *store.Store
+	addr string // LMTP
+	user store.User
+}
+
+func newLedgerRig(t *testing.T) *ledgerRig {
+	t.Helper()
+	b := openTest(t, func(o *Options) { o.RequestTimeout = time.Second })
+	st := store.New(b, store.Options{})
+	u, err := st.CreateUser(context.Background(), "u"+randID()[:12]+"@example.org", "{PLAIN}pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := lmtpserver.New(lmtpserver.Options{Store: st, Hostname: "quire.test", Timeout: lmtpTimeout})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return &ledgerRig{b: b, st: st, addr: ln.Addr().String(), user: u}
+}
+
+// deliver runs one LMTP transaction of msg to the rig's user and returns
+// the reply to DATA (one recipient: one line) and how long it took.
+func (r *ledgerRig) deliver(t *testing.T, msg string) (string, time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * lmtpTimeout))
+	br := bufio.NewReader(c)
+	reply := func() string { // the last line of a reply
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("read reply: %v", err)
+			}
+			if len(l) < 4 || l[3] != '-' {
+				return strings.TrimRight(l, "\r\n")
+			}
+		}
+	}
+	send := func(cmd, want string) {
+		fmt.Fprintf(c, "%s\r\n", cmd)
+		if got := reply(); !strings.HasPrefix(got, want) {
+			t.Fatalf("%s: %q, want %s", cmd, got, want)
+		}
+	}
+	reply() // greeting
+	send("LHLO client.test", "250 ")
+	send("MAIL FROM:<sender@example.net>", "250 ")
+	send("RCPT TO:<"+r.user.Address+">", "250 ")
+	send("DATA", "354 ")
+	start := time.Now()
+	fmt.Fprintf(c, "%s.\r\n", msg)
+	got := reply()
+	return got, time.Since(start)
+}
+
+// inbox returns the INBOX's head and its messages' blobs.
+func (r *ledgerRig) inbox(t *testing.T) (store.Head, []store.BlobID) {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := r.st.Mailbox(ctx, r.user, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.st.Status(ctx, mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs []store.BlobID
+	if err := r.st.Messages(ctx, mb, 1, 0, func(m store.MessageRow) error { blobs = append(blobs, m.Meta.Blob); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return h, blobs
+}
+
+// ledgerRows counts the ledger's entries for the rig's INBOX.
+func (r *ledgerRig) ledgerRows(t *testing.T) int {
+	t.Helper()
+	mb, err := r.st.Mailbox(context.Background(), r.user, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := r.b.meta.Query(`SELECT count(*) FROM `+r.b.opts.Meta.Name+`.uncertain WHERE mailbox_id = ?`, mb.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+var (
+	lostReply   = func() (bool, error) { return false, &gocql.RequestErrWriteTimeout{WriteType: "CAS"} } // it ran
+	neverRan    = func() (bool, error) { return true, gocql.ErrTimeoutNoResponse }                       // it did not
+	unavailable = func() error { return &gocql.RequestErrUnavailable{Consistency: gocql.LocalSerial, Required: 1} }
+)
+
+func message(subject string) string {
+	return "From: sender@example.net\r\nSubject: " + subject + " " + randID() + "\r\n\r\nbody\r\n"
+}
+
+// TestFaultUncertainDeliveryLanded: the commit of a delivery lands but its
+// reply is lost, and the SERIAL read-back is unavailable for the whole
+// LMTP timeout: the first attempt answers 451 within the timeout, the
+// MTA's retry answers 250 without storing it again, and so does a retry
+// of that retry. INBOX holds one copy.
+func TestFaultUncertainDeliveryLanded(t *testing.T) {
+	r := newLedgerRig(t)
+	msg := message("landed")
+	var reads atomic.Int64
+	r.b.SetFaults(Faults{CAS: lostReply, Settle: func() error { reads.Add(1); return unavailable() }})
+	line, took := r.deliver(t, msg)
+	if want := "451 4.3.0 <" + r.user.Address + "> temporary failure, try again later"; line != want {
+		t.Fatalf("first attempt: %q, want %q", line, want)
+	}
+	// Settling kept reading back (20 ms doubling to 1 s) until the LMTP
+	// timeout less one request timeout for the ledger, and no longer.
+	if took > lmtpTimeout || took < lmtpTimeout-2*time.Second || reads.Load() < 6 {
+		t.Fatalf("first attempt answered after %v with %d read-backs; want about %v of settling, within %v",
+			took, reads.Load(), lmtpTimeout-time.Second, lmtpTimeout)
+	}
+	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
+		t.Fatalf("after the lost reply: head %+v, %d messages; want the 1 that landed", h, len(blobs))
+	}
+	r.b.SetFaults(Faults{})
+	for i := range 2 {
+		if line, _ := r.deliver(t, msg); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
+			t.Fatalf("retry %d: %q, want 250", i+1, line)
+		}
+	}
+	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
+		t.Fatalf("after the retries: head %+v, %d messages; want 1 (the MTA retried a delivery that was stored)", h, len(blobs))
+	}
+	if n := r.ledgerRows(t); n != 1 {
+		t.Fatalf("%d ledger entries; want the landed one, kept for later retries", n)
+	}
+	// Another, different body is not mistaken for it.
+	if line, _ := r.deliver(t, message("other")); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
+		t.Fatalf("another message: %q", line)
+	}
+	if h, _ := r.inbox(t); h.Messages != 2 {
+		t.Fatalf("head %+v after another message; want 2", h)
+	}
+}
+
+// TestFaultUncertainDeliveryNotLanded: the commit never ran, and the
+// read-back is unavailable: 451; the retry settles the entry as not
+// landed, removes it, and stores the message once.
+func TestFaultUncertainDeliveryNotLanded(t *testing.T) {
+	r := newLedgerRig(t)
+	msg := message("not landed")
+	r.b.SetFaults(Faults{CAS: neverRan, Settle: unavailable})
+	if line, _ := r.deliver(t, msg); !strings.HasPrefix(line, "451 4.3.0 ") {
+		t.Fatalf("first attempt: %q, want 451", line)
+	}
+	if h, _ := r.inbox(t); h.Messages != 0 {
+		t.Fatalf("head %+v: the commit never ran", h)
+	}
+	if n := r.ledgerRows(t); n != 1 {
+		t.Fatalf("%d ledger entries after the uncertain commit, want 1", n)
+	}
+	// While the outcome stays unknown, a retry must not commit: 451 again.
+	if line, _ := r.deliver(t, msg); !strings.HasPrefix(line, "451 4.3.0 ") {
+		t.Fatalf("retry while still unknown: %q, want 451", line)
+	}
+	r.b.SetFaults(Faults{})
+	if line, _ := r.deliver(t, msg); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
+		t.Fatalf("retry: %q, want 250", line)
+	}
+	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
+		t.Fatalf("after the retry: head %+v, %d messages; want exactly 1", h, len(blobs))
+	}
+	if n := r.ledgerRows(t); n != 0 {
+		t.Fatalf("%d ledger entries after the retry settled it; want none", n)
+	}
+}
+
+// TestFaultUncertainDeliverySettlesInBudget: the read-back is unavailable
+// for a while, then answers, all within the LMTP timeout: the first
+// attempt settles as landed and answers 250, with one copy and no ledger
+// entry.
+func TestFaultUncertainDeliverySettlesInBudget(t *testing.T) {
+	r := newLedgerRig(t)
+	var reads atomic.Int64
+	r.b.SetFaults(Faults{CAS: lostReply, Settle: func() error {
+		if reads.Add(1) <= 6 { // about 0.6 s of backoff
+			return unavailable()
+		}
+		return nil
+	}})
+	if line, _ := r.deliver(t, message("in budget")); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
+		t.Fatalf("delivery: %q, want 250 (settled after %d read-backs)", line, reads.Load())
+	}
+	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
+		t.Fatalf("head %+v, %d messages; want 1", h, len(blobs))
+	}
+	if n := r.ledgerRows(t); n != 0 {
+		t.Fatalf("%d ledger entries; want none", n)
+	}
+}
+
+// TestFaultLedgerSettledInBackground: an uncertain delivery whose MTA does
+// not retry is settled by the background pass (Store.RunLedger): the
+// entry is marked landed, so a late retry answers from it without a
+// SERIAL read (the read-back is made to fail to prove it).
+func TestFaultLedgerSettledInBackground(t *testing.T) {
+	r := newLedgerRig(t)
+	msg := message("background")
+	r.b.SetFaults(Faults{CAS: lostReply, Settle: unavailable})
+	if line, _ := r.deliver(t, msg); !strings.HasPrefix(line, "451 4.3.0 ") {
+		t.Fatalf("first attempt: %q, want 451", line)
+	}
+	r.b.SetFaults(Faults{})
+	mb, err := r.st.Mailbox(context.Background(), r.user, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.st.RunLedger(ctx); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var landed bool
+		err := r.b.meta.Query(`SELECT landed FROM `+r.b.opts.Meta.Name+`.uncertain WHERE mailbox_id = ?`, mb.ID).Scan(&landed)
+		if err == nil && landed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background pass did not settle the entry in 30 s (landed %v, %v)", landed, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	var todo int
+	if err := r.b.meta.Query(`SELECT count(*) FROM `+r.b.opts.Meta.Name+`.uncertain_todo WHERE shard = ? AND mailbox_id = ?`,
+		ledgerShard(mb.ID), mb.ID).Scan(&todo); err != nil || todo != 0 {
+		t.Fatalf("%d entries left for the background pass (%v); want none", todo, err)
+	}
+	r.b.SetFaults(Faults{Settle: func() error { return errors.New("no SERIAL read may be needed now") }})
+	if line, _ := r.deliver(t, msg); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
+		t.Fatalf("late retry: %q, want 250", line)
+	}
+	if h, _ := r.inbox(t); h.Messages != 1 {
+		t.Fatalf("head %+v; want 1 message", h)
+	}
+}
