@@ -64,6 +64,12 @@ bench-quick: build
 check-long: build
 	$(GO) run ./bench/checker -duration 10m
 
+# The stress test (bench/stress) for 10 minutes: 5 per isc.mode (its 60 s
+# run is part of make test).
+.PHONY: stress-long
+stress-long: build
+	$(GO) run ./bench/stress -duration 5m
+
 cassandra-start:
 	scripts/cassandra.sh start
 

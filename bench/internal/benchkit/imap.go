@@ -121,6 +121,35 @@ func (c *IMAPConn) Idle() error {
 	}
 }
 
+// EndIdle sends DONE to end the IDLE that Idle began and returns the
+// responses that came before its tagged status, as Do does; a tagged NO
+// or BAD is an *ErrNo.
+func (c *IMAPConn) EndIdle() ([][]byte, error) {
+	tag := "b" + strconv.Itoa(c.tag)
+	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
+	c.w.WriteString("DONE\r\n")
+	if err := c.w.Flush(); err != nil {
+		return nil, err
+	}
+	var untagged [][]byte
+	for {
+		resp, err := c.readResponse()
+		if err != nil {
+			return untagged, err
+		}
+		switch {
+		case bytes.HasPrefix(resp, []byte("* ")):
+			untagged = append(untagged, resp)
+		case bytes.HasPrefix(resp, []byte(tag+" OK")):
+			return untagged, nil
+		case bytes.HasPrefix(resp, []byte(tag+" ")):
+			return untagged, &ErrNo{line: string(resp)}
+		default:
+			return untagged, fmt.Errorf("after DONE: unexpected response %.80q", resp)
+		}
+	}
+}
+
 // ReadUntil reads responses until one contains substr, or the deadline.
 func (c *IMAPConn) ReadUntil(substr string, deadline time.Time) error {
 	_ = c.conn.SetReadDeadline(deadline)
