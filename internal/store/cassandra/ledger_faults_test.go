@@ -132,6 +132,35 @@ func message(subject string) string {
 	return "From: sender@example.net\r\nSubject: " + subject + " " + randID() + "\r\n\r\nbody\r\n"
 }
 
+// replies are the whole LMTP replies these tests expect.
+func (r *ledgerRig) reply(code int) string {
+	if code == 250 {
+		return "250 2.0.0 <" + r.user.Address + "> delivered"
+	}
+	return "451 4.3.0 <" + r.user.Address + "> temporary failure, try again later"
+}
+
+// expect delivers msg and fails unless the reply is code's; it returns how
+// long the reply took.
+func (r *ledgerRig) expect(t *testing.T, what, msg string, code int) time.Duration {
+	t.Helper()
+	line, took := r.deliver(t, msg)
+	if want := r.reply(code); line != want {
+		t.Fatalf("%s: %q, want %q", what, line, want)
+	}
+	return took
+}
+
+// expectStored fails unless INBOX holds messages messages and the ledger
+// entries entries.
+func (r *ledgerRig) expectStored(t *testing.T, what string, messages, entries int) {
+	t.Helper()
+	h, blobs := r.inbox(t)
+	if n := r.ledgerRows(t); h.Messages != int64(messages) || len(blobs) != messages || n != entries {
+		t.Fatalf("%s: head %+v, %d messages, %d ledger entries; want %d messages, %d entries", what, h, len(blobs), n, messages, entries)
+	}
+}
+
 // TestFaultUncertainDeliveryLanded: the commit of a delivery lands but its
 // reply is lost, and the SERIAL read-back is unavailable for the whole
 // LMTP timeout: the first attempt answers 451 within the timeout, the
@@ -142,70 +171,38 @@ func TestFaultUncertainDeliveryLanded(t *testing.T) {
 	msg := message("landed")
 	var reads atomic.Int64
 	r.b.SetFaults(Faults{CAS: lostReply, Settle: func() error { reads.Add(1); return unavailable() }})
-	line, took := r.deliver(t, msg)
-	if want := "451 4.3.0 <" + r.user.Address + "> temporary failure, try again later"; line != want {
-		t.Fatalf("first attempt: %q, want %q", line, want)
-	}
+	took := r.expect(t, "first attempt", msg, 451)
 	// Settling kept reading back (20 ms doubling to 1 s) until the LMTP
 	// timeout less one request timeout for the ledger, and no longer.
 	if took > lmtpTimeout || took < lmtpTimeout-2*time.Second || reads.Load() < 6 {
 		t.Fatalf("first attempt answered after %v with %d read-backs; want about %v of settling, within %v",
 			took, reads.Load(), lmtpTimeout-time.Second, lmtpTimeout)
 	}
-	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
-		t.Fatalf("after the lost reply: head %+v, %d messages; want the 1 that landed", h, len(blobs))
-	}
+	r.expectStored(t, "after the lost reply", 1, 1)
 	r.b.SetFaults(Faults{})
-	for i := range 2 {
-		if line, _ := r.deliver(t, msg); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
-			t.Fatalf("retry %d: %q, want 250", i+1, line)
-		}
-	}
-	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
-		t.Fatalf("after the retries: head %+v, %d messages; want 1 (the MTA retried a delivery that was stored)", h, len(blobs))
-	}
-	if n := r.ledgerRows(t); n != 1 {
-		t.Fatalf("%d ledger entries; want the landed one, kept for later retries", n)
-	}
+	r.expect(t, "retry", msg, 250)
+	r.expect(t, "retry of the retry", msg, 250)
+	// The landed entry is kept for later retries.
+	r.expectStored(t, "after the retries (the MTA retried a delivery that was stored)", 1, 1)
 	// Another, different body is not mistaken for it.
-	if line, _ := r.deliver(t, message("other")); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
-		t.Fatalf("another message: %q", line)
-	}
-	if h, _ := r.inbox(t); h.Messages != 2 {
-		t.Fatalf("head %+v after another message; want 2", h)
-	}
+	r.expect(t, "another message", message("other"), 250)
+	r.expectStored(t, "after another message", 2, 1)
 }
 
 // TestFaultUncertainDeliveryNotLanded: the commit never ran, and the
-// read-back is unavailable: 451; the retry settles the entry as not
+// read-back is unavailable: 451; while the outcome stays unknown a retry
+// must not commit (451 again); then the retry settles the entry as not
 // landed, removes it, and stores the message once.
 func TestFaultUncertainDeliveryNotLanded(t *testing.T) {
 	r := newLedgerRig(t)
 	msg := message("not landed")
 	r.b.SetFaults(Faults{CAS: neverRan, Settle: unavailable})
-	if line, _ := r.deliver(t, msg); !strings.HasPrefix(line, "451 4.3.0 ") {
-		t.Fatalf("first attempt: %q, want 451", line)
-	}
-	if h, _ := r.inbox(t); h.Messages != 0 {
-		t.Fatalf("head %+v: the commit never ran", h)
-	}
-	if n := r.ledgerRows(t); n != 1 {
-		t.Fatalf("%d ledger entries after the uncertain commit, want 1", n)
-	}
-	// While the outcome stays unknown, a retry must not commit: 451 again.
-	if line, _ := r.deliver(t, msg); !strings.HasPrefix(line, "451 4.3.0 ") {
-		t.Fatalf("retry while still unknown: %q, want 451", line)
-	}
+	r.expect(t, "first attempt", msg, 451)
+	r.expectStored(t, "after the commit that never ran", 0, 1)
+	r.expect(t, "retry while still unknown", msg, 451)
 	r.b.SetFaults(Faults{})
-	if line, _ := r.deliver(t, msg); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
-		t.Fatalf("retry: %q, want 250", line)
-	}
-	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
-		t.Fatalf("after the retry: head %+v, %d messages; want exactly 1", h, len(blobs))
-	}
-	if n := r.ledgerRows(t); n != 0 {
-		t.Fatalf("%d ledger entries after the retry settled it; want none", n)
-	}
+	r.expect(t, "retry", msg, 250)
+	r.expectStored(t, "after the retry", 1, 0)
 }
 
 // TestFaultUncertainDeliverySettlesInBudget: the read-back is unavailable
@@ -221,15 +218,8 @@ func TestFaultUncertainDeliverySettlesInBudget(t *testing.T) {
 		}
 		return nil
 	}})
-	if line, _ := r.deliver(t, message("in budget")); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
-		t.Fatalf("delivery: %q, want 250 (settled after %d read-backs)", line, reads.Load())
-	}
-	if h, blobs := r.inbox(t); h.Messages != 1 || len(blobs) != 1 {
-		t.Fatalf("head %+v, %d messages; want 1", h, len(blobs))
-	}
-	if n := r.ledgerRows(t); n != 0 {
-		t.Fatalf("%d ledger entries; want none", n)
-	}
+	r.expect(t, "delivery", message("in budget"), 250)
+	r.expectStored(t, "after the delivery", 1, 0)
 }
 
 // TestFaultLedgerSettledInBackground: an uncertain delivery whose MTA does
@@ -240,9 +230,7 @@ func TestFaultLedgerSettledInBackground(t *testing.T) {
 	r := newLedgerRig(t)
 	msg := message("background")
 	r.b.SetFaults(Faults{CAS: lostReply, Settle: unavailable})
-	if line, _ := r.deliver(t, msg); !strings.HasPrefix(line, "451 4.3.0 ") {
-		t.Fatalf("first attempt: %q, want 451", line)
-	}
+	r.expect(t, "first attempt", msg, 451)
 	r.b.SetFaults(Faults{})
 	mb, err := r.st.Mailbox(context.Background(), r.user, "INBOX")
 	if err != nil {
@@ -271,10 +259,6 @@ func TestFaultLedgerSettledInBackground(t *testing.T) {
 		t.Fatalf("%d entries left for the background pass (%v); want none", todo, err)
 	}
 	r.b.SetFaults(Faults{Settle: func() error { return errors.New("no SERIAL read may be needed now") }})
-	if line, _ := r.deliver(t, msg); line != "250 2.0.0 <"+r.user.Address+"> delivered" {
-		t.Fatalf("late retry: %q, want 250", line)
-	}
-	if h, _ := r.inbox(t); h.Messages != 1 {
-		t.Fatalf("head %+v; want 1 message", h)
-	}
+	r.expect(t, "late retry", msg, 250)
+	r.expectStored(t, "after the late retry", 1, 1)
 }
