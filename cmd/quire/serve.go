@@ -13,6 +13,7 @@ import (
 
 	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/netserve"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
@@ -68,18 +69,22 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	// GET /readyz: 503 until every listener below is open, 503 again from
 	// the start of shutdown (readiness, ready.go).
 	var ready readiness
+	// Shutdown (docs/ARCHITECTURE.md, "Accepting and shutting down"): the
+	// protocol servers stop accepting and drain together within
+	// server.shutdown_grace; the HTTP servers, which answer /readyz with 503
+	// meanwhile, stop last.
 	var (
-		wg      sync.WaitGroup
-		closers []func() error
-		errs    = make(chan error, 16)
+		wg       sync.WaitGroup
+		stoppers []func(context.Context) error // protocol servers and the notifier
+		httpStop []func(context.Context) error
+		errs     = make(chan error, 16)
 	)
-	listen := func(proto, addr string, serve func(net.Listener) error, closeFn func() error) error {
+	listen := func(proto, addr string, serve func(net.Listener) error) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("%s: listen on %s: %w (is another server using the port? change %s.listen)", proto, addr, err, proto)
 		}
 		fmt.Fprintf(c.stdout, "quire: %s listening on %s\n", proto, ln.Addr())
-		closers = append(closers, closeFn)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -89,58 +94,73 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}()
 		return nil
 	}
-	shutdown := func() {
-		for _, f := range closers {
-			_ = f()
-		}
+	shutdown := func(ctx context.Context) {
+		stopAll(ctx, stoppers, log)
+		stopAll(ctx, httpStop, log)
 		wg.Wait()
+	}
+	// abort undoes a start that failed half way: everything closes at once.
+	abort := func(err error) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		shutdown(ctx)
+		return err
 	}
 	for _, addr := range cfg.LMTP.Listen {
 		srv := lmtpserver.New(lmtpOptions(cfg, st, log))
-		if err := listen("lmtp", addr, srv.Serve, srv.Close); err != nil {
-			shutdown()
-			return err
+		stoppers = append(stoppers, srv.Shutdown)
+		if err := listen("lmtp", addr, srv.Serve); err != nil {
+			return abort(err)
 		}
 	}
 	for _, addr := range cfg.HTTP.Listen {
 		srv := &http.Server{Handler: httpHandler(st, ss, token, &ready), ReadHeaderTimeout: 10 * time.Second}
-		if err := listen("http", addr, srv.Serve, srv.Close); err != nil {
-			shutdown()
-			return err
+		httpStop = append(httpStop, func(ctx context.Context) error {
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+				return err
+			}
+			return nil
+		})
+		if err := listen("http", addr, srv.Serve); err != nil {
+			return abort(err)
 		}
 	}
+	if mesh != nil {
+		stoppers = append(stoppers, func(context.Context) error { mesh.Close(); return nil })
+	}
 	for _, addr := range cfg.Notify.Listen {
-		if err := listen("notify", addr, mesh.Serve, func() error { mesh.Close(); return nil }); err != nil {
-			shutdown()
-			return err
+		// The mesh's accept loop stops on any error: the listener waits out
+		// temporary ones (EMFILE and the like) for it.
+		serve := func(ln net.Listener) error { return mesh.Serve(netserve.NewListener(ln, log.With("proto", "notify"))) }
+		if err := listen("notify", addr, serve); err != nil {
+			return abort(err)
 		}
 	}
 	io := imapOptions(cfg, st, auth, hub, tc, log)
 	io.Search, io.Attachments = ss.idx, ss.attachments
 	imap := imapserver.New(io)
+	stoppers = append(stoppers, imap.Shutdown)
 	for _, addr := range cfg.IMAP.Listen {
-		if err := listen("imap", addr, imap.Serve, imap.Close); err != nil {
-			shutdown()
-			return err
+		if err := listen("imap", addr, imap.Serve); err != nil {
+			return abort(err)
 		}
 	}
 	for _, addr := range cfg.IMAP.TLSListen {
-		if err := listen("imaps", addr, imap.ServeTLS, imap.Close); err != nil {
-			shutdown()
-			return err
+		if err := listen("imaps", addr, imap.ServeTLS); err != nil {
+			return abort(err)
 		}
 	}
 	pop3 := pop3server.New(pop3Options(cfg, st, auth, tc, log))
+	stoppers = append(stoppers, pop3.Shutdown)
 	for _, addr := range cfg.POP3.Listen {
-		if err := listen("pop3", addr, pop3.Serve, pop3.Close); err != nil {
-			shutdown()
-			return err
+		if err := listen("pop3", addr, pop3.Serve); err != nil {
+			return abort(err)
 		}
 	}
 	for _, addr := range cfg.POP3.TLSListen {
-		if err := listen("pop3s", addr, pop3.ServeTLS, pop3.Close); err != nil {
-			shutdown()
-			return err
+		if err := listen("pop3s", addr, pop3.ServeTLS); err != nil {
+			return abort(err)
 		}
 	}
 	fmt.Fprintf(c.stdout, "quire: %s store ready (%s)\n", cfg.Store.DBType, storeWhere(cfg))
@@ -155,8 +175,26 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Error("listener failed", "err", err)
 	}
 	ready.Stopping()
-	shutdown()
+	grace := cfg.Server.ShutdownGrace.Duration()
+	log.Info("draining sessions", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	shutdown(sctx)
 	return err
+}
+
+// stopAll runs every stop function at once and waits for them; one that
+// needed more than ctx's time is logged.
+func stopAll(ctx context.Context, stops []func(context.Context) error, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, stop := range stops {
+		wg.Go(func() {
+			if err := stop(ctx); err != nil {
+				log.Warn("shutdown: connections closed at the end of the grace", "err", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func configFlag(path string) string {

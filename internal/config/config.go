@@ -151,6 +151,11 @@ type POP3 struct {
 type Server struct {
 	// Hostname names this host in greetings; the default is os.Hostname.
 	Hostname string `toml:"hostname"`
+	// ShutdownGrace is how long "quire serve" lets sessions finish after
+	// SIGTERM or SIGINT: IMAP sessions get BYE, POP3 sessions -ERR
+	// [SYS/TEMP] and LMTP sessions 421, each once its command or mail
+	// transaction is done; connections still open after it are closed.
+	ShutdownGrace Duration `toml:"shutdown_grace"`
 }
 
 // Log selects what is logged and how.
@@ -288,7 +293,7 @@ func Default() Config {
 		ms = Duration(time.Millisecond)
 	)
 	return Config{
-		Server: Server{Hostname: host},
+		Server: Server{Hostname: host, ShutdownGrace: 10 * s},
 		Log:    Log{Level: "info", Format: "text"},
 		Store: Store{
 			DBType:                       "embedded",

@@ -32,6 +32,8 @@ func levels(read, fallback bool) []string {
 func (c Config) Validate() error {
 	var ck checker
 	ck.require("server.hostname", c.Server.Hostname, c.Server.Hostname != "" && !strings.ContainsAny(c.Server.Hostname, " \t\r\n"), "must be a host name")
+	g := c.Server.ShutdownGrace
+	ck.require("server.shutdown_grace", g, g >= 0 && g <= Duration(10*time.Minute), `must be from "0s" to "10m"`)
 	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ck.oneOf("log.format", c.Log.Format, "text", "json")
 

@@ -13,6 +13,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}{
 		{[][2]string{{"store.dbtype", "mysql"}}, `config: store.dbtype = "mysql": must be "embedded" or "cassandra"`},
 		{[][2]string{{"server.hostname", ""}}, `config: server.hostname = "": must be`},
+		{[][2]string{{"server.shutdown_grace", "-1s"}}, `config: server.shutdown_grace = "-1s": must be from "0s" to "10m"`},
+		{[][2]string{{"server.shutdown_grace", "11m"}}, `config: server.shutdown_grace = "11m": must be from "0s" to "10m"`},
 		{[][2]string{{"log.level", "verbose"}}, `config: log.level = "verbose": must be one of "debug", "info", "warn" or "error"`},
 		{[][2]string{{"log.format", "xml"}}, `config: log.format = "xml": must be "text" or "json"`},
 		{[][2]string{{"store.datadir", ""}}, `config: store.datadir = "": must name a directory`},

@@ -28,10 +28,11 @@ const (
 )
 
 // conn is one client session. Its fields are used by the session's
-// goroutine only, except closeOnce/nc for shutdown.
+// goroutine only; drain is also driven by the server's Shutdown.
 type conn struct {
 	srv      *Server
 	nc       net.Conn
+	drain    drainer
 	id       string
 	remoteIP string
 	log      *slog.Logger
@@ -63,13 +64,23 @@ type enabled struct {
 
 type flusher interface{ Flush() error }
 
-func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
+// drainer is the session's part in a graceful shutdown (netserve.Conn):
+// Idle before waiting for the client (false: the server is shutting down),
+// Busy while running a command, Draining to tell an interrupted read from
+// a client's fault.
+type drainer interface {
+	Idle() bool
+	Busy()
+	Draining() bool
+}
+
+func (s *Server) newConn(nc net.Conn, implicitTLS bool, d drainer) *conn {
 	id := strconv.FormatUint(s.nextID.Add(1), 36)
 	ip, _, err := net.SplitHostPort(nc.RemoteAddr().String())
 	if err != nil {
 		ip = nc.RemoteAddr().String()
 	}
-	c := &conn{srv: s, nc: nc, id: id, remoteIP: ip, secure: implicitTLS,
+	c := &conn{srv: s, nc: nc, drain: d, id: id, remoteIP: ip, secure: implicitTLS,
 		log: s.log.With("proto", "imap", "session", id, "remote", nc.RemoteAddr().String())}
 	c.setStream(nc)
 	return c
@@ -169,11 +180,20 @@ func (c *conn) recoverSession() {
 }
 
 // step reads and runs one command. It returns false when the connection
-// must close.
+// must close. A shutdown that finds the session waiting for a command, or
+// in the middle of reading one, ends it with BYE at once; one that finds
+// it running a command ends it after the tagged reply.
 func (c *conn) step() bool {
+	if !c.drain.Idle() {
+		return c.shuttingDown()
+	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.Timeout))
 	cmd, err := c.r.ReadCommand()
+	c.drain.Busy()
 	if err != nil {
+		if c.drain.Draining() {
+			return c.shuttingDown()
+		}
 		return c.readError(err)
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
@@ -215,6 +235,14 @@ func (c *conn) readError(err error) bool {
 		}
 		return false
 	}
+}
+
+// shuttingDown says goodbye (RFC 9051 7.1.5) because the server is
+// shutting down, and returns false.
+func (c *conn) shuttingDown() bool {
+	c.w.Status("", "BYE", "UNAVAILABLE", "Server shutting down; reconnect shortly")
+	_ = c.flush()
+	return false
 }
 
 func (c *conn) countBad() bool {

@@ -19,6 +19,11 @@ func (c *conn) cmdIdle() result {
 	}
 	lines := make(chan line, 1)
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.Timeout))
+	// Waiting for DONE is waiting for the client: a shutdown interrupts it.
+	if !c.drain.Idle() {
+		c.shuttingDown()
+		return result{close: true}
+	}
 	go func() {
 		s, err := c.r.ReadLine()
 		lines <- line{s, err}
@@ -46,6 +51,7 @@ func (c *conn) cmdIdle() result {
 	for {
 		select {
 		case l := <-lines:
+			c.drain.Busy()
 			_ = c.nc.SetReadDeadline(time.Time{})
 			if l.err != nil {
 				return c.idleEnd(l.err)
@@ -67,9 +73,13 @@ func (c *conn) cmdIdle() result {
 	}
 }
 
-// idleEnd handles a read error during IDLE: a timeout ends the session
-// with BYE (RFC 9051 5.4), anything else just closes.
+// idleEnd handles a read error during IDLE: a shutdown or a timeout ends
+// the session with BYE (RFC 9051 7.1.5, 5.4), anything else just closes.
 func (c *conn) idleEnd(err error) result {
+	if c.drain.Draining() {
+		c.shuttingDown()
+		return result{close: true}
+	}
 	if isTimeout(err) {
 		c.w.Status("", "BYE", "", "Autologout; idle for too long")
 	}

@@ -96,13 +96,15 @@ func New(opts Options) *Server {
 		// RFC 9051 7.1.5: BYE and close when the server will not serve.
 		Busy:   "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
 		Log:    opts.Logger,
-		Handle: func(nc net.Conn, secure bool) { s.newConn(nc, secure).serve() },
+		Handle: func(nc net.Conn, secure bool, d *netserve.Conn) { s.newConn(nc, secure, d).serve() },
 	}
 	return s
 }
 
 // Serve accepts plain connections on ln (STARTTLS is offered when TLS is
-// configured) until Close. It returns net.ErrClosed after Close.
+// configured) until Shutdown or Close, and then returns net.ErrClosed (at
+// once if they were called before). Temporary accept errors such as EMFILE
+// are retried (package netserve).
 func (s *Server) Serve(ln net.Listener) error { return s.ns.Serve(ln, nil) }
 
 // ServeTLS accepts implicit-TLS connections (RFC 8314, port 993) on ln.
@@ -113,9 +115,16 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	return s.ns.Serve(ln, s.opts.TLS)
 }
 
-// Close stops accepting, closes every session and waits for them.
+// Shutdown stops accepting and ends every session with an untagged BYE
+// (RFC 9051 7.1.5): a session waiting for a command, in IDLE or in the
+// middle of reading a command gets it at once, a session running a command
+// after its tagged reply. Sessions still open when ctx ends are closed
+// without one; Shutdown then returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error { return s.ns.Shutdown(ctx) }
+
+// Close stops accepting, closes every session at once and waits for them.
 func (s *Server) Close() error {
-	s.ns.Close(10 * time.Second)
+	s.ns.Close()
 	return nil
 }
 

@@ -30,7 +30,7 @@ func allowedImports() map[string][]string {
 		"internal/store/embedded":      {"internal/store", "internal/mail", "internal/supervise"},
 		"internal/store/cassandra":     {"internal/store", "internal/mail"},
 		"internal/store/storetest":     {"internal/store", "internal/mail", "internal/message"},
-		"internal/lmtpserver":          {"internal/store", "internal/mail", "internal/message"},
+		"internal/lmtpserver":          {"internal/store", "internal/mail", "internal/message", "internal/netserve"},
 		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory"},
 		"internal/lint":                {},
 		"internal/imapserver/imapwire": {"internal/mail", "internal/message"},

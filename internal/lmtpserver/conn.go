@@ -6,14 +6,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"time"
 )
 
-var (
-	errLineTooLong = errors.New("lmtpserver: line too long")
-	errInterrupted = errors.New("lmtpserver: server closing")
-)
+var errLineTooLong = errors.New("lmtpserver: line too long")
 
 // ioConn is a session's connection. Every Read first flushes the replies
 // still buffered (so a pipelining client is never left waiting, RFC 2920
@@ -22,46 +18,19 @@ type ioConn struct {
 	net.Conn
 	timeout time.Duration
 	flush   func() error
-
-	mu          sync.Mutex
-	interrupted bool // a Read in progress or to come fails with errInterrupted
 }
 
 func (c *ioConn) Read(p []byte) (int, error) {
 	if err := c.flush(); err != nil {
 		return 0, err
 	}
-	c.mu.Lock()
-	if c.interrupted {
-		c.mu.Unlock()
-		return 0, errInterrupted
-	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-	c.mu.Unlock()
-	n, err := c.Conn.Read(p)
-	if err != nil && c.isInterrupted() {
-		err = errInterrupted
-	}
-	return n, err
+	return c.Conn.Read(p)
 }
 
 func (c *ioConn) Write(p []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.Conn.Write(p)
-}
-
-// interrupt makes the Read in progress, and every later one, fail.
-func (c *ioConn) interrupt() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.interrupted = true
-	_ = c.Conn.SetReadDeadline(time.Now())
-}
-
-func (c *ioConn) isInterrupted() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.interrupted
 }
 
 // readLine reads a command line of at most max bytes, terminator included,

@@ -2,11 +2,13 @@ package lmtpserver
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -38,11 +40,11 @@ func FuzzSession(f *testing.F) {
 		srv := New(Options{
 			Store: st, Logger: slog.New(slog.DiscardHandler), Hostname: "fuzz",
 			MaxMessageSize: 2048, MaxRecipients: 3, MaxLineLength: 128,
-			Timeout: 2 * time.Second, ShutdownGrace: 10 * time.Millisecond,
+			Timeout: 2 * time.Second,
 		})
 		cc, sc := net.Pipe()
 		defer cc.Close()
-		srv.accept(sc)
+		go srv.Serve(newOneConn(sc))
 		wrote := make(chan struct{})
 		go func() {
 			_, _ = cc.Write(append([]byte("LHLO fuzz\r\n"), in...))
@@ -76,11 +78,11 @@ func FuzzSession(f *testing.F) {
 		}
 		// Once closed, it ends the session within a bounded time.
 		start := time.Now()
-		if err := srv.Close(); err != nil {
-			t.Fatal(err)
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		_ = srv.Shutdown(ctx)
+		cancel()
 		if took := time.Since(start); took > 3*time.Second {
-			t.Fatalf("Close took %v", took)
+			t.Fatalf("Shutdown took %v", took)
 		}
 		var b []byte
 		select {
@@ -101,3 +103,29 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+// oneConn is a listener that yields one connection, then none until it is
+// closed.
+type oneConn struct {
+	c      chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newOneConn(c net.Conn) *oneConn {
+	l := &oneConn{c: make(chan net.Conn, 1), closed: make(chan struct{})}
+	l.c <- c
+	return l
+}
+
+func (l *oneConn) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.c:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *oneConn) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *oneConn) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }

@@ -165,7 +165,7 @@ func (s *syncBuf) String() string {
 func testOptions(st Store) Options {
 	return Options{
 		Store: st, Hostname: "lmtp.test", MaxMessageSize: 1 << 16, MaxRecipients: 5,
-		MaxLineLength: 512, Timeout: 10 * time.Second, ShutdownGrace: 2 * time.Second,
+		MaxLineLength: 512, Timeout: 10 * time.Second,
 	}
 }
 
@@ -188,7 +188,7 @@ func startServer(t *testing.T, o Options) (*Server, string, *syncBuf) {
 		}
 		select {
 		case err := <-served:
-			if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
 				t.Errorf("Serve: %v", err)
 			}
 		case <-time.After(5 * time.Second):

@@ -2,6 +2,7 @@ package lmtpserver
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -132,11 +133,11 @@ func TestCloseIdle(t *testing.T) {
 	c := dial(t, addr)
 	c.lhlo()
 	start := time.Now()
-	if err := srv.Close(); err != nil {
+	if err := srv.Shutdown(graceCtx(t, 2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > time.Second {
-		t.Errorf("Close took %v with only idle sessions", took)
+		t.Errorf("Shutdown took %v with only idle sessions", took)
 	}
 	c.expect("421 4.3.2 lmtp.test shutting down")
 	c.expectClosed()
@@ -147,7 +148,7 @@ func TestCloseIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Serve(ln); !errors.Is(err, ErrServerClosed) {
+	if err := srv.Serve(ln); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Serve after Close: %v", err)
 	}
 }
@@ -163,7 +164,9 @@ func TestCloseFinishesTransaction(t *testing.T) {
 	c.do("RCPT TO:<alice@example.org>", "250 2.1.5 <alice@example.org> ok")
 	closed := make(chan struct{})
 	go func() {
-		srv.Close()
+		if err := srv.Shutdown(graceCtx(t, 2*time.Second)); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
 		close(closed)
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -174,24 +177,31 @@ func TestCloseFinishesTransaction(t *testing.T) {
 	select {
 	case <-closed:
 	case <-time.After(2 * time.Second):
-		t.Fatal("Close did not return after the last session ended")
+		t.Fatal("Shutdown did not return after the last session ended")
 	}
 }
 
-// TestCloseGrace bounds how long Close waits for a stalled transaction.
+// TestCloseGrace bounds how long Shutdown waits for a stalled transaction.
 func TestCloseGrace(t *testing.T) {
-	o := testOptions(scriptStore())
-	o.ShutdownGrace = 300 * time.Millisecond
-	srv, addr, _ := startServer(t, o)
+	srv, addr, _ := startServer(t, testOptions(scriptStore()))
 	c := dial(t, addr)
 	c.lhlo()
 	c.do("MAIL FROM:<>", "250 2.1.0 sender <> ok")
 	start := time.Now()
-	srv.Close()
+	if err := srv.Shutdown(graceCtx(t, 300*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown past its grace: %v", err)
+	}
 	if took := time.Since(start); took < 300*time.Millisecond || took > 3*time.Second {
-		t.Errorf("Close took %v, want about the 300ms grace", took)
+		t.Errorf("Shutdown took %v, want about the 300ms grace", took)
 	}
 	c.expectClosed()
+}
+
+// graceCtx is a shutdown grace for a test.
+func graceCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 func TestDeliveryLog(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
@@ -18,21 +17,27 @@ import (
 )
 
 // session is one LMTP connection. Its methods run on the session's own
-// goroutine, except stop, which Close calls.
+// goroutine; drain is also driven by the server's Shutdown.
 type session struct {
-	srv  *Server
-	conn *ioConn
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	log  *slog.Logger
-	helo string       // the LHLO argument; "" before LHLO
-	tx   *transaction // the open mail transaction, or nil
+	srv   *Server
+	conn  *ioConn
+	drain drainer
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	log   *slog.Logger
+	helo  string       // the LHLO argument; "" before LHLO
+	tx    *transaction // the open mail transaction, or nil
+}
 
-	mu struct {
-		sync.Mutex
-		stopping bool // the server is closing
-		idle     bool // waiting for a command outside a transaction
-	}
+// drainer is the session's part in a graceful shutdown (netserve.Conn):
+// Idle before waiting for a command outside a transaction (false: the
+// server is shutting down), Busy once a line arrived, Draining to tell an
+// interrupted read from a client's fault. Inside a transaction the session
+// never calls Idle, so a shutdown lets the transaction finish.
+type drainer interface {
+	Idle() bool
+	Busy()
+	Draining() bool
 }
 
 // transaction is a mail transaction: from MAIL to the end of DATA or BDAT
@@ -49,8 +54,8 @@ type recipient struct {
 	user store.User
 }
 
-func newSession(srv *Server, c net.Conn, id string) *session {
-	ss := &session{srv: srv}
+func newSession(srv *Server, c net.Conn, d drainer, id string) *session {
+	ss := &session{srv: srv, drain: d}
 	ss.conn = &ioConn{Conn: c, timeout: srv.opts.Timeout}
 	ss.br = bufio.NewReader(ss.conn)
 	ss.bw = bufio.NewWriter(ss.conn)
@@ -84,43 +89,14 @@ func (ss *session) recoverPanic() {
 	_ = ss.bw.Flush()
 }
 
-// stop asks the session to end: at once if it is idle, otherwise when its
-// transaction ends.
-func (ss *session) stop() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.mu.stopping = true
-	if ss.mu.idle {
-		ss.conn.interrupt()
-	}
-}
-
-// await marks the session idle if no transaction is open, and reports
-// whether it should read another command.
-func (ss *session) await() bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.mu.stopping && ss.tx == nil {
-		return false
-	}
-	ss.mu.idle = ss.tx == nil
-	return true
-}
-
-func (ss *session) busy() {
-	ss.mu.Lock()
-	ss.mu.idle = false
-	ss.mu.Unlock()
-}
-
 // step reads and runs one command, and reports whether to go on.
 func (ss *session) step() bool {
-	if !ss.await() {
+	if ss.tx == nil && !ss.drain.Idle() {
 		ss.reply("421 4.3.2 %s shutting down", ss.srv.opts.Hostname)
 		return false
 	}
 	line, err := readLine(ss.br, ss.srv.opts.MaxLineLength)
-	ss.busy()
+	ss.drain.Busy()
 	if errors.Is(err, errLineTooLong) {
 		ss.reply("500 5.5.2 line too long")
 		return true
@@ -136,7 +112,7 @@ func (ss *session) step() bool {
 func (ss *session) readFailed(err error) bool {
 	var ne net.Error
 	switch {
-	case errors.Is(err, errInterrupted):
+	case ss.drain.Draining() && ss.tx == nil:
 		ss.reply("421 4.3.2 %s shutting down", ss.srv.opts.Hostname)
 	case errors.As(err, &ne) && ne.Timeout():
 		ss.log.Info("lmtp: timeout", "timeout", ss.srv.opts.Timeout)

@@ -1,106 +1,150 @@
 // Package netserve runs the accept loops of the protocol servers: it
-// tracks listeners and connections, bounds connections per listener, and
-// closes everything on Close.
+// retries temporary accept errors, tracks listeners and connections, bounds
+// connections per listener, and drains or closes everything at shutdown.
 //
-// Invariants: Serve returns net.ErrClosed once Close was called; Close
-// returns only after every handler returned (or the grace period passed,
-// which it logs); a connection over the limit is told Busy and closed
-// without reaching the handler.
+// Invariants:
+//   - Serve returns net.ErrClosed once Shutdown or Close was called, also
+//     when that happened before Serve; otherwise only on an accept error
+//     that retrying cannot cure. Temporary errors (EMFILE, ENFILE, ENOBUFS,
+//     ENOMEM, ECONNABORTED, timeouts) are retried with backoff from 5 ms
+//     doubling to 1 s, counted, and logged at most once per ten seconds.
+//   - A connection over MaxConns is told Busy and closed without reaching
+//     the handler.
+//   - Shutdown stops accepting, then drains: a handler waiting for a
+//     command has its read interrupted at once, a handler in a command
+//     finishes it first (see Conn). What is still open when Shutdown's
+//     context ends is closed. Close closes at once.
+//   - Shutdown and Close return once every handler returned, or, if a
+//     handler ignores its closed connection, after closeWait (logged).
 package netserve
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// closeWait bounds how long Shutdown and Close wait for handlers once
+// their connections are closed.
+const closeWait = 5 * time.Second
 
 // Server is the accept side of one protocol server. Set the fields, then
 // call Serve for each listener. The zero value is not usable: Handle is
 // required.
 type Server struct {
-	// Handle serves one connection; secure is true on implicit-TLS
-	// listeners. It must return when the connection is closed.
-	Handle func(nc net.Conn, secure bool)
+	// Handle serves one connection. nc is c, or a TLS connection over c
+	// when secure (implicit-TLS listeners). Handle must return when the
+	// connection is closed, and should take part in draining through c.
+	Handle func(nc net.Conn, secure bool, c *Conn)
 	// MaxConns bounds concurrent connections per listener; 0: no bound.
 	MaxConns int
 	// Busy is written to a connection refused for MaxConns.
 	Busy string
 	Log  *slog.Logger
 
-	mu struct {
+	acceptErrors atomic.Uint64
+	mu           struct {
 		sync.Mutex
 		closed    bool
-		listeners map[net.Listener]struct{}
-		conns     map[net.Conn]struct{}
+		listeners map[*Listener]struct{}
+		conns     map[*Conn]struct{}
 	}
 	wg sync.WaitGroup
 }
 
-// Serve accepts on ln until Close. With cfg set, connections are TLS from
-// the first byte (RFC 8314 implicit TLS) and handled as secure.
+// AcceptErrors returns how many accept errors Serve retried, on every
+// listener.
+func (s *Server) AcceptErrors() uint64 { return s.acceptErrors.Load() }
+
+// Serve accepts on ln until Shutdown or Close. With cfg set, connections
+// are TLS from the first byte (RFC 8314 implicit TLS) and handled as secure.
 func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 	secure := cfg != nil
-	if secure {
-		ln = tls.NewListener(ln, cfg)
-	}
-	s.mu.Lock()
-	if s.mu.closed {
-		s.mu.Unlock()
-		ln.Close()
+	rl := newListener(ln, s.log(), &s.acceptErrors)
+	if !s.register(rl) {
+		rl.Close()
 		return net.ErrClosed
 	}
-	if s.mu.listeners == nil {
-		s.mu.listeners = map[net.Listener]struct{}{}
-		s.mu.conns = map[net.Conn]struct{}{}
-	}
-	s.mu.listeners[ln] = struct{}{}
-	s.mu.Unlock()
+	defer s.unregister(rl)
 	var sem chan struct{}
 	if s.MaxConns > 0 {
 		sem = make(chan struct{}, s.MaxConns)
 	}
-	var backoff time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := rl.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			if s.isClosed() {
+			if s.isClosed() || errors.Is(err, net.ErrClosed) {
 				return net.ErrClosed
 			}
+			s.log().Error("accept failed; this listener stops serving", "addr", ln.Addr().String(), "err", err)
 			return err
 		}
-		backoff = 0
 		if sem != nil {
 			select {
 			case sem <- struct{}{}:
 			default:
-				_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				_, _ = nc.Write([]byte(s.Busy))
-				nc.Close()
+				s.refuse(nc)
 				continue
 			}
 		}
-		if !s.track(nc) {
+		c := &Conn{Conn: nc}
+		if !s.track(c) {
 			nc.Close()
 			return net.ErrClosed
 		}
 		go func() {
 			defer s.wg.Done()
-			defer s.untrack(nc)
+			defer s.untrack(c)
 			if sem != nil {
 				defer func() { <-sem }()
 			}
-			s.Handle(nc, secure)
+			var hc net.Conn = c
+			if secure {
+				hc = tls.Server(c, cfg)
+			}
+			s.Handle(hc, secure, c)
 		}()
 	}
+}
+
+// refuse tells nc the server is full and closes it.
+func (s *Server) refuse(nc net.Conn) {
+	s.log().Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(), "max", s.MaxConns)
+	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = nc.Write([]byte(s.Busy))
+	nc.Close()
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Server) register(l *Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return false
+	}
+	if s.mu.listeners == nil {
+		s.mu.listeners = map[*Listener]struct{}{}
+		s.mu.conns = map[*Conn]struct{}{}
+	}
+	s.mu.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) unregister(l *Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mu.listeners, l)
 }
 
 func (s *Server) isClosed() bool {
@@ -109,45 +153,82 @@ func (s *Server) isClosed() bool {
 	return s.mu.closed
 }
 
-// track registers nc; false once closed. It adds to wg under the lock so
-// Close never waits on a WaitGroup that can still grow.
-func (s *Server) track(nc net.Conn) bool {
+// track registers c; false once closed. It adds to wg under the lock so
+// Shutdown never waits on a WaitGroup that can still grow.
+func (s *Server) track(c *Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {
 		return false
 	}
-	s.mu.conns[nc] = struct{}{}
+	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return true
 }
 
-func (s *Server) untrack(nc net.Conn) {
-	nc.Close()
+func (s *Server) untrack(c *Conn) {
+	c.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.mu.conns, nc)
+	delete(s.mu.conns, c)
 }
 
-// Close stops accepting, closes every connection and waits up to grace
-// for the handlers to return.
-func (s *Server) Close(grace time.Duration) {
+// stop marks the server closed, closes the listeners and returns the
+// connections open now.
+func (s *Server) stop() []*Conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.mu.closed = true
-	for ln := range s.mu.listeners {
-		ln.Close()
+	for l := range s.mu.listeners {
+		l.Close()
 	}
-	for nc := range s.mu.conns {
-		nc.Close()
+	conns := make([]*Conn, 0, len(s.mu.conns))
+	for c := range s.mu.conns {
+		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	return conns
+}
+
+// Shutdown stops accepting and drains every connection (see Conn), until
+// the handlers return or ctx ends; then it closes what is left and returns
+// ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	for _, c := range s.stop() {
+		c.drain()
+	}
+	done := s.handlersDone()
 	select {
 	case <-done:
-	case <-time.After(grace):
-		if s.Log != nil {
-			s.Log.Warn("netserve: handlers still running after close", "grace", grace)
-		}
+		return nil
+	case <-ctx.Done():
 	}
+	conns := s.stop()
+	if len(conns) > 0 {
+		s.log().Warn("closing connections still busy after the shutdown grace", "connections", len(conns))
+	}
+	s.closeAll(conns, done)
+	return ctx.Err()
+}
+
+// Close stops accepting, closes every connection and waits for the
+// handlers.
+func (s *Server) Close() {
+	s.closeAll(s.stop(), s.handlersDone())
+}
+
+func (s *Server) closeAll(conns []*Conn, done <-chan struct{}) {
+	for _, c := range conns {
+		c.Close()
+	}
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		s.log().Error("handlers still running after their connections were closed", "waited", closeWait)
+	}
+}
+
+func (s *Server) handlersDone() <-chan struct{} {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	return done
 }

@@ -15,7 +15,9 @@ import (
 )
 
 // Serve accepts peers' links on ln until Close. Events they send are
-// published to the local Hub.
+// published to the local Hub. Serve waits out accept timeouts but returns
+// on any other accept error: to ride out EMFILE and the like, give it a
+// listener that retries them (netserve.Listener, as quire serve does).
 func (m *Mesh) Serve(ln net.Listener) error {
 	m.mu.Lock()
 	if m.mu.closed {

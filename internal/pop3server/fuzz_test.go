@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/netserve"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/backendtest"
 	"github.com/quiremail/quire/internal/testkit"
@@ -42,7 +43,7 @@ func FuzzSession(f *testing.F) {
 			return
 		}
 		p := testkit.NewScriptConn(in)
-		c := srv.newConn(p, false)
+		c := srv.newConn(p, false, &netserve.Conn{Conn: p})
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
 		select {

@@ -77,12 +77,14 @@ func New(o Options) *Server {
 		MaxConns: o.MaxConnections,
 		Busy:     "-ERR [SYS/TEMP] too many connections, try again later\r\n",
 		Log:      o.Logger,
-		Handle:   func(nc net.Conn, secure bool) { s.newConn(nc, secure).serve() },
+		Handle:   func(nc net.Conn, secure bool, d *netserve.Conn) { s.newConn(nc, secure, d).serve() },
 	}
 	return s
 }
 
-// Serve accepts plain connections (STLS offered when TLS is set).
+// Serve accepts plain connections (STLS offered when TLS is set) until
+// Shutdown or Close, and then returns net.ErrClosed (at once if they were
+// called before). Temporary accept errors such as EMFILE are retried.
 func (s *Server) Serve(ln net.Listener) error { return s.ns.Serve(ln, nil) }
 
 // ServeTLS accepts implicit-TLS connections (pop3s, port 995).
@@ -93,10 +95,27 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	return s.ns.Serve(ln, s.opts.TLS)
 }
 
-// Close stops the listeners, closes every session and waits for them.
+// Shutdown stops accepting and ends every session: one waiting for a
+// command gets "-ERR [SYS/TEMP] server shutting down" at once, one running
+// a command after its reply. Sessions still open when ctx ends are closed;
+// Shutdown then returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error { return s.ns.Shutdown(ctx) }
+
+// Close stops the listeners, closes every session at once and waits for
+// them.
 func (s *Server) Close() error {
-	s.ns.Close(10 * time.Second)
+	s.ns.Close()
 	return nil
+}
+
+// drainer is the session's part in a graceful shutdown (netserve.Conn):
+// Idle before waiting for a command (false: the server is shutting down),
+// Busy while running one, Draining to tell an interrupted read from a
+// client's fault.
+type drainer interface {
+	Idle() bool
+	Busy()
+	Draining() bool
 }
 
 // lock takes the user's maildrop for a session; false if it is taken.
@@ -116,13 +135,13 @@ func (s *Server) unlock(userID string) {
 	delete(s.mu.inUse, userID)
 }
 
-func (s *Server) newConn(nc net.Conn, secure bool) *conn {
+func (s *Server) newConn(nc net.Conn, secure bool, d drainer) *conn {
 	id := strconv.FormatUint(s.nextID.Add(1), 36)
 	ip, _, err := net.SplitHostPort(nc.RemoteAddr().String())
 	if err != nil {
 		ip = nc.RemoteAddr().String()
 	}
-	c := &conn{srv: s, nc: nc, secure: secure, remoteIP: ip,
+	c := &conn{srv: s, nc: nc, drain: d, secure: secure, remoteIP: ip,
 		log: s.log.With("proto", "pop3", "session", id, "remote", nc.RemoteAddr().String())}
 	c.setStream(nc)
 	return c

@@ -23,6 +23,7 @@ import (
 type conn struct {
 	srv      *Server
 	nc       net.Conn
+	drain    drainer
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	log      *slog.Logger
@@ -97,8 +98,17 @@ func (c *conn) serve() {
 				return
 			}
 		}
+		if !c.drain.Idle() {
+			c.shuttingDown()
+			return
+		}
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.Timeout))
 		line, err := c.readLine()
+		c.drain.Busy()
+		if err != nil && c.drain.Draining() {
+			c.shuttingDown()
+			return
+		}
 		if errors.Is(err, errTooLong) {
 			c.reply("-ERR line too long (limit %d bytes)", c.srv.opts.MaxLineLength)
 			if !c.countBad() {
@@ -117,6 +127,14 @@ func (c *conn) serve() {
 			break
 		}
 	}
+	_ = c.flush()
+}
+
+// shuttingDown tells the client the server is going away (RFC 3206
+// SYS/TEMP: try again later) and flushes. The session ends without the
+// UPDATE state: messages marked for deletion stay (RFC 1939 6).
+func (c *conn) shuttingDown() {
+	c.reply("-ERR [SYS/TEMP] server shutting down")
 	_ = c.flush()
 }
 

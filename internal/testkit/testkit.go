@@ -1,7 +1,7 @@
 // Package testkit holds helpers for the protocol servers' tests: an
 // in-memory connection for fuzzing whole sessions, a log handler that
-// counts recovered panics, and a self-signed TLS certificate. Only tests
-// import it.
+// counts recovered panics, a self-signed TLS certificate, and checks of
+// the servers' shutdown contract. Only tests import it.
 package testkit
 
 import (
