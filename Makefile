@@ -7,7 +7,7 @@ BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imapidle bench-pop3 bench-search bench-quick check-long cassandra-start cassandra-stop clean
+.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imap-large bench-imapidle bench-pop3 bench-search bench-quick check-long cassandra-start cassandra-stop clean
 
 all: build
 
@@ -44,6 +44,11 @@ bench-lmtp: build
 
 bench-imap: build
 	$(GO) run ./bench/imap
+
+# One INBOX of 100,000 messages (fills for about 15 minutes, Dovecot's
+# share most of it): SELECT, NOOP, FETCH 1:* FLAGS, UID SEARCH UNSEEN.
+bench-imap-large: build
+	$(GO) run ./bench/imap -large 100000 -targets embedded,dovecot -out bench/out/imap-large.md
 
 bench-imapidle: build
 	$(GO) run ./bench/imapidle -targets embedded,cassandra,dovecot

@@ -12,6 +12,11 @@
 // every target serves the same mail. The report gives commands per second
 // with the ratio to Dovecot's, and p50/p99 per command.
 //
+// With -large N it runs the large-mailbox scenario instead (large.go): N
+// messages in one INBOX, then SELECT, NOOP after 1,000 deliveries, FETCH
+// 1:* (FLAGS) and UID SEARCH UNSEEN, with the server's RSS (make
+// bench-imap-large).
+//
 // Run it from the repository root after make build:
 //
 //	go run ./bench/imap
@@ -41,6 +46,7 @@ const log = benchkit.Logger("imap bench")
 
 type options struct {
 	clients, users, preload, n int
+	large                      int // messages of the large-mailbox scenario; 0: the mix
 	hosts                      int // access hosts for the cassandra target
 	duration                   time.Duration
 	targets                    []string
@@ -57,6 +63,7 @@ func main() {
 	flag.IntVar(&o.preload, "preload", 100, "messages delivered to each INBOX before the clients start")
 	flag.IntVar(&o.n, "n", 500, "corpus size in messages")
 	flag.IntVar(&o.hosts, "hosts", 1, "access hosts of the cassandra target, in one store affinity group on 127.0.0.2, .3, ...")
+	flag.IntVar(&o.large, "large", 0, "run the large-mailbox scenario instead of the mix: this many messages in one INBOX (large.go)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients run on each target")
 	flag.StringVar(&targets, "targets", strings.Join(benchkit.TargetNames, ","), "targets to run: embedded, cassandra, dovecot")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
@@ -82,6 +89,9 @@ func run(ctx context.Context, o options, env benchkit.Env) (string, error) {
 	c, err := benchkit.LoadCorpus(ctx, root, o.n, tmp)
 	if err != nil {
 		return "", err
+	}
+	if o.large > 0 {
+		return runLarge(ctx, o, env, c)
 	}
 	rep := &report{opts: o, corpus: c, facts: benchkit.NewFacts(root, "go run ./bench/imap")}
 	for _, t := range o.targets {
