@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/quiremail/quire/internal/adminapi"
@@ -102,26 +100,20 @@ func cassandraOptions(cfg Config, log *slog.Logger) cassandra.Options {
 
 // admin returns the admin surface for the configured store: the store
 // itself where this process can open it, or the running server's admin API
-// when the server owns the embedded data directory.
+// when the server owns the embedded data directory (openOrServer waits
+// for a starting server).
 func (c *cli) admin(ctx context.Context, cfgPath string) (adminapi.Admin, func(), error) {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := openBackend(ctx, cfg, log)
-	if err == nil {
-		return adminapi.Local(store.New(b, storeOptions(cfg, log))), func() { b.Close() }, nil
-	}
-	if !errors.Is(err, embedded.ErrLocked) {
+	b, srv, err := openOrServer(ctx, cfg, log)
+	if err != nil {
 		return nil, nil, err
 	}
-	tok, terr := os.ReadFile(tokenPath(cfg))
-	if terr != nil {
-		return nil, nil, fmt.Errorf("%w, and its admin token is unreadable: %w", err, terr)
+	if srv != nil {
+		return adminapi.Remote(srv.base, srv.token), func() {}, nil
 	}
-	if len(cfg.HTTP.Listen) == 0 {
-		return nil, nil, fmt.Errorf("%w, and http.listen is empty, so the admin API cannot be reached: stop the server or set http.listen", err)
-	}
-	return adminapi.Remote("http://"+cfg.HTTP.Listen[0], strings.TrimSpace(string(tok))), func() {}, nil
+	return adminapi.Local(store.New(b, storeOptions(cfg, log))), func() { b.Close() }, nil
 }

@@ -11,12 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/quiremail/quire/internal/store"
-	"github.com/quiremail/quire/internal/store/embedded"
 )
 
 // progressLine is one line of reindex progress, as the HTTP endpoint
@@ -57,12 +55,12 @@ func (c *cli) reindex(ctx context.Context, args []string) error {
 	}
 	bar := newProgressBar(c.stdout)
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := openBackend(ctx, cfg, log)
-	if errors.Is(err, embedded.ErrLocked) {
-		return c.reindexRemote(ctx, cfg, address, bar)
-	}
+	b, srv, err := openOrServer(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	if srv != nil {
+		return c.reindexRemote(ctx, srv, address, bar)
 	}
 	defer b.Close()
 	st := store.New(b, storeOptions(cfg, log))
@@ -137,23 +135,16 @@ func reindexHandler(ss *searchStack, st *store.Store) http.Handler {
 
 // reindexRemote asks the running server to reindex and shows its
 // progress.
-func (c *cli) reindexRemote(ctx context.Context, cfg Config, address string, bar *progressBar) error {
-	tok, err := os.ReadFile(tokenPath(cfg))
-	if err != nil {
-		return fmt.Errorf("reindex: the store is in use by a running server, and its admin token is unreadable: %w", err)
-	}
-	if len(cfg.HTTP.Listen) == 0 {
-		return errors.New("reindex: the store is in use by a running server, and http.listen is empty: stop the server or set http.listen")
-	}
+func (c *cli) reindexRemote(ctx context.Context, srv *adminServer, address string, bar *progressBar) error {
 	body, _ := json.Marshal(map[string]string{"address": address})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.HTTP.Listen[0]+"/admin/reindex", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.base+"/admin/reindex", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req.Header.Set("Authorization", "Bearer "+srv.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("reindex: cannot reach the server at %s: %w", cfg.HTTP.Listen[0], err)
+		return fmt.Errorf("reindex: cannot reach the server at %s: %w", srv.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
