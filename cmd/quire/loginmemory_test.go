@@ -78,7 +78,7 @@ func TestWrongPasswordBurstMemory(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers <- wrongLogin(fmt.Sprintf("127.0.1.%d", 1+i%addrs), imap)
+			answers <- loginStatus(fmt.Sprintf("127.0.1.%d", 1+i%addrs), imap, "victim@example.org", "wrong")
 		}()
 	}
 	wg.Wait()
@@ -107,10 +107,10 @@ func TestWrongPasswordBurstMemory(t *testing.T) {
 	}
 }
 
-// wrongLogin sends one LOGIN with a wrong password from local address src
-// and returns the tagged answer's status and code ("NO [UNAVAILABLE]"),
+// loginStatus sends one LOGIN from local address src and returns the
+// tagged answer's status and code ("NO [UNAVAILABLE]", "OK [CAPABILITY"),
 // or what went wrong.
-func wrongLogin(src, addr string) string {
+func loginStatus(src, addr, user, pw string) string {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -122,7 +122,7 @@ func wrongLogin(src, addr string) string {
 	if _, err := br.ReadString('\n'); err != nil {
 		return "greeting: " + err.Error()
 	}
-	if _, err := fmt.Fprintf(nc, "a LOGIN victim@example.org wrong\r\n"); err != nil {
+	if _, err := fmt.Fprintf(nc, "a LOGIN %s %s\r\n", user, pw); err != nil {
 		return "write: " + err.Error()
 	}
 	for {
@@ -131,8 +131,8 @@ func wrongLogin(src, addr string) string {
 			return "read: " + err.Error()
 		}
 		if rest, ok := strings.CutPrefix(l, "a "); ok {
-			if i := strings.Index(rest, "] "); i > 0 {
-				return rest[:i+1]
+			if i := strings.Index(rest, " "); i > 0 && strings.HasPrefix(rest[i+1:], "[") {
+				return rest[:i] + " " + strings.Fields(rest[i+1:])[0]
 			}
 			return strings.TrimSpace(rest)
 		}

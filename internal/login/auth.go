@@ -108,9 +108,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 //
 // The order matters: a password verified within the cache's TTL against
 // the user's current hash is accepted without delay or hashing. Otherwise
-// the attempt is counted as a failure before anything else (Guard.Attempt),
-// so concurrent guesses delay each other; it waits out the delay, looks the
-// user up, and verifies within the memory budget.
+// the attempt is registered with the Guard before anything else
+// (Guard.Attempt), so concurrent guesses delay each other; it waits out the
+// delay, looks the user up, and verifies within the memory budget.
 func (a *Authenticator) Login(ctx context.Context, username, password, addr string) (store.User, error) {
 	canon, err := store.CanonicalAddress(username)
 	if err != nil {
@@ -145,7 +145,8 @@ func (a *Authenticator) Login(ctx context.Context, username, password, addr stri
 		return store.User{}, err
 	}
 	if !ok || hash == a.dummy {
-		return store.User{}, mail.ErrAuthFailed // counted by Attempt
+		a.guard.Failed(canon, addr)
+		return store.User{}, mail.ErrAuthFailed
 	}
 	a.cache.put(canon, password, hash)
 	a.guard.Passed(canon, addr)

@@ -166,3 +166,30 @@ func TestConcurrentFailuresDelayed(t *testing.T) {
 		t.Fatalf("%d of %d concurrent failures delayed, want all but the 2 free ones", delayed, n)
 	}
 }
+
+// TestConcurrentUsersOneAddress: many users logging in at once from one
+// shared address that has not failed (a NAT, a webmail host) are not
+// delayed by each other.
+func TestConcurrentUsersOneAddress(t *testing.T) {
+	const n = 8
+	m := map[string]store.User{}
+	for i := range n {
+		a := string(rune('a'+i)) + "@x.test"
+		m[a] = store.User{ID: a, PasswordHash: "{PLAIN}secret"}
+	}
+	us := &blockingUsers{Users: &mutableUsers{m: m}}
+	us.arrived.Add(n)
+	a := NewAuthenticatorWith(us, NewGuard(GuardOptions{FreeFailures: 2, BaseDelay: time.Second}), DefaultAuthOptions(), nil)
+	a.sleep = func(context.Context, time.Duration) error { t.Error("a login was delayed"); return nil }
+	var wg sync.WaitGroup
+	for u := range m {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Login(context.Background(), u, "secret", "10.0.0.9"); err != nil {
+				t.Errorf("%s: %v", u, err)
+			}
+		}()
+	}
+	wg.Wait()
+}

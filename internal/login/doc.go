@@ -7,10 +7,11 @@
 //   - A failed login costs the same whether or not the user exists: a
 //     missing user is checked against a dummy hash of the default scheme.
 //   - The delay grows with failures per user and per client address, up to
-//     Options.MaxDelay, and resets for the user on success. An attempt is
-//     counted as a failure before its password is checked, so concurrent
-//     attempts delay each other; it is taken back when the password was
-//     right or never checked.
+//     Options.MaxDelay, and resets for the user on success. Attempts whose
+//     password is still being checked count as failures for their user,
+//     and for their address once it has failed, so concurrent guesses
+//     delay each other; an attempt ends as Failed, Passed or Abandoned
+//     (never checked), and only Failed counts.
 //   - The memory password checks hold (their hashes' parameters, until the
 //     collector reclaimed it) never exceeds the Budget, except for a single
 //     check whose hash alone needs more; a check that cannot get its memory

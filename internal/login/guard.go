@@ -26,8 +26,9 @@ type Guard struct {
 }
 
 type failures struct {
-	n    int
-	last time.Time
+	n        int // failed attempts
+	inflight int // attempts whose password is being checked
+	last     time.Time
 }
 
 // NewGuard returns a Guard with opts.
@@ -58,38 +59,50 @@ func NewGuard(opts GuardOptions) *Guard {
 func userKey(u string) string { return "u:" + u }
 func addrKey(a string) string { return "a:" + a }
 
-// Attempt counts a login for user from addr as failed before its password
-// is checked, and returns how long it must wait first: the larger of the
-// user's and the address's delays, from the counts before this one. So
-// concurrent attempts see each other, and a burst from one address is
-// delayed as a sequence of failures would be. Every Attempt ends with
-// Passed, Abandoned, or nothing when the password was wrong.
+// Attempt starts a login attempt for user from addr and returns how long
+// it must wait before its password is checked: the larger of the user's
+// and the address's delays. Attempts still being checked count as failures
+// in that delay, so concurrent guesses delay each other as a sequence of
+// failures would: always for the user, and for the address once it has
+// failed at all, so that many users logging in at once from one shared
+// address (a NAT, a webmail host) are not delayed by each other. Every
+// Attempt ends with exactly one of Failed, Passed or Abandoned.
 func (g *Guard) Attempt(user, addr string) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.opts.Now()
-	d := max(g.delayLocked(userKey(user), now), g.delayLocked(addrKey(addr), now))
-	for _, k := range []string{userKey(user), addrKey(addr)} {
-		f := g.mu.m[k]
-		if f == nil || now.Sub(f.last) > g.opts.Forget {
-			if f == nil && len(g.mu.m) >= g.opts.MaxEntries {
-				g.evictLocked(now)
-			}
-			f = &failures{}
-			g.mu.m[k] = f
-		}
-		f.n++
-		f.last = now
+	u, a := g.entryLocked(userKey(user), now), g.entryLocked(addrKey(addr), now)
+	pending := 0
+	if a.n > 0 {
+		pending = a.inflight
 	}
+	d := max(g.delay(u.n+u.inflight), g.delay(a.n+pending))
+	u.inflight++
+	a.inflight++
+	u.last, a.last = now, now
 	return d
 }
 
-func (g *Guard) delayLocked(key string, now time.Time) time.Duration {
+// entryLocked returns key's entry, made or restarted when it has none or
+// its failures are forgotten.
+func (g *Guard) entryLocked(key string, now time.Time) *failures {
 	f := g.mu.m[key]
-	if f == nil || now.Sub(f.last) > g.opts.Forget {
-		return 0
+	if f != nil && now.Sub(f.last) > g.opts.Forget {
+		f.n = 0 // forgotten; attempts under way stay counted
 	}
-	over := f.n - g.opts.FreeFailures + 1 // the failure that uses up the free ones is delayed
+	if f == nil {
+		if len(g.mu.m) >= g.opts.MaxEntries {
+			g.evictLocked(now)
+		}
+		f = &failures{}
+		g.mu.m[key] = f
+	}
+	return f
+}
+
+// delay is the wait after n failures.
+func (g *Guard) delay(n int) time.Duration {
+	over := n - g.opts.FreeFailures + 1 // the failure that uses up the free ones is delayed
 	if over <= 0 {
 		return 0
 	}
@@ -100,24 +113,40 @@ func (g *Guard) delayLocked(key string, now time.Time) time.Duration {
 	return min(d, g.opts.MaxDelay)
 }
 
+// Failed ends an Attempt whose password was wrong: a failure for the user
+// and for the address.
+func (g *Guard) Failed(user, addr string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.opts.Now()
+	for _, k := range []string{userKey(user), addrKey(addr)} {
+		f := g.entryLocked(k, now)
+		f.inflight = max(f.inflight-1, 0)
+		f.n++
+		f.last = now
+	}
+}
+
 // Passed ends an Attempt whose password was right: the user's failures are
-// forgotten, and the address's count of this attempt is taken back. The
-// address keeps its other failures, so a client guessing many users'
-// passwords is still slowed down.
+// forgotten. The address keeps its failures, so a client guessing many
+// users' passwords is still slowed down.
 func (g *Guard) Passed(user, addr string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.mu.m, userKey(user))
-	g.uncountLocked(addrKey(addr))
+	if f := g.mu.m[userKey(user)]; f != nil {
+		f.n = 0
+	}
+	g.endLocked(userKey(user))
+	g.endLocked(addrKey(addr))
 }
 
 // Abandoned ends an Attempt whose password was never checked (the store or
-// the hash budget was unavailable): both its counts are taken back.
+// the hash budget was unavailable): nothing is counted.
 func (g *Guard) Abandoned(user, addr string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.uncountLocked(userKey(user))
-	g.uncountLocked(addrKey(addr))
+	g.endLocked(userKey(user))
+	g.endLocked(addrKey(addr))
 }
 
 // Succeeded forgets the user's failures after a login that made no
@@ -125,15 +154,24 @@ func (g *Guard) Abandoned(user, addr string) {
 func (g *Guard) Succeeded(user string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.mu.m, userKey(user))
+	if f := g.mu.m[userKey(user)]; f != nil {
+		f.n = 0
+		g.dropIdleLocked(userKey(user), f)
+	}
 }
 
-// uncountLocked takes one failure back from key, if it is still counted.
-func (g *Guard) uncountLocked(key string) {
+// endLocked ends one attempt under way on key, if its entry still exists.
+func (g *Guard) endLocked(key string) {
 	if f := g.mu.m[key]; f != nil {
-		if f.n--; f.n <= 0 {
-			delete(g.mu.m, key)
-		}
+		f.inflight = max(f.inflight-1, 0)
+		g.dropIdleLocked(key, f)
+	}
+}
+
+// dropIdleLocked deletes an entry that holds nothing.
+func (g *Guard) dropIdleLocked(key string, f *failures) {
+	if f.n == 0 && f.inflight == 0 {
+		delete(g.mu.m, key)
 	}
 }
 

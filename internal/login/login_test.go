@@ -23,9 +23,10 @@ func TestGuardGrowsAndCaps(t *testing.T) {
 		if d := g.Attempt("u", "1.2.3.4"); d != w {
 			t.Fatalf("after %d failures: delay %v, want %v", i, d, w)
 		}
+		g.Failed("u", "1.2.3.4")
 	}
 	// Another user from the same address is delayed too; success forgets
-	// the user and this attempt, but not the address's earlier failures.
+	// the user but not the address.
 	if d := g.Attempt("other", "1.2.3.4"); d != 5*time.Second {
 		t.Fatalf("other user, same address: %v", d)
 	}
@@ -34,29 +35,47 @@ func TestGuardGrowsAndCaps(t *testing.T) {
 	if d := g.Attempt("u", "5.6.7.8"); d != 0 {
 		t.Fatalf("after success from a new address: %v", d)
 	}
+	g.Abandoned("u", "5.6.7.8")
 	c.t = c.t.Add(time.Hour)
 	if d := g.Attempt("x", "1.2.3.4"); d != 0 {
 		t.Fatalf("after an hour: %v", d)
 	}
 }
 
-// TestGuardEndsAttempts: Passed takes back the address's count of the
-// attempt (not its earlier failures), Abandoned takes back both counts.
-func TestGuardEndsAttempts(t *testing.T) {
+// TestGuardInFlight: attempts under way count as failures for their user
+// always, and for their address once it has failed; Abandoned counts
+// nothing, Passed keeps the address's failures.
+func TestGuardInFlight(t *testing.T) {
 	g := NewGuard(GuardOptions{FreeFailures: 1, BaseDelay: time.Second, MaxDelay: time.Hour})
-	g.Attempt("u", "a") // a failure: stays counted
-	g.Attempt("v", "a")
-	g.Passed("v", "a")
-	if d := g.Attempt("w", "a"); d != time.Second {
-		t.Fatalf("after one failure and one pass from a: %v, want 1s", d)
+	check := func(what string, got, want time.Duration) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("%s: delay %v, want %v", what, got, want)
+		}
 	}
-	g.Abandoned("w", "a")
-	if d := g.Attempt("w", "b"); d != 0 {
-		t.Fatalf("w after its abandoned attempt: %v, want 0", d)
+	check("u, first", g.Attempt("u", "a1"), 0)
+	check("u, second at once", g.Attempt("u", "a2"), time.Second)
+	g.Failed("u", "a1")
+	g.Failed("u", "a2")
+
+	// Many users at once from a shared address that never failed.
+	for _, v := range []string{"v1", "v2", "v3"} {
+		check(v+" from a NAT", g.Attempt(v, "nat"), 0)
 	}
-	if d := g.Attempt("u", "c"); d != time.Second {
-		t.Fatalf("u after its failure: %v, want 1s", d)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		g.Passed(v, "nat")
 	}
+
+	// Once the address failed, its attempts under way count too.
+	check("w1", g.Attempt("w1", "bad"), 0)
+	g.Failed("w1", "bad")
+	check("w2", g.Attempt("w2", "bad"), time.Second)
+	check("w3 beside w2", g.Attempt("w3", "bad"), 2*time.Second)
+	g.Abandoned("w2", "bad")
+	g.Abandoned("w3", "bad")
+	check("w4 after two abandoned", g.Attempt("w4", "bad"), time.Second)
+	g.Passed("w4", "bad")
+	check("w5 after a pass", g.Attempt("w5", "bad"), time.Second)
 }
 
 func TestGuardBounded(t *testing.T) {
@@ -64,7 +83,9 @@ func TestGuardBounded(t *testing.T) {
 	g := NewGuard(GuardOptions{MaxEntries: 100, Now: c.now})
 	for i := range 1000 {
 		c.t = c.t.Add(time.Millisecond)
-		g.Attempt("user"+string(rune('a'+i%26))+string(rune('0'+i/26)), "10.0.0.1")
+		u := "user" + string(rune('a'+i%26)) + string(rune('0'+i/26))
+		g.Attempt(u, "10.0.0.1")
+		g.Failed(u, "10.0.0.1")
 	}
 	if n := len(g.mu.m); n > 100 {
 		t.Fatalf("guard holds %d entries, max 100", n)
