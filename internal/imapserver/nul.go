@@ -58,10 +58,11 @@ func (cv *nulConverter) read(from, to int64) ([]byte, error) {
 		return nil, nil
 	}
 	b := make([]byte, to-from)
-	if _, err := cv.raw.ReadAt(b, from); err != nil && !(err == io.EOF && len(b) > 0) {
+	n, err := cv.raw.ReadAt(b, from)
+	if err != nil && (err != io.EOF || n == 0) {
 		return nil, err
 	}
-	return b, nil
+	return b[:n], nil
 }
 
 // copy writes raw[from:to] with NUL bytes sent as 0x80.
