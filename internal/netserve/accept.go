@@ -33,11 +33,7 @@ type Listener struct {
 
 	done      chan struct{} // closed by Close: a backoff sleep ends early
 	closeOnce sync.Once
-	mu        struct {
-		sync.Mutex
-		logged     time.Time // when an accept error was last logged
-		suppressed int       // errors since, not logged
-	}
+	logged    throttle // of the accept-error log
 }
 
 // NewListener wraps ln; log may be nil (errors are then only counted).
@@ -96,19 +92,35 @@ func (l *Listener) closed() bool {
 }
 
 func (l *Listener) logError(err error, delay time.Duration) {
-	l.mu.Lock()
-	now := time.Now()
-	if now.Sub(l.mu.logged) < logEvery {
-		l.mu.suppressed++
-		l.mu.Unlock()
+	ok, suppressed := l.logged.allow()
+	if !ok {
 		return
 	}
-	suppressed := l.mu.suppressed
-	l.mu.logged, l.mu.suppressed = now, 0
-	l.mu.Unlock()
 	l.log.Warn("accept failed; retrying (raise the file descriptor limit, ulimit -n, if this is EMFILE)",
 		"addr", l.Addr().String(), "err", err, "retry_in", delay,
 		"accept_errors", l.count.Load(), "not_logged_since_last", suppressed)
+}
+
+// throttle lets one event a period through (logEvery) and counts the
+// others, so a flood of errors or refusals cannot flood the log.
+type throttle struct {
+	mu   sync.Mutex
+	last time.Time // when an event was last let through
+	held int       // events since, not let through
+}
+
+// allow reports whether this event goes through and, if so, how many were
+// held back since the last one that did.
+func (t *throttle) allow() (ok bool, held int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if !t.last.IsZero() && now.Sub(t.last) < logEvery {
+		t.held++
+		return false, 0
+	}
+	held, t.last, t.held = t.held, now, 0
+	return true, held
 }
 
 // Temporary reports whether an accept error may go away by itself, so the

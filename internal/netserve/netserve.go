@@ -9,7 +9,8 @@
 //     ENOMEM, ECONNABORTED, timeouts) are retried with backoff from 5 ms
 //     doubling to 1 s, counted, and logged at most once per ten seconds.
 //   - A connection over MaxConns is told Busy and closed without reaching
-//     the handler.
+//     the handler; refusals, like accept errors, are logged at most once
+//     per ten seconds.
 //   - Shutdown stops accepting, then drains: a handler waiting for a
 //     command has its read interrupted at once, a handler in a command
 //     finishes it first (see Conn). What is still open when Shutdown's
@@ -48,6 +49,7 @@ type Server struct {
 	Log  *slog.Logger
 
 	acceptErrors atomic.Uint64
+	refusals     throttle // of the log of connections refused for MaxConns
 	mu           struct {
 		sync.Mutex
 		closed    bool
@@ -112,9 +114,13 @@ func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 	}
 }
 
-// refuse tells nc the server is full and closes it.
+// refuse tells nc the server is full and closes it. The log says so at
+// most once per ten seconds, with the number of refusals it stands for.
 func (s *Server) refuse(nc net.Conn) {
-	s.log().Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(), "max", s.MaxConns)
+	if ok, held := s.refusals.allow(); ok {
+		s.log().Warn("connection refused: too many connections (max_connections)", "remote", nc.RemoteAddr().String(),
+			"max", s.MaxConns, "not_logged_since_last", held)
+	}
 	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = nc.Write([]byte(s.Busy))
 	nc.Close()

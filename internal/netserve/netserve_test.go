@@ -16,9 +16,12 @@ import (
 	"github.com/quiremail/quire/internal/testkit"
 )
 
+// TestLimitAndClose: a connection over MaxConns is told Busy (and the log
+// says so once for a burst); Close closes the connections at once.
 func TestLimitAndClose(t *testing.T) {
 	hold := make(chan struct{})
-	s := &Server{MaxConns: 1, Busy: "BUSY\r\n", Handle: func(nc net.Conn, secure bool, _ *Conn) {
+	var logs testkit.SyncBuffer
+	s := &Server{MaxConns: 1, Busy: "BUSY\r\n", Log: slog.New(slog.NewTextHandler(&logs, nil)), Handle: func(nc net.Conn, secure bool, _ *Conn) {
 		nc.Write([]byte("HELLO\r\n"))
 		select {
 		case <-hold:
@@ -33,8 +36,13 @@ func TestLimitAndClose(t *testing.T) {
 	if l := dial(t, ln.Addr().String()).line(); l != "HELLO" {
 		t.Fatalf("first: %q", l)
 	}
-	if l := dial(t, ln.Addr().String()).line(); l != "BUSY" {
-		t.Fatalf("second, over the limit: %q", l)
+	for i := range 3 {
+		if l := dial(t, ln.Addr().String()).line(); l != "BUSY" {
+			t.Fatalf("refusal %d, over the limit: %q", i, l)
+		}
+	}
+	if n := strings.Count(logs.String(), "connection refused"); n != 1 {
+		t.Errorf("%d log lines for three refusals within ten seconds, want 1:\n%s", n, logs.String())
 	}
 	close(hold)
 	start := time.Now()
