@@ -48,7 +48,8 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 	}
 	l := b.commitLock(mailboxID)
 	l.Lock()
-	defer l.Unlock()
+	unlock := sync.OnceFunc(l.Unlock)
+	defer unlock()
 	st, err := b.base(ctx, mailboxID, prev)
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 	if err != nil {
 		return err
 	}
-	applied, err := b.lwt(ctx, mailboxID, st, prev, next, es)
+	applied, err := b.lwt(ctx, mailboxID, st, prev, next, es, unlock)
 	if err != nil {
 		return err
 	}
@@ -83,8 +84,11 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 // lwt runs Commit's conditional batch: the head's static columns IF
 // head_modseq = prev AND NOT sealed, and the log rows, the first tagged
 // with a random commit id. An unknown outcome is settled by landed; one
-// that did not land is a conflict (the caller may retry).
-func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, prev, next store.Head, es []entry) (bool, error) {
+// that did not land is a conflict (the caller may retry). Settling may
+// take until the caller's deadline, so release (the commit lock) is called
+// first: this host's other commits to the mailbox go on meanwhile, on a
+// head they read afresh, and their LWT completes or supersedes ours.
+func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, prev, next store.Head, es []entry, release func()) (bool, error) {
 	var cid [16]byte
 	_, _ = rand.Read(cid[:])
 	op := "commit to mailbox " + mailboxID
@@ -119,13 +123,14 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	if err == nil || refused(err) {
 		return applied, err
 	}
+	b.heads.drop(mailboxID)
+	release()
 	landed, err := b.settle(ctx, op, err, func(ctx context.Context, c gocql.Consistency) (bool, error) {
 		return b.landed(ctx, c, mailboxID, st.bucket, prev, next, es, cid[:])
 	})
 	if err != nil {
-		// Still unknown: the head this host cached may be wrong, and a
-		// retry of these appends must find them (uncertain.go).
-		b.heads.drop(mailboxID)
+		// Still unknown: a retry of these appends must find them
+		// (uncertain.go).
 		return false, b.recordUncertain(ctx, mailboxID, st.bucket, es, cid[:], err)
 	}
 	return landed, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -261,4 +263,49 @@ func TestFaultLedgerSettledInBackground(t *testing.T) {
 	r.b.SetFaults(Faults{Settle: func() error { return errors.New("no SERIAL read may be needed now") }})
 	r.expect(t, "late retry", msg, 250)
 	r.expectStored(t, "after the late retry", 1, 1)
+}
+
+// TestFaultSettleReleasesCommitLock: while one commit settles (up to its
+// caller's deadline), this host's other commits to the same mailbox go on:
+// they do not wait behind the commit lock.
+func TestFaultSettleReleasesCommitLock(t *testing.T) {
+	b := openTest(t, func(o *Options) { o.RequestTimeout = time.Second })
+	mb := newMailbox(t, b)
+	var first atomic.Bool // the first CAS is the settling commit's
+	var once sync.Once
+	settling, other := make(chan struct{}), make(chan struct{})
+	b.SetFaults(Faults{
+		CAS: func() (bool, error) {
+			if first.CompareAndSwap(false, true) {
+				return lostReply()
+			}
+			return false, nil
+		},
+		Settle: func() error {
+			once.Do(func() { close(settling) })
+			select {
+			case <-other:
+			case <-time.After(5 * time.Second):
+			}
+			return unavailable()
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	firstErr := make(chan error, 1)
+	go func() { _, err := appendOne(ctx, b, mb.ID); firstErr <- err }()
+	<-settling
+	start := time.Now()
+	_, err := appendOne(context.Background(), b, mb.ID)
+	took := time.Since(start)
+	close(other)
+	if err != nil || took > time.Second {
+		t.Fatalf("a commit beside a settling one: %v after %v; want success at once", err, took)
+	}
+	if err := <-firstErr; !errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("the settling commit: %v, want mail.ErrUnavailable", err)
+	}
+	if h, _ := b.Head(context.Background(), mb.ID); h.Messages != 2 {
+		t.Fatalf("head %+v: want both commits", h)
+	}
 }
