@@ -15,7 +15,10 @@
 # DOVECOT_FTS ("" or "xapian": full-text search with Debian's dovecot-fts-xapian,
 # substrings of 3 characters and more, indexed by `doveadm index`; see bench/search),
 # DOVECOT_CONF_EXTRA (configuration files appended to the generated one, e.g.
-# scripts/dovecot/large-mailbox.conf).
+# scripts/dovecot/large-mailbox.conf), DOVECOT_PASS_SCHEME ("" stores
+# {PLAIN} passwords; "default" hashes them with `doveadm pw`'s default
+# scheme; any other value with `doveadm pw -s` that scheme, e.g. ARGON2ID;
+# see bench/login).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,7 @@ USERS="${DOVECOT_USERS:-20}"
 PASSWORD="${DOVECOT_PASSWORD:-bench}"
 FTS="${DOVECOT_FTS:-}"
 EXTRA="${DOVECOT_CONF_EXTRA:-}"
+SCHEME="${DOVECOT_PASS_SCHEME:-}"
 CONF="$DIR/dovecot.conf"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -59,8 +63,14 @@ configure() {
     cat "$f" >>"$CONF"
   done
   : >"$DIR/users"
+  local hash
   for i in $(seq 1 "$USERS"); do
-    echo "user$i@bench.test:{PLAIN}$PASSWORD::::::" >>"$DIR/users"
+    case "$SCHEME" in
+      "") hash="{PLAIN}$PASSWORD" ;;
+      default) hash="$(doveadm pw -p "$PASSWORD")" ;;
+      *) hash="$(doveadm pw -s "$SCHEME" -p "$PASSWORD")" ;;
+    esac
+    echo "user$i@bench.test:$hash::::::" >>"$DIR/users"
   done
   chmod 0644 "$DIR/users"
   chown nobody:nogroup "$DIR/mail"
