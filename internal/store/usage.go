@@ -31,6 +31,10 @@ type usageCache struct {
 	mu    sync.Mutex
 	users map[string]*userUsage // user ID
 	gen   uint64                // counts committed heads recorded
+	// filling counts the readings of a user's heads under way. Commits
+	// of users neither cached nor being read are not recorded: the cache
+	// holds only users whose quota was checked.
+	filling map[string]int
 }
 
 type userUsage struct {
@@ -45,12 +49,27 @@ type usageHead struct {
 	gen uint64
 }
 
-// generation returns the cache's generation: a reading of the heads that
-// starts now knows of every commit recorded up to it.
-func (c *usageCache) generation() uint64 {
+// begin starts a reading of the user's heads and returns the generation
+// it starts from: the reading knows of every commit recorded up to it.
+// Until fill ends the reading, commits to the user's mailboxes are
+// recorded even if the user has no entry yet.
+func (c *usageCache) begin(userID string) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.filling == nil {
+		c.filling = map[string]int{}
+	}
+	c.filling[userID]++
 	return c.gen
+}
+
+// end ends a reading begin started, whether or not it filled.
+func (c *usageCache) end(userID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.filling[userID]--; c.filling[userID] <= 0 {
+		delete(c.filling, userID)
+	}
 }
 
 // usage returns the user's usage from the cache, and false if it is
@@ -115,6 +134,9 @@ func (c *usageCache) fill(userID string, heads map[string]Head, gen uint64, read
 func (c *usageCache) committed(userID, mailboxID string, h Head) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.users[userID] == nil && c.filling[userID] == 0 {
+		return // the user's next check reads every head
+	}
 	uu := c.entry(userID)
 	o, ok := uu.heads[mailboxID]
 	if ok && o.ModSeq >= h.ModSeq {
@@ -151,7 +173,8 @@ func (c *usageCache) dropUser(userID string) {
 // readUsage reads the head of each of the user's mailboxes, refreshes the
 // cache with them and returns their sum: exact as of the reading.
 func (s *Store) readUsage(ctx context.Context, u User) (Usage, error) {
-	read, gen := s.opts.Now(), s.usage.generation()
+	read, gen := s.opts.Now(), s.usage.begin(u.ID)
+	defer s.usage.end(u.ID)
 	mbs, err := s.b.ListMailboxes(ctx, u.ID)
 	if err != nil {
 		return Usage{}, err
