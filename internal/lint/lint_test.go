@@ -28,7 +28,7 @@ func allowedImports() map[string][]string {
 		"internal/directory":           {"internal/mail"},
 		"internal/store":               {"internal/mail", "internal/message", "internal/supervise"},
 		"internal/store/embedded":      {"internal/store", "internal/mail", "internal/supervise"},
-		"internal/store/cassandra":     {"internal/store", "internal/mail"},
+		"internal/store/cassandra":     {"internal/store", "internal/mail", "internal/supervise"},
 		"internal/store/storetest":     {"internal/store", "internal/mail", "internal/message"},
 		"internal/lmtpserver":          {"internal/store", "internal/mail", "internal/message", "internal/netserve"},
 		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory"},

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // Backend is the Cassandra store.Backend. It is safe for concurrent use;
@@ -35,14 +36,19 @@ type Backend struct {
 	enc    *zstd.Encoder
 	dec    *zstd.Decoder
 	heads  headCache
-	locks  [256]sync.Mutex // commit locks, by hash of mailbox id
-	bg     sync.WaitGroup  // background writes; Close waits for them
+	locks  [256]sync.Mutex       // commit locks, by hash of mailbox id
+	bg     sync.WaitGroup        // background writes; Close waits for them
+	sup    *supervise.Supervisor // a panic in a fan-out goroutine fails its request, logged and counted
 	once   sync.Once
 
 	fault faults // test-only switches: empty in production (faults_off.go)
 }
 
 var _ store.Backend = (*Backend)(nil)
+
+// Panics returns the number of panics recovered in the backend's fan-out
+// goroutines (each logged with its stack; its request failed).
+func (b *Backend) Panics() int64 { return b.sup.Panics() }
 
 // Open connects to the cluster(s), creates the keyspaces and tables that
 // are missing (the statements of SchemaCQL), and waits for schema
@@ -52,7 +58,7 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: o, log: o.Logger}
+	b := &Backend{opts: o, log: o.Logger, sup: supervise.New(supervise.Options{Logger: o.Logger})}
 	b.serial = gocql.ParseConsistency(o.SerialConsistency)
 	lv := func(class, p, s string) *fallback {
 		pc, _ := consistency(p)

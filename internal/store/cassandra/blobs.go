@@ -77,7 +77,9 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 				wg.Add(1)
 				go func() {
 					defer func() { <-sem; wg.Done() }()
-					err := b.exec(ctx, b.msg, b.write, "write body chunk", b.q.chunkInsert, string(id), i, data)
+					err := b.sup.Do("cassandra: write body chunk", func() error {
+						return b.exec(ctx, b.msg, b.write, "write body chunk", b.q.chunkInsert, string(id), i, data)
+					})
 					if err != nil {
 						mu.Lock()
 						first = cmp(first, err)

@@ -218,7 +218,9 @@ func (b *Backend) entries(ctx context.Context, mailboxID string, changes []store
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[k] = b.exec(ctx, b.meta, b.write, "write message metadata", b.q.spillInsert, mailboxID, es[i].metaID, es[i].local)
+			errs[k] = b.sup.Do("cassandra: write message metadata", func() error {
+				return b.exec(ctx, b.meta, b.write, "write message metadata", b.q.spillInsert, mailboxID, es[i].metaID, es[i].local)
+			}, "mailbox", mailboxID)
 		}()
 	}
 	wg.Wait()
@@ -265,7 +267,7 @@ func (b *Backend) afterCommit(ctx context.Context, mailboxID string, st bucketSt
 		defer b.bg.Done()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.RequestTimeout)
 		defer cancel()
-		if err := b.setWatermark(wctx, mailboxID, st.bucket, m); err != nil {
+		if err := b.sup.Do("cassandra: watermark", func() error { return b.setWatermark(wctx, mailboxID, st.bucket, m) }, "mailbox", mailboxID); err != nil {
 			b.log.Warn("cassandra: materialize: watermark", "mailbox", mailboxID, "err", err)
 		}
 	}()

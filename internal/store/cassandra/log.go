@@ -204,16 +204,18 @@ func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = b.do(ctx, b.write, "materialize messages", always, func(c gocql.Consistency) error {
-				var bt *gocql.Batch
-				if len(g.stmts) == 1 {
-					s := g.stmts[0]
-					return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).ExecContext(ctx)
-				}
-				bt = b.meta.Batch(gocql.UnloggedBatch)
-				bt.Entries = g.stmts
-				return bt.Consistency(c).ExecContext(ctx)
-			})
+			errs[i] = b.sup.Do("cassandra: materialize messages", func() error {
+				return b.do(ctx, b.write, "materialize messages", always, func(c gocql.Consistency) error {
+					var bt *gocql.Batch
+					if len(g.stmts) == 1 {
+						s := g.stmts[0]
+						return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).ExecContext(ctx)
+					}
+					bt = b.meta.Batch(gocql.UnloggedBatch)
+					bt.Entries = g.stmts
+					return bt.Consistency(c).ExecContext(ctx)
+				})
+			}, "mailbox", mailboxID)
 		}()
 	}
 	wg.Wait()

@@ -100,7 +100,10 @@ func (b *Backend) snapshot(ctx context.Context, mailboxID string, lo, hi mail.UI
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pre, preErr = b.metas(ctx, mailboxID, int64(lo), top)
+			preErr = b.sup.Do("cassandra: read message metadata", func() (err error) {
+				pre, err = b.metas(ctx, mailboxID, int64(lo), top)
+				return err
+			}, "mailbox", mailboxID)
 		}()
 	}
 	tail := map[int64][]entry{}
