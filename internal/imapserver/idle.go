@@ -1,9 +1,14 @@
 package imapserver
 
 import (
+	"errors"
+	"runtime/debug"
 	"strings"
 	"time"
 )
+
+// errIdlePanic ends an IDLE whose reader panicked.
+var errIdlePanic = errors.New("imap: reading during IDLE failed (internal error)")
 
 // cmdIdle: RFC 2177. Changes to the selected mailbox are pushed as they
 // happen: the hub wakes the session at once, and the Recheck timer catches
@@ -25,6 +30,12 @@ func (c *conn) cmdIdle() result {
 		return result{close: true}
 	}
 	go func() {
+		defer func() { // this goroutine is outside the session's recovery
+			if x := recover(); x != nil {
+				c.log.Error("imap: internal error reading during IDLE; closing the session", "panic", x, "stack", string(debug.Stack()))
+				lines <- line{err: errIdlePanic}
+			}
+		}()
 		s, err := c.r.ReadLine()
 		lines <- line{s, err}
 	}()
@@ -80,8 +91,11 @@ func (c *conn) idleEnd(err error) result {
 		c.shuttingDown()
 		return result{close: true}
 	}
-	if isTimeout(err) {
+	switch {
+	case isTimeout(err):
 		c.w.Status("", "BYE", "", "Autologout; idle for too long")
+	case errors.Is(err, errIdlePanic):
+		c.w.Status("", "BYE", "SERVERBUG", "Internal error; the failure was logged")
 	}
 	return result{close: true}
 }
