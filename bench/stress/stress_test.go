@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
 )
 
 func buildQuire(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "quire")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/quire").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	root, err := benchkit.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := benchkit.BuildQuire(root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
