@@ -43,7 +43,7 @@ func TestServeSurvivesEMFILE(t *testing.T) {
 	if err != nil {
 		t.Fatalf("counting the server's descriptors: %v", err)
 	}
-	const spare = 8
+	const spare = 16
 	setNoFile(t, pid, uint64(len(fds)+spare))
 	var conns []net.Conn
 	for range 4 * spare {

@@ -102,8 +102,8 @@ func TestSIGTERMDrainsSessions(t *testing.T) {
 	if got := testkit.UntilEOF(t, idle.conn, idle.br); strings.Join(got, "\n") != "* BYE [UNAVAILABLE] Server shutting down; reconnect shortly" {
 		t.Errorf("IMAP session in IDLE got %q before EOF, want the shutdown BYE", got)
 	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("the IDLE session waited %v for its BYE", took)
+	if took := time.Since(start); took >= grace {
+		t.Errorf("the IDLE session waited %v for its BYE: it came when the grace ended, not at once", took)
 	}
 	if got := testkit.UntilEOF(t, pop, popr); strings.Join(got, "\n") != "-ERR [SYS/TEMP] server shutting down" {
 		t.Errorf("POP3 session got %q before EOF", got)
@@ -112,7 +112,7 @@ func TestSIGTERMDrainsSessions(t *testing.T) {
 	if err != nil {
 		t.Errorf("quire serve exited with %v, want status 0", err)
 	}
-	if took := at.Sub(start); took < grace || took > grace+2*time.Second {
+	if took := at.Sub(start); took < grace || took > grace+5*time.Second {
 		t.Errorf("quire serve exited %v after SIGTERM, want just after the %v grace", took, grace)
 	}
 }
@@ -137,7 +137,7 @@ func TestSIGTERMExitsWhenDrained(t *testing.T) {
 	if err != nil {
 		t.Errorf("quire serve exited with %v, want status 0", err)
 	}
-	if took := at.Sub(start); took > 5*time.Second {
+	if took := at.Sub(start); took > 10*time.Second {
 		t.Errorf("quire serve took %v to exit with nothing left to drain", took)
 	}
 }

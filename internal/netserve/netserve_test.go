@@ -177,9 +177,10 @@ func TestTemporary(t *testing.T) {
 }
 
 // lineHandler is a toy protocol in the shape of the real ones: it answers
-// each line with "OK <line>", holds "SLOW" until release is closed, and
-// says BYE when the server drains.
-func lineHandler(release <-chan struct{}) func(nc net.Conn, _ bool, c *Conn) {
+// each line with "OK <line>", holds "SLOW" until release is closed (telling
+// entered, if not nil, that it is in it), and says BYE when the server
+// drains.
+func lineHandler(release <-chan struct{}, entered chan<- struct{}) func(nc net.Conn, _ bool, c *Conn) {
 	return func(nc net.Conn, _ bool, c *Conn) {
 		br := bufio.NewReader(nc)
 		nc.Write([]byte("HELLO\r\n"))
@@ -199,6 +200,9 @@ func lineHandler(release <-chan struct{}) func(nc net.Conn, _ bool, c *Conn) {
 			}
 			l = strings.TrimSpace(l)
 			if l == "SLOW" {
+				if entered != nil {
+					entered <- struct{}{}
+				}
 				<-release
 				// The read deadline the handler set is back: a read now
 				// is not cut short by the drain.
@@ -216,8 +220,8 @@ func lineHandler(release <-chan struct{}) func(nc net.Conn, _ bool, c *Conn) {
 // BYE at once; a session in a command finishes it, then gets BYE; Shutdown
 // returns once they have all ended.
 func TestShutdownDrains(t *testing.T) {
-	release := make(chan struct{})
-	s := &Server{Handle: lineHandler(release)}
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	s := &Server{Handle: lineHandler(release, entered)}
 	ln := listen(t)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln, nil) }()
@@ -234,7 +238,8 @@ func TestShutdownDrains(t *testing.T) {
 	}
 	partial.send("HALF A LI")
 	busy.send("SLOW\r\n")
-	time.Sleep(100 * time.Millisecond) // the handlers are in their reads and in SLOW
+	<-entered
+	time.Sleep(50 * time.Millisecond) // the other handlers are in their reads (if not, they see the drain at Idle)
 	shut := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -268,13 +273,14 @@ func TestShutdownGrace(t *testing.T) {
 	// SLOW then waits for a second line, which never comes.
 	released := make(chan struct{})
 	close(released)
-	s := &Server{Handle: lineHandler(released)}
+	entered := make(chan struct{}, 1)
+	s := &Server{Handle: lineHandler(released, entered)}
 	ln := listen(t)
 	go s.Serve(ln, nil)
 	c := dial(t, ln.Addr().String())
 	c.line()
 	c.send("SLOW\r\n")
-	time.Sleep(50 * time.Millisecond)
+	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
