@@ -53,6 +53,14 @@
 // connection. A panic outside a command ends that session only, with
 // BYE [SERVERBUG].
 //
+// # Shutdown
+//
+// Server.Shutdown ends every session with BYE [UNAVAILABLE] (RFC 9051
+// 7.1.5): at once when it waits for a command, is in IDLE or is in the
+// middle of a command line; after the tagged reply when it runs a command
+// (an APPEND whose literal is arriving finishes and is stored). What is
+// still open when Shutdown's context ends is closed without a word.
+//
 // # Limits
 //
 // Command lines (MaxLineLength), APPEND literals (MaxLiteralSize, sent as
