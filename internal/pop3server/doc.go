@@ -28,6 +28,10 @@
 //	-ERR [IN-USE]     the maildrop is already open in another session
 //	-ERR [SYS/TEMP]   the store is temporarily unavailable, or too many
 //	                  logins wait for password checks (login.ErrBusy); try later
+//	-ERR [SYS/TEMP] server shutting down
+//	                  Server.Shutdown, to a session waiting for a command (one
+//	                  running a command gets its reply first); DELE marks are
+//	                  dropped, since the session never reaches UPDATE (RFC 1939 6)
 //	-ERR [SYS/PERM]   an internal failure; the failure was logged
 //	-ERR              anything else, with the reason
 package pop3server
