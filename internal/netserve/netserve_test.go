@@ -30,7 +30,7 @@ func TestLimitAndClose(t *testing.T) {
 		buf := make([]byte, 1)
 		nc.Read(buf) // returns when Close closes the connection
 	}}
-	ln := listen(t)
+	ln := testkit.Listen(t)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln, nil) }()
 	if l := dial(t, ln.Addr().String()).line(); l != "HELLO" {
@@ -53,7 +53,7 @@ func TestLimitAndClose(t *testing.T) {
 	if err := <-served; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Serve after Close: %v", err)
 	}
-	if err := s.Serve(listen(t), nil); !errors.Is(err, net.ErrClosed) {
+	if err := s.Serve(testkit.Listen(t), nil); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Serve on a closed server: %v", err)
 	}
 }
@@ -68,7 +68,7 @@ func TestServeAfterShutdown(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := &Server{Handle: func(net.Conn, bool, *Conn) {}}
 			stop(s)
-			ln := listen(t)
+			ln := testkit.Listen(t)
 			if err := s.Serve(ln, nil); !errors.Is(err, net.ErrClosed) {
 				t.Fatalf("Serve: %v, want net.ErrClosed", err)
 			}
@@ -222,7 +222,7 @@ func lineHandler(release <-chan struct{}, entered chan<- struct{}) func(nc net.C
 func TestShutdownDrains(t *testing.T) {
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	s := &Server{Handle: lineHandler(release, entered)}
-	ln := listen(t)
+	ln := testkit.Listen(t)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln, nil) }()
 	addr := ln.Addr().String()
@@ -275,7 +275,7 @@ func TestShutdownGrace(t *testing.T) {
 	close(released)
 	entered := make(chan struct{}, 1)
 	s := &Server{Handle: lineHandler(released, entered)}
-	ln := listen(t)
+	ln := testkit.Listen(t)
 	go s.Serve(ln, nil)
 	c := dial(t, ln.Addr().String())
 	c.line()
@@ -293,16 +293,6 @@ func TestShutdownGrace(t *testing.T) {
 	if got := c.rest(); len(got) != 0 {
 		t.Errorf("got %q, want the connection closed without a reply", got)
 	}
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
 }
 
 type lineClient struct {

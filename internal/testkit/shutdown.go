@@ -54,12 +54,12 @@ func ServeAfterStop(t *testing.T, mk func() Server) {
 			if err := stop(s); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			if err := s.Serve(listen(t)); !errors.Is(err, net.ErrClosed) {
+			if err := s.Serve(Listen(t)); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("Serve on a server stopped before it served returned %v, want net.ErrClosed", err)
 			}
 			s = mk()
 			served := make(chan error, 1)
-			go func() { served <- s.Serve(listen(t)) }()
+			go func() { served <- s.Serve(Listen(t)) }()
 			time.Sleep(20 * time.Millisecond) // Serve is accepting
 			if err := stop(s); err != nil {
 				t.Fatalf("%s: %v", name, err)
@@ -72,15 +72,15 @@ func ServeAfterStop(t *testing.T, mk func() Server) {
 			case <-time.After(5 * time.Second):
 				t.Fatalf("running Serve did not return after %s", name)
 			}
-			if err := s.Serve(listen(t)); !errors.Is(err, net.ErrClosed) {
+			if err := s.Serve(Listen(t)); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("Serve after %s returned %v, want net.ErrClosed", name, err)
 			}
 		})
 	}
 }
 
-// listen opens a loopback listener, closed when the test ends.
-func listen(t *testing.T) net.Listener {
+// Listen opens a listener on 127.0.0.1, closed when the test ends.
+func Listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
