@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/embedded"
 )
 
 // readiness is what GET /readyz answers. It starts as starting; serve
@@ -62,4 +64,30 @@ func (r *readiness) handler(st userFinder) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+}
+
+// lockWait bounds how long serve waits for an embedded data directory that
+// another process holds: an admin command run as the server starts holds
+// it for well under a second; another server holds it for good, and
+// serve then fails after lockWait.
+const lockWait = 10 * time.Second
+
+// openServeBackend is openBackend for serve: it waits up to lockWait
+// while the embedded data directory is in use.
+func openServeBackend(ctx context.Context, cfg Config, log *slog.Logger) (store.Backend, error) {
+	deadline := time.Now().Add(lockWait)
+	for logged := false; ; logged = true {
+		b, err := openBackend(ctx, cfg, log)
+		if !errors.Is(err, embedded.ErrLocked) || time.Now().After(deadline) {
+			return b, err
+		}
+		if !logged {
+			log.Warn("the data directory is in use (an admin command, or another server?): waiting for it", "dir", cfg.Store.DataDir, "up_to", lockWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

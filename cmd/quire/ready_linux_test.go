@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quiremail/quire/internal/store/embedded"
 )
 
 // TestUserAddRightAfterStart is the operator's script "start the server,
@@ -90,4 +92,58 @@ func lockedBy(path string, pid int) bool {
 		return false
 	}
 	return lk.Type != syscall.F_UNLCK && int(lk.Pid) == pid
+}
+
+// TestServeWaitsForAnAdminCommand: an admin command that holds the
+// embedded data directory as the server starts (user add run at once,
+// with no wait) made serve fail with "data directory is in use"; serve now
+// waits for the directory and starts.
+func TestServeWaitsForAnAdminCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	bin := buildQuire(t)
+	dir := t.TempDir()
+	cfg, _, httpAddr := writeConfig(t, dir)
+	held, err := embedded.Open(filepath.Join(dir, "data"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := exec.Command(bin, "serve", "--config", cfg)
+	var errOut strings.Builder
+	srv.Stderr = &errOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{}) // closed when serve has exited, with waitErr
+	var waitErr error
+	go func() { waitErr = srv.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = srv.Process.Kill()
+		<-exited
+	})
+	select {
+	case <-exited:
+		held.Close()
+		t.Fatalf("serve exited while an admin command held the directory: %v\n%s", waitErr, errOut.String())
+	case <-time.After(time.Second):
+	}
+	held.Close()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("serve exited: %v\n%s", waitErr, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready 60 s after the directory was released\n%s", errOut.String())
+		}
+	}
 }
