@@ -132,10 +132,12 @@ type fetchRow struct {
 // rows reads the rows of uids (ascending, in the view) in UID ranges. A
 // message of the view that another session expunged keeps its sequence
 // number until the expunge is announced, and FETCH still returns its data
-// (RFC 2180 4.1.1): its row comes from the store's expunged rows, its
-// MODSEQ capped at the view's, so that a client taking the highest MODSEQ
-// it saw as its HIGHESTMODSEQ skips no change. lost reports UIDs whose
-// row is not found even there. light rows carry no metadata (lightFetch).
+// (RFC 2180 4.1.1): its row comes from the store's expunged rows. Its
+// flags are those it had when expunged, which held from its last flag
+// change up to the MODSEQ before its expunge: that is the MODSEQ reported,
+// as a live row reports its last change. (Not the expunge's own: a client
+// resuming with QRESYNC from it would never be told of the expunge.) lost
+// reports UIDs whose row is not found even there. light rows carry no metadata (lightFetch).
 func (c *conn) rows(ctx context.Context, uids []mail.UID, light bool) (out []fetchRow, lost bool, err error) {
 	live, missing, err := c.liveRows(ctx, uids, light)
 	if err != nil || len(missing) == 0 {
@@ -143,7 +145,7 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID, light bool) (out []fet
 	}
 	var gone []fetchRow
 	err = c.srv.opts.Store.Expunged(ctx, c.sel.mb, missing, func(r store.MessageRow) error {
-		r.ModSeq = min(r.ModSeq, c.sel.modseq)
+		r.ModSeq--
 		gone = append(gone, fetchRow{row: r, gone: true})
 		return nil
 	})
@@ -166,14 +168,6 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID, light bool) (out []fet
 // light rows are read from the store's States and hold no metadata.
 func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out []fetchRow, missing []mail.UID, err error) {
 	s := c.sel
-	read := func(lo, hi mail.UID, fn func(store.MessageRow) error) error {
-		if !light {
-			return c.srv.opts.Store.Messages(ctx, s.mb, lo, hi, fn)
-		}
-		return c.srv.opts.Store.States(ctx, s.mb, lo, hi, func(st store.MessageState) error {
-			return fn(store.MessageRow{UID: st.UID, ModSeq: st.ModSeq, Flags: st.Flags})
-		})
-	}
 	for i := 0; i < len(uids); {
 		// A range of consecutive view positions is one store read.
 		j := i
@@ -182,7 +176,7 @@ func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out [
 		}
 		want := uids[i : j+1]
 		k := 0
-		err := read(want[0], want[len(want)-1], func(r store.MessageRow) error {
+		err := c.readRows(ctx, want[0], want[len(want)-1], light, func(r store.MessageRow) error {
 			for k < len(want) && want[k] < r.UID {
 				missing = append(missing, want[k])
 				k++

@@ -39,6 +39,12 @@ func TestFetchExpungedElsewhere(t *testing.T) {
 				"* 2 FETCH (BODY[TEXT] {11}\r\nHello two\r\n)",
 			}},
 			{"FETCH 2 FLAGS", "OK FETCH completed", []string{`* 2 FETCH (FLAGS (\Deleted \Flagged \Recent))`}},
+			// MODSEQs: 2-4 the deliveries, 5 b's STORE, 6 the expunge. The
+			// flags held at 5; at 6 the message was gone.
+			{"FETCH 2 (MODSEQ)", "OK FETCH completed", []string{
+				"* OK [HIGHESTMODSEQ 6] CONDSTORE enabled",
+				"* 2 FETCH (MODSEQ (5))",
+			}},
 			// A UID command may announce the expunge (RFC 9051 7.5.1).
 			{"UID FETCH 2 BODY.PEEK[TEXT]", "OK FETCH completed", []string{
 				"* 2 FETCH (UID 2 BODY[TEXT] {11}\r\nHello two\r\n)",
