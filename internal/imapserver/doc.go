@@ -20,7 +20,9 @@
 //   - No EXPUNGE or VANISHED is sent while answering FETCH, STORE, SEARCH,
 //     COPY, MOVE, SORT or THREAD by sequence number (RFC 9051 7.5.1); the
 //     expunges wait for the next command that allows them. A FETCH of a
-//     message another session expunged answers NO [EXPUNGEISSUED].
+//     message another session expunged still returns its data, read from
+//     the store's expunged rows (RFC 2180 4.1.1); OK [EXPUNGEISSUED] says
+//     some data was no longer stored.
 //   - "UID n:*" and "*" name only messages of the view, so a client never
 //     learns of a message through a UID range before EXISTS.
 //   - Flag changes this session made are reported once, by the command
