@@ -168,14 +168,6 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID, light bool) (out []fet
 // light rows are read from the store's States and hold no metadata.
 func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out []fetchRow, missing []mail.UID, err error) {
 	s := c.sel
-	read := func(lo, hi mail.UID, fn func(store.MessageRow) error) error {
-		if !light {
-			return c.srv.opts.Store.Messages(ctx, s.mb, lo, hi, fn)
-		}
-		return c.srv.opts.Store.States(ctx, s.mb, lo, hi, func(st store.MessageState) error {
-			return fn(store.MessageRow{UID: st.UID, ModSeq: st.ModSeq, Flags: st.Flags})
-		})
-	}
 	for i := 0; i < len(uids); {
 		// A range of consecutive view positions is one store read.
 		j := i
@@ -184,7 +176,7 @@ func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out [
 		}
 		want := uids[i : j+1]
 		k := 0
-		err := read(want[0], want[len(want)-1], func(r store.MessageRow) error {
+		err := c.readRows(ctx, want[0], want[len(want)-1], light, func(r store.MessageRow) error {
 			for k < len(want) && want[k] < r.UID {
 				missing = append(missing, want[k])
 				k++

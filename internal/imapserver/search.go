@@ -57,6 +57,10 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 			from = ans.mark + 1
 		}
 	}
+	// A program on flags alone reads the light states, and keeps no
+	// candidate when the caller needs no rows: UID SEARCH UNSEEN of a
+	// large mailbox reads no metadata and holds a hit per match only.
+	light := !rows && imapsearch.StateOnly(key)
 	var evalErr error
 	visit := func(r store.MessageRow) error {
 		seq := s.seq(r.UID)
@@ -72,6 +76,9 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 			return err
 		}
 		if ok {
+			if light {
+				x = nil
+			}
 			out = append(out, hit{seq: seq, uid: r.UID, x: x})
 		}
 		return nil
@@ -81,7 +88,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	case ans != nil && ans.narrowed && ans.cands.GetCardinality()*4 < uint64(len(s.uids)):
 		err = c.visitRuns(ctx, from, func(u mail.UID) bool { return u > ans.mark || ans.cands.Contains(uint32(u)) }, visit)
 	default:
-		err = c.srv.opts.Store.Messages(ctx, s.mb, from, s.maxUID(), visit)
+		err = c.readRows(ctx, from, s.maxUID(), light, visit)
 	}
 	if evalErr != nil {
 		return nil, evalErr

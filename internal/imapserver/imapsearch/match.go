@@ -99,6 +99,21 @@ func UsesSaved(key *imapwire.SearchKey) bool {
 	})
 }
 
+// StateOnly reports whether key reads only what a message's light state
+// holds (flags, MODSEQ, UID, sequence number, \Recent), so that the
+// caller can read the store's States instead of whole rows.
+func StateOnly(key *imapwire.SearchKey) bool {
+	return !anyKey(key, func(k *imapwire.SearchKey) bool {
+		switch k.Name {
+		case "AND", "OR", "NOT", "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN",
+			"UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "KEYWORD", "UNKEYWORD",
+			"RECENT", "NEW", "OLD", "SEQSET", "UID", "MODSEQ":
+			return false
+		}
+		return true
+	})
+}
+
 func anyKey(k *imapwire.SearchKey, f func(*imapwire.SearchKey) bool) bool {
 	if k == nil {
 		return false
