@@ -265,7 +265,6 @@ func ok(text string) result            { return result{status: "OK", text: text}
 func okCode(code, text string) result  { return result{status: "OK", code: code, text: text} }
 func no(code, text string) result      { return result{status: "NO", code: code, text: text} }
 func bad(text string) result           { return result{status: "BAD", text: text} }
-func badCode(code, text string) result { return result{status: "BAD", code: code, text: text} }
 
 // run executes cmd, catching panics, and writes its tagged reply.
 func (c *conn) run(cmd *imapwire.Command) (goOn bool) {
