@@ -261,10 +261,10 @@ type result struct {
 	close              bool // close the connection after replying
 }
 
-func ok(text string) result            { return result{status: "OK", text: text} }
-func okCode(code, text string) result  { return result{status: "OK", code: code, text: text} }
-func no(code, text string) result      { return result{status: "NO", code: code, text: text} }
-func bad(text string) result           { return result{status: "BAD", text: text} }
+func ok(text string) result           { return result{status: "OK", text: text} }
+func okCode(code, text string) result { return result{status: "OK", code: code, text: text} }
+func no(code, text string) result     { return result{status: "NO", code: code, text: text} }
+func bad(text string) result          { return result{status: "BAD", text: text} }
 
 // run executes cmd, catching panics, and writes its tagged reply.
 func (c *conn) run(cmd *imapwire.Command) (goOn bool) {
