@@ -96,67 +96,65 @@ func TestFetchLargeMailboxStreams(t *testing.T) {
 	searchPeak(t, c, n, light)
 }
 
-// searchPeak runs UID SEARCH UNSEEN, which every one of the n messages
-// matches, and fails if the heap grew by more than bound meanwhile: a
-// program on flags reads the light states and keeps no row per hit.
-func searchPeak(t *testing.T, c *client, n int, bound int64) {
+// heapGrowth runs cmd and fails if the heap grew by more than bound
+// while it ran. A collection at every 5% of growth makes the heap's size
+// track what is live, so the peak measures what the command holds.
+func heapGrowth(t *testing.T, name string, bound int64, cmd func()) {
 	t.Helper()
 	defer debug.SetGCPercent(debug.SetGCPercent(5))
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	stop := heapPeak()
-	tag := c.send("UID SEARCH UNSEEN")
-	res := c.line()
-	tagged := c.line()
+	cmd()
 	peak := stop()
+	growth := int64(peak) - int64(before.HeapAlloc)
+	t.Logf("%s: heap before %d KB, peak %d KB, growth %d KB", name, before.HeapAlloc>>10, peak>>10, growth>>10)
+	if growth > bound {
+		t.Fatalf("%s grew the heap by %d KB (bound %d KB)", name, growth>>10, bound>>10)
+	}
+}
+
+// searchPeak runs UID SEARCH UNSEEN, which every one of the n messages
+// matches, with the heap's growth bounded: a program on flags reads the
+// light states and keeps no row per hit.
+func searchPeak(t *testing.T, c *client, n int, bound int64) {
+	t.Helper()
+	var res, tagged, tag string
+	heapGrowth(t, "UID SEARCH UNSEEN", bound, func() {
+		tag = c.send("UID SEARCH UNSEEN")
+		res, tagged = c.line(), c.line()
+	})
 	if tagged != tag+" OK SEARCH completed" {
 		t.Fatalf("tagged reply %q", tagged)
 	}
 	if f := strings.Fields(res); len(f) != n+2 || f[1] != "SEARCH" || f[2] != "1" || f[n+1] != fmt.Sprint(n) {
 		t.Fatalf("SEARCH response of %d fields (%.40q...), want %d UIDs", len(f), res, n)
 	}
-	growth := int64(peak) - int64(before.HeapAlloc)
-	t.Logf("UID SEARCH UNSEEN: heap before %d KB, peak %d KB, growth %d KB", before.HeapAlloc>>10, peak>>10, growth>>10)
-	if growth > bound {
-		t.Fatalf("UID SEARCH UNSEEN of %d messages grew the heap by %d KB (bound %d KB)", n, growth>>10, bound>>10)
-	}
 }
 
 // fetchPeak runs FETCH 1:* items, checks the first of its n responses and
-// the count, and fails if the heap grew by more than bound meanwhile.
+// the count, with the heap's growth bounded.
 func fetchPeak(t *testing.T, c *client, items, first string, n int, bound int64) {
 	t.Helper()
-
-	// A collection at every 5% of growth makes the heap's size track
-	// what is live, so the peak measures what FETCH holds.
-	defer debug.SetGCPercent(debug.SetGCPercent(5))
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	stop := heapPeak()
-	tag := c.send("FETCH 1:* %s", items)
 	got := 0
-	for {
-		l := c.line()
-		if strings.HasPrefix(l, tag+" ") {
-			if l != tag+" OK FETCH completed" {
-				t.Fatalf("tagged reply %q", l)
+	heapGrowth(t, "FETCH 1:* "+items, bound, func() {
+		tag := c.send("FETCH 1:* %s", items)
+		for {
+			l := c.line()
+			if strings.HasPrefix(l, tag+" ") {
+				if l != tag+" OK FETCH completed" {
+					t.Fatalf("tagged reply %q", l)
+				}
+				return
 			}
-			break
+			got++
+			if got == 1 && l != first {
+				t.Fatalf("first response %q, want %q", l, first)
+			}
 		}
-		got++
-		if got == 1 && l != first {
-			t.Fatalf("first response %q, want %q", l, first)
-		}
-	}
-	peak := stop()
+	})
 	if got != n {
 		t.Fatalf("%d FETCH responses for %d messages", got, n)
-	}
-	growth := int64(peak) - int64(before.HeapAlloc)
-	t.Logf("FETCH 1:* %s: heap before %d KB, peak %d KB, growth %d KB", items, before.HeapAlloc>>10, peak>>10, growth>>10)
-	if growth > bound {
-		t.Fatalf("FETCH 1:* %s of %d messages grew the heap by %d KB (bound %d KB)", items, n, growth>>10, bound>>10)
 	}
 }
