@@ -45,6 +45,9 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 		Timeout: cfg.ISC.Timeout.Duration(), MaxInput: int64(cfg.ISC.MaxPartSize),
 	})
 	s := &searchStack{conv: conv, close: conv.Close}
+	if len(cfg.ISC.Hosts) == 0 {
+		go conv.Warm() // the first PDF delivered need not wait for the engine's compile
+	}
 	switch cfg.SearchEngine() {
 	case "bleve":
 		bl, err := bleveindex.Open(filepath.Join(cfg.Store.DataDir, "index"))
@@ -68,7 +71,7 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 		return s, nil
 	}
 	s.svc = indexer.New(indexer.Options{
-		Store: st, Index: s.idx, Converter: conv, Deferred: cfg.ISC.Mode == "deferred",
+		Store: st, Index: s.idx, Converter: conv, Deferred: cfg.ISC.Mode == "deferred", DeliveryWait: cfg.ISC.DeliveryWait.Duration(),
 		Groups: queueGroups(cfg), Workers: cfg.ISC.Workers, Logger: log.With("component", "indexer"),
 	})
 	st.SetIndexHook(s.svc)

@@ -31,10 +31,16 @@ type Config struct {
 // ISC configures the converter ("indexed search converter"), which turns
 // every part into text for the search index (DESIGN.md section 4).
 type ISC struct {
-	// Mode is "immediate" (a delivery is converted and indexed before the
-	// LMTP reply) or "deferred" (in the background, resumed after a
-	// restart). Appends, copies and moves are indexed in the background.
+	// Mode is "immediate" (a delivery's attachments are converted into
+	// the text cache before the LMTP reply, for at most DeliveryWait) or
+	// "deferred" (converted when indexed). Either way messages are
+	// indexed in the background, by one pipeline that batches many
+	// deliveries per index request (resumed after a restart), and SEARCH
+	// reads what is not indexed yet.
 	Mode string `toml:"mode"`
+	// DeliveryWait bounds how long an immediate-mode reply waits for
+	// its conversion; past it the conversion finishes in the background.
+	DeliveryWait Duration `toml:"delivery_wait"`
 	// Hosts are converter services ("quire isc serve"), as base URLs
 	// (http://host:8026 or https://...), tried in order; without them, or
 	// when none answers, parts are converted in process.
@@ -357,7 +363,7 @@ func Default() Config {
 		},
 		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s, HashMemory: 256 * MiB, HashWait: 5 * s, CacheTTL: 300 * s, CacheEntries: 10000},
 		Notify: Notify{Listen: []string{}, Port: 4790},
-		ISC:    ISC{Mode: "immediate", Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 2},
+		ISC:    ISC{Mode: "immediate", DeliveryWait: Duration(500 * time.Millisecond), Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 2},
 		Search: Search{Index: "quire-msgs", Shards: 1},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:24"},

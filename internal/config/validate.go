@@ -178,6 +178,8 @@ func (c Config) validateSearch(ck *checker) {
 	if i.Timeout <= 0 {
 		ck.fail("isc.timeout", i.Timeout, "must be positive")
 	}
+	ck.require("isc.delivery_wait", i.DeliveryWait, i.DeliveryWait > 0 && i.DeliveryWait <= Duration(time.Minute),
+		`must be from "1ms" to "1m" (isc.mode = "deferred" converts without waiting)`)
 	if i.MaxPartSize <= 0 {
 		ck.fail("isc.max_part_size", i.MaxPartSize, "must be positive")
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -71,8 +72,9 @@ func (x *spyIndex) set(f func(x *spyIndex)) {
 }
 
 // indexedEnv is a server on a backend whose store is indexed into bleve
-// (through idx) in immediate mode: deliveries are indexed before Deliver
-// returns. SEARCH reads attachments through conv.
+// (through idx) in immediate mode, by an indexer running until the test
+// ends: deliveries are indexed shortly after Deliver returns
+// (waitIndexed waits for it). SEARCH reads attachments through conv.
 func indexedEnv(t *testing.T, backend string) (*env, *spyIndex, *convert.Converter) {
 	t.Helper()
 	hub := notify.NewHub()
@@ -85,7 +87,12 @@ func indexedEnv(t *testing.T, backend string) (*env, *spyIndex, *convert.Convert
 	idx := &spyIndex{Index: bl}
 	conv := convert.New(convert.Options{Cache: st})
 	t.Cleanup(conv.Close)
-	st.SetIndexHook(indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv}))
+	svc := indexer.New(indexer.Options{Store: st, Index: idx, Converter: conv})
+	st.SetIndexHook(svc)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	e := newEnv(t, st, hub, func(o *Options) {
 		o.Search = idx
 		o.Attachments = func(ctx context.Context, raw []byte, root *message.Part) string {
@@ -93,6 +100,24 @@ func indexedEnv(t *testing.T, backend string) (*env, *spyIndex, *convert.Convert
 		}
 	})
 	return e, idx, conv
+}
+
+// waitIndexed waits until the user's INBOX is indexed through uid.
+func waitIndexed(t *testing.T, e *env, idx search.Index, uid uint32) {
+	t.Helper()
+	mb := mustInbox(t, e.st, e.user)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		m, err := idx.Indexed(context.Background(), e.user.ID, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m >= uid {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("INBOX indexed through %d after 10 s, want %d", m, uid)
+		}
+	}
 }
 
 func attachmentMsg(subject, word string) string {
@@ -113,6 +138,7 @@ func TestSearchThroughIndex(t *testing.T) {
 			e.deliver(testMsg("alpha report"))
 			e.deliver(attachmentMsg("beta", "Zeppelin"))
 			e.deliver(testMsg("gamma zeppelin sighting"))
+			waitIndexed(t, e, idx, 3)
 			c := e.login()
 			c.ok("SELECT INBOX")
 
@@ -201,6 +227,7 @@ func TestIndexAnswersEqualReading(t *testing.T) {
 			e.deliver(testMsg(fmt.Sprintf("subject %d %s", i, words[(i+1)%5])) + body + "\r\n")
 		}
 	}
+	waitIndexed(t, e, idx, 12)
 	c := e.login()
 	c.ok("SELECT INBOX")
 	c.ok("STORE 2,5,7 +FLAGS (\\Seen)")

@@ -33,9 +33,6 @@ func (s *Service) failed(mb store.Mailbox, err error) {
 	s.log.Warn("indexer: catching up failed; the mailbox stays queued", "user", mb.UserID, "mailbox", mb.ID, "err", err)
 }
 
-// immediateBatches bounds the batches a delivery indexes before its reply.
-const immediateBatches = 2
-
 // catchUp is CatchUp, from the first message when all is set (the mark
 // may not be gone yet from what the index shows), for at most limit
 // batches (0: all; more reports that some are left), calling progress

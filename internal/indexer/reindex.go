@@ -28,16 +28,22 @@ func (s *Service) Reindex(ctx context.Context, u store.User, progress func(done,
 	}
 	// Marks go to 0 before the documents go, in that order, so that a
 	// SEARCH meanwhile never trusts a mark over deleted documents.
+	// The pipeline forgets the marks it wrote for them, before and after
+	// (a batch may have been under way).
 	zero := make([]search.Mark, len(mbs))
+	ids := make([]string, len(mbs))
 	for i, mb := range mbs {
 		zero[i] = search.Mark{UserID: u.ID, MailboxID: mb.ID}
+		ids[i] = mb.ID
 	}
+	s.written.forget(ids)
 	if err := s.o.Index.Put(ctx, nil, zero...); err != nil {
 		return err
 	}
 	if err := s.o.Index.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
+	s.written.forget(ids)
 	if progress != nil {
 		progress(0, total)
 	}

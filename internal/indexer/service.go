@@ -18,23 +18,34 @@ type Options struct {
 	Store     *store.Store
 	Index     search.Index
 	Converter *convert.Converter
-	// Deferred converts and indexes deliveries in the background
-	// (isc.mode = "deferred"); otherwise a delivery is converted and
-	// indexed before the LMTP reply (isc.mode = "immediate"). Appends,
-	// copies and moves are always indexed in the background.
+	// Deferred converts deliveries in the background, when the pipeline
+	// indexes them (isc.mode = "deferred"). Otherwise (isc.mode =
+	// "immediate") a delivery's attachments are converted into the
+	// converter's cache before the LMTP reply, for at most DeliveryWait.
+	// Either way no client waits for the index: every addition is indexed
+	// by the pipeline (pipeline.go), and SEARCH reads the messages above
+	// a mailbox's mark meanwhile. Appends, copies and moves are never
+	// converted before their reply.
 	Deferred bool
+	// DeliveryWait bounds how long a delivery's reply waits for its
+	// conversion in immediate mode (isc.delivery_wait, default 500 ms); past
+	// it the conversion finishes in the background.
+	DeliveryWait time.Duration
 	// Groups name the index queues this host sweeps: the mailHost values
 	// its users may carry (its store affinity group's name and hosts, and
 	// ""). Nil sweeps "" only.
 	Groups []string
 	Logger *slog.Logger
-	// Workers is the number of background catch-ups at once (default 2).
+	// Workers is the number of index requests the pipeline builds and
+	// writes at once (default 2).
 	Workers int
-	// Batch is the number of documents per index request (default 100).
+	// Batch is the most documents per index request (default 100),
+	// from one mailbox or many.
 	Batch int
-	// Delay is how long a background catch-up waits after its mailbox
-	// was queued, so that a stream of deliveries is indexed in batches
-	// (default 500 ms).
+	// Delay is how long the pipeline lets a queued mailbox wait before
+	// its batch is taken, so that the deliveries of that moment share
+	// one index request (default 100 ms). It bounds the lag of a lone
+	// delivery; under load batches also gather while one is written.
 	Delay time.Duration
 	// Margin: a catch-up clears only marks older than its start less
 	// Margin, so that a commit still in flight when it read the mailbox
@@ -62,7 +73,10 @@ func (o Options) withDefaults() Options {
 		o.Batch = 100
 	}
 	if o.Delay <= 0 {
-		o.Delay = 500 * time.Millisecond
+		o.Delay = 100 * time.Millisecond
+	}
+	if o.DeliveryWait <= 0 {
+		o.DeliveryWait = 500 * time.Millisecond
 	}
 	if o.Margin <= 0 {
 		o.Margin = 2 * time.Minute
@@ -101,8 +115,9 @@ type Service struct {
 	wake    chan struct{}
 	deletes chan func(context.Context) error
 
-	stats *counters
-	sup   *supervise.Supervisor // recovers panics in catch-ups and loops
+	stats   *counters
+	written written               // marks the pipeline wrote lately (marks.go)
+	sup     *supervise.Supervisor // recovers panics in catch-ups and loops
 }
 
 var _ store.IndexHook = (*Service)(nil)
@@ -117,20 +132,13 @@ func New(o Options) *Service {
 	}
 }
 
-// Added implements store.IndexHook: a delivery in immediate mode is
-// indexed now, within ctx; anything else is queued.
-func (s *Service) Added(ctx context.Context, mb store.Mailbox, _ []mail.UID, delivery bool) {
+// Added implements store.IndexHook: the mailbox is queued for the
+// indexing pipeline. A delivery in immediate mode first has its
+// attachments converted into the converter's cache, waiting at most
+// DeliveryWait; it never waits for the index.
+func (s *Service) Added(ctx context.Context, mb store.Mailbox, uids []mail.UID, delivery bool) {
 	if delivery && !s.o.Deferred {
-		// A few batches at most before the reply: a backlog (after a
-		// restart, or with the index down) goes to the background rather
-		// than past the LMTP client's timeout.
-		_, more, err := s.catchUp(ctx, mb, false, immediateBatches, nil)
-		if err == nil && !more {
-			return
-		}
-		if err != nil && ctx.Err() == nil {
-			s.failed(mb, err)
-		}
+		s.convertNow(ctx, mb, uids)
 	}
 	s.enqueue(mb)
 }
@@ -190,20 +198,6 @@ func (s *Service) enqueue(mb store.Mailbox) {
 	}
 }
 
-// next takes the oldest pending mailbox, and when it was queued.
-func (s *Service) next() (queued, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.order) == 0 {
-		return queued{}, false
-	}
-	id := s.order[0]
-	s.order = s.order[1:]
-	q := s.pending[id]
-	delete(s.pending, id)
-	return q, true
-}
-
 // Run does the background work until ctx ends: catch-ups of queued
 // mailboxes, deletions, and sweeps of the index queue.
 func (s *Service) Run(ctx context.Context) {
@@ -218,11 +212,11 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// work runs background catch-ups of queued mailboxes until ctx ends.
+// work runs the indexing pipeline's flushes (pipeline.go) until ctx
+// ends.
 func (s *Service) work(ctx context.Context) {
-	for {
-		q, ok := s.next()
-		if !ok {
+	for ctx.Err() == nil {
+		if !s.flush(ctx) {
 			select {
 			case <-ctx.Done():
 				return
@@ -230,19 +224,7 @@ func (s *Service) work(ctx context.Context) {
 				continue
 			}
 		}
-		// Let a busy mailbox's messages gather into one batch.
-		if wait := time.Until(q.when.Add(s.o.Delay)); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
-		_, _ = s.CatchUp(ctx, q.mb)
-		select { // pass the wake-up on: more may be pending
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.nudge() // pass the wake-up on: more may be pending
 	}
 }
 

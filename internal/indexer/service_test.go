@@ -80,10 +80,7 @@ func (r *rig) service(o Options, run bool) *Service {
 	s := New(o)
 	r.st.SetIndexHook(s)
 	if run {
-		ctx, cancel := context.WithCancel(r.ctx)
-		done := make(chan struct{})
-		go func() { s.Run(ctx); close(done) }()
-		r.t.Cleanup(func() { cancel(); <-done })
+		runUntilEnd(r.t, s)
 	}
 	return s
 }
@@ -161,6 +158,14 @@ func (r *rig) marks() int {
 	return n
 }
 
+// runUntilEnd runs s's background work until the test ends.
+func runUntilEnd(t *testing.T, s *Service) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // eventually polls cond for up to 10 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -172,16 +177,24 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestImmediateDelivery: in immediate mode a delivery is indexed, words
-// of its attachment included, before Deliver returns.
+// TestImmediateDelivery: in immediate mode a delivery's attachment is
+// converted into the cache before Deliver returns, but the delivery does
+// not wait for the index: the pipeline indexes it afterwards, from the
+// cache.
 func TestImmediateDelivery(t *testing.T) {
 	r := newRig(t)
-	s := r.service(Options{}, false) // nothing in the background
+	s := r.service(Options{}, false) // no pipeline yet
 	r.deliver(withAttachment("first", "zeppelin"))
 	inbox := r.mailbox("INBOX")
-	if m := r.mark(inbox); m != 1 {
-		t.Fatalf("mark %d after an immediate delivery, want 1", m)
+	if m := r.mark(inbox); m != 0 {
+		t.Fatalf("mark %d right after an immediate delivery, want 0: the reply waited for the index", m)
 	}
+	if cs := r.conv.Stats(); cs.CacheMisses != 1 {
+		t.Fatalf("converter stats %+v, want 1 cache miss (the RTF converted at delivery)", cs)
+	}
+	r.requireCached(withAttachment("first", "zeppelin"))
+	runUntilEnd(t, s)
+	eventually(t, "the delivery indexed", func() bool { return r.mark(inbox) == 1 && s.Stats().Indexed == 1 })
 	if got := r.find(inbox, search.FieldAttachments, "zeppelin"); !slices.Equal(got, []uint32{1}) {
 		t.Fatalf("BODY zeppelin: %v", got)
 	}
@@ -189,11 +202,28 @@ func TestImmediateDelivery(t *testing.T) {
 		t.Fatalf("SUBJECT first: %v", got)
 	}
 	st := s.Stats()
-	if st.Indexed != 1 || st.Errors != 0 || st.LastLagMs < 0 {
+	if st.Indexed != 1 || st.Errors != 0 || st.LastLagMs < 0 || st.Batches != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	if cs := r.conv.Stats(); cs.CacheMisses != 1 {
-		t.Fatalf("converter stats %+v, want 1 cache miss (the RTF)", cs)
+		t.Fatalf("converter stats %+v: the pipeline converted again instead of reading the cache", cs)
+	}
+}
+
+// requireCached fails unless the attachment of raw converts from the
+// cache: a converter of its own (no flights shared) finds it there.
+func (r *rig) requireCached(raw string) {
+	r.t.Helper()
+	c := convert.New(convert.Options{Cache: r.st})
+	defer c.Close()
+	sp, err := r.st.Spool(strings.NewReader(raw), 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer sp.Close()
+	c.Attachments(r.ctx, []byte(raw), sp.Part)
+	if cs := c.Stats(); cs.CacheHits != 1 || cs.CacheMisses != 0 {
+		r.t.Fatalf("converter stats %+v: the attachment's text is not in the cache", cs)
 	}
 }
 
@@ -249,29 +279,26 @@ func TestResumeAfterRestart(t *testing.T) {
 }
 
 // TestIndexDown: a failing index never fails a delivery; the mark stays
-// and a later catch-up indexes what was missed.
+// and the sweep indexes what was missed.
 func TestIndexDown(t *testing.T) {
 	r := newRig(t)
-	s := r.service(Options{Margin: time.Millisecond}, false)
 	r.idx.setBroken(true)
+	s := r.service(Options{Margin: time.Millisecond, SweepEvery: 50 * time.Millisecond, Delay: time.Millisecond}, true)
 	r.deliver(withAttachment("lost?", "platypus")) // must not fail
 	inbox := r.mailbox("INBOX")
-	if st := s.Stats(); st.Errors == 0 || st.Indexed != 0 {
+	eventually(t, "the failed index request counted", func() bool { return s.Stats().Errors > 0 })
+	if st := s.Stats(); st.Indexed != 0 {
 		t.Fatalf("stats with the index down: %+v", st)
 	}
 	if r.marks() != 1 {
-		t.Fatal("the mailbox is not queued after a failed catch-up")
+		t.Fatal("the mailbox is not marked after a failed index request")
 	}
 	r.idx.setBroken(false)
-	if err := s.Sweep(r.ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.CatchUp(r.ctx, inbox); err != nil || n != 1 {
-		t.Fatalf("catch-up: %d, %v", n, err)
-	}
+	eventually(t, "the sweep indexed the delivery", func() bool { return r.mark(inbox) == 1 })
 	if got := r.find(inbox, search.FieldAttachments, "platypus"); !slices.Equal(got, []uint32{1}) {
 		t.Fatalf("BODY platypus: %v", got)
 	}
+	eventually(t, "the mark cleared", func() bool { return r.marks() == 0 })
 }
 
 // TestReindex rebuilds a user's documents, reporting progress.
@@ -348,25 +375,27 @@ func TestCatchUpReadsGapsAgain(t *testing.T) {
 	}
 }
 
-// TestImmediateBacklogGoesToBackground: a delivery indexes at most a few
-// batches before its reply; the rest of a backlog is queued.
-func TestImmediateBacklogGoesToBackground(t *testing.T) {
+// TestBacklogInBatches: a delivery over a backlog does not index it; the
+// pipeline does, at most Batch documents per request.
+func TestBacklogInBatches(t *testing.T) {
 	r := newRig(t)
 	for range 250 { // stored before any indexer: a backlog
 		r.deliver("Subject: backlog\r\n\r\nold message\r\n")
 	}
-	s := r.service(Options{Batch: 100}, false)
+	ci := &countingIndex{Index: r.idx}
+	s := New(Options{Store: r.st, Index: ci, Converter: r.conv, Batch: 100, Workers: 1})
+	r.st.SetIndexHook(s)
 	r.deliver(withAttachment("new", "newword"))
 	inbox := r.mailbox("INBOX")
-	if m := r.mark(inbox); m != 200 {
-		t.Fatalf("mark %d after an immediate delivery over a backlog of 250, want 200 (two batches)", m)
+	if m := r.mark(inbox); m != 0 {
+		t.Fatalf("mark %d after an immediate delivery over a backlog, want 0", m)
 	}
 	if st := s.Stats(); st.Queued != 1 {
-		t.Fatalf("stats %+v: the rest is not queued", st)
+		t.Fatalf("stats %+v: the mailbox is not queued", st)
 	}
-	ctx, cancel := context.WithCancel(r.ctx)
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilEnd(t, s)
 	eventually(t, "the backlog indexed in the background", func() bool { return r.mark(inbox) == 251 })
+	if got := ci.sizes(); !slices.Equal(got, []int{100, 100, 51}) {
+		t.Fatalf("index requests of %v documents, want [100 100 51]", got)
+	}
 }

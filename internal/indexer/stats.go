@@ -23,6 +23,16 @@ type Stats struct {
 	// messages only the second read saw.
 	Rereads int64 `json:"rereads"`
 	Found   int64 `json:"found"`
+	// Batches counts index requests (Put) of the pipeline, and
+	// BatchDocsMax the most documents one of them carried: Indexed /
+	// Batches is how many documents, from how many deliveries, shared
+	// one request.
+	Batches      int64 `json:"batches"`
+	BatchDocsMax int64 `json:"batch_docs_max"`
+	// LateConversions counts deliveries whose conversion was still under
+	// way when the LMTP reply could wait no longer (isc.delivery_wait):
+	// it finished in the background.
+	LateConversions int64 `json:"late_conversions"`
 	// Lag is how long messages waited between being stored and being
 	// indexed, over the last 1,024 indexed (milliseconds).
 	LagP50Ms  float64 `json:"lag_p50_ms"`
@@ -33,6 +43,7 @@ type Stats struct {
 
 type counters struct {
 	docs, catchUps, errors, dropped, marks, rereads, found atomic.Int64
+	batches, batchMax, late                                atomic.Int64
 
 	mu   sync.Mutex
 	lags []time.Duration // ring of the last len(lags) lags
@@ -55,10 +66,22 @@ func (c *counters) indexed(lag time.Duration) {
 	c.full = c.full || c.next == 0
 }
 
+// batch counts one index request of n documents.
+func (c *counters) batch(n int) {
+	c.batches.Add(1)
+	for {
+		m := c.batchMax.Load()
+		if int64(n) <= m || c.batchMax.CompareAndSwap(m, int64(n)) {
+			return
+		}
+	}
+}
+
 func (c *counters) snapshot(queued int) Stats {
 	st := Stats{
 		Indexed: c.docs.Load(), CatchUps: c.catchUps.Load(), Errors: c.errors.Load(),
 		Dropped: c.dropped.Load(), Queued: queued, Marks: c.marks.Load(), Rereads: c.rereads.Load(), Found: c.found.Load(),
+		Batches: c.batches.Load(), BatchDocsMax: c.batchMax.Load(), LateConversions: c.late.Load(),
 	}
 	c.mu.Lock()
 	n := c.next

@@ -1,0 +1,204 @@
+package indexer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// countingIndex is a real index that records the requests it is sent
+// and, while gate is set, holds each Put until gate is closed.
+type countingIndex struct {
+	search.Index
+	mu    sync.Mutex
+	puts  []put
+	gate  chan struct{}
+	entry chan struct{} // receives once per Put, if set
+}
+
+type put struct{ docs, marks int }
+
+func (c *countingIndex) Put(ctx context.Context, docs []search.Doc, marks ...search.Mark) error {
+	c.mu.Lock()
+	c.puts = append(c.puts, put{len(docs), len(marks)})
+	gate, entry := c.gate, c.entry
+	c.mu.Unlock()
+	if entry != nil {
+		entry <- struct{}{}
+	}
+	if gate != nil {
+		<-gate
+	}
+	return c.Index.Put(ctx, docs, marks...)
+}
+
+func (c *countingIndex) requests() []put {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.puts)
+}
+
+func (c *countingIndex) sizes() []int {
+	var n []int
+	for _, p := range c.requests() {
+		n = append(n, p.docs)
+	}
+	return n
+}
+
+// TestPipelineBatchesDeliveries: deliveries to many mailboxes that arrive
+// while an index request is written become one request, with a mark per
+// mailbox, and each is indexed.
+func TestPipelineBatchesDeliveries(t *testing.T) {
+	r := newRig(t)
+	ci := &countingIndex{Index: r.idx, gate: make(chan struct{}), entry: make(chan struct{}, 8)}
+	s := New(Options{Store: r.st, Index: ci, Converter: r.conv, Workers: 1, Delay: time.Millisecond})
+	r.st.SetIndexHook(s)
+	runUntilEnd(t, s)
+
+	r.deliver("Subject: first\r\n\r\nalpha\r\n")
+	<-ci.entry // the first request is being written
+	users := []store.User{r.u}
+	for i := range 5 {
+		u, err := r.st.CreateUser(r.ctx, fmt.Sprintf("u%d@example.test", i), "$test$")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+		r.deliverTo(u, fmt.Sprintf("Subject: m%d\r\n\r\nbravo\r\n", i))
+	}
+	r.deliverTo(r.u, "Subject: second\r\n\r\nbravo\r\n")
+	close(ci.gate)
+	for _, u := range users {
+		mb, err := r.st.Mailbox(r.ctx, u, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(1)
+		if u.ID == r.u.ID {
+			want = 2
+		}
+		eventually(t, u.Address+" indexed", func() bool { return r.mark(mb) == want })
+		if got := r.find(mb, search.FieldBody, "bravo"); !slices.Equal(got, []uint32{want}) {
+			t.Fatalf("%s: BODY bravo %v, want [%d]", u.Address, got, want)
+		}
+	}
+	if got := ci.requests(); !slices.Equal(got, []put{{1, 1}, {6, 6}}) {
+		t.Fatalf("index requests (docs, marks) %v, want [{1 1} {6 6}]: the six deliveries made while the first was written share one", got)
+	}
+	eventually(t, "seven documents counted", func() bool { return s.Stats().Indexed == 7 })
+	if st := s.Stats(); st.Batches != 2 || st.BatchDocsMax != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func (r *rig) deliverTo(u store.User, raw string) {
+	r.t.Helper()
+	sp, err := r.st.Spool(strings.NewReader(raw), 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer sp.Close()
+	if errs := r.st.Deliver(r.ctx, sp, "", []store.User{u}); errs[0] != nil {
+		r.t.Fatal(errs[0])
+	}
+}
+
+// TestIndexLagBounded: a delivered message is indexed within a bounded
+// time of its delivery, and the lag is reported.
+func TestIndexLagBounded(t *testing.T) {
+	r := newRig(t)
+	s := r.service(Options{Delay: 20 * time.Millisecond}, true)
+	inbox := r.mailbox("INBOX")
+	for i := range 20 {
+		r.deliver(fmt.Sprintf("Subject: lag %d\r\n\r\ncharlie\r\n", i))
+	}
+	start := time.Now()
+	eventually(t, "all twenty indexed", func() bool { return r.mark(inbox) == 20 && s.Stats().Indexed == 20 })
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the last delivery was indexed %v after it returned", d)
+	}
+	st := s.Stats()
+	if st.Indexed != 20 || st.LagP99Ms <= 0 || st.LagP99Ms > 5000 || st.LagMaxMs < st.LagP99Ms {
+		t.Fatalf("stats %+v: want 20 indexed with a p99 lag under 5 s", st)
+	}
+}
+
+// slowHost is a converter host that answers once release is closed.
+func slowHost(t *testing.T, release chan struct{}) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"kind": convert.KindRTF, "text": "slowword"})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestDeliveryWaitBound: a conversion slower than DeliveryWait does not
+// hold the reply past it; it finishes in the background into the cache,
+// and the pipeline indexes its text.
+func TestDeliveryWaitBound(t *testing.T) {
+	r := newRig(t)
+	release := make(chan struct{})
+	r.conv = convert.New(convert.Options{Cache: r.st, Hosts: []string{slowHost(t, release)}})
+	t.Cleanup(r.conv.Close)
+	s := r.service(Options{DeliveryWait: 50 * time.Millisecond}, false)
+	raw := withAttachment("slow", "ignored")
+	start := time.Now()
+	r.deliver(raw)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the delivery took %v with delivery_wait 50 ms", d)
+	}
+	if st := s.Stats(); st.LateConversions != 1 {
+		t.Fatalf("stats %+v: want 1 late conversion", st)
+	}
+	close(release)
+	eventually(t, "the conversion finished in the background", func() bool { return r.conv.Stats().Conversions[convert.KindRTF] == 1 })
+	r.requireCached(raw)
+	runUntilEnd(t, s)
+	inbox := r.mailbox("INBOX")
+	eventually(t, "the delivery indexed", func() bool { return r.mark(inbox) == 1 })
+	if got := r.find(inbox, search.FieldAttachments, "slowword"); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("BODY slowword: %v", got)
+	}
+}
+
+// staleIndex answers Indexed from a view that never refreshes, as an
+// engine between refreshes does.
+type staleIndex struct{ *countingIndex }
+
+func (staleIndex) Indexed(context.Context, string, string) (uint32, error) { return 0, nil }
+
+// TestStaleMarkNotReindexed: with an engine whose marks read stale, the
+// pipeline's next batch of a mailbox starts above the mark it wrote
+// itself, not at the stale one: each message is sent once.
+func TestStaleMarkNotReindexed(t *testing.T) {
+	r := newRig(t)
+	ci := &countingIndex{Index: r.idx}
+	s := New(Options{Store: r.st, Index: staleIndex{ci}, Converter: r.conv, Workers: 1, Delay: time.Millisecond})
+	r.st.SetIndexHook(s)
+	runUntilEnd(t, s)
+	inbox := r.mailbox("INBOX")
+	for i := range 3 {
+		r.deliver(fmt.Sprintf("Subject: s%d\r\n\r\ndelta\r\n", i))
+		eventually(t, "the delivery indexed", func() bool { return r.mark(inbox) == uint32(i+1) })
+	}
+	if got := ci.sizes(); !slices.Equal(got, []int{1, 1, 1}) {
+		t.Fatalf("index requests of %v documents, want [1 1 1]: a stale mark made the pipeline index again", got)
+	}
+}
