@@ -140,7 +140,10 @@ type HeadHinter interface {
 
 // Blobs persists immutable message bodies, content-addressed.
 type Blobs interface {
-	// PutBlob stores size bytes from r under id, durably, before it returns.
+	// PutBlob stores size bytes from r under id, durable once it returns
+	// or, at the latest, once a later Commit of the same backend returns
+	// (the embedded store's one write-ahead log orders them), so a row
+	// committed after it never points at a missing body.
 	// Putting an id that exists is a no-op that succeeds: ids are content
 	// hashes, so the bytes are the same.
 	PutBlob(ctx context.Context, id BlobID, size int64, r io.Reader) error

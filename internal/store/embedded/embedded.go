@@ -8,9 +8,11 @@
 //	tmp/             bodies being written; emptied at Open
 //
 // Invariants:
-//   - A body is durable (Pebble WAL synced, or file fsynced and renamed into
-//     place with its directory fsynced) before PutBlob returns, so metadata
-//     written after it never points at a missing body.
+//   - A body is durable before any commit that points at it returns: a
+//     body file is fsynced and renamed into place with its directory
+//     fsynced before PutBlob returns, and a body's Pebble key precedes the
+//     commit in the write-ahead log that commit syncs. Metadata never
+//     points at a missing body.
 //   - Commit is a compare-and-set on the mailbox head under the mailbox's
 //     lock, applied as one synced Pebble batch: head, rows and change-log
 //     entries land together or not at all.
