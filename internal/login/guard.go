@@ -15,8 +15,8 @@ type GuardOptions struct {
 	Now          func() time.Time
 }
 
-// Guard counts failed logins per user and per client address.
-// It is safe for concurrent use.
+// Guard counts failed logins, and logins whose password is being checked,
+// per user and per client address. It is safe for concurrent use.
 type Guard struct {
 	opts GuardOptions
 	mu   struct {
