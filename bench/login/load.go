@@ -31,43 +31,33 @@ type load struct {
 // run runs the clients until the duration is over. Client i logs in as
 // user i%users+1.
 func (l load) run(ctx context.Context) *stats {
-	ctx, cancel := context.WithTimeout(ctx, l.duration)
-	defer cancel()
 	all := &stats{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range l.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			user := benchkit.User(i%l.users + 1)
-			var mine stats
-			for ctx.Err() == nil {
-				d, err := l.session(user)
-				switch {
-				case ctx.Err() != nil: // started under load, ended after it: not counted
-				case err != nil:
-					mine.errs++
-					if mine.firstErr == "" {
-						mine.firstErr = err.Error()
-					}
-					time.Sleep(50 * time.Millisecond) // do not hammer a server that refuses
-				default:
-					mine.login = append(mine.login, d)
+	all.elapsed = benchkit.RunClients(ctx, l.clients, l.duration, func(ctx context.Context, i int) {
+		user := benchkit.User(i%l.users + 1)
+		var mine stats
+		for ctx.Err() == nil {
+			d, err := l.session(user)
+			switch {
+			case ctx.Err() != nil: // started under load, ended after it: not counted
+			case err != nil:
+				mine.errs++
+				if mine.firstErr == "" {
+					mine.firstErr = err.Error()
 				}
+				time.Sleep(50 * time.Millisecond) // do not hammer a server that refuses
+			default:
+				mine.login = append(mine.login, d)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			all.login = append(all.login, mine.login...)
-			all.errs += mine.errs
-			if all.firstErr == "" {
-				all.firstErr = mine.firstErr
-			}
-		}()
-	}
-	wg.Wait()
-	all.elapsed = time.Since(start)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		all.login = append(all.login, mine.login...)
+		all.errs += mine.errs
+		if all.firstErr == "" {
+			all.firstErr = mine.firstErr
+		}
+	})
 	return all
 }
 
