@@ -40,16 +40,17 @@ export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENT
 # The packages with concurrency (the store and its backends, the notifier,
 # the indexer, the protocol servers and their accept loop, login,
 # supervise) run under the race detector, and only there: it makes them
-# 2-10x slower, and running them twice would cost more than it finds. A
-# test that bounds the heap cannot hold under the detector, which changes
-# what allocates: it runs without it.
+# 2-10x slower, and running them twice would cost more than it finds.
+# Tests whose bounds hold only at uninstrumented speed run without it: one
+# bounds the heap (the detector changes what allocates), the login-budget
+# ones give a forced garbage collection 50 ms (login.hash_wait).
 race='/internal/(store|notify|indexer|imapserver|pop3server|lmtpserver|netserve|login|supervise)(/|$)'
-heap='^TestFetchLargeMailboxStreams$'
+unraced='^(TestFetchLargeMailboxStreams|TestLoginBusyPastDeadline|TestLoginBusySysTemp|TestLoginBusyUnavailable)$'
 mapfile -t plain < <(go list ./... | grep -Ev "$race")
 mapfile -t racy < <(go list ./... | grep -E "$race")
 go test -count=1 -timeout 30m "${plain[@]}"
-go test -count=1 -timeout 30m -run "$heap" "${racy[@]}"
-go test -race -count=1 -timeout 30m -skip "$heap" "${racy[@]}"
+go test -count=1 -timeout 30m -run "$unraced" "${racy[@]}"
+go test -race -count=1 -timeout 30m -skip "$unraced" "${racy[@]}"
 # The fault-injection tests: they need the test-only fault switches, which
 # only a build tagged quirefaults has (internal/store/cassandra/faults_on.go).
 go test -count=1 -race -timeout 10m -tags quirefaults -run '^TestFault' ./internal/store/cassandra/
