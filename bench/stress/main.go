@@ -19,11 +19,12 @@
 //     may name a message another one expunged), no broken connection, no
 //     LMTP rejection; every FETCH's UIDs strictly ascending;
 //   - after it: the process still runs and answers NOOP; its log has no
-//     "panic" (recovered or not); the indexer's and converter's panics
-//     counters are 0; per mailbox, STATUS MESSAGES equals the count of a
-//     FETCH 1:*, UIDs strictly ascending and below UIDNEXT; once the
-//     indexer has caught up, UID SEARCH BODY of each message's token finds
-//     exactly that message (up to -search-max messages per mailbox).
+//     "panic" (recovered or not); every panics counter of GET
+//     /server/statistics is 0; per mailbox, STATUS MESSAGES equals the
+//     count of a FETCH 1:*, UIDs strictly ascending and below UIDNEXT;
+//     once the indexer has caught up, UID SEARCH BODY of each message's
+//     token finds exactly that message (up to -search-max messages per
+//     mailbox).
 //
 // Everything binds 127.0.0.1. Run it from the repository root after make
 // build:

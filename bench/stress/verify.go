@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -33,8 +34,8 @@ func verify(ctx context.Context, o options, srv *server, res *result) {
 }
 
 // caughtUp waits until the indexer has no mailbox queued (twice in a
-// row, half a second apart), for at most a minute, and checks that
-// neither it nor the converter recovered a panic.
+// row, half a second apart), for at most a minute, and checks that no
+// component recovered a panic (GET /server/statistics).
 func caughtUp(ctx context.Context, srv *server, res *result) error {
 	deadline := time.Now().Add(time.Minute)
 	idle := 0
@@ -63,14 +64,16 @@ func caughtUp(ctx context.Context, srv *server, res *result) error {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	var cs struct {
-		Panics int64 `json:"panics"`
+	var ss struct {
+		Panics map[string]int64 `json:"panics"`
 	}
-	if err := getJSON(ctx, srv.t, "/converter/statistics", &cs); err != nil {
+	if err := getJSON(ctx, srv.t, "/server/statistics", &ss); err != nil {
 		return err
 	}
-	if cs.Panics != 0 {
-		res.failFinal("converter statistics: %d panics recovered", cs.Panics)
+	for _, c := range slices.Sorted(maps.Keys(ss.Panics)) {
+		if ss.Panics[c] != 0 {
+			res.failFinal("server statistics: %s recovered %d panics", c, ss.Panics[c])
+		}
 	}
 	return nil
 }

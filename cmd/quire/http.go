@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/quiremail/quire/internal/adminapi"
+	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -26,11 +27,12 @@ import (
 // attachment's name), and the indexer's counts and lag describe the mail
 // traffic; the profiler and freeing memory cost CPU on demand and show
 // the heap's contents.
-func httpHandler(st *store.Store, ss *searchStack, token string, ready *readiness) http.Handler {
+func httpHandler(st *store.Store, ss *searchStack, mesh *notify.Mesh, token string, ready *readiness) http.Handler {
 	private := http.NewServeMux()
 	private.Handle("/admin/", adminapi.Handler(adminapi.Local(st), token))
 	private.Handle("POST /admin/reindex", reindexHandler(ss, st))
 	ss.handle(private)
+	private.HandleFunc("GET /server/statistics", panicsHandler(st, ss, mesh))
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	private.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -32,7 +32,7 @@ func testHTTP(t *testing.T) (http.Handler, *readiness) {
 	}
 	t.Cleanup(ss.close)
 	ready := new(readiness)
-	return httpHandler(st, ss, "tok", ready), ready
+	return httpHandler(st, ss, nil, "tok", ready), ready
 }
 
 // answer sends one request and returns the status and body.
@@ -70,6 +70,7 @@ func TestOperatorEndpointsNeedTheToken(t *testing.T) {
 		{"POST", "/debug/memory/free"},
 		{"GET", "/converter/statistics"},
 		{"GET", "/indexer/statistics"},
+		{"GET", "/server/statistics"},
 		{"POST", "/admin/user/list"},
 	} {
 		for _, tok := range []string{"", "wrong"} {

@@ -114,7 +114,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	}
 	for _, addr := range cfg.HTTP.Listen {
-		srv := &http.Server{Handler: httpHandler(st, ss, token, &ready), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: httpHandler(st, ss, mesh, token, &ready), ReadHeaderTimeout: 10 * time.Second}
 		httpStop = append(httpStop, func(ctx context.Context) error {
 			if err := srv.Shutdown(ctx); err != nil {
 				srv.Close()
