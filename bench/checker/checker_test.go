@@ -23,24 +23,11 @@ func cassandra(t *testing.T) string {
 	return addr
 }
 
-func buildQuire(t *testing.T) string {
-	t.Helper()
-	root, err := benchkit.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := benchkit.BuildQuire(root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 // TestShortRun is the checker's 60-second run in make test: three hosts,
 // thirty clients, one host killed and restarted; no invariant may break.
 func TestShortRun(t *testing.T) {
 	addr := cassandra(t)
-	o := options{hosts: 3, clients: 30, users: 3, duration: 60 * time.Second, kill: true, quireBin: buildQuire(t),
+	o := options{hosts: 3, clients: 30, users: 3, duration: 60 * time.Second, kill: true, quireBin: benchkit.BuildQuire(t),
 		history: filepath.Join(t.TempDir(), "history"), seed: uint64(time.Now().UnixNano()), casAddr: addr}
 	res, err := run(context.Background(), o)
 	if err != nil {

@@ -8,25 +8,12 @@ import (
 	"github.com/quiremail/quire/bench/internal/benchkit"
 )
 
-func buildQuire(t *testing.T) string {
-	t.Helper()
-	root, err := benchkit.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := benchkit.BuildQuire(root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 // TestShortRun is the stress test's 60-second run in make test: 30 s of
 // load per isc.mode; the server must stay up, log no panic and answer
 // consistently.
 func TestShortRun(t *testing.T) {
 	o := options{clients: 10, users: 2, lmtp: 2, duration: 30 * time.Second, keep: 20, searchMax: 500,
-		quireBin: buildQuire(t), modes: []string{"immediate", "deferred"}, seed: uint64(time.Now().UnixNano())}
+		quireBin: benchkit.BuildQuire(t), modes: []string{"immediate", "deferred"}, seed: uint64(time.Now().UnixNano())}
 	for _, mode := range o.modes {
 		t.Run(mode, func(t *testing.T) {
 			res, err := run(context.Background(), o, mode)

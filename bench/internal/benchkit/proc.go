@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -213,15 +214,21 @@ func ProcessTree(root int) ([]int, error) {
 	return out, nil
 }
 
-// BuildQuire builds ./cmd/quire of the repository at root into dir and
-// returns the binary's path: the tests of the load programs run the code
-// they sit beside, not a bin/quire left from an earlier build.
-func BuildQuire(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "quire")
+// BuildQuire builds ./cmd/quire of the repository into the test's
+// temporary directory and returns the binary's path: the tests of the
+// load programs run the code they sit beside, not a bin/quire left from
+// an earlier build.
+func BuildQuire(t testing.TB) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "quire")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/quire")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/quire: %w\n%s", err, out)
+		t.Fatalf("go build ./cmd/quire: %v\n%s", err, out)
 	}
-	return bin, nil
+	return bin
 }
