@@ -107,7 +107,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // full).
 //
 // The order matters: a password verified within the cache's TTL against
-// the user's current hash is accepted without delay or hashing. Otherwise
+// the user's current hash is accepted without delay or hashing; a login
+// whose (user, password) another login is checking right now waits for
+// that check and takes its success from the cache. Otherwise
 // the attempt is registered with the Guard before anything else
 // (Guard.Attempt), so concurrent guesses delay each other; it waits out the
 // delay, looks the user up, and verifies within the memory budget.
@@ -116,13 +118,22 @@ func (a *Authenticator) Login(ctx context.Context, username, password, addr stri
 	if err != nil {
 		canon = username // still counted and delayed like any other name
 	}
-	if a.cache.live(canon, password) {
-		u, err := a.users.User(ctx, canon)
-		if err == nil && u.PasswordHash != "" && a.cache.hit(canon, password, u.PasswordHash) {
-			a.guard.Succeeded(canon)
+	if u, ok := a.cached(ctx, canon, password); ok {
+		return u, nil
+	}
+	if wait, land := a.cache.takeoff(canon, password); wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return store.User{}, ctx.Err()
+		}
+		if u, ok := a.cached(ctx, canon, password); ok {
 			return u, nil
 		}
-		// Changed, deleted or unreachable: the full path decides.
+		// The check it waited for failed: this one goes the full way,
+		// counted and delayed like any other.
+	} else {
+		defer land()
 	}
 	if d := a.guard.Attempt(canon, addr); d > 0 {
 		if err := a.sleep(ctx, d); err != nil {
@@ -151,6 +162,21 @@ func (a *Authenticator) Login(ctx context.Context, username, password, addr stri
 	a.cache.put(canon, password, hash)
 	a.guard.Passed(canon, addr)
 	return u, nil
+}
+
+// cached returns the user when password was verified within the cache's
+// TTL against the user's current hash; a changed, deleted or unreachable
+// user goes the full way.
+func (a *Authenticator) cached(ctx context.Context, canon, password string) (store.User, bool) {
+	if !a.cache.live(canon, password) {
+		return store.User{}, false
+	}
+	u, err := a.users.User(ctx, canon)
+	if err != nil || u.PasswordHash == "" || !a.cache.hit(canon, password, u.PasswordHash) {
+		return store.User{}, false
+	}
+	a.guard.Succeeded(canon)
+	return u, true
 }
 
 // verify checks password against hash within the memory budget. Its error

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -156,7 +157,9 @@ func TestConcurrentFailuresDelayed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := a.Login(context.Background(), "me@x.test", "wrong", "10.0.0.9"); !errors.Is(err, mail.ErrAuthFailed) {
+			// Guesses differ, as in a real burst (the same guess at once
+			// would wait for one check: TestConcurrentLoginsCoalesce).
+			if _, err := a.Login(context.Background(), "me@x.test", fmt.Sprintf("wrong%d", i), "10.0.0.9"); !errors.Is(err, mail.ErrAuthFailed) {
 				t.Errorf("login %d: %v", i, err)
 			}
 		}()
@@ -191,5 +194,51 @@ func TestConcurrentUsersOneAddress(t *testing.T) {
 			}
 		}()
 	}
+	wg.Wait()
+}
+
+// firstBlocks holds the first lookup until release is closed.
+type firstBlocks struct {
+	Users
+	once    sync.Once
+	release chan struct{}
+}
+
+func (f *firstBlocks) User(ctx context.Context, a string) (store.User, error) {
+	f.once.Do(func() { <-f.release })
+	return f.Users.User(ctx, a)
+}
+
+// TestConcurrentLoginsCoalesce: a client opening n connections at once
+// with the right password pays one check: the other logins wait for it and
+// are neither delayed as attempts nor hashed (the budget would refuse a
+// second argon2id check here). Without the coalescing, the n-1 others count
+// as attempts in flight and are delayed.
+func TestConcurrentLoginsCoalesce(t *testing.T) {
+	const n = 8
+	hash := mustHash(t, "secret")
+	us := &firstBlocks{Users: &mutableUsers{m: map[string]store.User{"me@x.test": {ID: "1", Address: "me@x.test", PasswordHash: hash}}}, release: make(chan struct{})}
+	b := NewBudget(directory.VerifyMemory(hash)) // room for one check at a time
+	g := NewGuard(GuardOptions{FreeFailures: 1, BaseDelay: time.Hour, MaxDelay: time.Hour})
+	a := NewAuthenticatorWith(us, g, AuthOptions{Budget: b, HashWait: 5 * time.Second, CacheTTL: time.Minute, CacheEntries: 10}, nil)
+	a.sleep = func(context.Context, time.Duration) error { t.Error("a login was delayed"); return nil }
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Login(context.Background(), "me@x.test", "secret", "10.0.0.9"); err != nil {
+				t.Errorf("login %d: %v", i, err)
+			}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.cache.coalesced.Load() < n-1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := a.cache.coalesced.Load(); got != n-1 {
+		t.Errorf("%d logins waited for the first one's check, want %d", got, n-1)
+	}
+	close(us.release)
 	wg.Wait()
 }

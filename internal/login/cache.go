@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,7 +29,11 @@ type verifiedCache struct {
 	mu  struct {
 		sync.Mutex
 		m map[[32]byte]cached
+		// flying holds the checks of (user, password) under way, each
+		// closed when its check ended (see takeoff).
+		flying map[[32]byte]chan struct{}
 	}
+	coalesced atomic.Int64 // logins that waited for another's check
 }
 
 type cached struct {
@@ -45,7 +50,36 @@ func newVerifiedCache(ttl time.Duration, max int, now func() time.Time) *verifie
 	c := &verifiedCache{ttl: ttl, max: max, now: now}
 	_, _ = rand.Read(c.key[:]) // crypto/rand.Read never fails (Go 1.24)
 	c.mu.m = make(map[[32]byte]cached)
+	c.mu.flying = make(map[[32]byte]chan struct{})
 	return c
+}
+
+// takeoff coalesces concurrent checks of one (user, password): a client
+// that opens several connections at once, as most do, pays one hash, and
+// its other logins are neither hashed nor counted as attempts. When no
+// check of the pair is under way, the caller leads: wait is nil and it
+// must call land once its check ended (after put, when it passed).
+// Otherwise wait is closed when the leader lands; the caller then asks the
+// cache, and goes the full way when the leader failed.
+func (c *verifiedCache) takeoff(user, password string) (wait <-chan struct{}, land func()) {
+	if c == nil {
+		return nil, func() {}
+	}
+	id := c.id(user, password)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.mu.flying[id]; ok {
+		c.coalesced.Add(1)
+		return ch, nil
+	}
+	ch := make(chan struct{})
+	c.mu.flying[id] = ch
+	return nil, func() {
+		c.mu.Lock()
+		delete(c.mu.flying, id)
+		c.mu.Unlock()
+		close(ch)
+	}
 }
 
 // id returns the entry key of (user, password).
