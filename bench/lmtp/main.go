@@ -134,6 +134,15 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *corpus
 			break
 		}
 	}
+	if srv.TokenFile != "" { // quire: how far the index lagged behind
+		var delivered int64
+		for _, x := range res {
+			delivered += int64(x.rcptOK)
+		}
+		lag := indexLag(ctx, srv, delivered)
+		log.Printf("%s: %s", label, lag)
+		rep.notes = append(rep.notes, label+": "+lag)
+	}
 	if msg := <-profDone; msg != "" {
 		log.Printf("%s: %s", label, msg)
 		rep.notes = append(rep.notes, label+": "+msg)
