@@ -3,6 +3,7 @@ package indexer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -259,23 +260,28 @@ func TestBackground(t *testing.T) {
 	})
 }
 
-// TestResumeAfterRestart: deferred deliveries that no host indexed (the
-// host stopped) are found in the index queue by the next start.
+// TestResumeAfterRestart: deliveries that no host indexed (the host
+// stopped before its pipeline ran), in either mode, are found in the index
+// queue by the next start.
 func TestResumeAfterRestart(t *testing.T) {
-	r := newRig(t)
-	r.service(Options{Deferred: true}, false) // "crashes" before indexing
-	r.deliver(withAttachment("one", "quixotic"))
-	r.deliver(withAttachment("two", "quixotic"))
-	inbox := r.mailbox("INBOX")
-	if m, n := r.mark(inbox), r.marks(); m != 0 || n != 1 {
-		t.Fatalf("before the restart: mark %d, %d queued marks; want 0 and 1", m, n)
+	for _, deferred := range []bool{true, false} {
+		t.Run(fmt.Sprintf("deferred=%v", deferred), func(t *testing.T) {
+			r := newRig(t)
+			r.service(Options{Deferred: deferred}, false) // "crashes" before indexing
+			r.deliver(withAttachment("one", "quixotic"))
+			r.deliver(withAttachment("two", "quixotic"))
+			inbox := r.mailbox("INBOX")
+			if m, n := r.mark(inbox), r.marks(); m != 0 || n != 1 {
+				t.Fatalf("before the restart: mark %d, %d queued marks; want 0 and 1", m, n)
+			}
+			r.service(Options{Deferred: deferred, Margin: time.Millisecond, SweepEvery: 20 * time.Millisecond}, true) // the restart
+			eventually(t, "both deliveries indexed after the restart", func() bool { return r.mark(inbox) == 2 })
+			if got := r.find(inbox, search.FieldAttachments, "quixotic"); !slices.Equal(got, []uint32{1, 2}) {
+				t.Fatalf("BODY quixotic: %v", got)
+			}
+			eventually(t, "the mark cleared", func() bool { return r.marks() == 0 })
+		})
 	}
-	r.service(Options{Deferred: true, Margin: time.Millisecond, SweepEvery: 20 * time.Millisecond}, true) // the restart
-	eventually(t, "both deliveries indexed after the restart", func() bool { return r.mark(inbox) == 2 })
-	if got := r.find(inbox, search.FieldAttachments, "quixotic"); !slices.Equal(got, []uint32{1, 2}) {
-		t.Fatalf("BODY quixotic: %v", got)
-	}
-	eventually(t, "the mark cleared", func() bool { return r.marks() == 0 })
 }
 
 // TestIndexDown: a failing index never fails a delivery; the mark stays
