@@ -42,6 +42,10 @@ func TestUserAddRightAfterStart(t *testing.T) {
 		if err := srv.Start(); err != nil {
 			t.Fatal(err)
 		}
+		exited := make(chan struct{}) // closed when serve has exited, with waitErr
+		var waitErr error
+		go func() { waitErr = srv.Wait(); close(exited) }()
+		t.Cleanup(func() { _ = srv.Process.Kill(); <-exited }) // a failed start leaves no server behind
 		waitFor, ready := "the IMAP port", func() bool {
 			c, err := net.Dial("tcp", imapAddr)
 			if err == nil {
@@ -60,8 +64,6 @@ func TestUserAddRightAfterStart(t *testing.T) {
 		add := exec.Command(bin, "user", "add", "ready@example.org", "--password-hash", "{PLAIN}pw", "--config", cfg)
 		out, err := add.CombinedOutput()
 		if err != nil {
-			_ = srv.Process.Kill()
-			_ = srv.Wait()
 			t.Fatalf("start %d: user add right after %s: %v\n%s", i, waitFor, err, out)
 		}
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
@@ -70,8 +72,9 @@ func TestUserAddRightAfterStart(t *testing.T) {
 		}
 		resp.Body.Close()
 		_ = srv.Process.Signal(syscall.SIGTERM)
-		if err := srv.Wait(); err != nil {
-			t.Fatalf("start %d: serve after SIGTERM: %v", i, err)
+		<-exited
+		if waitErr != nil {
+			t.Fatalf("start %d: serve after SIGTERM: %v", i, waitErr)
 		}
 		if !strings.Contains(string(out), "created ready@example.org") {
 			t.Fatalf("start %d: user add said %q", i, out)
