@@ -42,17 +42,17 @@ func startProtoServer(t *testing.T, serverKeys string) *protoServer {
 	return s
 }
 
-// exited waits for the server to exit and returns its error and when.
-func (s *protoServer) exited(t *testing.T, within time.Duration) (error, time.Time) {
+// exited waits for the server to exit and returns when, and its error.
+func (s *protoServer) exited(t *testing.T, within time.Duration) (time.Time, error) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
 	select {
 	case err := <-done:
-		return err, time.Now()
+		return time.Now(), err
 	case <-time.After(within):
 		t.Fatalf("quire serve still running %v after SIGTERM", within)
-		return nil, time.Time{}
+		return time.Time{}, nil
 	}
 }
 
@@ -108,7 +108,7 @@ func TestSIGTERMDrainsSessions(t *testing.T) {
 	if got := testkit.UntilEOF(t, pop, popr); strings.Join(got, "\n") != "-ERR [SYS/TEMP] server shutting down" {
 		t.Errorf("POP3 session got %q before EOF", got)
 	}
-	err, at := s.exited(t, grace+10*time.Second)
+	at, err := s.exited(t, grace+10*time.Second)
 	if err != nil {
 		t.Errorf("quire serve exited with %v, want status 0", err)
 	}
@@ -133,7 +133,7 @@ func TestSIGTERMExitsWhenDrained(t *testing.T) {
 	if got := testkit.UntilEOF(t, idle.conn, idle.br); strings.Join(got, "\n") != "* BYE [UNAVAILABLE] Server shutting down; reconnect shortly" {
 		t.Errorf("IMAP session in IDLE got %q before EOF, want the shutdown BYE", got)
 	}
-	err, at := s.exited(t, 20*time.Second)
+	at, err := s.exited(t, 20*time.Second)
 	if err != nil {
 		t.Errorf("quire serve exited with %v, want status 0", err)
 	}
