@@ -45,9 +45,6 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 		Timeout: cfg.ISC.Timeout.Duration(), MaxInput: int64(cfg.ISC.MaxPartSize),
 	})
 	s := &searchStack{conv: conv, close: conv.Close}
-	if len(cfg.ISC.Hosts) == 0 {
-		go conv.Warm() // the first PDF delivered need not wait for the engine's compile
-	}
 	switch cfg.SearchEngine() {
 	case "bleve":
 		bl, err := bleveindex.Open(filepath.Join(cfg.Store.DataDir, "index"))

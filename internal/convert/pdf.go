@@ -49,12 +49,6 @@ func (e *pdfEngine) start() (pdfium.Pool, error) {
 	return e.pool, e.err
 }
 
-// Warm compiles the PDF engine now (seconds of CPU), so that the first
-// PDF converted after a start does not wait for it: a delivery in
-// immediate mode would spend its whole wait on the compile. Call it in a
-// goroutine of its own; it returns once the engine is ready or failed.
-func (c *Converter) Warm() { _, _ = c.pdfium.start() }
-
 func (e *pdfEngine) close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
