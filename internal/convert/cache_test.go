@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -91,5 +92,43 @@ func TestCacheConcurrentOnce(t *testing.T) {
 	wg.Wait()
 	if s := c.Stats(); s.CacheMisses != 1 || s.CacheHits != 49 || s.Conversions[KindDOCX] != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestCacheFailedOnce: content that fails to convert fails the same way
+// every time, so the failure is cached: a damaged attachment to many
+// recipients, or met again by the indexer after its delivery, is tried
+// once. Each answer is still a failure, the file name its text.
+func TestCacheFailedOnce(t *testing.T) {
+	c := New(Options{Cache: &memCache{m: map[string][2]string{}}})
+	for i := range 3 {
+		r := c.Convert(context.Background(), "", "", "broken.docx", []byte("not a zip"))
+		if r.Err == nil || r.Text != "broken.docx" || r.Kind != KindDOCX {
+			t.Fatalf("conversion %d: %+v, want a DOCX failure with the file name as text", i, r)
+		}
+		if i > 0 && !errors.Is(r.Err, ErrFailedBefore) {
+			t.Fatalf("conversion %d: %v, want ErrFailedBefore", i, r.Err)
+		}
+	}
+	if s := c.Stats(); s.Conversions[KindDOCX] != 1 || s.Failures[KindDOCX] != 1 || s.CacheHits != 2 {
+		t.Fatalf("stats %+v, want one failed conversion and two cache hits", s)
+	}
+}
+
+// TestCacheTimeoutNotCached: a conversion that ran out of time says
+// nothing about the content: the next one converts again.
+func TestCacheTimeoutNotCached(t *testing.T) {
+	c := New(Options{Cache: &memCache{m: map[string][2]string{}}})
+	data := docxFile(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r := c.Convert(ctx, "", "", "a.docx", data); r.Err == nil {
+		t.Fatalf("with its context ended: %+v, want a failure", r)
+	}
+	if r := c.Convert(context.Background(), "", "", "a.docx", data); r.Err != nil {
+		t.Fatalf("after a timed-out conversion: %v", r.Err)
+	}
+	if s := c.Stats(); s.Conversions[KindDOCX] != 2 {
+		t.Fatalf("stats %+v, want two conversions", s)
 	}
 }

@@ -56,8 +56,25 @@ type Cache interface {
 }
 
 // cacheVersion changes when extractors change what they produce, so older
-// cached text is not served for new conversions.
-const cacheVersion = "quire-convert-1"
+// cached text is not served for new conversions. Version 2 added cached
+// failures, which a version-1 reader would take for text.
+const cacheVersion = "quire-convert-2"
+
+// failedPrefix marks a cached failure: its kind is failedPrefix+kind and
+// its text the error.
+const failedPrefix = "failed:"
+
+// ErrFailedBefore wraps the error of a conversion that failed on the same
+// content before, served from the cache.
+var ErrFailedBefore = errors.New("convert: failed before on the same content")
+
+// cachedResult is the Result a cache entry stands for.
+func cachedResult(kind, text string) Result {
+	if k, ok := strings.CutPrefix(kind, failedPrefix); ok {
+		return Result{Kind: k, Err: fmt.Errorf("%w: %s", ErrFailedBefore, text)}
+	}
+	return Result{Kind: kind, Text: text}
+}
 
 // cacheKey digests what the text depends on: the extractor, the content,
 // and for text kinds the charset. The file name is not part of it.
@@ -235,7 +252,7 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 		key = cacheKey(kind, charset, data)
 		if k, text, ok, err := c.o.Cache.GetText(ctx, key); err == nil && ok {
 			c.stats.cache(true)
-			return Result{Kind: k, Text: text}
+			return cachedResult(k, text)
 		}
 		// The same content being converted already (a delivery to many
 		// recipients at once): wait for that conversion.
@@ -254,13 +271,21 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 	}
 	t0 := time.Now()
 	r, remote := c.remote(ctx, kind, contentType, charset, filename, data)
+	final := false // a failure that the content alone caused
 	if !remote {
-		r = c.extract(ctx, kind, contentType, charset, filename, data, depth)
+		r, final = c.extract(ctx, kind, contentType, charset, filename, data, depth)
 	}
 	c.stats.converted(kind, len(data), len(r.Text), time.Since(t0), r.Err)
-	if key != nil && r.Err == nil {
-		// A failed write only costs a conversion next time.
+	// A failed write only costs a conversion next time.
+	switch {
+	case key == nil:
+	case r.Err == nil:
 		_ = c.o.Cache.PutText(ctx, key, r.Kind, r.Text)
+	case final:
+		// The same bytes fail the same way: a damaged attachment sent to
+		// fifty recipients, or met again by the indexer after delivery,
+		// is tried once.
+		_ = c.o.Cache.PutText(ctx, key, failedPrefix+r.Kind, r.Err.Error())
 	}
 	if key != nil {
 		c.flights.set(string(key), r)
@@ -313,14 +338,16 @@ func (fs *flights) leave(key string, f *flight) {
 }
 
 // extract runs the extractor for kind here; on failure Text is empty and
-// Err says why.
-func (c *Converter) extract(ctx context.Context, kind, contentType, charset, filename string, data []byte, depth int) (res Result) {
+// Err says why, and final reports that the content alone caused it (not
+// the time limit, the engine or a bug in an extractor), so that the same
+// bytes would fail again.
+func (c *Converter) extract(ctx context.Context, kind, contentType, charset, filename string, data []byte, depth int) (res Result, final bool) {
 	res.Kind = kind
 	var pdfPool pdfium.Pool
 	if kind == KindPDF {
 		var err error
 		if pdfPool, err = c.pdfium.start(); err != nil {
-			return Result{Kind: kind, Err: err}
+			return Result{Kind: kind, Err: err}, false
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
@@ -328,7 +355,7 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 	defer func() {
 		if p := recover(); p != nil { // a bug in an extractor must not fail a delivery
 			c.panicked(res.Kind, &supervise.PanicError{Value: p, Stack: debug.Stack()})
-			res.Text, res.Err = "", fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p)
+			res.Text, res.Err, final = "", fmt.Errorf("convert: %s extractor failed: %v", res.Kind, p), false
 		}
 	}()
 	w := &textWriter{max: c.o.MaxOutput, ctx: ctx}
@@ -374,14 +401,15 @@ func (c *Converter) extract(ctx context.Context, kind, contentType, charset, fil
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("convert: %s: gave up after %v: %w", res.Kind, c.o.Timeout, ctx.Err())
 	}
-	if pe, ok := errors.AsType[*supervise.PanicError](err); ok { // from an extractor's own goroutine
+	pe, panicked := errors.AsType[*supervise.PanicError](err)
+	if panicked { // from an extractor's own goroutine
 		c.panicked(res.Kind, pe)
 	}
 	if err != nil {
-		return Result{Kind: res.Kind, Err: err}
+		return Result{Kind: res.Kind, Err: err}, ctx.Err() == nil && !panicked
 	}
 	res.Text = strings.TrimSpace(w.String())
-	return res
+	return res, false
 }
 
 // panicked logs and counts a panic recovered in an extractor.
