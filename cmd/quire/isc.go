@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/convert"
 )
 
@@ -32,7 +33,7 @@ func (c *cli) iscConvert(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("isc convert: %w", err)
 	}
-	conv := convert.New(convert.Options{})
+	conv := convert.New(convert.Options{EngineCache: config.ISC{}.EngineCacheDir()})
 	defer conv.Close()
 	name := filepath.Base(pos[0])
 	if convert.Kind(*ct, name) == convert.KindMessage {
@@ -80,7 +81,7 @@ func (c *cli) iscServe(ctx context.Context, args []string) error {
 	if *useTLS && cfg.TLS.CertFile == "" {
 		return errors.New("isc serve: --tls needs tls.cert_file and tls.key_file in the config")
 	}
-	conv := convert.New(convert.Options{})
+	conv := convert.New(convert.Options{EngineCache: config.ISC{}.EngineCacheDir()})
 	defer conv.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -43,6 +43,7 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 	conv := convert.New(convert.Options{
 		Hosts: cfg.ISC.Hosts, HTTP: hc, Tika: cfg.ISC.Tika, Cache: st,
 		Timeout: cfg.ISC.Timeout.Duration(), MaxInput: int64(cfg.ISC.MaxPartSize),
+		EngineCache: cfg.ISC.EngineCacheDir(),
 	})
 	s := &searchStack{conv: conv, close: conv.Close}
 	switch cfg.SearchEngine() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"time"
 
@@ -53,6 +54,28 @@ type ISC struct {
 	Timeout     Duration `toml:"timeout"`       // per part
 	MaxPartSize Size     `toml:"max_part_size"` // bytes of one part read; the rest is not indexed
 	Workers     int      `toml:"workers"`       // background indexing of this host
+	// EngineCache is where the PDF engine's compiled code is kept, so
+	// that only the first start of a version compiles it (seconds of
+	// CPU). Empty: the user's cache directory ($XDG_CACHE_HOME or
+	// ~/.cache)/quire/pdf-engine; "none": compiled in memory at every
+	// start.
+	EngineCache string `toml:"engine_cache"`
+}
+
+// EngineCacheDir is where isc.engine_cache puts the compiled PDF engine,
+// "" for nowhere.
+func (i ISC) EngineCacheDir() string {
+	switch i.EngineCache {
+	case "none":
+		return ""
+	case "":
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return "" // no home: compile in memory
+		}
+		return filepath.Join(d, "quire", "pdf-engine")
+	}
+	return i.EngineCache
 }
 
 // Search selects the full-text index that narrows SEARCH's text criteria.

@@ -186,6 +186,9 @@ func (c Config) validateSearch(ck *checker) {
 	if i.Workers < 1 {
 		ck.fail("isc.workers", i.Workers, "must be at least 1")
 	}
+	if e := i.EngineCache; e != "" && e != "none" && !filepath.IsAbs(e) {
+		ck.fail("isc.engine_cache", e, `must be an absolute directory, "none", or empty for the user's cache directory`)
+	}
 	s := c.Search
 	switch e := c.SearchEngine(); {
 	case e != "bleve" && e != "opensearch" && e != "none":

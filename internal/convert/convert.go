@@ -38,6 +38,11 @@ type Options struct {
 	// Tika, if set, is an Apache Tika server's base URL, asked (PUT
 	// /tika) for the types no extractor here knows, in process only.
 	Tika string
+	// EngineCache, if set, is a directory where the PDF engine's compiled
+	// code is kept, so that only the first start of a version compiles it
+	// (seconds of CPU); the others load it. Empty: compiled in memory at
+	// the first PDF of every start.
+	EngineCache string
 	// Cache, if set, keeps converted text by content hash, so an
 	// attachment delivered to many recipients, or forwarded, is converted
 	// once.
@@ -154,7 +159,7 @@ type Converter struct {
 
 // New returns a Converter. Close releases its PDF engine.
 func New(o Options) *Converter {
-	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}, flights: &flights{}}
+	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{cacheDir: o.EngineCache}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}, flights: &flights{}}
 }
 
 // Stats returns the counters since New.

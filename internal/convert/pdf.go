@@ -12,6 +12,8 @@ import (
 	"github.com/klippa-app/go-pdfium/requests"
 	"github.com/klippa-app/go-pdfium/webassembly"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/quiremail/quire/internal/supervise"
 )
@@ -25,9 +27,11 @@ const maxPDFPages = 2000
 // searching needs. The engine starts on first use (compiling the module
 // takes a few seconds) and serves one conversion at a time per instance.
 type pdfEngine struct {
-	mu   sync.Mutex
-	pool pdfium.Pool
-	err  error
+	cacheDir string // Options.EngineCache
+	mu       sync.Mutex
+	pool     pdfium.Pool
+	cache    wazero.CompilationCache // nil without cacheDir
+	err      error
 }
 
 // start compiles the engine once. It runs before a part's deadline
@@ -37,10 +41,21 @@ func (e *pdfEngine) start() (pdfium.Pool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.pool == nil && e.err == nil {
+		// The features go-pdfium's module needs (its default config):
+		// PDFium's setjmp/longjmp became WebAssembly exception handling.
+		rc := wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling)
+		if e.cacheDir != "" {
+			// wazero keys the cache by its own version and the module's
+			// hash: an upgrade compiles again, a damaged entry is replaced.
+			if cache, err := wazero.NewCompilationCacheWithDir(e.cacheDir); err == nil {
+				e.cache, rc = cache, rc.WithCompilationCache(cache)
+			}
+		}
 		e.pool, e.err = webassembly.Init(webassembly.Config{
 			MinIdle: 0, MaxIdle: 1, MaxTotal: 2,
-			FSConfig: wazero.NewFSConfig(), // nothing mounted
-			Stdout:   io.Discard, Stderr: io.Discard,
+			FSConfig:      wazero.NewFSConfig(), // nothing mounted
+			RuntimeConfig: rc,
+			Stdout:        io.Discard, Stderr: io.Discard,
 		})
 		if e.err != nil {
 			e.err = fmt.Errorf("convert: starting the PDF engine: %w", e.err)
@@ -55,6 +70,10 @@ func (e *pdfEngine) close() {
 	if e.pool != nil {
 		_ = e.pool.Close()
 		e.pool = nil
+	}
+	if e.cache != nil {
+		_ = e.cache.Close(context.Background())
+		e.cache = nil
 	}
 }
 

@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,27 @@ func TestPDFEngineStartIsNotThePartsTime(t *testing.T) {
 	r := c.Convert(context.Background(), "application/pdf", "", "first.pdf", makePDF(t, "fjord zeppelin"))
 	if r.Err != nil || !strings.Contains(r.Text, "fjord zeppelin") {
 		t.Fatalf("the first PDF (engine start included, %v): %q, %v", time.Since(t0), r.Text, r.Err)
+	}
+}
+
+// TestPDFEngineCache: with EngineCache, the first start writes the
+// compiled engine there and a later start (a new Converter, as after a
+// restart) converts from it.
+func TestPDFEngineCache(t *testing.T) {
+	dir := t.TempDir()
+	data := makePDF(t, "The cached engine reads walruses.")
+	for i := range 2 {
+		c := New(Options{EngineCache: dir})
+		t0 := time.Now()
+		r := c.Convert(context.Background(), "application/pdf", "", "w.pdf", data)
+		t.Logf("start %d: first PDF in %v", i, time.Since(t0))
+		c.Close()
+		if r.Err != nil || !strings.Contains(r.Text, "walruses") {
+			t.Fatalf("start %d: %q, %v", i, r.Text, r.Err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("start %d: the engine cache %s is empty (%v)", i, dir, err)
+		}
 	}
 }
