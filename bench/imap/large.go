@@ -276,7 +276,7 @@ func largeMarkdown(o options, facts benchkit.Facts, c *benchkit.Corpus, results 
 	var b strings.Builder
 	fmt.Fprintf(&b, "## IMAP, one large mailbox: Quire vs Dovecot\n\n")
 	facts.Write(&b)
-	fmt.Fprintf(&b, "- mailbox: %d messages delivered over LMTP to one INBOX (corpus of %d messages from shared/corpus/gen_mbox.py, average %.1f KB, repeated), then %d more before the NOOP\n",
+	fmt.Fprintf(&b, "- mailbox: %d messages delivered over LMTP to one INBOX (corpus of %d messages from bench/corpus/gen_mbox.py, average %.1f KB, repeated), then %d more before the NOOP\n",
 		o.large, len(c.Msgs), c.AvgSize/1000, largeNew)
 	fmt.Fprintf(&b, "- one session; SELECT and NOOP run once, FETCH and SEARCH %d times (median); RSS is the serving process's (quire, or Dovecot's imap process of the session), sampled every 5 ms: at the step's start and its peak. Quire's RSS also counts the store's block cache, which the first FETCH after the fill fills: the heap a FETCH holds is measured by TestFetchLargeMailboxStreams\n\n", largeRepeat)
 	b.WriteString("| target | fill |")

@@ -8,7 +8,7 @@
 // packages (maildir), one target after the other in one run.
 //
 // Before the clients start, every user's INBOX is filled over LMTP with
-// -preload messages of the shared corpus (shared/corpus/gen_mbox.py), so
+// -preload messages of the shared corpus (bench/corpus/gen_mbox.py), so
 // every target serves the same mail. The report gives commands per second
 // with the ratio to Dovecot's, and p50/p99 per command.
 //

@@ -21,7 +21,7 @@ func (r *report) markdown() string {
 	o := r.opts
 	b.WriteString("## IMAP: Quire vs Dovecot\n\n")
 	r.facts.Write(&b)
-	fmt.Fprintf(&b, "- corpus: %d messages from shared/corpus/gen_mbox.py, average %.1f KB (CRLF); %d delivered to each INBOX first\n",
+	fmt.Fprintf(&b, "- corpus: %d messages from bench/corpus/gen_mbox.py, average %.1f KB (CRLF); %d delivered to each INBOX first\n",
 		len(r.corpus.Msgs), r.corpus.AvgSize/1000, o.preload)
 	fmt.Fprintf(&b, "- load: %d clients on %d users for %v per target; a session is connect, LOGIN, SELECT, FETCH 1:* (UID FLAGS ENVELOPE), %d × UID FETCH BODY.PEEK[], UID STORE +FLAGS (\\Seen), APPEND, UID STORE +FLAGS.SILENT (\\Deleted), EXPUNGE, LOGOUT\n\n",
 		o.clients, o.users, o.duration, bodiesPerSession)

@@ -1,5 +1,5 @@
 // Command lmtp measures LMTP delivery throughput: it delivers the shared
-// message corpus (shared/corpus/gen_mbox.py, 500 messages of about 19 KB by
+// message corpus (bench/corpus/gen_mbox.py, 500 messages of about 19 KB by
 // default) over LMTP to Quire on its embedded store, Quire on a Cassandra
 // node and Dovecot 2.3 from Debian's packages (maildir), one target after
 // the other in one run, and prints a Markdown table of messages/s,

@@ -21,7 +21,7 @@ func (r *report) markdown() string {
 	o := r.opts
 	fmt.Fprintf(&b, "## LMTP delivery: Quire vs Dovecot\n\n")
 	r.facts.Write(&b)
-	fmt.Fprintf(&b, "- corpus: %d messages from shared/corpus/gen_mbox.py, average %.1f KB (CRLF)\n",
+	fmt.Fprintf(&b, "- corpus: %d messages from bench/corpus/gen_mbox.py, average %.1f KB (CRLF)\n",
 		len(r.corpus.wire), r.corpus.avgSize/1000)
 	fmt.Fprintf(&b, "- load: %d connections, each delivering the corpus %d time(s), at most %v per scenario; recipients round-robin from %d users\n",
 		o.conns, o.rounds, o.maxTime, o.users)

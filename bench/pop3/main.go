@@ -5,7 +5,7 @@
 // It runs against quire on its embedded store, quire on a Cassandra node and
 // Dovecot 2.3 from Debian's packages (maildir), one after the other in one
 // run, after filling every maildrop over LMTP with -preload messages of the
-// shared corpus (shared/corpus/gen_mbox.py).
+// shared corpus (bench/corpus/gen_mbox.py).
 //
 // Run it from the repository root after make build:
 //

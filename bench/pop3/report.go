@@ -21,7 +21,7 @@ func (r *report) markdown() string {
 	o := r.opts
 	b.WriteString("## POP3 downloads: Quire vs Dovecot\n\n")
 	r.facts.Write(&b)
-	fmt.Fprintf(&b, "- corpus: %d messages from shared/corpus/gen_mbox.py, average %.1f KB (CRLF); %d delivered to each maildrop first\n",
+	fmt.Fprintf(&b, "- corpus: %d messages from bench/corpus/gen_mbox.py, average %.1f KB (CRLF); %d delivered to each maildrop first\n",
 		len(r.corpus.Msgs), r.corpus.AvgSize/1000, o.preload)
 	fmt.Fprintf(&b, "- load: %d clients on %d users for %v per target; a session is connect, USER+PASS, STAT, UIDL, %d × RETR of a random message, QUIT\n\n",
 		o.clients, o.users, o.duration, o.retr)

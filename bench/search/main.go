@@ -1,6 +1,6 @@
 // Command search measures IMAP SEARCH on one large mailbox: it fills one
 // user's INBOX with -messages messages of the shared corpus
-// (shared/corpus/gen_mbox.py) over LMTP and times UID SEARCH for TEXT,
+// (bench/corpus/gen_mbox.py) over LMTP and times UID SEARCH for TEXT,
 // BODY, SUBJECT and FROM, with one word and with two words (two keys,
 // ANDed), on each target in one run:
 //

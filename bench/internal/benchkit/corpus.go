@@ -10,20 +10,20 @@ import (
 	"path/filepath"
 )
 
-// Corpus is the benchmarks' mail, from shared/corpus/gen_mbox.py: each
+// Corpus is the benchmarks' mail, from bench/corpus/gen_mbox.py: each
 // message with CRLF line endings, ending in CRLF.
 type Corpus struct {
 	Msgs    [][]byte
 	AvgSize float64 // bytes
 }
 
-// LoadCorpus runs shared/corpus/gen_mbox.py for n messages and splits the
+// LoadCorpus runs bench/corpus/gen_mbox.py for n messages and splits the
 // mbox it writes. The generator is deterministic: the same n gives the
 // same messages on every machine, so the mbox is kept in
 // .cache/corpus/ under the generator's hash and n (100,000 messages take
 // the generator five minutes); dir is where it is written first.
 func LoadCorpus(ctx context.Context, root string, n int, dir string) (*Corpus, error) {
-	gen := filepath.Join(root, "..", "shared", "corpus", "gen_mbox.py")
+	gen := filepath.Join(root, "bench", "corpus", "gen_mbox.py")
 	src, err := os.ReadFile(gen)
 	if err != nil {
 		return nil, fmt.Errorf("the corpus generator: %w", err)
