@@ -191,20 +191,30 @@ func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.Messa
 // read fails the catch-up (it is retried); content that cannot be
 // converted does not (the converter salvages what it can).
 func (s *Service) doc(ctx context.Context, mb store.Mailbox, r store.MessageRow) (search.Doc, error) {
+	raw, root, err := s.read(ctx, mb, r)
+	if err != nil {
+		return search.Doc{}, err
+	}
+	return Doc(ctx, s.o.Converter, mb.UserID, mb.ID, uint32(r.UID), raw, root), nil
+}
+
+// read returns a message's bytes (up to MaxMessage) and its stored
+// structure (nil when it cannot be read: Doc scans raw, as SEARCH does).
+func (s *Service) read(ctx context.Context, mb store.Mailbox, r store.MessageRow) ([]byte, *message.Part, error) {
 	blob, err := s.o.Store.OpenBody(ctx, r.Meta)
 	if err != nil {
-		return search.Doc{}, fmt.Errorf("indexer: open message %d of %s: %w", r.UID, mb.ID, err)
+		return nil, nil, fmt.Errorf("indexer: open message %d of %s: %w", r.UID, mb.ID, err)
 	}
 	defer blob.Close()
 	raw := make([]byte, min(blob.Size(), s.o.MaxMessage))
 	if n, err := blob.ReadAt(raw, 0); n < len(raw) && err != nil && !errors.Is(err, io.EOF) {
-		return search.Doc{}, fmt.Errorf("indexer: read message %d of %s: %w", r.UID, mb.ID, err)
+		return nil, nil, fmt.Errorf("indexer: read message %d of %s: %w", r.UID, mb.ID, err)
 	}
 	root, err := message.Unmarshal(r.Meta.Structure)
 	if err != nil {
-		root = nil // scanned from raw, as SEARCH does
+		root = nil
 	}
-	return Doc(ctx, s.o.Converter, mb.UserID, mb.ID, uint32(r.UID), raw, root), nil
+	return raw, root, nil
 }
 
 func stripe(id string) int {

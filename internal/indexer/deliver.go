@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -47,11 +48,21 @@ func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, uids []mail.
 		// converts the message again.
 		_ = s.sup.Do("indexer: convert a delivery", func() error {
 			for _, r := range todo {
-				// The document is dropped: building it converted the
-				// attachments, whose text is now in the cache.
-				if _, err := s.doc(bg, mb, r); err != nil {
+				// Only the attachments: their text goes to the cache,
+				// and the pipeline decodes the rest when it builds the
+				// document (building the whole document here cost the
+				// reply the decoding of every text part, twice over).
+				raw, root, err := s.read(bg, mb, r)
+				if err != nil {
 					s.log.Debug("indexer: converting a delivery failed; the pipeline tries again", "mailbox", mb.ID, "uid", r.UID, "err", err)
+					continue
 				}
+				if root == nil {
+					if root, err = message.Scan(bytes.NewReader(raw), message.Limits{}); err != nil {
+						continue // unparseable: the pipeline indexes what is there
+					}
+				}
+				s.o.Converter.Attachments(bg, raw, root)
 			}
 			return nil
 		}, "mailbox", mb.ID)
