@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -67,10 +68,31 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 	return m, nil
 }
 
-// terms is the analyzer of text fields: search.Terms.
-type terms struct{}
+// batchTerms is the analyzer of the text fields of one batch
+// (search.Terms), analyzing each distinct text once: a delivery to five recipients puts five documents of one
+// message in a batch, and the suffix terms were most of indexing's CPU.
+// bleve's analysis workers call it concurrently and only read the tokens
+// (analysis.TokenFrequency), so the documents share one stream.
+type batchTerms struct {
+	mu   sync.Mutex
+	seen map[string]analysis.TokenStream
+}
 
-func (terms) Analyze(b []byte) analysis.TokenStream {
+func (m *batchTerms) Analyze(b []byte) analysis.TokenStream {
+	m.mu.Lock()
+	ts, ok := m.seen[string(b)]
+	m.mu.Unlock()
+	if ok {
+		return ts
+	}
+	ts = analyze(b)
+	m.mu.Lock()
+	m.seen[string(b)] = ts
+	m.mu.Unlock()
+	return ts
+}
+
+func analyze(b []byte) analysis.TokenStream {
 	ts := search.Terms(string(b))
 	out := make(analysis.TokenStream, len(ts))
 	for i, t := range ts {
@@ -110,11 +132,12 @@ func markID(userID, mailboxID string) string { return userID + "/" + mailboxID +
 // so marks and documents become visible together.
 func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) error {
 	b := x.idx.NewBatch()
+	an := &batchTerms{seen: map[string]analysis.TokenStream{}}
 	for _, d := range docs {
 		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
 		for name, text := range d.Fields() {
 			if text != "" {
-				doc.AddField(document.NewTextFieldCustom(name, nil, []byte(text), textOpts, terms{}))
+				doc.AddField(document.NewTextFieldCustom(name, nil, []byte(text), textOpts, an))
 			}
 		}
 		if err := b.IndexAdvanced(doc); err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/blevesearch/bleve/v2/analysis"
+
 	"github.com/quiremail/quire/internal/search"
 	"github.com/quiremail/quire/internal/search/searchtest"
 )
@@ -116,4 +118,48 @@ func sorted(u []uint32) []uint32 {
 	u = slices.Clone(u)
 	slices.Sort(u)
 	return u
+}
+
+// TestOneMessageManyMailboxes: a delivery to five recipients puts five
+// documents of one text in a batch; they share one analysis (batchTerms)
+// and each mailbox finds its own document, by a word and by a suffix.
+func TestOneMessageManyMailboxes(t *testing.T) {
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var docs []search.Doc
+	for i := range 5 {
+		docs = append(docs, search.Doc{UserID: "u" + string(rune('a'+i)), MailboxID: "inbox", UID: uint32(10 + i),
+			Subject: "quarterly walrus census", Body: "the walruses of Svalbard"})
+	}
+	docs = append(docs, search.Doc{UserID: "ua", MailboxID: "other", UID: 3, Body: "no such animal"})
+	if err := x.Put(t.Context(), docs); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range docs[:5] {
+		for _, q := range []string{"walrus", "alrus", "svalbard"} {
+			got, ok, err := x.Search(t.Context(), d.UserID, "inbox", q, search.FieldSubject, search.FieldBody)
+			if err != nil || !ok || !slices.Equal(got, []uint32{uint32(10 + i)}) {
+				t.Errorf("%s: %q found %v (%v, %v), want [%d]", d.UserID, q, got, ok, err, 10+i)
+			}
+		}
+	}
+	if got, _, _ := x.Search(t.Context(), "ua", "other", "walrus", search.FieldBody); len(got) != 0 {
+		t.Errorf("the other mailbox found %v", got)
+	}
+}
+
+// TestBatchTermsOnce: one text is analyzed once per batch, and the
+// documents share its tokens.
+func TestBatchTermsOnce(t *testing.T) {
+	an := &batchTerms{seen: map[string]analysis.TokenStream{}}
+	a, b := an.Analyze([]byte("walrus census")), an.Analyze([]byte("walrus census"))
+	if len(a) == 0 || &a[0] != &b[0] {
+		t.Fatalf("the same text analyzed twice: %p %p", a, b)
+	}
+	if c := an.Analyze([]byte("other text")); len(c) == 0 || &c[0] == &a[0] {
+		t.Fatal("another text got the first one's tokens")
+	}
 }
