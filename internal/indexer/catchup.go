@@ -21,7 +21,7 @@ import (
 // it indexed. It clears mb's unindexed mark if it was made Margin before
 // the catch-up began.
 func (s *Service) CatchUp(ctx context.Context, mb store.Mailbox) (int, error) {
-	n, _, err := s.catchUp(ctx, mb, false, 0, nil)
+	n, err := s.catchUp(ctx, mb, false, nil)
 	if err != nil && ctx.Err() == nil {
 		s.failed(mb, err)
 	}
@@ -34,21 +34,20 @@ func (s *Service) failed(mb store.Mailbox, err error) {
 }
 
 // catchUp is CatchUp, from the first message when all is set (the mark
-// may not be gone yet from what the index shows), for at most limit
-// batches (0: all; more reports that some are left), calling progress
-// after each batch. A panic fails the catch-up like any error (the
-// mailbox stays queued); it is logged with its stack and counted.
-func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, limit int, progress func(int)) (n int, more bool, err error) {
+// may not be gone yet from what the index shows), calling progress after
+// each batch. A panic fails the catch-up like any error (the mailbox
+// stays queued); it is logged with its stack and counted.
+func (s *Service) catchUp(ctx context.Context, mb store.Mailbox, all bool, progress func(int)) (n int, err error) {
 	err = s.sup.Do("indexer: catch-up", func() error {
 		var err error
-		n, more, err = s.batches(ctx, mb, all, limit, progress)
+		n, err = s.batches(ctx, mb, all, progress)
 		return err
 	}, "user", mb.UserID, "mailbox", mb.ID)
-	return n, more, err
+	return n, err
 }
 
 // batches does catchUp's work.
-func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, limit int, progress func(int)) (n int, more bool, err error) {
+func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, progress func(int)) (n int, err error) {
 	l := &s.locks[stripe(mb.ID)]
 	l.Lock()
 	defer l.Unlock()
@@ -56,22 +55,19 @@ func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, limit
 	s.stats.catchUps.Add(1)
 	mark, err := s.o.Index.Indexed(ctx, mb.UserID, mb.ID)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
 	if all {
 		mark = 0
 	}
 	lo := mail.UID(mark) + 1
-	for batches := 0; ; batches++ {
-		if limit > 0 && batches == limit {
-			return n, true, nil // the queue mark stays for the rest
-		}
+	for {
 		rows, err := s.rowsFrom(ctx, mb, lo)
 		if err != nil {
 			if errors.Is(err, mail.ErrNoSuchMailbox) {
 				break // deleted since: nothing to index, and its mark may go
 			}
-			return n, false, err
+			return n, err
 		}
 		if len(rows) == 0 {
 			break
@@ -81,14 +77,14 @@ func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, limit
 		// when every message of it was expunged in between (no rows left).
 		last := rows[len(rows)-1].UID
 		if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
-			return n, false, err
+			return n, err
 		}
 		docs, err := s.docs(ctx, mb, rows)
 		if err != nil {
-			return n, false, err
+			return n, err
 		}
 		if err := s.o.Index.Put(ctx, docs, search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}); err != nil {
-			return n, false, err
+			return n, err
 		}
 		s.log.Debug("indexer: batch", "mailbox", mb.ID, "from", lo, "to", last, "n", len(rows))
 		now := s.o.Now()
@@ -102,7 +98,7 @@ func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, limit
 		lo = last + 1
 	}
 	err = s.o.Store.Backend().ClearUnindexed(ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, start.Add(-s.o.Margin))
-	return n, false, err
+	return n, err
 }
 
 // fillGaps reads the range [lo, last row] again, a moment later, when the

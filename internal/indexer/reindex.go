@@ -48,7 +48,7 @@ func (s *Service) Reindex(ctx context.Context, u store.User, progress func(done,
 		progress(0, total)
 	}
 	for _, mb := range mbs {
-		_, _, err := s.catchUp(ctx, mb, true, 0, func(n int) {
+		_, err := s.catchUp(ctx, mb, true, func(n int) {
 			done += int64(n)
 			if progress != nil {
 				progress(done, max(total, done))
