@@ -3,17 +3,21 @@
 // substring meaning.
 //
 // Invariants:
-//   - Each field is indexed as the suffixes of its words (Terms): a word
-//     is a maximal run of letters, digits and marks of the field's Canon
-//     text, and each suffix is cut to MaxTerm runes. A string without
-//     separators is in the text exactly when it is in one of its words,
-//     that is, a prefix of one of those suffixes: a query for a prefix of
-//     the terms (Plan) answers it exactly when it is at most MaxTerm runes
-//     long. Canon folds case as SEARCH does, so the answer is SEARCH's own
-//     for the text the indexer stored.
-//   - Any other query is answered with a superset: each of its words must
-//     be in the text. The caller then reads those messages (Exact tells
-//     which queries are exact).
+//   - Each field is indexed as the suffixes of its words (Terms) that
+//     are at least MinQuery runes long: a word is a maximal run of
+//     letters, digits and marks of the field's Canon text, and each
+//     suffix is cut to MaxTerm runes. A string without separators, at
+//     least MinQuery runes long, is in the text exactly when it is in one
+//     of its words, that is, a prefix of one of those suffixes: a query
+//     for a prefix of the terms (Plan) answers it exactly when it is at
+//     most MaxTerm runes long. Canon folds case as SEARCH does, so the
+//     answer is SEARCH's own for the text the indexer stored.
+//   - Any other query is answered with a superset: each of its words of
+//     at least MinQuery runes must be in the text. The caller then reads
+//     those messages (Exact tells which queries are exact).
+//   - Suffixes shorter than MinQuery are not stored because no query
+//     asks for them, and they are the densest postings of all (every
+//     message has "e" and "es"): a third of the terms of a message.
 //   - A query shorter than MinQuery runes is not asked: Search reports it
 //     with ok == false, and the caller reads the messages.
 //   - Flags are never indexed: they change too often and come from
@@ -192,6 +196,12 @@ func Canon(s string) string {
 }
 
 func canonRune(r rune) rune {
+	if r < utf8.RuneSelf { // ASCII: the orbits of k and s reach past it, but start in it
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}
 	m := r // the orbit's smallest rune: SEARCH's fold
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		m = min(m, f)
@@ -214,6 +224,9 @@ const MaxTerm = 16
 // inWord reports whether a rune belongs to a word: letters, digits and
 // combining marks. Everything else separates words.
 func inWord(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || 'A' <= r && r <= 'Z'
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.M, r)
 }
 
@@ -223,17 +236,30 @@ func words(s string) []string {
 }
 
 // Terms returns the distinct terms an index stores for a field's text:
-// every suffix of every word, cut to MaxTerm runes. The terms are
-// substrings of one Canon string, so they cost no copies.
+// every suffix of at least MinQuery runes of every word, cut to MaxTerm
+// runes. The terms are substrings of one Canon string, so they cost no
+// copies. A word met again adds nothing, so the suffixes of a text cost
+// its distinct words, not its length.
 func Terms(s string) []string {
 	c := Canon(s)
+	words := map[string]struct{}{}
 	seen := map[string]struct{}{}
 	var out []string
 	var offs []int // rune offsets of the current word, and its end
 	flush := func(end int) {
+		start := offs[0]
 		offs = append(offs, end)
 		n := len(offs) - 1
-		for i := range n {
+		if n < MinQuery {
+			offs = offs[:0]
+			return
+		}
+		if _, ok := words[c[start:end]]; ok {
+			offs = offs[:0]
+			return
+		}
+		words[c[start:end]] = struct{}{}
+		for i := range n - MinQuery + 1 {
 			t := c[offs[i]:offs[min(n, i+MaxTerm)]]
 			if _, ok := seen[t]; !ok {
 				seen[t] = struct{}{}
@@ -257,22 +283,26 @@ func Terms(s string) []string {
 }
 
 // Plan returns the prefixes a query for text asks an index for: a field
-// matches when, for each prefix, one of its terms starts with it. exact
-// reports whether the matches are exactly the fields containing text (a
-// single word of at most MaxTerm runes, nothing else), or a superset. ok
-// is false for text shorter than MinQuery runes or without a word.
+// matches when, for each prefix, one of its terms starts with it. The
+// words of text shorter than MinQuery are not asked (no term is that
+// short). exact reports whether the matches are exactly the fields
+// containing text (a single word of at most MaxTerm runes, nothing
+// else), or a superset. ok is false for text shorter than MinQuery runes
+// or without a word of MinQuery runes.
 func Plan(text string) (prefixes []string, exact, ok bool) {
 	if utf8.RuneCountInString(text) < MinQuery {
 		return nil, false, false
 	}
 	ws := words(text)
-	if len(ws) == 0 {
-		return nil, false, false
-	}
 	exact = len(ws) == 1 && ws[0] == Canon(text) && utf8.RuneCountInString(ws[0]) <= MaxTerm
 	for _, w := range ws {
 		rs := []rune(w)
-		prefixes = append(prefixes, string(rs[:min(len(rs), MaxTerm)]))
+		if len(rs) >= MinQuery {
+			prefixes = append(prefixes, string(rs[:min(len(rs), MaxTerm)]))
+		}
+	}
+	if len(prefixes) == 0 {
+		return nil, false, false
 	}
 	return prefixes, exact, true
 }
