@@ -2,6 +2,7 @@ package message
 
 import (
 	"encoding/base64"
+	"io"
 	"strings"
 	"testing"
 )
@@ -113,6 +114,31 @@ func BenchmarkUnmarshal(b *testing.B) {
 	for b.Loop() {
 		if _, err := Unmarshal(enc); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBase64Decode decodes a 1 MB base64 body of 76-character lines,
+// as a delivery's attachment is decoded to be hashed and converted.
+func BenchmarkBase64Decode(b *testing.B) {
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	enc := base64.StdEncoding.EncodeToString(data)
+	var lines strings.Builder
+	for len(enc) > 76 {
+		lines.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	lines.WriteString(enc + "\r\n")
+	body := lines.String()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		r, _ := TransferDecoder("base64", strings.NewReader(body))
+		n, err := io.Copy(io.Discard, r)
+		if err != nil || n != int64(len(data)) {
+			b.Fatalf("decoded %d bytes: %v", n, err)
 		}
 	}
 }
