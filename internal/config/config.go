@@ -386,7 +386,7 @@ func Default() Config {
 		},
 		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s, HashMemory: 256 * MiB, HashWait: 5 * s, CacheTTL: 300 * s, CacheEntries: 10000},
 		Notify: Notify{Listen: []string{}, Port: 4790},
-		ISC:    ISC{Mode: "immediate", DeliveryWait: Duration(500 * time.Millisecond), Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 2},
+		ISC:    ISC{Mode: "immediate", DeliveryWait: Duration(500 * time.Millisecond), Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 1},
 		Search: Search{Index: "quire-msgs", Shards: 1},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:24"},

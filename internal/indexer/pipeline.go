@@ -102,13 +102,15 @@ type part struct {
 	docs  []search.Doc
 	saved []time.Time // each document's message's save date, for the lag
 	mark  search.Mark
-	more  bool // rows above this share remain: queued again
+	more  bool  // rows above this share remain: queued again
+	size  int64 // the messages' bytes
 }
 
 // indexBatch indexes the messages above the marks of qs, at most Batch
-// documents in all, in one index request. A mailbox whose rows cannot be
-// read is left out (its unindexed mark stays, and the sweep retries it);
-// a failed request leaves every mark, likewise.
+// documents and about BatchBytes of messages in all, in one index
+// request. A mailbox whose rows cannot be read is left out (its
+// unindexed mark stays, and the sweep retries it); a failed request
+// leaves every mark, likewise.
 func (s *Service) indexBatch(ctx context.Context, qs []queued) {
 	unlock := s.lockAll(qs)
 	defer unlock()
@@ -118,13 +120,14 @@ func (s *Service) indexBatch(ctx context.Context, qs []queued) {
 		docs  []search.Doc
 		marks []search.Mark
 		left  []queued
+		size  int64
 	)
 	for _, q := range qs {
-		if len(docs) >= s.o.Batch {
+		if len(docs) >= s.o.Batch || size >= s.o.BatchBytes {
 			left = append(left, q)
 			continue
 		}
-		p, err := s.share(ctx, q, s.o.Batch-len(docs))
+		p, err := s.share(ctx, q, s.o.Batch-len(docs), s.o.BatchBytes-size)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.failed(q.mb, err)
@@ -133,6 +136,7 @@ func (s *Service) indexBatch(ctx context.Context, qs []queued) {
 		}
 		parts = append(parts, p)
 		docs = append(docs, p.docs...)
+		size += p.size
 		if p.mark.UID > 0 {
 			marks = append(marks, p.mark)
 		}
@@ -168,9 +172,10 @@ func (s *Service) indexBatch(ctx context.Context, qs []queued) {
 	s.requeue(left)
 }
 
-// share reads up to limit messages of q's mailbox above its mark and
-// builds their documents.
-func (s *Service) share(ctx context.Context, q queued, limit int) (part, error) {
+// share reads up to limit messages of q's mailbox above its mark, and
+// no more than about bytes of them (one at least), and builds their
+// documents.
+func (s *Service) share(ctx context.Context, q queued, limit int, bytes int64) (part, error) {
 	mb := q.mb
 	p := part{q: q}
 	s.stats.catchUps.Add(1)
@@ -192,6 +197,12 @@ func (s *Service) share(ctx context.Context, q queued, limit int) (part, error) 
 	p.more = len(rows) == s.o.Batch
 	if len(rows) > limit {
 		rows, p.more = rows[:limit], true
+	}
+	for i, r := range rows {
+		if p.size += r.Meta.Size; p.size >= bytes && i+1 < len(rows) {
+			rows, p.more = rows[:i+1], true
+			break
+		}
 	}
 	// The share covers [lo, last] of the first read: fillGaps reads that
 	// range again, and the mark passes it even if every message of it

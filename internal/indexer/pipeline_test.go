@@ -103,6 +103,32 @@ func TestPipelineBatchesDeliveries(t *testing.T) {
 	}
 }
 
+// TestBatchBytesBound: an index request reads no more than about
+// BatchBytes of messages (one message at least), whatever Batch allows,
+// and the rest of the mailbox follows in later requests.
+func TestBatchBytesBound(t *testing.T) {
+	r := newRig(t)
+	ci := &countingIndex{Index: r.idx, gate: make(chan struct{}), entry: make(chan struct{}, 16)}
+	msg := "Subject: big\r\n\r\n" + strings.Repeat("charlie delta echo\r\n", 50) // 1,020 bytes
+	s := New(Options{Store: r.st, Index: ci, Converter: r.conv, Workers: 1, Delay: time.Millisecond, BatchBytes: 2500})
+	r.st.SetIndexHook(s)
+	runUntilEnd(t, s)
+	r.deliver(msg)
+	<-ci.entry // the first request is being written; seven more gather
+	for range 7 {
+		r.deliver(msg)
+	}
+	close(ci.gate)
+	mb, err := r.st.Mailbox(r.ctx, r.u, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "eight messages indexed", func() bool { return r.mark(mb) == 8 })
+	if got := ci.sizes(); !slices.Equal(got, []int{1, 3, 3, 1}) {
+		t.Fatalf("documents per index request %v, want [1 3 3 1]: at most 2,500 bytes of 1,020-byte messages, the one that passes it included", got)
+	}
+}
+
 func (r *rig) deliverTo(u store.User, raw string) {
 	r.t.Helper()
 	sp, err := r.st.Spool(strings.NewReader(raw), 0)

@@ -37,11 +37,17 @@ type Options struct {
 	Groups []string
 	Logger *slog.Logger
 	// Workers is the number of index requests the pipeline builds and
-	// writes at once (default 2).
+	// writes at once (default 1: on two cores, two writers of batches of
+	// 100 indexed fewer documents a second than one of batches of 1,000,
+	// and took CPU from deliveries; see docs/ARCHITECTURE.md).
 	Workers int
-	// Batch is the most documents per index request (default 100),
-	// from one mailbox or many.
+	// Batch is the most documents per index request (default 1,000),
+	// from one mailbox or many: a bleve segment or an OpenSearch _bulk
+	// costs less per document the larger it is.
 	Batch int
+	// BatchBytes bounds the message bytes (their sizes) read for one
+	// index request (default 64 MiB); a larger message goes alone.
+	BatchBytes int64
 	// Delay is how long the pipeline lets a queued mailbox wait before
 	// its batch is taken, so that the deliveries of that moment share
 	// one index request (default 100 ms). It bounds the lag of a lone
@@ -67,10 +73,13 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Workers <= 0 {
-		o.Workers = 2
+		o.Workers = 1
 	}
 	if o.Batch <= 0 {
-		o.Batch = 100
+		o.Batch = 1000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 20
 	}
 	if o.Delay <= 0 {
 		o.Delay = 100 * time.Millisecond
