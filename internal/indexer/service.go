@@ -50,8 +50,10 @@ type Options struct {
 	BatchBytes int64
 	// Delay is how long the pipeline lets a queued mailbox wait before
 	// its batch is taken, so that the deliveries of that moment share
-	// one index request (default 100 ms). It bounds the lag of a lone
+	// one index request (default 300 ms). It bounds the lag of a lone
 	// delivery; under load batches also gather while one is written.
+	// Longer waits make fewer, larger batches, which cost less CPU per
+	// document and leave more to deliveries (docs/ARCHITECTURE.md).
 	Delay time.Duration
 	// Margin: a catch-up clears only marks older than its start less
 	// Margin, so that a commit still in flight when it read the mailbox
@@ -82,7 +84,7 @@ func (o Options) withDefaults() Options {
 		o.BatchBytes = 64 << 20
 	}
 	if o.Delay <= 0 {
-		o.Delay = 100 * time.Millisecond
+		o.Delay = 300 * time.Millisecond
 	}
 	if o.DeliveryWait <= 0 {
 		o.DeliveryWait = 500 * time.Millisecond
