@@ -93,7 +93,7 @@ func (w *Writer) Close() { w.bw.WriteByte(')') }
 // string can carry, is written as U+FFFD, as Dovecot does.
 func (w *Writer) String(s string) {
 	if quotable(s, w.utf8) {
-		w.bw.WriteString(quote(s))
+		w.quoted(s)
 		return
 	}
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
@@ -168,6 +168,24 @@ func quotable(s string, utf bool) bool {
 		}
 	}
 	return !utf || utf8.ValidString(s)
+}
+
+// quoted writes quote(s) without building it: FETCH ENVELOPE writes a
+// dozen strings a message.
+func (w *Writer) quoted(s string) {
+	w.bw.WriteByte('"')
+	for {
+		i := strings.IndexAny(s, `"\`)
+		if i < 0 {
+			break
+		}
+		w.bw.WriteString(s[:i])
+		w.bw.WriteByte('\\')
+		w.bw.WriteByte(s[i])
+		s = s[i+1:]
+	}
+	w.bw.WriteString(s)
+	w.bw.WriteByte('"')
 }
 
 // quote returns s as a quoted string; s must be quotable.

@@ -27,6 +27,8 @@ func TestWriterStrings(t *testing.T) {
 		want string
 	}{
 		{false, func(w *Writer) { w.String(`a "b" \c`) }, `"a \"b\" \\c"`},
+		{false, func(w *Writer) { w.String(`""\`) }, `"\"\"\\"`},
+		{false, func(w *Writer) { w.String("") }, `""`},
 		{false, func(w *Writer) { w.String("a\r\nb") }, "{4}\r\na\r\nb"},
 		{false, func(w *Writer) { w.String("café") }, "{5}\r\ncafé"},
 		{true, func(w *Writer) { w.String("café") }, `"café"`},
