@@ -72,6 +72,7 @@ func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, progr
 		if len(rows) == 0 {
 			break
 		}
+		rows, _, _ = cutRows(rows, s.o.Batch, s.o.BatchBytes)
 		// The batch covers [lo, last] of the first read: the second read
 		// of fillGaps reads that range again, so the mark may pass it even
 		// when every message of it was expunged in between (no rows left).

@@ -194,16 +194,9 @@ func (s *Service) share(ctx context.Context, q queued, limit int, bytes int64) (
 	if len(rows) == 0 {
 		return p, nil
 	}
-	p.more = len(rows) == s.o.Batch
-	if len(rows) > limit {
-		rows, p.more = rows[:limit], true
-	}
-	for i, r := range rows {
-		if p.size += r.Meta.Size; p.size >= bytes && i+1 < len(rows) {
-			rows, p.more = rows[:i+1], true
-			break
-		}
-	}
+	full := len(rows) == s.o.Batch
+	rows, p.size, p.more = cutRows(rows, limit, bytes)
+	p.more = p.more || full
 	// The share covers [lo, last] of the first read: fillGaps reads that
 	// range again, and the mark passes it even if every message of it
 	// was expunged in between (no rows left).
@@ -220,6 +213,21 @@ func (s *Service) share(ctx context.Context, q queued, limit int, bytes int64) (
 	}
 	p.mark = search.Mark{UserID: mb.UserID, MailboxID: mb.ID, UID: uint32(last)}
 	return p, nil
+}
+
+// cutRows keeps the first rows, at most limit of them and no more than
+// about bytes of messages (one at least), and reports their size and
+// whether any were cut.
+func cutRows(rows []store.MessageRow, limit int, bytes int64) (_ []store.MessageRow, size int64, cut bool) {
+	if len(rows) > limit {
+		rows, cut = rows[:limit], true
+	}
+	for i, r := range rows {
+		if size += r.Meta.Size; size >= bytes && i+1 < len(rows) {
+			return rows[:i+1], size, true
+		}
+	}
+	return rows, size, cut
 }
 
 // lockAll takes the catch-up locks of qs's mailboxes in stripe order (so

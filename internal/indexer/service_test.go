@@ -297,7 +297,7 @@ func TestIndexDown(t *testing.T) {
 		t.Fatalf("stats with the index down: %+v", st)
 	}
 	if r.marks() != 1 {
-		t.Fatal("the mailbox is not marked after a failed index request")
+		t.Fatalf("the mailbox is not marked after a failed index request: %d marks", r.marks())
 	}
 	r.idx.setBroken(false)
 	eventually(t, "the sweep indexed the delivery", func() bool { return r.mark(inbox) == 1 })
