@@ -59,18 +59,14 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 	if err != nil {
 		return c.storeError("select", err, "NONEXISTENT")
 	}
-	head, err := st.Status(ctx, mb)
-	if err != nil {
-		return c.storeError("select", err, "")
-	}
 	s := &selected{mb: mb, readOnly: readOnly, gone: map[mail.UID]bool{}, recent: map[mail.UID]bool{},
-		own: map[mail.ModSeq][]mail.UID{}, modseq: head.ModSeq, uidNext: head.UIDNext}
+		own: map[mail.ModSeq][]mail.UID{}}
 	var (
 		firstUnseen uint32
 		keywords    = map[string]bool{}
 		changed     []store.MessageState
 	)
-	err = st.States(ctx, mb, 1, 0, func(r store.MessageState) error {
+	head, err := st.Select(ctx, mb, func(r store.MessageState) error {
 		s.uids = append(s.uids, r.UID)
 		if firstUnseen == 0 && !r.Flags.Has(`\Seen`) {
 			firstUnseen = uint32(len(s.uids))
@@ -88,7 +84,8 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 	if err != nil {
 		return c.storeError("select", err, "")
 	}
-	s.uidNext = max(s.uidNext, s.maxUID()+1)
+	s.modseq = head.ModSeq
+	s.uidNext = max(head.UIDNext, s.maxUID()+1)
 	prev := c.srv.recent.claim(mb.ID, s.maxUID(), !readOnly)
 	for _, u := range s.uids {
 		if u > prev {

@@ -138,6 +138,13 @@ type HeadHinter interface {
 	HeadHint(mailboxID string) (Head, bool)
 }
 
+// HeadStater is implemented by backends that read a mailbox's head and
+// its States (the whole mailbox) together for less than Head then States.
+// The head is no newer than the states: every commit it shows is in them.
+type HeadStater interface {
+	HeadStates(ctx context.Context, mailboxID string, fn func(MessageState) error) (Head, error)
+}
+
 // Blobs persists immutable message bodies, content-addressed.
 type Blobs interface {
 	// PutBlob stores size bytes from r under id, durable once it returns

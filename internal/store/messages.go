@@ -60,8 +60,12 @@ func (s *Store) add(ctx context.Context, u User, mb Mailbox, delivery bool, msgs
 func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta, flags []mail.Flags, delivery bool) ([]mail.UID, error) {
 	uids := make([]mail.UID, 0, len(metas))
 	if s.index != nil && len(metas) > 0 {
-		if err := s.b.MarkUnindexed(ctx, Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID, Marked: s.opts.Now()}); err != nil {
-			return nil, err
+		// A delivery marked the mailbox already (deliverOne, beside its
+		// read of the uncertain-writes ledger).
+		if !delivery {
+			if err := s.markUnindexed(ctx, mb); err != nil {
+				return nil, err
+			}
 		}
 		defer func() {
 			if len(uids) > 0 {
@@ -103,6 +107,12 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 		s.publish(mb, head.ModSeq)
 	}
 	return uids, nil
+}
+
+// markUnindexed records, before a commit adds messages to mb, that the
+// index may lack some of mb's messages (IndexQueue).
+func (s *Store) markUnindexed(ctx context.Context, mb Mailbox) error {
+	return s.b.MarkUnindexed(ctx, Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID, Marked: s.opts.Now()})
 }
 
 // writerHead returns the head a writer commits against: on its first
@@ -294,6 +304,21 @@ func (s *Store) Messages(ctx context.Context, mb Mailbox, lo, hi mail.UID, fn fu
 // bound), without metadata: the cheap listing for SELECT and EXPUNGE.
 func (s *Store) States(ctx context.Context, mb Mailbox, lo, hi mail.UID, fn func(MessageState) error) error {
 	return s.b.States(ctx, mb.ID, lo, hi, fn)
+}
+
+// Select returns mb's head and calls fn for each of its messages, without
+// metadata (SELECT and EXAMINE): as Status then States, so the head is no
+// newer than the messages, but in fewer round trips where the backend can
+// (HeadStater).
+func (s *Store) Select(ctx context.Context, mb Mailbox, fn func(MessageState) error) (Head, error) {
+	if hs, ok := s.b.(HeadStater); ok {
+		return hs.HeadStates(ctx, mb.ID, fn)
+	}
+	h, err := s.b.Head(ctx, mb.ID)
+	if err != nil {
+		return h, err
+	}
+	return h, s.b.States(ctx, mb.ID, 1, 0, fn)
 }
 
 // GetText reads the converter's cache (convert.Cache): text by content

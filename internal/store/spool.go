@@ -121,12 +121,15 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 	if len(rcpts) == 0 {
 		return errs
 	}
-	if err := s.PutBody(ctx, sp); err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs
-	}
+	// The body is written while each recipient reads its ledger and marks
+	// its INBOX unindexed: none of these depends on another, and a
+	// recipient commits only once the body is stored (Write order).
+	body := make(chan struct{})
+	var bodyErr error
+	go func() {
+		defer close(body)
+		bodyErr = supervise.Catch(func() error { return s.PutBody(ctx, sp) })
+	}()
 	emailID := "M" + string(sp.ID[:24])
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallelRecipients)
@@ -137,25 +140,49 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 			defer func() { <-sem; wg.Done() }()
 			// A panic (in the backend or the index hook) fails this
 			// recipient only, never the process.
-			errs[i] = supervise.Catch(func() error { return s.deliverOne(ctx, sp, returnPath, emailID, u) })
+			errs[i] = supervise.Catch(func() error {
+				return s.deliverOne(ctx, sp, returnPath, emailID, u, func() error { <-body; return bodyErr })
+			})
 			if pe, ok := errors.AsType[*supervise.PanicError](errs[i]); ok {
 				s.log.Error("internal error: recovered a panic in a delivery", "user", u.ID, "panic", pe.Error(), "stack", string(pe.Stack))
 			}
 		}()
 	}
 	wg.Wait()
+	<-body // sp is the caller's again only once the body's write is over
 	return errs
 }
 
 // maxParallelRecipients bounds the goroutines one delivery uses.
 const maxParallelRecipients = 8
 
-func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID string, u User) error {
+// deliverOne files sp in u's INBOX once stored() (the body's write) has
+// returned nil. The reads and writes that do not need the body run
+// before that, concurrently: the ledger read, and the mark that the
+// mailbox may hold unindexed messages (a mark left by a delivery that then
+// fails costs the indexer one catch-up that finds nothing).
+func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID string, u User, stored func() error) error {
 	mb, err := s.inboxOf(ctx, u)
 	done := false
 	if err == nil {
+		var markErr error
+		var marked sync.WaitGroup
+		if s.index != nil {
+			marked.Add(1)
+			go func() {
+				defer marked.Done()
+				markErr = supervise.Catch(func() error { return s.markUnindexed(ctx, mb) })
+			}()
+		}
 		// An earlier attempt whose commit was uncertain may have stored it.
 		done, err = s.settleDelivery(ctx, mb, sp, u)
+		marked.Wait()
+		if err == nil {
+			err = markErr
+		}
+	}
+	if err == nil {
+		err = stored()
 	}
 	if err == nil && !done {
 		_, err = s.add(ctx, u, mb, true, []NewMessage{{
