@@ -48,6 +48,9 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 			return err
 		}
 	}
+	if size <= int64(cs) {
+		return b.putOneChunk(ctx, id, size, r)
+	}
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -110,6 +113,48 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 		string(id), size, cs, n, compression, time.Now().UTC().Truncate(time.Millisecond))
 }
 
+// putOneChunk stores a body of at most one chunk (the great majority of
+// mail): its chunk and its header row are written at once, not the chunk
+// first, so a delivery waits for one round trip instead of two. That the
+// header is written last matters only to whoever decides from it that a
+// body is whole: PutBlob's lookup, which it makes for larger bodies only
+// (one chunk is always written again), and readers, which reach a body
+// only through a row committed after a PutBlob of it returned, that is
+// after both writes were acknowledged. A failed write leaves at most a
+// header without its chunk under an id that no row refers to, and the
+// next put of the same bytes writes both again. The body is read whole
+// and its size checked before anything is written.
+func (b *Backend) putOneChunk(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
+	buf := make([]byte, size+1) // a byte more, to notice a longer body
+	k, err := io.ReadFull(r, buf)
+	switch {
+	case err != nil && err != io.ErrUnexpectedEOF && err != io.EOF:
+		return fmt.Errorf("cassandra: put body %s: %w", id, err)
+	case int64(k) > size:
+		return fmt.Errorf("cassandra: put body %s: more than the %d bytes announced", id, size)
+	case int64(k) != size:
+		return fmt.Errorf("cassandra: put body %s: got %d bytes, want %d", id, k, size)
+	}
+	n := 0
+	var chunk error
+	var wg sync.WaitGroup
+	if size > 0 {
+		n = 1
+		data := b.encodeChunk(buf[:k])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chunk = b.sup.Do("cassandra: write body chunk", func() error {
+				return b.exec(ctx, b.msg, b.write, "write body chunk", b.q.chunkInsert, string(id), 0, data)
+			})
+		}()
+	}
+	header := b.exec(ctx, b.msg, b.write, "write body header", b.q.blobInsert,
+		string(id), size, b.opts.ChunkSize, n, compression, time.Now().UTC().Truncate(time.Millisecond))
+	wg.Wait()
+	return cmp(chunk, header)
+}
+
 func cmp(first, err error) error {
 	if first != nil {
 		return first
@@ -129,8 +174,24 @@ func (b *Backend) encodeChunk(raw []byte) []byte {
 // OpenBlob implements store.Blobs.
 func (b *Backend) OpenBlob(ctx context.Context, id store.BlobID) (store.Blob, error) {
 	bl := &blob{b: b, ctx: context.WithoutCancel(ctx), id: string(id)}
+	// The first chunk is read alongside the header (most bodies are one
+	// chunk, and most reads start at the beginning): one round trip less
+	// for a FETCH of a body. Whatever goes wrong with it, chunk reads it
+	// again.
+	var first []byte
+	var firstOK bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = b.sup.Do("cassandra: read body chunk", func() (err error) {
+			firstOK, err = b.getMsg(ctx, "read body chunk", b.q.chunkGet, []any{string(id), 0}, &first)
+			return err
+		})
+	}()
 	var comp string
 	ok, err := b.getMsg(ctx, "read body header", b.q.blobGet, []any{string(id)}, &bl.size, &bl.chunkSize, &bl.chunks, &comp)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +201,11 @@ func (b *Backend) OpenBlob(ctx context.Context, id store.BlobID) (store.Blob, er
 	if comp != compression || bl.chunkSize <= 0 || int64(bl.chunks) != (bl.size+int64(bl.chunkSize)-1)/int64(bl.chunkSize) {
 		return nil, fmt.Errorf("cassandra: body %s: bad header (compression %q, %d chunks of %d for %d bytes)",
 			id, comp, bl.chunks, bl.chunkSize, bl.size)
+	}
+	if firstOK && bl.chunks > 0 {
+		if data, err := bl.decode(0, first); err == nil {
+			bl.mu.index, bl.mu.data = 0, data
+		}
 	}
 	return bl, nil
 }
@@ -205,10 +271,27 @@ func (bl *blob) chunk(i int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !ok {
+		stored = nil
+	}
+	data, err := bl.decode(i, stored)
+	if err != nil {
+		return nil, err
+	}
+	bl.mu.Lock()
+	bl.mu.index, bl.mu.data = i, data
+	bl.mu.Unlock()
+	return data, nil
+}
+
+// decode checks and decompresses chunk i as stored.
+func (bl *blob) decode(i int, stored []byte) ([]byte, error) {
+	op := fmt.Sprintf("read body %s chunk %d", bl.id, i)
 	want := min(int64(bl.chunkSize), bl.size-int64(i)*int64(bl.chunkSize))
-	if !ok || len(stored) == 0 {
+	if len(stored) == 0 {
 		return nil, fmt.Errorf("cassandra: %s: %w (chunk missing)", op, mail.ErrNoBlob)
 	}
+	var err error
 	data := stored[1:]
 	switch stored[0] {
 	case chunkRaw:
@@ -222,8 +305,5 @@ func (bl *blob) chunk(i int) ([]byte, error) {
 	if int64(len(data)) != want {
 		return nil, fmt.Errorf("cassandra: %s: %d bytes, want %d", op, len(data), want)
 	}
-	bl.mu.Lock()
-	bl.mu.index, bl.mu.data = i, data
-	bl.mu.Unlock()
 	return data, nil
 }
