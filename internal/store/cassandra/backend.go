@@ -36,12 +36,17 @@ type Backend struct {
 	enc    *zstd.Encoder
 	dec    *zstd.Decoder
 	heads  headCache
+	mats   matQueue              // background materializations, in commit order per mailbox
 	locks  [256]sync.Mutex       // commit locks, by hash of mailbox id
 	bg     sync.WaitGroup        // background writes; Close waits for them
 	sup    *supervise.Supervisor // a panic in a fan-out goroutine fails its request, logged and counted
 	once   sync.Once
 
 	fault faults // test-only switches: empty in production (faults_off.go)
+
+	// watch, if set, is told of every query and batch sent (its context,
+	// start and end): the round-trip count of round_trips_test.go.
+	watch atomic.Pointer[func(ctx context.Context, start, end time.Time)]
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -157,10 +162,8 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 		}
 		c.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: o.TLS.Verify == "full"}
 	}
-	if o.SlowQuery > 0 {
-		obs := slowLog{log: b.log, min: o.SlowQuery}
-		c.QueryObserver, c.BatchObserver = obs, obs
-	}
+	obs := observer{b: b, slow: slowLog{log: b.log, min: o.SlowQuery}}
+	c.QueryObserver, c.BatchObserver = obs, obs
 	s, err := c.CreateSession()
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("connect to %s (keyspace %s)", strings.Join(k.ConnectPoints, ","), k.Name), gocql.One, err)
@@ -257,6 +260,42 @@ func (a slogAdapter) Error(msg string, fs ...gocql.LogField)   { a.l.Error(msg, 
 func (a slogAdapter) Warning(msg string, fs ...gocql.LogField) { a.l.Warn(msg, a.attrs(fs)...) }
 func (a slogAdapter) Info(msg string, fs ...gocql.LogField)    { a.l.Debug(msg, a.attrs(fs)...) }
 func (a slogAdapter) Debug(msg string, fs ...gocql.LogField)   { a.l.Debug(msg, a.attrs(fs)...) }
+
+// observer logs slow queries and batches (SlowQuery) and tells b.watch of
+// each, if set.
+type observer struct {
+	b    *Backend
+	slow slowLog
+}
+
+func (o observer) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) {
+	if o.slow.min > 0 {
+		o.slow.ObserveQuery(ctx, q)
+	}
+	if w := o.b.watch.Load(); w != nil {
+		(*w)(ctx, q.Start, q.End)
+	}
+}
+
+func (o observer) ObserveBatch(ctx context.Context, q gocql.ObservedBatch) {
+	if o.slow.min > 0 {
+		o.slow.ObserveBatch(ctx, q)
+	}
+	if w := o.b.watch.Load(); w != nil {
+		(*w)(ctx, q.Start, q.End)
+	}
+}
+
+// background marks ctx as a write nobody waits for (the watermark after a
+// commit, materialization): the round-trip count leaves it off the
+// critical path.
+func background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+type backgroundKey struct{}
+
+func isBackground(ctx context.Context) bool { return ctx.Value(backgroundKey{}) != nil }
 
 // slowLog logs every query and batch slower than min, with its statement.
 type slowLog struct {

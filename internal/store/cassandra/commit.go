@@ -73,12 +73,74 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 		b.heads.drop(mailboxID)
 		return mail.ErrConflict
 	}
-	done := bucketState{bucket: st.bucket, head: next, rows: st.rows + int64(len(es)), mat: st.mat}
-	if !b.fault.skipMaterialize() {
-		done.mat = b.afterCommit(ctx, mailboxID, st, next, es)
-	}
+	done := bucketState{bucket: st.bucket, head: next, rows: st.rows + int64(len(es)), mat: st.mat, from: st.from}
 	b.heads.put(mailboxID, done)
+	if !b.fault.skipMaterialize() {
+		b.materializeLater(ctx, mailboxID, st, next, es)
+	}
 	return nil
+}
+
+// materializeLater materializes a landed commit in the background: the
+// commit is durable and visible once its LWT returned, and every reader
+// overlays the log above the watermark, so nobody needs the materialized
+// rows before Commit returns (it saves the writer a round trip and lets
+// this host's next commit to the mailbox take the lock sooner). Called
+// under the commit lock, it queues behind the mailbox's earlier
+// materializations (matQueue), so they run in commit order and each
+// starts from the watermark the one before left: the watermark follows
+// the head as when materializing was part of the commit. The watermark
+// this host caches rises only once the rows are written, so it stays a
+// true lower bound; the next commit's afterCommit catches up what a
+// failed materialization left. Close waits for it.
+func (b *Backend) materializeLater(ctx context.Context, mailboxID string, st bucketState, next store.Head, es []entry) {
+	wait, done := b.mats.enqueue(mailboxID)
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		defer done()
+		if wait != nil {
+			<-wait
+		}
+		if cur, ok := b.heads.get(mailboxID); ok && cur.bucket == st.bucket {
+			st.mat = max(st.mat, min(cur.mat, int64(st.head.ModSeq)))
+		}
+		mctx, cancel := context.WithTimeout(background(context.WithoutCancel(ctx)), 3*b.opts.RequestTimeout)
+		defer cancel()
+		_ = b.sup.Do("cassandra: materialize a commit", func() error {
+			b.heads.raise(mailboxID, st.bucket, b.afterCommit(mctx, mailboxID, st, next, es))
+			return nil
+		}, "mailbox", mailboxID)
+	}()
+}
+
+// matQueue orders each mailbox's background materializations.
+type matQueue struct {
+	mu   sync.Mutex
+	last map[string]chan struct{}
+}
+
+// enqueue returns what to wait for before materializing (nil: nothing)
+// and what to call after.
+func (q *matQueue) enqueue(id string) (wait <-chan struct{}, done func()) {
+	ch := make(chan struct{})
+	q.mu.Lock()
+	if q.last == nil {
+		q.last = map[string]chan struct{}{}
+	}
+	if prev, ok := q.last[id]; ok {
+		wait = prev
+	}
+	q.last[id] = ch
+	q.mu.Unlock()
+	return wait, func() {
+		close(ch)
+		q.mu.Lock()
+		if q.last[id] == ch {
+			delete(q.last, id)
+		}
+		q.mu.Unlock()
+	}
 }
 
 // lwt runs Commit's conditional batch: the head's static columns IF
@@ -265,7 +327,7 @@ func (b *Backend) afterCommit(ctx context.Context, mailboxID string, st bucketSt
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.RequestTimeout)
+		wctx, cancel := context.WithTimeout(background(context.WithoutCancel(ctx)), b.opts.RequestTimeout)
 		defer cancel()
 		if err := b.sup.Do("cassandra: watermark", func() error { return b.setWatermark(wctx, mailboxID, st.bucket, m) }, "mailbox", mailboxID); err != nil {
 			b.log.Warn("cassandra: materialize: watermark", "mailbox", mailboxID, "err", err)
@@ -306,7 +368,7 @@ func (b *Backend) roll(ctx context.Context, mailboxID string, st bucketState) (b
 		}
 		return st, fmt.Errorf("cassandra: roll log of %s: %w", mailboxID, err)
 	}
-	next := bucketState{bucket: st.bucket + 1, head: st.head, mat: int64(st.head.ModSeq)}
+	next := bucketState{bucket: st.bucket + 1, head: st.head, mat: int64(st.head.ModSeq), from: int64(st.head.ModSeq)}
 	b.heads.put(mailboxID, next)
 	return next, nil
 }

@@ -175,6 +175,7 @@ func TestBucketRoll(t *testing.T) {
 	b := openTest(t, func(o *Options) { o.BucketSize = 64 })
 	mb := newMailbox(t, b)
 	churn(t, store.New(b, store.Options{}), mb, 300)
+	b.bg.Wait() // materialization runs after each commit returns
 	st, err := b.current(context.Background(), mb.ID)
 	if err != nil || st.bucket < 4 {
 		t.Fatalf("current bucket %d %v: 300+ commits of up to 2 rows should fill 5 buckets of 64", st.bucket, err)

@@ -35,8 +35,9 @@
 //     tombstones), the log only grows, and deletes are partition- or
 //     range-shaped (the purge, later).
 //   - Write order makes a crash harmless: body chunks, then the body's
-//     header row; spilled metadata, then the log; the log, then the
-//     materialized rows.
+//     header row (a one-chunk body writes both at once: see putOneChunk);
+//     spilled metadata, then the log; the log, then the materialized rows
+//     (in the background, after Commit returns: materializeLater).
 //   - A message's immutable metadata (ENVELOPE, BODYSTRUCTURE, ...) rides
 //     in its log row when small; larger metadata goes to metaspill before
 //     the LWT, under a hash of mailbox, UID, MODSEQ and the metadata, so a
@@ -64,7 +65,9 @@
 // materialized rows, then the log from W onward; every change visible in
 // the rows was committed before the log read began, so overlaying the log
 // (entries with MODSEQ above a row's) yields exactly the state at the last
-// MODSEQ read. Message metadata is immutable and joined afterwards.
+// MODSEQ read. Message metadata is immutable and joined afterwards. A
+// fresh state this host cached may stand in for the head read of the first
+// step (cachedBase says why that keeps the snapshot exact).
 //
 // # Schema (keyspace names from Options)
 //

@@ -42,7 +42,7 @@ func (b *Backend) Expunged(ctx context.Context, mailboxID string, uids []mail.UI
 		return err
 	}
 	tail := map[int64][]entry{}
-	err = b.walk(ctx, mailboxID, st.bucket, st.mat, func(e entry) error {
+	_, err = b.walk(ctx, mailboxID, st.bucket, st.mat, func(e entry) error {
 		if want[e.uid] {
 			tail[e.uid] = append(tail[e.uid], e)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
@@ -19,6 +20,10 @@ type bucketState struct {
 	sealed bool  // full: the head continues in bucket+1
 	gone   bool  // the mailbox was deleted
 	mat    int64 // every entry with MODSEQ <= mat is materialized; -1: unknown
+	// from: every entry with MODSEQ > from is in this bucket or a later
+	// one (the bucket was current at a head of MODSEQ from).
+	from int64
+	seen time.Time // when the head cache recorded it
 }
 
 // readBucket reads a bucket's static columns at level c. ok is false if
@@ -44,6 +49,7 @@ func (b *Backend) readBucket(ctx context.Context, c gocql.Consistency, mailboxID
 	}
 	st.bucket = bucket
 	st.head.UIDNext, st.head.ModSeq = mail.UID(*uidnext), mail.ModSeq(*modseq)
+	st.from = *modseq
 	st.sealed = sealed != nil && *sealed
 	st.gone = gone != nil && *gone
 	st.mat = -1
@@ -187,7 +193,10 @@ func (c *headCache) put(id string, st bucketState) bucketState {
 		// head's UIDNEXT nor the log entries below the watermark, and
 		// messages committed in between would be missing from it.
 		st.mat = max(st.mat, min(old.mat, int64(st.head.ModSeq)))
+		// Each says that every entry above it is in this bucket or later.
+		st.from = min(st.from, old.from)
 	}
+	st.seen = time.Now()
 	if ok && (old.bucket > st.bucket || old.bucket == st.bucket && old.head.ModSeq > st.head.ModSeq) {
 		return st
 	}
@@ -199,6 +208,18 @@ func (c *headCache) put(id string, st bucketState) bucketState {
 	}
 	c.mu.m[id] = st
 	return st
+}
+
+// raise records that every entry of bucket up to MODSEQ m is
+// materialized, if the cached state is of that bucket (never above its
+// head: see put).
+func (c *headCache) raise(id string, bucket, m int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.mu.m[id]; ok && st.bucket == bucket && st.mat < m {
+		st.mat = min(m, int64(st.head.ModSeq))
+		c.mu.m[id] = st
+	}
 }
 
 func (c *headCache) drop(id string) {

@@ -51,34 +51,34 @@ func (b *Backend) readLog(ctx context.Context, mailboxID string, bucket, after, 
 }
 
 // walk calls fn for every entry with MODSEQ > after, from bucket bk on,
-// in (MODSEQ, UID) order. Each bucket is read
-// with its static columns: if they say the bucket is sealed, its rest is
-// read and the walk goes on to the next bucket. So the walk misses nothing
-// committed before its last read began, and what it returns is a gapless
-// prefix of the log (a commit becomes visible only after every lower
-// MODSEQ has).
-func (b *Backend) walk(ctx context.Context, mailboxID string, bk, after int64, fn func(entry) error) error {
+// in (MODSEQ, UID) order, and reports whether it ended at a bucket the
+// mailbox's deletion sealed. Each bucket is read with its static columns:
+// if they say the bucket is sealed, its rest is read and the walk goes on
+// to the next bucket. So the walk misses nothing committed before its last
+// read began, and what it returns is a gapless prefix of the log (a commit
+// becomes visible only after every lower MODSEQ has).
+func (b *Backend) walk(ctx context.Context, mailboxID string, bk, after int64, fn func(entry) error) (gone bool, err error) {
 	for {
-		sealed, err := b.walkBucket(ctx, mailboxID, bk, &after, fn)
-		if err != nil || !sealed {
-			return err
+		sealed, gone, err := b.walkBucket(ctx, mailboxID, bk, &after, fn)
+		if err != nil || !sealed || gone {
+			return gone, err
 		}
-		if _, err := b.walkBucket(ctx, mailboxID, bk, &after, fn); err != nil {
-			return err
+		if _, _, err := b.walkBucket(ctx, mailboxID, bk, &after, fn); err != nil {
+			return false, err
 		}
 		bk++
 	}
 }
 
 // walkBucket reads the entries of bucket bk above *after, advancing it,
-// and reports whether the bucket was sealed (and not gone) as of the read.
+// and reports whether the bucket was sealed, and gone, as of the read.
 // The query starts AT *after, so that the row there (the usual case: the
 // last change before the watermark) brings the static columns along and a
 // second read is needed only for a bucket without such a row.
-func (b *Backend) walkBucket(ctx context.Context, mailboxID string, bk int64, after *int64, fn func(entry) error) (bool, error) {
-	var sealed, gone, rows bool
+func (b *Backend) walkBucket(ctx context.Context, mailboxID string, bk int64, after *int64, fn func(entry) error) (sealed, gone bool, err error) {
+	var rows bool
 	from := *after // a commit's rows share its MODSEQ: skip only those at or below from
-	err := b.scan(ctx, b.meta, "read change log", b.q.logWalk, []any{mailboxID, bk, *after}, nil, func(sc gocql.Scanner) error {
+	err = b.scan(ctx, b.meta, "read change log", b.q.logWalk, []any{mailboxID, bk, *after}, nil, func(sc gocql.Scanner) error {
 		var e entry
 		var modseq, uid *int64
 		var kind *int8
@@ -96,10 +96,10 @@ func (b *Backend) walkBucket(ctx context.Context, mailboxID string, bk int64, af
 		return fn(e)
 	})
 	if err != nil || rows {
-		return sealed && !gone, err
+		return sealed, sealed && gone, err
 	}
 	st, ok, err := b.readBucket(ctx, b.read.primary, mailboxID, bk)
-	return ok && st.sealed && !st.gone, err
+	return ok && st.sealed, ok && st.sealed && st.gone, err
 }
 
 // metaOf returns an append entry's encoded metadata.

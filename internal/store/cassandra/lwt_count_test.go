@@ -30,14 +30,7 @@ func TestLWTsPerOperation(t *testing.T) {
 		}
 		return store.NewMessage{Blob: sp.ID, Size: sp.Size, Structure: sp.Structure}
 	}
-	var users []store.User
-	for i := range 5 {
-		u, err := s.CreateUser(ctx, fmt.Sprintf("lwt%d-%s@example.test", i, randID()[:8]), "{PLAIN}x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		users = append(users, u)
-	}
+	users := newUsers(t, s, "lwt", 5)
 	u := users[0]
 	inbox, err := s.Mailbox(ctx, u, "INBOX")
 	if err != nil {

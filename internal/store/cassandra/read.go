@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
@@ -23,7 +24,8 @@ type live struct {
 
 // Messages implements store.Index. It returns one consistent snapshot:
 //
-//  1. read the head: current bucket b, materialized watermark W;
+//  1. read the head: current bucket b, materialized watermark W (or take
+//     this host's fresh cached state instead: cachedBase);
 //  2. read the materialized state rows (msgs) of the range;
 //  3. read the log from W on (walk), following sealed buckets;
 //  4. overlay: apply each logged change above a row's MODSEQ, in order.
@@ -62,12 +64,53 @@ func (b *Backend) States(ctx context.Context, mailboxID string, lo, hi mail.UID,
 	if err != nil {
 		return err
 	}
+	return emitStates(msgs, fn)
+}
+
+func emitStates(msgs []live, fn func(store.MessageState) error) error {
 	for _, m := range msgs {
 		if err := fn(store.MessageState{UID: mail.UID(m.uid), ModSeq: mail.ModSeq(m.modseq), Flags: mail.NewFlags(m.flags...)}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// HeadStates implements store.HeadStater: the head, read while the state
+// rows are (when this host has a fresh cached state to start the snapshot
+// from, see readBase), then the log. The head is read before the walk
+// begins, so every commit it shows is in the snapshot: its MODSEQ is at
+// most the snapshot's, as when Head is called before States, and a
+// session that starts from it reports whatever lies between as changes.
+func (b *Backend) HeadStates(ctx context.Context, mailboxID string, fn func(store.MessageState) error) (store.Head, error) {
+	st, ok := b.cachedBase(mailboxID)
+	if !ok {
+		var err error
+		if st, err = b.current(ctx, mailboxID); err != nil {
+			return store.Head{}, err
+		}
+		msgs, _, err := b.snapshotFrom(ctx, mailboxID, st, 1, 0, false, nil)
+		if err != nil {
+			return store.Head{}, err
+		}
+		return st.head, emitStates(msgs, fn)
+	}
+	var head bucketState
+	var headErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		headErr = b.sup.Do("cassandra: read mailbox head", func() (err error) {
+			head, err = b.current(ctx, mailboxID)
+			return err
+		}, "mailbox", mailboxID)
+	}()
+	msgs, _, err := b.snapshotFrom(ctx, mailboxID, st, 1, 0, false, func() error { <-done; return headErr })
+	<-done
+	if err != nil {
+		return store.Head{}, err
+	}
+	return head.head, emitStates(msgs, fn)
 }
 
 // snapshot runs steps 1 to 4 of Messages. With prefetch, a short range's
@@ -81,14 +124,34 @@ func (b *Backend) snapshot(ctx context.Context, mailboxID string, lo, hi mail.UI
 	if upper < int64(lo) {
 		return nil, nil, nil
 	}
-	st, err := b.current(ctx, mailboxID)
-	if err != nil {
-		return nil, nil, err
+	st, ok := b.cachedBase(mailboxID)
+	if !ok {
+		var err error
+		if st, err = b.current(ctx, mailboxID); err != nil {
+			return nil, nil, err
+		}
+	}
+	return b.snapshotFrom(ctx, mailboxID, st, lo, hi, prefetch, nil)
+}
+
+// snapshotFrom runs steps 2 to 4 from st. beforeWalk, if not nil, runs after
+// the state rows are read and before the log is: an error from it fails
+// the snapshot.
+func (b *Backend) snapshotFrom(ctx context.Context, mailboxID string, st bucketState, lo, hi mail.UID, prefetch bool, beforeWalk func() error) ([]live, map[int64][]byte, error) {
+	lo = max(lo, 1)
+	upper := int64(hi)
+	if hi == 0 {
+		upper = math.MaxUint32
 	}
 	b.fault.pause()
 	rows, err := b.states(ctx, mailboxID, int64(lo), min(upper, int64(st.head.UIDNext)-1))
 	if err != nil {
 		return nil, nil, err
+	}
+	if beforeWalk != nil {
+		if err := beforeWalk(); err != nil {
+			return nil, nil, err
+		}
 	}
 	b.fault.pause()
 	// For a short range, read the (immutable) metadata while the log is
@@ -107,7 +170,7 @@ func (b *Backend) snapshot(ctx context.Context, mailboxID string, lo, hi mail.UI
 		}()
 	}
 	tail := map[int64][]entry{}
-	err = b.walk(ctx, mailboxID, st.bucket, st.mat, func(e entry) error {
+	gone, err := b.walk(ctx, mailboxID, st.bucket, st.mat, func(e entry) error {
 		if e.uid >= int64(lo) && e.uid <= upper {
 			tail[e.uid] = append(tail[e.uid], e)
 		}
@@ -117,11 +180,42 @@ func (b *Backend) snapshot(ctx context.Context, mailboxID string, lo, hi mail.UI
 	if err != nil {
 		return nil, nil, err
 	}
+	if gone {
+		b.heads.drop(mailboxID)
+		return nil, nil, fmt.Errorf("%w: id %s (deleted)", mail.ErrNoSuchMailbox, mailboxID)
+	}
 	if preErr != nil {
 		return nil, nil, preErr
 	}
 	return overlay(rows, tail), pre, nil
 }
+
+// cachedBase returns the bucket state a snapshot may start from (its step
+// 1) without a read: this host's cached state, if younger than baseFresh.
+// Without one, the snapshot reads the head.
+//
+// The cached state is as good a start as a fresh read. Its watermark is a
+// true lower bound recorded before the state rows are read (every entry
+// at or below it was materialized before then, so the rows show it), and
+// every entry above it is in its bucket or a later one; the walk of step
+// 3 begins after the rows were read and follows sealed buckets to the
+// current one, so it returns every change committed before it began,
+// whatever happened since the state was cached. Rows are read up to the
+// cached UIDNEXT: a message appended since is above the cached head's
+// MODSEQ, so above the watermark, and the walk brings its append entry.
+// A deletion since is seen by the walk (the bucket it sealed is gone). So
+// the snapshot is the same one, one round trip shorter; a stale state
+// only lengthens the walk, which baseFresh bounds.
+func (b *Backend) cachedBase(mailboxID string) (bucketState, bool) {
+	if st, ok := b.heads.get(mailboxID); ok && !st.sealed && time.Since(st.seen) < baseFresh {
+		return st, true
+	}
+	return bucketState{}, false
+}
+
+// baseFresh is how long a cached bucket state may start a snapshot or a
+// walk of the change log instead of a read of the head.
+const baseFresh = 10 * time.Second
 
 // prefetchMax is the widest UID range whose metadata Messages reads
 // alongside the log.
@@ -295,15 +389,32 @@ func (b *Backend) Changes(ctx context.Context, mailboxID string, since mail.ModS
 	if since >= math.MaxInt64 {
 		return nil
 	}
-	var bk int64
-	if _, err := b.get(ctx, b.meta, "read change log", b.q.bucketFor, []any{mailboxID, int64(since) + 1}, &bk); err != nil {
+	bk, err := b.bucketOf(ctx, mailboxID, int64(since)+1)
+	if err != nil {
 		return err
 	}
-	return b.walk(ctx, mailboxID, bk, int64(since), func(e entry) error {
+	_, err = b.walk(ctx, mailboxID, bk, int64(since), func(e entry) error {
 		c, err := b.changeOf(ctx, mailboxID, &e)
 		if err != nil {
 			return err
 		}
 		return fn(c)
 	})
+	return err
+}
+
+// bucketOf returns the log bucket to walk from for the entries with
+// MODSEQ >= m: the bucket mbbuckets says holds m, or, without a read, the
+// bucket of this host's fresh cached state if m is above its from (every
+// entry above from is in that bucket or later, and the walk follows sealed
+// buckets forward). A session's refresh asks from the MODSEQ it last saw,
+// which is at least the head this host read or committed for it, so the
+// cache usually answers: one round trip less per IMAP command.
+func (b *Backend) bucketOf(ctx context.Context, mailboxID string, m int64) (int64, error) {
+	if st, ok := b.heads.get(mailboxID); ok && m > st.from && time.Since(st.seen) < baseFresh {
+		return st.bucket, nil
+	}
+	var bk int64
+	_, err := b.get(ctx, b.meta, "read change log", b.q.bucketFor, []any{mailboxID, m}, &bk)
+	return bk, err
 }
