@@ -18,6 +18,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
@@ -35,19 +36,31 @@ var _ search.Index = (*Index)(nil)
 
 // Open opens the index in dir, creating it if needed.
 func Open(dir string) (*Index, error) {
-	idx, err := bleve.Open(dir)
+	cfg := scorchConfig()
+	idx, err := bleve.OpenUsing(dir, cfg)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) || errors.Is(err, bleve.ErrorIndexMetaMissing) && emptyDir(dir) {
 		m, merr := indexMapping()
 		if merr != nil {
 			return nil, merr
 		}
 		_ = os.Remove(dir) // an empty directory: bleve creates its own
-		idx, err = bleve.New(dir, m)
+		idx, err = bleve.NewUsing(dir, m, scorch.Name, scorch.Name, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bleve: open %s: %w", dir, err)
 	}
 	return &Index{idx: idx}, nil
+}
+
+// scorchConfig is the runtime configuration of the index. Its merge plan
+// counts segments of fewer than 100 documents as 100 (scorch's default
+// is 2,000): the pipeline writes small batches when deliveries are few,
+// and with every small segment counted as 2,000 documents the planner
+// merged them over and over. BenchmarkPut, batches of 10 and of 100:
+// 1,544 and 955-1,000 CPU µs a document with the default, 1,128 and 622
+// with 100; batches of 1,000 are the same either way.
+func scorchConfig() map[string]any {
+	return map[string]any{"scorchMergePlanOptions": map[string]any{"FloorSegmentSize": 100}}
 }
 
 // Close closes the index.
