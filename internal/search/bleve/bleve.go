@@ -27,10 +27,24 @@ import (
 )
 
 // Index is a search.Index. It is safe for concurrent use.
+//
+// Delete only queues its documents: they go with the next Put's batch,
+// before the next Search, at Close, or once maxPendingDeletes are queued.
+// Each bleve batch is a snapshot that the persister writes and syncs,
+// and an IMAP session that expunges one message at a time made one per
+// expunge. A document awaiting deletion is never a SEARCH result (SEARCH
+// keeps only live messages, and a mailbox never reuses a UID), and
+// Search applies the queue first, so no answer shows it either.
 type Index struct {
 	idx  bleve.Index
 	uids uidCache
+
+	mu      sync.Mutex
+	deletes []string // document IDs to delete with the next batch
 }
+
+// maxPendingDeletes bounds the queue of Delete.
+const maxPendingDeletes = 1000
 
 var _ search.Index = (*Index)(nil)
 
@@ -63,8 +77,43 @@ func scorchConfig() map[string]any {
 	return map[string]any{"scorchMergePlanOptions": map[string]any{"FloorSegmentSize": 100}}
 }
 
-// Close closes the index.
-func (x *Index) Close() error { return x.idx.Close() }
+// Close applies the queued deletions and closes the index.
+func (x *Index) Close() error {
+	return errors.Join(x.flushDeletes(), x.idx.Close())
+}
+
+// takeDeletes empties the queue of deletions and returns it.
+func (x *Index) takeDeletes() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ids := x.deletes
+	x.deletes = nil
+	return ids
+}
+
+// requeueDeletes puts back deletions a failed batch did not apply.
+func (x *Index) requeueDeletes(ids []string) {
+	x.mu.Lock()
+	x.deletes = append(ids, x.deletes...)
+	x.mu.Unlock()
+}
+
+// flushDeletes applies the queued deletions in one batch.
+func (x *Index) flushDeletes() error {
+	ids := x.takeDeletes()
+	if len(ids) == 0 {
+		return nil
+	}
+	b := x.idx.NewBatch()
+	for _, id := range ids {
+		b.Delete(id)
+	}
+	if err := x.idx.Batch(b); err != nil {
+		x.requeueDeletes(ids)
+		return fmt.Errorf("bleve: delete: %w", err)
+	}
+	return nil
+}
 
 func emptyDir(dir string) bool {
 	ents, err := os.ReadDir(dir)
@@ -145,6 +194,12 @@ func markID(userID, mailboxID string) string { return userID + "/" + mailboxID +
 // so marks and documents become visible together.
 func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) error {
 	b := x.idx.NewBatch()
+	// The queued deletions first: a batch applies its last operation on
+	// an ID, so a document put again after its deletion stays.
+	deletes := x.takeDeletes()
+	for _, id := range deletes {
+		b.Delete(id)
+	}
 	an := &batchTerms{seen: map[string]analysis.TokenStream{}}
 	for _, d := range docs {
 		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
@@ -154,6 +209,7 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 			}
 		}
 		if err := b.IndexAdvanced(doc); err != nil {
+			x.requeueDeletes(deletes)
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
@@ -161,10 +217,12 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 		doc := newDoc(markID(m.UserID, m.MailboxID), m.UserID, m.MailboxID)
 		doc.AddField(document.NewNumericFieldWithIndexingOptions("mark", nil, float64(m.UID), index.StoreField))
 		if err := b.IndexAdvanced(doc); err != nil {
+			x.requeueDeletes(deletes)
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
 	if err := x.idx.Batch(b); err != nil {
+		x.requeueDeletes(deletes)
 		return fmt.Errorf("bleve: index: %w", err)
 	}
 	return nil
@@ -196,14 +254,16 @@ func (x *Index) DeleteUser(ctx context.Context, userID string) error {
 	return x.deleteMatching(ctx, u)
 }
 
-// Delete implements search.Index.
+// Delete implements search.Index: it queues the documents (see Index).
 func (x *Index) Delete(_ context.Context, userID, mailboxID string, uids []uint32) error {
-	b := x.idx.NewBatch()
+	x.mu.Lock()
 	for _, u := range uids {
-		b.Delete(docID(userID, mailboxID, u))
+		x.deletes = append(x.deletes, docID(userID, mailboxID, u))
 	}
-	if err := x.idx.Batch(b); err != nil {
-		return fmt.Errorf("bleve: delete: %w", err)
+	full := len(x.deletes) >= maxPendingDeletes
+	x.mu.Unlock()
+	if full {
+		return x.flushDeletes()
 	}
 	return nil
 }
@@ -237,6 +297,9 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fiel
 	prefixes, _, ok := search.Plan(text)
 	if !ok || len(fields) == 0 {
 		return nil, false, nil
+	}
+	if err := x.flushDeletes(); err != nil {
+		return nil, false, err
 	}
 	if uids, ok, err := x.snapshotSearch(ctx, box(userID, mailboxID), prefixes, fields); ok || err != nil {
 		return uids, err == nil, err

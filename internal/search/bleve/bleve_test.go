@@ -163,3 +163,60 @@ func TestBatchTermsOnce(t *testing.T) {
 		t.Fatal("another text got the first one's tokens")
 	}
 }
+
+// TestDeletesRideTheNextBatch: Delete only queues; the next Put applies
+// the queue in its own batch (one snapshot, not one a delete), a Search
+// first applies it, and Close applies what is left.
+func TestDeletesRideTheNextBatch(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	docs := func() uint64 {
+		n, err := x.idx.DocCount()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	put := func(uid uint32) {
+		if err := x.Put(ctx, []search.Doc{{UserID: "u", MailboxID: "m", UID: uid, Body: "queued walrus"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1)
+	put(2)
+	put(3)
+	if err := x.Delete(ctx, "u", "m", []uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := docs(); n != 3 {
+		t.Fatalf("%d documents right after Delete, want 3: it queues", n)
+	}
+	put(4)
+	if n := docs(); n != 3 {
+		t.Fatalf("%d documents after the next Put, want 3 (one deleted, one added)", n)
+	}
+	if err := x.Delete(ctx, "u", "m", []uint32{2}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := x.Search(ctx, "u", "m", "walrus", search.FieldBody)
+	if err != nil || !slices.Equal(got, []uint32{3, 4}) {
+		t.Fatalf("Search after a queued Delete: %v %v, want [3 4]", got, err)
+	}
+	if err := x.Delete(ctx, "u", "m", []uint32{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if n := docs(); n != 1 {
+		t.Fatalf("%d documents after Close and Open, want 1: Close applies the queue", n)
+	}
+}
