@@ -31,6 +31,9 @@ const (
 	// watermarkLag is how far the materialized watermark may trail the
 	// head before a committer catches it up.
 	watermarkLag = 16
+	// watermarkEvery: the watermark is stored when the head's MODSEQ is a
+	// multiple of it (and after a catch-up).
+	watermarkEvery = 8
 )
 
 // MaxChangesPerCommit implements store.Index.
@@ -321,18 +324,17 @@ func (b *Backend) afterCommit(ctx context.Context, mailboxID string, st bucketSt
 		return st.mat
 	}
 	// Every entry up to next is materialized now: that is what the cache
-	// records, whether or not the watermark write below lands. That write
-	// only shortens other readers' log tails, so nobody waits for it.
+	// records, whether or not a watermark write lands. The stored
+	// watermark only shortens other hosts' log tails, so it is written
+	// every watermarkEvery MODSEQs and after a catch-up, not at every
+	// commit: one write per commit less, and other hosts' tails at most
+	// that much longer. (This runs in the background: materializeLater.)
 	m := int64(next.ModSeq)
-	b.bg.Add(1)
-	go func() {
-		defer b.bg.Done()
-		wctx, cancel := context.WithTimeout(background(context.WithoutCancel(ctx)), b.opts.RequestTimeout)
-		defer cancel()
-		if err := b.sup.Do("cassandra: watermark", func() error { return b.setWatermark(wctx, mailboxID, st.bucket, m) }, "mailbox", mailboxID); err != nil {
+	if catchUp || m%watermarkEvery == 0 {
+		if err := b.setWatermark(ctx, mailboxID, st.bucket, m); err != nil {
 			b.log.Warn("cassandra: materialize: watermark", "mailbox", mailboxID, "err", err)
 		}
-	}()
+	}
 	return m
 }
 

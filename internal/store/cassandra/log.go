@@ -156,20 +156,19 @@ const (
 // as timestamp, so any number of writers, in any order, converge on the
 // state of the highest MODSEQ.
 func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry) error {
-	type key struct {
-		meta bool
-		ub   int64
-	}
+	// A message's state row and its metadata share a partition key (in
+	// two tables), so they go to the same replicas in one batch: one
+	// request per UID bucket, not two.
 	type group struct {
 		stmts []gocql.BatchEntry
 		bytes int
 	}
-	groups := map[key][]*group{}
-	add := func(k key, stmt string, size int, args ...any) {
-		gs := groups[k]
+	groups := map[int64][]*group{}
+	add := func(ub int64, stmt string, size int, args ...any) {
+		gs := groups[ub]
 		if len(gs) == 0 || len(gs[len(gs)-1].stmts) >= matBatchStmts || gs[len(gs)-1].bytes+size > matBatchBytes {
 			gs = append(gs, &group{})
-			groups[k] = gs
+			groups[ub] = gs
 		}
 		g := gs[len(gs)-1]
 		g.stmts = append(g.stmts, gocql.BatchEntry{Stmt: stmt, Args: args, Idempotent: true})
@@ -184,12 +183,12 @@ func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry)
 			if err != nil {
 				return err
 			}
-			add(key{false, ub}, b.q.stateAppend, 64, mailboxID, ub, e.uid, e.modseq, e.flags, e.modseq)
-			add(key{true, ub}, b.q.metaInsert, len(raw)+64, mailboxID, ub, e.uid, raw)
+			add(ub, b.q.stateAppend, 64, mailboxID, ub, e.uid, e.modseq, e.flags, e.modseq)
+			add(ub, b.q.metaInsert, len(raw)+64, mailboxID, ub, e.uid, raw)
 		case store.ChangeFlags:
-			add(key{false, ub}, b.q.stateFlags, 64, e.modseq, e.modseq, e.flags, mailboxID, ub, e.uid)
+			add(ub, b.q.stateFlags, 64, e.modseq, e.modseq, e.flags, mailboxID, ub, e.uid)
 		case store.ChangeExpunge:
-			add(key{false, ub}, b.q.stateExpunge, 64, e.modseq, e.modseq, mailboxID, ub, e.uid)
+			add(ub, b.q.stateExpunge, 64, e.modseq, e.modseq, mailboxID, ub, e.uid)
 		}
 	}
 	var all []*group
