@@ -80,7 +80,7 @@ func (s *Service) batches(ctx context.Context, mb store.Mailbox, all bool, progr
 		if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
 			return n, err
 		}
-		docs, err := s.docs(ctx, mb, rows)
+		docs, err := s.docs(ctx, mb, rows, nil)
 		if err != nil {
 			return n, err
 		}
@@ -160,8 +160,9 @@ func (s *Service) rowsFrom(ctx context.Context, mb store.Mailbox, lo mail.UID) (
 }
 
 // docs builds the documents of rows on every core: reading, parsing and
-// converting dominate indexing, and messages are independent.
-func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.MessageRow) ([]search.Doc, error) {
+// converting dominate indexing, and messages are independent. texts, if
+// set, shares documents' text between rows of one body (texts).
+func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.MessageRow, texts *texts) ([]search.Doc, error) {
 	docs := make([]search.Doc, len(rows))
 	errs := make([]error, len(rows))
 	next := make(chan int)
@@ -170,7 +171,14 @@ func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.Messa
 		wg.Go(func() {
 			for i := range next {
 				errs[i] = supervise.Catch(func() (err error) { // counted by catchUp
+					if d, ok := texts.get(rows[i].Meta.Blob); ok {
+						docs[i] = docOf(d, mb, rows[i].UID)
+						return nil
+					}
 					docs[i], err = s.doc(ctx, mb, rows[i])
+					if err == nil {
+						texts.put(rows[i].Meta.Blob, docs[i])
+					}
 					return err
 				})
 			}
@@ -182,6 +190,43 @@ func (s *Service) docs(ctx context.Context, mb store.Mailbox, rows []store.Messa
 	close(next)
 	wg.Wait()
 	return docs, errors.Join(errs...)
+}
+
+// texts are the documents a batch built, by body: a delivery to five
+// recipients stores one body in five mailboxes, and its text is the
+// same in each (Doc reads nothing but the body). The zero value, and
+// nil, share nothing.
+type texts struct {
+	mu sync.Mutex
+	m  map[store.BlobID]search.Doc
+}
+
+func (t *texts) get(id store.BlobID) (search.Doc, bool) {
+	if t == nil || id == "" {
+		return search.Doc{}, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d, ok := t.m[id]
+	return d, ok
+}
+
+func (t *texts) put(id store.BlobID, d search.Doc) {
+	if t == nil || id == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[store.BlobID]search.Doc{}
+	}
+	t.m[id] = d
+}
+
+// docOf is d as the document of another mailbox's message.
+func docOf(d search.Doc, mb store.Mailbox, uid mail.UID) search.Doc {
+	d.UserID, d.MailboxID, d.UID = mb.UserID, mb.ID, uint32(uid)
+	return d
 }
 
 // doc reads one message and builds its document. A body that cannot be

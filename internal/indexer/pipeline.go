@@ -121,13 +121,16 @@ func (s *Service) indexBatch(ctx context.Context, qs []queued) {
 		marks []search.Mark
 		left  []queued
 		size  int64
+		// One body's text serves each of its mailboxes (a delivery to
+		// many recipients): built once a batch.
+		shared = &texts{}
 	)
 	for _, q := range qs {
 		if len(docs) >= s.o.Batch || size >= s.o.BatchBytes {
 			left = append(left, q)
 			continue
 		}
-		p, err := s.share(ctx, q, s.o.Batch-len(docs), s.o.BatchBytes-size)
+		p, err := s.share(ctx, q, s.o.Batch-len(docs), s.o.BatchBytes-size, shared)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.failed(q.mb, err)
@@ -174,8 +177,8 @@ func (s *Service) indexBatch(ctx context.Context, qs []queued) {
 
 // share reads up to limit messages of q's mailbox above its mark, and
 // no more than about bytes of them (one at least), and builds their
-// documents.
-func (s *Service) share(ctx context.Context, q queued, limit int, bytes int64) (part, error) {
+// documents, taking the text of bodies texts has already.
+func (s *Service) share(ctx context.Context, q queued, limit int, bytes int64, texts *texts) (part, error) {
 	mb := q.mb
 	p := part{q: q}
 	s.stats.catchUps.Add(1)
@@ -204,7 +207,7 @@ func (s *Service) share(ctx context.Context, q queued, limit int, bytes int64) (
 	if rows, err = s.fillGaps(ctx, mb, lo, rows); err != nil {
 		return p, err
 	}
-	if p.docs, err = s.docs(ctx, mb, rows); err != nil {
+	if p.docs, err = s.docs(ctx, mb, rows, texts); err != nil {
 		return p, err
 	}
 	p.saved = make([]time.Time, len(rows))

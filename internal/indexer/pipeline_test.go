@@ -129,6 +129,51 @@ func TestBatchBytesBound(t *testing.T) {
 	}
 }
 
+// TestOneBodyOneText: a delivery to five recipients stores one body in
+// five mailboxes; the batch that indexes them reads and converts it once
+// and gives each mailbox its own document.
+func TestOneBodyOneText(t *testing.T) {
+	r := newRig(t)
+	ci := &countingIndex{Index: r.idx}
+	s := New(Options{Store: r.st, Index: ci, Converter: r.conv, Deferred: true, Workers: 1, Delay: 200 * time.Millisecond})
+	r.st.SetIndexHook(s)
+	runUntilEnd(t, s)
+	users := []store.User{r.u}
+	for i := range 4 {
+		u, err := r.st.CreateUser(r.ctx, fmt.Sprintf("v%d@example.test", i), "$test$")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	sp, err := r.st.Spool(strings.NewReader(withAttachment("five", "quokka")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	for i, err := range r.st.Deliver(r.ctx, sp, "", users) {
+		if err != nil {
+			t.Fatalf("recipient %d: %v", i, err)
+		}
+	}
+	for _, u := range users {
+		mb, err := r.st.Mailbox(r.ctx, u, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, u.Address+" indexed", func() bool { return r.mark(mb) == 1 })
+		if got := r.find(mb, search.FieldAttachments, "quokka"); !slices.Equal(got, []uint32{1}) {
+			t.Fatalf("%s: BODY quokka %v, want [1]", u.Address, got)
+		}
+	}
+	if got := ci.sizes(); !slices.Equal(got, []int{5}) {
+		t.Fatalf("documents per index request %v, want [5]", got)
+	}
+	if st := r.conv.Stats(); st.CacheMisses+st.CacheHits != 1 {
+		t.Fatalf("the attachment was looked up %d times (%d misses), want once for the five documents", st.CacheMisses+st.CacheHits, st.CacheMisses)
+	}
+}
+
 func (r *rig) deliverTo(u store.User, raw string) {
 	r.t.Helper()
 	sp, err := r.st.Spool(strings.NewReader(raw), 0)
