@@ -162,13 +162,22 @@ func (c *Client) Put(ctx context.Context, docs []search.Doc, marks ...search.Mar
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
+	// The documents of one message delivered to several recipients have
+	// the same texts: their terms are computed once.
+	terms := map[string]string{}
 	for _, d := range docs {
 		_ = enc.Encode(map[string]any{"index": map[string]any{"_index": c.o.Index, "_id": docID(d.UserID, d.MailboxID, d.UID), "routing": d.UserID}})
 		src := map[string]any{"user": d.UserID, "mailbox": d.MailboxID, "uid": d.UID}
 		for name, text := range d.Fields() {
-			if text != "" {
-				src[name] = strings.Join(search.Terms(text), " ")
+			if text == "" {
+				continue
 			}
+			t, ok := terms[text]
+			if !ok {
+				t = strings.Join(search.Terms(text), " ")
+				terms[text] = t
+			}
+			src[name] = t
 		}
 		_ = enc.Encode(src)
 	}
