@@ -1,6 +1,7 @@
 package imapsearch
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -50,18 +51,47 @@ func foldRune(r rune) rune {
 }
 
 // asciiUpper upper-cases ASCII letters only (the i;ascii-casemap
-// collation of RFC 4790 9.2, used by SORT and THREAD).
+// collation of RFC 4790 9.2, used by SORT and THREAD). SEARCH folds
+// every text it reads this way when it is ASCII, so it works eight bytes
+// at a time (upperWord) into one allocation.
 func asciiUpper(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'a' <= s[i] && s[i] <= 'z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'a' <= b[j] && b[j] <= 'z' {
-					b[j] -= 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
+	i := 0
+	for i < len(s) && (s[i] < 'a' || s[i] > 'z') {
+		i++
 	}
-	return s
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	var buf [4096]byte
+	for i < len(s) {
+		n := copy(buf[:], s[i:])
+		j := 0
+		for ; j+8 <= n; j += 8 {
+			binary.LittleEndian.PutUint64(buf[j:], upperWord(binary.LittleEndian.Uint64(buf[j:])))
+		}
+		for ; j < n; j++ {
+			if 'a' <= buf[j] && buf[j] <= 'z' {
+				buf[j] -= 'a' - 'A'
+			}
+		}
+		b.Write(buf[:n])
+		i += n
+	}
+	return b.String()
+}
+
+// upperWord upper-cases the ASCII letters among eight bytes: a byte
+// whose high bit is clear and that is in a..z loses 0x20. The sums work
+// on seven bits a byte, so no carry crosses bytes.
+func upperWord(x uint64) uint64 {
+	const hi = 0x8080808080808080
+	const ones = 0x0101010101010101
+	low7 := x &^ hi
+	geA := low7 + ones*(0x80-'a')   // high bit set: >= 'a'
+	gtZ := low7 + ones*(0x80-'z'-1) // high bit set: > 'z'
+	lower := geA &^ gtZ &^ x & hi
+	return x ^ lower>>2
 }

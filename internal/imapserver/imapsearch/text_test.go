@@ -105,3 +105,22 @@ func TestBaseSubject(t *testing.T) {
 		}
 	}
 }
+
+// FuzzASCIIUpper holds the word-at-a-time asciiUpper to the byte rule:
+// a..z lose 0x20, every other byte stays.
+func FuzzASCIIUpper(f *testing.F) {
+	for _, s := range []string{"", "hello", "MiXeD cAsE 123 {|}`@[", "été z", strings.Repeat("abcdefghijklmnopqrstuvwxyz\x80\xff", 400)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := []byte(s)
+		for i, c := range want {
+			if 'a' <= c && c <= 'z' {
+				want[i] = c - ('a' - 'A')
+			}
+		}
+		if got := asciiUpper(s); got != string(want) {
+			t.Fatalf("asciiUpper(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
