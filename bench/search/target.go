@@ -34,7 +34,7 @@ func (q query) program() string {
 }
 
 // queries cover TEXT, BODY, SUBJECT and FROM, one word and two words (two
-// keys, as clients send them). The corpus draws body text from a small
+// keys, as clients send them), and a phrase (one key of two words). The corpus draws body text from a small
 // vocabulary, so body words are frequent; the hits column says how many.
 var queries = []query{
 	{"SUBJECT", "one word", "SUBJECT", "invoice"},
@@ -43,6 +43,7 @@ var queries = []query{
 	{"FROM", "two words", "FROM grace FROM", "svensson"},
 	{"BODY", "one word", "BODY", "köln"},
 	{"BODY", "two words", "BODY replication BODY", "latency"},
+	{"BODY", "phrase", "BODY", "server meeting"}, // one key: the words adjacent, in order
 	{"TEXT", "one word", "TEXT", "throughput"},
 	{"TEXT", "two words", "TEXT quota TEXT", "cluster"},
 }

@@ -2,9 +2,15 @@ package imapserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/quiremail/quire/internal/imapserver/imapsearch"
@@ -62,12 +68,46 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	// large mailbox reads no metadata and holds a hit per match only.
 	light := !rows && imapsearch.StateOnly(key)
 	var evalErr error
+	// A program that reads message text costs about 100 µs a message
+	// (read, decode, fold, compare): its candidates are matched in
+	// batches on every core. Others are matched as they are read.
+	batch := 1
+	if imapsearch.NeedsBody(key) {
+		batch = 64
+	}
+	var pending []*candidate
+	found := func(x *candidate) {
+		if light {
+			out = append(out, hit{seq: x.seq, uid: x.UID()})
+		} else {
+			out = append(out, hit{seq: x.seq, uid: x.UID(), x: x})
+		}
+	}
+	match := func() error {
+		oks, err := matchAll(key, pending, sc)
+		for i, x := range pending {
+			if oks[i] {
+				found(x)
+			}
+		}
+		pending = pending[:0]
+		if err != nil {
+			evalErr = err
+		}
+		return err
+	}
 	visit := func(r store.MessageRow) error {
 		seq := s.seq(r.UID)
 		if seq == 0 || ans != nil && ans.narrowed && r.UID <= ans.mark && !ans.cands.Contains(uint32(r.UID)) {
 			return nil
 		}
 		x := &candidate{seq: seq, recent: s.recent[r.UID], m: &fetchMsg{c: c, ctx: ctx, row: r}}
+		if batch > 1 {
+			if pending = append(pending, x); len(pending) < batch {
+				return nil
+			}
+			return match()
+		}
 		ok, err := imapsearch.Match(key, x, sc)
 		x.m.close()
 		x.m.blob = nil
@@ -76,10 +116,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 			return err
 		}
 		if ok {
-			if light {
-				x = nil
-			}
-			out = append(out, hit{seq: seq, uid: r.UID, x: x})
+			found(x)
 		}
 		return nil
 	}
@@ -90,10 +127,53 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	default:
 		err = c.readRows(ctx, from, s.maxUID(), light, visit)
 	}
+	if err == nil && len(pending) > 0 {
+		err = match()
+	}
 	if evalErr != nil {
 		return nil, evalErr
 	}
 	return out, err
+}
+
+// matchAll matches each candidate against key, on up to GOMAXPROCS
+// goroutines when there are several, and closes their bodies. It stops
+// at the first error. A panic in a match is raised again here, on the
+// command's goroutine, whose recovery answers NO [SERVERBUG].
+func matchAll(key *imapwire.SearchKey, xs []*candidate, sc imapsearch.Context) ([]bool, error) {
+	oks := make([]bool, len(xs))
+	errs := make([]error, len(xs))
+	one := func(i int) {
+		x := xs[i]
+		oks[i], errs[i] = imapsearch.Match(key, x, sc)
+		x.m.close()
+		x.m.blob = nil
+	}
+	var (
+		wg     sync.WaitGroup
+		next   atomic.Int64
+		mu     sync.Mutex
+		caught any
+	)
+	for range min(runtime.GOMAXPROCS(0), len(xs)) {
+		wg.Go(func() {
+			defer func() {
+				if x := recover(); x != nil {
+					mu.Lock()
+					caught = fmt.Sprintf("%v\n%s", x, debug.Stack())
+					mu.Unlock()
+				}
+			}()
+			for i := int(next.Add(1)) - 1; i < len(xs); i = int(next.Add(1)) - 1 {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	if caught != nil {
+		panic(caught)
+	}
+	return oks, errors.Join(errs...)
 }
 
 // hit is a message a search found: its candidate, with its row, when

@@ -1,6 +1,8 @@
 package imapserver
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -112,5 +114,36 @@ func TestSortThreadPreview(t *testing.T) {
 		c.expect("BAD", "THREAD X-FOO UTF-8 ALL")
 		has(t, c.ok("FETCH 2 PREVIEW"), "* 2 FETCH (PREVIEW {17}\r\nDéjà réservé.)")
 		has(t, c.ok("FETCH 3 (PREVIEW (LAZY))"), `PREVIEW "See attached."`)
+	})
+}
+
+// TestSearchTextInBatches: a program that reads message text matches its
+// candidates in batches on several goroutines (search.go, matchAll); the
+// answer is the same, in order, across batch boundaries.
+func TestSearchTextInBatches(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		var hits, misses []string
+		for i := 1; i <= 150; i++ {
+			body := "beta alpha gamma"
+			if i%3 == 0 || i == 64 || i == 65 {
+				body = "gamma alpha beta"
+				hits = append(hits, strconv.Itoa(i))
+			} else {
+				misses = append(misses, strconv.Itoa(i))
+			}
+			e.deliver(fmt.Sprintf("From: a@example.org\r\nSubject: m%d\r\n\r\n%s\r\n", i, body))
+		}
+		c := e.login()
+		c.ok("SELECT INBOX")
+		for q, want := range map[string]string{
+			`BODY "alpha beta"`:            "* SEARCH " + strings.Join(hits, " "),
+			`NOT BODY "alpha beta"`:        "* SEARCH " + strings.Join(misses, " "),
+			`TEXT "alpha beta" SUBJECT m6`: "* SEARCH 6 60 63 64 65 66 69", // m6, m60..m69
+		} {
+			lines := c.ok("SEARCH %s", q)
+			if len(lines) != 1 || strings.TrimSpace(lines[0]) != want {
+				t.Errorf("SEARCH %s = %q, want %q", q, lines, want)
+			}
+		}
 	})
 }
