@@ -192,10 +192,43 @@ func Canon(s string) string {
 	if ascii {
 		return strings.ToLower(s)
 	}
-	return strings.Map(canonRune, s)
+	// Mostly ASCII, as mail is: its bytes are copied, the rest mapped
+	// rune by rune (strings.Map cost twice as much, a call a byte).
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:]) // an invalid byte is U+FFFD, as for strings.Map
+		b = utf8.AppendRune(b, canonRune(r))
+		i += n
+	}
+	return string(b)
 }
 
 func canonRune(r rune) rune {
+	if 0 <= r && r < rune(len(canonLatin)) {
+		return canonLatin[r]
+	}
+	return canonSlow(r)
+}
+
+// canonLatin is canonRune of the Latin blocks (U+0000 to U+024F), which
+// most mail's letters are in: Canon looks them up. Read only.
+var canonLatin = func() (t [0x250]rune) {
+	for r := range t {
+		t[r] = canonSlow(rune(r))
+	}
+	return t
+}()
+
+// canonSlow is canonRune by its definition.
+func canonSlow(r rune) rune {
 	if r < utf8.RuneSelf { // ASCII: the orbits of k and s reach past it, but start in it
 		if 'A' <= r && r <= 'Z' {
 			return r + 'a' - 'A'

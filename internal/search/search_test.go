@@ -95,3 +95,15 @@ func FuzzExact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCanon holds Canon's byte loop to the rune-by-rune definition.
+func FuzzCanon(f *testing.F) {
+	for _, s := range []string{"Grüße aus KÖLN", "ſcale \u212Aelvin", "İstanbul", "bad \xff byte", "日本語 ABC"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := Canon(s), strings.Map(canonSlow, s); got != want {
+			t.Fatalf("Canon(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
