@@ -3,6 +3,7 @@ package indexer
 import (
 	"bytes"
 	"context"
+	"sync"
 	"time"
 
 	"github.com/quiremail/quire/internal/convert"
@@ -48,21 +49,7 @@ func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, uids []mail.
 		// converts the message again.
 		_ = s.sup.Do("indexer: convert a delivery", func() error {
 			for _, r := range todo {
-				// Only the attachments: their text goes to the cache,
-				// and the pipeline decodes the rest when it builds the
-				// document (building the whole document here cost the
-				// reply the decoding of every text part, twice over).
-				raw, root, err := s.read(bg, mb, r)
-				if err != nil {
-					s.log.Debug("indexer: converting a delivery failed; the pipeline tries again", "mailbox", mb.ID, "uid", r.UID, "err", err)
-					continue
-				}
-				if root == nil {
-					if root, err = message.Scan(bytes.NewReader(raw), message.Limits{}); err != nil {
-						continue // unparseable: the pipeline indexes what is there
-					}
-				}
-				s.o.Converter.Attachments(bg, raw, root)
+				s.convertDelivered(bg, mb, r)
 			}
 			return nil
 		}, "mailbox", mb.ID)
@@ -75,4 +62,74 @@ func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, uids []mail.
 		s.stats.late.Add(1)
 	case <-ctx.Done():
 	}
+}
+
+// convertDelivered converts the attachments of one delivered message
+// into the converter's cache. Only the attachments: the pipeline decodes
+// the rest when it builds the document (building the whole document here
+// cost the reply the decoding of every text part, twice over). The
+// recipients of one delivery share its body and so its attachments'
+// text: the first converts, the others wait for it and skip.
+func (s *Service) convertDelivered(ctx context.Context, mb store.Mailbox, r store.MessageRow) {
+	b, first := s.bodies.claim(r.Meta.Blob, s.o.Now())
+	if !first {
+		<-b.done
+		return
+	}
+	defer close(b.done)
+	raw, root, err := s.read(ctx, mb, r)
+	if err != nil {
+		s.log.Debug("indexer: converting a delivery failed; the pipeline tries again", "mailbox", mb.ID, "uid", r.UID, "err", err)
+		return
+	}
+	if root == nil {
+		if root, err = message.Scan(bytes.NewReader(raw), message.Limits{}); err != nil {
+			return // unparseable: the pipeline indexes what is there
+		}
+	}
+	s.o.Converter.Attachments(ctx, raw, root)
+}
+
+// deliveredBodies are the bodies whose attachments a delivery on this
+// host converted lately (or is converting), so that the other
+// recipients of the same body do not read, decode and hash it again.
+// Entries expire after recentFor, and at most maxDeliveredBodies are
+// kept: past that a body is converted without being remembered.
+type deliveredBodies struct {
+	mu    sync.Mutex
+	m     map[store.BlobID]*bodyConversion
+	prune time.Time
+}
+
+type bodyConversion struct {
+	done chan struct{} // closed when the conversion is over
+	at   time.Time
+}
+
+const maxDeliveredBodies = 4096
+
+// claim returns the body's conversion and whether the caller runs it
+// (and must close done); otherwise it is under way or done.
+func (d *deliveredBodies) claim(id store.BlobID, now time.Time) (*bodyConversion, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.m[id]; ok && now.Sub(e.at) < recentFor {
+		return e, false
+	}
+	e := &bodyConversion{done: make(chan struct{}), at: now}
+	if d.m == nil {
+		d.m = map[store.BlobID]*bodyConversion{}
+	}
+	if len(d.m) >= maxDeliveredBodies || now.Sub(d.prune) >= recentFor {
+		for k, old := range d.m {
+			if now.Sub(old.at) >= recentFor {
+				delete(d.m, k)
+			}
+		}
+		d.prune = now
+	}
+	if len(d.m) < maxDeliveredBodies && id != "" {
+		d.m[id] = e
+	}
+	return e, true
 }

@@ -128,6 +128,7 @@ type Service struct {
 
 	stats   *counters
 	written written               // marks the pipeline wrote lately (marks.go)
+	bodies  deliveredBodies       // delivered bodies converted lately (deliver.go)
 	sup     *supervise.Supervisor // recovers panics in catch-ups and loops
 }
 
