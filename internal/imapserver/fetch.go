@@ -125,8 +125,9 @@ var errStreamBroken = errors.New("imap: response stream broken")
 // it during this command.
 type fetchRow struct {
 	row     store.MessageRow
-	seenNow bool // \Seen set by this FETCH: FLAGS goes out
-	gone    bool // expunged by another session, not yet announced
+	seq     uint32 // its sequence number, 0 when not known yet
+	seenNow bool   // \Seen set by this FETCH: FLAGS goes out
+	gone    bool   // expunged by another session, not yet announced
 }
 
 // rows reads the rows of uids (ascending, in the view) in UID ranges. A
@@ -169,9 +170,11 @@ func (c *conn) rows(ctx context.Context, uids []mail.UID, light bool) (out []fet
 func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out []fetchRow, missing []mail.UID, err error) {
 	s := c.sel
 	for i := 0; i < len(uids); {
-		// A range of consecutive view positions is one store read.
+		// A range of consecutive view positions is one store read: one
+		// search of the view a range, not two a UID.
+		seq := s.seq(uids[i])
 		j := i
-		for j+1 < len(uids) && s.seq(uids[j+1]) == s.seq(uids[j])+1 {
+		for p := int(seq); seq > 0 && j+1 < len(uids) && p < len(s.uids) && s.uids[p] == uids[j+1]; p++ {
 			j++
 		}
 		want := uids[i : j+1]
@@ -182,7 +185,11 @@ func (c *conn) liveRows(ctx context.Context, uids []mail.UID, light bool) (out [
 				k++
 			}
 			if k < len(want) && want[k] == r.UID {
-				out = append(out, fetchRow{row: r})
+				fr := fetchRow{row: r}
+				if seq > 0 {
+					fr.seq = seq + uint32(k)
+				}
+				out = append(out, fr)
 				k++
 			}
 			return nil
@@ -263,7 +270,13 @@ func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchA
 		}
 	}
 	c.noteKeywords(r.Flags)
-	c.w.Raw("* " + strconv.FormatUint(uint64(s.seq(r.UID)), 10) + " FETCH (")
+	seq := fr.seq
+	if seq == 0 {
+		seq = s.seq(r.UID)
+	}
+	c.w.Raw("* ")
+	c.w.Number(uint64(seq))
+	c.w.Raw(" FETCH (")
 	first := true
 	item := func(name string) {
 		if !first {
@@ -284,7 +297,8 @@ func (c *conn) fetchOne(ctx context.Context, fr fetchRow, atts []imapwire.FetchA
 		}
 	}
 	if withUID && !hasUID {
-		item("UID " + strconv.FormatUint(uint64(r.UID), 10))
+		item("UID ")
+		c.w.Number(uint64(r.UID))
 	}
 	for _, at := range atts {
 		if err := c.fetchAtt(m, at, item); err != nil {
@@ -432,7 +446,8 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 	r := m.row
 	switch at.Name {
 	case "UID":
-		item("UID " + strconv.FormatUint(uint64(r.UID), 10))
+		item("UID ")
+		c.w.Number(uint64(r.UID))
 	case "FLAGS":
 		item("FLAGS ")
 		c.writeFlags(r.Flags, c.sel.recent[r.UID])
@@ -445,7 +460,9 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 		}
 		item("RFC822.SIZE " + strconv.FormatInt(v.size, 10))
 	case "MODSEQ":
-		item("MODSEQ (" + strconv.FormatUint(uint64(r.ModSeq), 10) + ")")
+		item("MODSEQ (")
+		c.w.Number(uint64(r.ModSeq))
+		c.w.Raw(")")
 	case "SAVEDATE":
 		if r.Meta.SaveDate.IsZero() {
 			item("SAVEDATE NIL")

@@ -33,7 +33,8 @@ func (c *conn) fetchFlags(seq uint32, uid mail.UID, fs mail.Flags, m mail.ModSeq
 // writeFlags writes a flag list, adding \Recent for IMAP4rev1 clients.
 func (c *conn) writeFlags(fs mail.Flags, recent bool) {
 	if recent && !c.enabled.rev2 {
-		fs = append(slices.Clip(fs), `\Recent`)
+		c.w.FlagsPlus(fs, `\Recent`)
+		return
 	}
 	c.w.Flags(fs)
 }

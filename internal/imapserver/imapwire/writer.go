@@ -79,7 +79,10 @@ func (w *Writer) CRLF() { w.bw.WriteString("\r\n") }
 func (w *Writer) Atom(s string) { w.bw.WriteString(s) }
 
 // Number writes a decimal number.
-func (w *Writer) Number(n uint64) { w.bw.WriteString(strconv.FormatUint(n, 10)) }
+func (w *Writer) Number(n uint64) {
+	var b [20]byte
+	w.bw.Write(strconv.AppendUint(b[:0], n, 10))
+}
 
 // NIL writes NIL.
 func (w *Writer) NIL() { w.bw.WriteString("NIL") }
@@ -145,12 +148,25 @@ func (w *Writer) Mailbox(name string) {
 
 // Flags writes a parenthesized flag list.
 func (w *Writer) Flags(fs mail.Flags) {
+	w.FlagsPlus(fs, "")
+}
+
+// FlagsPlus writes a flag list of fs and, if it is not empty, extra
+// after them (\Recent, which the store does not keep), without building
+// a new list: FETCH FLAGS writes one per message.
+func (w *Writer) FlagsPlus(fs mail.Flags, extra string) {
 	w.Open()
 	for i, f := range fs {
 		if i > 0 {
 			w.SP()
 		}
 		w.bw.WriteString(f)
+	}
+	if extra != "" {
+		if len(fs) > 0 {
+			w.SP()
+		}
+		w.bw.WriteString(extra)
 	}
 	w.Close()
 }
