@@ -375,13 +375,36 @@ func (s *Store) copy(ctx context.Context, owner User, src, dst Mailbox, uids []m
 // Move copies, then expunges the originals (RFC 6851). A crash between the
 // two leaves the message in both mailboxes, never in neither. Moving within
 // one user's mailboxes does not change usage, so quota is not checked.
+//
+// Two sessions may move one message at once: both copy it, and one
+// expunge takes it. The loser's copies are expunged again, so a message
+// is moved once, and the loser's result leaves out what it did not move
+// (none at all: NO [EXPUNGEISSUED] to its client). Without this, a
+// message moved away and back meanwhile ended up in both mailboxes
+// (bench/stress).
 func (s *Store) Move(ctx context.Context, owner User, src, dst Mailbox, uids []mail.UID) (from, to []mail.UID, err error) {
 	from, to, err = s.copy(ctx, owner, src, dst, uids, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.Expunge(ctx, src, from); err != nil {
+	gone, err := s.Expunge(ctx, src, from)
+	if err != nil {
 		return nil, nil, fmt.Errorf("store: move: copied, but expunging the originals failed: %w", err)
 	}
-	return from, to, nil
+	if len(gone) == len(from) {
+		return from, to, nil
+	}
+	slices.Sort(gone)
+	var movedFrom, movedTo, extra []mail.UID
+	for i, u := range from {
+		if _, ok := slices.BinarySearch(gone, u); ok {
+			movedFrom, movedTo = append(movedFrom, u), append(movedTo, to[i])
+		} else {
+			extra = append(extra, to[i])
+		}
+	}
+	if _, err := s.Expunge(ctx, dst, extra); err != nil {
+		return nil, nil, fmt.Errorf("store: move: another session moved or expunged the originals first, and removing the extra copies failed: %w", err)
+	}
+	return movedFrom, movedTo, nil
 }

@@ -221,3 +221,41 @@ func testScanWhileAppending(t *testing.T, e *env) {
 		}
 	}
 }
+
+// testConcurrentMoves: two sessions (stores, on peers where the harness
+// has them) move the same message at once. It ends in the destination
+// once: the one whose expunge took it reports the move, the other
+// reports nothing moved and leaves no copy (a message moved twice was
+// stored twice, bench/stress found).
+func testConcurrentMoves(t *testing.T, e *env) {
+	const rounds = 30
+	u := e.user()
+	in, arch := e.mailbox(u, "INBOX"), e.mailbox(u, "Archive")
+	ss := e.stores(2)
+	for round := range rounds {
+		uids := e.appendN(u, in, e.msg(fmt.Sprint("m", round)))
+		var wg sync.WaitGroup
+		moved := make([][]mail.UID, 2)
+		errs := make([]error, 2)
+		for i := range 2 {
+			wg.Go(func() {
+				_, moved[i], errs[i] = ss[i].Move(e.ctx, u, in, arch, uids)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(moved[0]) + len(moved[1]); n != 1 {
+			t.Fatalf("round %d: both moves report %v and %v, want one message moved once", round, moved[0], moved[1])
+		}
+		if n := len(e.rows(in)); n != 0 {
+			t.Fatalf("round %d: %d messages left in INBOX", round, n)
+		}
+		if n := len(e.rows(arch)); n != round+1 {
+			t.Fatalf("round %d: Archive holds %d messages, want %d: a move copied twice", round, n, round+1)
+		}
+	}
+	e.check(in)
+	e.check(arch)
+}

@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 		{"Malformed", testMalformed},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentFlags", testConcurrentFlags},
+		{"ConcurrentMoves", testConcurrentMoves},
 		{"ManyCommits", testManyCommits},
 		{"Events", testEvents},
 		{"TextCache", testTextCache},
