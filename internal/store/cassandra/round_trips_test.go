@@ -176,7 +176,13 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		fn   func(rep int) error
 	}{
 		{"LMTP delivery, 1 recipient", 2, func(int) error { return deliver(users[:1]) }},
-		{"LMTP delivery, 5 recipients", 2, func(int) error { return deliver(users) }},
+		// Five recipients send 17 queries at once, and on a loaded
+		// machine (make test runs packages side by side on two cores)
+		// one recipient's query can start after another's ended by
+		// scheduling alone, which the chain counts: ten runs of a make
+		// test all measured 3. The code's chain is 2 a recipient; the
+		// bound of 3 still fails the code before issue 16 (6).
+		{"LMTP delivery, 5 recipients", 3, func(int) error { return deliver(users) }},
 		{"SELECT INBOX", 3, func(int) error { return selectInbox() }},
 		{"FETCH 1:* (UID FLAGS ENVELOPE)", 3, func(int) error {
 			if err := s.Messages(ctx, mb, 1, 0, func(store.MessageRow) error { return nil }); err != nil {
