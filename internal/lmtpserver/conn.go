@@ -77,35 +77,69 @@ type dotReader struct {
 func newDotReader(br *bufio.Reader) *dotReader { return &dotReader{br: br, bol: true} }
 
 func (d *dotReader) Read(p []byte) (int, error) {
-	for len(d.pend) == 0 {
-		switch {
-		case d.eof:
-			return 0, io.EOF
-		case d.err != nil:
-			return 0, d.err
-		}
-		chunk, err := d.br.ReadSlice('\n')
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+	n := 0
+	for n < len(p) {
+		if len(d.pend) == 0 {
+			// Once some bytes are in p, go on only with whole lines
+			// already buffered: a Read never waits with data in hand.
+			// One line a Read cost the spool a call a line.
+			if n > 0 && !d.lineBuffered() {
+				break
 			}
-			d.err = err
-			return 0, err
-		}
-		if d.bol && len(chunk) > 0 && chunk[0] == '.' {
-			if string(chunk) == ".\r\n" {
-				d.eof = true
-				return 0, io.EOF
+			if err := d.next(); err != nil {
+				if n > 0 {
+					return n, nil // the error comes with the next Read
+				}
+				return 0, err
 			}
-			chunk = chunk[1:]
+			continue
 		}
-		// A line ends at CRLF, which may straddle two chunks.
-		n := len(chunk)
-		d.bol = err == nil && (n >= 2 && chunk[n-2] == '\r' || n == 1 && d.cr)
-		d.cr = n > 0 && chunk[n-1] == '\r'
-		d.pend = chunk
+		c := copy(p[n:], d.pend)
+		d.pend = d.pend[c:]
+		n += c
 	}
-	n := copy(p, d.pend)
-	d.pend = d.pend[n:]
 	return n, nil
+}
+
+// lineBuffered reports whether a whole line is in the connection's
+// buffer, so that next returns without reading the network.
+func (d *dotReader) lineBuffered() bool {
+	if d.eof || d.err != nil {
+		return false
+	}
+	b, _ := d.br.Peek(d.br.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
+// next reads the next chunk of the body into pend: a line, or the part
+// of one that fits bufio's buffer, without its stuffed dot. It returns
+// io.EOF at the end-of-data line, and the connection's error.
+func (d *dotReader) next() error {
+	switch {
+	case d.eof:
+		return io.EOF
+	case d.err != nil:
+		return d.err
+	}
+	chunk, err := d.br.ReadSlice('\n')
+	if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		d.err = err
+		return err
+	}
+	if d.bol && len(chunk) > 0 && chunk[0] == '.' {
+		if string(chunk) == ".\r\n" {
+			d.eof = true
+			return io.EOF
+		}
+		chunk = chunk[1:]
+	}
+	// A line ends at CRLF, which may straddle two chunks.
+	n := len(chunk)
+	d.bol = err == nil && (n >= 2 && chunk[n-2] == '\r' || n == 1 && d.cr)
+	d.cr = n > 0 && chunk[n-1] == '\r'
+	d.pend = chunk
+	return nil
 }
