@@ -289,7 +289,12 @@ func TestResumeAfterRestart(t *testing.T) {
 func TestIndexDown(t *testing.T) {
 	r := newRig(t)
 	r.idx.setBroken(true)
-	s := r.service(Options{Margin: time.Millisecond, SweepEvery: 50 * time.Millisecond, Delay: time.Millisecond}, true)
+	// Margin is what keeps a commit in flight from losing its mark to a
+	// catch-up that read the mailbox before it landed (2 minutes by
+	// default). A delivery marks its INBOX while its body is written,
+	// then commits: with a margin of 1 ms the first sweep, reading the
+	// mailbox in that gap, cleared the mark in 11 runs of 200.
+	s := r.service(Options{Margin: 300 * time.Millisecond, SweepEvery: 50 * time.Millisecond, Delay: time.Millisecond}, true)
 	r.deliver(withAttachment("lost?", "platypus")) // must not fail
 	inbox := r.mailbox("INBOX")
 	eventually(t, "the failed index request counted", func() bool { return s.Stats().Errors > 0 })
