@@ -91,10 +91,12 @@ func (s *Service) convertDelivered(ctx context.Context, mb store.Mailbox, r stor
 }
 
 // deliveredBodies are the bodies whose attachments a delivery on this
-// host converted lately (or is converting), so that the other
-// recipients of the same body do not read, decode and hash it again.
-// Entries expire after recentFor, and at most maxDeliveredBodies are
-// kept: past that a body is converted without being remembered.
+// host converted (or is converting) in the last deliveredFor, so that
+// the other recipients of the same body, filed at the same moment, do
+// not read, decode and hash it again. Expired entries go at most once
+// per deliveredFor, and at most maxDeliveredBodies are kept: past that a
+// body is converted without being remembered (the converter's cache
+// still answers its other recipients).
 type deliveredBodies struct {
 	mu    sync.Mutex
 	m     map[store.BlobID]*bodyConversion
@@ -106,23 +108,30 @@ type bodyConversion struct {
 	at   time.Time
 }
 
-const maxDeliveredBodies = 4096
+const (
+	// deliveredFor is how long a delivered body is remembered: its
+	// recipients are filed concurrently, within one delivery.
+	deliveredFor = 10 * time.Second
+	// maxDeliveredBodies holds 10 s of deliveries at several thousand a
+	// second.
+	maxDeliveredBodies = 1 << 15
+)
 
 // claim returns the body's conversion and whether the caller runs it
 // (and must close done); otherwise it is under way or done.
 func (d *deliveredBodies) claim(id store.BlobID, now time.Time) (*bodyConversion, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.m[id]; ok && now.Sub(e.at) < recentFor {
+	if e, ok := d.m[id]; ok && now.Sub(e.at) < deliveredFor {
 		return e, false
 	}
 	e := &bodyConversion{done: make(chan struct{}), at: now}
 	if d.m == nil {
 		d.m = map[store.BlobID]*bodyConversion{}
 	}
-	if len(d.m) >= maxDeliveredBodies || now.Sub(d.prune) >= recentFor {
+	if now.Sub(d.prune) >= deliveredFor {
 		for k, old := range d.m {
-			if now.Sub(old.at) >= recentFor {
+			if now.Sub(old.at) >= deliveredFor {
 				delete(d.m, k)
 			}
 		}
