@@ -91,11 +91,17 @@ func (x *Index) takeDeletes() []string {
 	return ids
 }
 
-// requeueDeletes puts back deletions a failed batch did not apply.
+// requeueDeletes puts back deletions a failed batch did not apply, the
+// queue kept to maxPendingDeletes: while the index fails, the oldest
+// are dropped, and their documents stay until a reindex (as a failed
+// Delete's did), never a SEARCH result.
 func (x *Index) requeueDeletes(ids []string) {
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.deletes = append(ids, x.deletes...)
-	x.mu.Unlock()
+	if n := len(x.deletes); n > maxPendingDeletes {
+		x.deletes = x.deletes[n-maxPendingDeletes:]
+	}
 }
 
 // flushDeletes applies the queued deletions in one batch.
@@ -104,12 +110,20 @@ func (x *Index) flushDeletes() error {
 	if len(ids) == 0 {
 		return nil
 	}
+	if err := x.deleteIDs(ids); err != nil {
+		x.requeueDeletes(ids)
+		return err
+	}
+	return nil
+}
+
+// deleteIDs deletes documents by ID in one batch.
+func (x *Index) deleteIDs(ids []string) error {
 	b := x.idx.NewBatch()
 	for _, id := range ids {
 		b.Delete(id)
 	}
 	if err := x.idx.Batch(b); err != nil {
-		x.requeueDeletes(ids)
 		return fmt.Errorf("bleve: delete: %w", err)
 	}
 	return nil
@@ -193,10 +207,19 @@ func markID(userID, mailboxID string) string { return userID + "/" + mailboxID +
 // Put implements search.Index in one batch: bleve applies a batch whole,
 // so marks and documents become visible together.
 func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) error {
-	b := x.idx.NewBatch()
-	// The queued deletions first: a batch applies its last operation on
-	// an ID, so a document put again after its deletion stays.
+	// The queued deletions go first: a batch applies its last operation
+	// on an ID, so a document put again after its deletion stays.
 	deletes := x.takeDeletes()
+	if err := x.batch(deletes, docs, marks); err != nil {
+		x.requeueDeletes(deletes)
+		return err
+	}
+	return nil
+}
+
+// batch writes deletions, documents and marks in one bleve batch.
+func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) error {
+	b := x.idx.NewBatch()
 	for _, id := range deletes {
 		b.Delete(id)
 	}
@@ -209,7 +232,6 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 			}
 		}
 		if err := b.IndexAdvanced(doc); err != nil {
-			x.requeueDeletes(deletes)
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
@@ -217,12 +239,10 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 		doc := newDoc(markID(m.UserID, m.MailboxID), m.UserID, m.MailboxID)
 		doc.AddField(document.NewNumericFieldWithIndexingOptions("mark", nil, float64(m.UID), index.StoreField))
 		if err := b.IndexAdvanced(doc); err != nil {
-			x.requeueDeletes(deletes)
 			return fmt.Errorf("bleve: index: %w", err)
 		}
 	}
 	if err := x.idx.Batch(b); err != nil {
-		x.requeueDeletes(deletes)
 		return fmt.Errorf("bleve: index: %w", err)
 	}
 	return nil
@@ -279,14 +299,7 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
 	if err != nil {
 		return err
 	}
-	b := x.idx.NewBatch()
-	for _, id := range ids {
-		b.Delete(id)
-	}
-	if err := x.idx.Batch(b); err != nil {
-		return fmt.Errorf("bleve: delete: %w", err)
-	}
-	return nil
+	return x.deleteIDs(ids)
 }
 
 // Search implements search.Index: per field, a prefix query per word of
