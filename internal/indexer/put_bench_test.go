@@ -23,7 +23,10 @@ import (
 // documents of the benchmark corpus (QUIRE_BENCH_MBOX, an mbox of
 // bench/corpus/gen_mbox.py; 500 messages generated when unset), Put in
 // batches of QUIRE_BENCH_BATCH (default 64) as the pipeline writes
-// them. QUIRE_BENCH_PROFILE names a CPU profile of the Puts alone.
+// them. QUIRE_BENCH_RCPTS (default 1) puts each message in that many
+// users' mailboxes in one batch, as a delivery to that many recipients
+// does; the batch size counts documents. QUIRE_BENCH_PROFILE names a CPU
+// profile of the Puts alone.
 func BenchmarkPut(b *testing.B) {
 	path := os.Getenv("QUIRE_BENCH_MBOX")
 	if path == "" {
@@ -39,10 +42,16 @@ func BenchmarkPut(b *testing.B) {
 	}
 	c := convert.New(convert.Options{})
 	defer c.Close()
+	rcpts, _ := strconv.Atoi(os.Getenv("QUIRE_BENCH_RCPTS"))
+	rcpts = max(rcpts, 1)
 	var docs []search.Doc
 	for i, m := range bytes.Split(raw, []byte("\nFrom ")) {
 		m = m[bytes.IndexByte(m, '\n')+1:] // the "From " line
-		docs = append(docs, Doc(context.Background(), c, "u", "INBOX", uint32(i+1), bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n")), nil))
+		d := Doc(context.Background(), c, "u", "INBOX", uint32(i+1), bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n")), nil)
+		for r := range rcpts {
+			d.UserID = "u" + strconv.Itoa(r)
+			docs = append(docs, d)
+		}
 	}
 	batch, _ := strconv.Atoi(os.Getenv("QUIRE_BENCH_BATCH"))
 	if batch == 0 {
@@ -71,7 +80,7 @@ func BenchmarkPut(b *testing.B) {
 		c0 := cpuTime()
 		for i := 0; i < len(docs); i += batch {
 			part := docs[i:min(i+batch, len(docs))]
-			if err := x.Put(context.Background(), part, search.Mark{UserID: "u", MailboxID: "INBOX", UID: part[len(part)-1].UID}); err != nil {
+			if err := x.Put(context.Background(), part, search.Mark{UserID: part[0].UserID, MailboxID: "INBOX", UID: part[len(part)-1].UID}); err != nil {
 				b.Fatal(err)
 			}
 		}
