@@ -147,8 +147,13 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 	profDone := benchkit.StartProfile(ctx, o.pprof, root, "imap", name, srv)
 	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)
 	l := load{addrs: addrs, clients: o.clients, users: o.users, duration: o.duration, msgs: c.Msgs, timeout: 60 * time.Second}
+	cpu0 := srv.CPU()
 	st := l.run(ctx)
 	log.Printf("%s: %d sessions, %d commands, %.1f commands/s, %d errors %s", label, st.sessions, st.commands(), st.perSec(), st.errors(), st.firstErr)
+	if cpu := benchkit.CPUPer(cpu0, srv.CPU(), int64(st.commands()), "command"); cpu != "" {
+		log.Printf("%s: %s", label, cpu)
+		rep.notes = append(rep.notes, label+": "+cpu)
+	}
 	if msg := <-profDone; msg != "" {
 		rep.notes = append(rep.notes, label+": "+msg)
 	}
