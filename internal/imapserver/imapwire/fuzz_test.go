@@ -116,3 +116,34 @@ func FuzzUTF7(f *testing.F) {
 		}
 	})
 }
+
+// FuzzString: whatever String writes, quoted or literal, reads back as the
+// string written (NUL, which IMAP strings cannot hold, as U+FFFD), and a
+// quoted form holds only what RFC 9051 4.3 lets a quoted string hold.
+func FuzzString(f *testing.F) {
+	for _, s := range []string{"", "plain", `say "hi" \o/`, "line\r\nbreak", "nul\x00", "caf\xc3\xa9", "bad \xff utf-8", strings.Repeat("x", maxQuoted+1)} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, utf bool) {
+		var out strings.Builder
+		bw := bufio.NewWriter(&out)
+		w := NewWriter(bw)
+		w.SetUTF8Accept(utf)
+		w.String(s)
+		w.Flush()
+		wire := out.String()
+		if strings.HasPrefix(wire, `"`) {
+			if strings.ContainsAny(wire, "\x00\r\n") || !utf && strings.ContainsFunc(wire, func(r rune) bool { return r >= 0x80 }) {
+				t.Fatalf("quoted %q holds a byte a quoted string cannot", wire)
+			}
+		}
+		cmd, err := NewReader(bufio.NewReader(strings.NewReader("a LOGIN "+wire+" pw\r\n")), &contRecorder{}, Limits{}).ReadCommand()
+		if err != nil {
+			t.Fatalf("String(%q) wrote %q, which does not parse: %v", s, wire, err)
+		}
+		if got, want := cmd.Args.(*LoginArgs).Username, strings.ReplaceAll(s, "\x00", "\uFFFD"); got != want {
+			t.Fatalf("String(%q) wrote %q, read back as %q", s, wire, got)
+		}
+	})
+}

@@ -95,8 +95,8 @@ func (w *Writer) Close() { w.bw.WriteByte(')') }
 // has characters a quoted string cannot carry (RFC 9051 4.3). NUL, which no
 // string can carry, is written as U+FFFD, as Dovecot does.
 func (w *Writer) String(s string) {
-	if quotable(s, w.utf8) {
-		w.quoted(s)
+	if ok, escape := scanQuoted(s, w.utf8); ok {
+		w.quoted(s, escape)
 		return
 	}
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
@@ -175,22 +175,40 @@ func (w *Writer) FlagsPlus(fs mail.Flags, extra string) {
 func (w *Writer) SeqSet(s SeqSet) { w.bw.WriteString(s.String()) }
 
 func quotable(s string, utf bool) bool {
+	ok, _ := scanQuoted(s, utf)
+	return ok
+}
+
+// scanQuoted says in one pass whether s can be a quoted string (RFC 9051
+// 4.3: no NUL, CR or LF; 8-bit text only under UTF8=ACCEPT and only as
+// UTF-8), and whether it holds a quoted-special that needs a backslash.
+func scanQuoted(s string, utf bool) (ok, escape bool) {
 	if len(s) > maxQuoted {
-		return false
+		return false, false
 	}
+	eight := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == 0 || c == '\r' || c == '\n' || (c >= 0x80 && !utf) {
-			return false
+		switch c := s[i]; {
+		case c > '\\' && c < 0x80: // lower case and most punctuation
+		case c == '"' || c == '\\':
+			escape = true
+		case c == 0 || c == '\r' || c == '\n':
+			return false, false
+		case c >= 0x80:
+			if !utf {
+				return false, false
+			}
+			eight = true
 		}
 	}
-	return !utf || utf8.ValidString(s)
+	return !eight || utf8.ValidString(s), escape
 }
 
 // quoted writes quote(s) without building it: FETCH ENVELOPE writes a
-// dozen strings a message.
-func (w *Writer) quoted(s string) {
+// dozen strings a message. escape says s holds a quoted-special.
+func (w *Writer) quoted(s string, escape bool) {
 	w.bw.WriteByte('"')
-	for {
+	for escape {
 		i := strings.IndexAny(s, `"\`)
 		if i < 0 {
 			break
