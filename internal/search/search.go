@@ -274,10 +274,25 @@ func words(s string) []string {
 // copies. A word met again adds nothing, so the suffixes of a text cost
 // its distinct words, not its length.
 func Terms(s string) []string {
-	c := Canon(s)
-	words := map[string]struct{}{}
 	seen := map[string]struct{}{}
 	var out []string
+	EachTerm(s, func(t string) {
+		if _, ok := seen[t]; !ok {
+			seen[t] = struct{}{}
+			out = append(out, t)
+		}
+	})
+	return out
+}
+
+// EachTerm calls fn with each of Terms(s), in the same order, but
+// repeats a term that is a suffix of two distinct words ("eting" of
+// "meeting" and "greeting"): a caller that builds a set of the terms
+// anyway (an index's term frequencies) dedupes them there, without
+// Terms' set of its own.
+func EachTerm(s string, fn func(string)) {
+	c := Canon(s)
+	words := make(map[string]struct{}, len(c)/32)
 	var offs []int // rune offsets of the current word, and its end
 	flush := func(end int) {
 		start := offs[0]
@@ -293,11 +308,7 @@ func Terms(s string) []string {
 		}
 		words[c[start:end]] = struct{}{}
 		for i := range n - MinQuery + 1 {
-			t := c[offs[i]:offs[min(n, i+MaxTerm)]]
-			if _, ok := seen[t]; !ok {
-				seen[t] = struct{}{}
-				out = append(out, t)
-			}
+			fn(c[offs[i]:offs[min(n, i+MaxTerm)]])
 		}
 		offs = offs[:0]
 	}
@@ -312,7 +323,6 @@ func Terms(s string) []string {
 	if len(offs) > 0 {
 		flush(len(c))
 	}
-	return out
 }
 
 // Plan returns the prefixes a query for text asks an index for: a field

@@ -1,23 +1,18 @@
-package search
+package search_test
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/search/searchtest"
 )
 
 // BenchmarkTerms cuts a 10 KB body of a small vocabulary, with a few
 // non-ASCII words, as the benchmark corpus's messages are.
 func BenchmarkTerms(b *testing.B) {
-	words := strings.Fields("the server meeting latency replication cluster quota throughput report review " +
-		"patch release backup schedule water people would could their about which other Grüße Köln été mailbox")
-	var sb strings.Builder
-	for i := 0; sb.Len() < 10<<10; i++ {
-		sb.WriteString(words[(i*7+i/3)%len(words)])
-		sb.WriteByte(" ,. \n"[i%5])
-	}
-	text := sb.String()
+	text := searchtest.Body(10<<10, false)
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
-		Terms(text)
+		search.Terms(text)
 	}
 }

@@ -181,23 +181,29 @@ func (m *batchTerms) of(b []byte) terms {
 }
 
 // analyze is the term frequencies of b: its distinct search.Terms, each
-// once, in two allocations besides the map.
+// once. The map is the only set of the terms (search.EachTerm), and the
+// frequencies and term bytes come from blocks, not an allocation each.
 func analyze(b []byte) terms {
-	ts := search.Terms(string(b))
-	size := 0
-	for _, t := range ts {
-		size += len(t)
-	}
-	buf := make([]byte, 0, size)
-	tfs := make([]index.TokenFreq, len(ts))
-	freqs := make(index.TokenFrequencies, len(ts))
-	for i, t := range ts {
+	freqs := make(index.TokenFrequencies, len(b)/8)
+	var tfs []index.TokenFreq
+	var buf []byte
+	search.EachTerm(string(b), func(t string) {
+		if _, ok := freqs[t]; ok {
+			return
+		}
+		if len(tfs) == cap(tfs) {
+			tfs = make([]index.TokenFreq, 0, 256)
+		}
+		if len(buf)+len(t) > cap(buf) {
+			buf = make([]byte, 0, max(4096, len(t)))
+		}
 		buf = append(buf, t...)
-		tfs[i].Term = buf[len(buf)-len(t):]
-		tfs[i].SetFrequency(1)
-		freqs[t] = &tfs[i]
-	}
-	return terms{n: len(ts), freqs: freqs}
+		tfs = append(tfs, index.TokenFreq{Term: buf[len(buf)-len(t) : len(buf) : len(buf)]})
+		tf := &tfs[len(tfs)-1]
+		tf.SetFrequency(1)
+		freqs[t] = tf
+	})
+	return terms{n: len(freqs), freqs: freqs}
 }
 
 // textField is a text field whose analysis is its batch's (batchTerms).
