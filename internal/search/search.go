@@ -293,35 +293,67 @@ func Terms(s string) []string {
 func EachTerm(s string, fn func(string)) {
 	c := Canon(s)
 	words := make(map[string]struct{}, len(c)/32)
-	var offs []int // rune offsets of the current word, and its end
-	flush := func(end int) {
-		start := offs[0]
-		offs = append(offs, end)
-		n := len(offs) - 1
-		if n < MinQuery {
-			offs = offs[:0]
+	var offs []int // rune offsets of a non-ASCII word, and its end
+	// word emits the suffixes of c[start:end], a word; ascii says it is
+	// all ASCII, so its rune offsets are its byte offsets.
+	word := func(start, end int, ascii bool) {
+		if end-start < MinQuery { // fewer bytes than MinQuery: fewer runes
 			return
 		}
-		if _, ok := words[c[start:end]]; ok {
-			offs = offs[:0]
+		w := c[start:end]
+		if _, ok := words[w]; ok {
 			return
 		}
-		words[c[start:end]] = struct{}{}
-		for i := range n - MinQuery + 1 {
-			fn(c[offs[i]:offs[min(n, i+MaxTerm)]])
+		if ascii {
+			words[w] = struct{}{}
+			for i := range len(w) - MinQuery + 1 {
+				fn(w[i:min(len(w), i+MaxTerm)])
+			}
+			return
 		}
 		offs = offs[:0]
-	}
-	for i, r := range c {
-		switch {
-		case inWord(r):
+		for i := range w {
 			offs = append(offs, i)
-		case len(offs) > 0:
-			flush(i)
+		}
+		n := len(offs)
+		if n < MinQuery {
+			return
+		}
+		words[w] = struct{}{}
+		offs = append(offs, len(w))
+		for i := range n - MinQuery + 1 {
+			fn(w[offs[i]:offs[min(n, i+MaxTerm)]])
 		}
 	}
-	if len(offs) > 0 {
-		flush(len(c))
+	start, ascii := -1, true
+	for i := 0; i < len(c); {
+		b := c[i]
+		if b < utf8.RuneSelf {
+			if 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || 'A' <= b && b <= 'Z' { // inWord's ASCII
+				if start < 0 {
+					start, ascii = i, true
+				}
+			} else if start >= 0 {
+				word(start, i, ascii)
+				start = -1
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(c[i:])
+		if inWord(r) {
+			if start < 0 {
+				start = i
+			}
+			ascii = false
+		} else if start >= 0 {
+			word(start, i, ascii)
+			start = -1
+		}
+		i += n
+	}
+	if start >= 0 {
+		word(start, len(c), ascii)
 	}
 }
 

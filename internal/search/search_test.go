@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -104,6 +105,34 @@ func FuzzCanon(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := Canon(s), strings.Map(canonSlow, s); got != want {
 			t.Fatalf("Canon(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// FuzzEachTerm holds EachTerm to the plain definition of the terms (every
+// word of Canon(s) cut at each rune that is not inWord; every suffix of
+// at least MinQuery runes, cut to MaxTerm; a word once), in order.
+func FuzzEachTerm(f *testing.F) {
+	for _, s := range []string{"Été x-ray, été", "abcdefghijklmnopqrstu", "Grüße aus Köln, KÖLN köln", "a\u0301bc ǅx İstanbul ſtop", "\xff\xfeab\xffcd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want []string
+		seen := map[string]bool{}
+		for _, w := range strings.FieldsFunc(Canon(s), func(r rune) bool { return !inWord(r) }) {
+			rs := []rune(w)
+			if len(rs) < MinQuery || seen[w] {
+				continue
+			}
+			seen[w] = true
+			for i := range len(rs) - MinQuery + 1 {
+				want = append(want, string(rs[i:min(len(rs), i+MaxTerm)]))
+			}
+		}
+		var got []string
+		EachTerm(s, func(term string) { got = append(got, term) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("EachTerm(%q) = %q, want %q", s, got, want)
 		}
 	})
 }
