@@ -25,6 +25,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, c.stderr)
+	tuneGC(cfg, log)
 	b, err := openServeBackend(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -185,6 +185,17 @@ type Server struct {
 	// [SYS/TEMP] and LMTP sessions 421, each once its command or mail
 	// transaction is done; connections still open after it are closed.
 	ShutdownGrace Duration `toml:"shutdown_grace"`
+	// GCPercent is the garbage collector's GOGC: a collection starts
+	// when the heap has grown by this percentage since the last one left
+	// it. Go's default, 100, cost a delivery 12-15% more CPU than 200
+	// (bench/lmtp); the live heap of a server is small, so 200 costs
+	// little memory. -1 turns collection off until MemoryLimit (which it
+	// then needs). The GOGC environment variable, when set, wins.
+	GCPercent int `toml:"gc_percent"`
+	// MemoryLimit is the process's soft memory limit: near it the
+	// collector runs as often as it must (Go's GOMEMLIMIT). 0: none. The
+	// GOMEMLIMIT environment variable, when set, wins.
+	MemoryLimit Size `toml:"memory_limit"`
 }
 
 // Log selects what is logged and how.
@@ -322,7 +333,7 @@ func Default() Config {
 		ms = Duration(time.Millisecond)
 	)
 	return Config{
-		Server: Server{Hostname: host, ShutdownGrace: 10 * s},
+		Server: Server{Hostname: host, ShutdownGrace: 10 * s, GCPercent: 200},
 		Log:    Log{Level: "info", Format: "text"},
 		Store: Store{
 			DBType:                       "embedded",

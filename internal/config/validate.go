@@ -34,6 +34,12 @@ func (c Config) Validate() error {
 	ck.require("server.hostname", c.Server.Hostname, c.Server.Hostname != "" && !strings.ContainsAny(c.Server.Hostname, " \t\r\n"), "must be a host name")
 	g := c.Server.ShutdownGrace
 	ck.require("server.shutdown_grace", g, g >= 0 && g <= Duration(10*time.Minute), `must be from "0s" to "10m"`)
+	gc := c.Server.GCPercent
+	ck.require("server.gc_percent", gc, gc == -1 || gc >= 10 && gc <= 10000, "must be from 10 to 10000, or -1 (off until server.memory_limit)")
+	ck.require("server.memory_limit", c.Server.MemoryLimit, c.Server.MemoryLimit == 0 || c.Server.MemoryLimit >= 64*MiB, `must be 0 (none) or at least "64MiB"`)
+	if gc == -1 && c.Server.MemoryLimit == 0 {
+		ck.fail("server.gc_percent", gc, "-1 turns the garbage collector off: it needs server.memory_limit, or memory grows without bound")
+	}
 	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ck.oneOf("log.format", c.Log.Format, "text", "json")
 
