@@ -95,14 +95,15 @@ func (c *conn) cmdLogin(a *imapwire.LoginArgs) result {
 	if !c.loginAllowed() {
 		return no("PRIVACYREQUIRED", "Plaintext login is disabled: use STARTTLS or the TLS port")
 	}
-	return c.login(a.Username, a.Password)
+	return c.login("", a.Username, a.Password)
 }
 
-// login authenticates and enters the authenticated state.
-func (c *conn) login(user, pass string) result {
+// login authenticates and enters the authenticated state, as authzid's
+// store when it names another user (a service administrator's SASL PLAIN).
+func (c *conn) login(authzid, user, pass string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u, err := c.srv.opts.Auth.Login(ctx, user, pass, c.remoteIP)
+	u, err := c.srv.opts.Auth.LoginAs(ctx, authzid, user, pass, c.remoteIP)
 	switch {
 	case errors.Is(err, mail.ErrAuthFailed):
 		c.log.Info("imap: login failed", "user", user)
@@ -121,6 +122,9 @@ func (c *conn) login(user, pass string) result {
 	c.release = append(c.release, rel)
 	c.user, c.state = u, authenticated
 	c.log = c.log.With("user", u.Address)
+	if authzid != "" {
+		c.log = c.log.With("authcid", user)
+	}
 	if c.srv.opts.Hub != nil {
 		c.sub = c.srv.opts.Hub.Subscribe(u.ID)
 	}
@@ -140,11 +144,11 @@ func (c *conn) cmdAuthenticate(a *imapwire.AuthenticateArgs) result {
 		if done {
 			return res
 		}
-		user, pass, err := login.ParsePlain(resp)
+		authz, user, pass, err := login.ParsePlain(resp)
 		if err != nil {
 			return bad("AUTHENTICATE PLAIN: " + err.Error())
 		}
-		return c.login(user, pass)
+		return c.login(authz, user, pass)
 	case "LOGIN":
 		if a.HasInitialResponse {
 			return bad("AUTHENTICATE LOGIN takes no initial response")
@@ -157,7 +161,7 @@ func (c *conn) cmdAuthenticate(a *imapwire.AuthenticateArgs) result {
 		if done {
 			return res
 		}
-		return c.login(string(user), string(pass))
+		return c.login("", string(user), string(pass))
 	}
 	return no("CANNOT", "Unsupported SASL mechanism "+a.Mechanism+"; use PLAIN or LOGIN")
 }

@@ -47,7 +47,10 @@ func allowedImports() map[string][]string {
 		"internal/indexer":             {"internal/convert", "internal/search", "internal/message", "internal/store", "internal/mail", "internal/supervise"},
 		"internal/supervise":           {},
 		"internal/search/searchtest":   {"internal/search"},
-		"internal/login":               {"internal/store", "internal/mail", "internal/directory"},
+		"internal/login":               {"internal/store", "internal/mail", "internal/directory", "internal/directory/storedir"},
+		"internal/directory/storedir":  {"internal/directory", "internal/store"},
+		"internal/directory/ldapdir":   {"internal/directory", "internal/mail", "internal/store"},
+		"internal/account":             {"internal/directory", "internal/mail", "internal/store"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},
 	}

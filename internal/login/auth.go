@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/quiremail/quire/internal/directory"
+	"github.com/quiremail/quire/internal/directory/storedir"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -16,6 +18,20 @@ import (
 // Users looks users up; *store.Store implements it.
 type Users interface {
 	User(ctx context.Context, address string) (store.User, error)
+}
+
+// Accounts is where an Authenticator finds users and opens their
+// stores: *account.Accounts (any directory) and *storedir.Dir (the
+// store's users) implement it.
+type Accounts interface {
+	// Lookup finds the entry of an address (canonical or alias).
+	Lookup(ctx context.Context, address string) (directory.Entry, error)
+	// Bind verifies a password for an entry without PasswordHash.
+	Bind(ctx context.Context, e directory.Entry, password string) (bool, error)
+	// ServiceAdmin reports whether e may open other users' stores.
+	ServiceAdmin(ctx context.Context, e directory.Entry) (bool, error)
+	// Open returns e's store record.
+	Open(ctx context.Context, e directory.Entry) (store.User, error)
 }
 
 // ErrBusy reports a login refused because the password-check memory budget
@@ -51,7 +67,7 @@ func DefaultAuthOptions() AuthOptions {
 
 // Authenticator checks user names and passwords. It is safe for concurrent use.
 type Authenticator struct {
-	users    Users
+	acc      Accounts
 	guard    *Guard
 	budget   *Budget
 	hashWait time.Duration
@@ -61,7 +77,7 @@ type Authenticator struct {
 	sleep    func(context.Context, time.Duration) error
 }
 
-// NewAuthenticator returns an Authenticator over users with
+// NewAuthenticator returns an Authenticator over the store's users with
 // DefaultAuthOptions. guard may be shared by several Authenticators (one
 // per protocol); log may be nil.
 func NewAuthenticator(users Users, guard *Guard, log *slog.Logger) *Authenticator {
@@ -70,6 +86,12 @@ func NewAuthenticator(users Users, guard *Guard, log *slog.Logger) *Authenticato
 
 // NewAuthenticatorWith is NewAuthenticator with opts.
 func NewAuthenticatorWith(users Users, guard *Guard, opts AuthOptions, log *slog.Logger) *Authenticator {
+	return NewDirectoryAuthenticator(storedir.New(users), guard, opts, log)
+}
+
+// NewDirectoryAuthenticator returns an Authenticator over acc (a
+// directory bound to the store) with opts.
+func NewDirectoryAuthenticator(acc Accounts, guard *Guard, opts AuthOptions, log *slog.Logger) *Authenticator {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +106,7 @@ func NewAuthenticatorWith(users Users, guard *Guard, opts AuthOptions, log *slog
 		panic(err) // cannot happen: the password is not empty
 	}
 	return &Authenticator{
-		users: users, guard: guard, budget: opts.Budget, hashWait: max(opts.HashWait, 0),
+		acc: acc, guard: guard, budget: opts.Budget, hashWait: max(opts.HashWait, 0),
 		cache: newVerifiedCache(opts.CacheTTL, opts.CacheEntries, opts.Now),
 		log:   log, dummy: dummy, sleep: sleepCtx,
 	}
@@ -105,30 +127,98 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // without port). It returns the user, mail.ErrAuthFailed, or an error
 // wrapping mail.ErrUnavailable (and ErrBusy when the hash budget stayed
 // full).
+func (a *Authenticator) Login(ctx context.Context, username, password, addr string) (store.User, error) {
+	return a.LoginAs(ctx, "", username, password, addr)
+}
+
+// LoginAs is Login with a SASL authorization identity (RFC 4616 2):
+// username authenticates with password, and when authzid names another
+// user, username must be a service administrator (Accounts.ServiceAdmin),
+// and the store returned is authzid's. The authenticating account must be
+// active; an administrator may open a suspended or locked user's store
+// (support, migration).
+func (a *Authenticator) LoginAs(ctx context.Context, authzid, username, password, addr string) (store.User, error) {
+	e, err := a.authenticate(ctx, username, password, addr)
+	if err != nil {
+		return store.User{}, err
+	}
+	target := e
+	if authzid != "" {
+		az, err := store.CanonicalAddress(authzid)
+		if err != nil {
+			return store.User{}, mail.ErrAuthFailed
+		}
+		if az != e.Address && !slices.Contains(e.Aliases, az) {
+			if target, err = a.impersonate(ctx, e, az); err != nil {
+				return store.User{}, err
+			}
+		}
+	}
+	if e.Status != directory.StatusActive {
+		a.log.Info("login: account is not active", "user", e.Address, "status", e.Status.String())
+		return store.User{}, mail.ErrAuthFailed
+	}
+	u, err := a.acc.Open(ctx, target)
+	if err != nil {
+		if errors.Is(err, mail.ErrNoSuchUser) {
+			return store.User{}, mail.ErrAuthFailed
+		}
+		return store.User{}, mail.Unavailable("login: open the user's store", err)
+	}
+	return u, nil
+}
+
+// impersonate returns the entry of az for the authenticated admin, after
+// checking that admin is a service administrator.
+func (a *Authenticator) impersonate(ctx context.Context, admin directory.Entry, az string) (directory.Entry, error) {
+	ok, err := a.acc.ServiceAdmin(ctx, admin)
+	if err != nil {
+		return directory.Entry{}, mail.Unavailable("login: check service administrators", err)
+	}
+	if !ok {
+		a.log.Warn("login: authorization identity refused: not a service administrator", "user", admin.Address, "authzid", az)
+		return directory.Entry{}, mail.ErrAuthFailed
+	}
+	t, err := a.acc.Lookup(ctx, az)
+	switch {
+	case errors.Is(err, mail.ErrNoSuchUser):
+		a.log.Info("login: service administrator asked for an unknown user", "user", admin.Address, "authzid", az)
+		return directory.Entry{}, mail.ErrAuthFailed
+	case err != nil:
+		return directory.Entry{}, mail.Unavailable("login: look up the authorization identity", err)
+	}
+	a.log.Info("login: service administrator opens another user's store", "user", admin.Address, "authzid", t.Address)
+	return t, nil
+}
+
+// authenticate checks username and password and returns the user's
+// directory entry.
 //
 // The order matters: a password verified within the cache's TTL against
-// the user's current hash is accepted without delay or hashing; a login
-// whose (user, password) another login is checking right now waits for
-// that check and takes its success from the cache. Otherwise
-// the attempt is registered with the Guard before anything else
+// the user's current credential is accepted without delay or hashing; a
+// login whose (user, password) another login is checking right now waits
+// for that check and takes its success from the cache. Otherwise the
+// attempt is registered with the Guard before anything else
 // (Guard.Attempt), so concurrent guesses delay each other; it waits out the
-// delay, looks the user up, and verifies within the memory budget.
-func (a *Authenticator) Login(ctx context.Context, username, password, addr string) (store.User, error) {
+// delay, looks the user up, and verifies: a stored hash within the memory
+// budget, a directory's password by the directory (an LDAP bind, bounded
+// by its connection pool).
+func (a *Authenticator) authenticate(ctx context.Context, username, password, addr string) (directory.Entry, error) {
 	canon, err := store.CanonicalAddress(username)
 	if err != nil {
 		canon = username // still counted and delayed like any other name
 	}
-	if u, ok := a.cached(ctx, canon, password); ok {
-		return u, nil
+	if e, ok := a.cached(ctx, canon, password); ok {
+		return e, nil
 	}
 	if wait, land := a.cache.takeoff(canon, password); wait != nil {
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return store.User{}, ctx.Err()
+			return directory.Entry{}, ctx.Err()
 		}
-		if u, ok := a.cached(ctx, canon, password); ok {
-			return u, nil
+		if e, ok := a.cached(ctx, canon, password); ok {
+			return e, nil
 		}
 		// The check it waited for failed: this one goes the full way,
 		// counted and delayed like any other.
@@ -138,45 +228,50 @@ func (a *Authenticator) Login(ctx context.Context, username, password, addr stri
 	if d := a.guard.Attempt(canon, addr); d > 0 {
 		if err := a.sleep(ctx, d); err != nil {
 			a.guard.Abandoned(canon, addr)
-			return store.User{}, err
+			return directory.Entry{}, err
 		}
 	}
-	u, err := a.users.User(ctx, canon)
-	hash := u.PasswordHash
+	e, err := a.acc.Lookup(ctx, canon)
+	dummy := false
 	switch {
-	case errors.Is(err, mail.ErrNoSuchUser), err == nil && hash == "":
-		hash = a.dummy
+	case errors.Is(err, mail.ErrNoSuchUser), err == nil && e.PasswordHash == "" && !e.External:
+		e, dummy = directory.Entry{PasswordHash: a.dummy}, true
 	case err != nil:
 		a.guard.Abandoned(canon, addr)
-		return store.User{}, mail.Unavailable("login: look up user", err)
+		return directory.Entry{}, mail.Unavailable("login: look up user", err)
 	}
-	ok, err := a.verify(ctx, canon, hash, password)
+	var ok bool
+	if e.PasswordHash != "" {
+		ok, err = a.verify(ctx, canon, e.PasswordHash, password)
+	} else {
+		ok, err = a.acc.Bind(ctx, e, password)
+	}
 	if err != nil {
 		a.guard.Abandoned(canon, addr)
-		return store.User{}, err
+		return directory.Entry{}, err
 	}
-	if !ok || hash == a.dummy {
+	if !ok || dummy {
 		a.guard.Failed(canon, addr)
-		return store.User{}, mail.ErrAuthFailed
+		return directory.Entry{}, mail.ErrAuthFailed
 	}
-	a.cache.put(canon, password, hash)
+	a.cache.put(canon, password, e.Credential)
 	a.guard.Passed(canon, addr)
-	return u, nil
+	return e, nil
 }
 
-// cached returns the user when password was verified within the cache's
-// TTL against the user's current hash; a changed, deleted or unreachable
-// user goes the full way.
-func (a *Authenticator) cached(ctx context.Context, canon, password string) (store.User, bool) {
+// cached returns the user's entry when password was verified within the
+// cache's TTL against the user's current credential; a changed, deleted or
+// unreachable user goes the full way.
+func (a *Authenticator) cached(ctx context.Context, canon, password string) (directory.Entry, bool) {
 	if !a.cache.live(canon, password) {
-		return store.User{}, false
+		return directory.Entry{}, false
 	}
-	u, err := a.users.User(ctx, canon)
-	if err != nil || u.PasswordHash == "" || !a.cache.hit(canon, password, u.PasswordHash) {
-		return store.User{}, false
+	e, err := a.acc.Lookup(ctx, canon)
+	if err != nil || e.Credential == "" || !a.cache.hit(canon, password, e.Credential) {
+		return directory.Entry{}, false
 	}
 	a.guard.Succeeded(canon)
-	return u, true
+	return e, true
 }
 
 // verify checks password against hash within the memory budget. Its error
@@ -207,20 +302,12 @@ func (a *Authenticator) verify(ctx context.Context, user, hash, password string)
 }
 
 // ParsePlain decodes a SASL PLAIN message (RFC 4616 2): authzid NUL authcid
-// NUL passwd. An authzid naming someone other than authcid is refused:
-// Quire has no proxy authorization.
-func ParsePlain(msg []byte) (authcid, passwd string, err error) {
+// NUL passwd. authzid is "" when the client sent none; one naming another
+// user is for LoginAs to allow (service administrators) or refuse.
+func ParsePlain(msg []byte) (authzid, authcid, passwd string, err error) {
 	parts := bytes.Split(msg, []byte{0})
 	if len(parts) != 3 || len(parts[1]) == 0 {
-		return "", "", errors.New("malformed PLAIN message: want authzid NUL authcid NUL password")
+		return "", "", "", errors.New("malformed PLAIN message: want authzid NUL authcid NUL password")
 	}
-	authz, authc := string(parts[0]), string(parts[1])
-	if authz != "" && authz != authc {
-		ca, e1 := store.CanonicalAddress(authz)
-		cc, e2 := store.CanonicalAddress(authc)
-		if e1 != nil || e2 != nil || ca != cc {
-			return "", "", fmt.Errorf("authorization identity %q differs from %q: proxy authorization is not supported", authz, authc)
-		}
-	}
-	return authc, string(parts[2]), nil
+	return string(parts[0]), string(parts[1]), string(parts[2]), nil
 }

@@ -159,21 +159,20 @@ func TestAuthenticator(t *testing.T) {
 
 func TestParsePlain(t *testing.T) {
 	for _, c := range []struct {
-		in       string
-		user, pw string
-		ok       bool
+		in              string
+		authz, user, pw string
+		ok              bool
 	}{
-		{"\x00me@x.test\x00pw", "me@x.test", "pw", true},
-		{"me@x.test\x00me@x.test\x00pw", "me@x.test", "pw", true},
-		{"ME@x.test\x00me@x.test\x00pw", "me@x.test", "pw", true},
-		{"other@x.test\x00me@x.test\x00pw", "", "", false},
-		{"\x00\x00pw", "", "", false},
-		{"nonul", "", "", false},
-		{"\x00a\x00b\x00c", "", "", false},
+		{"\x00me@x.test\x00pw", "", "me@x.test", "pw", true},
+		{"me@x.test\x00me@x.test\x00pw", "me@x.test", "me@x.test", "pw", true},
+		{"other@x.test\x00me@x.test\x00pw", "other@x.test", "me@x.test", "pw", true},
+		{"\x00\x00pw", "", "", "", false},
+		{"nonul", "", "", "", false},
+		{"\x00a\x00b\x00c", "", "", "", false},
 	} {
-		u, p, err := ParsePlain([]byte(c.in))
-		if (err == nil) != c.ok || u != c.user || p != c.pw {
-			t.Errorf("ParsePlain(%q) = %q %q %v", c.in, u, p, err)
+		az, u, p, err := ParsePlain([]byte(c.in))
+		if (err == nil) != c.ok || az != c.authz || u != c.user || p != c.pw {
+			t.Errorf("ParsePlain(%q) = %q %q %q %v", c.in, az, u, p, err)
 		}
 	}
 }
@@ -181,7 +180,7 @@ func TestParsePlain(t *testing.T) {
 func FuzzParsePlain(f *testing.F) {
 	f.Add([]byte("\x00me@x.test\x00pw"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, _, err := ParsePlain(b)
+		_, u, _, err := ParsePlain(b)
 		if err == nil && u == "" {
 			t.Fatal("empty authcid accepted")
 		}

@@ -258,7 +258,7 @@ func (c *conn) authorization(name, rawArg string, args []string) error {
 		}
 		user := c.user
 		c.user = ""
-		return c.login(user, rawArg) // the password may contain spaces
+		return c.login("", user, rawArg) // the password may contain spaces
 	case "AUTH":
 		return c.auth(args)
 	case "APOP":
@@ -349,22 +349,24 @@ func (c *conn) auth(args []string) error {
 	if err != nil {
 		return c.badCmd("SASL response is not valid base64")
 	}
-	user, pass, err := login.ParsePlain(b)
+	authz, user, pass, err := login.ParsePlain(b)
 	if err != nil {
 		return c.badCmd("%s", err.Error())
 	}
-	return c.login(user, pass)
+	return c.login(authz, user, pass)
 }
 
-// login authenticates, locks the maildrop and takes its snapshot.
-func (c *conn) login(user, pass string) error {
+// login authenticates, locks the maildrop and takes its snapshot; the
+// maildrop is authzid's when it names another user (a service
+// administrator's SASL PLAIN).
+func (c *conn) login(authzid, user, pass string) error {
 	if !c.loginAllowed() {
 		c.reply("-ERR [AUTH] plaintext login is disabled: use STLS first")
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u, err := c.srv.opts.Auth.Login(ctx, user, pass, c.remoteIP)
+	u, err := c.srv.opts.Auth.LoginAs(ctx, authzid, user, pass, c.remoteIP)
 	switch {
 	case errors.Is(err, mail.ErrAuthFailed):
 		c.log.Info("pop3: login failed", "user", user)
