@@ -7,6 +7,10 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v mbsync >/dev/null 2>&1 || need+=(isync)
 command -v fetchmail >/dev/null 2>&1 || need+=(fetchmail)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+# OpenLDAP for the LDAP directory's tests (scripts/slapd.sh runs its own).
+[ -x /usr/sbin/slapd ] || need+=(slapd)
+command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 # The npm client imapflow, pinned in test/clients/package.json.
 npm_clients() {
@@ -25,5 +29,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# slapd's package would configure and start a system instance; the tests
+# need none (scripts/slapd.sh runs its own on 127.0.0.1).
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
 npm_clients

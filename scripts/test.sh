@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Go test. Backends that need a real server get one: Cassandra at
-# QUIRE_TEST_CASSANDRA and OpenSearch at QUIRE_TEST_OPENSEARCH, or nodes this
-# script starts (and stops) itself.
+# QUIRE_TEST_CASSANDRA, OpenSearch at QUIRE_TEST_OPENSEARCH and OpenLDAP at
+# QUIRE_TEST_LDAP (with QUIRE_TEST_LDAP_CA), or servers this script starts
+# (and stops) itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,14 +30,26 @@ if [ -z "${QUIRE_TEST_OPENSEARCH:-}" ]; then
   fi
   export QUIRE_TEST_OPENSEARCH="http://127.0.0.1:${OPENSEARCH_PORT:-9200}"
 fi
+ldap_started=""
+if [ -z "${QUIRE_TEST_LDAP:-}" ]; then
+  if scripts/slapd.sh status >/dev/null 2>&1; then
+    echo "test: using the slapd that is already running"
+  else
+    scripts/slapd.sh start >/dev/null
+    ldap_started=1
+  fi
+  eval "$(scripts/slapd.sh env)"
+  export QUIRE_TEST_LDAP QUIRE_TEST_LDAP_CA
+fi
 cleanup() {
+  if [ -n "$ldap_started" ] && [ -z "${QUIRE_KEEP_SLAPD:-}" ]; then scripts/slapd.sh stop || true; fi
   if [ -n "$started" ] && [ -z "${QUIRE_KEEP_CASSANDRA:-}" ]; then scripts/cassandra.sh stop || true; fi
   if [ -n "$os_started" ] && [ -z "${QUIRE_KEEP_OPENSEARCH:-}" ]; then scripts/opensearch.sh stop || true; fi
 }
 trap cleanup EXIT
 
 # Tests that need a backend must fail, not skip, when it is missing.
-export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1
+export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1
 # The packages with concurrency (the store and its backends, the notifier,
 # the indexer, the protocol servers and their accept loop, login,
 # supervise) run under the race detector, and only there: it makes them
@@ -44,7 +57,7 @@ export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENT
 # Tests whose bounds hold only at uninstrumented speed run without it: one
 # bounds the heap (the detector changes what allocates), the login-budget
 # ones give a forced garbage collection 50 ms (login.hash_wait).
-race='/internal/(store|notify|indexer|imapserver|pop3server|lmtpserver|netserve|login|supervise)(/|$)'
+race='/internal/(store|notify|indexer|imapserver|pop3server|lmtpserver|netserve|login|supervise|directory/ldapdir)(/|$)'
 unraced='^(TestFetchLargeMailboxStreams|TestLoginBusyPastDeadline|TestLoginBusySysTemp|TestLoginBusyUnavailable)$'
 mapfile -t plain < <(go list ./... | grep -Ev "$race")
 mapfile -t racy < <(go list ./... | grep -E "$race")

@@ -29,14 +29,15 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 // authenticator is shared by IMAP and POP3, so failed logins on one delay
 // the other (login.free_failures, login.max_delay), and their password
 // checks share one memory budget (login.hash_memory, login.hash_wait) and
-// one cache (login.cache_ttl, login.cache_entries).
-func authenticator(cfg Config, st *store.Store, log *slog.Logger) *login.Authenticator {
+// one cache (login.cache_ttl, login.cache_entries). Users are looked up
+// and verified through acc (directory.type).
+func authenticator(cfg Config, acc login.Accounts, log *slog.Logger) *login.Authenticator {
 	l := cfg.Login
 	g := login.NewGuard(login.GuardOptions{
 		FreeFailures: l.FreeFailures,
 		MaxDelay:     l.MaxDelay.Duration(),
 	})
-	return login.NewAuthenticatorWith(st, g, login.AuthOptions{
+	return login.NewDirectoryAuthenticator(acc, g, login.AuthOptions{
 		Budget:       login.NewBudget(int64(l.HashMemory)),
 		HashWait:     l.HashWait.Duration(),
 		CacheTTL:     l.CacheTTL.Duration(),

@@ -61,7 +61,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	auth := authenticator(cfg, st, log)
+	acc, closeDir, err := openDirectory(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer closeDir()
+	auth := authenticator(cfg, acc, log)
 
 	token, err := adminToken(cfg)
 	if err != nil {
@@ -108,7 +113,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, addr := range cfg.LMTP.Listen {
-		srv := lmtpserver.New(lmtpOptions(cfg, st, log))
+		o := lmtpOptions(cfg, st, log)
+		o.Store = lmtpStore(cfg, st, acc)
+		srv := lmtpserver.New(o)
 		stoppers = append(stoppers, srv.Shutdown)
 		if err := listen("lmtp", addr, srv.Serve); err != nil {
 			return abort(err)

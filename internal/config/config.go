@@ -27,6 +27,8 @@ type Config struct {
 	Notify Notify `toml:"notify"`
 	ISC    ISC    `toml:"isc"`
 	Search Search `toml:"search"`
+	// Directory: where users are looked up (directory.go).
+	Directory Directory `toml:"directory"`
 }
 
 // ISC configures the converter ("indexed search converter"), which turns
@@ -268,6 +270,10 @@ type Store struct {
 
 	CasTLS CasTLS `toml:"castls"`
 	Purge  Purge  `toml:"purge"`
+
+	// ServiceAdminGroupDN is the LDAP group whose members are service
+	// administrators (directory.type = "ldap"), as carrier stores name it.
+	ServiceAdminGroupDN string `toml:"serviceadmingroupdn"`
 }
 
 // CasTLS configures TLS to Cassandra.
@@ -407,7 +413,8 @@ func Default() Config {
 			MaxConnections: 200,
 			Timeout:        300 * s,
 		},
-		HTTP: HTTP{Listen: []string{"127.0.0.1:8080"}},
+		HTTP:      HTTP{Listen: []string{"127.0.0.1:8080"}},
+		Directory: DefaultDirectory(),
 	}
 }
 

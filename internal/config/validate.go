@@ -51,6 +51,7 @@ func (c Config) Validate() error {
 	atLeast(&ck, "store.purge.grace", s.Purge.Grace, 0)
 	c.validateCassandra(&ck)
 	c.validateGroups(&ck)
+	c.validateDirectory(&ck)
 
 	seen := map[string]string{}
 	for _, l := range []struct {

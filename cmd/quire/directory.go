@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/quiremail/quire/internal/account"
+	"github.com/quiremail/quire/internal/directory"
+	"github.com/quiremail/quire/internal/directory/ldapdir"
+	"github.com/quiremail/quire/internal/directory/storedir"
+	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// openDirectory returns the accounts of directory.type over st, and the
+// function that closes the directory. An LDAP directory is connected to
+// at once, so a server that is down or a wrong bind_dn fails the start.
+func openDirectory(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*account.Accounts, func(), error) {
+	d := cfg.Directory
+	var dir directory.Directory = storedir.New(st)
+	closeFn := func() {}
+	if d.Type == "ldap" {
+		ld, err := ldapDirectory(cfg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ld.Check(ctx); err != nil {
+			ld.Close()
+			return nil, nil, fmt.Errorf("directory.ldap: %w", err)
+		}
+		dir, closeFn = ld, ld.Close
+	}
+	acc, err := account.New(dir, st, d.ServiceAdmins, log)
+	if err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("directory.service_admins: %w", err)
+	}
+	return acc, closeFn, nil
+}
+
+func ldapDirectory(cfg Config, log *slog.Logger) (*ldapdir.Dir, error) {
+	l := cfg.Directory.LDAP
+	var tc *tls.Config
+	if l.CAFile != "" {
+		pem, err := os.ReadFile(l.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("directory.ldap.cafile: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("directory.ldap.cafile %s holds no PEM certificate", l.CAFile)
+		}
+		tc = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return ldapdir.New(ldapdir.Options{
+		URLs: l.URLs, StartTLS: l.StartTLS, TLS: tc,
+		BindDN: l.BindDN, BindPassword: l.BindPassword, BaseDN: l.BaseDN, Filter: l.Filter,
+		Attrs: ldapdir.Attrs{Mail: l.AttrMail, Alias: l.AttrAlias, MailHost: l.AttrMailHost,
+			QuotaStorage: l.AttrQuota, QuotaMessages: l.AttrMessageQuota, Status: l.AttrStatus},
+		ServiceAdminGroupDN: cfg.Store.ServiceAdminGroupDN,
+		PoolSize:            l.PoolSize, ConnectTimeout: l.ConnectTimeout.Duration(), Timeout: l.Timeout.Duration(),
+		Logger: log.With("directory", "ldap"),
+	})
+}
+
+// lmtpUsers is the store with recipients looked up in an external
+// directory, so a directory user new to the store gets their mailboxes
+// at first delivery.
+type lmtpUsers struct {
+	*store.Store
+	acc *account.Accounts
+}
+
+func (u lmtpUsers) User(ctx context.Context, address string) (store.User, error) {
+	return u.acc.User(ctx, address)
+}
+
+// lmtpStore is what LMTP delivers through: the store itself with the
+// store's directory (as before directories: no extra lookup), the
+// accounts with another.
+func lmtpStore(cfg Config, st *store.Store, acc *account.Accounts) lmtpserver.Store {
+	if cfg.Directory.Type == "store" {
+		return st
+	}
+	return lmtpUsers{Store: st, acc: acc}
+}
