@@ -67,18 +67,6 @@ func ldapDirectory(cfg Config, log *slog.Logger) (*ldapdir.Dir, error) {
 	})
 }
 
-// lmtpUsers is the store with recipients looked up in an external
-// directory, so a directory user new to the store gets their mailboxes
-// at first delivery.
-type lmtpUsers struct {
-	*store.Store
-	acc *account.Accounts
-}
-
-func (u lmtpUsers) User(ctx context.Context, address string) (store.User, error) {
-	return u.acc.User(ctx, address)
-}
-
 // lmtpStore is what LMTP delivers through: the store itself with the
 // store's directory (as before directories: no extra lookup), the
 // accounts with another.
@@ -86,5 +74,5 @@ func lmtpStore(cfg Config, st *store.Store, acc *account.Accounts) lmtpserver.St
 	if cfg.Directory.Type == "store" {
 		return st
 	}
-	return lmtpUsers{Store: st, acc: acc}
+	return account.Deliveries{Store: st, Accounts: acc}
 }

@@ -126,3 +126,16 @@ func (a *Accounts) User(ctx context.Context, address string) (store.User, error)
 	}
 	return a.Open(ctx, e)
 }
+
+// Deliveries is the store with recipients looked up through Accounts, for
+// LMTP: a directory user new to the store gets their mailboxes at first
+// delivery.
+type Deliveries struct {
+	*store.Store
+	Accounts *Accounts
+}
+
+// User returns the store record of the user address delivers to.
+func (d Deliveries) User(ctx context.Context, address string) (store.User, error) {
+	return d.Accounts.User(ctx, address)
+}

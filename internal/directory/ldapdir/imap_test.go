@@ -14,7 +14,9 @@ import (
 
 	"github.com/quiremail/quire/internal/account"
 	"github.com/quiremail/quire/internal/imapserver"
+	"github.com/quiremail/quire/internal/lmtpserver"
 	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/backendtest"
 )
@@ -73,7 +75,7 @@ func plain(authz, authc, pw string) string {
 // another user's store with SASL PLAIN's authorization identity, which a
 // user who is not one cannot.
 func TestIMAPOnLDAP(t *testing.T) {
-	f := newFixture(t, []person{alice, ops, sus}, "ops")
+	f := newFixture(t, []person{alice, ops, sus, odd}, "ops")
 	dir := f.dir(t, nil)
 	level := slog.LevelWarn
 	if os.Getenv("QUIRE_TEST_DEBUG") != "" {
@@ -87,17 +89,42 @@ func TestIMAPOnLDAP(t *testing.T) {
 	}
 	ctx := ctxT(t)
 
-	// First delivery: the store record is made, with LDAP's mailHost and quota.
-	u, err := acc.User(ctx, "Alice.Smith+news@example.org")
+	// First delivery over LMTP, by alias with a +detail: the store record
+	// is made, with LDAP's mailHost and quota. An unknown and a locked
+	// (unknown status) recipient are refused.
+	lsrv := lmtpserver.New(lmtpserver.Options{Store: account.Deliveries{Store: st, Accounts: acc}, Logger: log, Hostname: "test.quire"})
+	lln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("delivery lookup: %v", err)
+		t.Fatal(err)
 	}
-	if u.Address != "alice@example.org" || u.MailHost != "group-b" || u.QuotaStorage != 5_000_000 || u.QuotaMessages != 1000 {
+	go lsrv.Serve(lln)
+	t.Cleanup(func() { lsrv.Close() })
+	lc := dialText(t, lln.Addr().String())
+	for _, step := range []struct{ send, want string }{
+		{"LHLO test", ""},
+		{"MAIL FROM:<bob@example.net>", "250 2.1.0 sender <bob@example.net> ok"},
+		{"RCPT TO:<Alice.Smith+news@example.org>", "250 2.1.5 <Alice.Smith+news@example.org> ok"},
+		{"RCPT TO:<nobody@example.org>", "550 5.1.1 <nobody@example.org>: no such user here"},
+		{"RCPT TO:<odd@example.org>", "550 5.1.1 <odd@example.org>: no such user here"},
+		{"DATA", "354 start mail input; end with <CRLF>.<CRLF>"},
+		{"Subject: for alice\r\n\r\nhello\r\n.", "250 2.0.0 <Alice.Smith+news@example.org> delivered"},
+	} {
+		if got := lc.cmd(step.send); step.want != "" && got != step.want {
+			t.Fatalf("LMTP %q: got %q, want %q", step.send, got, step.want)
+		}
+	}
+	u, err := st.User(ctx, "alice@example.org")
+	if err != nil {
+		t.Fatalf("alice after the first delivery: %v", err)
+	}
+	if u.MailHost != "group-b" || u.QuotaStorage != 5_000_000 || u.QuotaMessages != 1000 {
 		t.Fatalf("provisioned user %+v; want alice@example.org on group-b with LDAP's quota", u)
 	}
-	backendtest.Deliver(t, st, u, "Subject: for alice\r\n\r\nhello\r\n")
 	if again, err := acc.User(ctx, "alice@example.org"); err != nil || again.ID != u.ID {
 		t.Fatalf("second lookup: %+v %v; want the same store user %s", again, err, u.ID)
+	}
+	if _, err := st.User(ctx, "odd@example.org"); err == nil {
+		t.Fatal("a locked user got a store")
 	}
 
 	auth := login.NewDirectoryAuthenticator(acc, login.NewGuard(login.GuardOptions{BaseDelay: time.Millisecond}), login.DefaultAuthOptions(), log)
@@ -164,4 +191,63 @@ func TestIMAPOnLDAP(t *testing.T) {
 	c = dialIMAP(t, addr)
 	expectTagged(c, "OK", "AUTHENTICATE PLAIN %s", plain("alice.smith@example.org", "alice@example.org", "alice-pw"))
 	exists(c, 1)
+
+	// POP3 takes the authorization identity too (RFC 5034 AUTH PLAIN).
+	psrv := pop3server.New(pop3server.Options{Store: st, Auth: auth, Logger: log, AllowPlaintext: true, Hostname: "test.quire"})
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go psrv.Serve(pln)
+	t.Cleanup(func() { psrv.Close() })
+	usage, err := st.Usage(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := dialText(t, pln.Addr().String())
+	if got := p.cmd("AUTH PLAIN " + plain("alice@example.org", "alice@example.org", "ops-pw")); got != "-ERR [AUTH] authentication failed" {
+		t.Fatalf("POP3 AUTH with alice's name and ops's password: %q", got)
+	}
+	wantOK := fmt.Sprintf("+OK maildrop has 1 messages (%d octets)", usage.Storage)
+	if got := p.cmd("AUTH PLAIN " + plain("alice@example.org", "ops@example.org", "ops-pw")); got != wantOK {
+		t.Fatalf("POP3 AUTH as a service administrator: %q, want %q", got, wantOK)
+	}
+}
+
+// textConn is a line-based session (LMTP, POP3) whose every command has a
+// one-line reply, or, for LMTP's LHLO, several (the last is returned).
+type textConn struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialText(t *testing.T, addr string) *textConn {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	c := &textConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+	c.read() // greeting
+	return c
+}
+
+func (c *textConn) read() string {
+	for {
+		l, err := c.br.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if len(l) < 4 || l[3] != '-' { // not an SMTP continuation line
+			return l
+		}
+	}
+}
+
+func (c *textConn) cmd(line string) string {
+	fmt.Fprintf(c.nc, "%s\r\n", strings.ReplaceAll(line, `\r\n`, "\r\n"))
+	return c.read()
 }
