@@ -20,7 +20,7 @@ func (d fixedDir) Lookup(_ context.Context, a string) (directory.Entry, error) {
 	}
 	return directory.Entry{}, mail.ErrNoSuchUser
 }
-func (fixedDir) Bind(context.Context, directory.Entry, string) (bool, error)  { return false, nil }
+func (fixedDir) Bind(context.Context, directory.Entry, string) (bool, error) { return false, nil }
 func (fixedDir) ServiceAdmin(context.Context, directory.Entry) (bool, error) { return false, nil }
 
 // TestOpenCreatesAndSyncs: an external user new to the store is created
