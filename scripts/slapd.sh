@@ -8,6 +8,9 @@
 #   scripts/slapd.sh status         exit 0 if up, 1 if not
 #   scripts/slapd.sh env            print QUIRE_TEST_LDAP=... lines for a running one
 #
+# It listens on ldap://127.0.0.1:PORT (StartTLS offered) and
+# ldaps://127.0.0.1:PORT+1.
+#
 # The directory (scripts/slapd/): suffix dc=quire,dc=test, root
 # cn=admin,dc=quire,dc=test (password quire-test-admin) with which tests add
 # their own entries under ou=people, ou=groups, and the search account
@@ -18,7 +21,8 @@
 # CA whose certificate is $QUIRE_RUN/slapd/ca.pem (QUIRE_TEST_LDAP_CA).
 #
 # Environment (all optional):
-#   SLAPD_PORT             ldap:// port (default: the first free from 38900)
+#   SLAPD_PORT             ldap:// port, ldaps:// is the next (default: the
+#                          first free pair from 38900)
 #   SLAPD_START_TIMEOUT=30 seconds to wait for readiness
 #   QUIRE_RUN=<repo>/.cache/run
 set -euo pipefail
@@ -47,6 +51,7 @@ live_pid() {
 
 env_lines() {
   echo "QUIRE_TEST_LDAP=ldap://127.0.0.1:$1"
+  echo "QUIRE_TEST_LDAPS=ldaps://127.0.0.1:$(($1 + 1))"
   echo "QUIRE_TEST_LDAP_CA=$NODE/ca.pem"
 }
 
@@ -77,13 +82,14 @@ free_port() {
   if [[ -n ${SLAPD_PORT:-} ]]; then
     [[ $SLAPD_PORT =~ ^[0-9]+$ ]] || die "SLAPD_PORT must be a number, got '$SLAPD_PORT'"
     port_open "$SLAPD_PORT" && die "127.0.0.1:$SLAPD_PORT is already in use (set SLAPD_PORT)"
+    port_open "$((SLAPD_PORT + 1))" && die "127.0.0.1:$((SLAPD_PORT + 1)) (ldaps) is already in use (set SLAPD_PORT)"
     echo "$SLAPD_PORT"
     return
   fi
-  for ((p = 38900; p < 39000; p++)); do
-    port_open "$p" || { echo "$p"; return; }
+  for ((p = 38900; p < 39000; p += 2)); do
+    port_open "$p" || port_open "$((p + 1))" || { echo "$p"; return; }
   done
-  die "no free port in 38900-38999 (set SLAPD_PORT)"
+  die "no free pair of ports in 38900-38999 (set SLAPD_PORT)"
 }
 
 search_ok() {
@@ -105,10 +111,10 @@ cmd_start() {
   write_config
   port="$(free_port)"
   echo "$port" >"$PORTFILE"
-  log "starting slapd on 127.0.0.1:$port (directory $NODE)"
+  log "starting slapd on 127.0.0.1:$port and ldaps 127.0.0.1:$((port + 1)) (directory $NODE)"
   # -d 0: stay in the foreground (setsid detaches it from this shell);
   # the log goes to $LOG.
-  (setsid "$SLAPD" -d 0 -f "$NODE/slapd.conf" -h "ldap://127.0.0.1:$port/" </dev/null >"$LOG" 2>&1 &)
+  (setsid "$SLAPD" -d 0 -f "$NODE/slapd.conf" -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$((port + 1))/" </dev/null >"$LOG" 2>&1 &)
   until search_ok "$port"; do
     if ((SECONDS - t0 >= TIMEOUT)); then
       tail -n 30 "$LOG" >&2 || true

@@ -39,7 +39,7 @@ if [ -z "${QUIRE_TEST_LDAP:-}" ]; then
     ldap_started=1
   fi
   eval "$(scripts/slapd.sh env)"
-  export QUIRE_TEST_LDAP QUIRE_TEST_LDAP_CA
+  export QUIRE_TEST_LDAP QUIRE_TEST_LDAPS QUIRE_TEST_LDAP_CA
 fi
 cleanup() {
   if [ -n "$ldap_started" ] && [ -z "${QUIRE_KEEP_SLAPD:-}" ]; then scripts/slapd.sh stop || true; fi

@@ -32,7 +32,7 @@ func newPasswordFlags(fs *flag.FlagSet) passwordFlags {
 	return passwordFlags{
 		stdin:    fs.Bool("password-stdin", false, "read the password from the first line of standard input"),
 		password: fs.String("password", "", "the password (visible to other local users; prefer --password-stdin)"),
-		hash:     fs.String("password-hash", "", "store this hash as is, for migrations: {SSHA}, {SHA512}, $2y$ (bcrypt), $argon2id$, {PLAIN}..."),
+		hash:     fs.String("password-hash", "", "store this hash as is, for migrations: {SHA512-CRYPT}, {BLF-CRYPT}, {ARGON2ID}, {SSHA512}, $6$, $2y$ (bcrypt), $argon2id$, {PLAIN}..."),
 	}
 }
 

@@ -6,7 +6,8 @@
 //
 // Invariants:
 //   - At most Options.PoolSize connections search and at most PoolSize
-//     bind at once; a request waits for one until its context ends.
+//     bind at once; a request waits for one until its context ends or
+//     Options.Timeout passed, then fails as mail.ErrUnavailable.
 //   - A search connection is bound as Options.BindDN before its first
 //     search; bind connections serve only binds, so a user's identity never
 //     leaks into a search.
@@ -64,7 +65,7 @@ type Options struct {
 	ServiceAdminGroupDN string
 	PoolSize            int           // connections per pool (default 8)
 	ConnectTimeout      time.Duration // default 5 s
-	Timeout             time.Duration // per request (default 10 s)
+	Timeout             time.Duration // per request, and per wait for a connection (default 10 s)
 	Logger              *slog.Logger
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -148,6 +149,35 @@ func TestStartTLS(t *testing.T) {
 	}
 }
 
+// TestLDAPS: an ldaps:// URL (TLS from the first byte) works as StartTLS
+// does, and refuses a server whose certificate does not verify.
+func TestLDAPS(t *testing.T) {
+	f := newFixture(t, []person{alice})
+	ldaps := os.Getenv("QUIRE_TEST_LDAPS")
+	if ldaps == "" {
+		t.Fatal("QUIRE_TEST_LDAPS is not set: scripts/slapd.sh env prints it with QUIRE_TEST_LDAP")
+	}
+	ctx := ctxT(t)
+	d := f.dir(t, func(o *Options) { o.URLs, o.TLS = []string{ldaps}, tlsWith(caPool(t)) })
+	e, err := d.Lookup(ctx, "alice@example.org")
+	if err != nil {
+		t.Fatalf("Lookup over ldaps: %v", err)
+	}
+	if ok, err := d.Bind(ctx, e, "alice-pw"); !ok || err != nil {
+		t.Fatalf("Bind over ldaps: %v %v", ok, err)
+	}
+	d.binds.do(ctx, func(c *ldapConn) error {
+		if _, ok := c.TLSConnectionState(); !ok {
+			t.Error("the bind connection is not TLS")
+		}
+		return nil
+	})
+	untrusted := f.dir(t, func(o *Options) { o.URLs, o.TLS = []string{ldaps}, tlsWith(nil) })
+	if _, err := untrusted.Lookup(ctx, "alice@example.org"); !errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("Lookup over ldaps with an untrusted certificate: %v; want ErrUnavailable", err)
+	}
+}
+
 // TestServerDown: a server that does not answer makes lookups and binds
 // ErrUnavailable, never a wrong password or an unknown user; the next URL
 // of the list is tried.
@@ -174,10 +204,10 @@ func TestServerDown(t *testing.T) {
 }
 
 // TestPoolBound: requests beyond PoolSize wait for a connection, and give
-// up as ErrUnavailable when their context ends first.
+// up as ErrUnavailable when their context ends first, or after Timeout.
 func TestPoolBound(t *testing.T) {
 	f := newFixture(t, []person{alice})
-	d := f.dir(t, func(o *Options) { o.PoolSize = 1 })
+	d := f.dir(t, func(o *Options) { o.PoolSize, o.Timeout = 1, time.Second })
 	hold := make(chan struct{})
 	held := make(chan struct{})
 	go d.searches.do(ctxT(t), func(*ldapConn) error { close(held); <-hold; return nil })
@@ -186,6 +216,10 @@ func TestPoolBound(t *testing.T) {
 	defer cancel()
 	if _, err := d.Lookup(ctx, "alice@example.org"); !errors.Is(err, mail.ErrUnavailable) || !errors.Is(err, errPoolWait) {
 		t.Errorf("Lookup with the pool full: %v; want ErrUnavailable (pool wait)", err)
+	}
+	t0 := time.Now()
+	if _, err := d.Lookup(ctxT(t), "alice@example.org"); !errors.Is(err, errPoolWait) || time.Since(t0) < time.Second || time.Since(t0) > 10*time.Second {
+		t.Errorf("Lookup with the pool full and a long context: %v after %v; want the pool wait after Timeout (1s)", err, time.Since(t0))
 	}
 	close(hold)
 	if _, err := d.Lookup(ctxT(t), "alice@example.org"); err != nil {

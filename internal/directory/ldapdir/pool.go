@@ -13,8 +13,9 @@ import (
 
 // pool holds at most n connections of one kind: searches (bound as the
 // search account) or binds (bound as whichever user was verified last).
-// A request waits for a free slot until its context ends, so the number of
-// connections to the servers and of requests in flight never exceeds n.
+// A request waits for a free slot until its context ends or Timeout
+// passed, so the number of connections to the servers and of requests in
+// flight never exceeds n, and a stuck server does not pile up waiters.
 type pool struct {
 	d     *Dir
 	bind  bool          // bind as the search account after dialing
@@ -34,10 +35,12 @@ var errPoolWait = errors.New("every LDAP connection stayed busy (directory.ldap.
 // error is closed; when it was an idle one (the server may have closed it
 // meanwhile), fn runs once more on a new connection.
 func (p *pool) do(ctx context.Context, fn func(*ldap.Conn) error) error {
+	wctx, cancel := context.WithTimeout(ctx, p.d.opts.Timeout)
+	defer cancel()
 	select {
 	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", errPoolWait, ctx.Err())
+	case <-wctx.Done():
+		return fmt.Errorf("%w: %w", errPoolWait, wctx.Err())
 	}
 	defer func() { <-p.slots }()
 	for attempt := 0; ; attempt++ {
