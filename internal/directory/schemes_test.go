@@ -120,3 +120,14 @@ func FuzzVerifyPassword(f *testing.F) {
 		_ = VerifyMemory(hash)
 	})
 }
+
+// BenchmarkVerifySHA512Crypt: one login's cost for a Dovecot
+// {SHA512-CRYPT} hash at its default 5000 rounds.
+func BenchmarkVerifySHA512Crypt(b *testing.B) {
+	h := schemeVectors[0].hash
+	for b.Loop() {
+		if ok, _ := VerifyPassword(h, "secret"); !ok {
+			b.Fatal("refused")
+		}
+	}
+}

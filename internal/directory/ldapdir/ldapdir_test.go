@@ -1,6 +1,7 @@
 package ldapdir
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -224,5 +225,22 @@ func TestPoolBound(t *testing.T) {
 	close(hold)
 	if _, err := d.Lookup(ctxT(t), "alice@example.org"); err != nil {
 		t.Errorf("Lookup once the pool is free: %v", err)
+	}
+}
+
+// BenchmarkLookupBind: one LDAP login's directory work (a search and a
+// bind as the user), on the pooled connections.
+func BenchmarkLookupBind(b *testing.B) {
+	f := newFixture(b, []person{alice})
+	d := f.dir(b, nil)
+	ctx := context.Background()
+	for b.Loop() {
+		e, err := d.Lookup(ctx, "alice.smith@example.org")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := d.Bind(ctx, e, "alice-pw"); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
 	}
 }

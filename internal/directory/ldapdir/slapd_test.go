@@ -53,7 +53,7 @@ func (p person) dn(base string) string { return "uid=" + p.uid + "," + base }
 
 // newFixture makes ou=<test's name>,ou=people with people, and a group of
 // service administrators holding admins (uids).
-func newFixture(t *testing.T, people []person, admins ...string) fixture {
+func newFixture(t testing.TB, people []person, admins ...string) fixture {
 	t.Helper()
 	url := slapdURL(t)
 	c, err := ldap.DialURL(url)
@@ -140,7 +140,7 @@ func (f fixture) options() Options {
 	}
 }
 
-func (f fixture) dir(t *testing.T, mod func(*Options)) *Dir {
+func (f fixture) dir(t testing.TB, mod func(*Options)) *Dir {
 	t.Helper()
 	o := f.options()
 	if mod != nil {
