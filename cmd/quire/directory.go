@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,12 +14,15 @@ import (
 	"github.com/quiremail/quire/internal/directory/ldapdir"
 	"github.com/quiremail/quire/internal/directory/storedir"
 	"github.com/quiremail/quire/internal/lmtpserver"
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
 
 // openDirectory returns the accounts of directory.type over st, and the
 // function that closes the directory. An LDAP directory is connected to
-// at once, so a server that is down or a wrong bind_dn fails the start.
+// at once: a server that refuses the search account's bind fails the
+// start (a configuration error); servers that cannot be reached are
+// logged, and serve starts (logins answer UNAVAILABLE until one is back).
 func openDirectory(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*account.Accounts, func(), error) {
 	d := cfg.Directory
 	var dir directory.Directory = storedir.New(st)
@@ -28,7 +32,10 @@ func openDirectory(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := ld.Check(ctx); err != nil {
+		switch err := ld.Check(ctx); {
+		case errors.Is(err, mail.ErrUnavailable):
+			log.Warn("directory.ldap: no server reachable at start; logins and deliveries wait for one", "err", err)
+		case err != nil:
 			ld.Close()
 			return nil, nil, fmt.Errorf("directory.ldap: %w", err)
 		}

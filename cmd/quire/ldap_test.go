@@ -42,7 +42,8 @@ func ldapConfig(t *testing.T, url, bindPassword string) (cfg, lmtpAddr string) {
 
 // TestServeLDAPDirectory: serve reads [directory.ldap]: a delivery to an
 // LDAP user's alias, new to the store, creates the user's store, on the
-// mailHost LDAP names; a wrong bind_password stops serve at start.
+// mailHost LDAP names; a wrong bind_password stops serve at start, an
+// unreachable server does not (deliveries are deferred with 451).
 func TestServeLDAPDirectory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -101,5 +102,21 @@ func TestServeLDAPDirectory(t *testing.T) {
 	out, err = exec.CommandContext(ctx, bin, "serve", "--config", bad).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "directory.ldap") || !strings.Contains(string(out), "Invalid Credentials") {
 		t.Fatalf("serve with a wrong bind_password: %v\n%s", err, out)
+	}
+
+	down, downLMTP := ldapConfig(t, "ldap://"+freePort(t), "quire-search")
+	startServer(t, bin, down, downLMTP)
+	tp := lmtpSession(t, downLMTP)
+	if err := tp.PrintfLine("MAIL FROM:<a@example.net>"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tp.ReadResponse(250); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.PrintfLine("RCPT TO:<%s@example.org>", uid); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg, err := tp.ReadResponse(451); err != nil {
+		t.Fatalf("RCPT with the directory down: %d %s %v; want 451", code, msg, err)
 	}
 }

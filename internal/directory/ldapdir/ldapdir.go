@@ -125,14 +125,19 @@ func (d *Dir) Close() {
 	d.binds.close()
 }
 
-// Check connects and binds as the search account, so a server that is
-// down or a wrong bind_dn shows at start, not at the first login.
+// Check connects and binds as the search account, so a wrong bind_dn or
+// bind_password shows at start, not at the first login. Its error wraps
+// ErrBindRefused when a server refused the bind, and mail.ErrUnavailable
+// when none could be reached.
 func (d *Dir) Check(ctx context.Context) error {
 	err := d.searches.do(ctx, func(*ldap.Conn) error { return nil })
-	if err != nil {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrBindRefused):
 		return fmt.Errorf("ldapdir: %w", err)
 	}
-	return nil
+	return d.unavailable("connect", err)
 }
 
 func (d *Dir) unavailable(op string, err error) error {

@@ -181,7 +181,7 @@ func TestLDAPS(t *testing.T) {
 
 // TestServerDown: a server that does not answer makes lookups and binds
 // ErrUnavailable, never a wrong password or an unknown user; the next URL
-// of the list is tried.
+// of the list is tried. Check tells an outage from a refused search bind.
 func TestServerDown(t *testing.T) {
 	f := newFixture(t, []person{alice})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -197,6 +197,13 @@ func TestServerDown(t *testing.T) {
 	}
 	if ok, err := d.Bind(ctx, directory.Entry{DN: alice.dn(f.base)}, "alice-pw"); ok || !errors.Is(err, mail.ErrUnavailable) {
 		t.Errorf("Bind on a dead server: %v %v; want ErrUnavailable", ok, err)
+	}
+	if err := d.Check(ctx); !errors.Is(err, mail.ErrUnavailable) || errors.Is(err, ErrBindRefused) {
+		t.Errorf("Check on a dead server: %v; want ErrUnavailable", err)
+	}
+	refused := f.dir(t, func(o *Options) { o.BindPassword = "wrong" })
+	if err := refused.Check(ctx); !errors.Is(err, ErrBindRefused) || errors.Is(err, mail.ErrUnavailable) {
+		t.Errorf("Check with a wrong bind_password: %v; want ErrBindRefused", err)
 	}
 	failover := f.dir(t, func(o *Options) { o.URLs = []string{dead, f.url} })
 	if _, err := failover.Lookup(ctx, "alice@example.org"); err != nil {

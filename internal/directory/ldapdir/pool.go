@@ -27,6 +27,11 @@ func newPool(d *Dir, n int, bind bool) *pool {
 	return &pool{d: d, bind: bind, slots: make(chan struct{}, n), idle: make(chan *ldap.Conn, n)}
 }
 
+// ErrBindRefused reports a server that answered but refused the search
+// account's bind: a configuration error (directory.ldap.bind_dn,
+// bind_password), not an outage.
+var ErrBindRefused = errors.New("the LDAP server refused the search account's bind")
+
 // errPoolWait reports a request that found every connection busy until
 // its context ended.
 var errPoolWait = errors.New("every LDAP connection stayed busy (directory.ldap.pool_size)")
@@ -107,6 +112,9 @@ func (p *pool) dial() (*ldap.Conn, error) {
 		if p.bind && o.BindDN != "" {
 			if err := c.Bind(o.BindDN, o.BindPassword); err != nil {
 				c.Close()
+				if !isNetwork(err) {
+					err = fmt.Errorf("%w: %w", ErrBindRefused, err)
+				}
 				errs = append(errs, fmt.Errorf("%s: bind as directory.ldap.bind_dn %q: %w", raw, o.BindDN, err))
 				continue
 			}
