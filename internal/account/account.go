@@ -66,6 +66,17 @@ func (a *Accounts) Bind(ctx context.Context, e directory.Entry, password string)
 	return a.dir.Bind(ctx, e, password)
 }
 
+// MissingEntry is the entry to check a login for an unknown address
+// against, when the directory verifies by bind (ldapdir): ok is false for
+// a directory of stored hashes, whose logins use a dummy hash instead.
+func (a *Accounts) MissingEntry() (e directory.Entry, ok bool) {
+	m, ok := a.dir.(interface{ MissingEntry() directory.Entry })
+	if !ok {
+		return directory.Entry{}, false
+	}
+	return m.MissingEntry(), true
+}
+
 // ServiceAdmin reports whether e is a configured or a directory's
 // service administrator.
 func (a *Accounts) ServiceAdmin(ctx context.Context, e directory.Entry) (bool, error) {

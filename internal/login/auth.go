@@ -34,6 +34,14 @@ type Accounts interface {
 	Open(ctx context.Context, e directory.Entry) (store.User, error)
 }
 
+// missingEntries is implemented by Accounts whose directory verifies by
+// bind (*account.Accounts over LDAP): a login for an unknown address binds
+// as MissingEntry, so it takes the time a real one does, as the dummy hash
+// does for stored hashes.
+type missingEntries interface {
+	MissingEntry() (directory.Entry, bool)
+}
+
 // ErrBusy reports a login refused because the password-check memory budget
 // stayed full for AuthOptions.HashWait. Login wraps it in
 // mail.ErrUnavailable: the client may retry, its password was not judged.
@@ -235,7 +243,7 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 	dummy := false
 	switch {
 	case errors.Is(err, mail.ErrNoSuchUser), err == nil && e.PasswordHash == "" && !e.External:
-		e, dummy = directory.Entry{PasswordHash: a.dummy}, true
+		e, dummy = a.missing(), true
 	case err != nil:
 		a.guard.Abandoned(canon, addr)
 		return directory.Entry{}, mail.Unavailable("login: look up user", err)
@@ -257,6 +265,18 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 	a.cache.put(canon, password, e.Credential)
 	a.guard.Passed(canon, addr)
 	return e, nil
+}
+
+// missing returns the entry an unknown user's password is checked
+// against: a bind as a DN that does not exist when the directory binds,
+// else the dummy hash.
+func (a *Authenticator) missing() directory.Entry {
+	if m, ok := a.acc.(missingEntries); ok {
+		if e, ok := m.MissingEntry(); ok {
+			return e
+		}
+	}
+	return directory.Entry{PasswordHash: a.dummy}
 }
 
 // cached returns the user's entry when password was verified within the

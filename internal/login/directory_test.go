@@ -161,3 +161,28 @@ func TestLoginAs(t *testing.T) {
 		}
 	}
 }
+
+// missingBindAccounts is a bind directory that names the entry unknown
+// users are checked against.
+type missingBindAccounts struct{ *bindAccounts }
+
+func (m missingBindAccounts) MissingEntry() (directory.Entry, bool) {
+	return directory.Entry{DN: "cn=no-such-user", External: true}, true
+}
+
+// TestBindLoginMissingUser: with a directory that binds, an unknown
+// address costs a bind as a DN that does not exist (the time of a real
+// login), not a local dummy hash, and fails even if that bind were to pass.
+func TestBindLoginMissingUser(t *testing.T) {
+	acc := missingBindAccounts{newBindAccounts()}
+	acc.pw[""] = "guess" // a bind of the missing entry that "passes"
+	a := NewDirectoryAuthenticator(acc, NewGuard(GuardOptions{}), DefaultAuthOptions(), nil)
+	for _, pw := range []string{"guess", "other"} {
+		if _, err := a.Login(context.Background(), "nobody@x.test", pw, "10.0.0.3"); !errors.Is(err, mail.ErrAuthFailed) {
+			t.Fatalf("unknown user: %v; want ErrAuthFailed", err)
+		}
+	}
+	if n := acc.bindCount(); n != 2 {
+		t.Fatalf("%d binds for 2 unknown-user logins; want 2", n)
+	}
+}

@@ -160,6 +160,9 @@ func TestIMAPOnLDAP(t *testing.T) {
 	expectTagged(c, "OK", "LOGIN als@example.net alice-pw")
 	exists(c, 1)
 
+	// An unknown user fails as a wrong password does.
+	expectTagged(dialIMAP(t, addr), failed, "LOGIN nobody@example.org alice-pw")
+
 	// A suspended account cannot log in, with its right password.
 	expectTagged(dialIMAP(t, addr), failed, "LOGIN sus@example.org sus-pw")
 

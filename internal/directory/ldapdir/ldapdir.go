@@ -244,6 +244,15 @@ func (d *Dir) Bind(ctx context.Context, e directory.Entry, password string) (boo
 	return false, nil
 }
 
+// MissingEntry is the entry a login for an unknown address is checked
+// against: a bind as a DN that does not exist under BaseDN, which the
+// server refuses as invalid credentials (RFC 4513 6.3.1) after the same
+// round trip a real bind takes, so the time of a failed login does not
+// tell whether the address exists.
+func (d *Dir) MissingEntry() directory.Entry {
+	return directory.Entry{DN: "cn=quire-no-such-user," + d.opts.BaseDN, External: true}
+}
+
 // ServiceAdmin reports whether e.DN is a member of ServiceAdminGroupDN.
 func (d *Dir) ServiceAdmin(ctx context.Context, e directory.Entry) (bool, error) {
 	g := d.opts.ServiceAdminGroupDN

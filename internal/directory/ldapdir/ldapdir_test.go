@@ -94,6 +94,13 @@ func TestBind(t *testing.T) {
 			t.Errorf("Bind(%q) = %v, %v; want %v, nil", c.pw, ok, err, c.want)
 		}
 	}
+	// The entry unknown users are checked against is refused like a wrong
+	// password, not as an outage.
+	for _, pw := range []string{"alice-pw", "x"} {
+		if ok, err := d.Bind(ctx, d.MissingEntry(), pw); ok || err != nil {
+			t.Errorf("Bind(MissingEntry, %q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
 	// The search connections stay the search account's: a lookup after
 	// binds still reads (the bind account could not read alice's group
 	// membership or others' entries under slapd's ACL either way, but a
