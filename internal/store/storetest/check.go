@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -40,25 +41,40 @@ func (e *env) appendN(u store.User, mb store.Mailbox, msgs ...store.NewMessage) 
 	return uids
 }
 
-// check verifies the invariants of a quiescent mailbox: the head's counts
-// match its rows, UIDs ascend below UIDNEXT, and replaying the whole change
-// log gives exactly the live rows and their flags.
+// check verifies the invariants of a quiescent mailbox (CheckMailbox).
 func (e *env) check(mb store.Mailbox) {
 	e.t.Helper()
-	h := e.head(mb)
-	rows := e.rows(mb)
+	if err := CheckMailbox(e.ctx, e.s, mb); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// CheckMailbox verifies the invariants of a quiescent mailbox and returns
+// the first it finds broken: the head's counts match its rows, UIDs ascend
+// below UIDNEXT, States lists exactly the rows, and replaying the whole
+// change log gives exactly the live rows and their flags. A backend's crash
+// tests run it on the store reopened after each crash.
+func CheckMailbox(ctx context.Context, s *store.Store, mb store.Mailbox) error {
+	h, err := s.Status(ctx, mb)
+	if err != nil {
+		return fmt.Errorf("Status(%s): %w", mb.Name, err)
+	}
+	rows, err := collect(func(fn func(store.MessageRow) error) error { return s.Messages(ctx, mb, 1, 0, fn) })
+	if err != nil {
+		return fmt.Errorf("Messages(%s): %w", mb.Name, err)
+	}
 	var want store.Head
 	want.UIDNext, want.ModSeq = h.UIDNext, h.ModSeq
 	var last mail.UID
 	for _, r := range rows {
 		if r.UID <= last {
-			e.t.Fatalf("%s: UIDs not ascending: %d after %d", mb.Name, r.UID, last)
+			return fmt.Errorf("%s: UIDs not ascending: %d after %d", mb.Name, r.UID, last)
 		}
 		if r.UID >= h.UIDNext {
-			e.t.Fatalf("%s: UID %d not below UIDNEXT %d", mb.Name, r.UID, h.UIDNext)
+			return fmt.Errorf("%s: UID %d not below UIDNEXT %d", mb.Name, r.UID, h.UIDNext)
 		}
 		if r.ModSeq > h.ModSeq {
-			e.t.Fatalf("%s: row %d MODSEQ %d above HIGHESTMODSEQ %d", mb.Name, r.UID, r.ModSeq, h.ModSeq)
+			return fmt.Errorf("%s: row %d MODSEQ %d above HIGHESTMODSEQ %d", mb.Name, r.UID, r.ModSeq, h.ModSeq)
 		}
 		last = r.UID
 		want.Messages++
@@ -71,25 +87,31 @@ func (e *env) check(mb store.Mailbox) {
 		}
 	}
 	if h != want {
-		e.t.Fatalf("%s: head %+v, recount from rows %+v", mb.Name, h, want)
+		return fmt.Errorf("%s: head %+v, recount from rows %+v", mb.Name, h, want)
 	}
-	e.checkStates(mb, rows)
+	if err := checkStates(ctx, s, mb, rows); err != nil {
+		return err
+	}
+	changes, err := collect(func(fn func(store.Change) error) error { return s.Changes(ctx, mb, 0, fn) })
+	if err != nil {
+		return fmt.Errorf("Changes(%s): %w", mb.Name, err)
+	}
 	replay := map[mail.UID]mail.Flags{}
 	var prev mail.ModSeq
-	for _, c := range e.changes(mb, 0) {
+	for _, c := range changes {
 		if c.ModSeq < prev || c.ModSeq > h.ModSeq {
-			e.t.Fatalf("%s: change log out of order: MODSEQ %d after %d (head %d)", mb.Name, c.ModSeq, prev, h.ModSeq)
+			return fmt.Errorf("%s: change log out of order: MODSEQ %d after %d (head %d)", mb.Name, c.ModSeq, prev, h.ModSeq)
 		}
 		prev = c.ModSeq
 		switch c.Kind {
 		case store.ChangeAppend:
 			if _, dup := replay[c.UID]; dup {
-				e.t.Fatalf("%s: UID %d appended twice", mb.Name, c.UID)
+				return fmt.Errorf("%s: UID %d appended twice", mb.Name, c.UID)
 			}
 			replay[c.UID] = c.Flags
 		case store.ChangeFlags:
 			if _, ok := replay[c.UID]; !ok {
-				e.t.Fatalf("%s: flags change for UID %d not appended before", mb.Name, c.UID)
+				return fmt.Errorf("%s: flags change for UID %d not appended before", mb.Name, c.UID)
 			}
 			replay[c.UID] = c.Flags
 		case store.ChangeExpunge:
@@ -97,45 +119,53 @@ func (e *env) check(mb store.Mailbox) {
 		}
 	}
 	if prev != h.ModSeq && len(rows) > 0 {
-		e.t.Fatalf("%s: change log ends at MODSEQ %d, head says %d", mb.Name, prev, h.ModSeq)
+		return fmt.Errorf("%s: change log ends at MODSEQ %d, head says %d", mb.Name, prev, h.ModSeq)
 	}
 	if len(replay) != len(rows) {
-		e.t.Fatalf("%s: change log replays to %d messages, mailbox has %d", mb.Name, len(replay), len(rows))
+		return fmt.Errorf("%s: change log replays to %d messages, mailbox has %d", mb.Name, len(replay), len(rows))
 	}
 	for _, r := range rows {
 		if f, ok := replay[r.UID]; !ok || !f.Equal(r.Flags) {
-			e.t.Fatalf("%s: UID %d: replayed flags %v, row flags %v", mb.Name, r.UID, f, r.Flags)
+			return fmt.Errorf("%s: UID %d: replayed flags %v, row flags %v", mb.Name, r.UID, f, r.Flags)
 		}
 	}
+	return nil
 }
 
 // checkStates verifies that States lists exactly the rows' UIDs, MODSEQs
 // and flags, for the whole mailbox and for a range inside it.
-func (e *env) checkStates(mb store.Mailbox, rows []store.MessageRow) {
-	e.t.Helper()
-	states := func(lo, hi mail.UID) []store.MessageState {
-		var out []store.MessageState
-		if err := e.s.States(e.ctx, mb, lo, hi, func(s store.MessageState) error {
-			out = append(out, s)
-			return nil
-		}); err != nil {
-			e.t.Fatalf("States(%s): %v", mb.Name, err)
+func checkStates(ctx context.Context, s *store.Store, mb store.Mailbox, rows []store.MessageRow) error {
+	same := func(lo, hi mail.UID, want []store.MessageRow) error {
+		what := ""
+		if lo != 1 || hi != 0 {
+			what = fmt.Sprintf("(%d:%d)", lo, hi)
 		}
-		return out
-	}
-	same := func(what string, got []store.MessageState, want []store.MessageRow) {
+		got, err := collect(func(fn func(store.MessageState) error) error { return s.States(ctx, mb, lo, hi, fn) })
+		if err != nil {
+			return fmt.Errorf("States%s(%s): %w", what, mb.Name, err)
+		}
 		if len(got) != len(want) {
-			e.t.Fatalf("%s: States%s lists %d messages, Messages %d", mb.Name, what, len(got), len(want))
+			return fmt.Errorf("%s: States%s lists %d messages, Messages %d", mb.Name, what, len(got), len(want))
 		}
 		for i, r := range want {
 			if g := got[i]; g.UID != r.UID || g.ModSeq != r.ModSeq || !g.Flags.Equal(r.Flags) {
-				e.t.Fatalf("%s: States%s[%d] = %+v, Messages has UID %d MODSEQ %d flags %v", mb.Name, what, i, g, r.UID, r.ModSeq, r.Flags)
+				return fmt.Errorf("%s: States%s[%d] = %+v, Messages has UID %d MODSEQ %d flags %v", mb.Name, what, i, g, r.UID, r.ModSeq, r.Flags)
 			}
 		}
+		return nil
 	}
-	same("", states(1, 0), rows)
-	if len(rows) >= 3 {
-		lo, hi := rows[1].UID, rows[len(rows)-2].UID
-		same(fmt.Sprintf("(%d:%d)", lo, hi), states(lo, hi), rows[1:len(rows)-1])
+	if err := same(1, 0, rows); err != nil || len(rows) < 3 {
+		return err
 	}
+	return same(rows[1].UID, rows[len(rows)-2].UID, rows[1:len(rows)-1])
+}
+
+// collect gathers what a callback-style listing yields.
+func collect[T any](list func(func(T) error) error) ([]T, error) {
+	var out []T
+	err := list(func(v T) error {
+		out = append(out, v)
+		return nil
+	})
+	return out, err
 }
