@@ -22,6 +22,9 @@ var (
 	ErrUnavailable    = errors.New("mail: store temporarily unavailable")
 	ErrUnchangedSince = errors.New("mail: message changed since the given mod-sequence")
 	ErrNoBlob         = errors.New("mail: message body missing")
+	// ErrNoSpace: the store's disk is full (ENOSPC). It comes wrapped in
+	// ErrUnavailable too: the operation may succeed once space is freed.
+	ErrNoSpace = errors.New("mail: the store's disk is full")
 )
 
 // Unavailable wraps err so that errors.Is(result, ErrUnavailable) holds: the

@@ -3,15 +3,17 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
@@ -41,7 +43,7 @@ const (
 )
 
 func (b *Backend) blobPath(id string) string {
-	return filepath.Join(b.dir, "blobs", id[:2], id)
+	return b.fs.PathJoin(b.dir, "blobs", id[:2], id)
 }
 
 // HasBlob implements store.Blobs.
@@ -81,12 +83,27 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 	return nil
 }
 
+// writeBlobFile writes the body file of id durably: the whole file is
+// written to tmp/ and fsynced, renamed into blobs/<id[:2]>/, and that
+// directory fsynced, all
+// before it returns and so before the marker and the commit that point at
+// it. Open made blobs/<id[:2]>/ and synced its entry: a directory made
+// here would race a concurrent writer that finds it before its entry is
+// durable.
 func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
-	f, err := os.CreateTemp(filepath.Join(b.dir, "tmp"), id[:8]+"-*")
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := b.fs.PathJoin(b.dir, "tmp", id[:8]+"-"+hex.EncodeToString(rnd[:]))
+	f, err := b.fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return mail.Unavailable("embedded: put body", err)
+		return putErr("create "+tmp, err)
 	}
-	defer os.Remove(f.Name())
+	renamed := false
+	defer func() {
+		if !renamed {
+			_ = b.fs.Remove(tmp)
+		}
+	}()
 	defer f.Close()
 	buf := make([]byte, b.opts.ChunkSize)
 	var index []byte
@@ -97,8 +114,9 @@ func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
 		if n > 0 {
 			total += int64(n)
 			comp = b.enc.EncodeAll(buf[:n], comp[:0])
+			// vfs.File.Write may change the slice; comp is scratch.
 			if _, werr := f.Write(comp); werr != nil {
-				return mail.Unavailable("embedded: put body", werr)
+				return putErr("write "+tmp, werr)
 			}
 			index = binary.LittleEndian.AppendUint32(index, uint32(len(comp)))
 		}
@@ -117,30 +135,39 @@ func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
 	index = binary.LittleEndian.AppendUint32(index, uint32(len(index)-12)/4)
 	index = append(index, fileMagic...)
 	if _, err := f.Write(index); err != nil {
-		return mail.Unavailable("embedded: put body", err)
+		return putErr("write "+tmp, err)
 	}
 	if !b.opts.NoSync {
 		if err := f.Sync(); err != nil {
-			return mail.Unavailable("embedded: put body: fsync", err)
+			return putErr("fsync "+tmp, err)
 		}
 	}
-	dir := filepath.Dir(b.blobPath(id))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return mail.Unavailable("embedded: put body", err)
-	}
-	if err := os.Rename(f.Name(), b.blobPath(id)); err != nil {
-		return mail.Unavailable("embedded: put body", err)
-	}
-	if !b.opts.NoSync {
-		if d, err := os.Open(dir); err == nil {
-			err = d.Sync()
-			d.Close()
-			if err != nil {
-				return mail.Unavailable("embedded: put body: fsync dir", err)
-			}
+	dir := b.fs.PathDir(b.blobPath(id))
+	// The directory is synced after the rename: a fault build can swap the
+	// two (a wrong write order the crash test must catch).
+	early := b.fault.syncBeforeRename() && !b.opts.NoSync
+	if early {
+		if err := syncDir(b.fs, dir); err != nil {
+			return err
 		}
+	}
+	if err := b.fs.Rename(tmp, b.blobPath(id)); err != nil {
+		return putErr("rename "+tmp, err)
+	}
+	renamed = true
+	if !b.opts.NoSync && !early {
+		return syncDir(b.fs, dir)
 	}
 	return nil
+}
+
+// putErr wraps a failed file operation of PutBlob: the delivery is to be
+// retried (mail.ErrUnavailable); a full disk also says so (mail.ErrNoSpace).
+func putErr(what string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		err = fmt.Errorf("%w: %w", mail.ErrNoSpace, err)
+	}
+	return mail.Unavailable("embedded: put body: "+what, err)
 }
 
 // OpenBlob implements store.Blobs.
@@ -168,7 +195,7 @@ func (memBlob) Close() error { return nil }
 
 // fileBlob reads a chunked body file; it caches the last chunk it decoded.
 type fileBlob struct {
-	f       *os.File
+	f       vfs.File
 	b       *Backend
 	size    int64
 	chunk   int64
@@ -179,7 +206,7 @@ type fileBlob struct {
 }
 
 func (b *Backend) openFile(id string) (store.Blob, error) {
-	f, err := os.Open(b.blobPath(id))
+	f, err := b.fs.Open(b.blobPath(id))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", mail.ErrNoBlob, id, err)
 	}

@@ -27,15 +27,16 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/supervise"
 )
 
@@ -61,6 +62,10 @@ type Options struct {
 	// deleted (default 1 hour; negative: never, PurgeText only).
 	// Expired entries already read as missing; the purge frees the disk.
 	TextPurgeEvery time.Duration
+	// FS is the file system under the data directory, for Pebble and the
+	// body files alike (default vfs.Default, the operating system's). Tests
+	// pass a crashable in-memory one to crash at every sync point.
+	FS vfs.FS
 }
 
 // ErrLocked reports that another process has the data directory open.
@@ -69,6 +74,7 @@ var ErrLocked = errors.New("embedded: data directory is in use by another proces
 // Backend is the embedded store.Backend.
 type Backend struct {
 	dir   string
+	fs    vfs.FS
 	db    *pebble.DB
 	opts  Options
 	log   *slog.Logger
@@ -81,6 +87,7 @@ type Backend struct {
 	stop  chan struct{}   // closed by Close: background work ends
 	bg    sync.WaitGroup
 	sup   *supervise.Supervisor // recovers panics in background work
+	fault faults                // test-only switches (faults_on.go); constants in production
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -94,8 +101,21 @@ func Open(dir string, opts Options) (*Backend, error) {
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 256 << 10
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "blobs"), filepath.Join(dir, "tmp")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	fs := opts.FS
+	// blobs/ has its 256 subdirectories from the start: one made by
+	// PutBlob would race a concurrent writer that finds it before its
+	// entry in blobs/ is durable.
+	_, statErr := fs.Stat(dir)
+	created := statErr != nil // then its entry in its parent needs a sync too
+	dirs := []string{dir, fs.PathJoin(dir, "tmp")}
+	for i := range 256 {
+		dirs = append(dirs, fs.PathJoin(dir, "blobs", fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
+		if err := fs.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("embedded: create %s: %w", d, err)
 		}
 	}
@@ -110,7 +130,7 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref() // the DB holds its own reference
-	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}, Cache: cache})
+	db, err := pebble.Open(fs.PathJoin(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}, Cache: cache, FS: fs})
 	if err != nil {
 		if isLockErr(err) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
@@ -120,15 +140,30 @@ func Open(dir string, opts Options) (*Backend, error) {
 	// Only the owner of the directory (Pebble's lock, held from here) clears
 	// what a crashed owner left in tmp/: a refused Open must not remove the
 	// bodies a running owner is writing there.
-	tmp := filepath.Join(dir, "tmp")
-	if ents, err := os.ReadDir(tmp); err == nil {
-		for _, e := range ents {
-			_ = os.Remove(filepath.Join(tmp, e.Name()))
+	tmp := fs.PathJoin(dir, "tmp")
+	if names, err := fs.List(tmp); err == nil {
+		for _, n := range names {
+			_ = fs.Remove(fs.PathJoin(tmp, n))
+		}
+	}
+	// The entries of meta/, blobs/ (with its subdirectories) and tmp/, and
+	// the directory's own if Open made it, are made durable before anything
+	// is written under them: Pebble syncs only inside meta/.
+	if !opts.NoSync {
+		syncs := []string{dir, fs.PathJoin(dir, "blobs")}
+		if created {
+			syncs = append(syncs, fs.PathDir(dir))
+		}
+		for _, d := range syncs {
+			if err := syncDir(fs, d); err != nil {
+				db.Close()
+				return nil, err
+			}
 		}
 	}
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
-	b := &Backend{dir: dir, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{}),
+	b := &Backend{dir: dir, fs: fs, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{}),
 		sup: supervise.New(supervise.Options{Logger: opts.Logger})}
 	if opts.NoSync {
 		b.wsync = pebble.NoSync
@@ -161,6 +196,23 @@ func (b *Backend) userLock(id string) *sync.Mutex {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	return &b.ulock[h.Sum32()%uint32(len(b.ulock))]
+}
+
+// syncDir makes the entries of directory d durable (fsync(2) of the
+// directory: a new or renamed entry is otherwise lost by a crash).
+func syncDir(fs vfs.FS, d string) error {
+	f, err := fs.OpenDir(d)
+	if err != nil {
+		return mail.Unavailable("embedded: open directory "+d+" to sync it", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return mail.Unavailable("embedded: fsync directory "+d, err)
+	}
+	return nil
 }
 
 // get returns a copy of the value at key, or nil, false.
