@@ -67,3 +67,6 @@ go test -race -count=1 -timeout 30m -skip "$unraced" "${racy[@]}"
 # The fault-injection tests: they need the test-only fault switches, which
 # only a build tagged quirefaults has (internal/store/cassandra/faults_on.go).
 go test -count=1 -race -timeout 10m -tags quirefaults -run '^TestFault' ./internal/store/cassandra/
+# The embedded store's: a wrong write order that its crash test must catch
+# (internal/store/embedded/faults_on.go).
+go test -count=1 -race -timeout 10m -tags quirefaults -run '^TestFault' ./internal/store/embedded/
