@@ -237,11 +237,16 @@ func (ss *session) deliver(tx *transaction, sp *store.Spooled) []error {
 
 // replyFor maps a delivery result to its reply (see the package doc), and
 // reports whether the error was unexpected. A temporary error wins over
-// any other it wraps.
+// any other it wraps; a full disk is told apart from the other temporary
+// errors.
 func replyFor(addr string, err error) (line string, unexpected bool) {
 	switch {
 	case err == nil:
 		return fmt.Sprintf("250 2.0.0 <%s> delivered", addr), false
+	case errors.Is(err, mail.ErrNoSpace):
+		// RFC 5321 4.2.3 452 "insufficient system storage", RFC 3463
+		// X.3.1 "mail system full": temporary, the MTA retries.
+		return fmt.Sprintf("452 4.3.1 <%s> insufficient system storage, try again later", addr), false
 	case errors.Is(err, mail.ErrUnavailable):
 		return fmt.Sprintf("451 4.3.0 <%s> temporary failure, try again later", addr), false
 	case errors.Is(err, mail.ErrOverQuota):

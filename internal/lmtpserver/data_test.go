@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -62,6 +64,16 @@ func TestDataReplies(t *testing.T) {
 			"250 2.0.0 <alice@example.org> delivered",
 			"451 4.3.0 <bob@example.org> temporary failure, try again later",
 			"250 2.0.0 <carol@example.org> delivered"}},
+		{"disk full", map[string]error{
+			"bob@example.org": mail.Unavailable("put body", &os.PathError{Op: "write", Path: "/data/tmp/x", Err: syscall.ENOSPC}),
+		}, nil, []string{
+			"250 2.0.0 <alice@example.org> delivered",
+			"452 4.3.1 <bob@example.org> insufficient system storage, try again later",
+			"250 2.0.0 <carol@example.org> delivered"}},
+		{"spool disk full", nil, mail.Unavailable("spool", syscall.ENOSPC), []string{
+			"452 4.3.1 <alice@example.org> insufficient system storage, try again later",
+			"452 4.3.1 <bob@example.org> insufficient system storage, try again later",
+			"452 4.3.1 <carol@example.org> insufficient system storage, try again later"}},
 		{"spool unavailable", nil, mail.Unavailable("spool", errors.New("no space")), []string{
 			"451 4.3.0 <alice@example.org> temporary failure, try again later",
 			"451 4.3.0 <bob@example.org> temporary failure, try again later",

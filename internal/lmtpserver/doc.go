@@ -56,6 +56,7 @@
 //
 //	Deliver result        reply
 //	nil                   250 2.0.0 <addr> delivered
+//	mail.ErrNoSpace       452 4.3.1 <addr> insufficient system storage, try again later
 //	mail.ErrUnavailable   451 4.3.0 <addr> temporary failure, try again later
 //	mail.ErrOverQuota     552 5.2.2 <addr> mailbox full
 //	mail.ErrTooBig        552 5.3.4 <addr> message too large (also every recipient when Spool says so)
@@ -63,7 +64,9 @@
 //	anything else         451 4.3.0 <addr> temporary failure, try again later (logged)
 //
 // A temporary error wins: an error that wraps mail.ErrUnavailable gets 451
-// whatever else it wraps. Recipients that name the same user (a+x@ and
+// whatever else it wraps, or 452 if it is a full disk (mail.ErrNoSpace,
+// RFC 5321 4.2.3, RFC 3463 X.3.1); either way the MTA keeps the message
+// and retries. Recipients that name the same user (a+x@ and
 // a+y@) are delivered once and share the result.
 //
 // MaxLineLength bounds command lines only. Message lines are bounded by

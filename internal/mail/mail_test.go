@@ -2,6 +2,9 @@ package mail
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -26,5 +29,23 @@ func TestUnavailable(t *testing.T) {
 	}
 	if Temporary(ErrOverQuota) || Unavailable("x", nil) != nil {
 		t.Fatal("Temporary misclassifies")
+	}
+	if errors.Is(err, ErrNoSpace) {
+		t.Fatalf("a timeout is a full disk: %v", err)
+	}
+}
+
+// TestUnavailableNoSpace: a full disk, however deep in the chain, is
+// ErrNoSpace as well as temporary, and wrapping again keeps both.
+func TestUnavailableNoSpace(t *testing.T) {
+	enospc := &os.PathError{Op: "write", Path: "/data/tmp/x", Err: syscall.ENOSPC}
+	for _, err := range []error{
+		Unavailable("put body", enospc),
+		Unavailable("deliver", Unavailable("put body", enospc)),
+		Unavailable("deliver", fmt.Errorf("commit: %w", enospc)),
+	} {
+		if !Temporary(err) || !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("%v: temporary %v, no space %v", err, Temporary(err), errors.Is(err, ErrNoSpace))
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
@@ -54,6 +55,10 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 			return nil, mail.Unavailable("store: spool", err)
 		}
 		m, err := io.Copy(io.MultiWriter(h, f), limit)
+		if errors.Is(err, syscall.ENOSPC) {
+			sp.Close()
+			return nil, mail.Unavailable("store: spool", err) // mail.ErrNoSpace
+		}
 		if err != nil {
 			sp.Close()
 			return nil, fmt.Errorf("store: spool: %w", err)
