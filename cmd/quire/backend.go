@@ -30,7 +30,8 @@ func loadConfig(path string) (Config, error) {
 func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store.Backend, error) {
 	switch cfg.Store.DBType {
 	case "embedded":
-		return embedded.Open(cfg.Store.DataDir, embedded.Options{Logger: log, CacheSize: int64(cfg.Store.CacheSize), TextTTL: cfg.Store.CacheTTL.Duration()})
+		return embedded.Open(cfg.Store.DataDir, embedded.Options{Logger: log, CacheSize: int64(cfg.Store.CacheSize),
+			MinFree: int64(cfg.Store.MinFree), TextTTL: cfg.Store.CacheTTL.Duration()})
 	case "cassandra":
 		b, err := cassandra.Open(ctx, cassandraOptions(cfg, log))
 		if err != nil {

@@ -220,6 +220,11 @@ type Store struct {
 	// CacheSize is the embedded store's block cache (metadata and small
 	// bodies, decompressed).
 	CacheSize Size `toml:"cachesize"`
+	// MinFree is the free space the embedded store's disk keeps: below it
+	// deliveries and APPENDs are refused as temporary (LMTP 452 4.3.1)
+	// before Pebble's log meets a full disk, which ends the process. 0
+	// turns the reserve off.
+	MinFree Size `toml:"minfree"`
 
 	// CasConnectPoints are host or host:port contact points. A keyspace's
 	// own list, when not empty, replaces it for that keyspace, so each
@@ -346,6 +351,7 @@ func Default() Config {
 			DataDir:                      "./quire-data",
 			StoreHostList:                map[string][]string{},
 			CacheSize:                    128 * MiB,
+			MinFree:                      256 * MiB,
 			CasConnectPoints:             []string{"127.0.0.1:9042"},
 			CasMetaConnectPoints:         []string{},
 			CasMsgConnectPoints:          []string{},

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/embedded"
 )
@@ -25,7 +27,13 @@ type realStore struct {
 
 func newRealStore(t *testing.T, addrs ...string) *realStore {
 	t.Helper()
-	b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
+	return newRealStoreOn(t, t.TempDir(), embedded.Options{NoSync: true}, addrs...)
+}
+
+// newRealStoreOn is newRealStore with the backend in dir, opened with o.
+func newRealStoreOn(t *testing.T, dir string, o embedded.Options, addrs ...string) *realStore {
+	t.Helper()
+	b, err := embedded.Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +165,37 @@ func TestEmbeddedTooBig(t *testing.T) {
 	c.expect("250 2.0.0 <alice@example.org> delivered")
 	if rows := rs.inbox("alice@example.org"); len(rows) != 1 || string(rs.body(rows[0].Meta)) != msg {
 		t.Errorf("INBOX after the refused and the good message: %d rows", len(rows))
+	}
+}
+
+// TestEmbeddedDiskFull: while the store's disk is below its reserve, every
+// recipient gets 452 4.3.1 (RFC 5321 4.2.3, RFC 3463 X.3.1) and nothing is
+// stored; once space is freed, the retry is delivered.
+func TestEmbeddedDiskFull(t *testing.T) {
+	mem := vfs.NewMem()
+	rs := newRealStoreOn(t, "/data", embedded.Options{NoSync: true, FS: mem, MinFree: 64 << 20}, "alice@example.org", "bob@example.org")
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 20, TotalBytes: 1 << 30})
+	_, addr, _ := startServer(t, testOptions(rs.s))
+	c := dial(t, addr)
+	c.lhlo()
+	c.transact("s@remote.test", "alice@example.org", "bob@example.org")
+	c.expect("452 4.3.1 <alice@example.org> insufficient system storage, try again later",
+		"452 4.3.1 <bob@example.org> insufficient system storage, try again later")
+	for _, a := range []string{"alice@example.org", "bob@example.org"} {
+		if rows := rs.inbox(a); len(rows) != 0 {
+			t.Fatalf("%s has %d messages after 452", a, len(rows))
+		}
+	}
+	if ok, err := rs.b.HasBlob(context.Background(), blobID([]byte(msg))); ok || err != nil {
+		t.Fatalf("the refused message's body is stored (%v)", err)
+	}
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 1 << 30})
+	c.transact("s@remote.test", "alice@example.org", "bob@example.org")
+	c.expect("250 2.0.0 <alice@example.org> delivered", "250 2.0.0 <bob@example.org> delivered")
+	for _, a := range []string{"alice@example.org", "bob@example.org"} {
+		if rows := rs.inbox(a); len(rows) != 1 || string(rs.body(rows[0].Meta)) != msg {
+			t.Fatalf("%s: %d messages after the retry", a, len(rows))
+		}
 	}
 }
 

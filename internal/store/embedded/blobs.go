@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -56,6 +55,9 @@ func (b *Backend) HasBlob(_ context.Context, id store.BlobID) (bool, error) {
 func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
 	if !id.Valid() {
 		return fmt.Errorf("embedded: put body: bad id %q", id)
+	}
+	if err := b.checkSpace(); err != nil {
+		return err
 	}
 	if ok, err := b.HasBlob(ctx, id); err != nil || ok {
 		return err
@@ -162,11 +164,8 @@ func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
 }
 
 // putErr wraps a failed file operation of PutBlob: the delivery is to be
-// retried (mail.ErrUnavailable); a full disk also says so (mail.ErrNoSpace).
+// retried (mail.Unavailable; a full disk is mail.ErrNoSpace as well).
 func putErr(what string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
-		err = fmt.Errorf("%w: %w", mail.ErrNoSpace, err)
-	}
 	return mail.Unavailable("embedded: put body: "+what, err)
 }
 

@@ -62,6 +62,9 @@ type Options struct {
 	// deleted (default 1 hour; negative: never, PurgeText only).
 	// Expired entries already read as missing; the purge frees the disk.
 	TextPurgeEvery time.Duration
+	// MinFree is the free space, in bytes, below which new bodies are
+	// refused with mail.ErrNoSpace (space.go); 0: none.
+	MinFree int64
 	// FS is the file system under the data directory, for Pebble and the
 	// body files alike (default vfs.Default, the operating system's). Tests
 	// pass a crashable in-memory one to crash at every sync point.
