@@ -235,6 +235,12 @@ func (b *Backend) openFile(id string) (store.Blob, error) {
 	for i := range n {
 		offs[i+1] = offs[i] + int64(binary.LittleEndian.Uint32(idx[i*4:]))
 	}
+	// A torn or damaged file must fail, never be served: the chunks fill
+	// the file up to the index, and there are as many as the size needs
+	// (ReadAt checks each chunk's length and zstd its checksum).
+	if offs[n] != st.Size()-footerLen-n*4 || size < 0 || n != (size+chunk-1)/chunk {
+		return fail("index does not match the file")
+	}
 	return &fileBlob{f: f, b: b, size: size, chunk: chunk, offsets: offs, cached: -1}, nil
 }
 
@@ -256,11 +262,15 @@ func (fb *fileBlob) ReadAt(p []byte, off int64) (int, error) {
 			}
 			comp := make([]byte, fb.offsets[ci+1]-fb.offsets[ci])
 			if _, err := fb.f.ReadAt(comp, fb.offsets[ci]); err != nil {
-				return n, err
+				// Not io.EOF: that would end the body early, not fail it.
+				return n, fmt.Errorf("embedded: body chunk %d: read: %v", ci, err)
 			}
 			data, err := fb.b.dec.DecodeAll(comp, fb.data[:0])
 			if err != nil {
 				return n, fmt.Errorf("embedded: body chunk %d: %w", ci, err)
+			}
+			if want := min(fb.chunk, fb.size-int64(ci)*fb.chunk); int64(len(data)) != want {
+				return n, fmt.Errorf("embedded: body chunk %d: %d bytes, want %d", ci, len(data), want)
 			}
 			fb.data, fb.cached = data, ci
 		}
