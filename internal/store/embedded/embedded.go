@@ -5,6 +5,7 @@
 //
 //	meta/            Pebble: users, mailboxes, heads, rows, change log, small bodies
 //	blobs/ab/<id>    bodies larger than InlineBlobMax, chunked zstd files
+//	                 (Open makes the 256 blobs/ab and syncs their entries)
 //	tmp/             bodies being written; emptied at Open
 //
 // Invariants:
@@ -16,6 +17,11 @@
 //   - Commit is a compare-and-set on the mailbox head under the mailbox's
 //     lock, applied as one synced Pebble batch: head, rows and change-log
 //     entries land together or not at all.
+//   - A body file is served whole or not at all: its index must fill the
+//     file and match its size, and each chunk must decode (zstd checksum)
+//     to its length.
+//   - Every file operation goes through Options.FS (Pebble's and the
+//     body files'), so tests crash the store at each sync (crash_test.go).
 //   - Readers use Pebble iterators, which see a consistent snapshot.
 //   - One process owns the directory (Pebble's lock); other processes, such
 //     as the admin command, go through the running server.
