@@ -24,17 +24,19 @@ import (
 )
 
 // The crash test runs a workload (deliveries to two users, small bodies in
-// Pebble and large ones in files, flag changes, expunges, moves) on a
-// crashable in-memory file system, and before every sync of a file or
-// directory takes a clone of what a crash at that moment leaves: exactly
-// what was synced, and once more with half of the unsynced writes kept at
-// random (a torn write). It then opens the store on each clone and checks
-// the conformance suite's invariants of every mailbox, and that every
-// operation acknowledged before the crash is there: each delivered
-// message present, byte for byte, with the flags and in the mailbox the
-// acknowledged operations gave it. The one operation under way at the
-// crash may be there or not, never half (a move may leave the message in
-// both mailboxes, never in neither: Write order in ARCHITECTURE.md).
+// Pebble and large ones in files, flag changes, expunges, moves, mailboxes
+// created, renamed and deleted) on a crashable in-memory file system, and
+// before every sync of a file or directory takes a clone of what a crash
+// at that moment leaves: exactly what was synced, and once more with half
+// of the unsynced writes kept at random (a torn write). It then opens the
+// store on each clone and checks the conformance suite's invariants of
+// every mailbox, and that every operation acknowledged before the crash is
+// there: each delivered message present, byte for byte, with the flags
+// and in the mailbox the acknowledged operations gave it, and each user's
+// mailboxes as acknowledged (with distinct UIDVALIDITYs). The one
+// operation under way at the crash may be there or not, never half (a
+// move may leave the message in both mailboxes, never in neither: Write
+// order in ARCHITECTURE.md).
 
 // crashDir is the data directory inside the in-memory file system.
 const crashDir = "/data"
@@ -50,18 +52,55 @@ func crashOptions(fs vfs.FS) embedded.Options {
 // "mailbox flags" strings, sorted.
 type crashState struct {
 	users map[string]bool
+	boxes map[string][]string // user -> mailbox names, sorted
 	msgs  map[string][]string
 }
 
+func newCrashState() crashState {
+	return crashState{users: map[string]bool{}, boxes: map[string][]string{}, msgs: map[string][]string{}}
+}
+
 func (c crashState) clone() crashState {
-	n := crashState{users: map[string]bool{}, msgs: map[string][]string{}}
+	n := newCrashState()
 	for k, v := range c.users {
 		n.users[k] = v
+	}
+	for k, v := range c.boxes {
+		n.boxes[k] = slices.Clone(v)
 	}
 	for k, v := range c.msgs {
 		n.msgs[k] = slices.Clone(v)
 	}
 	return n
+}
+
+// renameBox moves addr's mailbox from to to (to "": deletes it), with the
+// messages in it.
+func (c crashState) renameBox(addr, from, to string) {
+	boxes := slices.DeleteFunc(c.boxes[addr], func(n string) bool { return n == from })
+	if to != "" {
+		boxes = append(boxes, to)
+		slices.Sort(boxes)
+	}
+	c.boxes[addr] = boxes
+	for k, ps := range c.msgs {
+		if !strings.HasPrefix(k, addr+"/") {
+			continue
+		}
+		var out []string
+		for _, p := range ps {
+			if f := strings.Fields(p); f[0] != from {
+				out = append(out, p)
+			} else if to != "" {
+				out = append(out, place(to, f[1:]))
+			}
+		}
+		if slices.Sort(out); len(out) == 0 {
+			delete(c.msgs, k)
+		} else {
+			c.msgs[k] = out
+		}
+	}
 }
 
 // crashOp is one step of the workload: run does it through the store,
@@ -120,8 +159,12 @@ func newCrashWorkload() *crashWorkload {
 		w.deliver(m6, b),
 		w.expunge(a, "INBOX", m4),
 		w.flags(b, "INBOX", m5, `\Seen`),
+		w.createBox(a, "Work"),
+		w.moveOp(a, "INBOX", "Work", m5),
+		w.renameBox(a, "Work", "Projects"),
+		w.deleteBox(b, "Archive"),
 	}
-	st := crashState{users: map[string]bool{}, msgs: map[string][]string{}}
+	st := newCrashState()
 	w.states = []crashState{st}
 	for _, op := range w.ops {
 		st = st.clone()
@@ -131,8 +174,10 @@ func newCrashWorkload() *crashWorkload {
 	return w
 }
 
-func place(mailbox string, flags mail.Flags) string {
-	fs := slices.Clone(flags)
+// place says where a message is: its mailbox and its flags, in
+// canonical order.
+func place(mailbox string, flags []string) string {
+	fs := slices.Clone(mail.NewFlags(flags...))
 	slices.Sort(fs)
 	return strings.TrimSpace(mailbox + " " + strings.Join(fs, " "))
 }
@@ -144,8 +189,57 @@ func (w *crashWorkload) createUser(addr string) crashOp {
 			_, err := w.s.CreateUser(ctx, addr, "$test$")
 			return err
 		},
-		apply: func(m crashState) { m.users[addr] = true },
+		apply: func(m crashState) {
+			m.users[addr] = true
+			m.boxes[addr] = []string{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}
+		},
 	}
+}
+
+func (w *crashWorkload) createBox(addr, name string) crashOp {
+	return crashOp{
+		name: fmt.Sprintf("create %s %s", addr, name),
+		run: func(ctx context.Context, w *crashWorkload) error {
+			u, err := w.s.User(ctx, addr)
+			if err == nil {
+				_, err = w.s.CreateMailbox(ctx, u, name, "")
+			}
+			return err
+		},
+		apply: func(m crashState) {
+			m.boxes[addr] = append(m.boxes[addr], name)
+			slices.Sort(m.boxes[addr])
+		},
+	}
+}
+
+// renameBox renames addr's mailbox from to to, or deletes it if to is "".
+func (w *crashWorkload) renameBox(addr, from, to string) crashOp {
+	return crashOp{
+		name: fmt.Sprintf("rename %s %s to %s", addr, from, to),
+		run: func(ctx context.Context, w *crashWorkload) error {
+			u, err := w.s.User(ctx, addr)
+			if err != nil {
+				return err
+			}
+			mb, err := w.s.Mailbox(ctx, u, from)
+			if err != nil {
+				return err
+			}
+			if to == "" {
+				return w.s.DeleteMailbox(ctx, mb)
+			}
+			_, err = w.s.RenameMailbox(ctx, mb, to)
+			return err
+		},
+		apply: func(m crashState) { m.renameBox(addr, from, to) },
+	}
+}
+
+func (w *crashWorkload) deleteBox(addr, name string) crashOp {
+	op := w.renameBox(addr, name, "")
+	op.name = fmt.Sprintf("delete %s %s", addr, name)
+	return op
 }
 
 func (w *crashWorkload) deliver(blob string, to ...string) crashOp {
@@ -191,7 +285,7 @@ func (w *crashWorkload) flags(addr, mailbox, blob, flag string) crashOp {
 		},
 		apply: func(m crashState) {
 			k := addr + "/" + blob
-			m.msgs[k] = []string{place(mailbox, mail.NewFlags(append(strings.Fields(m.msgs[k][0])[1:], flag)...))}
+			m.msgs[k] = []string{place(mailbox, append(strings.Fields(m.msgs[k][0])[1:], flag))}
 		},
 	}
 }
@@ -374,6 +468,21 @@ func (w *crashWorkload) verify(p crashPoint) (err error) {
 		mbs, err := s.Mailboxes(ctx, u)
 		if err != nil {
 			return fmt.Errorf("mailboxes of %s: %w", addr, err)
+		}
+		var names []string
+		uidv := map[uint32]string{}
+		for _, mb := range mbs {
+			names = append(names, mb.Name)
+			if other, dup := uidv[mb.UIDValidity]; dup {
+				return fmt.Errorf("%s: mailboxes %s and %s share UIDVALIDITY %d", addr, other, mb.Name, mb.UIDValidity)
+			}
+			uidv[mb.UIDValidity] = mb.Name
+		}
+		slices.Sort(names)
+		// A user under creation may have some of its mailboxes.
+		if creating := !before.users[addr]; !creating && !slices.Equal(names, before.boxes[addr]) && !slices.Equal(names, after.boxes[addr]) {
+			return fmt.Errorf("%s has mailboxes %q; acknowledged %q, %q once the operation under way is done",
+				addr, names, before.boxes[addr], after.boxes[addr])
 		}
 		for _, mb := range mbs {
 			if err := storetest.CheckMailbox(ctx, s, mb); err != nil {
