@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/quiremail/quire/internal/directory"
@@ -83,6 +84,26 @@ type Authenticator struct {
 	log      *slog.Logger
 	dummy    string // a hash no password matches, for missing users
 	sleep    func(context.Context, time.Duration) error
+	stats    struct{ passed, cached, failed, delayed, busy atomic.Int64 }
+}
+
+// Stats are an Authenticator's counts since it started, for the metrics.
+type Stats struct {
+	Passed  int64 // logins whose password was checked (hash or directory bind) and matched
+	Cached  int64 // logins accepted from the cache of verified passwords
+	Failed  int64 // logins refused for a wrong password or an unknown user
+	Delayed int64 // attempts that waited out a failed-login delay (throttled)
+	Busy    int64 // logins refused because password checks stayed busy (ErrBusy)
+	// HashWaiting is how many password checks wait for memory now.
+	HashWaiting int
+}
+
+// Stats returns the counts; they are read one by one, not at one instant.
+func (a *Authenticator) Stats() Stats {
+	return Stats{
+		Passed: a.stats.passed.Load(), Cached: a.stats.cached.Load(), Failed: a.stats.failed.Load(),
+		Delayed: a.stats.delayed.Load(), Busy: a.stats.busy.Load(), HashWaiting: a.budget.Waiting(),
+	}
 }
 
 // NewAuthenticator returns an Authenticator over the store's users with
@@ -217,6 +238,7 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 		canon = username // still counted and delayed like any other name
 	}
 	if e, ok := a.cached(ctx, canon, password); ok {
+		a.stats.cached.Add(1)
 		return e, nil
 	}
 	if wait, land := a.cache.takeoff(canon, password); wait != nil {
@@ -226,6 +248,7 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 			return directory.Entry{}, ctx.Err()
 		}
 		if e, ok := a.cached(ctx, canon, password); ok {
+			a.stats.cached.Add(1)
 			return e, nil
 		}
 		// The check it waited for failed: this one goes the full way,
@@ -234,6 +257,7 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 		defer land()
 	}
 	if d := a.guard.Attempt(canon, addr); d > 0 {
+		a.stats.delayed.Add(1)
 		if err := a.sleep(ctx, d); err != nil {
 			a.guard.Abandoned(canon, addr)
 			return directory.Entry{}, err
@@ -256,14 +280,19 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 	}
 	if err != nil {
 		a.guard.Abandoned(canon, addr)
+		if errors.Is(err, ErrBusy) {
+			a.stats.busy.Add(1)
+		}
 		return directory.Entry{}, err
 	}
 	if !ok || dummy {
 		a.guard.Failed(canon, addr)
+		a.stats.failed.Add(1)
 		return directory.Entry{}, mail.ErrAuthFailed
 	}
 	a.cache.put(canon, password, e.Credential)
 	a.guard.Passed(canon, addr)
+	a.stats.passed.Add(1)
 	return e, nil
 }
 

@@ -66,6 +66,13 @@ func NewBudget(size int64) *Budget {
 // Size returns the budget in bytes.
 func (b *Budget) Size() int64 { return b.size }
 
+// Waiting returns how many checks wait for memory now.
+func (b *Budget) Waiting() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mu.waiting.Len()
+}
+
 // Acquire takes n bytes, waiting until they are free or ctx is done; it
 // returns the function that gives them back (call it once, when the
 // memory is no longer referenced), or ctx's error. n larger than the

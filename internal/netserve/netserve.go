@@ -49,6 +49,8 @@ type Server struct {
 	Log  *slog.Logger
 
 	acceptErrors atomic.Uint64
+	accepted     atomic.Uint64
+	refused      atomic.Uint64
 	refusals     throttle // of the log of connections refused for MaxConns
 	mu           struct {
 		sync.Mutex
@@ -62,6 +64,22 @@ type Server struct {
 // AcceptErrors returns how many accept errors Serve retried, on every
 // listener.
 func (s *Server) AcceptErrors() uint64 { return s.acceptErrors.Load() }
+
+// Stats are a Server's connection counts, read at once for the metrics.
+type Stats struct {
+	Open         int    // connections being handled now
+	Accepted     uint64 // connections handed to Handle since start
+	Refused      uint64 // connections refused for MaxConns
+	AcceptErrors uint64 // temporary accept errors retried
+}
+
+// Stats returns the connection counts over every listener.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	open := len(s.mu.conns)
+	s.mu.Unlock()
+	return Stats{Open: open, Accepted: s.accepted.Load(), Refused: s.refused.Load(), AcceptErrors: s.acceptErrors.Load()}
+}
 
 // Serve accepts on ln until Shutdown or Close. With cfg set, connections
 // are TLS from the first byte (RFC 8314 implicit TLS) and handled as secure.
@@ -90,6 +108,7 @@ func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 			select {
 			case sem <- struct{}{}:
 			default:
+				s.refused.Add(1)
 				s.refuse(nc)
 				continue
 			}
@@ -99,6 +118,7 @@ func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 			nc.Close()
 			return net.ErrClosed
 		}
+		s.accepted.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer s.untrack(c)

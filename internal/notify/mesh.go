@@ -163,6 +163,28 @@ func (m *Mesh) Stats() (sent, dropped map[string]int64, received, rejected int64
 	return sent, dropped, m.received.Load(), m.rejected.Load()
 }
 
+// PeerState is one peer of this host's own group, as Peers reports it.
+type PeerState struct {
+	Addr    string
+	Up      bool  // the link to it is authenticated and sending
+	Sent    int64 // events sent to it
+	Dropped int64 // events dropped for it (queue full, or a write failed)
+}
+
+// Peers reports the peers of this host's own store affinity group, whose
+// links come up at start, in the order of the group's list. A peer of
+// another group (linked on first use, for a user whose mailHost names that
+// group) is in Stats, not here.
+func (m *Mesh) Peers() []PeerState {
+	addrs := m.peersOf[m.self]
+	out := make([]PeerState, 0, len(addrs))
+	for _, a := range addrs {
+		p := m.peer(a)
+		out = append(out, PeerState{Addr: a, Up: p.up.Load(), Sent: p.sent.Load(), Dropped: p.dropped.Load()})
+	}
+	return out
+}
+
 // Panics returns the number of panics recovered in links and accept
 // loops (each logged with its stack).
 func (m *Mesh) Panics() int64 { return m.sup.Panics() }

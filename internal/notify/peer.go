@@ -22,6 +22,7 @@ type peer struct {
 	q       chan mail.Event
 	sent    atomic.Int64
 	dropped atomic.Int64
+	up      atomic.Bool // the link is authenticated and sending
 }
 
 // send queues ev without blocking; a full queue drops it.
@@ -115,6 +116,8 @@ func (p *peer) link(failures *int) error {
 	}
 	p.m.log.Info("notify: link to peer up", "peer", p.addr, "host", host, "after_failures", *failures)
 	*failures = 0
+	p.up.Store(true)
+	defer p.up.Store(false)
 	bw := bufio.NewWriter(c)
 	tick := time.NewTicker(keepalive)
 	defer tick.Stop()

@@ -272,6 +272,9 @@ func (o observer) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) {
 	if o.slow.min > 0 {
 		o.slow.ObserveQuery(ctx, q)
 	}
+	if m := o.b.opts.Observer; m != nil {
+		m.Request(false, q.End.Sub(q.Start), q.Err)
+	}
 	if w := o.b.watch.Load(); w != nil {
 		(*w)(ctx, q.Start, q.End)
 	}
@@ -280,6 +283,9 @@ func (o observer) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) {
 func (o observer) ObserveBatch(ctx context.Context, q gocql.ObservedBatch) {
 	if o.slow.min > 0 {
 		o.slow.ObserveBatch(ctx, q)
+	}
+	if m := o.b.opts.Observer; m != nil {
+		m.Request(true, q.End.Sub(q.Start), q.Err)
 	}
 	if w := o.b.watch.Load(); w != nil {
 		(*w)(ctx, q.Start, q.End)

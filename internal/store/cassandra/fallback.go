@@ -90,3 +90,9 @@ func (f *fallback) degraded() bool {
 	defer f.mu.Unlock()
 	return f.mu.degraded
 }
+
+// Degraded reports, per query class ("read", "write", "delete"), whether
+// it runs on its fallback consistency now, for the metrics and /readyz.
+func (b *Backend) Degraded() map[string]bool {
+	return map[string]bool{"read": b.read.degraded(), "write": b.write.degraded(), "delete": b.del.degraded()}
+}

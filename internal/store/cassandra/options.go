@@ -58,6 +58,10 @@ type Options struct {
 	// retried while a class runs on its fallback.
 	FallbackBackoffMin, FallbackBackoffMax time.Duration
 
+	// Observer is told of every query and batch sent, for the metrics;
+	// nil: no one is.
+	Observer Observer
+
 	ChunkSize  int           // raw bytes per body chunk
 	BucketSize int           // change-log rows per log partition
 	CacheTTL   time.Duration // ms_cache default_time_to_live
@@ -228,4 +232,13 @@ func consistency(s string) (gocql.Consistency, error) {
 		return c, fmt.Errorf("%s cannot be used for plain reads and writes", c)
 	}
 	return c, nil
+}
+
+// Observer is told of every query and batch the driver sends (each
+// attempt), on the goroutine that sent it: it must be safe for concurrent
+// use and cheap. cmd/quire passes the Prometheus side (internal/metrics).
+type Observer interface {
+	// Request reports one query (batch false) or batch: its time and its
+	// error, nil when it succeeded.
+	Request(batch bool, d time.Duration, err error)
 }
