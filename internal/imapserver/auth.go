@@ -125,6 +125,9 @@ func (c *conn) login(authzid, user, pass string) result {
 	if authzid != "" {
 		c.log = c.log.With("authcid", user)
 	}
+	obs := c.srv.opts.Observer
+	obs.Session(1)
+	c.release = append(c.release, func() { obs.Session(-1) })
 	if c.srv.opts.Hub != nil {
 		c.sub = c.srv.opts.Hub.Subscribe(u.ID)
 	}

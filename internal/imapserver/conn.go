@@ -291,7 +291,13 @@ func (c *conn) run(cmd *imapwire.Command) (goOn bool) {
 	if res.status != "" {
 		c.w.Status(cmd.Tag, res.status, res.code, res.text)
 	}
-	c.log.Debug("imap: command", "command", cmd.Name, "uid", cmd.UID, "status", res.status, "code", res.code, "ms", time.Since(start).Milliseconds())
+	took := time.Since(start)
+	c.srv.opts.Observer.Command(cmd.Name, res.status, took)
+	if slow := c.srv.opts.SlowCommand; slow > 0 && took >= slow && cmd.Name != "IDLE" {
+		c.log.Warn("imap: slow command", "command", cmd.Name, "uid", cmd.UID, "status", res.status, "code", res.code, "duration", took)
+	} else {
+		c.log.Debug("imap: command", "command", cmd.Name, "uid", cmd.UID, "status", res.status, "code", res.code, "duration", took)
+	}
 	if res.close {
 		_ = c.flush()
 		return false

@@ -48,6 +48,42 @@ type Options struct {
 	// (convert.Converter.Attachments), which BODY and TEXT then match; nil:
 	// they match the text parts only.
 	Attachments func(ctx context.Context, raw []byte, root *message.Part) string
+
+	// Observer is told of every command and authenticated session, for
+	// the metrics; nil: no one is told.
+	Observer Observer
+	// SlowCommand: a command that runs at least this long is logged at
+	// Warn with its time (log.slow_command); 0: none is. IDLE, whose time
+	// is the client's, never is.
+	SlowCommand time.Duration
+}
+
+// Observer is what the server tells of its work (cmd/quire passes the
+// Prometheus side, internal/metrics). Its methods run on the sessions'
+// goroutines after each command, so they must be safe for concurrent use
+// and cheap: no allocation, no lock shared by all sessions.
+type Observer interface {
+	// Command reports a command that ran: its name as parsed (upper
+	// case), its tagged status ("OK", "NO", "BAD", or "" when it sent
+	// none) and its time.
+	Command(name, status string, d time.Duration)
+	// Session reports +1 when a session authenticates and -1 when an
+	// authenticated session ends.
+	Session(delta int)
+}
+
+type noObserver struct{}
+
+func (noObserver) Command(string, string, time.Duration) {}
+func (noObserver) Session(int)                           {}
+
+// Commands lists the command names the server runs, for an Observer
+// that prepares a counter for each (any other name is a client's typo).
+func Commands() []string {
+	return []string{"CAPABILITY", "NOOP", "CHECK", "LOGOUT", "ID", "STARTTLS", "LOGIN", "AUTHENTICATE",
+		"ENABLE", "COMPRESS", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
+		"UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA",
+		"CLOSE", "UNSELECT", "EXPUNGE", "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD"}
 }
 
 // Server is an IMAP server. Serve it on listeners; Close stops it.
@@ -83,6 +119,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Recheck <= 0 {
 		opts.Recheck = 30 * time.Second
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
 	s := &Server{
 		opts:    opts,
@@ -155,3 +194,7 @@ func (r *recentTracker) claim(mailboxID string, last mail.UID, take bool) mail.U
 func (s *Server) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*time.Minute)
 }
+
+// Connections returns the connection counts of every listener, for the
+// metrics.
+func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }

@@ -190,6 +190,7 @@ func (ss *session) finish(sp *store.Spooled, spoolErr error) {
 	for i, r := range tx.rcpts {
 		line, unexpected := replyFor(r.addr, results[i])
 		ss.reply("%s", line)
+		ss.srv.opts.Observer.Delivery(line[:3], took)
 		attrs := []any{"from", tx.from, "rcpt", r.addr, "size", size, "blob", blob,
 			"result", line[:9], "duration", took}
 		if results[i] != nil {

@@ -32,7 +32,30 @@ type Options struct {
 	// Timeout bounds each read and write on a connection, so a session that
 	// stays silent that long is closed; 0 means 5 minutes (RFC 5321 4.5.3.2).
 	Timeout time.Duration
+	// Observer is told of every recipient's reply, for the metrics; nil:
+	// no one is told.
+	Observer Observer
+	// SlowCommand: a command that runs at least this long is logged at
+	// Warn with its time (log.slow_command); DATA and BDAT LAST count
+	// from the command to the replies, the message's transfer included.
+	// 0: none is.
+	SlowCommand time.Duration
 }
+
+// Observer is what the server tells of its work (cmd/quire passes the
+// Prometheus side, internal/metrics). Delivery runs on the session's
+// goroutine once per recipient of a finished transaction: it must be safe
+// for concurrent use and cheap.
+type Observer interface {
+	// Delivery reports the reply one recipient got at the end of DATA or
+	// BDAT LAST: its three-digit code ("250", "451", "552", ...) and the
+	// time since DATA or the first BDAT.
+	Delivery(code string, d time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) Delivery(string, time.Duration) {}
 
 // Store is what the server needs of the message store; *store.Store
 // satisfies it.
@@ -73,6 +96,9 @@ func New(o Options) *Server {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	s := &Server{opts: o, log: o.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -119,3 +145,7 @@ func newSessionID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Connections returns the connection counts of every listener, for the
+// metrics.
+func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }

@@ -104,7 +104,16 @@ func (ss *session) step() bool {
 	if err != nil {
 		return ss.readFailed(err)
 	}
-	return ss.dispatch(line)
+	if ss.srv.opts.SlowCommand <= 0 {
+		return ss.dispatch(line)
+	}
+	start := time.Now()
+	goOn := ss.dispatch(line)
+	if took := time.Since(start); took >= ss.srv.opts.SlowCommand {
+		verb, _ := splitCommand(line)
+		ss.log.Warn("lmtp: slow command", "command", verb, "duration", took)
+	}
+	return goOn
 }
 
 // readFailed ends the session after a failed read, telling the client why

@@ -39,6 +39,37 @@ type Options struct {
 	MaxLineLength  int           // bytes, CRLF included (default 1024)
 	MaxConnections int           // per listener; 0 means no limit
 	Timeout        time.Duration // idle (default 10 minutes, RFC 1939 3)
+	// Observer is told of every command and authenticated session, for
+	// the metrics; nil: no one is told.
+	Observer Observer
+	// SlowCommand: a command that runs at least this long is logged at
+	// Warn with its time (log.slow_command); 0: none is.
+	SlowCommand time.Duration
+}
+
+// Observer is what the server tells of its work (cmd/quire passes the
+// Prometheus side, internal/metrics). Its methods run on the sessions'
+// goroutines after each command: safe for concurrent use, and cheap.
+type Observer interface {
+	// Command reports a command that ran: its name (upper case, as the
+	// client sent it), its status ("+OK", "-ERR", or "" when it sent no
+	// reply) and its time.
+	Command(name, status string, d time.Duration)
+	// Session reports +1 when a session enters the TRANSACTION state
+	// and -1 when it leaves it.
+	Session(delta int)
+}
+
+type noObserver struct{}
+
+func (noObserver) Command(string, string, time.Duration) {}
+func (noObserver) Session(int)                           {}
+
+// Commands lists the command names the server runs (RFC 1939, 2449,
+// 5034, 2595), for an Observer that prepares a counter for each.
+func Commands() []string {
+	return []string{"USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "QUIT", "STAT", "LIST", "RETR",
+		"DELE", "NOOP", "RSET", "TOP", "UIDL"}
 }
 
 // Server is a POP3 server.
@@ -70,6 +101,9 @@ func New(o Options) *Server {
 	o.MaxLineLength = max(o.MaxLineLength, 255) // RFC 2449 4
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Minute
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	s := &Server{opts: o, log: o.Logger}
 	s.mu.inUse = map[string]bool{}
@@ -146,3 +180,7 @@ func (s *Server) newConn(nc net.Conn, secure bool, d drainer) *conn {
 	c.setStream(nc)
 	return c
 }
+
+// Connections returns the connection counts of every listener, for the
+// metrics.
+func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }

@@ -37,6 +37,8 @@ type conn struct {
 	msgs   []msg // the maildrop snapshot; message n is msgs[n-1]
 	bad    int
 	quit   bool
+	status string // of the first reply line of the running command
+	inTx   bool   // counted in Observer.Session
 }
 
 type msg struct {
@@ -56,6 +58,14 @@ func (c *conn) setStream(rw io.ReadWriter) {
 }
 
 func (c *conn) reply(format string, args ...any) {
+	if c.status == "" {
+		switch {
+		case strings.HasPrefix(format, "+OK"):
+			c.status = "+OK"
+		case strings.HasPrefix(format, "-ERR"):
+			c.status = "-ERR"
+		}
+	}
 	fmt.Fprintf(c.bw, format, args...)
 	c.bw.WriteString("\r\n")
 }
@@ -70,6 +80,10 @@ func (c *conn) release() {
 	if c.locked {
 		c.srv.unlock(c.u.ID)
 		c.locked = false
+	}
+	if c.inTx {
+		c.srv.opts.Observer.Session(-1)
+		c.inTx = false
 	}
 }
 
@@ -181,6 +195,9 @@ func (c *conn) countBad() bool {
 
 // runSafe runs one command; a panic becomes -ERR [SYS/PERM] and a log line.
 func (c *conn) runSafe(line string) (err error) {
+	start := time.Now()
+	c.status = ""
+	defer func() { c.observe(line, time.Since(start)) }() // after the recovery's reply
 	defer func() {
 		if x := recover(); x != nil {
 			c.log.Error("pop3: internal error", "panic", x, "stack", string(debug.Stack()))
@@ -189,6 +206,20 @@ func (c *conn) runSafe(line string) (err error) {
 		}
 	}()
 	return c.run(line)
+}
+
+// observe tells the Observer of the command line that ran, and logs it
+// when slow. The USER, PASS and AUTH arguments are never logged.
+func (c *conn) observe(line string, took time.Duration) {
+	name, _, _ := strings.Cut(line, " ")
+	if len(name) > 16 {
+		name = name[:16]
+	}
+	name = strings.ToUpper(name)
+	c.srv.opts.Observer.Command(name, c.status, took)
+	if slow := c.srv.opts.SlowCommand; slow > 0 && took >= slow {
+		c.log.Warn("pop3: slow command", "command", name, "status", c.status, "duration", took)
+	}
 }
 
 func (c *conn) run(line string) error {
@@ -395,6 +426,8 @@ func (c *conn) login(authzid, user, pass string) error {
 	for _, m := range c.msgs {
 		size += m.size
 	}
+	c.inTx = true
+	c.srv.opts.Observer.Session(1)
 	c.log.Info("pop3: logged in", "messages", len(c.msgs))
 	c.reply("+OK maildrop has %d messages (%d octets)", len(c.msgs), size)
 	return nil
