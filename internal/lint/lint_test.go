@@ -51,6 +51,7 @@ func allowedImports() map[string][]string {
 		"internal/directory/storedir":  {"internal/directory", "internal/store"},
 		"internal/directory/ldapdir":   {"internal/directory", "internal/mail", "internal/store"},
 		"internal/account":             {"internal/directory", "internal/mail", "internal/store"},
+		"internal/metrics":             {"internal/convert", "internal/indexer", "internal/login", "internal/netserve", "internal/notify"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},
 	}
@@ -85,6 +86,11 @@ func TestImportDirection(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(p, "github.com/prometheus/") && rel != "internal/metrics" && !test {
+				// Consumers define observer interfaces; internal/metrics
+				// implements them (docs/ARCHITECTURE.md, "Metrics").
+				t.Errorf("%s: only internal/metrics may import %s", path, p)
+			}
 			if !strings.HasPrefix(p, module) {
 				continue
 			}

@@ -1,0 +1,177 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Commands counts one protocol's commands and authenticated sessions. It
+// is the imapserver.Observer and the pop3server.Observer.
+type Commands struct {
+	byName   map[string]*command // read-only after NewCommands
+	other    *command
+	statuses []string // the protocol's status words, in the order of command.results
+	sessions prometheus.Gauge
+}
+
+// command holds one command name's pre-resolved children: a counter per
+// result (the statuses, then "other") and its latency histogram.
+type command struct {
+	results []prometheus.Counter
+	latency prometheus.Observer
+}
+
+// Status maps a protocol's status word to the result label.
+type Status struct{ Word, Label string }
+
+// IMAPStatuses are the tagged replies of RFC 9051 7.1, and "" for a
+// command that sent none (the connection closed, or a panic's BYE).
+func IMAPStatuses() []Status {
+	return []Status{{"OK", "ok"}, {"NO", "no"}, {"BAD", "bad"}, {"", "none"}}
+}
+
+// POP3Statuses are the replies of RFC 1939 3.
+func POP3Statuses() []Status { return []Status{{"+OK", "ok"}, {"-ERR", "err"}, {"", "none"}} }
+
+// NewCommands registers quire_<protocol>_commands_total{command,result},
+// quire_<protocol>_command_duration_seconds{command} and
+// quire_sessions{protocol} for the given command names; any other name is
+// counted as "other".
+func NewCommands(r *Registry, protocol string, names []string, statuses []Status) *Commands {
+	total := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_" + protocol + "_commands_total",
+		Help: "Commands run, by command name and result.",
+	}, []string{"command", "result"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "quire_" + protocol + "_command_duration_seconds",
+		Help:    "Time from reading a command to its reply (IDLE: the time idle).",
+		Buckets: latencyBuckets(),
+	}, []string{"command"})
+	sessions := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "quire_sessions",
+		Help:        "Authenticated sessions now, by protocol.",
+		ConstLabels: prometheus.Labels{"protocol": protocol},
+	})
+	r.Register(total, dur, sessions)
+	c := &Commands{byName: make(map[string]*command, len(names)), sessions: sessions}
+	for _, s := range statuses {
+		c.statuses = append(c.statuses, s.Word)
+	}
+	resolve := func(name string) *command {
+		cmd := &command{latency: dur.WithLabelValues(name)}
+		for _, s := range statuses {
+			cmd.results = append(cmd.results, total.WithLabelValues(name, s.Label))
+		}
+		cmd.results = append(cmd.results, total.WithLabelValues(name, "other"))
+		return cmd
+	}
+	for _, n := range names {
+		c.byName[n] = resolve(n)
+	}
+	c.other = resolve("other")
+	return c
+}
+
+// Command counts one command.
+func (c *Commands) Command(name, status string, d time.Duration) {
+	cmd := c.byName[name]
+	if cmd == nil {
+		cmd = c.other
+	}
+	i := 0
+	for i < len(c.statuses) && c.statuses[i] != status {
+		i++
+	}
+	cmd.results[i].Inc()
+	cmd.latency.Observe(d.Seconds())
+}
+
+// Session moves the authenticated-sessions gauge.
+func (c *Commands) Session(delta int) { c.sessions.Add(float64(delta)) }
+
+// Deliveries counts LMTP replies per recipient: it is the
+// lmtpserver.Observer.
+type Deliveries struct {
+	classes [4]prometheus.Counter // 2xx, 4xx, 5xx, other
+	latency prometheus.Observer
+}
+
+// NewDeliveries registers quire_lmtp_deliveries_total{class} and
+// quire_lmtp_delivery_duration_seconds.
+func NewDeliveries(r *Registry) *Deliveries {
+	total := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_lmtp_deliveries_total",
+		Help: "Recipients' replies at the end of DATA or BDAT LAST, by reply class (2xx delivered, 4xx try again, 5xx refused).",
+	}, []string{"class"})
+	dur := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "quire_lmtp_delivery_duration_seconds",
+		Help:    "Time from DATA (or the first BDAT) to the replies, the message's transfer included.",
+		Buckets: latencyBuckets(),
+	})
+	r.Register(total, dur)
+	d := &Deliveries{latency: dur}
+	for i, l := range []string{"2xx", "4xx", "5xx", "other"} {
+		d.classes[i] = total.WithLabelValues(l)
+	}
+	return d
+}
+
+// Delivery counts one recipient's reply.
+func (d *Deliveries) Delivery(code string, took time.Duration) {
+	i := 3
+	if code != "" {
+		switch code[0] {
+		case '2':
+			i = 0
+		case '4':
+			i = 1
+		case '5':
+			i = 2
+		}
+	}
+	d.classes[i].Inc()
+	d.latency.Observe(took.Seconds())
+}
+
+// Cassandra counts the driver's requests: it is the cassandra.Observer.
+// Every query or batch is a round trip; its errors are the driver's.
+type Cassandra struct {
+	results [2][2]prometheus.Counter // [batch][failed]
+	latency [2]prometheus.Observer   // [batch]
+}
+
+// NewCassandra registers quire_cassandra_requests_total{kind,result} and
+// quire_cassandra_request_duration_seconds{kind}.
+func NewCassandra(r *Registry) *Cassandra {
+	total := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_cassandra_requests_total",
+		Help: "Queries and batches sent (round trips, each attempt), by kind and result.",
+	}, []string{"kind", "result"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "quire_cassandra_request_duration_seconds",
+		Help:    "Latency of the driver's queries and batches, each attempt.",
+		Buckets: latencyBuckets(),
+	}, []string{"kind"})
+	r.Register(total, dur)
+	c := &Cassandra{}
+	for b, kind := range []string{"query", "batch"} {
+		c.results[b][0] = total.WithLabelValues(kind, "ok")
+		c.results[b][1] = total.WithLabelValues(kind, "error")
+		c.latency[b] = dur.WithLabelValues(kind)
+	}
+	return c
+}
+
+// Request counts one query or batch.
+func (c *Cassandra) Request(batch bool, d time.Duration, err error) {
+	b, f := 0, 0
+	if batch {
+		b = 1
+	}
+	if err != nil {
+		f = 1
+	}
+	c.results[b][f].Inc()
+	c.latency[b].Observe(d.Seconds())
+}
