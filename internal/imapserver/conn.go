@@ -212,9 +212,11 @@ func (c *conn) readError(err error) bool {
 	var le *imapwire.LimitError
 	switch {
 	case errors.As(err, &se):
+		c.srv.opts.Observer.Command("", "BAD", 0)
 		c.w.Status(se.Tag, "BAD", "", se.Reason)
 		return c.countBad()
 	case errors.As(err, &le):
+		c.srv.opts.Observer.Command("", le.Status, 0)
 		c.w.Status(le.Tag, le.Status, le.Code, le.Reason)
 		if le.Fatal {
 			c.w.Status("", "BYE", "", "Cannot skip the rest of that command; closing")

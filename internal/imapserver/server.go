@@ -65,7 +65,9 @@ type Options struct {
 type Observer interface {
 	// Command reports a command that ran: its name as parsed (upper
 	// case), its tagged status ("OK", "NO", "BAD", or "" when it sent
-	// none) and its time.
+	// none) and its time. A command refused while it was read (a syntax
+	// error, a line or literal over its limit) is reported with name ""
+	// and no time.
 	Command(name, status string, d time.Duration)
 	// Session reports +1 when a session authenticates and -1 when an
 	// authenticated session ends.

@@ -100,12 +100,12 @@ func New(o Options) *Server {
 	if o.Observer == nil {
 		o.Observer = noObserver{}
 	}
-	s := &Server{opts: o, log: o.Logger}
+	s := &Server{opts: o, log: o.Logger.With("proto", "lmtp")}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ns = netserve.Server{
 		MaxConns: o.MaxConnections,
 		Busy:     "421 4.3.2 " + o.Hostname + " too many connections, try again later\r\n",
-		Log:      o.Logger,
+		Log:      s.log,
 		Handle: func(nc net.Conn, _ bool, d *netserve.Conn) {
 			newSession(s, nc, d, newSessionID()).serve()
 		},
