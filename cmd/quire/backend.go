@@ -28,12 +28,20 @@ func loadConfig(path string) (Config, error) {
 // openBackend opens the configured backend. On the embedded store, an
 // ErrLocked error means a server owns the directory.
 func openBackend(ctx context.Context, cfg Config, log *slog.Logger) (store.Backend, error) {
+	return openBackendObserved(ctx, cfg, log, nil)
+}
+
+// openBackendObserved is openBackend with the Cassandra driver's requests
+// told to obs (the metrics); obs may be nil.
+func openBackendObserved(ctx context.Context, cfg Config, log *slog.Logger, obs cassandra.Observer) (store.Backend, error) {
 	switch cfg.Store.DBType {
 	case "embedded":
 		return embedded.Open(cfg.Store.DataDir, embedded.Options{Logger: log, CacheSize: int64(cfg.Store.CacheSize),
 			MinFree: int64(cfg.Store.MinFree), TextTTL: cfg.Store.CacheTTL.Duration()})
 	case "cassandra":
-		b, err := cassandra.Open(ctx, cassandraOptions(cfg, log))
+		o := cassandraOptions(cfg, log)
+		o.Observer = obs
+		b, err := cassandra.Open(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -61,13 +69,14 @@ func storeOptions(cfg Config, log *slog.Logger) store.Options {
 func lmtpOptions(cfg Config, st *store.Store, log *slog.Logger) lmtpserver.Options {
 	return lmtpserver.Options{
 		Store:          st,
-		Logger:         log.With("proto", "lmtp"),
+		Logger:         log,
 		Hostname:       cfg.Server.Hostname,
 		MaxMessageSize: int64(cfg.LMTP.MaxMessageSize),
 		MaxRecipients:  cfg.LMTP.MaxRecipients,
 		MaxLineLength:  cfg.LMTP.MaxLineLength,
 		MaxConnections: cfg.LMTP.MaxConnections,
 		Timeout:        cfg.LMTP.Timeout.Duration(),
+		SlowCommand:    cfg.Log.SlowCommand.Duration(),
 	}
 }
 

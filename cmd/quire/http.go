@@ -20,31 +20,65 @@ import (
 
 // httpHandler serves the http.listen address, for operators and their
 // tools. Invariant: only the probes, GET /healthz and GET /readyz, answer
-// without the admin token; everything else (the admin API, reindexing, the
-// statistics, the profiler, freeing memory) goes through
-// adminapi.RequireToken. The statistics are not public because the
-// converter's name converter hosts and the last failure (which can quote an
-// attachment's name), and the indexer's counts and lag describe the mail
-// traffic; the profiler and freeing memory cost CPU on demand and show
-// the heap's contents.
-func httpHandler(st *store.Store, ss *searchStack, mesh *notify.Mesh, token string, ready *readiness) http.Handler {
+// without the admin token, and GET /metrics when http.metrics_public is
+// set; everything else (the admin API, reindexing, the statistics, the
+// profiler, freeing memory) goes through adminapi.RequireToken. The
+// statistics are not public because the converter's name converter hosts
+// and the last failure (which can quote an attachment's name), and the
+// indexer's counts and lag describe the mail traffic; the profiler and
+// freeing memory cost CPU on demand and show the heap's contents.
+func httpHandler(o operatorHTTP) http.Handler {
 	private := http.NewServeMux()
-	private.Handle("/admin/", adminapi.Handler(adminapi.Local(st), token))
-	private.Handle("POST /admin/reindex", reindexHandler(ss, st))
-	ss.handle(private)
-	private.HandleFunc("GET /server/statistics", panicsHandler(st, ss, mesh))
+	private.Handle("/admin/", adminapi.Handler(adminapi.Local(o.st), o.token))
+	private.Handle("POST /admin/reindex", reindexHandler(o.ss, o.st))
+	o.ss.handle(private)
+	private.HandleFunc("GET /server/statistics", panicsHandler(o.st, o.ss, o.mesh))
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	private.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	private.HandleFunc("POST /debug/memory/free", freeMemory)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("GET /readyz", ready.handler(st))
-	mux.Handle("/", adminapi.RequireToken(token, private))
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", o.ready.handler(readyChecks(o.st, o.ss, o.mesh)))
+	handleMetrics(mux, private, o.metrics, o.metricsPublic)
+	mux.Handle("/", adminapi.RequireToken(o.token, private))
 	return mux
+}
+
+// operatorHTTP is what serve's HTTP listener serves.
+type operatorHTTP struct {
+	st    *store.Store
+	ss    *searchStack
+	mesh  *notify.Mesh // nil on a single host
+	token string
+	ready *readiness
+	// metrics is GET /metrics (nil: none); public serves it without the
+	// token (http.metrics_public).
+	metrics       http.Handler
+	metricsPublic bool
+}
+
+// healthz is GET /healthz: the process is alive and answers HTTP. It
+// checks nothing else on purpose: an orchestrator restarts a process
+// whose liveness probe fails, and a restart cures no dependency; those
+// are /readyz's.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, `{"status":"alive"}`)
+}
+
+// handleMetrics puts GET /metrics on the public mux, or on the private
+// one behind the admin token.
+func handleMetrics(public, private *http.ServeMux, h http.Handler, isPublic bool) {
+	switch {
+	case h == nil:
+	case isPublic:
+		public.Handle("GET /metrics", h)
+	default:
+		private.Handle("GET /metrics", h)
+	}
 }
 
 // freeMemory collects garbage, returns every free page to the OS and

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/quiremail/quire/internal/config"
+	"github.com/quiremail/quire/internal/metrics"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/embedded"
 )
@@ -32,7 +35,24 @@ func testHTTP(t *testing.T) (http.Handler, *readiness) {
 	}
 	t.Cleanup(ss.close)
 	ready := new(readiness)
-	return httpHandler(st, ss, nil, "tok", ready), ready
+	return httpHandler(operatorHTTP{st: st, ss: ss, token: "tok", ready: ready, metrics: metrics.New("serve", "test").Handler()}), ready
+}
+
+// TestMetricsPublic: with http.metrics_public, GET /metrics answers
+// without the token; the rest still needs it.
+func TestMetricsPublic(t *testing.T) {
+	h, _ := testHTTP(t)
+	ph := httpHandler(operatorHTTP{st: nil, ss: &searchStack{}, token: "tok", ready: new(readiness),
+		metrics: metrics.New("serve", "test").Handler(), metricsPublic: true})
+	if code, body := answer(ph, "GET", "/metrics", ""); code != http.StatusOK || !strings.Contains(body, "quire_build_info{") {
+		t.Errorf("public GET /metrics without a token: %d %q, want 200 with quire_build_info", code, short(body))
+	}
+	if code, _ := answer(ph, "GET", "/server/statistics", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /server/statistics without a token, metrics public: %d, want 401", code)
+	}
+	if code, _ := answer(h, "GET", "/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /metrics without a token, metrics not public: %d, want 401", code)
+	}
 }
 
 // answer sends one request and returns the status and body.
@@ -71,6 +91,7 @@ func TestOperatorEndpointsNeedTheToken(t *testing.T) {
 		{"GET", "/converter/statistics"},
 		{"GET", "/indexer/statistics"},
 		{"GET", "/server/statistics"},
+		{"GET", "/metrics"},
 		{"POST", "/admin/user/list"},
 	} {
 		for _, tok := range []string{"", "wrong"} {
@@ -95,21 +116,23 @@ func TestOperatorEndpointsNeedTheToken(t *testing.T) {
 }
 
 // TestReadyz: 503 "starting" until Ready, 200 "ready" while the store
-// answers, 503 "stopping" from Stopping on, and Ready cannot undo it.
+// answers (its check and the search index's named in the JSON body), 503
+// "stopping" from Stopping on, and Ready cannot undo it.
 func TestReadyz(t *testing.T) {
 	h, ready := testHTTP(t)
-	want := func(code int, body string) {
+	want := func(code int, body readyBody) {
 		t.Helper()
 		gotCode, got := answer(h, "GET", "/readyz", "")
-		if gotCode != code || strings.TrimSpace(got) != body {
-			t.Fatalf("GET /readyz: %d %q, want %d %q", gotCode, got, code, body)
+		var b readyBody
+		if err := json.Unmarshal([]byte(got), &b); err != nil || gotCode != code || !reflect.DeepEqual(b, body) {
+			t.Fatalf("GET /readyz: %d %q (%v), want %d %+v", gotCode, got, err, code, body)
 		}
 	}
-	want(503, "starting")
+	want(503, readyBody{Status: "starting"})
 	ready.Ready()
-	want(200, "ready")
+	want(200, readyBody{Status: "ready", Checks: []checkResult{{Name: "store", Status: "ok"}, {Name: "search", Status: "ok"}}})
 	ready.Stopping()
-	want(503, "stopping")
+	want(503, readyBody{Status: "stopping"})
 	ready.Ready()
-	want(503, "stopping")
+	want(503, readyBody{Status: "stopping"})
 }

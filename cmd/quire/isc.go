@@ -13,6 +13,7 @@ import (
 
 	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/metrics"
 )
 
 // iscConvert prints what the converter ("indexed search converter")
@@ -60,7 +61,8 @@ func (c *cli) iscConvert(ctx context.Context, args []string) error {
 }
 
 // iscServe runs the converter service until ctx ends: POST
-// /converter/convert and GET /converter/statistics (convert.Handler), over
+// /converter/convert and GET /converter/statistics (convert.Handler), the
+// probes and GET /metrics (iscHandler), over
 // TLS with the config's tls.cert_file and tls.key_file when --tls is set.
 func (c *cli) iscServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("isc serve", flag.ContinueOnError)
@@ -88,12 +90,12 @@ func (c *cli) iscServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("isc serve: listen on %s: %w (change --listen)", *listen, err)
 	}
-	srv := &http.Server{Handler: convert.Handler(conv), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: iscHandler(conv), ReadHeaderTimeout: 10 * time.Second}
 	scheme := "http"
 	if *useTLS {
 		scheme = "https"
 	}
-	fmt.Fprintf(c.stdout, "quire: converter listening on %s://%s (POST /converter/convert, GET /converter/statistics)\n", scheme, ln.Addr())
+	fmt.Fprintf(c.stdout, "quire: converter listening on %s://%s (POST /converter/convert, GET /converter/statistics, GET /metrics)\n", scheme, ln.Addr())
 	done := make(chan error, 1)
 	go func() {
 		if *useTLS {
@@ -110,4 +112,23 @@ func (c *cli) iscServe(ctx context.Context, args []string) error {
 	case err := <-done:
 		return err
 	}
+}
+
+// iscHandler is isc serve's HTTP surface: the converter's, GET /healthz,
+// GET /readyz (the converter needs nothing else: ready once it listens)
+// and GET /metrics. Like /converter/statistics, /metrics is open: a
+// converter host has no admin token, sits on the access hosts' private
+// network, and holds no mail between requests.
+func iscHandler(conv *convert.Converter) http.Handler {
+	reg := metrics.New("isc", buildVersion())
+	metrics.Converter(reg, conv.Stats)
+	metrics.Panics(reg, map[string]func() int64{"converter": func() int64 { return conv.Stats().Panics }})
+	mux := http.NewServeMux()
+	mux.Handle("/", convert.Handler(conv))
+	mux.HandleFunc("GET /healthz", healthz)
+	var ready readiness
+	ready.Ready()
+	mux.Handle("GET /readyz", ready.handler(nil))
+	mux.Handle("GET /metrics", reg.Handler())
+	return mux
 }

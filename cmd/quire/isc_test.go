@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,27 @@ func TestISCServe(t *testing.T) {
 		t.Fatalf("statistics: %v", err)
 	}
 	resp.Body.Close()
+	// The conversion is in /metrics; the probes answer.
+	m := scrape(t, addr)
+	if got := m[`quire_converter_conversions_total{kind="html"}`]; got != 1 {
+		t.Errorf("isc serve: quire_converter_conversions_total{kind=\"html\"} = %v, want 1", got)
+	}
+	info := 0
+	for k := range m {
+		if strings.HasPrefix(k, `quire_build_info{goversion="`+runtime.Version()+`",role="isc",version=`) {
+			info++
+		}
+	}
+	if info != 1 {
+		t.Errorf("isc serve: %d quire_build_info series with role isc, want 1", info)
+	}
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		resp, err = http.Get("http://" + addr + probe)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("isc serve: GET %s: %v %v", probe, resp, err)
+		}
+		resp.Body.Close()
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("isc serve: %v\n%s", err, out.String())

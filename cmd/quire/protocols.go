@@ -60,6 +60,7 @@ func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *no
 		MaxBadCommands:        i.MaxBadCommands,
 		Timeout:               i.Timeout.Duration(),
 		Recheck:               max(i.Recheck.Duration(), 100*time.Millisecond),
+		SlowCommand:           cfg.Log.SlowCommand.Duration(),
 	}
 }
 
@@ -72,5 +73,6 @@ func pop3Options(cfg Config, st *store.Store, auth *login.Authenticator, tc *tls
 		MaxLineLength:  p.MaxLineLength,
 		MaxConnections: p.MaxConnections,
 		Timeout:        p.Timeout.Duration(),
+		SlowCommand:    cfg.Log.SlowCommand.Duration(),
 	}
 }

@@ -26,7 +26,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg, c.stderr)
 	tuneGC(cfg, log)
-	b, err := openServeBackend(ctx, cfg, log)
+	sm := newServeMetrics(cfg)
+	b, err := openServeBackend(ctx, cfg, log, sm.cassandraObserver())
 	if err != nil {
 		return err
 	}
@@ -112,17 +113,31 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		shutdown(ctx)
 		return err
 	}
+	var lmtps []*lmtpserver.Server
 	for _, addr := range cfg.LMTP.Listen {
-		o := lmtpOptions(cfg, st, log)
-		o.Store = lmtpStore(cfg, st, acc)
-		srv := lmtpserver.New(o)
+		lo := lmtpOptions(cfg, st, log)
+		lo.Store, lo.Observer = lmtpStore(cfg, st, acc), sm.lmtp
+		srv := lmtpserver.New(lo)
+		lmtps = append(lmtps, srv)
 		stoppers = append(stoppers, srv.Shutdown)
 		if err := listen("lmtp", addr, srv.Serve); err != nil {
 			return abort(err)
 		}
 	}
+	io := imapOptions(cfg, st, auth, hub, tc, log)
+	io.Search, io.Attachments, io.Observer = ss.idx, ss.attachments, sm.imap
+	imap := imapserver.New(io)
+	po := pop3Options(cfg, st, auth, tc, log)
+	po.Observer = sm.pop3
+	pop3 := pop3server.New(po)
+	sm.collect(st, ss, mesh, auth, map[string]func() netserve.Stats{
+		"imap": imap.Connections, "pop3": pop3.Connections,
+		"lmtp": func() netserve.Stats { return sumConns(lmtps) },
+	})
+	oh := operatorHTTP{st: st, ss: ss, mesh: mesh, token: token, ready: &ready,
+		metrics: sm.reg.Handler(), metricsPublic: cfg.HTTP.MetricsPublic}
 	for _, addr := range cfg.HTTP.Listen {
-		srv := &http.Server{Handler: httpHandler(st, ss, mesh, token, &ready), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: httpHandler(oh), ReadHeaderTimeout: 10 * time.Second}
 		httpStop = append(httpStop, func(ctx context.Context) error {
 			if err := srv.Shutdown(ctx); err != nil {
 				srv.Close()
@@ -145,9 +160,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return abort(err)
 		}
 	}
-	io := imapOptions(cfg, st, auth, hub, tc, log)
-	io.Search, io.Attachments = ss.idx, ss.attachments
-	imap := imapserver.New(io)
 	stoppers = append(stoppers, imap.Shutdown)
 	for _, addr := range cfg.IMAP.Listen {
 		if err := listen("imap", addr, imap.Serve); err != nil {
@@ -159,7 +171,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return abort(err)
 		}
 	}
-	pop3 := pop3server.New(pop3Options(cfg, st, auth, tc, log))
 	stoppers = append(stoppers, pop3.Shutdown)
 	for _, addr := range cfg.POP3.Listen {
 		if err := listen("pop3", addr, pop3.Serve); err != nil {
@@ -189,6 +200,20 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	defer cancel()
 	shutdown(sctx)
 	return err
+}
+
+// sumConns adds the connection counts of the LMTP servers (one per
+// lmtp.listen address).
+func sumConns(srvs []*lmtpserver.Server) netserve.Stats {
+	var t netserve.Stats
+	for _, s := range srvs {
+		c := s.Connections()
+		t.Open += c.Open
+		t.Accepted += c.Accepted
+		t.Refused += c.Refused
+		t.AcceptErrors += c.AcceptErrors
+	}
+	return t
 }
 
 // stopAll runs every stop function at once and waits for them; one that

@@ -204,6 +204,11 @@ type Server struct {
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn or error
 	Format string `toml:"format"` // text or json
+	// SlowCommand: an IMAP, POP3 or LMTP command that runs at least this
+	// long is logged at warn with its time, like store.casslowquery for
+	// queries; 0 turns it off. IMAP IDLE, whose time is the client's, is
+	// never logged.
+	SlowCommand Duration `toml:"slow_command"`
 }
 
 // Store selects and tunes the message store. The Cas fields apply when
@@ -314,6 +319,9 @@ type HTTP struct {
 	// the cluster directly), which leaves the token-protected endpoints
 	// closed to everyone.
 	AdminTokenFile string `toml:"admin_token_file"`
+	// MetricsPublic lets anyone read GET /metrics; false (the default)
+	// asks for the admin token there too (docs/METRICS.md).
+	MetricsPublic bool `toml:"metrics_public"`
 }
 
 // LMTP configures the LMTP delivery listener.
@@ -345,7 +353,7 @@ func Default() Config {
 	)
 	return Config{
 		Server: Server{Hostname: host, ShutdownGrace: 10 * s, GCPercent: 200},
-		Log:    Log{Level: "info", Format: "text"},
+		Log:    Log{Level: "info", Format: "text", SlowCommand: 1 * s},
 		Store: Store{
 			DBType:                       "embedded",
 			DataDir:                      "./quire-data",

@@ -42,6 +42,7 @@ func (c Config) Validate() error {
 	}
 	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ck.oneOf("log.format", c.Log.Format, "text", "json")
+	atLeast(&ck, "log.slow_command", c.Log.SlowCommand, 0)
 
 	s := c.Store
 	ck.oneOf("store.dbtype", s.DBType, "embedded", "cassandra")

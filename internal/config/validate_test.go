@@ -73,6 +73,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"store.casretries", "-1"}}, `config: store.casretries = -1: must be at least 0`},
 		{[][2]string{{"store.caspagesize", "0"}}, `config: store.caspagesize = 0: must be at least 1`},
 		{[][2]string{{"store.casslowquery", "-1ms"}}, `config: store.casslowquery = "-1ms": must be at least "0s"`},
+		{[][2]string{{"log.slow_command", "-1s"}}, `config: log.slow_command = "-1s": must be at least "0s"`},
 		{[][2]string{{"store.casfallbackbackoffmin", "0s"}}, `config: store.casfallbackbackoffmin = "0s": must be at least "1ms"`},
 		{[][2]string{{"store.casfallbackbackoffmax", "10ms"}}, `config: store.casfallbackbackoffmax = "10ms": must be at least store.casfallbackbackoffmin`},
 		{[][2]string{{"store.castls.verify", "yes"}}, `config: store.castls.verify = "yes": must be one of "full", "ca" or "none"`},
@@ -140,6 +141,8 @@ func TestValidateAcceptsEdges(t *testing.T) {
 		{"pop3.listen", ""},
 		{"lmtp.max_message_size", "0"},
 		{"store.casslowquery", "0s"},
+		{"log.slow_command", "0s"},
+		{"http.metrics_public", "true"},
 	} {
 		if err := c.Set(kv[0], kv[1]); err != nil {
 			t.Fatal(err)
