@@ -23,16 +23,18 @@ type serveMetrics struct {
 	reg        *metrics.Registry
 	imap, pop3 *metrics.Commands
 	lmtp       *metrics.Deliveries
+	store      *metrics.Store
 	cas        *metrics.Cassandra // nil on the embedded store
 }
 
 func newServeMetrics(cfg Config) *serveMetrics {
 	reg := metrics.New("serve", buildVersion())
 	m := &serveMetrics{
-		reg:  reg,
-		imap: metrics.NewCommands(reg, "imap", imapserver.Commands(), metrics.IMAPStatuses()),
-		pop3: metrics.NewCommands(reg, "pop3", pop3server.Commands(), metrics.POP3Statuses()),
-		lmtp: metrics.NewDeliveries(reg),
+		reg:   reg,
+		imap:  metrics.NewCommands(reg, "imap", imapserver.Commands(), metrics.IMAPStatuses()),
+		pop3:  metrics.NewCommands(reg, "pop3", pop3server.Commands(), metrics.POP3Statuses()),
+		lmtp:  metrics.NewDeliveries(reg),
+		store: metrics.NewStore(reg),
 	}
 	if cfg.Store.DBType == "cassandra" {
 		m.cas = metrics.NewCassandra(reg)

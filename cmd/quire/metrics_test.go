@@ -135,8 +135,8 @@ func imapTagged(t *testing.T, addr string, cmds ...string) []string {
 }
 
 // TestMetricsAfterSession scrapes /metrics after a scripted session on a
-// fresh server and finds exactly the counts it caused: one delivery (2xx),
-// one failed and one good LOGIN, SELECT, two SEARCH BODY (the RTF
+// fresh server and finds exactly the counts it caused: one delivery (2xx,
+// one append commit), one failed and one good LOGIN, SELECT, two SEARCH BODY (the RTF
 // attachment converted once, then read from the store's conversion
 // cache), LOGOUT, and the session gone. On Cassandra the driver's round
 // trips and Paxos rounds are counted too.
@@ -187,6 +187,8 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		`quire_imap_command_duration_seconds_count{command="SEARCH"}`: 2,
 		`quire_imap_command_duration_seconds_count{command="LOGOUT"}`: 1,
 		`quire_lmtp_deliveries_total{class="2xx"}`:                    1,
+		`quire_store_commits_total{op="append",result="ok"}`:          1,
+		`quire_store_commit_duration_seconds_count{op="append"}`:      1,
 		`quire_lmtp_delivery_duration_seconds_count{}`:                1,
 		`quire_logins_total{result="failed"}`:                         1,
 		`quire_logins_total{result="passed"}`:                         1,
@@ -200,7 +202,8 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 	families := []string{"quire_imap_commands_total", "quire_imap_command_duration_seconds_count",
 		"quire_lmtp_deliveries_total", "quire_lmtp_delivery_duration_seconds_count", "quire_logins_total",
 		"quire_converter_conversions_total", "quire_converter_failures_total", "quire_converter_cache_lookups_total",
-		"quire_connections_accepted_total", "quire_connections", "quire_sessions", "quire_panics_total", "quire_login_throttled_total"}
+		"quire_connections_accepted_total", "quire_connections", "quire_sessions", "quire_panics_total", "quire_login_throttled_total",
+		"quire_store_commits_total", "quire_store_commit_conflicts_total", "quire_store_commit_duration_seconds_count"}
 	// The IMAP session's end (its connection and its authenticated
 	// session) is counted once its goroutine has returned: poll briefly.
 	var all, nz map[string]float64

@@ -34,7 +34,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	defer b.Close()
 	hub := notify.NewHub()
 	so := storeOptions(cfg, log)
-	so.Publish = hub.Publish
+	so.Publish, so.Observer = hub.Publish, sm.store
 	var mesh *notify.Mesh
 	if len(cfg.Notify.Listen) > 0 {
 		// Several access hosts: changes go to the other hosts of the user's

@@ -175,3 +175,60 @@ func (c *Cassandra) Request(batch bool, d time.Duration, err error) {
 	c.results[b][f].Inc()
 	c.latency[b].Observe(d.Seconds())
 }
+
+// Store counts the store's mailbox commits: it is the store.Observer.
+type Store struct {
+	ops map[string]*storeOp // read-only after NewStore
+	oth *storeOp
+}
+
+type storeOp struct {
+	ok, failed, conflicts prometheus.Counter
+	latency               prometheus.Observer
+}
+
+// NewStore registers quire_store_commits_total{op,result},
+// quire_store_commit_conflicts_total{op} and
+// quire_store_commit_duration_seconds{op}.
+func NewStore(r *Registry) *Store {
+	total := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_store_commits_total",
+		Help: "Mailbox commits (every change to a mailbox), by operation and result.",
+	}, []string{"op", "result"})
+	conflicts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_store_commit_conflicts_total",
+		Help: "Commit attempts retried because another change to the mailbox came first.",
+	}, []string{"op"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "quire_store_commit_duration_seconds",
+		Help:    "Time of a commit, its retries included.",
+		Buckets: latencyBuckets(),
+	}, []string{"op"})
+	r.Register(total, conflicts, dur)
+	resolve := func(op string) *storeOp {
+		return &storeOp{ok: total.WithLabelValues(op, "ok"), failed: total.WithLabelValues(op, "error"),
+			conflicts: conflicts.WithLabelValues(op), latency: dur.WithLabelValues(op)}
+	}
+	s := &Store{ops: map[string]*storeOp{}, oth: resolve("other")}
+	for _, op := range []string{"append", "flags", "expunge"} {
+		s.ops[op] = resolve(op)
+	}
+	return s
+}
+
+// Commit counts one commit.
+func (s *Store) Commit(op string, attempts int, d time.Duration, err error) {
+	o := s.ops[op]
+	if o == nil {
+		o = s.oth
+	}
+	if err != nil {
+		o.failed.Inc()
+	} else {
+		o.ok.Inc()
+	}
+	if attempts > 1 {
+		o.conflicts.Add(float64(attempts - 1))
+	}
+	o.latency.Observe(d.Seconds())
+}

@@ -37,6 +37,7 @@ func everything(t *testing.T) []string {
 	NewCommands(r, "pop3", []string{"USER"}, POP3Statuses())
 	NewDeliveries(r)
 	NewCassandra(r)
+	NewStore(r)
 	CassandraBackend(r, fakeCassandra{})
 	Connections(r, map[string]func() netserve.Stats{"imap": func() netserve.Stats { return netserve.Stats{} }})
 	Logins(r, func() login.Stats { return login.Stats{} })

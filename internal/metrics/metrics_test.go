@@ -93,14 +93,19 @@ func TestCommands(t *testing.T) {
 	sameSamples(t, nonZero(all, "quire_sessions"), map[string]float64{"quire_sessions{protocol=imap}": 1})
 }
 
-// TestDeliveriesAndCassandra: reply codes by class; requests by kind
-// and result.
+// TestDeliveriesAndCassandra: reply codes by class; commits by
+// operation and result, their conflicts; requests by kind and result.
 func TestDeliveriesAndCassandra(t *testing.T) {
 	r := New("serve", "test")
 	d := NewDeliveries(r)
 	for _, code := range []string{"250", "250", "451", "552", "550", "", "999"} {
 		d.Delivery(code, time.Millisecond)
 	}
+	s := NewStore(r)
+	s.Commit("append", 1, time.Millisecond, nil)
+	s.Commit("flags", 3, time.Millisecond, nil)
+	s.Commit("expunge", 1, time.Millisecond, errors.New("unavailable"))
+	s.Commit("rename", 1, time.Millisecond, nil)
 	c := NewCassandra(r)
 	c.Request(false, time.Millisecond, nil)
 	c.Request(false, time.Millisecond, errors.New("timeout"))
@@ -112,6 +117,17 @@ func TestDeliveriesAndCassandra(t *testing.T) {
 		"quire_lmtp_deliveries_total{class=5xx}":   2,
 		"quire_lmtp_deliveries_total{class=other}": 2,
 		"quire_lmtp_delivery_duration_seconds{}":   7,
+	})
+	sameSamples(t, nonZero(all, "quire_store_"), map[string]float64{
+		"quire_store_commits_total{op=append,result=ok}":     1,
+		"quire_store_commits_total{op=flags,result=ok}":      1,
+		"quire_store_commits_total{op=expunge,result=error}": 1,
+		"quire_store_commits_total{op=other,result=ok}":      1,
+		"quire_store_commit_conflicts_total{op=flags}":       2,
+		"quire_store_commit_duration_seconds{op=append}":     1,
+		"quire_store_commit_duration_seconds{op=flags}":      1,
+		"quire_store_commit_duration_seconds{op=expunge}":    1,
+		"quire_store_commit_duration_seconds{op=other}":      1,
 	})
 	sameSamples(t, nonZero(all, "quire_cassandra_"), map[string]float64{
 		"quire_cassandra_requests_total{kind=query,result=ok}":    1,
@@ -129,6 +145,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	c := NewCommands(r, "imap", []string{"FETCH"}, IMAPStatuses())
 	d := NewDeliveries(r)
 	cas := NewCassandra(r)
+	st := NewStore(r)
 	err := errors.New("x")
 	for name, f := range map[string]func(){
 		"Command":         func() { c.Command("FETCH", "OK", time.Millisecond) },
@@ -137,6 +154,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		"Delivery":        func() { d.Delivery("250", time.Millisecond) },
 		"Request":         func() { cas.Request(false, time.Millisecond, nil) },
 		"Request(failed)": func() { cas.Request(true, time.Millisecond, err) },
+		"Commit":          func() { st.Commit("append", 2, time.Millisecond, nil) },
 	} {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", name, n)

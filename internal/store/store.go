@@ -28,6 +28,19 @@ type Options struct {
 	DefaultQuotaStorage, DefaultQuotaMessages int64
 	// Publish, if set, is told of every committed change (IDLE, the notifier).
 	Publish func(mail.Event)
+	// Observer, if set, is told of every mailbox commit, for the metrics.
+	Observer Observer
+}
+
+// Observer is told of the Store's commits, the one primitive every change
+// to a mailbox goes through (cmd/quire passes the Prometheus side,
+// internal/metrics). It runs on the committing goroutine: it must be safe
+// for concurrent use and cheap.
+type Observer interface {
+	// Commit reports one commit: its operation ("append", "flags",
+	// "expunge"), the attempts it took (more than one when concurrent
+	// changes made it retry), its time, and its error (nil: committed).
+	Commit(op string, attempts int, d time.Duration, err error)
 }
 
 // Store is the message store. It is safe for concurrent use.
@@ -194,8 +207,14 @@ func (s *Store) checkQuota(ctx context.Context, u User, n, size int64) error {
 
 // commitRetry runs fn until its Commit does not conflict, with jittered
 // backoff. fn reads the head, computes and commits.
-func (s *Store) commitRetry(ctx context.Context, op string, fn func() error) error {
+func (s *Store) commitRetry(ctx context.Context, op string, fn func() error) (err error) {
 	const attempts = 64
+	if o := s.opts.Observer; o != nil {
+		start, tries := time.Now(), 0
+		defer func() { o.Commit(strings.TrimPrefix(op, "store: "), tries, time.Since(start), err) }()
+		inner := fn
+		fn = func() error { tries++; return inner() }
+	}
 	wait := time.Millisecond
 	for i := 0; ; i++ {
 		err := fn()
