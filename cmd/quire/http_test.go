@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/metrics"
+	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/embedded"
 )
@@ -135,4 +137,40 @@ func TestReadyz(t *testing.T) {
 	want(503, readyBody{Status: "stopping"})
 	ready.Ready()
 	want(503, readyBody{Status: "stopping"})
+}
+
+// TestReadyzChecks: a failed check makes /readyz 503 "unready", a
+// degraded one leaves it 200; the body names every check with its
+// result. The notifier's check reports a peer that is not linked as
+// degraded.
+func TestReadyzChecks(t *testing.T) {
+	ok := readyCheck{name: "store", run: func(context.Context) (string, error) { return "", nil }}
+	failed := readyCheck{name: "search", run: func(context.Context) (string, error) { return "", errors.New("index down") }}
+	mesh, err := notify.NewMesh(notify.MeshOptions{Self: "a.test", Groups: map[string][]string{"g": {"a.test", freePort(t)}},
+		Port: 4026, Secret: []byte("a secret of sixteen bytes or more"), Hub: notify.NewHub(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mesh.Close()
+	peer := mesh.Peers()[0].Addr
+	var r readiness
+	r.Ready()
+	for _, tc := range []struct {
+		checks []readyCheck
+		code   int
+		want   readyBody
+	}{
+		{[]readyCheck{ok, failed, notifyCheck(mesh)}, 503, readyBody{Status: "unready", Checks: []checkResult{
+			{Name: "store", Status: "ok"}, {Name: "search", Status: "failed", Detail: "index down"},
+			{Name: "notify", Status: "degraded", Detail: "peers not linked (changes reach them late): " + peer}}}},
+		{[]readyCheck{ok, notifyCheck(mesh)}, 200, readyBody{Status: "ready", Checks: []checkResult{
+			{Name: "store", Status: "ok"},
+			{Name: "notify", Status: "degraded", Detail: "peers not linked (changes reach them late): " + peer}}}},
+	} {
+		code, body := answer(r.handler(tc.checks), "GET", "/readyz", "")
+		var got readyBody
+		if err := json.Unmarshal([]byte(body), &got); err != nil || code != tc.code || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("GET /readyz: %d %s (%v), want %d %+v", code, body, err, tc.code, tc.want)
+		}
+	}
 }

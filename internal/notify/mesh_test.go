@@ -170,8 +170,9 @@ func TestMeshReportsDisagreeingLists(t *testing.T) {
 	}
 }
 
-// TestMeshPeerDown: a peer that is down never blocks Publish; when it comes
-// up, the link is dialled again and events flow.
+// TestMeshPeerDown: publishing never blocks on a peer that is down (its
+// queue drops), Peers reports it down, and once it comes up events flow
+// and Peers reports it up.
 func TestMeshPeerDown(t *testing.T) {
 	lns := listen(t, "127.0.0.2", "127.0.0.3")
 	addrB := lns["127.0.0.3"].Addr().String()
@@ -200,6 +201,9 @@ func TestMeshPeerDown(t *testing.T) {
 	if _, dropped, _, _ := a.mesh.Stats(); dropped[addrB] == 0 {
 		t.Fatal("a full queue for a down peer dropped nothing")
 	}
+	if p := a.mesh.Peers(); len(p) != 1 || p[0].Addr != addrB || p[0].Up || p[0].Dropped == 0 {
+		t.Fatalf("Peers with B down: %+v, want B down with drops", p)
+	}
 	// B comes up on the same port.
 	_ = lnB.SetDeadline(time.Now())
 	<-downDone
@@ -211,7 +215,15 @@ func TestMeshPeerDown(t *testing.T) {
 	for time.Now().Before(deadline) {
 		a.mesh.Publish(mail.Event{UserID: "u1", MailboxID: "m", ModSeq: 1})
 		if woken(sub, 200*time.Millisecond) {
-			return
+			// The sender counts a batch once its write returned, which
+			// may be after B was woken.
+			var p []PeerState
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				if p = a.mesh.Peers(); len(p) == 1 && p[0].Addr == addrB && p[0].Up && p[0].Sent > 0 {
+					return
+				}
+			}
+			t.Fatalf("Peers once events flow: %+v, want B up with events sent", p)
 		}
 	}
 	t.Fatalf("events did not flow after the peer came up; log:\n%s", a.logs.String())
