@@ -17,7 +17,8 @@ import (
 )
 
 // TestLimitAndClose: a connection over MaxConns is told Busy (and the log
-// says so once for a burst); Close closes the connections at once.
+// says so once for a burst, Stats counts it); Close closes the
+// connections at once.
 func TestLimitAndClose(t *testing.T) {
 	hold := make(chan struct{})
 	var logs testkit.SyncBuffer
@@ -44,9 +45,15 @@ func TestLimitAndClose(t *testing.T) {
 	if n := strings.Count(logs.String(), "connection refused"); n != 1 {
 		t.Errorf("%d log lines for three refusals within ten seconds, want 1:\n%s", n, logs.String())
 	}
+	if got, want := s.Stats(), (Stats{Open: 1, Accepted: 1, Refused: 3}); got != want {
+		t.Errorf("Stats with one connection and three refused: %+v, want %+v", got, want)
+	}
 	close(hold)
 	start := time.Now()
 	s.Close()
+	if got, want := s.Stats(), (Stats{Open: 0, Accepted: 1, Refused: 3}); got != want {
+		t.Errorf("Stats after Close: %+v, want %+v", got, want)
+	}
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("Close waited: connections were not closed")
 	}
