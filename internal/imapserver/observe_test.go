@@ -3,7 +3,6 @@ package imapserver
 import (
 	"log/slog"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,31 +11,6 @@ import (
 	"github.com/quiremail/quire/internal/store/backendtest"
 	"github.com/quiremail/quire/internal/testkit"
 )
-
-// recordingObserver keeps what the server tells its Observer.
-type recordingObserver struct {
-	mu       sync.Mutex
-	commands [][2]string // name, status
-	sessions int
-}
-
-func (o *recordingObserver) Command(name, status string, _ time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.commands = append(o.commands, [2]string{name, status})
-}
-
-func (o *recordingObserver) Session(delta int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.sessions += delta
-}
-
-func (o *recordingObserver) state() ([][2]string, int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([][2]string(nil), o.commands...), o.sessions
-}
 
 // TestObserverAndSlowCommandLog: the Observer hears every command with
 // its tagged status (one that does not parse with name "") and the
@@ -47,7 +21,7 @@ func (o *recordingObserver) state() ([][2]string, int) {
 func TestObserverAndSlowCommandLog(t *testing.T) {
 	hub := notify.NewHub()
 	st := store.New(backendtest.Open(t, "embedded"), store.Options{Publish: hub.Publish})
-	obs := &recordingObserver{}
+	obs := &testkit.CommandRecorder{}
 	var logs testkit.LogRecorder
 	e := newEnv(t, st, hub, func(o *Options) {
 		o.Observer, o.SlowCommand, o.Logger = obs, time.Nanosecond, logs.Logger()
@@ -69,13 +43,7 @@ func TestObserverAndSlowCommandLog(t *testing.T) {
 	remote := c.nc.LocalAddr().String()
 
 	wantCmds := [][2]string{{"LOGIN", "NO"}, {"LOGIN", "OK"}, {"SELECT", "OK"}, {"IDLE", "OK"}, {"", "BAD"}, {"LOGOUT", "OK"}}
-	var cmds [][2]string
-	sessions := -1
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cmds, sessions = obs.state(); sessions == 0 && len(cmds) == len(wantCmds) {
-			break
-		}
-	}
+	cmds, sessions := obs.WaitState(len(wantCmds), 5*time.Second)
 	if !reflect.DeepEqual(cmds, wantCmds) || sessions != 0 {
 		t.Errorf("observed %v, sessions %d; want %v, 0", cmds, sessions, wantCmds)
 	}

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,37 +12,13 @@ import (
 	"github.com/quiremail/quire/internal/testkit"
 )
 
-type recordingObserver struct {
-	mu       sync.Mutex
-	commands [][2]string
-	sessions int
-}
-
-func (o *recordingObserver) Command(name, status string, _ time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.commands = append(o.commands, [2]string{name, status})
-}
-
-func (o *recordingObserver) Session(delta int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.sessions += delta
-}
-
-func (o *recordingObserver) state() ([][2]string, int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([][2]string(nil), o.commands...), o.sessions
-}
-
 // TestObserverAndSlowCommandLog: the Observer hears every command with
 // its status and the TRANSACTION state's start and end; with SlowCommand
 // each command is logged at Warn on the session's logger (protocol,
 // session, remote address, and the user once logged in), by name only:
 // no password reaches the log.
 func TestObserverAndSlowCommandLog(t *testing.T) {
-	obs := &recordingObserver{}
+	obs := &testkit.CommandRecorder{}
 	var logs testkit.LogRecorder
 	e := newEnv(t, store.New(backendtest.Open(t, "embedded"), store.Options{}), func(o *Options) {
 		o.Observer, o.SlowCommand, o.Logger = obs, time.Nanosecond, logs.Logger()
@@ -59,13 +34,7 @@ func TestObserverAndSlowCommandLog(t *testing.T) {
 	remote := c.nc.LocalAddr().String()
 
 	wantCmds := [][2]string{{"USER", "+OK"}, {"PASS", "-ERR"}, {"USER", "+OK"}, {"PASS", "+OK"}, {"STAT", "+OK"}, {"XYZZY", "-ERR"}, {"QUIT", "+OK"}}
-	var cmds [][2]string
-	sessions := -1
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cmds, sessions = obs.state(); sessions == 0 && len(cmds) == len(wantCmds) {
-			break
-		}
-	}
+	cmds, sessions := obs.WaitState(len(wantCmds), 5*time.Second)
 	if !reflect.DeepEqual(cmds, wantCmds) || sessions != 0 {
 		t.Errorf("observed %v, sessions %d; want %v, 0", cmds, sessions, wantCmds)
 	}

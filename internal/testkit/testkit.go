@@ -1,7 +1,8 @@
 // Package testkit holds helpers for the protocol servers' tests: an
 // in-memory connection for fuzzing whole sessions, a log handler that
-// counts recovered panics, a self-signed TLS certificate, and checks of
-// the servers' shutdown contract. Only tests import it.
+// counts recovered panics, recorders of log records and of what a server
+// tells its Observer, a self-signed TLS certificate, and checks of the
+// servers' shutdown contract. Only tests import it.
 package testkit
 
 import (

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Record is one logged record as LogRecorder keeps it: the level, the
@@ -67,3 +68,47 @@ func (h recordHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 // WithGroup is ignored: the servers' loggers use no groups.
 func (h recordHandler) WithGroup(string) slog.Handler { return h }
+
+// CommandRecorder is an IMAP or POP3 Observer that keeps what it is told:
+// each command's name and status, and the sessions open.
+type CommandRecorder struct {
+	mu       sync.Mutex
+	commands [][2]string
+	sessions int
+}
+
+// Command records one command.
+func (o *CommandRecorder) Command(name, status string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.commands = append(o.commands, [2]string{name, status})
+}
+
+// Session moves the count of sessions.
+func (o *CommandRecorder) Session(delta int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sessions += delta
+}
+
+// State returns the commands so far, as (name, status), and the sessions
+// open.
+func (o *CommandRecorder) State() ([][2]string, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.commands), o.sessions
+}
+
+// WaitState polls State until want commands were recorded and no session
+// is open (a session's end is told after its last reply), or within
+// passed, and returns the last State.
+func (o *CommandRecorder) WaitState(want int, within time.Duration) ([][2]string, int) {
+	deadline := time.Now().Add(within)
+	for {
+		cmds, sessions := o.State()
+		if (len(cmds) >= want && sessions == 0) || time.Now().After(deadline) {
+			return cmds, sessions
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
