@@ -40,11 +40,6 @@ func (r *readiness) Ready() { r.state.CompareAndSwap(starting, ready) }
 // now on, so load balancers stop sending new connections.
 func (r *readiness) Stopping() { r.state.Store(stopping) }
 
-// userFinder is what the store check needs of the store.
-type userFinder interface {
-	User(ctx context.Context, address string) (store.User, error)
-}
-
 // probeAddress is looked up to see that the store answers: a reserved
 // domain (RFC 2606 section 2), so no user has it.
 const probeAddress = "readyz@quire.invalid"
