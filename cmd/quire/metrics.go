@@ -11,6 +11,7 @@ import (
 	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/cassandra"
+	"github.com/quiremail/quire/internal/store/embedded"
 )
 
 // serveMetrics is quire serve's registry (docs/METRICS.md). The observers
@@ -61,8 +62,14 @@ func (m *serveMetrics) collect(st *store.Store, ss *searchStack, mesh *notify.Me
 	if b, ok := st.Backend().(panicked); ok {
 		panics["store"] = b.Panics
 	}
-	if b, ok := st.Backend().(metrics.CassandraState); ok {
+	switch b := st.Backend().(type) {
+	case metrics.CassandraState:
 		metrics.CassandraBackend(m.reg, b)
+	case *embedded.Backend:
+		metrics.TextPurge(m.reg, func() (int64, int64, int64) {
+			p := b.PurgeStats()
+			return p.Runs, p.Failed, p.Purged
+		})
 	}
 	if ss.svc != nil {
 		metrics.Indexer(m.reg, ss.svc.Stats)

@@ -225,7 +225,14 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		if _, ok := all[`quire_cassandra_paxos_rounds_total{}`]; ok {
 			t.Errorf("the embedded store reports Cassandra metrics")
 		}
+		// The hourly purge has not run yet.
+		if v, ok := all[`quire_store_text_purges_total{result="ok"}`]; !ok || v != 0 {
+			t.Errorf("quire_store_text_purges_total{result=ok} = %v (present %v), want 0", v, ok)
+		}
 		return
+	}
+	if _, ok := all[`quire_store_text_purges_total{result="ok"}`]; ok {
+		t.Errorf("the Cassandra store reports the embedded store's text purges")
 	}
 	// The counts of the driver depend on the schema checks at start and
 	// on background work, so they are bounded, not exact: the delivery's

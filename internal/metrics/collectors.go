@@ -203,3 +203,16 @@ func Panics(r *Registry, counts map[string]func() int64) {
 		}
 	}})
 }
+
+// TextPurge adds the embedded store's purges of expired converted text;
+// stats returns its runs, failed runs and entries purged.
+func TextPurge(r *Registry, stats func() (runs, failed, purged int64)) {
+	runs := desc("quire_store_text_purges_total", "Purges of expired converted text (the embedded store's conversion cache, store.cachettl), by result.", "result")
+	purged := desc("quire_store_text_purged_total", "Expired converted texts deleted by the purges.")
+	r.Register(&collector{descs: []*prometheus.Desc{runs, purged}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
+		n, failed, p := stats()
+		emit(runs, counter, float64(n-failed), "ok")
+		emit(runs, counter, float64(failed), "error")
+		emit(purged, counter, float64(p))
+	}})
+}

@@ -35,6 +35,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -95,8 +96,9 @@ type Backend struct {
 	qlock sync.Mutex      // the index queue's read-compare-delete
 	stop  chan struct{}   // closed by Close: background work ends
 	bg    sync.WaitGroup
-	sup   *supervise.Supervisor // recovers panics in background work
-	fault faults                // test-only switches (faults_on.go); constants in production
+	sup   *supervise.Supervisor                       // recovers panics in background work
+	fault faults                                      // test-only switches (faults_on.go); constants in production
+	purge struct{ runs, failed, purged atomic.Int64 } // PurgeText's counts
 }
 
 // Open opens (creating if needed) the store in dir.

@@ -37,7 +37,7 @@ func TestSecondOpenIsRefused(t *testing.T) {
 }
 
 // TestTextCacheExpires: converted text expires after TextTTL, and
-// PurgeText removes what expired.
+// PurgeText removes what expired, counted in PurgeStats.
 func TestTextCacheExpires(t *testing.T) {
 	b := withText(t, embedded.Options{NoSync: true, TextTTL: time.Second})
 	ctx := context.Background()
@@ -50,6 +50,9 @@ func TestTextCacheExpires(t *testing.T) {
 	}
 	if n, err := b.PurgeText(ctx); n != 1 || err != nil {
 		t.Fatalf("PurgeText: %d, %v", n, err)
+	}
+	if got, want := b.PurgeStats(), (embedded.PurgeStats{Runs: 1, Purged: 1}); got != want {
+		t.Fatalf("PurgeStats %+v, want %+v", got, want)
 	}
 }
 

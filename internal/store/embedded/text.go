@@ -55,11 +55,18 @@ func (b *Backend) PutText(_ context.Context, hash []byte, kind, text string) err
 }
 
 // PurgeText deletes expired cache entries and returns how many.
-func (b *Backend) PurgeText(_ context.Context) (int, error) {
+func (b *Backend) PurgeText(_ context.Context) (n int, err error) {
+	defer func() {
+		b.purge.runs.Add(1)
+		b.purge.purged.Add(int64(n))
+		if err != nil {
+			b.purge.failed.Add(1)
+		}
+	}()
 	now := time.Now().Unix()
 	p := []byte("t\x00")
 	var dead [][]byte
-	err := b.scan(p, prefixEnd(p), func(k, v []byte) error {
+	err = b.scan(p, prefixEnd(p), func(k, v []byte) error {
 		if exp, n := binary.Uvarint(v); n <= 0 || now >= int64(exp) {
 			dead = append(dead, append([]byte(nil), k...))
 		}
@@ -75,7 +82,21 @@ func (b *Backend) PurgeText(_ context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	return len(dead), batch.Commit(pebble.NoSync)
+	if err := batch.Commit(pebble.NoSync); err != nil {
+		return 0, err
+	}
+	return len(dead), nil
+}
+
+// PurgeStats are the counts of PurgeText since Open, for the metrics.
+type PurgeStats struct {
+	Runs, Failed int64 // purges run (scheduled or called), and those that failed
+	Purged       int64 // expired entries deleted
+}
+
+// PurgeStats returns PurgeText's counts.
+func (b *Backend) PurgeStats() PurgeStats {
+	return PurgeStats{Runs: b.purge.runs.Load(), Failed: b.purge.failed.Load(), Purged: b.purge.purged.Load()}
 }
 
 // purgeTextEvery runs PurgeText every d until Close.
