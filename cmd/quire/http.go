@@ -40,7 +40,7 @@ func httpHandler(o operatorHTTP) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("GET /readyz", o.ready.handler(readyChecks(o.st, o.ss, o.mesh)))
+	mux.Handle("GET /readyz", o.ready.handler(readyChecks(o.st, o.dir, o.ss, o.mesh)))
 	handleMetrics(mux, private, o.metrics, o.metricsPublic)
 	mux.Handle("/", adminapi.RequireToken(o.token, private))
 	return mux
@@ -51,6 +51,7 @@ type operatorHTTP struct {
 	st    *store.Store
 	ss    *searchStack
 	mesh  *notify.Mesh // nil on a single host
+	dir   entryFinder  // the external directory (LDAP); nil: the store's own
 	token string
 	ready *readiness
 	// metrics is GET /metrics (nil: none); public serves it without the

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/quiremail/quire/internal/config"
+	"github.com/quiremail/quire/internal/directory"
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/metrics"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/store"
@@ -142,7 +144,8 @@ func TestReadyz(t *testing.T) {
 // TestReadyzChecks: a failed check makes /readyz 503 "unready", a
 // degraded one leaves it 200; the body names every check with its
 // result. The notifier's check reports a peer that is not linked as
-// degraded.
+// degraded; the directory's fails on an unreachable directory, not on
+// the reserved address being unknown.
 func TestReadyzChecks(t *testing.T) {
 	ok := readyCheck{name: "store", run: func(context.Context) (string, error) { return "", nil }}
 	failed := readyCheck{name: "search", run: func(context.Context) (string, error) { return "", errors.New("index down") }}
@@ -153,6 +156,12 @@ func TestReadyzChecks(t *testing.T) {
 	}
 	defer mesh.Close()
 	peer := mesh.Peers()[0].Addr
+	ldapDown := directoryCheck(lookupFunc(func(context.Context, string) (directory.Entry, error) {
+		return directory.Entry{}, mail.Unavailable("ldap search", errors.New("connection refused"))
+	}))
+	ldapUp := directoryCheck(lookupFunc(func(context.Context, string) (directory.Entry, error) {
+		return directory.Entry{}, mail.ErrNoSuchUser
+	}))
 	var r readiness
 	r.Ready()
 	for _, tc := range []struct {
@@ -163,6 +172,11 @@ func TestReadyzChecks(t *testing.T) {
 		{[]readyCheck{ok, failed, notifyCheck(mesh)}, 503, readyBody{Status: "unready", Checks: []checkResult{
 			{Name: "store", Status: "ok"}, {Name: "search", Status: "failed", Detail: "index down"},
 			{Name: "notify", Status: "degraded", Detail: "peers not linked (changes reach them late): " + peer}}}},
+		{[]readyCheck{ok, ldapDown}, 503, readyBody{Status: "unready", Checks: []checkResult{
+			{Name: "store", Status: "ok"},
+			{Name: "directory", Status: "failed", Detail: mail.Unavailable("ldap search", errors.New("connection refused")).Error()}}}},
+		{[]readyCheck{ok, ldapUp}, 200, readyBody{Status: "ready", Checks: []checkResult{
+			{Name: "store", Status: "ok"}, {Name: "directory", Status: "ok"}}}},
 		{[]readyCheck{ok, notifyCheck(mesh)}, 200, readyBody{Status: "ready", Checks: []checkResult{
 			{Name: "store", Status: "ok"},
 			{Name: "notify", Status: "degraded", Detail: "peers not linked (changes reach them late): " + peer}}}},
@@ -173,4 +187,11 @@ func TestReadyzChecks(t *testing.T) {
 			t.Errorf("GET /readyz: %d %s (%v), want %d %+v", code, body, err, tc.code, tc.want)
 		}
 	}
+}
+
+// lookupFunc is a directory lookup in a function.
+type lookupFunc func(ctx context.Context, address string) (directory.Entry, error)
+
+func (f lookupFunc) Lookup(ctx context.Context, address string) (directory.Entry, error) {
+	return f(ctx, address)
 }

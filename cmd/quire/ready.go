@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quiremail/quire/internal/directory"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/search"
@@ -171,10 +172,31 @@ func notifyCheck(mesh *notify.Mesh) readyCheck {
 	}}
 }
 
-// readyChecks are serve's checks: the store, the search index if one is
-// configured, the notifier's peers on a host with a mesh.
-func readyChecks(st *store.Store, ss *searchStack, mesh *notify.Mesh) []readyCheck {
+// entryFinder is what the directory check needs of a directory.
+type entryFinder interface {
+	Lookup(ctx context.Context, address string) (directory.Entry, error)
+}
+
+// directoryCheck looks the reserved address up in an external directory
+// (LDAP): without it no one logs in and no delivery finds its recipient,
+// so, like the store, it fails the check.
+func directoryCheck(d entryFinder) readyCheck {
+	return readyCheck{name: "directory", run: func(ctx context.Context) (string, error) {
+		if _, err := d.Lookup(ctx, probeAddress); err != nil && !errors.Is(err, mail.ErrNoSuchUser) {
+			return "", err
+		}
+		return "", nil
+	}}
+}
+
+// readyChecks are serve's checks: the store, the external directory if
+// one is configured (dir; nil for the store's own), the search index if
+// one is configured, the notifier's peers on a host with a mesh.
+func readyChecks(st *store.Store, dir entryFinder, ss *searchStack, mesh *notify.Mesh) []readyCheck {
 	checks := []readyCheck{storeCheck(st)}
+	if dir != nil {
+		checks = append(checks, directoryCheck(dir))
+	}
 	if ss != nil && ss.idx != nil {
 		checks = append(checks, searchCheck(ss.idx))
 	}

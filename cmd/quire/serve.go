@@ -136,6 +136,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	})
 	oh := operatorHTTP{st: st, ss: ss, mesh: mesh, token: token, ready: &ready,
 		metrics: sm.reg.Handler(), metricsPublic: cfg.HTTP.MetricsPublic}
+	if cfg.Directory.Type == "ldap" {
+		oh.dir = acc
+	}
 	for _, addr := range cfg.HTTP.Listen {
 		srv := &http.Server{Handler: httpHandler(oh), ReadHeaderTimeout: 10 * time.Second}
 		httpStop = append(httpStop, func(ctx context.Context) error {
