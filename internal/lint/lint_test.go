@@ -31,7 +31,7 @@ func allowedImports() map[string][]string {
 		"internal/store/cassandra":     {"internal/store", "internal/mail", "internal/supervise"},
 		"internal/store/storetest":     {"internal/store", "internal/mail", "internal/message"},
 		"internal/lmtpserver":          {"internal/store", "internal/mail", "internal/message", "internal/netserve"},
-		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory"},
+		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory", "internal/backup"},
 		"internal/lint":                {},
 		"internal/imapserver/imapwire": {"internal/mail", "internal/message"},
 		"internal/store/backendtest":   {"internal/store", "internal/store/embedded", "internal/store/cassandra"},
@@ -52,6 +52,8 @@ func allowedImports() map[string][]string {
 		"internal/directory/ldapdir":   {"internal/directory", "internal/mail", "internal/store"},
 		"internal/account":             {"internal/directory", "internal/mail", "internal/store"},
 		"internal/metrics":             {"internal/convert", "internal/indexer", "internal/login", "internal/netserve", "internal/notify"},
+		"internal/maildir":             {"internal/imapserver/imapwire"},
+		"internal/backup":              {"internal/store", "internal/mail", "internal/maildir"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},
 	}
