@@ -50,20 +50,7 @@ func (s *Store) CreateMailbox(ctx context.Context, u User, name, specialUse stri
 	if err != nil {
 		return Mailbox{}, err
 	}
-	mb := Mailbox{
-		ID:          newID(),
-		UserID:      u.ID,
-		Name:        name,
-		UIDValidity: uv,
-		SpecialUse:  specialUse,
-		Created:     s.opts.Now().UTC().Truncate(timeUnit),
-	}
-	if err := s.b.CreateMailbox(ctx, mb); err != nil {
-		return Mailbox{}, err
-	}
-	mb.MailHost = u.MailHost
-	s.publish(mb, 0)
-	return mb, nil
+	return s.CreateMailboxAt(ctx, u, name, specialUse, uv)
 }
 
 // Mailbox returns a user's mailbox by name.

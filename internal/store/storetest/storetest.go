@@ -37,6 +37,7 @@ func Run(t *testing.T, h Harness) {
 		{"Mailboxes", testMailboxes},
 		{"Subscriptions", testSubscriptions},
 		{"AppendUIDs", testAppendUIDs},
+		{"Restore", testRestore},
 		{"Flags", testFlags},
 		{"UnchangedSince", testUnchangedSince},
 		{"Expunge", testExpunge},
