@@ -28,6 +28,7 @@ func commands() []command {
 		conf   = "Configuration"
 		users  = "Users and mailboxes (work while the server runs)"
 		search = "Search"
+		bak    = "Backup (works while the server runs)"
 	)
 	pw := "[--password-stdin | --password PW | --password-hash HASH]"
 	return []command{
@@ -46,6 +47,9 @@ func commands() []command {
 		{users, "user quota", "ADDRESS [--storage N] [--messages N]", "set a user's quota (0 = unlimited; sizes take KB, MB, GB, KiB, MiB, GiB)", (*cli).userQuota},
 		{users, "user mailhost", "ADDRESS [GROUP]", "set the store affinity group (or host) serving the user; none: this host's group", (*cli).userMailhost},
 		{users, "mailbox list", "ADDRESS", "mailboxes with message, unseen and size totals", (*cli).mailboxList},
+
+		{bak, "export", "ADDRESS DIR", "write a user's mailboxes to DIR (new or empty): a Dovecot Maildir, plus quire-backup.json", (*cli).exportUser},
+		{bak, "restore", "ADDRESS DIR", "add an export to a user's mailboxes: UIDs kept in new mailboxes, offset above existing ones", (*cli).restoreUser},
 
 		{search, "isc convert", "FILE [--type CT] [--charset CS]", "print the text search will find in a file (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)", (*cli).iscConvert},
 		{search, "isc serve", "[--listen ADDR] [--tls]", "run the converter as an HTTP service", (*cli).iscServe},

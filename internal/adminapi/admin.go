@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/quiremail/quire/internal/backup"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -53,6 +54,12 @@ type Admin interface {
 	// host of it, that serves the user ("" for this host's group).
 	SetMailHost(ctx context.Context, address, mailHost string) error
 	Mailboxes(ctx context.Context, address string) ([]MailboxInfo, error)
+	// Export writes the user's mailboxes to dir, a directory path on the
+	// host of the store's user (the server's host, for Remote) that must
+	// not exist or be empty (internal/backup).
+	Export(ctx context.Context, address, dir string) (backup.Report, error)
+	// Restore adds the archive at dir to the user's mailboxes.
+	Restore(ctx context.Context, address, dir string) (backup.Report, error)
 }
 
 // Local returns an Admin that works on s directly.
@@ -148,4 +155,12 @@ func (l local) Mailboxes(ctx context.Context, address string) ([]MailboxInfo, er
 		})
 	}
 	return out, nil
+}
+
+func (l local) Export(ctx context.Context, address, dir string) (backup.Report, error) {
+	return backup.Export(ctx, l.s, address, dir)
+}
+
+func (l local) Restore(ctx context.Context, address, dir string) (backup.Report, error) {
+	return backup.Restore(ctx, l.s, address, dir)
 }

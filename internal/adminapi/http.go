@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/quiremail/quire/internal/backup"
 	"github.com/quiremail/quire/internal/mail"
 )
 
@@ -22,14 +24,16 @@ type request struct {
 	Storage      int64  `json:"storage"`
 	Messages     int64  `json:"messages"`
 	MailHost     string `json:"mailhost,omitempty"`
+	Dir          string `json:"dir,omitempty"`
 }
 
 type reply struct {
-	Error     string        `json:"error,omitempty"`
-	Kind      string        `json:"kind,omitempty"`
-	User      *UserInfo     `json:"user,omitempty"`
-	Users     []UserInfo    `json:"users,omitempty"`
-	Mailboxes []MailboxInfo `json:"mailboxes,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	Kind      string         `json:"kind,omitempty"`
+	User      *UserInfo      `json:"user,omitempty"`
+	Users     []UserInfo     `json:"users,omitempty"`
+	Mailboxes []MailboxInfo  `json:"mailboxes,omitempty"`
+	Backup    *backup.Report `json:"backup,omitempty"`
 }
 
 // sentinels that keep their identity across HTTP, by name.
@@ -109,28 +113,49 @@ func Handler(a Admin, token string) http.Handler {
 		mbs, err := a.Mailboxes(ctx, q.Address)
 		return reply{Mailboxes: mbs}, err
 	})
+	op("export", func(ctx context.Context, q request) (reply, error) {
+		if !filepath.IsAbs(q.Dir) {
+			return reply{}, fmt.Errorf("adminapi: export: directory %q is not an absolute path", q.Dir)
+		}
+		rep, err := a.Export(ctx, q.Address, q.Dir)
+		return reply{Backup: &rep}, err
+	})
+	op("restore", func(ctx context.Context, q request) (reply, error) {
+		if !filepath.IsAbs(q.Dir) {
+			return reply{}, fmt.Errorf("adminapi: restore: directory %q is not an absolute path", q.Dir)
+		}
+		rep, err := a.Restore(ctx, q.Address, q.Dir)
+		return reply{Backup: &rep}, err
+	})
 	return mux
 }
 
 // Remote returns an Admin that calls a server's Handler at base
 // (http://host:port).
 func Remote(base, token string) Admin {
-	return remote{base: strings.TrimSuffix(base, "/"), token: token, c: &http.Client{Timeout: 30 * time.Second}}
+	return remote{base: strings.TrimSuffix(base, "/"), token: token, c: &http.Client{Timeout: 30 * time.Second}, long: &http.Client{}}
 }
 
 type remote struct {
 	base, token string
 	c           *http.Client
+	// long serves export and restore, which take as long as the mail
+	// they copy: the caller's ctx bounds them.
+	long *http.Client
 }
 
 func (r remote) call(ctx context.Context, name string, q request) (reply, error) {
+	return r.callWith(ctx, r.c, name, q)
+}
+
+func (r remote) callWith(ctx context.Context, c *http.Client, name string, q request) (reply, error) {
 	body, _ := json.Marshal(q)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/admin/"+name, bytes.NewReader(body))
 	if err != nil {
 		return reply{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
-	resp, err := r.c.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return reply{}, fmt.Errorf("adminapi: cannot reach the server at %s: %w", r.base, err)
 	}
@@ -184,4 +209,20 @@ func (r remote) SetMailHost(ctx context.Context, address, mailHost string) error
 func (r remote) Mailboxes(ctx context.Context, address string) ([]MailboxInfo, error) {
 	rep, err := r.call(ctx, "mailbox/list", request{Address: address})
 	return rep.Mailboxes, err
+}
+
+func (r remote) Export(ctx context.Context, address, dir string) (backup.Report, error) {
+	rep, err := r.callWith(ctx, r.long, "export", request{Address: address, Dir: dir})
+	if rep.Backup == nil {
+		return backup.Report{}, err
+	}
+	return *rep.Backup, err
+}
+
+func (r remote) Restore(ctx context.Context, address, dir string) (backup.Report, error) {
+	rep, err := r.callWith(ctx, r.long, "restore", request{Address: address, Dir: dir})
+	if rep.Backup == nil {
+		return backup.Report{}, err
+	}
+	return *rep.Backup, err
 }

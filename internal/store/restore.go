@@ -69,11 +69,14 @@ func (s *Store) AppendAt(ctx context.Context, mb Mailbox, msgs []RestoredMessage
 			return fmt.Errorf("%w: %d follows %d", ErrUIDOrder, msgs[i].UID, msgs[i-1].UID)
 		}
 	}
+	// The mark is written even without an index hook (a restore run by
+	// the command line on Cassandra): a server's indexer sweeps marks and
+	// indexes the restored messages.
+	if err := s.markUnindexed(ctx, mb); err != nil {
+		return err
+	}
 	var added []mail.UID
 	if s.index != nil {
-		if err := s.markUnindexed(ctx, mb); err != nil {
-			return err
-		}
 		defer func() {
 			if len(added) > 0 {
 				s.index.Added(ctx, mb, added, false)

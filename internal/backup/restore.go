@@ -1,0 +1,214 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/maildir"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// restoreBatch bounds the messages read and stored before one AppendAt
+// makes them visible.
+const restoreBatch = 64
+
+// Restore adds the archive at dir to the mailboxes of the user address,
+// who must exist, as the package documentation describes. The mailboxes
+// are restored one at a time, each in batches of restoreBatch messages;
+// an error leaves the batches before it restored, and running Restore
+// again completes the work without duplicating them (the rest of such a
+// mailbox then gets offset UIDs: it has held messages).
+func Restore(ctx context.Context, s *store.Store, address, dir string) (Report, error) {
+	var rep Report
+	meta, err := readMeta(dir)
+	if err != nil {
+		return rep, err
+	}
+	u, err := s.User(ctx, address)
+	if err != nil {
+		return rep, fmt.Errorf("%w (create the user with quire user add first)", err)
+	}
+	names, err := maildir.Folders(dir)
+	if err != nil {
+		return rep, err
+	}
+	for _, name := range names {
+		mr, err := restoreMailbox(ctx, s, u, dir, name, meta)
+		if err != nil {
+			return rep, fmt.Errorf("backup: restore %s: %w", name, err)
+		}
+		rep.Mailboxes = append(rep.Mailboxes, mr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, maildir.SubscriptionsFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rep, fmt.Errorf("backup: %w", err)
+	}
+	subs, err := maildir.ParseSubscriptions(data)
+	if err != nil {
+		return rep, err
+	}
+	for _, name := range subs {
+		if err := s.SetSubscribed(ctx, u, name, true); err != nil {
+			return rep, fmt.Errorf("backup: subscribe %s: %w", name, err)
+		}
+	}
+	rep.Subscriptions = len(subs)
+	// The archive's quota applies where the user's is unlimited (0).
+	q := u
+	if q.QuotaStorage == 0 {
+		q.QuotaStorage = meta.QuotaStorage
+	}
+	if q.QuotaMessages == 0 {
+		q.QuotaMessages = meta.QuotaMessages
+	}
+	if q != u {
+		if err := s.UpdateUser(ctx, q); err != nil {
+			return rep, fmt.Errorf("backup: restore the quota: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// restoreMailbox restores the folder of mailbox name.
+func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta) (MailboxReport, error) {
+	f, err := maildir.ReadFolder(filepath.Join(root, maildir.FolderDir(name)))
+	if err != nil {
+		return MailboxReport{}, err
+	}
+	mm, ok := meta.mailbox(name)
+	if !ok {
+		mm = MailboxMeta{Name: name, UIDValidity: f.UIDList.UIDValidity}
+	}
+	uidNext := max(mm.UIDNext, f.UIDList.UIDNext, 1)
+	// Files the uidlist does not name (a Maildir Dovecot has not seen
+	// since they arrived) get UIDs from UIDNEXT on, in file-name order.
+	for i := range f.Messages {
+		if f.Messages[i].UID == 0 {
+			f.Messages[i].UID = uidNext
+			uidNext++
+		} else {
+			uidNext = max(uidNext, f.Messages[i].UID+1)
+		}
+	}
+	mb, offset, have, err := target(ctx, s, u, name, mm, len(f.Messages) > 0, uidNext)
+	if err != nil {
+		return MailboxReport{}, err
+	}
+	rep := MailboxReport{Name: name, UIDValidity: mb.UIDValidity, UIDOffset: offset}
+	if uint64(uidNext)+uint64(offset) > math.MaxUint32 {
+		return rep, fmt.Errorf("UIDs up to %d with the offset %d pass 2^32-1: the mailbox cannot take them", uidNext, offset)
+	}
+	extra := make(map[uint32]MessageMeta, len(mm.Messages))
+	for _, m := range mm.Messages {
+		extra[m.UID] = m
+	}
+	var batch []store.RestoredMessage
+	for _, m := range f.Messages {
+		rm, err := readMessage(ctx, s, f.Keywords, m, extra[m.UID])
+		if err != nil {
+			return rep, err
+		}
+		if have[rm.Blob] {
+			rep.Skipped++
+			continue
+		}
+		rm.UID = mail.UID(m.UID + offset)
+		// A full batch is committed once another message follows it, so
+		// that the last AppendAt is the one that raises UIDNEXT.
+		if len(batch) == restoreBatch {
+			if err := s.AppendAt(ctx, mb, batch, 0, mail.ModSeq(mm.HighestModSeq)); err != nil {
+				return rep, err
+			}
+			rep.Messages += len(batch)
+			batch = batch[:0]
+		}
+		batch = append(batch, rm)
+	}
+	if len(batch) > 0 {
+		if err := s.AppendAt(ctx, mb, batch, mail.UID(uidNext+offset), mail.ModSeq(mm.HighestModSeq)); err != nil {
+			return rep, err
+		}
+		rep.Messages += len(batch)
+	}
+	return rep, nil
+}
+
+// target finds or makes the mailbox an archived one is restored into, and
+// returns it with the offset its UIDs get and the bodies it holds (which
+// are not restored again).
+func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, uidNext uint32) (store.Mailbox, uint32, map[store.BlobID]bool, error) {
+	keepUIDs := mm.UIDValidity != 0 && (hasMessages || uidNext <= 1)
+	mb, err := s.Mailbox(ctx, u, name)
+	if errors.Is(err, mail.ErrNoSuchMailbox) {
+		if keepUIDs {
+			mb, err = s.CreateMailboxAt(ctx, u, name, mm.SpecialUse, mm.UIDValidity)
+		} else {
+			mb, err = s.CreateMailbox(ctx, u, name, mm.SpecialUse)
+		}
+		return mb, 0, nil, err
+	}
+	if err != nil {
+		return mb, 0, nil, err
+	}
+	h, err := s.Status(ctx, mb)
+	if err != nil {
+		return mb, 0, nil, err
+	}
+	if h.UIDNext == 1 && keepUIDs && hasMessages {
+		// Never held a message ("quire user add" made it): it becomes the
+		// archived mailbox, UIDVALIDITY included.
+		use := mm.SpecialUse
+		if use == "" {
+			use = mb.SpecialUse
+		}
+		if mb.UIDValidity != mm.UIDValidity {
+			if err := s.DeleteMailbox(ctx, mb); err != nil {
+				return mb, 0, nil, err
+			}
+			mb, err = s.CreateMailboxAt(ctx, u, name, use, mm.UIDValidity)
+		}
+		return mb, 0, nil, err
+	}
+	have := make(map[store.BlobID]bool)
+	err = s.Messages(ctx, mb, 1, 0, func(r store.MessageRow) error {
+		have[r.Meta.Blob] = true
+		return nil
+	})
+	return mb, uint32(h.UIDNext) - 1, have, err
+}
+
+// readMessage stores the body of m and returns it ready for AppendAt, its
+// UID still to be set.
+func readMessage(ctx context.Context, s *store.Store, kw maildir.Keywords, m maildir.Message, extra MessageMeta) (store.RestoredMessage, error) {
+	flags, err := kw.Flags(m.Letters)
+	if err != nil {
+		return store.RestoredMessage{}, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	file, err := os.Open(m.Path)
+	if err != nil {
+		return store.RestoredMessage{}, fmt.Errorf("backup: %w", err)
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return store.RestoredMessage{}, fmt.Errorf("backup: %w", err)
+	}
+	sp, err := s.Spool(file, 0)
+	if err != nil {
+		return store.RestoredMessage{}, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	defer sp.Close()
+	if err := s.PutBody(ctx, sp); err != nil {
+		return store.RestoredMessage{}, err
+	}
+	return store.RestoredMessage{NewMessage: store.NewMessage{
+		Blob: sp.ID, Size: sp.Size, Structure: sp.Structure, InternalDate: fi.ModTime(),
+		Flags: mail.NewFlags(append(flags, extra.Flags...)...), ReturnPath: extra.ReturnPath, EmailID: extra.EmailID,
+	}}, nil
+}
