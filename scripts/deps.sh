@@ -11,6 +11,8 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Dovecot's IMAP server reads the Maildir "quire export" writes (internal/backup).
+[ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 
 # The npm client imapflow, pinned in test/clients/package.json.
 npm_clients() {

@@ -191,17 +191,18 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal("an export into a non-empty directory was accepted")
 	}
 
+	// The user does not exist: the restore recreates it, password hash,
+	// INBOX's UIDVALIDITY and all.
 	dst := openStore(t, t.TempDir())
-	u2, err := dst.CreateUser(ctx, addr, "{PLAIN}other")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := backup.Restore(ctx, dst, addr, dir); err != nil {
 		t.Fatal(err)
 	}
+	u2, err := dst.User(ctx, addr)
+	if err != nil || u2.PasswordHash != u.PasswordHash {
+		t.Fatalf("restored user %+v, %v; want the password hash %q", u2, err, u.PasswordHash)
+	}
 	after := snapshot(t, dst, u2)
-	compare(t, before, after, 0)
-
+	compare(t, before, after, 0, "")
 	subs, err := dst.Subscriptions(ctx, u2)
 	if err != nil || !slices.Equal(subs, srcSubs) {
 		t.Fatalf("subscriptions %q, %v", subs, err)
@@ -228,8 +229,9 @@ func TestRoundTrip(t *testing.T) {
 
 // compare checks that after holds before's messages with UIDs raised by
 // offset: same bodies, flags, dates, EMAILIDs and return paths; MODSEQs
-// above before's HIGHESTMODSEQ.
-func compare(t *testing.T, before, after map[string]boxSnap, offset mail.UID) {
+// above before's HIGHESTMODSEQ. With no offset, UIDVALIDITY and UIDNEXT
+// are before's too, but for the mailbox newUIDValidity.
+func compare(t *testing.T, before, after map[string]boxSnap, offset mail.UID, newUIDValidity string) {
 	t.Helper()
 	if len(after) != len(before) {
 		t.Fatalf("%d mailboxes after, %d before", len(after), len(before))
@@ -239,7 +241,7 @@ func compare(t *testing.T, before, after map[string]boxSnap, offset mail.UID) {
 		if !ok {
 			t.Fatalf("mailbox %s not restored", name)
 		}
-		if offset == 0 && (a.UIDValidity != b.UIDValidity || a.UIDNext != b.UIDNext) {
+		if offset == 0 && ((a.UIDValidity != b.UIDValidity && name != newUIDValidity) || a.UIDNext != b.UIDNext) {
 			t.Errorf("%s: UIDVALIDITY %d UIDNEXT %d, want %d %d", name, a.UIDValidity, a.UIDNext, b.UIDValidity, b.UIDNext)
 		}
 		if a.SpecialUse != b.SpecialUse {
@@ -262,6 +264,43 @@ func compare(t *testing.T, before, after map[string]boxSnap, offset mail.UID) {
 				t.Errorf("%s: message\n%+v\nwant\n%+v", name, am, bm)
 			}
 		}
+	}
+}
+
+// TestRestoreIntoAddedUser restores into a fresh data directory where
+// "quire user add" made the user: its INBOX, which cannot be replaced,
+// keeps its UIDVALIDITY but gets the archive's UIDs (its UIDNEXT was 1);
+// every other mailbox is as it was.
+func TestRestoreIntoAddedUser(t *testing.T) {
+	ctx := context.Background()
+	src := openStore(t, t.TempDir())
+	before := snapshot(t, src, fill(t, src))
+	dir := filepath.Join(t.TempDir(), "export")
+	if _, err := backup.Export(ctx, src, addr, dir); err != nil {
+		t.Fatal(err)
+	}
+	dst := openStore(t, t.TempDir())
+	u, err := dst.CreateUser(ctx, addr, "{PLAIN}other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := snapshot(t, dst, u)
+	rep, err := backup.Restore(ctx, dst, addr, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot(t, dst, u)
+	compare(t, before, after, 0, "INBOX")
+	if after["INBOX"].UIDValidity != added["INBOX"].UIDValidity {
+		t.Fatalf("INBOX's UIDVALIDITY changed: %d -> %d", added["INBOX"].UIDValidity, after["INBOX"].UIDValidity)
+	}
+	for _, m := range rep.Mailboxes {
+		if m.UIDOffset != 0 {
+			t.Fatalf("%s restored with offset %d into a mailbox that never held a message", m.Name, m.UIDOffset)
+		}
+	}
+	if got, _ := dst.User(ctx, addr); got.PasswordHash != "{PLAIN}other" {
+		t.Fatalf("restore changed an existing user's password hash to %q", got.PasswordHash)
 	}
 }
 
@@ -308,7 +347,7 @@ func TestRestoreOverExisting(t *testing.T) {
 	}
 	compare(t, map[string]boxSnap{"INBOX": before["INBOX"]},
 		map[string]boxSnap{"INBOX": {UIDValidity: got.UIDValidity, UIDNext: got.UIDNext, ModSeq: got.ModSeq, SpecialUse: got.SpecialUse, Messages: got.Messages[1:]}},
-		mid.UIDNext-1)
+		mid.UIDNext-1, "")
 	// The other mailboxes still hold their messages: nothing was added.
 	for _, m := range rep.Mailboxes {
 		if m.Name != "INBOX" && m.Messages != 0 {
@@ -356,7 +395,7 @@ func TestExportFiles(t *testing.T) {
 	if err != nil || string(subs) != "Archive\nArchive.2024\nDrafts\nEntw&APw-rfe\nGone\nINBOX\nJunk\nSent\nTrash\n" {
 		t.Fatalf("subscriptions %q, %v", subs, err)
 	}
-	for _, d := range []string{".Archive.2024", ".Entw&APw-rfe", ".v1&AC4-2", ".Sent", ".Trash"} {
+	for _, d := range []string{".Archive.2024", ".Entw&APw-rfe", ".v1&ICQ-2", ".Sent", ".Trash"} {
 		if fi, err := os.Stat(filepath.Join(dir, d, "cur")); err != nil || !fi.IsDir() {
 			t.Fatalf("folder %s: %v", d, err)
 		}

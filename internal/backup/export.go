@@ -46,7 +46,7 @@ func Export(ctx context.Context, s *store.Store, address, dir string) (Report, e
 	if err != nil {
 		return rep, err
 	}
-	meta := Meta{Version: metaVersion, Address: u.Address, QuotaStorage: u.QuotaStorage, QuotaMessages: u.QuotaMessages}
+	meta := Meta{Version: metaVersion, Address: u.Address, PasswordHash: u.PasswordHash, QuotaStorage: u.QuotaStorage, QuotaMessages: u.QuotaMessages}
 	for _, mb := range mbs {
 		mm, n, err := exportMailbox(ctx, s, mb, dir)
 		if err != nil {

@@ -21,6 +21,7 @@ const metaVersion = 1
 type Meta struct {
 	Version       int           `json:"version"`
 	Address       string        `json:"address"`
+	PasswordHash  string        `json:"password_hash,omitempty"` // recreates a missing user
 	Exported      time.Time     `json:"exported"`
 	QuotaStorage  int64         `json:"quota_storage"`
 	QuotaMessages int64         `json:"quota_messages"`

@@ -31,14 +31,32 @@ func Restore(ctx context.Context, s *store.Store, address, dir string) (Report, 
 		return rep, err
 	}
 	u, err := s.User(ctx, address)
+	if errors.Is(err, mail.ErrNoSuchUser) && meta.PasswordHash != "" {
+		// Recreated as it was: its default mailboxes, INBOX included (which
+		// cannot be replaced later), get the archive's UIDVALIDITY.
+		uv := make(map[string]uint32)
+		for _, mm := range meta.Mailboxes {
+			if keepUIDs(mm, len(mm.Messages) > 0) {
+				uv[mm.Name] = mm.UIDValidity
+			}
+		}
+		u, err = s.CreateUserAt(ctx, address, meta.PasswordHash, uv)
+	}
 	if err != nil {
-		return rep, fmt.Errorf("%w (create the user with quire user add first)", err)
+		return rep, fmt.Errorf("%w (the archive has no password hash to recreate the user: create it with quire user add)", err)
 	}
 	names, err := maildir.Folders(dir)
 	if err != nil {
 		return rep, err
 	}
 	for _, name := range names {
+		// The metadata holds the true name where the folder's cannot
+		// (maildir.FolderDir: a "." inside a level).
+		for _, mm := range meta.Mailboxes {
+			if maildir.FolderDir(mm.Name) == maildir.FolderDir(name) {
+				name = mm.Name
+			}
+		}
 		mr, err := restoreMailbox(ctx, s, u, dir, name, meta)
 		if err != nil {
 			return rep, fmt.Errorf("backup: restore %s: %w", name, err)
@@ -96,7 +114,8 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 			uidNext = max(uidNext, f.Messages[i].UID+1)
 		}
 	}
-	mb, offset, have, err := target(ctx, s, u, name, mm, len(f.Messages) > 0, uidNext)
+	mm.UIDNext = uidNext
+	mb, offset, have, err := target(ctx, s, u, name, mm, len(f.Messages) > 0)
 	if err != nil {
 		return MailboxReport{}, err
 	}
@@ -139,14 +158,22 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 	return rep, nil
 }
 
+// keepUIDs reports whether an archived mailbox is restored, where it
+// can be, with its UIDVALIDITY and UIDs: not when its UIDVALIDITY is
+// unknown, nor when it has no message to carry its UIDNEXT (AppendAt
+// raises UIDNEXT with a commit of messages).
+func keepUIDs(mm MailboxMeta, hasMessages bool) bool {
+	return mm.UIDValidity != 0 && (hasMessages || mm.UIDNext <= 1)
+}
+
 // target finds or makes the mailbox an archived one is restored into, and
 // returns it with the offset its UIDs get and the bodies it holds (which
 // are not restored again).
-func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, uidNext uint32) (store.Mailbox, uint32, map[store.BlobID]bool, error) {
-	keepUIDs := mm.UIDValidity != 0 && (hasMessages || uidNext <= 1)
+func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool) (store.Mailbox, uint32, map[store.BlobID]bool, error) {
+	keep := keepUIDs(mm, hasMessages)
 	mb, err := s.Mailbox(ctx, u, name)
 	if errors.Is(err, mail.ErrNoSuchMailbox) {
-		if keepUIDs {
+		if keep {
 			mb, err = s.CreateMailboxAt(ctx, u, name, mm.SpecialUse, mm.UIDValidity)
 		} else {
 			mb, err = s.CreateMailbox(ctx, u, name, mm.SpecialUse)
@@ -160,19 +187,19 @@ func target(ctx context.Context, s *store.Store, u store.User, name string, mm M
 	if err != nil {
 		return mb, 0, nil, err
 	}
-	if h.UIDNext == 1 && keepUIDs && hasMessages {
+	if h.UIDNext == 1 && keep && hasMessages && mb.UIDValidity != mm.UIDValidity && name != "INBOX" {
 		// Never held a message ("quire user add" made it): it becomes the
-		// archived mailbox, UIDVALIDITY included.
+		// archived mailbox, UIDVALIDITY included. (INBOX cannot be
+		// deleted, and deliveries cache it: it keeps its UIDVALIDITY, and
+		// the archive's UIDs, as its UIDNEXT is 1.)
 		use := mm.SpecialUse
 		if use == "" {
 			use = mb.SpecialUse
 		}
-		if mb.UIDValidity != mm.UIDValidity {
-			if err := s.DeleteMailbox(ctx, mb); err != nil {
-				return mb, 0, nil, err
-			}
-			mb, err = s.CreateMailboxAt(ctx, u, name, use, mm.UIDValidity)
+		if err := s.DeleteMailbox(ctx, mb); err != nil {
+			return mb, 0, nil, err
 		}
+		mb, err = s.CreateMailboxAt(ctx, u, name, use, mm.UIDValidity)
 		return mb, 0, nil, err
 	}
 	have := make(map[store.BlobID]bool)

@@ -10,7 +10,7 @@
 //     is a directory ".a.b" under the root: its name's hierarchy joined
 //     with ".", each level in modified UTF-7 (RFC 3501 5.1.3), the layout
 //     Dovecot calls Maildir++. A "." inside a level, which Maildir++
-//     cannot hold, is written "&AC4-" (its modified UTF-7 form).
+//     cannot hold, is written as U+2024 ONE DOT LEADER, which looks alike.
 //   - A message is one file in cur/, named BASE:2,LETTERS. LETTERS are
 //     the system flags D (\Draft), F (\Flagged), R (\Answered), S (\Seen),
 //     T (\Deleted) in ASCII order, then keyword letters a..z, each the

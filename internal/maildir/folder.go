@@ -31,16 +31,22 @@ func CreateFolder(root, name string) (string, error) {
 	return dir, nil
 }
 
-// WriteMessage writes body to dir/cur/BASE:2,LETTERS, through tmp/ as
-// Maildir requires (a reader never sees a partial file), with mtime as its
-// modification time (Dovecot's received date, IMAP's INTERNALDATE).
-func WriteMessage(dir, base, letters string, body io.Reader, mtime time.Time) error {
-	tmp := filepath.Join(dir, "tmp", base)
+// WriteMessage writes body to dir/cur/BASE:2,LETTERS and returns BASE:
+// prefix (unique in the folder, without "," or ":") with ",S=<size>" and
+// ",W=<size with CRLF line ends>" appended. The file goes through tmp/ as
+// Maildir requires (a reader never sees a partial file), and gets mtime
+// as its modification time (Dovecot's received date, IMAP's INTERNALDATE).
+func WriteMessage(dir, prefix, letters string, body io.Reader, mtime time.Time) (string, error) {
+	if prefix == "" || strings.ContainsAny(prefix, ",:/") {
+		return "", fmt.Errorf("maildir: write message: prefix %q must be non-empty, without \",\", \":\" or \"/\"", prefix)
+	}
+	tmp := filepath.Join(dir, "tmp", prefix)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("maildir: write message: %w", err)
+		return "", fmt.Errorf("maildir: write message: %w", err)
 	}
-	_, err = io.Copy(f, body)
+	cw := &crlfCounter{}
+	size, err := io.Copy(io.MultiWriter(f, cw), body)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -50,14 +56,32 @@ func WriteMessage(dir, base, letters string, body io.Reader, mtime time.Time) er
 	if err == nil {
 		err = os.Chtimes(tmp, mtime, mtime)
 	}
+	base := fmt.Sprintf("%s,S=%d,W=%d", prefix, size, size+cw.bare)
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(dir, "cur", FileName(base, letters)))
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("maildir: write message %s: %w", base, err)
+		return "", fmt.Errorf("maildir: write message %s: %w", prefix, err)
 	}
-	return nil
+	return base, nil
+}
+
+// crlfCounter counts the bare LFs (not after a CR) of what it is written:
+// each adds a byte to the message's size with CRLF line ends.
+type crlfCounter struct {
+	bare   int64
+	lastCR bool
+}
+
+func (c *crlfCounter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if b == '\n' && !c.lastCR {
+			c.bare++
+		}
+		c.lastCR = b == '\r'
+	}
+	return len(p), nil
 }
 
 // WriteFile writes data to dir/name through a temporary file, so a reader

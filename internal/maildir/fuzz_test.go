@@ -72,7 +72,7 @@ func FuzzParseFileName(f *testing.F) {
 func FuzzFolderName(f *testing.F) {
 	f.Add(".a.b")
 	f.Add(".Entw&APw-rfe")
-	f.Add(".v1&AC4-2")
+	f.Add(".v1&ICQ-2")
 	f.Fuzz(func(t *testing.T, dir string) {
 		name, err := FolderName(dir)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 func TestFolderNames(t *testing.T) {
 	for name, dir := range map[string]string{
 		"INBOX": "", "Sent": ".Sent", "a/b": ".a.b", "Entwürfe": ".Entw&APw-rfe",
-		"v1.2/x": ".v1&AC4-2.x", "a&b": ".a&-b", "INBOX/sub": ".INBOX.sub",
+		"v1\u20242/x": ".v1&ICQ-2.x", "a&b": ".a&-b", "INBOX/sub": ".INBOX.sub",
 	} {
 		if got := FolderDir(name); got != dir {
 			t.Errorf("FolderDir(%q) = %q, want %q", name, got, dir)
@@ -23,7 +23,10 @@ func TestFolderNames(t *testing.T) {
 			t.Errorf("FolderName(%q) = %q, %v; want %q", dir, back, err, name)
 		}
 	}
-	for _, bad := range []string{".", "Sent", ".a..b", ".&Jjo", ".a/b"} {
+	if got := FolderDir("v1.2/x"); got != ".v1&ICQ-2.x" {
+		t.Errorf("FolderDir(v1.2/x) = %q, want the dot as U+2024", got)
+	}
+	for _, bad := range []string{".", "Sent", ".a..b", ".&Jjo", ".a/b", ".&AC4-"} {
 		if n, err := FolderName(bad); err == nil {
 			t.Errorf("FolderName(%q) = %q, want an error", bad, n)
 		}
@@ -135,16 +138,22 @@ func TestFolderWriteRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	mtime := time.Unix(1700000000, 0)
-	for _, m := range []struct{ base, letters, body string }{{"2.Q9", "S", "nine"}, {"1.Q4", "Fa", "four"}} {
-		if err := WriteMessage(dir, m.base, m.letters, strings.NewReader(m.body), mtime); err != nil {
+	var bases []string
+	for _, m := range []struct{ prefix, letters, body string }{{"2.Q9", "S", "ni\r\nne\n"}, {"1.Q4", "Fa", "four"}} {
+		base, err := WriteMessage(dir, m.prefix, m.letters, strings.NewReader(m.body), mtime)
+		if err != nil {
 			t.Fatal(err)
 		}
+		bases = append(bases, base)
+	}
+	if !reflect.DeepEqual(bases, []string{"2.Q9,S=7,W=8", "1.Q4,S=4,W=4"}) {
+		t.Fatalf("bases %q", bases)
 	}
 	// A file Dovecot's uidlist does not know yet, in new/.
 	if err := os.WriteFile(filepath.Join(dir, "new", "3.Q0"), []byte("new"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l := UIDList{UIDValidity: 7, UIDNext: 10, GUID: "00", Entries: []UIDEntry{{UID: 4, Base: "1.Q4"}, {UID: 9, Base: "2.Q9"}}}
+	l := UIDList{UIDValidity: 7, UIDNext: 10, GUID: "00", Entries: []UIDEntry{{UID: 4, Base: bases[1]}, {UID: 9, Base: bases[0]}}}
 	if err := WriteFile(dir, UIDListFile, l.Marshal()); err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +169,8 @@ func TestFolderWriteRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Message{
-		{UID: 4, Base: "1.Q4", Letters: "Fa", Path: filepath.Join(dir, "cur", "1.Q4:2,Fa")},
-		{UID: 9, Base: "2.Q9", Letters: "S", Path: filepath.Join(dir, "cur", "2.Q9:2,S")},
+		{UID: 4, Base: bases[1], Letters: "Fa", Path: filepath.Join(dir, "cur", bases[1]+":2,Fa")},
+		{UID: 9, Base: bases[0], Letters: "S", Path: filepath.Join(dir, "cur", bases[0]+":2,S")},
 		{Base: "3.Q0", Path: filepath.Join(dir, "new", "3.Q0")},
 	}
 	if !reflect.DeepEqual(f.Messages, want) || !reflect.DeepEqual(f.Keywords, Keywords{"work"}) || f.UIDList.UIDValidity != 7 {

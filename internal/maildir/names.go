@@ -8,9 +8,12 @@ import (
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 )
 
-// dotEscape is how a "." inside a mailbox name's level is written in a
-// Maildir++ directory name: its modified UTF-7 form.
-const dotEscape = "&AC4-"
+// dotStandIn replaces a "." inside a level of a mailbox name, which a
+// Maildir++ directory name cannot hold: U+2024 ONE DOT LEADER, which looks
+// alike, so Dovecot shows and opens the folder under a name a user
+// recognises. FolderName does not map it back (a name may hold U+2024
+// itself); internal/backup's metadata keeps the true name.
+const dotStandIn = "\u2024"
 
 // FolderDir is the directory, relative to the Maildir root, of the mailbox
 // name (UTF-8, levels separated by "/"): "" for INBOX, ".a.b" for "a/b".
@@ -26,7 +29,7 @@ func FolderDir(name string) string {
 func encodeName(name string) string {
 	levels := strings.Split(name, "/")
 	for i, l := range levels {
-		levels[i] = strings.ReplaceAll(imapwire.EncodeMailbox(l), ".", dotEscape)
+		levels[i] = imapwire.EncodeMailbox(strings.ReplaceAll(l, ".", dotStandIn))
 	}
 	return strings.Join(levels, ".")
 }
@@ -51,12 +54,12 @@ func decodeName(s, sep string) (string, error) {
 		if l == "" {
 			return "", fmt.Errorf("maildir: folder name %q has an empty level", s)
 		}
-		d, err := imapwire.DecodeMailbox(strings.ReplaceAll(l, dotEscape, "."))
+		d, err := imapwire.DecodeMailbox(l)
 		if err != nil {
 			return "", fmt.Errorf("maildir: folder name %q: %w", s, err)
 		}
-		if strings.Contains(d, "/") {
-			return "", fmt.Errorf("maildir: folder name %q: a level holds a \"/\"", s)
+		if strings.ContainsAny(d, "/.") {
+			return "", fmt.Errorf("maildir: folder name %q: a level holds a \"/\" or \".\"", s)
 		}
 		levels[i] = d
 	}

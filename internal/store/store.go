@@ -120,6 +120,13 @@ func CanonicalAddress(addr string) (string, error) {
 // CreateUser creates a user with its default mailboxes. passwordHash is a
 // PHC string made by the directory (argon2id).
 func (s *Store) CreateUser(ctx context.Context, address, passwordHash string) (User, error) {
+	return s.CreateUserAt(ctx, address, passwordHash, nil)
+}
+
+// CreateUserAt is CreateUser with the UIDVALIDITY of default mailboxes
+// given by name (absent or 0: a fresh one), for a restore that recreates
+// a user as it was (CreateMailboxAt).
+func (s *Store) CreateUserAt(ctx context.Context, address, passwordHash string, uidValidity map[string]uint32) (User, error) {
 	addr, err := CanonicalAddress(address)
 	if err != nil {
 		return User{}, err
@@ -136,7 +143,12 @@ func (s *Store) CreateUser(ctx context.Context, address, passwordHash string) (U
 		return User{}, err
 	}
 	for _, d := range defaultMailboxes {
-		if _, err := s.CreateMailbox(ctx, u, d.name, d.use); err != nil && !errors.Is(err, mail.ErrMailboxExists) {
+		if v := uidValidity[d.name]; v != 0 {
+			_, err = s.CreateMailboxAt(ctx, u, d.name, d.use, v)
+		} else {
+			_, err = s.CreateMailbox(ctx, u, d.name, d.use)
+		}
+		if err != nil && !errors.Is(err, mail.ErrMailboxExists) {
 			return u, fmt.Errorf("store: create %s for %s: %w", d.name, addr, err)
 		}
 		if err := s.b.SetSubscribed(ctx, u.ID, d.name, true); err != nil {
