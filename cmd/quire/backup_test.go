@@ -1,0 +1,107 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExportRestoreEmbedded runs quire export and quire restore while a
+// server holds the embedded store: they go through its admin API, and the
+// server reads and writes the archive.
+func TestExportRestoreEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	cfg, lmtpAddr, _ := writeConfig(t, t.TempDir())
+	bin := buildQuire(t)
+	startServer(t, bin, cfg, lmtpAddr)
+	exportRestore(t, cfg, lmtpAddr, "erin@example.org")
+}
+
+// TestExportRestoreCassandra runs them on the cluster directly, beside a
+// running server.
+func TestExportRestoreCassandra(t *testing.T) {
+	addr := cassandraAddr(t)
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	cfg, lmtpAddr := casConfig(t, addr)
+	bin := buildQuire(t)
+	startServer(t, bin, cfg, lmtpAddr)
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	exportRestore(t, cfg, lmtpAddr, "bak"+hex.EncodeToString(r[:])+"@example.org")
+}
+
+// exportRestore delivers two messages, exports the user, deletes it,
+// restores it (recreated with INBOX's UIDVALIDITY, UIDNEXT and UIDs), and
+// restores again (nothing added).
+func exportRestore(t *testing.T, cfg, lmtpAddr, user string) {
+	t.Helper()
+	mustRun := func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := quire(t, stdin, append(args, "--config", cfg)...)
+		if err != nil {
+			t.Fatalf("quire %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	mustRun("pw\n", "user", "add", user, "--password-stdin")
+	tp := lmtpSession(t, lmtpAddr)
+	for _, body := range []string{"Subject: one\r\n\r\nfirst\r\n", "Subject: two\r\n\r\nsecond\r\n"} {
+		if ok, err := deliver(tp, user, body); !ok || err != nil {
+			t.Fatalf("delivery: %v %v", ok, err)
+		}
+	}
+	inbox := func() []string {
+		t.Helper()
+		for _, l := range strings.Split(mustRun("", "mailbox", "list", user), "\n") {
+			if f := strings.Fields(l); len(f) == 7 && f[0] == "INBOX" {
+				return f[:6] // all but HIGHESTMODSEQ, which a restore raises
+			}
+		}
+		t.Fatal("mailbox list has no INBOX line")
+		return nil
+	}
+	before := inbox()
+	if before[1] != "2" || before[5] != "3" {
+		t.Fatalf("INBOX before export: %q, want 2 messages, UIDNEXT 3", before)
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	mustRun("", "export", user, dir)
+	uidlist, err := os.ReadFile(filepath.Join(dir, "dovecot-uidlist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(uidlist)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "3 V"+before[4]+" N3 ") ||
+		!strings.HasPrefix(lines[1], "1 :") || !strings.HasPrefix(lines[2], "2 :") {
+		t.Fatalf("dovecot-uidlist:\n%s", uidlist)
+	}
+	mustRun("", "user", "del", user)
+	out := mustRun("", "restore", user, dir)
+	if !strings.Contains(out, "restored "+user) {
+		t.Fatalf("restore said:\n%s", out)
+	}
+	if after := inbox(); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Fatalf("INBOX after restore %q, want %q", after, before)
+	}
+	// Over the user it restored: every body is there, nothing is added.
+	out = mustRun("", "restore", user, dir)
+	found := false
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		found = found || strings.Join(f, " ") == "INBOX 0 2 "+before[4]+" 2"
+	}
+	if !found {
+		t.Fatalf("second restore: want INBOX with 0 restored, 2 skipped, offset 2 (UIDNEXT - 1):\n%s", out)
+	}
+	if after := inbox(); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Fatalf("INBOX after a second restore %q, want %q", after, before)
+	}
+	mustRun("", "user", "del", user)
+}
