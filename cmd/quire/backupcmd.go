@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -33,12 +34,16 @@ func (c *cli) exportUser(ctx context.Context, args []string) error {
 // restoreUser adds an archive to a user's mailboxes.
 func (c *cli) restoreUser(ctx context.Context, args []string) error {
 	fs, cfgPath := adminFlags("restore")
+	offset := fs.Uint("uid-offset", 0, "add N to every restored UID and UIDNEXT, and raise MODSEQs as much: for an archive older than what clients saw (a restored snapshot)")
 	return c.withAdmin(ctx, fs, cfgPath, args, 2, "ADDRESS DIR", nil, func(a adminapi.Admin, pos []string) error {
 		dir, err := filepath.Abs(pos[1])
 		if err != nil {
 			return err
 		}
-		rep, err := a.Restore(ctx, pos[0], dir)
+		if *offset > math.MaxUint32 {
+			return fmt.Errorf("restore: --uid-offset %d: at most %d", *offset, uint32(math.MaxUint32))
+		}
+		rep, err := a.Restore(ctx, pos[0], dir, backup.Options{UIDOffset: uint32(*offset)})
 		if err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ func commands() []command {
 		{users, "mailbox list", "ADDRESS", "mailboxes with message, unseen and size totals", (*cli).mailboxList},
 
 		{bak, "export", "ADDRESS DIR", "write a user's mailboxes to DIR (new or empty): a Dovecot Maildir, plus quire-backup.json", (*cli).exportUser},
-		{bak, "restore", "ADDRESS DIR", "add an export to a user's mailboxes: UIDs kept in new mailboxes, offset above existing ones", (*cli).restoreUser},
+		{bak, "restore", "ADDRESS DIR [--uid-offset N]", "add an export to a user's mailboxes: UIDs kept in new mailboxes, offset above existing ones", (*cli).restoreUser},
 
 		{search, "isc convert", "FILE [--type CT] [--charset CS]", "print the text search will find in a file (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)", (*cli).iscConvert},
 		{search, "isc serve", "[--listen ADDR] [--tls]", "run the converter as an HTTP service", (*cli).iscServe},

@@ -59,7 +59,7 @@ type Admin interface {
 	// not exist or be empty (internal/backup).
 	Export(ctx context.Context, address, dir string) (backup.Report, error)
 	// Restore adds the archive at dir to the user's mailboxes.
-	Restore(ctx context.Context, address, dir string) (backup.Report, error)
+	Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error)
 }
 
 // Local returns an Admin that works on s directly.
@@ -161,6 +161,6 @@ func (l local) Export(ctx context.Context, address, dir string) (backup.Report, 
 	return backup.Export(ctx, l.s, address, dir)
 }
 
-func (l local) Restore(ctx context.Context, address, dir string) (backup.Report, error) {
-	return backup.Restore(ctx, l.s, address, dir)
+func (l local) Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error) {
+	return backup.Restore(ctx, l.s, address, dir, opt)
 }

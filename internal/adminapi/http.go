@@ -25,6 +25,7 @@ type request struct {
 	Messages     int64  `json:"messages"`
 	MailHost     string `json:"mailhost,omitempty"`
 	Dir          string `json:"dir,omitempty"`
+	UIDOffset    uint32 `json:"uid_offset,omitempty"`
 }
 
 type reply struct {
@@ -124,7 +125,7 @@ func Handler(a Admin, token string) http.Handler {
 		if !filepath.IsAbs(q.Dir) {
 			return reply{}, fmt.Errorf("adminapi: restore: directory %q is not an absolute path", q.Dir)
 		}
-		rep, err := a.Restore(ctx, q.Address, q.Dir)
+		rep, err := a.Restore(ctx, q.Address, q.Dir, backup.Options{UIDOffset: q.UIDOffset})
 		return reply{Backup: &rep}, err
 	})
 	return mux
@@ -219,8 +220,8 @@ func (r remote) Export(ctx context.Context, address, dir string) (backup.Report,
 	return *rep.Backup, err
 }
 
-func (r remote) Restore(ctx context.Context, address, dir string) (backup.Report, error) {
-	rep, err := r.callWith(ctx, r.long, "restore", request{Address: address, Dir: dir})
+func (r remote) Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error) {
+	rep, err := r.callWith(ctx, r.long, "restore", request{Address: address, Dir: dir, UIDOffset: opt.UIDOffset})
 	if rep.Backup == nil {
 		return backup.Report{}, err
 	}

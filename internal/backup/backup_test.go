@@ -194,7 +194,7 @@ func TestRoundTrip(t *testing.T) {
 	// The user does not exist: the restore recreates it, password hash,
 	// INBOX's UIDVALIDITY and all.
 	dst := openStore(t, t.TempDir())
-	if _, err := backup.Restore(ctx, dst, addr, dir); err != nil {
+	if _, err := backup.Restore(ctx, dst, addr, dir, backup.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	u2, err := dst.User(ctx, addr)
@@ -213,7 +213,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// Restoring again finds every body in place and adds nothing.
-	rep, err = backup.Restore(ctx, dst, addr, dir)
+	rep, err = backup.Restore(ctx, dst, addr, dir, backup.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestRestoreIntoAddedUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := snapshot(t, dst, u)
-	rep, err := backup.Restore(ctx, dst, addr, dir)
+	rep, err := backup.Restore(ctx, dst, addr, dir, backup.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestRestoreOverExisting(t *testing.T) {
 		t.Fatal(err)
 	}
 	mid := snapshot(t, s, u)["INBOX"]
-	rep, err := backup.Restore(ctx, s, addr, dir)
+	rep, err := backup.Restore(ctx, s, addr, dir, backup.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,4 +400,43 @@ func TestExportFiles(t *testing.T) {
 			t.Fatalf("folder %s: %v", d, err)
 		}
 	}
+}
+
+// TestRestoreUIDOffset restores into a fresh store with the
+// disaster-recovery increment: every mailbox with messages keeps its
+// UIDVALIDITY with UIDs and UIDNEXT raised by the offset and MODSEQs above
+// the archive's by as much; a mailbox without messages, whose raised
+// UIDNEXT nothing could carry, gets a fresh UIDVALIDITY.
+func TestRestoreUIDOffset(t *testing.T) {
+	ctx := context.Background()
+	src := openStore(t, t.TempDir())
+	before := snapshot(t, src, fill(t, src))
+	dir := filepath.Join(t.TempDir(), "export")
+	if _, err := backup.Export(ctx, src, addr, dir); err != nil {
+		t.Fatal(err)
+	}
+	dst := openStore(t, t.TempDir())
+	const off = 100000
+	if _, err := backup.Restore(ctx, dst, addr, dir, backup.Options{UIDOffset: off}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := dst.User(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot(t, dst, u)
+	for name, b := range before {
+		a := after[name]
+		if len(b.Messages) == 0 {
+			if a.UIDValidity == b.UIDValidity {
+				t.Errorf("%s: empty, kept UIDVALIDITY %d with UIDNEXT %d", name, a.UIDValidity, a.UIDNext)
+			}
+			continue
+		}
+		if a.UIDValidity != b.UIDValidity || a.UIDNext != b.UIDNext+off || a.ModSeq <= b.ModSeq+off {
+			t.Errorf("%s: UIDVALIDITY %d UIDNEXT %d HIGHESTMODSEQ %d; want %d, %d, above %d",
+				name, a.UIDValidity, a.UIDNext, a.ModSeq, b.UIDValidity, b.UIDNext+off, b.ModSeq+off)
+		}
+	}
+	compare(t, before, after, off, "")
 }

@@ -18,13 +18,25 @@ import (
 // makes them visible.
 const restoreBatch = 64
 
+// Options tune a restore.
+type Options struct {
+	// UIDOffset is added to every restored UID and UIDNEXT, and raises the
+	// MODSEQs as much, on top of the offset a mailbox that has held
+	// messages gets anyway: the disaster-recovery increment (James's
+	// uid.modseq.increment) for an archive older than what clients saw,
+	// such as one exported from a restored Cassandra snapshot. Archived
+	// mailboxes without messages then get a fresh UIDVALIDITY, as nothing
+	// can carry their raised UIDNEXT.
+	UIDOffset uint32
+}
+
 // Restore adds the archive at dir to the mailboxes of the user address,
 // who must exist, as the package documentation describes. The mailboxes
 // are restored one at a time, each in batches of restoreBatch messages;
 // an error leaves the batches before it restored, and running Restore
 // again completes the work without duplicating them (the rest of such a
 // mailbox then gets offset UIDs: it has held messages).
-func Restore(ctx context.Context, s *store.Store, address, dir string) (Report, error) {
+func Restore(ctx context.Context, s *store.Store, address, dir string, opt Options) (Report, error) {
 	var rep Report
 	meta, err := readMeta(dir)
 	if err != nil {
@@ -36,7 +48,7 @@ func Restore(ctx context.Context, s *store.Store, address, dir string) (Report, 
 		// cannot be replaced later), get the archive's UIDVALIDITY.
 		uv := make(map[string]uint32)
 		for _, mm := range meta.Mailboxes {
-			if keepUIDs(mm, len(mm.Messages) > 0) {
+			if keepUIDs(mm, len(mm.Messages) > 0, opt.UIDOffset) {
 				uv[mm.Name] = mm.UIDValidity
 			}
 		}
@@ -57,7 +69,7 @@ func Restore(ctx context.Context, s *store.Store, address, dir string) (Report, 
 				name = mm.Name
 			}
 		}
-		mr, err := restoreMailbox(ctx, s, u, dir, name, meta)
+		mr, err := restoreMailbox(ctx, s, u, dir, name, meta, opt.UIDOffset)
 		if err != nil {
 			return rep, fmt.Errorf("backup: restore %s: %w", name, err)
 		}
@@ -94,7 +106,7 @@ func Restore(ctx context.Context, s *store.Store, address, dir string) (Report, 
 }
 
 // restoreMailbox restores the folder of mailbox name.
-func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta) (MailboxReport, error) {
+func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta, extra uint32) (MailboxReport, error) {
 	f, err := maildir.ReadFolder(filepath.Join(root, maildir.FolderDir(name)))
 	if err != nil {
 		return MailboxReport{}, err
@@ -115,21 +127,26 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		}
 	}
 	mm.UIDNext = uidNext
-	mb, offset, have, err := target(ctx, s, u, name, mm, len(f.Messages) > 0)
+	mb, offset, have, err := target(ctx, s, u, name, mm, len(f.Messages) > 0, extra)
 	if err != nil {
 		return MailboxReport{}, err
 	}
+	if uint64(offset)+uint64(extra) > math.MaxUint32 {
+		return MailboxReport{}, fmt.Errorf("the UID offset %d + %d passes 2^32-1", offset, extra)
+	}
+	offset += extra
+	floor := mail.ModSeq(mm.HighestModSeq + uint64(extra))
 	rep := MailboxReport{Name: name, UIDValidity: mb.UIDValidity, UIDOffset: offset}
 	if uint64(uidNext)+uint64(offset) > math.MaxUint32 {
 		return rep, fmt.Errorf("UIDs up to %d with the offset %d pass 2^32-1: the mailbox cannot take them", uidNext, offset)
 	}
-	extra := make(map[uint32]MessageMeta, len(mm.Messages))
+	byUID := make(map[uint32]MessageMeta, len(mm.Messages))
 	for _, m := range mm.Messages {
-		extra[m.UID] = m
+		byUID[m.UID] = m
 	}
 	var batch []store.RestoredMessage
 	for _, m := range f.Messages {
-		rm, err := readMessage(ctx, s, f.Keywords, m, extra[m.UID])
+		rm, err := readMessage(ctx, s, f.Keywords, m, byUID[m.UID])
 		if err != nil {
 			return rep, err
 		}
@@ -141,7 +158,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		// A full batch is committed once another message follows it, so
 		// that the last AppendAt is the one that raises UIDNEXT.
 		if len(batch) == restoreBatch {
-			if err := s.AppendAt(ctx, mb, batch, 0, mail.ModSeq(mm.HighestModSeq)); err != nil {
+			if err := s.AppendAt(ctx, mb, batch, 0, floor); err != nil {
 				return rep, err
 			}
 			rep.Messages += len(batch)
@@ -150,7 +167,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		batch = append(batch, rm)
 	}
 	if len(batch) > 0 {
-		if err := s.AppendAt(ctx, mb, batch, mail.UID(uidNext+offset), mail.ModSeq(mm.HighestModSeq)); err != nil {
+		if err := s.AppendAt(ctx, mb, batch, mail.UID(uidNext+offset), floor); err != nil {
 			return rep, err
 		}
 		rep.Messages += len(batch)
@@ -160,17 +177,18 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 
 // keepUIDs reports whether an archived mailbox is restored, where it
 // can be, with its UIDVALIDITY and UIDs: not when its UIDVALIDITY is
-// unknown, nor when it has no message to carry its UIDNEXT (AppendAt
-// raises UIDNEXT with a commit of messages).
-func keepUIDs(mm MailboxMeta, hasMessages bool) bool {
-	return mm.UIDValidity != 0 && (hasMessages || mm.UIDNext <= 1)
+// unknown, nor when it has no message to carry its UIDNEXT, or its UIDNEXT
+// raised by the extra offset (AppendAt raises UIDNEXT with a commit of
+// messages).
+func keepUIDs(mm MailboxMeta, hasMessages bool, extra uint32) bool {
+	return mm.UIDValidity != 0 && (hasMessages || (mm.UIDNext <= 1 && extra == 0))
 }
 
 // target finds or makes the mailbox an archived one is restored into, and
 // returns it with the offset its UIDs get and the bodies it holds (which
 // are not restored again).
-func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool) (store.Mailbox, uint32, map[store.BlobID]bool, error) {
-	keep := keepUIDs(mm, hasMessages)
+func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, extra uint32) (store.Mailbox, uint32, map[store.BlobID]bool, error) {
+	keep := keepUIDs(mm, hasMessages, extra)
 	mb, err := s.Mailbox(ctx, u, name)
 	if errors.Is(err, mail.ErrNoSuchMailbox) {
 		if keep {
