@@ -164,10 +164,9 @@ ssl = no
 		qname := strings.ReplaceAll(name, "\u2024", ".")
 		b := want[qname]
 		var got boxSnap
-		got.UIDValidity, got.UIDNext = b.UIDValidity, b.UIDNext
 		ref := strings.ReplaceAll(imapwire.EncodeMailbox(name), "/", ".")
 		for _, r := range c.run(`SELECT "` + ref + `"`) {
-			if code := r.code(); code != nil && len(code) == 2 {
+			if code := r.code(); len(code) == 2 {
 				n, _ := strconv.ParseUint(code[1].a, 10, 32)
 				switch code[0].a {
 				case "UIDVALIDITY":
