@@ -15,7 +15,9 @@
 //     the archive's. A client that cached the mailbox before the loss finds
 //     it as it was. (An archived mailbox without messages but with UIDNEXT
 //     above 1 cannot be given its UIDNEXT without a message, so it gets a
-//     fresh UIDVALIDITY instead, which tells clients to forget their cache.)
+//     fresh UIDVALIDITY above the archive's instead, which tells clients
+//     to forget their cache. A never-used mailbox the archive has nothing
+//     for keeps its own.)
 //   - A mailbox that has held messages keeps its UIDVALIDITY, and the
 //     archive's messages are added with their UIDs raised by an offset,
 //     UIDNEXT - 1 of the mailbox before the restore, so they land above

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/maildir"
@@ -50,6 +51,8 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 		for _, mm := range meta.Mailboxes {
 			if keepUIDs(mm, len(mm.Messages) > 0, opt.UIDOffset) {
 				uv[mm.Name] = mm.UIDValidity
+			} else {
+				uv[mm.Name] = above(uint32(time.Now().Unix()), mm)
 			}
 		}
 		u, err = s.CreateUserAt(ctx, address, meta.PasswordHash, uv)
@@ -184,6 +187,17 @@ func keepUIDs(mm MailboxMeta, hasMessages bool, extra uint32) bool {
 	return mm.UIDValidity != 0 && (hasMessages || (mm.UIDNext <= 1 && extra == 0))
 }
 
+// above returns fresh, a new UIDVALIDITY, raised above the archived
+// mailbox's if need be: a mailbox whose UIDs do not persist must show
+// clients a greater UIDVALIDITY (RFC 9051 2.3.1.1), and a fresh value can
+// equal an archived one made in the same second on another store.
+func above(fresh uint32, mm MailboxMeta) uint32 {
+	if mm.UIDValidity < math.MaxUint32 {
+		return max(fresh, mm.UIDValidity+1)
+	}
+	return fresh
+}
+
 // target finds or makes the mailbox an archived one is restored into, and
 // returns it with the offset its UIDs get and the bodies it holds (which
 // are not restored again).
@@ -191,11 +205,15 @@ func target(ctx context.Context, s *store.Store, u store.User, name string, mm M
 	keep := keepUIDs(mm, hasMessages, extra)
 	mb, err := s.Mailbox(ctx, u, name)
 	if errors.Is(err, mail.ErrNoSuchMailbox) {
-		if keep {
-			mb, err = s.CreateMailboxAt(ctx, u, name, mm.SpecialUse, mm.UIDValidity)
-		} else {
-			mb, err = s.CreateMailbox(ctx, u, name, mm.SpecialUse)
+		uv := mm.UIDValidity
+		if !keep {
+			v, err := s.Backend().NextUIDValidity(ctx, u.ID)
+			if err != nil {
+				return mb, 0, nil, err
+			}
+			uv = above(v, mm)
 		}
+		mb, err = s.CreateMailboxAt(ctx, u, name, mm.SpecialUse, uv)
 		return mb, 0, nil, err
 	}
 	if err != nil {
