@@ -15,6 +15,7 @@ import (
 	"github.com/quiremail/quire/internal/backup"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/backendtest"
 	"github.com/quiremail/quire/internal/store/embedded"
 )
 
@@ -101,10 +102,13 @@ func put(t *testing.T, s *store.Store, raw string, date time.Time, flags ...stri
 // in UIDs, CRLF and LF bodies, system flags and keywords (more than a
 // Maildir file name can hold in one folder), nested and non-ASCII and
 // dotted names, subscriptions and a quota.
-func fill(t *testing.T, s *store.Store) store.User {
+func fill(t *testing.T, s *store.Store) store.User { t.Helper(); return fillAs(t, s, addr) }
+
+// fillAs is fill for the user address.
+func fillAs(t *testing.T, s *store.Store, address string) store.User {
 	t.Helper()
 	ctx := context.Background()
-	u, err := s.CreateUser(ctx, addr, "{PLAIN}pw")
+	u, err := s.CreateUser(ctx, address, "{PLAIN}pw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,4 +454,34 @@ func TestRestoreUIDOffset(t *testing.T) {
 		}
 	}
 	compare(t, before, after, off, nil)
+}
+
+// TestDeleteAndRestore exports a user, deletes it and restores it, on
+// each backend (Cassandra too, when QUIRE_TEST_CASSANDRA names a node):
+// the user comes back whole, as in TestRoundTrip.
+func TestDeleteAndRestore(t *testing.T) {
+	backendtest.Run(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		address := backendtest.Address("bak")
+		u := fillAs(t, s, address)
+		before := snapshot(t, s, u)
+		dir := filepath.Join(t.TempDir(), "export")
+		if _, err := backup.Export(ctx, s, address, dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := backup.Restore(ctx, s, address, dir, backup.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		u2, err := s.User(ctx, address)
+		if err != nil || u2.ID == u.ID {
+			t.Fatalf("restored user %+v, %v: want a new user", u2, err)
+		}
+		compare(t, before, snapshot(t, s, u2), 0, nil)
+		if err := s.DeleteUser(ctx, u2); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
