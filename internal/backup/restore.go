@@ -32,7 +32,8 @@ type Options struct {
 }
 
 // Restore adds the archive at dir to the mailboxes of the user address,
-// who must exist, as the package documentation describes. The mailboxes
+// as the package documentation describes; a missing user is recreated
+// with the archive's password hash. The mailboxes
 // are restored one at a time, each in batches of restoreBatch messages;
 // an error leaves the batches before it restored, and running Restore
 // again completes the work without duplicating them (the rest of such a
@@ -44,7 +45,10 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 		return rep, err
 	}
 	u, err := s.User(ctx, address)
-	if errors.Is(err, mail.ErrNoSuchUser) && meta.PasswordHash != "" {
+	if errors.Is(err, mail.ErrNoSuchUser) && meta.PasswordHash == "" {
+		return rep, fmt.Errorf("%w, and the archive has no password hash to recreate it: create it with quire user add", err)
+	}
+	if errors.Is(err, mail.ErrNoSuchUser) {
 		// Recreated as it was: its default mailboxes, INBOX included (which
 		// cannot be replaced later), get the archive's UIDVALIDITY.
 		uv := make(map[string]uint32)
@@ -58,7 +62,7 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 		u, err = s.CreateUserAt(ctx, address, meta.PasswordHash, uv)
 	}
 	if err != nil {
-		return rep, fmt.Errorf("%w (the archive has no password hash to recreate the user: create it with quire user add)", err)
+		return rep, err
 	}
 	names, err := maildir.Folders(dir)
 	if err != nil {
