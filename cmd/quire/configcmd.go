@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/store/cassandra"
@@ -85,8 +87,11 @@ func (c *cli) configGet(_ context.Context, args []string) error {
 	return nil
 }
 
-// configSet changes one key and writes the whole file back (secrets
-// included), through a temporary file and a rename.
+// configSet changes one key in the file in place (config.Edit): comments,
+// order and every other line stay as they were, and no default is
+// written. The new file replaces the old through a temporary file and a
+// rename, with the old one's mode and owner; a symlink is followed, so
+// the file it points at is the one changed.
 func (c *cli) configSet(_ context.Context, args []string) error {
 	pos, path, _, err := configFlags("config set", args, false)
 	if err == nil {
@@ -98,30 +103,22 @@ func (c *cli) configSet(_ context.Context, args []string) error {
 	if path == "" {
 		return errors.New("config set: give --config FILE, the file to change")
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
 	}
-	if err := cfg.Set(pos[0], pos[1]); err != nil {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config set: %w", err)
+	}
+	out, cfg, err := config.Edit(data, pos[0], pos[1])
+	if err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dirOf(path), ".quire-config-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := cfg.Dump(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
+	if err := replaceFile(path, out); err != nil {
+		return fmt.Errorf("config set: %w", err)
 	}
 	shown := pos[1]
 	if config.Secret(pos[0]) {
@@ -131,20 +128,47 @@ func (c *cli) configSet(_ context.Context, args []string) error {
 	return nil
 }
 
+// replaceFile writes data to path through a temporary file in the same
+// directory and a rename, keeping path's mode and owner.
+func replaceFile(path string, data []byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".quire-config-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(fi.Mode().Perm()); err != nil {
+		f.Close()
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid()) {
+		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			f.Close()
+			return fmt.Errorf("cannot keep the owner of %s (uid %d, gid %d): %w; run config set as that user or root", path, st.Uid, st.Gid, err)
+		}
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
 func nameOr(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[:i+1]
-		}
-	}
-	return "."
 }
 
 // initSchema creates the Cassandra keyspaces and tables, printing the CQL.

@@ -57,3 +57,57 @@ func TestConfigSecretsMasked(t *testing.T) {
 		t.Fatalf("the file after config set:\n%s", file)
 	}
 }
+
+// TestConfigSetInPlace: config set changes one line of the shipped
+// example and nothing else (comments, order, no hostname or other
+// default written), keeps the file's mode, and follows a symlink (issue
+// 19, item 5). Before, it rewrote the whole file from the effective
+// configuration.
+func TestConfigSetInPlace(t *testing.T) {
+	orig, err := os.ReadFile("../../examples/all-in-one.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "quire.toml")
+	if err := os.WriteFile(file, orig, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.toml")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	const from, to = "max_recipients = 100\n", "max_recipients = 7\n"
+	if !strings.Contains(string(orig), from) {
+		t.Fatalf("examples/all-in-one.toml no longer has %q", from)
+	}
+	if out, err := quire(t, "", "config", "set", "lmtp.max_recipients", "7", "--config", link); err != nil || out != file+": lmtp.max_recipients = 7\n" {
+		t.Fatalf("config set: %v %q", err, out)
+	}
+	got, _ := os.ReadFile(file)
+	if want := strings.Replace(string(orig), from, to, 1); string(got) != want {
+		t.Fatalf("after config set the file is\n%s\nwant\n%s", got, want)
+	}
+	if fi, err := os.Lstat(file); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode after config set: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v", err)
+	}
+	// A key the file leaves out is added to its table, after its last key.
+	if _, err := quire(t, "", "config", "set", "http.admin_token_file", "/run/quire/admin.token", "--config", file); err != nil {
+		t.Fatal(err)
+	}
+	got2, _ := os.ReadFile(file)
+	const last = "# admin_token_file = \"/run/quire/admin.token\"\n"
+	if want := strings.Replace(string(got), last, last+"admin_token_file = \"/run/quire/admin.token\"\n", 1); string(got2) != want {
+		t.Fatalf("after adding a key the file is\n%s\nwant\n%s", got2, want)
+	}
+	// A value Validate refuses leaves the file alone.
+	if _, err := quire(t, "", "config", "set", "lmtp.max_recipients", "0", "--config", file); err == nil {
+		t.Fatal("config set accepted lmtp.max_recipients = 0")
+	}
+	if got3, _ := os.ReadFile(file); string(got3) != string(got2) {
+		t.Fatal("a refused config set changed the file")
+	}
+}

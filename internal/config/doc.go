@@ -5,9 +5,13 @@
 // plain values (addresses, sizes, durations) to the packages it wires
 // together, so no other package depends on the file's shape. A Config is
 // immutable after Load: callers pass it by value and never modify it, and the
-// only mutator, Set, exists for "quire config set", which edits a copy and
-// writes it back. Set replaces a list wholesale, so it never changes a list
-// another copy shares.
+// only mutator, Set, works on a copy for Edit, and replaces a list
+// wholesale, so it never changes a list another copy shares.
+//
+// Edit is "quire config set": it changes the one value in the file's
+// text (or adds the one key) and keeps everything else byte for byte, so
+// comments survive and no default (such as this host's name) is written
+// into a file that may be copied to other hosts.
 //
 // Every key is a tagged struct field; the dotted key a user writes is the
 // path of toml tags, so the struct is the one list of keys. Parse and Load

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,50 @@ func FuzzParse(f *testing.F) {
 			if !reflect.DeepEqual(c, d) {
 				t.Fatalf("Set(%s, %q) changed the config", k, v)
 			}
+		}
+	})
+}
+
+// FuzzEdit checks that Edit never panics, that what it writes parses to
+// the Config Set makes, and that it keeps every comment line of the file,
+// in order.
+func FuzzEdit(f *testing.F) {
+	files, _ := filepath.Glob("../../examples/*.toml")
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data, uint16(3), "42")
+			f.Add(data, uint16(12), "a:9042, b")
+		}
+	}
+	f.Add([]byte("[store]\npurge.enable = true\n[store.storehostlist]\neast = ['a']\n"), uint16(5), `{ west = ["b"] }`)
+	f.Add([]byte("store = { dbtype = \"embedded\" }\n"), uint16(4), "x")
+	f.Add([]byte("[imap]\nlisten = [ # c\n \"a:1\", '''b:2''',\n]\n"), uint16(40), "true")
+	keys := Keys()
+	f.Fuzz(func(t *testing.T, data []byte, k uint16, value string) {
+		if _, err := Parse(data); err != nil {
+			return
+		}
+		key := keys[int(k)%len(keys)]
+		out, c, err := Edit(data, key, value)
+		if err != nil {
+			return
+		}
+		if got, err := Parse(out); err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("Edit(%s, %q) wrote a file that does not parse to its Config (%v):\n%s", key, value, err, out)
+		}
+		var comments []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if t := strings.TrimSpace(l); strings.HasPrefix(t, "#") {
+				comments = append(comments, t)
+			}
+		}
+		rest := string(out)
+		for _, cm := range comments {
+			i := strings.Index(rest, cm)
+			if i < 0 {
+				t.Fatalf("Edit(%s, %q) lost the comment %q:\n%s", key, value, cm, out)
+			}
+			rest = rest[i+len(cm):]
 		}
 	})
 }
