@@ -35,7 +35,7 @@ func commands() []command {
 		{server, "serve", "", "run the IMAP/POP3/LMTP access host", (*cli).serve},
 		{server, "init", "[--print]", "create keyspaces and tables (Cassandra) and print the CQL", (*cli).initSchema},
 
-		{conf, "config check", "", "validate the configuration file", (*cli).configCheck},
+		{conf, "config check", "[--offline]", "validate the configuration file: errors, a listener nobody can log in on, warnings (with Cassandra: RF against its nodes)", (*cli).configCheck},
 		{conf, "config dump", "[--show-secrets]", "print the effective configuration, defaults filled in; passwords and secrets masked", (*cli).configDump},
 		{conf, "config get", "KEY [--show-secrets]", "print one key's value (a secret only with --show-secrets)", (*cli).configGet},
 		{conf, "config set", "KEY VALUE --config FILE", "change one key in the file", (*cli).configSet},

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/quiremail/quire/internal/config"
@@ -29,19 +31,112 @@ func configFlags(name string, args []string, secrets bool) (pos []string, path s
 	return pos, *cfgPath, show, err
 }
 
-func (c *cli) configCheck(_ context.Context, args []string) error {
-	pos, path, _, err := configFlags("config check", args, false)
+// configCheck validates the file, fails when a protocol listens where
+// nobody can log in, and prints warnings: settings that contradict each
+// other (config.Warnings) and, on Cassandra unless --offline, replication
+// factors above the nodes the cluster has.
+func (c *cli) configCheck(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("config check")
+	offline := fs.Bool("offline", false, "do not connect to Cassandra (its replication factors are then not compared with its nodes)")
+	pos, err := parse(fs, args)
 	if err == nil {
 		err = want(pos, 0, "no arguments")
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := loadConfig(path); err != nil {
+	path := *cfgPath
+	cfg, err := loadConfig(path)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%s: ok\n", nameOr(path, "defaults"))
+	if err := cfg.LoginCheck(); err != nil {
+		return err
+	}
+	warns := cfg.Warnings()
+	if cfg.Store.DBType == "cassandra" && !*offline {
+		warns = append(warns, rfWarnings(ctx, cfg)...)
+	}
+	name := nameOr(path, "defaults")
+	for _, w := range warns {
+		fmt.Fprintf(c.stdout, "%s: warning: %s\n", name, w)
+	}
+	if len(warns) > 0 {
+		fmt.Fprintf(c.stdout, "%s: ok, with %d warning(s)\n", name, len(warns))
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "%s: ok\n", name)
 	return nil
+}
+
+// rfWarnings compares each keyspace's replication factor with the nodes
+// its cluster has (in its data center, with NetworkTopologyStrategy), as
+// the keyspace's connect points report them.
+func rfWarnings(ctx context.Context, cfg Config) []string {
+	log := slog.New(slog.DiscardHandler)
+	o := cassandraOptions(cfg, log)
+	nts := o.Strategy == cassandra.NetworkTopology
+	type result struct {
+		nodes map[string]int
+		err   error
+	}
+	seen := map[string]result{}
+	var warns []string
+	for _, k := range []struct {
+		name string
+		ks   cassandra.KeyspaceOptions
+	}{{"meta", o.Meta}, {"msg", o.Msg}, {"cache", o.Cache}} {
+		where := strings.Join(k.ks.ConnectPoints, ",")
+		r, ok := seen[where]
+		if !ok {
+			cctx, cancel := context.WithTimeout(ctx, cfg.Store.CasConnectTimeout.Duration()+cfg.Store.CasRequestTimeout.Duration())
+			r.nodes, r.err = cassandra.Nodes(cctx, o, k.ks)
+			cancel()
+			seen[where] = r
+			if r.err != nil {
+				warns = append(warns, fmt.Sprintf("could not ask Cassandra at %s how many nodes it has, to compare with the replication factors: %v (config check --offline skips this)", where, r.err))
+			}
+		}
+		if r.err != nil {
+			continue
+		}
+		rfKey := "store.cas" + k.name + "rf"
+		if !nts {
+			total := 0
+			for _, n := range r.nodes {
+				total += n
+			}
+			if k.ks.RF > total {
+				warns = append(warns, fmt.Sprintf("%s = %d but the cluster at %s has %d node(s): writes at QUORUM fail, and each row has only %d replica(s); lower %s or add nodes",
+					rfKey, k.ks.RF, where, total, total, rfKey))
+			}
+			continue
+		}
+		n := r.nodes[k.ks.DataCenter]
+		switch {
+		case n == 0:
+			warns = append(warns, fmt.Sprintf("store.cas%sdc = %q but the cluster at %s has no such data center (it has %s); set store.cas%sdc to one of them",
+				k.name, k.ks.DataCenter, where, dcList(r.nodes), k.name))
+		case k.ks.RF > n:
+			warns = append(warns, fmt.Sprintf("%s = %d but data center %q of the cluster at %s has %d node(s): writes at LOCAL_QUORUM fail; lower %s or add nodes",
+				rfKey, k.ks.RF, k.ks.DataCenter, where, n, rfKey))
+		}
+	}
+	return warns
+}
+
+// dcList writes the data centers and their node counts, sorted.
+func dcList(nodes map[string]int) string {
+	names := make([]string, 0, len(nodes))
+	for dc := range nodes {
+		names = append(names, dc)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, dc := range names {
+		parts[i] = fmt.Sprintf("%q: %d node(s)", dc, nodes[dc])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // configDump prints every key; secrets read config.Mask unless

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -12,19 +11,6 @@ import (
 	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
 )
-
-// tlsConfig loads tls.cert_file and tls.key_file, or returns nil when
-// they are not set (no STARTTLS/STLS, no implicit TLS listeners).
-func tlsConfig(cfg Config) (*tls.Config, error) {
-	if cfg.TLS.CertFile == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: load tls.cert_file %s and tls.key_file %s: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
 
 // authenticator is shared by IMAP and POP3, so failed logins on one delay
 // the other (login.free_failures, login.max_delay), and their password

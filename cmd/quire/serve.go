@@ -16,6 +16,7 @@ import (
 	"github.com/quiremail/quire/internal/netserve"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/pop3server"
+	"github.com/quiremail/quire/internal/sdnotify"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -24,7 +25,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, c.stderr)
+	log, level := newLevelLogger(cfg, c.stderr)
 	tuneGC(cfg, log)
 	sm := newServeMetrics(cfg)
 	b, err := openServeBackend(ctx, cfg, log, sm.cassandraObserver())
@@ -58,7 +59,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	go func() { ss.run(ictx); close(indexerDone) }()
 	defer func() { stopIndexer(); <-indexerDone }()
 	defer startLedger(ctx, st, log)() // uncertain commits of the Cassandra store
-	tc, err := tlsConfig(cfg)
+	tc, certs, err := tlsConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -189,6 +190,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "quire: create a user with:\n  echo 'PASSWORD' | %s user add you@example.org --password-stdin%s\n",
 		os.Args[0], configFlag(cfgPath))
 	ready.Ready()
+	// systemd (Type=notify): READY=1 now, RELOADING=1 and READY=1 around
+	// each SIGHUP reload (reload.go), STOPPING=1 at shutdown.
+	sd := sdnotify.New(os.Getenv("NOTIFY_SOCKET"))
+	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, log: log, notify: sd, cur: cfg})()
+	if err := sd.Ready("serving"); err != nil {
+		log.Warn("cannot tell the service manager we are ready", "err", err)
+	}
 	log.Info("serving", "dbtype", cfg.Store.DBType)
 	select {
 	case <-ctx.Done():
@@ -197,6 +205,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Error("listener failed", "err", err)
 	}
 	ready.Stopping()
+	_ = sd.Stopping("draining sessions")
 	grace := cfg.Server.ShutdownGrace.Duration()
 	log.Info("draining sessions", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
@@ -238,14 +247,4 @@ func configFlag(path string) string {
 		return ""
 	}
 	return " --config " + path
-}
-
-func newLogger(cfg Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: lvl}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
