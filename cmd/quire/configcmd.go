@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,6 +55,11 @@ func (c *cli) configCheck(ctx context.Context, args []string) error {
 		return err
 	}
 	warns := cfg.Warnings()
+	if cfg.TLS.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			warns = append(warns, fmt.Sprintf("tls.cert_file and tls.key_file: %v: serve does not start until they can be read (put the certificate's paths there)", err))
+		}
+	}
 	if cfg.Store.DBType == "cassandra" && !*offline {
 		warns = append(warns, rfWarnings(ctx, cfg)...)
 	}

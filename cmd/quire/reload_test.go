@@ -62,10 +62,11 @@ func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string
 }
 
 // peerSerial does a TLS handshake with addr and returns the serial number
-// of the certificate it offers.
+// of the certificate it offers, verified with roots (nil: not verified).
 func peerSerial(t *testing.T, addr string, roots *x509.CertPool) int64 {
 	t.Helper()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+	tc := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", InsecureSkipVerify: roots == nil}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tc)
 	if err != nil {
 		t.Fatalf("TLS handshake with %s: %v", addr, err)
 	}

@@ -265,6 +265,9 @@ func TestExamplesAreValid(t *testing.T) {
 		if err == nil {
 			err = c.Validate()
 		}
+		if err == nil {
+			err = c.LoginCheck() // issue 19: shipped examples let nobody log in
+		}
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
