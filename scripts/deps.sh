@@ -13,6 +13,8 @@ command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # Dovecot's IMAP server reads the Maildir "quire export" writes (internal/backup).
 [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+# systemd-analyze verify checks contrib/systemd's units (TestSystemdUnits).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 # The npm client imapflow, pinned in test/clients/package.json.
 npm_clients() {

@@ -14,6 +14,7 @@ import (
 	"github.com/quiremail/quire/internal/config"
 	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/metrics"
+	"github.com/quiremail/quire/internal/sdnotify"
 )
 
 // iscConvert prints what the converter ("indexed search converter")
@@ -104,8 +105,13 @@ func (c *cli) iscServe(ctx context.Context, args []string) error {
 			done <- srv.Serve(ln)
 		}
 	}()
+	sd := sdnotify.New(os.Getenv("NOTIFY_SOCKET")) // systemd Type=notify (contrib/systemd/quire-isc.service)
+	if err := sd.Ready("converting"); err != nil {
+		fmt.Fprintf(c.stderr, "quire: isc serve: %v\n", err)
+	}
 	select {
 	case <-ctx.Done():
+		_ = sd.Stopping("")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(sctx)
