@@ -37,6 +37,7 @@ func allowedImports() map[string][]string {
 		"internal/store/backendtest":   {"internal/store", "internal/store/embedded", "internal/store/cassandra"},
 		"internal/pop3server":          {"internal/store", "internal/mail", "internal/login", "internal/netserve"},
 		"internal/netserve":            {},
+		"internal/sdnotify":            {},
 		"internal/testkit":             {},
 		"internal/notify":              {"internal/mail", "internal/supervise"},
 		"internal/imapserver":          {"internal/store", "internal/mail", "internal/message", "internal/login", "internal/notify", "internal/netserve", "internal/imapserver/imapwire", "internal/imapserver/imapsearch", "internal/convert", "internal/search"},

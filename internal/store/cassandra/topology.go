@@ -23,11 +23,11 @@ func Nodes(ctx context.Context, o Options, k KeyspaceOptions) (map[string]int, e
 	defer s.Close()
 	nodes := map[string]int{}
 	var dc string
-	if err := s.Query("SELECT data_center FROM system.local").WithContext(ctx).Scan(&dc); err != nil {
+	if err := s.Query("SELECT data_center FROM system.local").ScanContext(ctx, &dc); err != nil {
 		return nil, fmt.Errorf("cassandra: read system.local at %v: %w", k.ConnectPoints, err)
 	}
 	nodes[dc]++
-	iter := s.Query("SELECT data_center FROM system.peers").WithContext(ctx).Iter()
+	iter := s.Query("SELECT data_center FROM system.peers").IterContext(ctx)
 	for iter.Scan(&dc) {
 		nodes[dc]++
 	}
