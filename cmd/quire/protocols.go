@@ -17,7 +17,9 @@ import (
 // checks share one memory budget (login.hash_memory, login.hash_wait) and
 // one cache (login.cache_ttl, login.cache_entries). Users are looked up
 // and verified through acc (directory.type).
-func authenticator(cfg Config, acc login.Accounts, log *slog.Logger) *login.Authenticator {
+//
+// The Guard is returned too: a reload changes its limits.
+func authenticator(cfg Config, acc login.Accounts, log *slog.Logger) (*login.Authenticator, *login.Guard) {
 	l := cfg.Login
 	g := login.NewGuard(login.GuardOptions{
 		FreeFailures: l.FreeFailures,
@@ -28,7 +30,7 @@ func authenticator(cfg Config, acc login.Accounts, log *slog.Logger) *login.Auth
 		HashWait:     l.HashWait.Duration(),
 		CacheTTL:     l.CacheTTL.Duration(),
 		CacheEntries: l.CacheEntries,
-	}, log)
+	}, log), g
 }
 
 func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *notify.Hub, tc *tls.Config, log *slog.Logger) imapserver.Options {

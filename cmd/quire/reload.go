@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/quiremail/quire/internal/config"
+	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/sdnotify"
 )
 
@@ -72,12 +73,16 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // reloader applies a changed configuration file to a running server (on
 // SIGHUP: systemctl reload). It applies what can change live: the TLS
 // certificate (read again even when its paths are the same, for a renewed
-// certificate) and log.level. Every other key that changed is logged as
-// needing a restart, by name (never by value: it may be a secret).
+// certificate), log.level, and the failed-login limits
+// (login.free_failures, login.max_delay). Every other key that changed is
+// logged as needing a restart, by name (never by value: it may be a
+// secret); the connection limits are among them, sized into the accept
+// loops when the servers are built.
 type reloader struct {
 	path   string         // the configuration file
 	level  *slog.LevelVar // log.level
 	certs  *certStore     // nil when the server started without TLS
+	guard  *login.Guard   // login.free_failures, login.max_delay
 	log    *slog.Logger
 	notify *sdnotify.Notifier
 
@@ -111,7 +116,7 @@ func (r *reloader) apply() error {
 	if err != nil {
 		return err
 	}
-	live := map[string]bool{"log.level": true}
+	live := map[string]bool{"log.level": true, "login.free_failures": true, "login.max_delay": true}
 	if r.certs != nil && next.TLS.CertFile != "" {
 		if err := r.certs.load(next); err != nil {
 			return err
@@ -124,6 +129,7 @@ func (r *reloader) apply() error {
 		r.log.Info("reload: log level changed", "from", r.level.Level(), "to", lvl)
 		r.level.Set(lvl)
 	}
+	r.guard.SetLimits(next.Login.FreeFailures, next.Login.MaxDelay.Duration())
 	var restart []string
 	for _, k := range config.Keys() {
 		a, _ := r.cur.Get(k)

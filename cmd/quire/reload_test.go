@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/sdnotify"
 	"github.com/quiremail/quire/internal/testkit"
 )
@@ -75,7 +76,7 @@ func peerSerial(t *testing.T, addr string, roots *x509.CertPool) int64 {
 }
 
 // TestReload: a reload swaps the certificate (the next handshake offers
-// the new one), sets the log level, names each other changed key as
+// the new one), sets the log level and the failed-login limits, names each other changed key as
 // needing a restart (at every reload until one), and on a bad file changes nothing; systemd
 // hears RELOADING=1 and READY=1 around each.
 func TestReload(t *testing.T) {
@@ -124,10 +125,11 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	r := &reloader{path: cfgFile, level: level, certs: certs, log: log, notify: sdnotify.New(sock), cur: cfg}
+	guard := login.NewGuard(login.GuardOptions{FreeFailures: cfg.Login.FreeFailures, MaxDelay: cfg.Login.MaxDelay.Duration()})
+	r := &reloader{path: cfgFile, level: level, certs: certs, guard: guard, log: log, notify: sdnotify.New(sock), cur: cfg}
 
 	_, _, roots2 := writeCert(t, dir, 2)
-	write(base + "[log]\nlevel = \"debug\"\n[lmtp]\nmax_connections = 7\n")
+	write(base + "[log]\nlevel = \"debug\"\n[lmtp]\nmax_connections = 7\n[login]\nfree_failures = 1\nmax_delay = \"700ms\"\n")
 	if err := r.reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +138,15 @@ func TestReload(t *testing.T) {
 	}
 	if level.Level() != slog.LevelDebug {
 		t.Fatalf("log level %v after the reload, want debug", level.Level())
+	}
+	// Two failures, one free: 500 ms doubled, capped at the new 700 ms (the
+	// old limits, two free and 15 s, would give 500 ms).
+	for range 2 {
+		guard.Attempt("u", "192.0.2.1")
+		guard.Failed("u", "192.0.2.1")
+	}
+	if d := guard.Attempt("u", "192.0.2.1"); d != 700*time.Millisecond {
+		t.Fatalf("login delay %v after the reload, want 700ms", d)
 	}
 	buf := make([]byte, 512)
 	for _, want := range []string{"RELOADING=1\nMONOTONIC_USEC=", "READY=1\nSTATUS=serving\n"} {
@@ -150,8 +161,8 @@ func TestReload(t *testing.T) {
 	if err := r.reload(); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(logs.String(), "lmtp.max_connections changed: needs a restart"); n != 2 {
-		t.Fatalf("the restart-needing change was logged %d times:\n%s", n, logs.String())
+	if n := strings.Count(logs.String(), "lmtp.max_connections changed: needs a restart"); n != 2 || strings.Count(logs.String(), "needs a restart") != 2 {
+		t.Fatalf("the restart-needing change was logged %d times, or others were:\n%s", n, logs.String())
 	}
 	// A bad file changes nothing.
 	write(base + "[log]\nlevel = \"loud\"\n")

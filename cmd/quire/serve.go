@@ -68,7 +68,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeDir()
-	auth := authenticator(cfg, acc, log)
+	auth, guard := authenticator(cfg, acc, log)
 
 	token, err := adminToken(cfg)
 	if err != nil {
@@ -193,7 +193,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	// systemd (Type=notify): READY=1 now, RELOADING=1 and READY=1 around
 	// each SIGHUP reload (reload.go), STOPPING=1 at shutdown.
 	sd := sdnotify.New(os.Getenv("NOTIFY_SOCKET"))
-	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, log: log, notify: sd, cur: cfg})()
+	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, log: log, notify: sd, cur: cfg})()
 	if err := sd.Ready("serving"); err != nil {
 		log.Warn("cannot tell the service manager we are ready", "err", err)
 	}

@@ -33,14 +33,9 @@ type failures struct {
 
 // NewGuard returns a Guard with opts.
 func NewGuard(opts GuardOptions) *Guard {
-	if opts.FreeFailures <= 0 {
-		opts.FreeFailures = 3
-	}
+	opts.FreeFailures, opts.MaxDelay = limits(opts.FreeFailures, opts.MaxDelay)
 	if opts.BaseDelay <= 0 {
 		opts.BaseDelay = 500 * time.Millisecond
-	}
-	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = 15 * time.Second
 	}
 	if opts.Forget <= 0 {
 		opts.Forget = 15 * time.Minute
@@ -54,6 +49,27 @@ func NewGuard(opts GuardOptions) *Guard {
 	g := &Guard{opts: opts}
 	g.mu.m = make(map[string]*failures)
 	return g
+}
+
+// limits applies the defaults of FreeFailures and MaxDelay.
+func limits(free int, maxDelay time.Duration) (int, time.Duration) {
+	if free <= 0 {
+		free = 3
+	}
+	if maxDelay <= 0 {
+		maxDelay = 15 * time.Second
+	}
+	return free, maxDelay
+}
+
+// SetLimits changes FreeFailures and MaxDelay of a running Guard (a
+// configuration reload), with NewGuard's defaults for values <= 0. The
+// next Attempt is delayed by the new limits; failures already counted
+// stay counted.
+func (g *Guard) SetLimits(freeFailures int, maxDelay time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.opts.FreeFailures, g.opts.MaxDelay = limits(freeFailures, maxDelay)
 }
 
 func userKey(u string) string { return "u:" + u }
@@ -100,7 +116,8 @@ func (g *Guard) entryLocked(key string, now time.Time) *failures {
 	return f
 }
 
-// delay is the wait after n failures.
+// delay is the wait after n failures. g.mu is held: SetLimits changes
+// the limits it reads.
 func (g *Guard) delay(n int) time.Duration {
 	over := n - g.opts.FreeFailures + 1 // the failure that uses up the free ones is delayed
 	if over <= 0 {
