@@ -27,6 +27,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log, level := newLevelLogger(cfg, c.stderr)
 	tuneGC(cfg, log)
+	if err := cfg.LoginCheck(); err != nil {
+		log.Warn("nobody can log in with this configuration", "err", err)
+	}
 	sm := newServeMetrics(cfg)
 	b, err := openServeBackend(ctx, cfg, log, sm.cassandraObserver())
 	if err != nil {
