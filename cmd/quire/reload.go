@@ -73,8 +73,9 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // reloader applies a changed configuration file to a running server (on
 // SIGHUP: systemctl reload). It applies what can change live: the TLS
 // certificate (read again even when its paths are the same, for a renewed
-// certificate), log.level, and the failed-login limits
-// (login.free_failures, login.max_delay). Every other key that changed is
+// certificate), log.level, the failed-login limits (login.free_failures,
+// login.max_delay) and the garbage collector's (server.gc_percent,
+// server.memory_limit). Every other key that changed is
 // logged as needing a restart, by name (never by value: it may be a
 // secret); the connection limits are among them, sized into the accept
 // loops when the servers are built.
@@ -130,6 +131,11 @@ func (r *reloader) apply() error {
 		r.level.Set(lvl)
 	}
 	r.guard.SetLimits(next.Login.FreeFailures, next.Login.MaxDelay.Duration())
+	// The runtime takes a new GOGC and memory limit at once; "no limit"
+	// after a limit is the one change tuneGC does not undo.
+	tuneGC(next, r.log)
+	live["server.gc_percent"] = true
+	live["server.memory_limit"] = next.Server.MemoryLimit > 0
 	var restart []string
 	for _, k := range config.Keys() {
 		a, _ := r.cur.Get(k)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +130,8 @@ func TestReload(t *testing.T) {
 	r := &reloader{path: cfgFile, level: level, certs: certs, guard: guard, log: log, notify: sdnotify.New(sock), cur: cfg}
 
 	_, _, roots2 := writeCert(t, dir, 2)
-	write(base + "[log]\nlevel = \"debug\"\n[lmtp]\nmax_connections = 7\n[login]\nfree_failures = 1\nmax_delay = \"700ms\"\n")
+	write(base + "[log]\nlevel = \"debug\"\n[lmtp]\nmax_connections = 7\n[login]\nfree_failures = 1\nmax_delay = \"700ms\"\n[server]\ngc_percent = 300\n")
+	defer debug.SetGCPercent(gcPercent()) // the test process's own, back at the end
 	if err := r.reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +140,9 @@ func TestReload(t *testing.T) {
 	}
 	if level.Level() != slog.LevelDebug {
 		t.Fatalf("log level %v after the reload, want debug", level.Level())
+	}
+	if gc := gcPercent(); os.Getenv("GOGC") == "" && gc != 300 {
+		t.Fatalf("GOGC %d after the reload, want server.gc_percent = 300", gc)
 	}
 	// Two failures, one free: 500 ms doubled, capped at the new 700 ms (the
 	// old limits, two free and 15 s, would give 500 ms).
@@ -175,4 +180,12 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "reload failed: the running configuration stays") {
 		t.Fatalf("the failed reload was not logged:\n%s", logs.String())
 	}
+}
+
+// gcPercent reads the runtime's GOGC (setting it is the only way to read
+// it).
+func gcPercent() int {
+	gc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gc)
+	return gc
 }
