@@ -197,7 +197,14 @@ func lineBreak(s string, i int) string {
 	return ""
 }
 
+// apply makes the edits, with the file's line ends: a file of CRLF lines
+// gets CRLF lines.
 func apply(s string, edits []splice) string {
+	if strings.Contains(s, "\r\n") {
+		for i := range edits {
+			edits[i].repl = strings.ReplaceAll(edits[i].repl, "\n", "\r\n")
+		}
+	}
 	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
 	var b strings.Builder
 	at := 0

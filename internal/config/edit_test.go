@@ -51,6 +51,7 @@ listen = [
 		{"under its commented-out example", "[http]\nlisten = []\n# admin_token_file = \"/run/x\"\n\n[quota]\n", "http.admin_token_file", "/run/y",
 			"[http]\nlisten = []\n# admin_token_file = \"/run/x\"\nadmin_token_file = \"/run/y\"\n\n[quota]\n"},
 		{"CRLF lines", "[log]\r\nlevel = \"info\"\r\n", "log.level", "warn", "[log]\r\nlevel = \"warn\"\r\n"},
+		{"CRLF lines added", "[log]\r\nlevel = \"info\"\r\n", "lmtp.max_recipients", "9", "[log]\r\nlevel = \"info\"\r\n\r\n[lmtp]\r\nmax_recipients = 9\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, c, err := Edit([]byte(tc.in), tc.key, tc.value)
