@@ -19,13 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/quiremail/quire/internal/store/cassandra"
 )
 
 // TestExampleConfigsLogIn is issue 19's item 5: each production example
 // passes config check as shipped, and, with its placeholders filled in by
 // config set (a generated certificate, loopback ports, a scratch data
-// directory or the test cluster), starts and lets a user log in over
+// directory, or the test Cassandra, OpenSearch and slapd), starts and lets a user log in over
 // STARTTLS and implicit TLS. Before, both examples passed config check yet
 // let nobody log in: no [tls], no allow_plaintext (LOGINDISABLED).
 func TestExampleConfigsLogIn(t *testing.T) {
@@ -66,7 +68,7 @@ func TestExampleConfigsLogIn(t *testing.T) {
 		imapLogin(t, imaps, true, roots2, user)
 	})
 	t.Run("access-host", func(t *testing.T) {
-		addr, search := cassandraAddr(t), opensearchURL(t)
+		addr, search, ldapAddr := cassandraAddr(t), opensearchURL(t), ldapURL(t)
 		dir := t.TempDir()
 		cfg := shippedExample(t, "access-host.toml", dir)
 		certFile, keyFile, roots := writeCert(t, dir, 1)
@@ -91,6 +93,9 @@ func TestExampleConfigsLogIn(t *testing.T) {
 			{"store.casmetadc", dc}, {"store.casmsgdc", dc}, {"store.cascachedc", dc},
 			{"store.casmetarf", "1"}, {"store.casmsgrf", "1"},
 			{"search.url", search}, {"search.index", "quire-example-test"}, {"search.shards", "1"}, {"search.replicas", "0"},
+			{"directory.ldap.urls", ldapAddr}, {"directory.ldap.cafile", os.Getenv("QUIRE_TEST_LDAP_CA")},
+			{"directory.ldap.bind_dn", "cn=quire,dc=quire,dc=test"}, {"directory.ldap.bind_password", "quire-search"},
+			{"directory.ldap.base_dn", "ou=people,dc=quire,dc=test"},
 			{"server.shutdown_grace", "1s"}, {"log.level", "warn"},
 		})
 		// Online, config check compares the replication factors with the
@@ -107,7 +112,7 @@ func TestExampleConfigsLogIn(t *testing.T) {
 		}
 		setAll(t, cfg, [][2]string{{"store.casmetarf", "1"}})
 		startServer(t, bin, cfg, lmtp)
-		user := addExampleUser(t, bin, cfg)
+		user := addLDAPUser(t, ldapAddr, "east") // the example's directory is LDAP
 		imapLogin(t, imap, false, roots, user)
 		imapLogin(t, imaps, true, roots, user)
 		pop3Login(t, pop3s, roots, user)
@@ -156,6 +161,35 @@ func addExampleUser(t *testing.T, bin, cfg string) [2]string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
+	return user
+}
+
+// addLDAPUser adds a user with a random address and password to
+// scripts/slapd.sh's directory, removed when the test ends.
+func addLDAPUser(t *testing.T, url, mailHost string) [2]string {
+	t.Helper()
+	c, err := ldap.DialURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Bind("cn=admin,dc=quire,dc=test", "quire-test-admin"); err != nil {
+		t.Fatal(err)
+	}
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	uid := "ex" + hex.EncodeToString(r[:])
+	user := [2]string{uid + "@example.org", "pw-" + hex.EncodeToString(r[:3])}
+	dn := "uid=" + uid + ",ou=people,dc=quire,dc=test"
+	req := ldap.NewAddRequest(dn, nil)
+	for k, v := range map[string][]string{"objectClass": {"inetOrgPerson", "quireMailUser"}, "uid": {uid}, "cn": {uid}, "sn": {uid},
+		"mail": {user[0]}, "mailHost": {mailHost}, "userPassword": {user[1]}} {
+		req.Attribute(k, v)
+	}
+	if err := c.Add(req); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Del(ldap.NewDelRequest(dn, nil)) })
 	return user
 }
 
