@@ -365,6 +365,11 @@ func (s *Store) copy(ctx context.Context, owner User, src, dst Mailbox, uids []m
 			return nil, nil, err
 		}
 	}
+	// The copies are new references to the bodies: claim them first,
+	// so that a purge racing this copy cannot free them (purge.go).
+	if err := s.claimBlobs(ctx, metas); err != nil {
+		return nil, nil, err
+	}
 	to, err = s.appendMetas(ctx, dst, metas, flags, false)
 	if err != nil {
 		return nil, nil, err

@@ -51,6 +51,7 @@ type Store struct {
 	inbox mailboxCache // user ID -> INBOX, for deliveries
 	usage usageCache   // user ID -> usage, for the quota check
 	index IndexHook
+	purge purgeState
 }
 
 // IndexHook follows the changes the full-text index must follow (package

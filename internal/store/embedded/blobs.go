@@ -51,7 +51,9 @@ func (b *Backend) HasBlob(_ context.Context, id store.BlobID) (bool, error) {
 	return ok, err
 }
 
-// PutBlob implements store.Blobs.
+// PutBlob implements store.Blobs. It claims the body for the purge
+// first (claim): a body found stored is then safe from any purge until
+// the row that references it is committed.
 func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
 	if !id.Valid() {
 		return fmt.Errorf("embedded: put body: bad id %q", id)
@@ -59,7 +61,7 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 	if err := b.checkSpace(); err != nil {
 		return err
 	}
-	if ok, err := b.HasBlob(ctx, id); err != nil || ok {
+	if ok, err := b.claim(string(id)); err != nil || ok {
 		return err
 	}
 	if size <= b.opts.InlineBlobMax {
@@ -76,20 +78,35 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 		}
 		return nil
 	}
-	if err := b.writeBlobFile(string(id), size, r); err != nil {
-		return err
+	return b.writeBlobFile(string(id), size, r)
+}
+
+// claim claims a body for a reference about to be committed: under the
+// body's lock, it forgets any purge state (a purge deletes a body only
+// if that state stays: DeleteBlob), and reports whether the body is
+// stored. The delete need not be synced: the commit of the reference
+// syncs the log, and without that commit there is no reference.
+func (b *Backend) claim(id string) (bool, error) {
+	l := b.blobLock(id)
+	l.Lock()
+	defer l.Unlock()
+	if _, ok, err := b.get(unrefKey(id)); err != nil {
+		return false, err
+	} else if ok {
+		if err := b.db.Delete(unrefKey(id), pebble.NoSync); err != nil {
+			return false, mail.Unavailable("embedded: claim body", err)
+		}
 	}
-	if err := b.db.Set(blobKey(string(id)), []byte{kindFile}, pebble.NoSync); err != nil {
-		return mail.Unavailable("embedded: put body", err)
-	}
-	return nil
+	_, ok, err := b.get(blobKey(id))
+	return ok, err
 }
 
 // writeBlobFile writes the body file of id durably: the whole file is
 // written to tmp/ and fsynced, renamed into blobs/<id[:2]>/, and that
-// directory fsynced, all
-// before it returns and so before the marker and the commit that point at
-// it. Open made blobs/<id[:2]>/ and synced its entry: a directory made
+// directory fsynced, all before the marker (set last, here) and the
+// commit that point at it. The rename and the marker are made under the
+// body's lock, so that a purge removing an earlier file of the same body
+// (a leftover: PurgeLeftovers) never removes this one. Open made blobs/<id[:2]>/ and synced its entry: a directory made
 // here would race a concurrent writer that finds it before its entry is
 // durable.
 func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
@@ -144,6 +161,9 @@ func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
 			return putErr("fsync "+tmp, err)
 		}
 	}
+	l := b.blobLock(id)
+	l.Lock()
+	defer l.Unlock()
 	dir := b.fs.PathDir(b.blobPath(id))
 	// The directory is synced after the rename: a fault build can swap the
 	// two (a wrong write order the crash test must catch).
@@ -158,7 +178,12 @@ func (b *Backend) writeBlobFile(id string, size int64, r io.Reader) error {
 	}
 	renamed = true
 	if !b.opts.NoSync && !early {
-		return syncDir(b.fs, dir)
+		if err := syncDir(b.fs, dir); err != nil {
+			return err
+		}
+	}
+	if err := b.db.Set(blobKey(id), []byte{kindFile}, pebble.NoSync); err != nil {
+		return mail.Unavailable("embedded: put body", err)
 	}
 	return nil
 }

@@ -93,6 +93,7 @@ type Backend struct {
 	dec   *zstd.Decoder
 	locks [256]sync.Mutex // mailbox commit locks, by hash of mailbox ID
 	ulock [64]sync.Mutex  // user locks (uidvalidity, mailbox names)
+	block [64]sync.Mutex  // body locks: claims against the purge (purge.go)
 	qlock sync.Mutex      // the index queue's read-compare-delete
 	stop  chan struct{}   // closed by Close: background work ends
 	bg    sync.WaitGroup
@@ -201,6 +202,12 @@ func (b *Backend) mailboxLock(id string) *sync.Mutex {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	return &b.locks[h.Sum32()%uint32(len(b.locks))]
+}
+
+func (b *Backend) blobLock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &b.block[h.Sum32()%uint32(len(b.block))]
 }
 
 func (b *Backend) userLock(id string) *sync.Mutex {

@@ -18,6 +18,8 @@ const (
 	pGone   = "x\x00" // x/mailboxID/uid -> row as expunged (Expunged)
 	pBlob   = "b\x00" // b/blobID -> inline body, or a file marker
 	pQueue  = "q\x00" // q/group/userID/mailboxID -> marked (unix ns, 8 bytes)
+	pUnref  = "g\x00" // g/blobID -> purge state: found unreferenced (unix ms, 8 bytes), condemned (1 byte)
+	pDrop   = "d\x00" // d/blobID -> "": a body file whose record is deleted, to remove
 )
 
 func key(parts ...string) []byte {
@@ -57,6 +59,8 @@ func headKey(mbID string) []byte         { return append([]byte(pHead), mbID...)
 func rowPrefix(mbID string) []byte       { return append([]byte(pRow), key(mbID, "")...) }
 func changePrefix(mbID string) []byte    { return append([]byte(pChange), key(mbID, "")...) }
 func blobKey(id string) []byte           { return append([]byte(pBlob), id...) }
+func unrefKey(id string) []byte          { return append([]byte(pUnref), id...) }
+func dropKey(id string) []byte           { return append([]byte(pDrop), id...) }
 
 func rowKey(mbID string, uid mail.UID) []byte {
 	return binary.BigEndian.AppendUint32(rowPrefix(mbID), uint32(uid))

@@ -61,6 +61,10 @@ func Run(t *testing.T, h Harness) {
 		{"IndexQueue", testIndexQueue},
 		{"IndexHook", testIndexHook},
 		{"ScanWhileAppending", testScanWhileAppending},
+		{"PurgeExpunged", testPurgeExpunged},
+		{"PurgeDeleted", testPurgeDeleted},
+		{"PurgeRace", testPurgeRace},
+		{"PurgeCrash", testPurgeCrash},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
