@@ -24,10 +24,13 @@ const (
 	putParallel = 4 // chunk writes in flight per PutBlob
 )
 
-// HasBlob implements store.Blobs.
+// HasBlob implements store.Blobs. A header row without its compression
+// is not a body: it is a claim (purge.go) that outlived a deletion.
 func (b *Backend) HasBlob(ctx context.Context, id store.BlobID) (bool, error) {
 	var size int64
-	return b.getMsg(ctx, "read body header", b.q.blobGet, []any{string(id)}, &size, new(int), new(int), new(string))
+	var comp string
+	ok, err := b.getMsg(ctx, "read body header", b.q.blobGet, []any{string(id)}, &size, new(int), new(int), &comp)
+	return ok && comp != "", err
 }
 
 func (b *Backend) getMsg(ctx context.Context, op, stmt string, args []any, dest ...any) (bool, error) {
@@ -42,15 +45,26 @@ func (b *Backend) PutBlob(ctx context.Context, id store.BlobID, size int64, r io
 	cs := b.opts.ChunkSize
 	// A body of one chunk is written again rather than looked up first:
 	// the write is idempotent (same bytes under the same id) and saves a
-	// round trip per delivery. Larger bodies are looked up to save writes.
-	if size > int64(cs) {
-		if ok, err := b.HasBlob(ctx, id); err != nil || ok {
-			return err
-		}
-	}
+	// round trip per delivery; its header's created is its claim against
+	// the purge (purge.go). Larger bodies are claimed and looked up, to
+	// save writes.
 	if size <= int64(cs) {
 		return b.putOneChunk(ctx, id, size, r)
 	}
+	whole, condemned, err := b.claim(ctx, id)
+	if err != nil || (whole && !condemned) {
+		return err
+	}
+	if err := b.putChunks(ctx, id, size, r); err != nil {
+		return err
+	}
+	return b.uncondemn(ctx, id, condemned)
+}
+
+// putChunks writes a body of more than one chunk: the chunks, then the
+// header.
+func (b *Backend) putChunks(ctx context.Context, id store.BlobID, size int64, r io.Reader) error {
+	cs := b.opts.ChunkSize
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -195,7 +209,7 @@ func (b *Backend) OpenBlob(ctx context.Context, id store.BlobID) (store.Blob, er
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if !ok || comp == "" {
 		return nil, fmt.Errorf("%w: %s", mail.ErrNoBlob, id)
 	}
 	if comp != compression || bl.chunkSize <= 0 || int64(bl.chunks) != (bl.size+int64(bl.chunkSize)-1)/int64(bl.chunkSize) {

@@ -33,7 +33,7 @@
 //   - Churn does not become tombstones: flags and expunges update
 //     materialized rows in place (frozen collections, no collection
 //     tombstones), the log only grows, and deletes are partition- or
-//     range-shaped (the purge, later).
+//     partition-shaped (the purge: purge.go).
 //   - Write order makes a crash harmless: body chunks, then the body's
 //     header row (a one-chunk body writes both at once: see putOneChunk);
 //     spilled metadata, then the log; the log, then the materialized rows
@@ -87,6 +87,8 @@
 //	ms_mbox.uncertain_todo ((shard), mailbox_id, blob, cid) -> bucket, modseq, probe, uid, recorded
 //	                     the uncertain-writes ledger, default TTL 7 days
 //	ms_msg.blobs         (blob_id) -> size, chunk_size, chunks, compression, created
+//	                     created: the last claim of a reference (purge.go)
+//	ms_msg.blob_purge    (blob_id) -> unref, condemned   the purge's state of a body
 //	ms_msg.blob_chunks   ((blob_id, chunk)) -> data         one partition per chunk
 //	ms_cache.parts_text  (part_hash) -> converter, text, created   default TTL
 //

@@ -65,6 +65,9 @@ type Options struct {
 	ChunkSize  int           // raw bytes per body chunk
 	BucketSize int           // change-log rows per log partition
 	CacheTTL   time.Duration // ms_cache default_time_to_live
+	// PurgeSlices is how many token ranges the purge lists the bodies
+	// in, one query each (purge.go); default 1024.
+	PurgeSlices int
 
 	Logger *slog.Logger
 }
@@ -209,6 +212,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BucketSize <= 0 {
 		o.BucketSize = d.BucketSize
+	}
+	if o.PurgeSlices <= 0 {
+		o.PurgeSlices = 1024
 	}
 	if o.BucketSize < minBucketSize {
 		return o, fmt.Errorf("cassandra: bucket size %d: at least %d", o.BucketSize, minBucketSize)

@@ -75,6 +75,7 @@ func schema(o *Options) []ddl {
 		chunks int, compression text, created timestamp)`)
 	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blob_chunks (blob_id text, chunk int, data blob,
 		PRIMARY KEY ((blob_id, chunk)))`)
+	add(&o.Msg, `CREATE TABLE IF NOT EXISTS KS.blob_purge (blob_id text PRIMARY KEY, unref timestamp, condemned timestamp)`)
 	add(&o.Cache, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS KS.parts_text (part_hash blob PRIMARY KEY,
 		converter text, text text, created timestamp) WITH default_time_to_live = %d`, int64(o.CacheTTL.Seconds())))
 	return out

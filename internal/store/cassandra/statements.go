@@ -19,6 +19,9 @@ type statements struct {
 
 	blobGet, blobInsert, chunkGet, chunkInsert string
 
+	blobTouch, blobList, blobClaimed, blobDelete, chunkDelete string
+	purgeGet, purgeMark, purgeCondemn, purgeUncondemn, purgeClear, todoBlobs string
+
 	textGet, textPut string
 
 	queueMark, queueList, queueClear string
@@ -103,5 +106,17 @@ func newStatements(meta, msg, cache string) statements {
 		blobInsert:  b(`INSERT INTO KS.blobs (blob_id, size, chunk_size, chunks, compression, created) VALUES (?, ?, ?, ?, ?, ?)`),
 		chunkGet:    b(`SELECT data FROM KS.blob_chunks WHERE blob_id = ? AND chunk = ?`),
 		chunkInsert: b(`INSERT INTO KS.blob_chunks (blob_id, chunk, data) VALUES (?, ?, ?)`),
+
+		blobTouch:      b(`UPDATE KS.blobs SET created = ? WHERE blob_id = ?`),
+		blobList:       b(`SELECT blob_id, size, chunks, compression, created FROM KS.blobs WHERE token(blob_id) >= ? AND token(blob_id) <= ?`),
+		blobClaimed:    b(`SELECT created FROM KS.blobs WHERE blob_id = ?`),
+		blobDelete:     b(`DELETE FROM KS.blobs USING TIMESTAMP ? WHERE blob_id = ?`),
+		chunkDelete:    b(`DELETE FROM KS.blob_chunks USING TIMESTAMP ? WHERE blob_id = ? AND chunk = ?`),
+		purgeGet:       b(`SELECT unref, condemned FROM KS.blob_purge WHERE blob_id = ?`),
+		purgeMark:      b(`UPDATE KS.blob_purge SET unref = ? WHERE blob_id = ?`),
+		purgeCondemn:   b(`UPDATE KS.blob_purge SET condemned = ? WHERE blob_id = ?`),
+		purgeUncondemn: b(`DELETE condemned FROM KS.blob_purge WHERE blob_id = ?`),
+		purgeClear:     b(`DELETE FROM KS.blob_purge USING TIMESTAMP ? WHERE blob_id = ?`),
+		todoBlobs:      m(`SELECT blob FROM KS.uncertain_todo WHERE shard = ?`),
 	}
 }
