@@ -63,6 +63,7 @@ func storeOptions(cfg Config, log *slog.Logger) store.Options {
 		Logger:               log,
 		DefaultQuotaStorage:  int64(cfg.Quota.DefaultStorage),
 		DefaultQuotaMessages: cfg.Quota.DefaultMessages,
+		PurgeGrace:           cfg.Store.Purge.Grace.Duration(),
 	}
 }
 

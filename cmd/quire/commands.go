@@ -47,6 +47,7 @@ func commands() []command {
 		{users, "user quota", "ADDRESS [--storage N] [--messages N]", "set a user's quota (0 = unlimited; sizes take KB, MB, GB, KiB, MiB, GiB)", (*cli).userQuota},
 		{users, "user mailhost", "ADDRESS [GROUP]", "set the store affinity group (or host) serving the user; none: this host's group", (*cli).userMailhost},
 		{users, "mailbox list", "ADDRESS", "mailboxes with message, unseen and size totals", (*cli).mailboxList},
+		{users, "purge", "[--dry-run]", "free the bodies no message references any more, after store.purge.grace; print what was freed", (*cli).purge},
 
 		{bak, "export", "ADDRESS DIR", "write a user's mailboxes to DIR (new or empty): a Dovecot Maildir, plus quire-backup.json", (*cli).exportUser},
 		{bak, "restore", "ADDRESS DIR [--uid-offset N]", "add an export to a user's mailboxes: UIDs kept in new mailboxes, offset above existing ones", (*cli).restoreUser},

@@ -62,6 +62,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	go func() { ss.run(ictx); close(indexerDone) }()
 	defer func() { stopIndexer(); <-indexerDone }()
 	defer startLedger(ctx, st, log)() // uncertain commits of the Cassandra store
+	defer startPurge(ctx, cfg, st, log)()
 	tc, certs, err := tlsConfig(cfg)
 	if err != nil {
 		return err

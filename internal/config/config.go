@@ -295,13 +295,28 @@ type CasTLS struct {
 	Verify   string `toml:"verify"` // full (CA and host name), ca, or none
 }
 
-// Purge controls the sweep of unreferenced message bodies.
+// Purge controls the sweep of unreferenced message bodies: with Enable,
+// this host runs a purge pass every Interval (quire purge runs one at
+// any time).
 type Purge struct {
 	Enable bool `toml:"enable"`
-	// Grace is how old an unreferenced body must be before it is removed,
-	// so a delivery that has written its body but not yet its metadata is
-	// never swept.
+	// Grace is how long a body must have been found unreferenced, with no
+	// new reference claimed, before it is removed; it must exceed the
+	// longest delivery, so a delivery that has written its body but not
+	// yet its metadata is never swept.
 	Grace Duration `toml:"grace"`
+	// Interval is the time between two background passes; 0 means half
+	// the grace, from 5 s to 1 h. A body is removed by the first pass at
+	// least Grace after the pass that first found it unreferenced.
+	Interval Duration `toml:"interval"`
+}
+
+// PurgeInterval is the time between two background purge passes.
+func (p Purge) PurgeInterval() time.Duration {
+	if p.Interval > 0 {
+		return p.Interval.Duration()
+	}
+	return min(max(p.Grace.Duration()/2, 5*time.Second), time.Hour)
 }
 
 // HTTP configures the operators' HTTP listener: GET /healthz and GET

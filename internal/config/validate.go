@@ -50,6 +50,7 @@ func (c Config) Validate() error {
 		ck.require("store.datadir", s.DataDir, s.DataDir != "", `must name a directory when store.dbtype is "embedded"`)
 	}
 	atLeast(&ck, "store.purge.grace", s.Purge.Grace, 0)
+	atLeast(&ck, "store.purge.interval", s.Purge.Interval, 0)
 	c.validateCassandra(&ck)
 	c.validateGroups(&ck)
 	c.validateDirectory(&ck)

@@ -30,6 +30,9 @@ type Options struct {
 	Publish func(mail.Event)
 	// Observer, if set, is told of every mailbox commit, for the metrics.
 	Observer Observer
+	// PurgeGrace is the purge's grace (store.purge.grace): PurgeGrace
+	// returns it for the purge passes the caller runs.
+	PurgeGrace time.Duration
 }
 
 // Observer is told of the Store's commits, the one primitive every change
@@ -88,6 +91,9 @@ func New(b Backend, opts Options) *Store {
 	}
 	return &Store{b: b, opts: opts, log: opts.Logger}
 }
+
+// PurgeGrace returns Options.PurgeGrace.
+func (s *Store) PurgeGrace() time.Duration { return s.opts.PurgeGrace }
 
 // Backend returns the backend the store runs on.
 func (s *Store) Backend() Backend { return s.b }

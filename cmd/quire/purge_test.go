@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bodyFiles lists the body files of an embedded data directory.
+func bodyFiles(t *testing.T, dataDir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(dataDir, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// bigBody is a message of about 300 KB: kept in a body file.
+func bigBody() string {
+	var b strings.Builder
+	b.WriteString("Subject: big\r\n\r\n")
+	for i := 0; b.Len() < 300<<10; i++ {
+		fmt.Fprintf(&b, "line %d of a message large enough for a body file of its own\r\n", i)
+	}
+	return b.String()
+}
+
+// servePurge starts a server over a fresh embedded store with the given
+// [store.purge] keys, delivers a 300 KB message to a new user, deletes
+// the user (the body is now unreferenced) and returns the config, the
+// data directory and a function running quire commands.
+func servePurge(t *testing.T, purgeKeys string) (dataDir string, cli func(args ...string) string) {
+	t.Helper()
+	bin := buildQuire(t)
+	dir := t.TempDir()
+	dataDir = filepath.Join(dir, "data")
+	cfg, lmtpAddr, _ := writeServerConfig(t, dir, fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\npurge = %s\n", dataDir, purgeKeys))
+	startServer(t, bin, cfg, lmtpAddr)
+	cli = func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append(args, "--config", cfg)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("quire %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	cli("user", "add", "gone@example.org", "--password", "pw")
+	if ok, err := deliver(lmtpSession(t, lmtpAddr), "gone@example.org", bigBody()); !ok || err != nil {
+		t.Fatalf("delivery: %v %v", ok, err)
+	}
+	if n := len(bodyFiles(t, dataDir)); n != 1 {
+		t.Fatalf("%d body files after one delivery, want 1", n)
+	}
+	cli("user", "del", "gone@example.org")
+	return dataDir, cli
+}
+
+// TestPurgeCommandWhileServing: quire purge works while the server holds
+// the embedded store (it asks the server): the first pass finds the
+// deleted user's body unreferenced, a dry run after the grace counts it
+// and frees nothing, and the next pass frees it and says so.
+func TestPurgeCommandWhileServing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	dataDir, cli := servePurge(t, `{enable = false, grace = "0s"}`)
+	out := cli("purge")
+	if !strings.Contains(out, "purge: freed 0 bodies") || !strings.Contains(out, "found unreferenced now: 1;") {
+		t.Fatalf("first pass:\n%s", out)
+	}
+	out = cli("purge", "--dry-run")
+	if !strings.Contains(out, "purge: would free 1 bodies") || len(bodyFiles(t, dataDir)) != 1 {
+		t.Fatalf("dry run (%d body files left):\n%s", len(bodyFiles(t, dataDir)), out)
+	}
+	out = cli("purge")
+	if !strings.Contains(out, "purge: freed 1 bodies") || len(bodyFiles(t, dataDir)) != 0 {
+		t.Fatalf("second pass (%d body files left):\n%s", len(bodyFiles(t, dataDir)), out)
+	}
+}
+
+// TestPurgeInBackground is the issue's reproduction: with store.purge
+// enabled and a 1 s grace, a deleted user's 300 KB body file is gone
+// within 20 s, without any command.
+func TestPurgeInBackground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	dataDir, _ := servePurge(t, `{enable = true, grace = "1s"}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(bodyFiles(t, dataDir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the body file is still there 20 s after its user was deleted: %v", bodyFiles(t, dataDir))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
