@@ -19,7 +19,7 @@ type statements struct {
 
 	blobGet, blobInsert, chunkGet, chunkInsert string
 
-	blobTouch, blobList, blobClaimed, blobDelete, chunkDelete string
+	blobTouch, blobList, blobClaimed, blobDelete, chunkDelete                string
 	purgeGet, purgeMark, purgeCondemn, purgeUncondemn, purgeClear, todoBlobs string
 
 	textGet, textPut string
