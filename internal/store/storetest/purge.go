@@ -278,12 +278,30 @@ func testPurgeDeleted(t *testing.T, e *env) {
 }
 
 // testPurgeRace: 1,000 deliveries of one body race the sweep that frees
-// it. In each of 10 rounds the body is unreferenced and marked long
+// it, for a large body and for a small one. In each of 10 rounds the body is unreferenced and marked long
 // enough ago, so the next pass condemns and deletes it; 50 deliveries
 // start as it condemns the body and 50 as it deletes it. Afterwards every
 // message delivered reads back whole: the purge freed nothing a
 // delivery referenced (the claim protocol, ARCHITECTURE.md "Purge").
 func testPurgeRace(t *testing.T, e *env) {
+	// Larger than an inline body (embedded) and than one chunk
+	// (Cassandra): the paths that find a body stored and do not write
+	// it. Then a small one: inline, and one Cassandra chunk, whose claim
+	// is the body written again.
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"large", 300 << 10}, {"small", 2 << 10}} {
+		t.Run(c.name, func(t *testing.T) {
+			sub := *e
+			sub.t = t
+			sub.race(t, bigMessage(c.size))
+		})
+	}
+}
+
+// race is testPurgeRace with the body raw.
+func (e *env) race(t *testing.T, raw []byte) {
 	const rounds, perRound, workers = 10, 100, 8
 	us := make([]store.User, 10)
 	var ins []store.Mailbox
@@ -291,9 +309,6 @@ func testPurgeRace(t *testing.T, e *env) {
 		us[i] = e.user()
 		ins = append(ins, e.mailbox(us[i], "INBOX"))
 	}
-	// Larger than an inline body (embedded) and than one chunk
-	// (Cassandra): the paths that find a body stored and do not write it.
-	raw := bigMessage(300 << 10)
 	id := blobID(raw)
 	sp, err := e.s.Spool(bytes.NewReader(raw), 0)
 	if err != nil {
