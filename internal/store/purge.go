@@ -87,6 +87,15 @@ type BlobPurger interface {
 	PurgeLeftovers(ctx context.Context) (n, bytes int64, err error)
 }
 
+// MailboxPurger is implemented by a backend that keeps a deleted
+// mailbox's rows until the purge drops them (Cassandra; the embedded
+// backend deletes them with the mailbox, in one batch).
+type MailboxPurger interface {
+	// PurgeMailboxes drops the rows of the mailboxes deleted before
+	// deletedBefore, and returns how many mailboxes it dropped.
+	PurgeMailboxes(ctx context.Context, deletedBefore time.Time) (int64, error)
+}
+
 // PendingRefs is implemented by a backend that knows of references not
 // (yet) in any row: the Cassandra backend's uncertain-writes ledger,
 // whose commits may still land. The mark scan counts them as references.
@@ -123,6 +132,8 @@ type PurgeStats struct {
 	Freed, FreedBytes int64
 	// Leftovers of interrupted deletions cleared, and their bytes.
 	Leftovers, LeftoverBytes int64
+	// DeletedMailboxes whose rows were dropped (MailboxPurger).
+	DeletedMailboxes int64
 }
 
 // PurgeTotals sums every pass this Store ran since it started, for the
@@ -131,6 +142,7 @@ type PurgeTotals struct {
 	Passes, Failures       int64
 	Freed, FreedBytes      int64
 	Leftovers              int64
+	DeletedMailboxes       int64
 	Seconds                float64 // time spent in passes
 	Last                   PurgeStats
 	LastError              string
@@ -178,6 +190,7 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (PurgeStats, error) {
 		t.Freed += st.Freed
 		t.FreedBytes += st.FreedBytes + st.LeftoverBytes
 		t.Leftovers += st.Leftovers
+		t.DeletedMailboxes += st.DeletedMailboxes
 	}
 	if err != nil {
 		t.Failures++
@@ -201,6 +214,13 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 	// The mark scan starts after start: every commit that returned before
 	// it is in the rows it reads.
 	start := s.opts.Now()
+	if mp, ok := s.b.(MailboxPurger); ok && !o.DryRun {
+		n, err := mp.PurgeMailboxes(ctx, start.Add(-o.Grace))
+		st.DeletedMailboxes = n
+		if err != nil {
+			return fmt.Errorf("store: purge: drop the rows of deleted mailboxes: %w", err)
+		}
+	}
 	refs, err := s.markReferenced(ctx, st)
 	if err != nil {
 		return err

@@ -125,11 +125,14 @@ func (b *Backend) deleteRecord(ctx context.Context, op, userID, name, id string)
 	return applied, err
 }
 
-// DeleteMailbox implements store.Mailboxes: the record goes, then the log
-// is marked gone, so a session still holding the mailbox gets
-// mail.ErrNoSuchMailbox instead of writing into the void. The rest is left
-// for the purge.
+// DeleteMailbox implements store.Mailboxes: the mailbox is listed for the
+// purge (gone_mailboxes), the record goes, then the log is marked gone, so
+// a session still holding the mailbox gets mail.ErrNoSuchMailbox instead
+// of writing into the void. The purge drops the rest (purge_mailboxes.go).
 func (b *Backend) DeleteMailbox(ctx context.Context, mb store.Mailbox) error {
+	if err := b.listGone(ctx, mb.ID); err != nil {
+		return err
+	}
 	applied, err := b.deleteRecord(ctx, "delete mailbox "+mb.Name, mb.UserID, mb.Name, mb.ID)
 	if err != nil {
 		return err

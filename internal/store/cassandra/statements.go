@@ -22,6 +22,9 @@ type statements struct {
 	blobTouch, blobList, blobClaimed, blobDelete, chunkDelete                string
 	purgeGet, purgeMark, purgeCondemn, purgeUncondemn, purgeClear, todoBlobs string
 
+	goneInsert, goneList, goneSet, goneDelete                                string
+	dropLog, dropMsgs, dropMeta, dropSpill, dropCur, dropBuckets, dropLedger string
+
 	textGet, textPut string
 
 	queueMark, queueList, queueClear string
@@ -118,5 +121,17 @@ func newStatements(meta, msg, cache string) statements {
 		purgeUncondemn: b(`DELETE condemned FROM KS.blob_purge WHERE blob_id = ?`),
 		purgeClear:     b(`DELETE FROM KS.blob_purge USING TIMESTAMP ? WHERE blob_id = ?`),
 		todoBlobs:      m(`SELECT blob FROM KS.uncertain_todo WHERE shard = ?`),
+
+		goneInsert:  m(`INSERT INTO KS.gone_mailboxes (shard, mailbox_id, deleted) VALUES (?, ?, ?)`),
+		goneList:    m(`SELECT mailbox_id, deleted, last_bucket, uidnext FROM KS.gone_mailboxes WHERE shard = ?`),
+		goneSet:     m(`UPDATE KS.gone_mailboxes SET last_bucket = ?, uidnext = ? WHERE shard = ? AND mailbox_id = ?`),
+		goneDelete:  m(`DELETE FROM KS.gone_mailboxes WHERE shard = ? AND mailbox_id = ?`),
+		dropLog:     m(`DELETE FROM KS.mblog WHERE mailbox_id = ? AND bucket = ?`),
+		dropMsgs:    m(`DELETE FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ?`),
+		dropMeta:    m(`DELETE FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ?`),
+		dropSpill:   m(`DELETE FROM KS.metaspill WHERE mailbox_id = ? AND meta_id = ?`),
+		dropCur:     m(`DELETE FROM KS.mbcur WHERE mailbox_id = ?`),
+		dropBuckets: m(`DELETE FROM KS.mbbuckets WHERE mailbox_id = ?`),
+		dropLedger:  m(`DELETE FROM KS.uncertain WHERE mailbox_id = ?`),
 	}
 }

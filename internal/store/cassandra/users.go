@@ -77,6 +77,9 @@ func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
 	}
 	op := "delete user " + u.Address
 	for _, mb := range mbs {
+		if err := b.listGone(ctx, mb.ID); err != nil {
+			return err
+		}
 		if _, err := b.deleteRecord(ctx, op, u.ID, mb.Name, mb.ID); err != nil {
 			return err
 		}
