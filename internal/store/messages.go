@@ -74,12 +74,18 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 		}()
 	}
 	step := max(1, s.b.MaxChangesPerCommit())
+	// The caller claimed the bodies just before (PutBody, or copy's
+	// claimBlobs): the purge keeps them for the grace (purge.go).
+	claimed := s.opts.Now()
 	for off := 0; off < len(metas); off += step {
 		end := min(off+step, len(metas))
 		var got []mail.UID
 		var head Head
 		attempt := 0
 		err := s.commitRetry(ctx, "store: append", func() error {
+			if err := s.reclaim(ctx, metas[off:end], &claimed); err != nil {
+				return err
+			}
 			h, err := s.writerHead(ctx, mb.ID, &attempt)
 			if err != nil {
 				return err
@@ -107,6 +113,25 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 		s.publish(mb, head.ModSeq)
 	}
 	return uids, nil
+}
+
+// reclaim claims the bodies of metas again if the last claim, at
+// *claimed, is older than half the purge's grace: the purge relies on a
+// claim's commit following it within the grace (ARCHITECTURE.md, "Purge"),
+// and commits retried under contention, or a slow quota read, can take
+// long. With no grace configured (0) the store does not know it, and does
+// nothing.
+func (s *Store) reclaim(ctx context.Context, metas []MessageMeta, claimed *time.Time) error {
+	g := s.opts.PurgeGrace
+	now := s.opts.Now()
+	if g <= 0 || now.Sub(*claimed) <= g/2 {
+		return nil
+	}
+	if err := s.claimBlobs(ctx, metas); err != nil {
+		return err
+	}
+	*claimed = now
+	return nil
 }
 
 // markUnindexed records, before a commit adds messages to mb, that the
