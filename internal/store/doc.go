@@ -18,6 +18,12 @@
 //   - Bodies are written (and durable) before any metadata that points to
 //     them, so a crash leaves at worst an unreferenced body for the purge.
 //   - One delivery to many recipients, COPY and MOVE share one body.
+//   - A writer claims a body (PutBlob, BlobPurger.ClaimBlobs) before the
+//     commit that references it, and commits within the purge's grace
+//     (re-claiming if it must retry longer); the purge frees a body only
+//     if two passes at least the grace apart found no row referencing it
+//     and no claim came in between, so it never frees a body a row
+//     references (purge.go, ARCHITECTURE.md "Purge").
 //
 // Quota usage is derived from the heads of the user's mailboxes, a bounded
 // source, so it can never drift. The quota check reads a per-user cache of

@@ -23,6 +23,10 @@
 //   - Every file operation goes through Options.FS (Pebble's and the
 //     body files'), so tests crash the store at each sync (crash_test.go).
 //   - Readers use Pebble iterators, which see a consistent snapshot.
+//   - A body is claimed (its purge state cleared) under its lock before a
+//     row may reference it, and the purge deletes a body only under the
+//     same lock and only if that state is still the one it read, so the
+//     purge never deletes a body a row references (purge.go).
 //   - One process owns the directory (Pebble's lock); other processes, such
 //     as the admin command, go through the running server.
 package embedded
