@@ -96,6 +96,17 @@ type MailboxPurger interface {
 	PurgeMailboxes(ctx context.Context, deletedBefore time.Time) (int64, error)
 }
 
+// PurgeLeaser is implemented by a backend that several hosts share
+// (Cassandra): RunPurge runs a pass only while this host holds the lease,
+// so that the hosts with store.purge.enable do not all scan the store.
+// Passes on several hosts at once are safe, only wasteful: a manual
+// purge (Purge) takes no lease.
+type PurgeLeaser interface {
+	// LeasePurge takes or renews the lease for holder, for ttl, and
+	// reports whether holder has it.
+	LeasePurge(ctx context.Context, holder string, ttl time.Duration) (bool, error)
+}
+
 // PendingRefs is implemented by a backend that knows of references not
 // (yet) in any row: the Cassandra backend's uncertain-writes ledger,
 // whose commits may still land. The mark scan counts them as references.
@@ -341,14 +352,31 @@ func (s *Store) claimBlobs(ctx context.Context, metas []MessageMeta) error {
 
 // RunPurge runs a purge pass every interval until ctx ends, logging what
 // each did. The caller supervises it (cmd/quire: internal/supervise).
+//
+// On a backend shared by several hosts (PurgeLeaser), a pass runs only
+// while this Store holds the purge lease, taken and renewed for three
+// intervals before each pass: one host purges, and another takes over
+// within three intervals of its end.
 func (s *Store) RunPurge(ctx context.Context, every time.Duration, o PurgeOptions) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	holder := newID()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if l, ok := s.b.(PurgeLeaser); ok {
+			held, err := l.LeasePurge(ctx, holder, 3*every)
+			if err != nil {
+				s.log.Warn("store: purge: take the purge lease; the next interval retries", "err", err)
+				continue
+			}
+			if !held {
+				s.log.Debug("store: purge: another host holds the purge lease")
+				continue
+			}
 		}
 		st, err := s.Purge(ctx, o)
 		switch {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,5 +62,39 @@ func TestReclaimAfterHalfTheGrace(t *testing.T) {
 	// older than 30 minutes only at the fourth.
 	if len(b.claims) != 1 || len(b.claims[0]) != 1 || b.claims[0][0] != id || b.commits != 4 {
 		t.Fatalf("claims %v over %d commits, want one claim of %s before the fourth", b.claims, b.commits, id)
+	}
+}
+
+// leasedPurges is a backend whose purge lease is granted or not, and
+// that counts the passes that reach its bodies.
+type leasedPurges struct {
+	slowCommits
+	granted bool
+	passes  atomic.Int64
+}
+
+func (b *leasedPurges) LeasePurge(context.Context, string, time.Duration) (bool, error) {
+	return b.granted, nil
+}
+
+func (b *leasedPurges) ListUsers(context.Context, func(User) error) error { return nil }
+
+func (b *leasedPurges) PurgeBlobs(context.Context, func(BlobID) bool, func(BlobState) error) error {
+	b.passes.Add(1)
+	return nil
+}
+
+// TestRunPurgeNeedsTheLease: on a backend with a purge lease, the
+// background purge runs passes only while it holds the lease.
+func TestRunPurgeNeedsTheLease(t *testing.T) {
+	for _, granted := range []bool{false, true} {
+		b := &leasedPurges{granted: granted}
+		s := New(b, Options{})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		s.RunPurge(ctx, 10*time.Millisecond, PurgeOptions{})
+		cancel()
+		if n := b.passes.Load(); (n > 0) != granted {
+			t.Fatalf("lease granted %v: %d passes", granted, n)
+		}
 	}
 }

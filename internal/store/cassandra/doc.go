@@ -88,6 +88,7 @@
 //	                     the uncertain-writes ledger, default TTL 7 days
 //	ms_mbox.gone_mailboxes ((shard), mailbox_id) -> deleted, last_bucket, uidnext
 //	                     deleted mailboxes whose rows the purge has yet to drop
+//	ms_mbox.purge_lease  (name) -> holder               the background purge's host, TTL
 //	ms_msg.blobs         (blob_id) -> size, chunk_size, chunks, compression, created
 //	                     created: the last claim of a reference (purge.go)
 //	ms_msg.blob_purge    (blob_id) -> unref, condemned   the purge's state of a body

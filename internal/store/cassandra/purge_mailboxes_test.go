@@ -153,3 +153,24 @@ func TestPurgeDeletedMailboxRows(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeLease: one holder at a time; the holder renews; another takes
+// the lease once it expired.
+func TestPurgeLease(t *testing.T) {
+	a := openPrivate(t)
+	b := openTest(t, func(o *Options) { o.Meta, o.Msg, o.Cache = a.opts.Meta, a.opts.Msg, a.opts.Cache })
+	ctx := context.Background()
+	take := func(be *Backend, holder string, want bool) {
+		t.Helper()
+		got, err := be.LeasePurge(ctx, holder, 2*time.Second)
+		if err != nil || got != want {
+			t.Fatalf("LeasePurge(%s) = %v, %v; want %v", holder, got, err, want)
+		}
+	}
+	take(a, "A", true)
+	take(b, "B", false)
+	take(a, "A", true) // renewed
+	time.Sleep(3 * time.Second)
+	take(b, "B", true) // A's lease expired
+	take(a, "A", false)
+}

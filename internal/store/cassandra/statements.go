@@ -23,6 +23,7 @@ type statements struct {
 	purgeGet, purgeMark, purgeCondemn, purgeUncondemn, purgeClear, todoBlobs string
 
 	goneInsert, goneList, goneSet, goneDelete                                string
+	leaseRenew, leaseTake, leaseGet                                          string
 	dropLog, dropMsgs, dropMeta, dropSpill, dropCur, dropBuckets, dropLedger string
 
 	textGet, textPut string
@@ -122,6 +123,9 @@ func newStatements(meta, msg, cache string) statements {
 		purgeClear:     b(`DELETE FROM KS.blob_purge USING TIMESTAMP ? WHERE blob_id = ?`),
 		todoBlobs:      m(`SELECT blob FROM KS.uncertain_todo WHERE shard = ?`),
 
+		leaseRenew:  m(`UPDATE KS.purge_lease USING TTL ? SET holder = ? WHERE name = ? IF holder = ?`),
+		leaseTake:   m(`INSERT INTO KS.purge_lease (name, holder) VALUES (?, ?) IF NOT EXISTS USING TTL ?`),
+		leaseGet:    m(`SELECT holder FROM KS.purge_lease WHERE name = ?`),
 		goneInsert:  m(`INSERT INTO KS.gone_mailboxes (shard, mailbox_id, deleted) VALUES (?, ?, ?)`),
 		goneList:    m(`SELECT mailbox_id, deleted, last_bucket, uidnext FROM KS.gone_mailboxes WHERE shard = ?`),
 		goneSet:     m(`UPDATE KS.gone_mailboxes SET last_bucket = ?, uidnext = ? WHERE shard = ? AND mailbox_id = ?`),
