@@ -36,7 +36,9 @@ import (
 // mailboxes as acknowledged (with distinct UIDVALIDITYs). The one
 // operation under way at the crash may be there or not, never half (a
 // move may leave the message in both mailboxes, never in neither: Write
-// order in ARCHITECTURE.md).
+// order in ARCHITECTURE.md). Purge passes run in the workload too: one
+// that crashes half-way must leave every acknowledged message whole, and
+// bodies it freed must store again.
 
 // crashDir is the data directory inside the in-memory file system.
 const crashDir = "/data"
@@ -158,11 +160,17 @@ func newCrashWorkload() *crashWorkload {
 		w.moveOp(b, "INBOX", "Archive", m3),
 		w.deliver(m6, b),
 		w.expunge(a, "INBOX", m4),
+		w.purge(), // marks m4's body unreferenced
+		w.purge(), // frees it
 		w.flags(b, "INBOX", m5, `\Seen`),
 		w.createBox(a, "Work"),
 		w.moveOp(a, "INBOX", "Work", m5),
 		w.renameBox(a, "Work", "Projects"),
 		w.deleteBox(b, "Archive"),
+		w.purge(),
+		w.purge(),        // frees m3's body file, which the deleted Archive held
+		w.deliver(m4, b), // a body the purge freed, stored again
+		w.deliver(m3, a),
 	}
 	st := newCrashState()
 	w.states = []crashState{st}
@@ -302,6 +310,20 @@ func (w *crashWorkload) expunge(addr, mailbox, blob string) crashOp {
 			return err
 		},
 		apply: func(m crashState) { delete(m.msgs, addr+"/"+blob) },
+	}
+}
+
+// purge runs a purge pass with no grace: the second pass after an
+// expunge frees the body (ARCHITECTURE.md, "Purge"). It changes no
+// message: a crash in it must leave every acknowledged message whole.
+func (w *crashWorkload) purge() crashOp {
+	return crashOp{
+		name: "purge",
+		run: func(ctx context.Context, w *crashWorkload) error {
+			_, err := w.s.Purge(ctx, store.PurgeOptions{})
+			return err
+		},
+		apply: func(crashState) {},
 	}
 }
 
