@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,12 +42,19 @@ func bigBody() string {
 // [store.purge] keys, delivers a 300 KB message to a new user, deletes
 // the user (the body is now unreferenced) and returns the config, the
 // data directory and a function running quire commands.
-func servePurge(t *testing.T, purgeKeys string) (dataDir string, cli func(args ...string) string) {
+func servePurge(t *testing.T, purgeKeys string) (dataDir, httpAddr string, cli func(args ...string) string) {
 	t.Helper()
 	bin := buildQuire(t)
 	dir := t.TempDir()
 	dataDir = filepath.Join(dir, "data")
-	cfg, lmtpAddr, _ := writeServerConfig(t, dir, fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\npurge = %s\n", dataDir, purgeKeys))
+	lmtpAddr, httpAddr := freePort(t), freePort(t)
+	cfg := filepath.Join(dir, "quire.toml")
+	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\ndbtype = \"embedded\"\ndatadir = %q\npurge = %s\n"+
+		"[search]\nengine = \"none\"\n[lmtp]\nlisten = [%q]\n[http]\nlisten = [%q]\nmetrics_public = true\n[imap]\nlisten = []\n[pop3]\nlisten = []\n",
+		dataDir, purgeKeys, lmtpAddr, httpAddr)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	startServer(t, bin, cfg, lmtpAddr)
 	cli = func(args ...string) string {
 		t.Helper()
@@ -63,18 +72,19 @@ func servePurge(t *testing.T, purgeKeys string) (dataDir string, cli func(args .
 		t.Fatalf("%d body files after one delivery, want 1", n)
 	}
 	cli("user", "del", "gone@example.org")
-	return dataDir, cli
+	return dataDir, httpAddr, cli
 }
 
 // TestPurgeCommandWhileServing: quire purge works while the server holds
 // the embedded store (it asks the server): the first pass finds the
 // deleted user's body unreferenced, a dry run after the grace counts it
-// and frees nothing, and the next pass frees it and says so.
+// and frees nothing, and the next pass frees it and says so; the
+// server's metrics count the passes and what they freed.
 func TestPurgeCommandWhileServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
 	}
-	dataDir, cli := servePurge(t, `{enable = false, grace = "0s"}`)
+	dataDir, httpAddr, cli := servePurge(t, `{enable = false, grace = "0s"}`)
 	out := cli("purge")
 	if !strings.Contains(out, "purge: freed 0 bodies") || !strings.Contains(out, "found unreferenced now: 1;") {
 		t.Fatalf("first pass:\n%s", out)
@@ -87,6 +97,25 @@ func TestPurgeCommandWhileServing(t *testing.T) {
 	if !strings.Contains(out, "purge: freed 1 bodies") || len(bodyFiles(t, dataDir)) != 0 {
 		t.Fatalf("second pass (%d body files left):\n%s", len(bodyFiles(t, dataDir)), out)
 	}
+	all := scrape(t, httpAddr)
+	got := map[string]float64{}
+	for k, v := range all {
+		if strings.HasPrefix(k, "quire_store_purge_") && k != "quire_store_purge_seconds_total{}" && k != "quire_store_purge_freed_bytes_total{}" &&
+			k != "quire_store_purge_last_success_timestamp_seconds{}" {
+			got[k] = v
+		}
+	}
+	want := map[string]float64{
+		`quire_store_purge_passes_total{result="ok"}`:    3, // the dry run too
+		`quire_store_purge_passes_total{result="error"}`: 0,
+		"quire_store_purge_freed_bodies_total{}":         1,
+		"quire_store_purge_deleted_mailboxes_total{}":    0,
+	}
+	if !maps.Equal(got, want) || all["quire_store_purge_freed_bytes_total{}"] <= 0 || // compressed: the body is repetitive text
+		all["quire_store_purge_last_success_timestamp_seconds{}"] < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Fatalf("purge metrics %v (bytes %v, last success %v), want %v", got, all["quire_store_purge_freed_bytes_total{}"],
+			all["quire_store_purge_last_success_timestamp_seconds{}"], want)
+	}
 }
 
 // TestPurgeInBackground is the issue's reproduction: with store.purge
@@ -96,7 +125,7 @@ func TestPurgeInBackground(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
 	}
-	dataDir, _ := servePurge(t, `{enable = true, grace = "1s"}`)
+	dataDir, _, _ := servePurge(t, `{enable = true, grace = "1s"}`)
 	deadline := time.Now().Add(20 * time.Second)
 	for len(bodyFiles(t, dataDir)) > 0 {
 		if time.Now().After(deadline) {

@@ -216,3 +216,34 @@ func TextPurge(r *Registry, stats func() (runs, failed, purged int64)) {
 		emit(purged, counter, float64(p))
 	}})
 }
+
+// PurgeFigures are the purge's totals since the process started (the
+// store's PurgeTotals, passed as plain numbers).
+type PurgeFigures struct {
+	Passes, Failures, Freed, FreedBytes, DeletedMailboxes int64
+	Seconds                                               float64
+	// LastSuccess is the end of the last pass that succeeded, unix
+	// seconds; 0 if none did.
+	LastSuccess float64
+}
+
+// Purge adds the purge of unreferenced bodies and deleted mailboxes'
+// rows (store.purge): passes by result, what they freed, their time.
+func Purge(r *Registry, stats func() PurgeFigures) {
+	passes := desc("quire_store_purge_passes_total", "Purge passes run by this process (background or quire purge), by result.", "result")
+	bodies := desc("quire_store_purge_freed_bodies_total", "Message bodies the purge freed.")
+	bytes := desc("quire_store_purge_freed_bytes_total", "Bytes the purge freed (stored size on the embedded store, raw size on Cassandra).")
+	boxes := desc("quire_store_purge_deleted_mailboxes_total", "Deleted mailboxes whose rows the purge dropped (Cassandra).")
+	secs := desc("quire_store_purge_seconds_total", "Time spent in purge passes.")
+	last := desc("quire_store_purge_last_success_timestamp_seconds", "When the last successful purge pass ended (unix seconds; 0: none yet).")
+	r.Register(&collector{descs: []*prometheus.Desc{passes, bodies, bytes, boxes, secs, last}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
+		f := stats()
+		emit(passes, counter, float64(f.Passes-f.Failures), "ok")
+		emit(passes, counter, float64(f.Failures), "error")
+		emit(bodies, counter, float64(f.Freed))
+		emit(bytes, counter, float64(f.FreedBytes))
+		emit(boxes, counter, float64(f.DeletedMailboxes))
+		emit(secs, counter, f.Seconds)
+		emit(last, gauge, f.LastSuccess)
+	}})
+}
