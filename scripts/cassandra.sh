@@ -31,13 +31,13 @@ NODE="${QUIRE_RUN:-$ROOT/.cache/run}/cassandra"
 PIDFILE="$NODE/cassandra.pid"
 PORTFILE="$NODE/cql.port"
 LOGDIR="$NODE/logs"
-SYSLOG="$LOGDIR/system.log"
-OUTLOG="$LOGDIR/stdout.log"
 
 log() { echo "cassandra.sh: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=lib/jvm.sh
 . "$ROOT/scripts/lib/jvm.sh"
+# shellcheck source=lib/cassandra-node.sh
+. "$ROOT/scripts/lib/cassandra-node.sh"
 
 [[ $PORT =~ ^[0-9]+$ ]] || die "CASSANDRA_PORT must be a number, got '$PORT'"
 
@@ -64,42 +64,11 @@ write_config() {
 }
 
 jvm_args() {
-  local line words jamm
-  while IFS= read -r line || [[ -n $line ]]; do
-    [[ $line == -* ]] || continue
-    read -ra words <<<"$line"
-    ARGS+=("${words[@]}")
-  done <"$CONF_SRC/jvm17-server.options"
-  jamm="$(compgen -G "$LIB/jamm-*.jar" | head -1)"
-  ARGS+=(
-    "-Xms$HEAP" "-Xmx$HEAP"
-    "-XX:HeapDumpPath=$NODE"
-    -XX:+ExitOnOutOfMemoryError
-    "-javaagent:$jamm"
-    -Dcassandra-foreground=yes
-    "-Dcassandra-pidfile=$PIDFILE"
-    "-Dcassandra.config=file://$NODE/conf/cassandra.yaml"
-    "-Dcassandra.storagedir=$NODE/data"
-    "-Dcassandra.logdir=$LOGDIR"
-    "-Dcassandra.triggers_dir=$NODE/conf/triggers"
-    "-Dlogback.configurationFile=file://$NODE/conf/logback.xml"
-    # Fast single-node start for tests.
-    -Dcassandra.skip_wait_for_gossip_to_settle=0
-    -Dcassandra.load_ring_state=false
+  # Fast single-node start for tests.
+  cassandra_jvm_args "$NODE" "$HEAP" \
+    -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+    -Dcassandra.load_ring_state=false \
     -Dcassandra.unsafesystem=true
-    -cp "$NODE/conf:$LIB/*"
-    org.apache.cassandra.service.CassandraDaemon
-  )
-}
-
-
-show_logs() {
-  local f
-  for f in "$SYSLOG" "$OUTLOG"; do
-    [[ -s $f ]] || continue
-    echo "----- last 50 lines of $f -----" >&2
-    tail -n 50 "$f" >&2
-  done
 }
 
 ready_line() {
@@ -124,36 +93,13 @@ cmd_start() {
     cmd_fetch
     java="$(find_java)"
     write_config
-    [[ -f $SYSLOG ]] && mv -f "$SYSLOG" "$SYSLOG.prev"
     echo "$PORT" >"$PORTFILE"
-    ARGS=()
     jvm_args
     log "starting cassandra $VERSION on 127.0.0.1:$PORT (node dir $NODE)"
-    # setsid: own session, so the node outlives the shell that started it.
-    # The inner bash writes its pid, then execs java under that same pid.
-    (cd "$NODE" && setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$java" "${ARGS[@]}" \
-      </dev/null >"$OUTLOG" 2>&1 &)
-    for ((i = 0; i < 50; i++)); do pid="$(live_pid CassandraDaemon)" && break; sleep 0.1; done
-    [[ -n ${pid:-} ]] || { show_logs; die "cassandra did not start (no live pid)"; }
+    pid="$(cassandra_launch "$NODE" "$java")"
   fi
 
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      show_logs
-      die "cassandra exited during startup (see $LOGDIR)"
-    fi
-    if grep -q 'Startup complete' "$SYSLOG" 2>/dev/null && port_open "$PORT"; then
-      break
-    fi
-    if ((SECONDS - t0 >= TIMEOUT)); then
-      show_logs
-      log "stopping pid $pid"
-      kill_node "$pid" 20
-      die "cassandra not ready within ${TIMEOUT}s (set CASSANDRA_START_TIMEOUT to wait longer)"
-    fi
-    sleep 1
-  done
+  cassandra_wait "$NODE" "$pid" 127.0.0.1 "$PORT" "$TIMEOUT"
   log "ready in $((SECONDS - t0))s"
   ready_line "$PORT" "$pid"
 }

@@ -48,8 +48,9 @@ maven_fetch() {
   log "fetched $(ls "$lib"/*.jar | wc -l) jars in $((SECONDS - t0))s"
 }
 
-# port_open PORT succeeds when something accepts on 127.0.0.1:PORT.
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+# port_open PORT [HOST] succeeds when something accepts on HOST:PORT
+# (HOST defaults to 127.0.0.1).
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/${2:-127.0.0.1}/$1" 2>/dev/null; }
 
 # live_pid MAIN_CLASS prints the pid in $PIDFILE if it is a live JVM
 # running MAIN_CLASS (a pid file left by a dead node names nothing).
