@@ -13,7 +13,8 @@ import (
 // fails for lack of replicas; it then runs on the secondary level and lets
 // one query at a time probe the primary again, after a wait that starts at
 // min and doubles up to max. A probe that succeeds switches the class back.
-// Both switches are logged at Warn. It is safe for concurrent use.
+// Both switches are logged at Warn, each failed probe at Info (with the
+// wait until the next). It is safe for concurrent use.
 type fallback struct {
 	class              string
 	primary, secondary gocql.Consistency
@@ -73,6 +74,8 @@ func (f *fallback) report(c gocql.Consistency, probe, unavailable bool, err erro
 		f.mu.probing = false
 		if unavailable {
 			f.mu.wait = min(2*f.mu.wait, f.max)
+			f.log.Info("cassandra: primary consistency still unavailable", "class", f.class,
+				"consistency", f.primary.String(), "next_probe_in", f.mu.wait, "err", err)
 		}
 		f.mu.probeAt = f.now().Add(f.mu.wait)
 	case unavailable && !f.mu.degraded:

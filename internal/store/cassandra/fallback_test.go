@@ -56,6 +56,15 @@ func TestFallbackPolicy(t *testing.T) {
 		f.report(c, p, true, down)
 		expect(gocql.LocalQuorum, false)
 	}
+	// Each failed probe is logged with the doubled wait until the next.
+	for _, next := range []string{"100ms", "200ms", "400ms"} {
+		if !strings.Contains(logs.String(), `primary consistency still unavailable" class=write consistency=EACH_QUORUM next_probe_in=`+next) {
+			t.Fatalf("no failed probe logged with next_probe_in=%s: %q", next, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "still unavailable"); n != 5 {
+		t.Fatalf("%d failed probes logged, want 5: %q", n, logs.String())
+	}
 	// A probe that fails for another reason does not lengthen the wait.
 	clk.advance(400 * time.Millisecond)
 	c, p = expect(gocql.EachQuorum, true)
