@@ -54,24 +54,30 @@ type result struct {
 	tokens     int // acknowledged messages checked at the end
 	uncertain  int
 	killed     string
+	events     []string // what a cluster scenario did, and what it saw
 	violations []string
 	history    string
+	dir        string // the hosts' configs and logs: kept if the run fails
 	elapsed    time.Duration
 }
 
 func (r *result) summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "checker: %d hosts, %d clients, %d users, %v (seed %d)\n", r.o.hosts, r.o.clients, r.o.users, r.elapsed.Round(time.Second), r.o.seed)
+	fmt.Fprintf(&b, "checker: scenario %s: %d hosts, %d clients, %d users, %v (seed %d)\n", r.o.scenario, r.o.hosts, r.o.clients, r.o.users, r.elapsed.Round(time.Second), r.o.seed)
 	fmt.Fprintf(&b, "checker: %d operations (%d failed or refused), %d acknowledged messages checked, %d of unknown outcome\n",
 		r.ops, r.errs, r.tokens, r.uncertain)
 	if r.killed != "" {
 		fmt.Fprintf(&b, "checker: %s\n", r.killed)
+	}
+	for _, e := range r.events {
+		fmt.Fprintf(&b, "checker: %s\n", e)
 	}
 	fmt.Fprintf(&b, "checker: history in %s\n", r.history)
 	if len(r.violations) == 0 {
 		b.WriteString("checker: PASS: no invariant broken\n")
 		return b.String()
 	}
+	fmt.Fprintf(&b, "checker: the hosts' configs and logs are kept in %s\n", r.dir)
 	fmt.Fprintf(&b, "checker: FAIL: %d violation(s):\n", len(r.violations))
 	for i, v := range r.violations {
 		if i == 50 {
@@ -83,9 +89,10 @@ func (r *result) summary() string {
 	return b.String()
 }
 
-// check runs the clients against the hosts, kills and restarts one host
-// halfway, then verifies the quiet store.
-func check(ctx context.Context, o options, hosts []*benchkit.Target) (*result, error) {
+// check runs the clients against the hosts for o.duration, and the
+// scenario's disruption meanwhile (the clients go on until it is over,
+// and at least tail after), then verifies the quiet store.
+func check(ctx context.Context, o options, hosts []*benchkit.Target, cl *cluster) (*result, error) {
 	f, err := os.Create(o.history)
 	if err != nil {
 		return nil, err
@@ -104,43 +111,43 @@ func check(ctx context.Context, o options, hosts []*benchkit.Target) (*result, e
 		lmtps[i] = h.LMTP
 	}
 	run := fmt.Sprintf("%x", o.seed&0xffffff)
+	prog := &progress{}
 	clients := make([]*client, o.clients)
 	for i := range clients {
 		clients[i] = &client{id: i, run: run, user: benchkit.User(i%o.users + 1), imap: hosts[i%len(hosts)].IMAP, lmtp: lmtps,
 			rnd: rand.New(rand.NewPCG(o.seed, uint64(i))), log: hist, bad: bad,
 			tokens: map[string]map[string]int{}, uncertain: map[string]bool{}, lostMB: map[string]bool{},
-			seen: map[string]*view{}, maxUID: map[string]uint32{}}
+			seen: map[string]*view{}, maxUID: map[string]uint32{}, prog: prog}
 	}
 	start := time.Now()
-	runCtx, cancel := context.WithTimeout(ctx, o.duration)
+	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.loop(runCtx) }()
 	}
-	if o.kill && len(hosts) > 1 {
-		victim := hosts[1]
-		select {
-		case <-time.After(o.duration / 2):
-			log.Printf("killing the host at %s with SIGKILL", victim.IMAP)
-			hist.note(-1, "SIGKILL host "+victim.IMAP)
-			if err := victim.Kill(); err != nil {
-				return nil, err
-			}
-			time.Sleep(2 * time.Second)
-			t0 := time.Now()
-			if err := victim.Restart(ctx); err != nil {
-				cancel()
-				wg.Wait()
-				return nil, fmt.Errorf("restart after SIGKILL: %w", err)
-			}
-			res.killed = fmt.Sprintf("host %s killed with SIGKILL at %v, listening again %v after its restart",
-				victim.IMAP, (o.duration / 2).Round(time.Second), time.Since(t0).Round(time.Millisecond))
-			hist.note(-1, "restarted host "+victim.IMAP)
-		case <-runCtx.Done():
-		}
+	d := &disruption{o: o, cl: cl, hosts: hosts, hist: hist, prog: prog, res: res, bad: bad}
+	if err := d.run(runCtx); err != nil {
+		cancel()
+		wg.Wait()
+		return nil, err
 	}
+	end := start.Add(o.duration)
+	if clusterScenario(o.scenario) {
+		// The service must be seen to go on after the disruption.
+		tail := d.prog.now()
+		end = later(end, time.Now().Add(tailTime))
+		_ = sleep(runCtx, time.Until(end))
+		after := d.prog.now().minus(tail)
+		d.event("after the disruption: %v", after)
+		if after.acked == 0 {
+			bad.add("scenario %s: no message was acknowledged after the disruption ended", o.scenario)
+		}
+	} else {
+		_ = sleep(runCtx, time.Until(end))
+	}
+	cancel()
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	if ctx.Err() != nil {
@@ -154,8 +161,24 @@ func check(ctx context.Context, o options, hosts []*benchkit.Target) (*result, e
 	if err := verify(o, hosts, clients, bad, res); err != nil {
 		return nil, err
 	}
+	if o.scenario == scenTwoDown {
+		if err := repairAndCompare(cl, res, bad); err != nil {
+			return nil, err
+		}
+	}
 	bad.mu.Lock()
 	res.violations = slices.Clone(bad.list)
 	bad.mu.Unlock()
 	return res, nil
+}
+
+// tailTime is how long the clients go on after a cluster scenario's
+// disruption is over.
+const tailTime = 15 * time.Second
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -27,7 +27,7 @@ func cassandra(t *testing.T) string {
 // thirty clients, one host killed and restarted; no invariant may break.
 func TestShortRun(t *testing.T) {
 	addr := cassandra(t)
-	o := options{hosts: 3, clients: 30, users: 3, duration: 60 * time.Second, kill: true, quireBin: benchkit.BuildQuire(t),
+	o := options{hosts: 3, clients: 30, users: 3, duration: 60 * time.Second, kill: true, scenario: scenHostKill, quireBin: benchkit.BuildQuire(t),
 		history: filepath.Join(t.TempDir(), "history"), seed: uint64(time.Now().UnixNano()), casAddr: addr}
 	res, err := run(context.Background(), o)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestShortRun(t *testing.T) {
 // the quirefaults tag for it), it must report violations.
 func TestBrokenAllocationIsCaught(t *testing.T) {
 	addr := cassandra(t)
-	o := options{hosts: 3, clients: 12, users: 3, duration: 20 * time.Second, kill: false, brk: true,
+	o := options{hosts: 3, clients: 12, users: 3, duration: 20 * time.Second, kill: false, brk: true, scenario: scenHostKill,
 		history: filepath.Join(t.TempDir(), "history"), seed: uint64(time.Now().UnixNano()), casAddr: addr}
 	res, err := run(context.Background(), o)
 	if err != nil {
@@ -78,5 +78,28 @@ func TestParse(t *testing.T) {
 	f, _ := parseFetch("* 2 FETCH (UID 9 FLAGS () BODY[HEADER.FIELDS (MESSAGE-ID)] {40}\r\nMessage-ID: <ck-a-1-2@checker>\r\n\r\n)")
 	if f.msgID != "ck-a-1-2" {
 		t.Fatalf("message id %q", f.msgID)
+	}
+}
+
+// TestFallbackLog reads the fallback switches and probe waits out of a
+// host's log as quire writes them (internal/store/cassandra/fallback.go).
+func TestFallbackLog(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "serve.log")
+	log := `time=2026-12-05T17:10:23.000Z level=WARN msg="cassandra: switching to fallback consistency" class=write from=LOCAL_QUORUM to=LOCAL_ONE err="x"
+time=2026-12-05T17:10:23.100Z level=INFO msg="cassandra: primary consistency still unavailable" class=write consistency=LOCAL_QUORUM next_probe_in=100ms err="x"
+time=2026-12-05T17:10:23.200Z level=WARN msg="cassandra: switching to fallback consistency" class=read from=LOCAL_QUORUM to=LOCAL_ONE err="x"
+time=2026-12-05T17:10:23.300Z level=INFO msg="cassandra: primary consistency still unavailable" class=write consistency=LOCAL_QUORUM next_probe_in=200ms err="x"
+time=2026-12-05T17:10:25.500Z level=WARN msg="cassandra: primary consistency restored" class=write consistency=LOCAL_QUORUM
+`
+	if err := os.WriteFile(f, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &benchkit.Target{LogFile: f}
+	spans, open := degradedSpans(h)
+	if len(spans) != 1 || spans[0] != 2500*time.Millisecond || open != 1 {
+		t.Fatalf("spans %v, %d still open; want [2.5s] and 1 (the read class)", spans, open)
+	}
+	if w := probeWaits(h, "write"); len(w) != 2 || w[0] != "100ms" || w[1] != "200ms" {
+		t.Fatalf("probe waits %q", w)
 	}
 }

@@ -40,6 +40,7 @@ type client struct {
 	seen      map[string]*view // per mailbox name: the last full view
 	maxUID    map[string]uint32
 	ops, errs int
+	prog      *progress // shared by all clients
 }
 
 // view is what a client last saw of a mailbox: enough to check the next
@@ -95,6 +96,8 @@ func (c *client) loop(ctx context.Context) {
 				if err := o.fn(); err != nil {
 					c.errs++
 					c.broken(err)
+				} else {
+					c.prog.ok.Add(1)
 				}
 				break
 			}
@@ -152,6 +155,7 @@ func (c *client) opDeliver() error {
 		return nil
 	}
 	c.tokens[tok] = map[string]int{"INBOX": 1}
+	c.prog.acked.Add(1)
 	return nil
 }
 
@@ -172,6 +176,7 @@ func (c *client) opAppend() error {
 		return err
 	}
 	c.tokens[tok] = map[string]int{mb: 1}
+	c.prog.acked.Add(1)
 	if uv, uid, ok := appendUID(tagged); ok {
 		c.checkNewUID(mb, uv, uid, before, "APPEND")
 	} else {
@@ -290,6 +295,7 @@ func (c *client) sync(mb string) error {
 		c.maxUID[mb] = max(c.maxUID[mb], u)
 	}
 	c.seen[mb] = v
+	c.prog.synced.Add(1)
 	return nil
 }
 

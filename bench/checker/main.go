@@ -31,6 +31,14 @@
 // makes the hosts allocate UIDs without their lightweight transaction; the
 // checker must then fail. A production build ignores the variable. The Cassandra node is $QUIRE_BENCH_CASSANDRA or
 // scripts/cassandra.sh's.
+//
+// -scenario chooses what goes wrong meanwhile (scenario.go): host-kill
+// (the default, above) on any Cassandra, or, on the three-node cluster of
+// scripts/cassandra-cluster.sh ($QUIRE_TEST_CLUSTER, or the one the script
+// reports running), node-kill (SIGKILL one node, start it again),
+// two-down (SIGKILL two nodes: the fallback consistency; then start them,
+// repair, and compare the replicas row by row) and partition (SIGSTOP one
+// node, then SIGCONT). make check-cluster runs the three.
 package main
 
 import (
@@ -41,6 +49,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,6 +66,9 @@ type options struct {
 	quireBin, history     string
 	seed                  uint64
 	casAddr               string // the Cassandra node; "" finds or starts one
+	scenario              string
+	readFallback          string   // the hosts' read fallback level on the cluster
+	cluster               []string // the cluster's CQL addresses, for a cluster scenario; nil finds them
 }
 
 func main() {
@@ -69,7 +82,13 @@ func main() {
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root); -break builds its own")
 	flag.StringVar(&o.history, "history", "", "write every command and response here (default: a file in the temp directory)")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed of the clients")
+	flag.StringVar(&o.scenario, "scenario", scenHostKill, "what goes wrong: "+strings.Join(scenarios, ", ")+" (all but host-kill on scripts/cassandra-cluster.sh's cluster)")
+	flag.StringVar(&o.readFallback, "read-fallback", "LOCAL_ONE", `casreadfallbackconsistency of the hosts in a cluster scenario ("" for none)`)
 	flag.Parse()
+	if !slices.Contains(scenarios, o.scenario) {
+		fmt.Fprintf(os.Stderr, "checker: -scenario %q: want one of %s\n", o.scenario, strings.Join(scenarios, ", "))
+		os.Exit(2)
+	}
 	if o.hosts < 1 || o.hosts > 200 || o.clients < 1 || o.users < 1 || o.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "checker: -hosts (1 to 200), -clients, -users and -duration must be positive")
 		os.Exit(2)
@@ -99,7 +118,13 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	// A failed run keeps the hosts' configs and logs for the diagnosis.
+	var res *result
+	defer func() {
+		if res == nil || len(res.violations) == 0 {
+			os.RemoveAll(tmp)
+		}
+	}()
 	if o.history == "" {
 		o.history = filepath.Join(os.TempDir(), fmt.Sprintf("quire-checker-%s.history", time.Now().Format("20060102-150405")))
 	}
@@ -110,17 +135,53 @@ func run(ctx context.Context, o options) (*result, error) {
 			return nil, err
 		}
 	}
+	var cas *cluster
 	casAddr := o.casAddr
-	if casAddr == "" {
+	switch {
+	case clusterScenario(o.scenario):
+		if cas, err = clusterPoints(root, o.cluster); err != nil {
+			return nil, err
+		}
+		casAddr = cas.points[0]
+	case casAddr == "":
 		if casAddr, err = benchkit.CassandraAddr(root, &cl); err != nil {
 			return nil, err
 		}
 	}
-	hosts, err := startHosts(ctx, o, casAddr, tmp, &cl)
+	hosts, err := startHosts(ctx, o, casAddr, cas, tmp, &cl)
 	if err != nil {
 		return nil, err
 	}
-	return check(ctx, o, hosts)
+	if res, err = check(ctx, o, hosts, cas); res != nil {
+		res.dir = tmp
+	}
+	return res, err
+}
+
+// clusterPoints finds the cluster: the given addresses,
+// $QUIRE_TEST_CLUSTER, or scripts/cassandra-cluster.sh's if all its nodes
+// serve. It does not start one (that takes minutes: make check-cluster
+// does).
+func clusterPoints(root string, points []string) (*cluster, error) {
+	if len(points) == 0 {
+		if env := os.Getenv("QUIRE_TEST_CLUSTER"); env != "" {
+			points = strings.Split(env, ",")
+		}
+	}
+	if len(points) == 0 {
+		if err := benchkit.Script(root, nil, "cassandra-cluster.sh", "status"); err != nil {
+			return nil, fmt.Errorf("no Cassandra cluster: start one with scripts/cassandra-cluster.sh start (%w)", err)
+		}
+		out, err := exec.Command(filepath.Join(root, "scripts", "cassandra-cluster.sh"), "points").Output()
+		if err != nil {
+			return nil, fmt.Errorf("scripts/cassandra-cluster.sh points: %w", err)
+		}
+		points = strings.Split(strings.TrimSpace(string(out)), ",")
+	}
+	if len(points) != 3 {
+		return nil, fmt.Errorf("the cluster scenarios need 3 nodes of one data center, got %q", points)
+	}
+	return &cluster{root: root, points: points}, nil
 }
 
 // buildFaulty builds quire with the test-only fault switches into dir: only
@@ -136,12 +197,16 @@ func buildFaulty(ctx context.Context, root, dir string) (string, error) {
 }
 
 // startHosts starts the access hosts on 127.0.0.2, .3, ... in one group.
-func startHosts(ctx context.Context, o options, casAddr, tmp string, cl *benchkit.Cleanups) ([]*benchkit.Target, error) {
+func startHosts(ctx context.Context, o options, casAddr string, cas *cluster, tmp string, cl *benchkit.Cleanups) ([]*benchkit.Target, error) {
 	var env []string
 	if o.brk {
 		env = []string{"QUIRE_TEST_BREAK_UID_ALLOCATION=1"}
 	}
+	g := benchkit.GroupOptions{Bin: o.quireBin, CasAddr: casAddr, Dir: tmp, Hosts: o.hosts,
+		Users: o.users, Env: env, Recheck: "2s", MaxConns: 1000}
+	if cas != nil {
+		g.CasPoints, g.CasStore = cas.points, clusterStore(o.readFallback)
+	}
 	log.Printf("starting %d hosts", o.hosts)
-	return benchkit.StartGroup(ctx, benchkit.GroupOptions{Bin: o.quireBin, CasAddr: casAddr, Dir: tmp, Hosts: o.hosts,
-		Users: o.users, Env: env, Recheck: "2s", MaxConns: 1000}, cl)
+	return benchkit.StartGroup(ctx, g, cl)
 }

@@ -29,6 +29,7 @@ type Target struct {
 	HTTP             string // quire's http.listen, for pprof; empty for Dovecot
 	TokenFile        string // quire's http.admin_token_file (see AdminRequest)
 	PID              int    // quire's process; 0 for Dovecot
+	LogFile          string // quire's output (its slog log); empty for Dovecot
 	Note             string // shown under the report's table
 
 	proc *process // quire only: for Kill and Restart
@@ -36,12 +37,18 @@ type Target struct {
 
 // QuireOptions says how to start one quire serve.
 type QuireOptions struct {
-	Bin      string // the quire binary
-	DBType   string // "embedded" or "cassandra"
-	CasAddr  string // the Cassandra node, for DBType "cassandra"
-	Users    int    // user1..N@bench.test are created with Password
-	Dir      string // config, data and log go here
-	MaxConns int    // IMAP connection limits (total, per user, per IP); 0 keeps quire's defaults
+	Bin     string // the quire binary
+	DBType  string // "embedded" or "cassandra"
+	CasAddr string // the Cassandra node, for DBType "cassandra"
+	// CasPoints, if set, are the connect points instead of CasAddr (a
+	// cluster), and CasStore replaces the single node's placement
+	// (SimpleStrategy, RF 1) with its own [store] lines: strategy, data
+	// centers, replication factors, consistency levels.
+	CasPoints []string
+	CasStore  string
+	Users     int    // user1..N@bench.test are created with Password
+	Dir       string // config, data and log go here
+	MaxConns  int    // IMAP connection limits (total, per user, per IP); 0 keeps quire's defaults
 
 	// For several access hosts on one Cassandra (bench/checker): the
 	// host's loopback address (default 127.0.0.1), its server.hostname,
@@ -66,6 +73,10 @@ type QuireOptions struct {
 // Keyspaces of the Cassandra target: bench-specific, so that a benchmark
 // never touches the tests' data.
 var benchKeyspaces = [3]string{"quirebench_meta", "quirebench_mbox", "quirebench_cache"}
+
+// BenchKeyspaces returns the keyspaces of the Cassandra targets: metadata,
+// messages, cache.
+func BenchKeyspaces() []string { k := benchKeyspaces; return k[:] }
 
 const quireConfig = `# Written by bench/internal/benchkit.
 [store]
@@ -112,11 +123,22 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 	}
 	cas := ""
 	if o.DBType == "cassandra" {
-		cas = fmt.Sprintf("casconnectpoints = [%q]\ncasmetakeyspace = %q\ncasmsgkeyspace = %q\ncascachekeyspace = %q\n"+
-			"casreplicationstrategy = \"SimpleStrategy\"\ncasmetarf = 1\ncasmsgrf = 1\ncascacherf = 1\n",
-			o.CasAddr, benchKeyspaces[0], benchKeyspaces[1], benchKeyspaces[2])
+		points := o.CasPoints
+		if len(points) == 0 {
+			points = []string{o.CasAddr}
+		}
+		place := o.CasStore
+		if place == "" {
+			place = "casreplicationstrategy = \"SimpleStrategy\"\ncasmetarf = 1\ncasmsgrf = 1\ncascacherf = 1\n"
+		}
+		q := make([]string, len(points))
+		for i, p := range points {
+			q[i] = strconv.Quote(p)
+		}
+		cas = fmt.Sprintf("casconnectpoints = [%s]\ncasmetakeyspace = %q\ncasmsgkeyspace = %q\ncascachekeyspace = %q\n%s",
+			strings.Join(q, ", "), benchKeyspaces[0], benchKeyspaces[1], benchKeyspaces[2], place)
 		if !o.KeepKeyspaces {
-			if err := dropKeyspaces(o.CasAddr); err != nil {
+			if err := dropKeyspaces(points...); err != nil {
 				return nil, err
 			}
 		}
@@ -176,7 +198,7 @@ func StartQuire(ctx context.Context, o QuireOptions, cl *Cleanups) (*Target, err
 	if err := t.proc.start(ctx); err != nil {
 		return nil, err
 	}
-	t.PID = t.proc.cmd.Process.Pid
+	t.PID, t.LogFile = t.proc.cmd.Process.Pid, t.proc.log
 	cl.Add(t.proc.stop)
 	return t, nil
 }
@@ -286,8 +308,8 @@ func quireCmd(ctx context.Context, bin string, args ...string) error {
 }
 
 // dropKeyspaces gives the Cassandra target a fresh start.
-func dropKeyspaces(addr string) error {
-	c := gocql.NewCluster(addr)
+func dropKeyspaces(addr ...string) error {
+	c := gocql.NewCluster(addr...)
 	c.Timeout, c.ConnectTimeout = 60*time.Second, 20*time.Second
 	s, err := c.CreateSession()
 	if err != nil {
@@ -426,6 +448,8 @@ func DovecotFlags(fs *flag.FlagSet, p *DovecotPorts) {
 // GroupOptions says how to start several access hosts on one Cassandra.
 type GroupOptions struct {
 	Bin, CasAddr, Dir string
+	CasPoints         []string // see QuireOptions
+	CasStore          string
 	Hosts, Users      int      // users are created through the first host
 	Env               []string // added to every host's environment
 	Recheck           string   // imap.recheck
@@ -452,7 +476,8 @@ func StartGroup(ctx context.Context, opts GroupOptions, cl *Cleanups) ([]*Target
 			users = opts.Users
 		}
 		t, err := StartQuire(ctx, QuireOptions{
-			Bin: opts.Bin, DBType: "cassandra", CasAddr: opts.CasAddr, Users: users, Dir: filepath.Join(opts.Dir, ip),
+			Bin: opts.Bin, DBType: "cassandra", CasAddr: opts.CasAddr, CasPoints: opts.CasPoints, CasStore: opts.CasStore,
+			Users: users, Dir: filepath.Join(opts.Dir, ip),
 			IP: ip, Hostname: ip, Groups: map[string][]string{"g": notify}, Notify: notify[i],
 			Secret: "bench secret, the same on every host", Recheck: opts.Recheck, KeepKeyspaces: i > 0, Env: opts.Env,
 			MaxConns: opts.MaxConns,

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/bench/internal/benchkit"
+)
+
+// repairAndCompare runs a full repair of the bench keyspaces, then reads
+// the primary key of every row of every table from each node on its own,
+// and requires the three to hold the same rows: what was written at the
+// fallback level, on one replica, is on all of them after repair.
+//
+// Each node is read through itself at ONE: with the dynamic snitch off
+// (scripts/cassandra/cluster.yaml.in) a coordinator that holds a replica
+// reads its own first, and with RF 3 on three nodes every node holds
+// every row. A difference is read again after a pause, so that a write
+// still on its way to a replica is not taken for a lost one.
+func repairAndCompare(cl *cluster, res *result, bad *violations) error {
+	t0 := time.Now()
+	for _, ks := range benchkit.BenchKeyspaces() {
+		if err := cl.nodetool(1, "repair", "-full", ks); err != nil {
+			return fmt.Errorf("repair %s: %w", ks, err)
+		}
+	}
+	took := time.Since(t0).Round(time.Second)
+	var diffs []string
+	rows := 0
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			time.Sleep(5 * time.Second)
+		}
+		var err error
+		if diffs, rows, err = compareReplicas(cl.points); err != nil {
+			return err
+		}
+		if len(diffs) == 0 {
+			break
+		}
+	}
+	res.events = append(res.events, fmt.Sprintf("full repair in %v; %d rows (primary keys) compared on each of %d nodes: %d differences",
+		took, rows, len(cl.points), len(diffs)))
+	for _, d := range diffs {
+		bad.add("after repair, %s", d)
+	}
+	return nil
+}
+
+// compareReplicas reads every table's primary keys from each node and
+// lists the rows some node lacks; rows counts the rows of the first node.
+func compareReplicas(points []string) (diffs []string, rows int, err error) {
+	var first map[string]map[string]bool // table → row keys
+	for i, p := range points {
+		got, err := nodeRows(p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("read the rows of node %s: %w", p, err)
+		}
+		if i == 0 {
+			first = got
+			for _, r := range got {
+				rows += len(r)
+			}
+			continue
+		}
+		for table, want := range first {
+			missing, extra := 0, 0
+			var example string
+			for k := range want {
+				if !got[table][k] {
+					missing++
+					example = k
+				}
+			}
+			for k := range got[table] {
+				if !want[k] {
+					extra++
+					example = k
+				}
+			}
+			if missing+extra > 0 {
+				diffs = append(diffs, fmt.Sprintf("node %s lacks %d rows of %s that node %s holds, and holds %d it lacks (e.g. %s)",
+					p, missing, table, points[0], extra, example))
+			}
+		}
+	}
+	return diffs, rows, nil
+}
+
+// nodeRows reads the primary key of every row of the bench tables from
+// node addr alone, at ONE.
+func nodeRows(addr string) (map[string]map[string]bool, error) {
+	c := gocql.NewCluster(addr)
+	c.HostFilter = gocql.WhiteListHostFilter(addr)
+	c.Consistency = gocql.One
+	c.Timeout, c.ConnectTimeout = 60*time.Second, 20*time.Second
+	s, err := c.CreateSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	out := map[string]map[string]bool{}
+	for _, ks := range benchkit.BenchKeyspaces() {
+		keys := map[string][]string{} // table → key columns in order
+		type col struct {
+			name string
+			kind string
+			pos  int
+		}
+		cols := map[string][]col{}
+		iter := s.Query(`SELECT table_name, column_name, kind, position FROM system_schema.columns WHERE keyspace_name = ?`, ks).Iter()
+		var table, name, kind string
+		var pos int
+		for iter.Scan(&table, &name, &kind, &pos) {
+			if kind == "partition_key" || kind == "clustering" {
+				cols[table] = append(cols[table], col{name, kind, pos})
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return nil, err
+		}
+		for t, cs := range cols {
+			slices.SortFunc(cs, func(a, b col) int {
+				if a.kind != b.kind {
+					return strings.Compare(b.kind, a.kind) // partition_key first
+				}
+				return a.pos - b.pos
+			})
+			for _, x := range cs {
+				keys[t] = append(keys[t], `"`+x.name+`"`)
+			}
+		}
+		for t, k := range keys {
+			set := map[string]bool{}
+			iter := s.Query(fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(k, ", "), ks, t)).PageSize(5000).Iter()
+			rows, err := iter.SliceMap()
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", ks, t, err)
+			}
+			for _, r := range rows {
+				var b strings.Builder
+				for _, name := range k {
+					fmt.Fprintf(&b, "%v|", r[strings.Trim(name, `"`)])
+				}
+				set[b.String()] = true
+			}
+			out[ks+"."+t] = set
+		}
+	}
+	return out, nil
+}
