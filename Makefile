@@ -7,7 +7,7 @@ BIN       := bin/quire
 DEVCONFIG := examples/quire-dev.toml
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imap-large bench-imapidle bench-pop3 bench-search bench-quick check-long cassandra-start cassandra-stop clean
+.PHONY: all build run test test-unit lint fuzz bench-lmtp bench-imap bench-imap-large bench-imapidle bench-pop3 bench-search bench-quick check-long check-cluster cassandra-start cassandra-stop clean
 
 all: build
 
@@ -74,6 +74,12 @@ bench-quick: build
 # The concurrency checker for 10 minutes (its 60 s run is part of make test).
 check-long: build
 	$(GO) run ./bench/checker -duration 10m
+
+# The checker's node-loss scenarios on a three-node Cassandra cluster that
+# scripts/cassandra-cluster.sh starts (and stops): about 8 minutes. Run it
+# whenever internal/store/cassandra changes.
+check-cluster: build
+	scripts/check-cluster.sh
 
 # The stress test (bench/stress) for 10 minutes: 5 per isc.mode (its 60 s
 # run is part of make test).

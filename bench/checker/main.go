@@ -106,7 +106,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, o options) (*result, error) {
+func run(ctx context.Context, o options) (res *result, err error) {
 	root, err := benchkit.RepoRoot()
 	if err != nil {
 		return nil, err
@@ -119,9 +119,11 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 	// A failed run keeps the hosts' configs and logs for the diagnosis.
-	var res *result
 	defer func() {
-		if res == nil || len(res.violations) == 0 {
+		switch {
+		case err != nil:
+			err = fmt.Errorf("%w (the hosts' configs and logs are kept in %s)", err, tmp)
+		case len(res.violations) == 0:
 			os.RemoveAll(tmp)
 		}
 	}()
