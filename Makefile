@@ -76,7 +76,7 @@ check-long: build
 	$(GO) run ./bench/checker -duration 10m
 
 # The checker's node-loss scenarios on a three-node Cassandra cluster that
-# scripts/cassandra-cluster.sh starts (and stops): about 8 minutes. Run it
+# scripts/cassandra-cluster.sh starts (and stops): about 10 minutes. Run it
 # whenever internal/store/cassandra changes.
 check-cluster: build
 	scripts/check-cluster.sh
