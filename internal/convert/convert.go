@@ -272,6 +272,14 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 			}
 		}
 		defer c.flights.leave(string(key), f)
+		// Another leader may have finished between the read above and
+		// join: its text is in the cache now, and its flight is gone.
+		if k, text, ok, err := c.o.Cache.GetText(ctx, key); err == nil && ok {
+			c.stats.cache(true)
+			r := cachedResult(k, text)
+			c.flights.set(string(key), r)
+			return r
+		}
 		c.stats.cache(false)
 	}
 	t0 := time.Now()
