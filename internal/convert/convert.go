@@ -65,6 +65,10 @@ type Cache interface {
 // failures, which a version-1 reader would take for text.
 const cacheVersion = "quire-convert-2"
 
+// Version names what the extractors produce (cacheVersion): anything
+// derived from converted text and kept (a phrase filter) is kept under it.
+const Version = cacheVersion
+
 // failedPrefix marks a cached failure: its kind is failedPrefix+kind and
 // its text the error.
 const failedPrefix = "failed:"

@@ -135,26 +135,48 @@ func writeFields(b *strings.Builder, fs []Field) {
 // The result is at most about MaxText bytes.
 func SearchBody(body io.ReaderAt, p *message.Part) string {
 	var b strings.Builder
+	EachSearchBody(body, p, func(piece string) bool {
+		b.WriteString(piece)
+		return true
+	})
+	return b.String()
+}
+
+// EachSearchBody calls fn with the pieces of SearchBody(body, p) in
+// order (a part's text, then its line break), until fn returns false: SEARCH
+// stops at the first piece that holds what it looks for, before the
+// costlier ones after it (the HTML of a multipart/alternative).
+func EachSearchBody(body io.ReaderAt, p *message.Part, fn func(piece string) bool) {
+	n := 0 // bytes given so far
+	stop := false
+	emit := func(s string) {
+		if !stop {
+			n += len(s)
+			stop = !fn(s)
+		}
+	}
 	var walk func(p *message.Part)
 	walk = func(p *message.Part) {
-		if b.Len() >= MaxText {
+		if n >= MaxText || stop {
 			return
 		}
 		switch {
 		case p.IsMultipart() && len(p.Parts) == 0:
 			// No boundary found: the body is opaque text.
-			raw := make([]byte, max(min(p.End-p.BodyStart, int64(MaxText-b.Len())), 0))
+			raw := make([]byte, max(min(p.End-p.BodyStart, int64(MaxText-n)), 0))
 			k, _ := body.ReadAt(raw, p.BodyStart)
-			b.WriteString(ToUTF8("", raw[:k]))
-			b.WriteByte('\n')
+			emit(ToUTF8("", raw[:k]))
+			emit("\n")
 		case p.IsMultipart():
 			for _, c := range p.Parts {
 				walk(c)
 			}
 		case p.IsMessage():
 			inner := p.Parts[0]
+			var b strings.Builder
 			writeFields(&b, HeaderFields(ReadHeader(body, inner)))
-			b.WriteByte('\n')
+			emit(b.String())
+			emit("\n")
 			walk(inner)
 		case p.Type == "text" || p.Type == "message":
 			t, err := PartText(body, p)
@@ -164,12 +186,11 @@ func SearchBody(body io.ReaderAt, p *message.Part) string {
 			if p.Type == "text" && p.Subtype == "html" {
 				t = HTMLText(t)
 			}
-			b.WriteString(t[:min(len(t), MaxText-b.Len())])
-			b.WriteByte('\n')
+			emit(t[:min(len(t), MaxText-n)])
+			emit("\n")
 		}
 	}
 	walk(p)
-	return b.String()
 }
 
 // SearchHeader returns the text of a message's header as SEARCH TEXT

@@ -6,6 +6,7 @@ import (
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
+	"github.com/quiremail/quire/internal/search"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -15,6 +16,9 @@ type candidate struct {
 	seq    uint32
 	recent bool
 	m      *fetchMsg
+	// The phrase filter, once read (pairs.go).
+	pairs    search.Pairs
+	hasPairs bool
 }
 
 func (x *candidate) row() store.MessageRow      { return x.m.row }

@@ -49,6 +49,7 @@ func (c *conn) search(ctx context.Context, key *imapwire.SearchKey, rows bool) (
 	if conv := c.srv.opts.Attachments; conv != nil {
 		sc.Attachments = func(raw []byte, root *message.Part) string { return conv(ctx, raw, root) }
 	}
+	sc.RuledOut = c.ruledOut
 	ans, err := c.textAnswers(ctx, key, rows)
 	if err != nil {
 		c.srv.log.Warn("imap: the search index failed; reading every message", "mailbox", s.mb.ID, "err", err)

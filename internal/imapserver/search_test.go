@@ -1,10 +1,17 @@
 package imapserver
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/convert"
+	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/store"
 )
 
 // searchMsgs are delivered in order as 1..5.
@@ -144,6 +151,59 @@ func TestSearchTextInBatches(t *testing.T) {
 			if len(lines) != 1 || strings.TrimSpace(lines[0]) != want {
 				t.Errorf("SEARCH %s = %q, want %q", q, lines, want)
 			}
+		}
+	})
+}
+
+// TestSearchPhraseFilter: a phrase search keeps each message's phrase
+// filter (search.Pairs) in the conversion cache, and a later phrase
+// search does not read a message whose filter rules the phrase out. A
+// one-word search does not ask the filter.
+func TestSearchPhraseFilter(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		for _, body := range []string{
+			"the server meeting is at noon",
+			"server notes, and a meeting",
+			"Observer Meetings",
+		} {
+			// The cache outlives the test on a shared Cassandra, and
+			// bodies are content-addressed: these are new each run.
+			e.deliver(fmt.Sprintf("From: a@example.org\r\nSubject: s\r\nMessage-ID: <%d@x>\r\n\r\n%s\r\n", time.Now().UnixNano(), body))
+		}
+		c := e.login()
+		c.ok("SELECT INBOX")
+		if got := c.ok(`SEARCH BODY "server meeting"`); !slices.Equal(got, []string{"* SEARCH 1 3"}) {
+			t.Fatalf("first phrase search: %q", got)
+		}
+		mb, err := e.st.Mailbox(ctx, e.user, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []store.MessageRow
+		if err := e.st.Messages(ctx, mb, 1, 0, func(r store.MessageRow) error { rows = append(rows, r); return nil }); err != nil || len(rows) != 3 {
+			t.Fatalf("rows: %d, %v", len(rows), err)
+		}
+		for _, r := range rows {
+			kind, text, ok, err := e.st.GetText(ctx, search.PairsKey(string(r.Meta.Blob), convert.Version))
+			if err != nil || !ok || kind != search.PairsKind {
+				t.Fatalf("message %d: no phrase filter kept (%q, %v, %v)", r.UID, kind, ok, err)
+			}
+			if got := search.Pairs(text).MayContain("server meeting"); got != (r.UID != 2) {
+				t.Errorf("message %d: filter says %v for the phrase", r.UID, got)
+			}
+		}
+		// A filter that lies about message 1 shows that it is asked: the
+		// message is not read for a phrase, but is for a single word.
+		lie := string(search.BuildPairs("nothing of the sort"))
+		if err := e.st.PutText(ctx, search.PairsKey(string(rows[0].Meta.Blob), convert.Version), search.PairsKind, lie); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ok(`SEARCH BODY "server meeting"`); !slices.Equal(got, []string{"* SEARCH 3"}) {
+			t.Errorf("phrase search with message 1 ruled out: %q", got)
+		}
+		if got := c.ok(`SEARCH BODY server`); !slices.Equal(got, []string{"* SEARCH 1 2 3"}) {
+			t.Errorf("one word: %q", got)
 		}
 	})
 }

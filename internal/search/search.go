@@ -325,16 +325,22 @@ func EachTerm(s string, fn func(string)) {
 			fn(w[offs[i]:offs[min(n, i+MaxTerm)]])
 		}
 	}
+	eachWordSpan(c, word)
+}
+
+// eachWordSpan calls f with the bounds of each word of c, a Canon text
+// (a maximal run of inWord runes), and whether it is all ASCII.
+func eachWordSpan(c string, f func(start, end int, ascii bool)) {
 	start, ascii := -1, true
 	for i := 0; i < len(c); {
 		b := c[i]
 		if b < utf8.RuneSelf {
-			if 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || 'A' <= b && b <= 'Z' { // inWord's ASCII
+			if asciiWord[b] {
 				if start < 0 {
 					start, ascii = i, true
 				}
 			} else if start >= 0 {
-				word(start, i, ascii)
+				f(start, i, ascii)
 				start = -1
 			}
 			i++
@@ -347,15 +353,23 @@ func EachTerm(s string, fn func(string)) {
 			}
 			ascii = false
 		} else if start >= 0 {
-			word(start, i, ascii)
+			f(start, i, ascii)
 			start = -1
 		}
 		i += n
 	}
 	if start >= 0 {
-		word(start, len(c), ascii)
+		f(start, len(c), ascii)
 	}
 }
+
+// asciiWord is inWord of the ASCII bytes.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for b := range t {
+		t[b] = inWord(rune(b))
+	}
+	return t
+}()
 
 // Plan returns the prefixes a query for text asks an index for: a field
 // matches when, for each prefix, one of its terms starts with it. The

@@ -16,3 +16,21 @@ func BenchmarkTerms(b *testing.B) {
 		search.Terms(text)
 	}
 }
+
+// BenchmarkBuildPairs makes the phrase filter of the same body: the
+// indexer's cost per body beside its terms.
+func BenchmarkBuildPairs(b *testing.B) {
+	text := searchtest.Body(10<<10, false)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		search.BuildPairs(text)
+	}
+}
+
+// BenchmarkPairsMayContain asks that filter about a two-word phrase.
+func BenchmarkPairsMayContain(b *testing.B) {
+	p := search.BuildPairs(searchtest.Body(10<<10, false))
+	for b.Loop() {
+		p.MayContain("server meeting")
+	}
+}

@@ -66,6 +66,10 @@ type Context struct {
 	// BODY, TEXT) for a message without reading it: ok is false when it
 	// cannot (the full-text index, whose answers are exact).
 	Known func(k *imapwire.SearchKey, uid mail.UID) (match, ok bool)
+	// RuledOut, if set, may tell that a message cannot satisfy a BODY or
+	// TEXT key without reading it (a phrase filter, search.Pairs): true
+	// only when it surely does not; false when it may, or cannot tell.
+	RuledOut func(k *imapwire.SearchKey, m Message) bool
 }
 
 // Match reports whether m satisfies key (RFC 9051 6.4.4). It fails only
@@ -263,6 +267,9 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		if v, ok := e.known(k); ok {
 			return v, nil
 		}
+		if e.c.RuledOut != nil && e.c.RuledOut(k, e.m) {
+			return false, nil
+		}
 		needle := fold(k.Value)
 		if k.Name == "TEXT" {
 			h, err := e.headerText()
@@ -273,12 +280,8 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 				return true, nil
 			}
 		}
-		t, err := e.bodyText()
-		if err != nil {
-			return false, err
-		}
-		if strings.Contains(t, needle) {
-			return true, nil
+		if ok, err := e.bodyContains(needle); err != nil || ok {
+			return ok, err
 		}
 		a, err := e.attachmentText()
 		if err != nil {

@@ -199,22 +199,39 @@ func (e *evaluator) headerText() (string, error) {
 	return *e.header, nil
 }
 
-// bodyText is the folded text of the body: every text leaf decoded, HTML
-// reduced to its text, and encapsulated messages' headers and text.
-func (e *evaluator) bodyText() (string, error) {
-	if e.text == nil {
-		p, err := e.part()
-		if err != nil {
-			return "", err
-		}
-		body, err := e.openBody()
-		if err != nil {
-			return "", err
-		}
-		s := fold(convert.SearchBody(body, p))
-		e.text = &s
+// bodyContains reports whether the folded text of the body holds
+// needle (folded): every text leaf decoded, HTML reduced to its text,
+// and encapsulated messages' headers and text (convert.SearchBody). It
+// folds the body a piece at a time and stops at the first piece that
+// holds needle, before the costlier ones after it (the HTML of an
+// alternative); a needle in no single piece is looked for in the whole,
+// which is kept for the next key.
+func (e *evaluator) bodyContains(needle string) (bool, error) {
+	if e.text != nil {
+		return strings.Contains(*e.text, needle), nil
 	}
-	return *e.text, nil
+	p, err := e.part()
+	if err != nil {
+		return false, err
+	}
+	body, err := e.openBody()
+	if err != nil {
+		return false, err
+	}
+	var pieces []string
+	found := false
+	convert.EachSearchBody(body, p, func(piece string) bool {
+		f := fold(piece)
+		pieces = append(pieces, f)
+		found = strings.Contains(f, needle)
+		return !found
+	})
+	if found {
+		return true, nil
+	}
+	s := strings.Join(pieces, "")
+	e.text = &s
+	return strings.Contains(s, needle), nil
 }
 
 // attachmentText is the folded text of the attachments, through
