@@ -230,6 +230,10 @@ type Store struct {
 	// before Pebble's log meets a full disk, which ends the process. 0
 	// turns the reserve off.
 	MinFree Size `toml:"minfree"`
+	// BodyCache bounds the memory that keeps just-delivered bodies for
+	// the readers that follow at once (the indexer, a client's FETCH
+	// after IDLE), each for at most 30 s; 0 keeps none.
+	BodyCache Size `toml:"bodycache"`
 
 	// CasConnectPoints are host or host:port contact points. A keyspace's
 	// own list, when not empty, replaces it for that keyspace, so each
@@ -375,6 +379,7 @@ func Default() Config {
 			StoreHostList:                map[string][]string{},
 			CacheSize:                    128 * MiB,
 			MinFree:                      256 * MiB,
+			BodyCache:                    32 * MiB,
 			CasConnectPoints:             []string{"127.0.0.1:9042"},
 			CasMetaConnectPoints:         []string{},
 			CasMsgConnectPoints:          []string{},

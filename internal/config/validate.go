@@ -80,6 +80,7 @@ func (c Config) Validate() error {
 	atLeast(&ck, "lmtp.max_message_size", m.MaxMessageSize, 0)
 	atLeast(&ck, "store.cachesize", c.Store.CacheSize, 0)
 	atLeast(&ck, "store.minfree", c.Store.MinFree, 0)
+	atLeast(&ck, "store.bodycache", c.Store.BodyCache, 0)
 	atLeast(&ck, "lmtp.max_recipients", m.MaxRecipients, 1)
 	// RFC 5321 4.5.3.1.4: a command line may be 512 octets, CRLF included.
 	atLeast(&ck, "lmtp.max_line_length", m.MaxLineLength, 512)

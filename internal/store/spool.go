@@ -106,11 +106,21 @@ func (sp *Spooled) Close() error {
 
 // PutBody stores the spooled body durably (a no-op if it is stored already).
 func (s *Store) PutBody(ctx context.Context, sp *Spooled) error {
-	return s.b.PutBlob(ctx, sp.ID, sp.Size, sp.Reader())
+	if err := s.b.PutBlob(ctx, sp.ID, sp.Size, sp.Reader()); err != nil {
+		return err
+	}
+	if sp.file == nil {
+		s.fresh.put(sp.ID, sp.mem) // the spool's bytes, never written again
+	}
+	return nil
 }
 
-// OpenBody opens a message's body for reading.
+// OpenBody opens a message's body for reading: from the bodies just
+// stored (bodycache.go), else from the backend.
 func (s *Store) OpenBody(ctx context.Context, m MessageMeta) (Blob, error) {
+	if b, ok := s.fresh.get(m.Blob); ok {
+		return b, nil
+	}
 	return s.b.OpenBlob(ctx, m.Blob)
 }
 

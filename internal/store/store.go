@@ -33,6 +33,10 @@ type Options struct {
 	// PurgeGrace is the purge's grace (store.purge.grace): PurgeGrace
 	// returns it for the purge passes the caller runs.
 	PurgeGrace time.Duration
+	// RecentBodies bounds the bytes of just-stored bodies kept in memory
+	// for the readers that follow a delivery (store.bodycache,
+	// bodycache.go); 0 keeps none.
+	RecentBodies int64
 }
 
 // Observer is told of the Store's commits, the one primitive every change
@@ -55,6 +59,7 @@ type Store struct {
 	usage usageCache   // user ID -> usage, for the quota check
 	index IndexHook
 	purge purgeState
+	fresh *recentBodies // nil: none kept
 }
 
 // IndexHook follows the changes the full-text index must follow (package
@@ -89,7 +94,7 @@ func New(b Backend, opts Options) *Store {
 	if opts.SpoolMemory <= 0 {
 		opts.SpoolMemory = 1 << 20
 	}
-	return &Store{b: b, opts: opts, log: opts.Logger}
+	return &Store{b: b, opts: opts, log: opts.Logger, fresh: newRecentBodies(opts.RecentBodies, opts.Now)}
 }
 
 // PurgeGrace returns Options.PurgeGrace.

@@ -72,7 +72,9 @@ func Run(t *testing.T, h Harness) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			e := &env{t: t, ctx: ctx, h: h, b: b, s: store.New(b, store.Options{})}
+			// With the default's body cache: readers of a body just
+			// stored get it from memory (store.bodycache).
+			e := &env{t: t, ctx: ctx, h: h, b: b, s: store.New(b, store.Options{RecentBodies: 32 << 20})}
 			tc.fn(t, e)
 		})
 	}
