@@ -79,7 +79,8 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	session := func(k *KeyspaceOptions) (*gocql.Session, error) {
 		pts := slices.Clone(k.ConnectPoints)
 		slices.Sort(pts)
-		key := strings.Join(pts, ",") + "|" + k.DataCenter
+		user, password, _ := b.opts.credentials(k)
+		key := strings.Join([]string{strings.Join(pts, ","), k.DataCenter, user, password}, "\x00")
 		if s, ok := sessions[key]; ok {
 			return s, nil
 		}
@@ -152,8 +153,8 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 		local = gocql.DCAwareRoundRobinPolicy(k.DataCenter)
 	}
 	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(local, gocql.ShuffleReplicas())
-	if o.Username != "" {
-		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
+	if user, password, _ := o.credentials(k); user != "" {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}
 	if o.TLS.Enable {
 		cfg, err := tlsConfig(o.TLS)
@@ -164,8 +165,13 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 	}
 	obs := observer{b: b, slow: slowLog{log: b.log, min: o.SlowQuery}}
 	c.QueryObserver, c.BatchObserver = obs, obs
+	var conns connectErrors
+	c.ConnectObserver = &conns
 	s, err := c.CreateSession()
 	if err != nil {
+		if e := conns.explain(o, k); e != nil {
+			return nil, e
+		}
 		return nil, wrap(fmt.Sprintf("connect to %s (keyspace %s)", strings.Join(k.ConnectPoints, ","), k.Name), gocql.One, err)
 	}
 	return s, nil
