@@ -19,13 +19,20 @@ import (
 // QUIRE_REQUIRE_CASSANDRA=1 says a missing node is a failure.
 func testAddr(t testing.TB) string {
 	t.Helper()
-	a := os.Getenv("QUIRE_TEST_CASSANDRA")
+	return testEnv(t, "CASSANDRA", "host:port of a Cassandra node", "scripts/cassandra.sh start")
+}
+
+// testEnv returns $QUIRE_TEST_<name>, what the test runs against (what).
+// Without it the test is skipped, unless QUIRE_REQUIRE_<name>=1 says a
+// missing server is a failure; start says how to start one.
+func testEnv(t testing.TB, name, what, start string) string {
+	t.Helper()
+	a := os.Getenv("QUIRE_TEST_" + name)
 	if a == "" {
-		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
-			t.Fatal("QUIRE_REQUIRE_CASSANDRA=1 but QUIRE_TEST_CASSANDRA (host:port of a Cassandra node) is not set; " +
-				"start one with scripts/cassandra.sh start")
+		if os.Getenv("QUIRE_REQUIRE_"+name) == "1" {
+			t.Fatalf("QUIRE_REQUIRE_%s=1 but QUIRE_TEST_%s (%s) is not set; start it with %s", name, name, what, start)
 		}
-		t.Skip("QUIRE_TEST_CASSANDRA is not set (host:port of a Cassandra node; scripts/cassandra.sh start)")
+		t.Skipf("QUIRE_TEST_%s is not set (%s; %s)", name, what, start)
 	}
 	return a
 }
