@@ -12,6 +12,7 @@ import (
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/storetest"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // testAddr returns the node to test against (QUIRE_TEST_CASSANDRA,
@@ -19,22 +20,7 @@ import (
 // QUIRE_REQUIRE_CASSANDRA=1 says a missing node is a failure.
 func testAddr(t testing.TB) string {
 	t.Helper()
-	return testEnv(t, "CASSANDRA", "host:port of a Cassandra node", "scripts/cassandra.sh start")
-}
-
-// testEnv returns $QUIRE_TEST_<name>, what the test runs against (what).
-// Without it the test is skipped, unless QUIRE_REQUIRE_<name>=1 says a
-// missing server is a failure; start says how to start one.
-func testEnv(t testing.TB, name, what, start string) string {
-	t.Helper()
-	a := os.Getenv("QUIRE_TEST_" + name)
-	if a == "" {
-		if os.Getenv("QUIRE_REQUIRE_"+name) == "1" {
-			t.Fatalf("QUIRE_REQUIRE_%s=1 but QUIRE_TEST_%s (%s) is not set; start it with %s", name, name, what, start)
-		}
-		t.Skipf("QUIRE_TEST_%s is not set (%s; %s)", name, what, start)
-	}
-	return a
+	return testkit.Env(t, "CASSANDRA", "host:port of a Cassandra node", "scripts/cassandra.sh start")
 }
 
 // testOptions are options for the shared test keyspaces. Tests never drop

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -25,84 +24,12 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/cassandra/securetest"
 )
-
-// The nodes of scripts/cassandra-secure.sh: node one asks for a password
-// and TLS, node two also for a client certificate. Each is a cluster of
-// its own, where the tests make a role of their own.
-const (
-	oneUser, onePassword = "quire_one", "one-secret-0123"
-	twoUser, twoPassword = "quire_two", "two-secret-4567"
-)
-
-type secureEnv struct {
-	one, two string // host:port
-	certs    string // ca.pem, client.pem, client.key
-}
-
-// secureNodes returns the secured nodes ($QUIRE_TEST_CASSANDRA_SECURE,
-// two host:port) with their certificates, once their roles are made.
-// Without them the test skips, or fails under
-// QUIRE_REQUIRE_CASSANDRA_SECURE=1 (make test).
-func secureNodes(t *testing.T) secureEnv {
-	t.Helper()
-	v := testEnv(t, "CASSANDRA_SECURE", "the two host:port of the nodes that require a password and TLS",
-		"scripts/cassandra-secure.sh start")
-	one, two, ok := strings.Cut(v, ",")
-	if !ok {
-		t.Fatalf("QUIRE_TEST_CASSANDRA_SECURE = %q: want two host:port, comma-separated", v)
-	}
-	env := secureEnv{one: one, two: two, certs: os.Getenv("QUIRE_TEST_CASSANDRA_SECURE_CERTS")}
-	rolesOnce.Do(func() { rolesErr = makeRoles(env) })
-	if rolesErr != nil {
-		t.Fatal(rolesErr)
-	}
-	return env
-}
-
-var (
-	rolesOnce sync.Once
-	rolesErr  error
-)
-
-// makeRoles logs in to each node as the default superuser and gives it
-// the tests' role, with its password.
-func makeRoles(env secureEnv) error {
-	for _, n := range []struct{ addr, user, password string }{{env.one, oneUser, onePassword}, {env.two, twoUser, twoPassword}} {
-		c := gocql.NewCluster(n.addr)
-		c.Authenticator = gocql.PasswordAuthenticator{Username: "cassandra", Password: "cassandra"}
-		cfg, err := tlsConfig(TLSOptions{CAFile: filepath.Join(env.certs, "ca.pem"),
-			CertFile: filepath.Join(env.certs, "client.pem"), KeyFile: filepath.Join(env.certs, "client.key"), Verify: "full"})
-		if err != nil {
-			return err
-		}
-		c.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
-		c.Timeout, c.ConnectTimeout = 30*time.Second, 10*time.Second
-		c.Consistency = gocql.One
-		s, err := c.CreateSession()
-		if err != nil {
-			return fmt.Errorf("log in to %s as the default superuser: %w", n.addr, err)
-		}
-		for _, q := range []string{
-			fmt.Sprintf("CREATE ROLE IF NOT EXISTS %s WITH PASSWORD = '%s' AND LOGIN = true", n.user, n.password),
-			fmt.Sprintf("ALTER ROLE %s WITH PASSWORD = '%s'", n.user, n.password),
-		} {
-			if err = s.Query(q).Exec(); err != nil {
-				err = fmt.Errorf("%s on %s: %w", q, n.addr, err)
-				break
-			}
-		}
-		s.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // secureOptions open every keyspace on addr as user, over TLS with the
 // test CA at verify "full".
-func secureOptions(env secureEnv, addr, user, password string) Options {
+func secureOptions(env securetest.Env, addr, user, password string) Options {
 	o := DefaultOptions()
 	ks := func(name string) KeyspaceOptions {
 		return KeyspaceOptions{Name: name, ConnectPoints: []string{addr}, RF: 1}
@@ -110,15 +37,15 @@ func secureOptions(env secureEnv, addr, user, password string) Options {
 	o.Meta, o.Msg, o.Cache = ks("quiresec_mbox"), ks("quiresec_msg"), ks("quiresec_cache")
 	o.Strategy, o.DurableWrites = Simple, false
 	o.Username, o.Password = user, password
-	o.TLS = TLSOptions{Enable: true, CAFile: filepath.Join(env.certs, "ca.pem"), Verify: "full"}
+	o.TLS = TLSOptions{Enable: true, CAFile: env.CAFile(), Verify: "full"}
 	o.ConnectTimeout = 10 * time.Second
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	return o
 }
 
 // withClientCert adds the client certificate node two asks for.
-func withClientCert(env secureEnv, o Options) Options {
-	o.TLS.CertFile, o.TLS.KeyFile = filepath.Join(env.certs, "client.pem"), filepath.Join(env.certs, "client.key")
+func withClientCert(env securetest.Env, o Options) Options {
+	o.TLS.CertFile, o.TLS.KeyFile = env.ClientCert(), env.ClientKey()
 	return o
 }
 
@@ -188,15 +115,16 @@ func wantConnectError(t *testing.T, err error, kind ConnectKind, addr, want stri
 	if err.Error() != want {
 		t.Errorf("error\n got: %s\nwant: %s", err, want)
 	}
+	t.Logf("%s", err)
 }
 
 // TestSecureVerifyModes: with the right password and the CA, each verify
 // mode connects and serves every keyspace.
 func TestSecureVerifyModes(t *testing.T) {
-	env := secureNodes(t)
+	env := securetest.Nodes(t)
 	for _, verify := range []string{"full", "ca", "none"} {
 		t.Run(verify, func(t *testing.T) {
-			o := secureOptions(env, env.one, oneUser, onePassword)
+			o := secureOptions(env, env.One, securetest.OneUser, securetest.OnePassword)
 			o.TLS.Verify = verify
 			roundTrip(t, mustOpen(t, o))
 		})
@@ -206,15 +134,15 @@ func TestSecureVerifyModes(t *testing.T) {
 // TestSecureWrongPassword: a wrong password, or none, fails at Open with
 // the node, the user and the keys to fix.
 func TestSecureWrongPassword(t *testing.T) {
-	env := secureNodes(t)
-	o := secureOptions(env, env.one, oneUser, "not-the-password")
+	env := securetest.Nodes(t)
+	o := secureOptions(env, env.One, securetest.OneUser, "not-the-password")
 	_, err := openSecure(t, o)
-	wantConnectError(t, err, AuthFailed, env.one, "cassandra "+env.one+`: authentication failed for user "quire_one": `+
+	wantConnectError(t, err, AuthFailed, env.One, "cassandra "+env.One+`: authentication failed for user "quire_one": `+
 		"check store.casusername and store.caspassword (Provided username quire_one and/or password are incorrect)")
 
-	o = secureOptions(env, env.one, "", "")
+	o = secureOptions(env, env.One, "", "")
 	_, err = openSecure(t, o)
-	wantConnectError(t, err, AuthRequired, env.one, "cassandra "+env.one+": the node requires a user name and password: "+
+	wantConnectError(t, err, AuthRequired, env.One, "cassandra "+env.One+": the node requires a user name and password: "+
 		`set store.casusername and store.caspassword (authentication required (using "org.apache.cassandra.auth.PasswordAuthenticator"))`)
 }
 
@@ -222,11 +150,11 @@ func TestSecureWrongPassword(t *testing.T) {
 // is not in store.castls.cafile fails at verify "full" and "ca", and is
 // taken at "none".
 func TestSecureUntrustedCertificate(t *testing.T) {
-	env := secureNodes(t)
+	env := securetest.Nodes(t)
 	other, _, _ := writeCert(t, t.TempDir(), "other-ca", nil)
 	for _, verify := range []string{"full", "ca"} {
 		t.Run(verify, func(t *testing.T) {
-			o := secureOptions(env, env.one, oneUser, onePassword)
+			o := secureOptions(env, env.One, securetest.OneUser, securetest.OnePassword)
 			o.TLS.CAFile, o.TLS.Verify = other, verify
 			_, err := openSecure(t, o)
 			var ce *ConnectError
@@ -237,20 +165,20 @@ func TestSecureUntrustedCertificate(t *testing.T) {
 			if verify == "full" {
 				tail = "tls: failed to verify certificate: " + tail
 			}
-			wantConnectError(t, err, CertUntrusted, env.one, "cassandra "+env.one+": TLS: the node's certificate is not signed by a CA in "+
+			wantConnectError(t, err, CertUntrusted, env.One, "cassandra "+env.One+": TLS: the node's certificate is not signed by a CA in "+
 				"store.castls.cafile ("+other+"): set store.castls.cafile to the CA that signed the nodes' certificates ("+tail+")")
 		})
 	}
 	t.Run("system roots", func(t *testing.T) {
-		o := secureOptions(env, env.one, oneUser, onePassword)
+		o := secureOptions(env, env.One, securetest.OneUser, securetest.OnePassword)
 		o.TLS.CAFile = ""
 		_, err := openSecure(t, o)
-		wantConnectError(t, err, CertUntrusted, env.one, "cassandra "+env.one+": TLS: the node's certificate is not signed by a CA in "+
+		wantConnectError(t, err, CertUntrusted, env.One, "cassandra "+env.One+": TLS: the node's certificate is not signed by a CA in "+
 			"this system's roots: set store.castls.cafile to the CA that signed the nodes' certificates "+
 			"(tls: failed to verify certificate: x509: certificate signed by unknown authority)")
 	})
 	t.Run("none", func(t *testing.T) {
-		o := secureOptions(env, env.one, oneUser, onePassword)
+		o := secureOptions(env, env.One, securetest.OneUser, securetest.OnePassword)
 		o.TLS.CAFile, o.TLS.Verify = other, "none"
 		roundTrip(t, mustOpen(t, o))
 	})
@@ -260,11 +188,11 @@ func TestSecureUntrustedCertificate(t *testing.T) {
 // not name (a plain TCP relay on another loopback address), the node is
 // refused at verify "full" and taken at "ca", which checks the CA only.
 func TestSecureHostMismatch(t *testing.T) {
-	env := secureNodes(t)
-	relay := tcpRelay(t, "127.0.21.100:0", env.one)
-	host, _, _ := net.SplitHostPort(env.one)
+	env := securetest.Nodes(t)
+	relay := tcpRelay(t, "127.0.21.100:0", env.One)
+	host, _, _ := net.SplitHostPort(env.One)
 
-	o := secureOptions(env, relay, oneUser, onePassword)
+	o := secureOptions(env, relay, securetest.OneUser, securetest.OnePassword)
 	_, err := openSecure(t, o)
 	wantConnectError(t, err, CertWrongHost, relay, "cassandra "+relay+": TLS: the node's certificate does not name 127.0.21.100, "+
 		"the address connected to: the driver checks the node's address, not a host name, so the certificate needs "+
@@ -278,15 +206,15 @@ func TestSecureHostMismatch(t *testing.T) {
 // TestSecureTLSMismatch: TLS off against a node that requires it, and on
 // against a node that does not speak it.
 func TestSecureTLSMismatch(t *testing.T) {
-	env := secureNodes(t)
-	o := secureOptions(env, env.one, oneUser, onePassword)
+	env := securetest.Nodes(t)
+	o := secureOptions(env, env.One, securetest.OneUser, securetest.OnePassword)
 	o.TLS.Enable = false
 	_, err := openSecure(t, o)
 	var ce *ConnectError
 	if !errors.As(err, &ce) {
 		t.Fatalf("TLS off: %v (%T), want a *ConnectError", err, err)
 	}
-	wantConnectError(t, err, TLSRequired, env.one, "cassandra "+env.one+": the node closed the connection at the start of the CQL handshake: "+
+	wantConnectError(t, err, TLSRequired, env.One, "cassandra "+env.One+": the node closed the connection at the start of the CQL handshake: "+
 		"if it requires TLS (client_encryption_options), set store.castls.enable = true ("+ce.Err.Error()+")")
 
 	plain := testAddr(t) // the node of scripts/cassandra.sh speaks plain CQL
@@ -301,16 +229,16 @@ func TestSecureTLSMismatch(t *testing.T) {
 // signed by its CA: without one, or with one it does not trust, the
 // handshake is refused.
 func TestSecureClientCertificate(t *testing.T) {
-	env := secureNodes(t)
-	roundTrip(t, mustOpen(t, withClientCert(env, secureOptions(env, env.two, twoUser, twoPassword))))
+	env := securetest.Nodes(t)
+	roundTrip(t, mustOpen(t, withClientCert(env, secureOptions(env, env.Two, securetest.TwoUser, securetest.TwoPassword))))
 
-	o := secureOptions(env, env.two, twoUser, twoPassword)
+	o := secureOptions(env, env.Two, securetest.TwoUser, securetest.TwoPassword)
 	_, err := openSecure(t, o)
 	var ce *ConnectError
 	if !errors.As(err, &ce) {
 		t.Fatalf("no client certificate: %v (%T), want a *ConnectError", err, err)
 	}
-	wantConnectError(t, err, HandshakeRefused, env.two, "cassandra "+env.two+": TLS: the node refused the handshake: "+
+	wantConnectError(t, err, HandshakeRefused, env.Two, "cassandra "+env.Two+": TLS: the node refused the handshake: "+
 		"if it requires client certificates (require_client_auth), set store.castls.certfile and store.castls.keyfile ("+ce.Err.Error()+")")
 
 	dir := t.TempDir()
@@ -321,7 +249,7 @@ func TestSecureClientCertificate(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("untrusted client certificate: %v (%T), want a *ConnectError", err, err)
 	}
-	wantConnectError(t, err, HandshakeRefused, env.two, "cassandra "+env.two+": TLS: the node refused the handshake: "+
+	wantConnectError(t, err, HandshakeRefused, env.Two, "cassandra "+env.Two+": TLS: the node refused the handshake: "+
 		"it does not accept the client certificate of store.castls.certfile ("+cert+"): "+
 		"have it signed by a CA in the node's client_encryption_options truststore ("+ce.Err.Error()+")")
 }
@@ -331,11 +259,11 @@ func TestSecureClientCertificate(t *testing.T) {
 // user; the keyspaces are where they were placed; a keyspace's wrong
 // password names that keyspace's keys.
 func TestSecurePerKeyspaceCredentials(t *testing.T) {
-	env := secureNodes(t)
-	o := withClientCert(env, secureOptions(env, env.one, "", ""))
-	o.Meta = KeyspaceOptions{Name: "quiresplit_mbox", ConnectPoints: []string{env.one}, RF: 1, Username: oneUser, Password: onePassword}
-	o.Msg = KeyspaceOptions{Name: "quiresplit_msg", ConnectPoints: []string{env.two}, RF: 1, Username: twoUser, Password: twoPassword}
-	o.Cache = KeyspaceOptions{Name: "quiresplit_cache", ConnectPoints: []string{env.two}, RF: 1, Username: twoUser, Password: twoPassword}
+	env := securetest.Nodes(t)
+	o := withClientCert(env, secureOptions(env, env.One, "", ""))
+	o.Meta = KeyspaceOptions{Name: "quiresplit_mbox", ConnectPoints: []string{env.One}, RF: 1, Username: securetest.OneUser, Password: securetest.OnePassword}
+	o.Msg = KeyspaceOptions{Name: "quiresplit_msg", ConnectPoints: []string{env.Two}, RF: 1, Username: securetest.TwoUser, Password: securetest.TwoPassword}
+	o.Cache = KeyspaceOptions{Name: "quiresplit_cache", ConnectPoints: []string{env.Two}, RF: 1, Username: securetest.TwoUser, Password: securetest.TwoPassword}
 	b := mustOpen(t, o)
 	if len(b.owned) != 2 {
 		t.Errorf("%d sessions, want 2: one per cluster", len(b.owned))
@@ -368,17 +296,17 @@ func TestSecurePerKeyspaceCredentials(t *testing.T) {
 
 	// Each cluster knows only its own user.
 	swapped := o
-	swapped.Msg.Username, swapped.Msg.Password = oneUser, onePassword
+	swapped.Msg.Username, swapped.Msg.Password = securetest.OneUser, securetest.OnePassword
 	_, err := openSecure(t, swapped)
-	wantConnectError(t, err, AuthFailed, env.two, "cassandra "+env.two+`: authentication failed for user "quire_one": `+
+	wantConnectError(t, err, AuthFailed, env.Two, "cassandra "+env.Two+`: authentication failed for user "quire_one": `+
 		"check store.casmsgusername and store.casmsgpassword (Provided username quire_one and/or password are incorrect)")
 
 	// A keyspace without credentials of its own uses the shared ones.
 	shared := o
-	shared.Username, shared.Password = oneUser, "wrong"
+	shared.Username, shared.Password = securetest.OneUser, "wrong"
 	shared.Meta.Username, shared.Meta.Password = "", ""
 	_, err = openSecure(t, shared)
-	wantConnectError(t, err, AuthFailed, env.one, "cassandra "+env.one+`: authentication failed for user "quire_one": `+
+	wantConnectError(t, err, AuthFailed, env.One, "cassandra "+env.One+`: authentication failed for user "quire_one": `+
 		"check store.casusername and store.caspassword (Provided username quire_one and/or password are incorrect)")
 }
 
