@@ -120,7 +120,8 @@ launch_node() {
     echo "$pid"
     return 0
   fi
-  port_open "$PORT" "$(addr "$i")" && die "$(addr "$i"):$PORT is already in use by another process"
+  port_open "$PORT" "$(addr "$i")" &&
+    die "$(addr "$i"):$PORT is already in use by another process (another checkout's scripts/cassandra-secure.sh? stop it there, or set SECURE_NET)"
   java="$(find_java17 "${CASSANDRA_JAVA:-}" CASSANDRA_JAVA)"
   write_config "$i"
   # As scripts/cassandra-cluster.sh: C1 only, for a start that costs
