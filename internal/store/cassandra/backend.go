@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -156,24 +157,26 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 	if user, password, _ := o.credentials(k); user != "" {
 		c.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}
+	conns := newConnectErrors(o, k, b.log)
+	dialer := &hostDialer{net: net.Dialer{Timeout: o.ConnectTimeout}, errs: conns}
 	if o.TLS.Enable {
 		cfg, err := tlsConfig(o.TLS)
 		if err != nil {
 			return nil, err
 		}
-		c.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: o.TLS.Verify == "full"}
+		dialer.tls = cfg
 	}
+	c.HostDialer, c.ConnectObserver = dialer, conns
 	obs := observer{b: b, slow: slowLog{log: b.log, min: o.SlowQuery}}
 	c.QueryObserver, c.BatchObserver = obs, obs
-	var conns connectErrors
-	c.ConnectObserver = &conns
 	s, err := c.CreateSession()
 	if err != nil {
-		if e := conns.explain(o, k); e != nil {
+		if e := conns.explain(); e != nil {
 			return nil, e
 		}
 		return nil, wrap(fmt.Sprintf("connect to %s (keyspace %s)", strings.Join(k.ConnectPoints, ","), k.Name), gocql.One, err)
 	}
+	conns.open()
 	return s, nil
 }
 

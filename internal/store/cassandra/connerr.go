@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 )
@@ -46,40 +48,132 @@ const (
 	TLSRequired                             // TLS is off, and the node closed the connection: it wants TLS
 )
 
-// connectErrors is a gocql.ConnectObserver that keeps the first error of
-// each node while a session opens: the driver's own error from
-// CreateSession is a string made of the last node's, which loses its
-// type and does not say which node it was.
+// connectErrors is a gocql.ConnectObserver for the session of keyspace
+// k. While the session opens it keeps the first error of each node: the
+// driver's own error from CreateSession is a string made of the last
+// node's, which loses its type and does not say which node it was. Once
+// open, a node that refuses a new connection for its credentials or TLS
+// (a password changed on the cluster, a certificate expired) is logged at
+// Warn with what to change, once until a connection to it succeeds: the
+// driver logs it only at Debug, and queries fail as unavailable.
 type connectErrors struct {
-	mu    sync.Mutex
-	addrs []string
-	errs  map[string]error
+	o   *Options
+	k   *KeyspaceOptions
+	log *slog.Logger
+
+	mu     sync.Mutex
+	opened bool
+	addrs  []string               // nodes that failed while opening, in order
+	errs   map[string]error       // their first errors
+	io     map[string]ioFailure   // each node's last read or write error (hostDialer)
+	asked  map[string]asked       // each node's last request for a client certificate it did not get
+	logged map[string]ConnectKind // once open: refusals logged, by node
 }
 
-func (c *connectErrors) ObserveConnect(o gocql.ObservedConnect) {
-	if o.Err == nil || o.Host == nil {
+func newConnectErrors(o *Options, k *KeyspaceOptions, log *slog.Logger) *connectErrors {
+	return &connectErrors{o: o, k: k, log: log, errs: map[string]error{}, io: map[string]ioFailure{}, asked: map[string]asked{}, logged: map[string]ConnectKind{}}
+}
+
+type ioFailure struct {
+	err error
+	at  time.Time
+}
+
+type asked struct {
+	configured bool // a client certificate is configured (not signed by a CA the node names)
+	at         time.Time
+}
+
+// ioError records a read or write error of a connection to addr.
+func (c *connectErrors) ioError(addr string, err error) {
+	c.mu.Lock()
+	c.io[addr] = ioFailure{err, time.Now()}
+	c.mu.Unlock()
+}
+
+// certWithheld records that the node at addr asked for a client
+// certificate and got none; configured says whether one was set.
+func (c *connectErrors) certWithheld(addr string, configured bool) {
+	c.mu.Lock()
+	c.asked[addr] = asked{configured, time.Now()}
+	c.mu.Unlock()
+}
+
+// cause returns the error of the connection attempt oc, unless what
+// happened on the node during that attempt says more (see hostDialer): a
+// client certificate it asked for and did not get, or a read or write
+// error that explains the failure when oc.Err does not.
+func (c *connectErrors) cause(addr string, oc gocql.ObservedConnect) error {
+	during := func(at time.Time) bool { return !at.Before(oc.Start) && !at.After(oc.End) }
+	if a, ok := c.asked[addr]; ok && during(a.at) {
+		return &certWithheldError{configured: a.configured, err: oc.Err}
+	}
+	if explainConnect(addr, oc.Err, c.o, c.k) == nil {
+		if f, ok := c.io[addr]; ok && during(f.at) && explainConnect(addr, f.err, c.o, c.k) != nil {
+			return f.err
+		}
+	}
+	return oc.Err
+}
+
+// certWithheldError is a connection that failed after its node asked for
+// a client certificate and got none.
+type certWithheldError struct {
+	configured bool  // a certificate is configured, signed by a CA the node does not name
+	err        error // what the driver saw
+}
+
+func (e *certWithheldError) Error() string {
+	return fmt.Sprintf("the node asked for a client certificate and was sent none: %v", e.err)
+}
+
+func (e *certWithheldError) Unwrap() error { return e.err }
+
+func (c *connectErrors) ObserveConnect(oc gocql.ObservedConnect) {
+	if oc.Host == nil {
 		return
 	}
-	addr := o.Host.ConnectAddressAndPort()
+	addr := oc.Host.ConnectAddressAndPort()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.errs == nil {
-		c.errs = map[string]error{}
+	if oc.Err == nil {
+		delete(c.io, addr)
+		delete(c.asked, addr)
+		delete(c.logged, addr)
+		return
 	}
-	if _, seen := c.errs[addr]; !seen && len(c.addrs) < 64 {
-		c.addrs = append(c.addrs, addr)
-		c.errs[addr] = o.Err
+	err := c.cause(addr, oc)
+	switch {
+	case !c.opened:
+		if _, seen := c.errs[addr]; !seen && len(c.addrs) < 64 {
+			c.addrs = append(c.addrs, addr)
+			c.errs[addr] = err
+		}
+	default:
+		e := explainConnect(addr, err, c.o, c.k)
+		if e == nil || c.logged[addr] == e.Kind {
+			return
+		}
+		c.logged[addr] = e.Kind
+		c.log.Warn("cassandra: a node refused a new connection", "node", addr, "keyspace", c.k.Name, "err", e.Error())
 	}
+}
+
+// open records that the session opened: failures are logged from now on.
+func (c *connectErrors) open() {
+	c.mu.Lock()
+	c.opened = true
+	c.mu.Unlock()
 }
 
 // explain returns the first node's error that ConnectError explains, or
 // nil when none does (the nodes were down or slow: not a configuration
 // mistake).
-func (c *connectErrors) explain(o *Options, k *KeyspaceOptions) *ConnectError {
+func (c *connectErrors) explain() *ConnectError {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range c.addrs {
-		if e := explainConnect(a, c.errs[a], o, k); e != nil {
+		if e := explainConnect(a, c.errs[a], c.o, c.k); e != nil {
 			return e
 		}
 	}
@@ -99,6 +193,7 @@ func explainConnect(addr string, err error, o *Options, k *KeyspaceOptions) *Con
 		invalid x509.CertificateInvalidError
 		record  tls.RecordHeaderError
 		op      *net.OpError
+		asked   *certWithheldError
 	)
 	switch {
 	case errors.As(err, &creds):
@@ -130,6 +225,12 @@ func explainConnect(addr string, err error, o *Options, k *KeyspaceOptions) *Con
 	case errors.As(err, &record):
 		e.Kind, e.Msg = NotTLS, "TLS: the node does not speak TLS on this port: set store.castls.enable = false, "+
 			"or turn on client_encryption_options on the node"
+	case errors.As(err, &asked) && !asked.configured:
+		e.Kind, e.Msg = HandshakeRefused, "TLS: the node requires a client certificate (require_client_auth): "+
+			"set store.castls.certfile and store.castls.keyfile"
+	case errors.As(err, &asked):
+		e.Kind, e.Msg = HandshakeRefused, "TLS: the node requires a client certificate signed by a CA it names, and that of "+
+			"store.castls.certfile ("+o.TLS.CertFile+") is not: have it signed by a CA in the node's client_encryption_options truststore"
 	case errors.As(err, &op) && op.Op == "remote error":
 		e.Kind = HandshakeRefused
 		if o.TLS.CertFile == "" {

@@ -6,10 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"syscall"
 	"testing"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // TestExplainConnect: which errors of a connection's setup say what to
@@ -87,5 +92,94 @@ func TestKeyspaceCredentials(t *testing.T) {
 	o.Msg.Password = "alone"
 	if _, err := o.withDefaults(); err == nil || err.Error() != "cassandra: message keyspace: a password without a user name" {
 		t.Errorf("a keyspace's password without its user: %v", err)
+	}
+}
+
+// TestConnectRefusalsLogged: while the session opens, refusals are kept
+// for Open's error, not logged; once open, a node's refusal is logged at
+// Warn once, again after a connection to it succeeded, and outages are
+// left to the driver.
+func TestConnectRefusalsLogged(t *testing.T) {
+	o, err := Options{Strategy: Simple, Username: "u", Password: "p"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec testkit.LogRecorder
+	c := newConnectErrors(&o, &o.Meta, rec.Logger())
+	host, err := gocql.NewHostInfoFromAddrPort(net.ParseIP("10.0.0.1"), 9042)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := gocql.ObservedConnect{Host: host, Err: &gocql.RequestErrCredentials{}}
+	const msg = "cassandra: a node refused a new connection"
+	c.ObserveConnect(refused)
+	if e := c.explain(); e == nil || e.Kind != AuthFailed || len(rec.Records(msg)) != 0 {
+		t.Fatalf("while opening: explain %v, %d logged", e, len(rec.Records(msg)))
+	}
+	c.open()
+	for _, oc := range []gocql.ObservedConnect{
+		refused, refused, // logged once
+		{Host: host, Err: io.EOF}, // TLS is off: "wants TLS", another kind
+		{Host: host, Err: gocql.ErrNoConnections},
+		{Host: host}, // a success
+		refused,      // logged again
+	} {
+		c.ObserveConnect(oc)
+	}
+	got := rec.Records(msg)
+	want := `cassandra 10.0.0.1:9042: authentication failed for user "u": check store.casusername and store.caspassword ()`
+	if len(got) != 3 || got[0].Attrs["err"] != want || got[0].Attrs["node"] != "10.0.0.1:9042" ||
+		got[0].Attrs["keyspace"] != "ms_mbox" || got[0].Level != slog.LevelWarn || got[2].Attrs["err"] != want {
+		t.Fatalf("logged %+v, want 3 records, the first and last %q", got, want)
+	}
+}
+
+// TestConnectCauseDuringAttempt: when gocql reports only that the
+// startup timed out, what happened on the node during that attempt
+// explains it: a client certificate it asked for and did not get, or,
+// with TLS off, a reset; the same from before the attempt does not.
+func TestConnectCauseDuringAttempt(t *testing.T) {
+	host, err := gocql.NewHostInfoFromAddrPort(net.ParseIP("10.0.0.1"), 9042)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const addr = "10.0.0.1:9042"
+	generic := errors.New("gocql: no response to connection startup within timeout")
+	for _, tc := range []struct {
+		name  string
+		tls   bool
+		note  func(c *connectErrors)
+		early func(c *connectErrors, at time.Time) // the same, from before the attempt
+		kind  ConnectKind
+		msg   string
+	}{
+		{"certificate withheld", true, func(c *connectErrors) { c.certWithheld(addr, false) },
+			func(c *connectErrors, at time.Time) { c.asked[addr] = asked{false, at} }, HandshakeRefused,
+			"TLS: the node requires a client certificate (require_client_auth): set store.castls.certfile and store.castls.keyfile"},
+		{"reset without TLS", false, func(c *connectErrors) { c.ioError(addr, syscall.ECONNRESET) },
+			func(c *connectErrors, at time.Time) { c.io[addr] = ioFailure{syscall.ECONNRESET, at} }, TLSRequired,
+			"the node closed the connection at the start of the CQL handshake: if it requires TLS (client_encryption_options), set store.castls.enable = true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := Options{Strategy: Simple, TLS: TLSOptions{Enable: tc.tls}}.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newConnectErrors(&o, &o.Meta, slog.New(slog.DiscardHandler))
+			start := time.Now()
+			tc.early(c, start.Add(-time.Millisecond))
+			c.ObserveConnect(gocql.ObservedConnect{Host: host, Start: start, End: time.Now(), Err: generic})
+			if e := c.explain(); e != nil {
+				t.Fatalf("what happened before the attempt explained it: %v", e)
+			}
+
+			c = newConnectErrors(&o, &o.Meta, slog.New(slog.DiscardHandler))
+			start = time.Now()
+			tc.note(c)
+			c.ObserveConnect(gocql.ObservedConnect{Host: host, Start: start, End: time.Now(), Err: generic})
+			if e := c.explain(); e == nil || e.Kind != tc.kind || e.Msg != tc.msg || !errors.Is(e, generic) && tc.tls {
+				t.Fatalf("explain: %v, want kind %d %q", e, tc.kind, tc.msg)
+			}
+		})
 	}
 }
