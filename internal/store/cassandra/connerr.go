@@ -55,7 +55,8 @@ const (
 // open, a node that refuses a new connection for its credentials or TLS
 // (a password changed on the cluster, a certificate expired) is logged at
 // Warn with what to change, once until a connection to it succeeds: the
-// driver logs it only at Debug, and queries fail as unavailable.
+// driver logs the raw error, mostly at Info (Debug through slogAdapter),
+// and queries fail as unavailable.
 type connectErrors struct {
 	o   *Options
 	k   *KeyspaceOptions
@@ -71,7 +72,8 @@ type connectErrors struct {
 }
 
 func newConnectErrors(o *Options, k *KeyspaceOptions, log *slog.Logger) *connectErrors {
-	return &connectErrors{o: o, k: k, log: log, errs: map[string]error{}, io: map[string]ioFailure{}, asked: map[string]asked{}, logged: map[string]ConnectKind{}}
+	return &connectErrors{o: o, k: k, log: log,
+		errs: map[string]error{}, io: map[string]ioFailure{}, asked: map[string]asked{}, logged: map[string]ConnectKind{}}
 }
 
 type ioFailure struct {
