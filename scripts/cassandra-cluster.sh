@@ -134,25 +134,8 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local wipe=0 i pid
-  case "${1:-}" in
-    "") ;;
-    --wipe) wipe=1 ;;
-    *) die "usage: $0 stop [--wipe]" ;;
-  esac
   # Every node dir there is, whatever CLUSTER_DCS says now.
-  for node in "$DIR"/node*; do
-    [[ -d $node ]] || continue
-    if pid="$(PIDFILE="$node/cassandra.pid" live_pid CassandraDaemon)"; then
-      log "stopping $(basename "$node") (pid $pid)"
-      kill -CONT "$pid" 2>/dev/null || true # a paused node cannot handle TERM
-      PIDFILE="$node/cassandra.pid" kill_node "$pid" 20
-    fi
-  done
-  if ((wipe)); then
-    log "wiping $DIR"
-    rm -rf "$DIR"
-  fi
+  cassandra_stop_all "$DIR" "$@"
 }
 
 cmd_status() {

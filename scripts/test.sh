@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every Go test. Backends that need a real server get one: Cassandra at
-# QUIRE_TEST_CASSANDRA, OpenSearch at QUIRE_TEST_OPENSEARCH and OpenLDAP at
-# QUIRE_TEST_LDAP (with QUIRE_TEST_LDAP_CA), or servers this script starts
-# (and stops) itself.
+# QUIRE_TEST_CASSANDRA, OpenSearch at QUIRE_TEST_OPENSEARCH, OpenLDAP at
+# QUIRE_TEST_LDAP (with QUIRE_TEST_LDAP_CA) and the Cassandra nodes that
+# require a password and TLS at QUIRE_TEST_CASSANDRA_SECURE (with
+# QUIRE_TEST_CASSANDRA_SECURE_CERTS), or servers this script starts (and,
+# unless QUIRE_KEEP_<NAME>=1, stops) itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +43,21 @@ if [ -z "${QUIRE_TEST_LDAP:-}" ]; then
   eval "$(scripts/slapd.sh env)"
   export QUIRE_TEST_LDAP QUIRE_TEST_LDAPS QUIRE_TEST_LDAP_CA
 fi
+# The two nodes that require a password and TLS (the security tests of
+# internal/store/cassandra).
+secure_started=""
+if [ -z "${QUIRE_TEST_CASSANDRA_SECURE:-}" ]; then
+  if scripts/cassandra-secure.sh status >/dev/null 2>&1; then
+    echo "test: using the secured Cassandra nodes that are already running"
+  else
+    scripts/cassandra-secure.sh start >/dev/null
+    secure_started=1
+  fi
+  eval "$(scripts/cassandra-secure.sh env)"
+  export QUIRE_TEST_CASSANDRA_SECURE QUIRE_TEST_CASSANDRA_SECURE_CERTS
+fi
 cleanup() {
+  if [ -n "$secure_started" ] && [ -z "${QUIRE_KEEP_CASSANDRA_SECURE:-}" ]; then scripts/cassandra-secure.sh stop || true; fi
   if [ -n "$ldap_started" ] && [ -z "${QUIRE_KEEP_SLAPD:-}" ]; then scripts/slapd.sh stop || true; fi
   if [ -n "$started" ] && [ -z "${QUIRE_KEEP_CASSANDRA:-}" ]; then scripts/cassandra.sh stop || true; fi
   if [ -n "$os_started" ] && [ -z "${QUIRE_KEEP_OPENSEARCH:-}" ]; then scripts/opensearch.sh stop || true; fi
@@ -49,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Tests that need a backend must fail, not skip, when it is missing.
-export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1
+export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1 QUIRE_REQUIRE_CASSANDRA_SECURE=1
 # The packages with concurrency (the store and its backends, the notifier,
 # the indexer, the protocol servers and their accept loop, login, the
 # metrics the sessions update, supervise, the LDAP directory) run under

@@ -91,9 +91,12 @@ func cassandraOptions(cfg Config, log *slog.Logger) cassandra.Options {
 		}
 		return s.CasConnectPoints
 	}
-	o.Meta = cassandra.KeyspaceOptions{Name: s.CasMetaKeyspace, ConnectPoints: points(s.CasMetaConnectPoints), DataCenter: s.CasMetaDC, RF: s.CasMetaRF}
-	o.Msg = cassandra.KeyspaceOptions{Name: s.CasMsgKeyspace, ConnectPoints: points(s.CasMsgConnectPoints), DataCenter: s.CasMsgDC, RF: s.CasMsgRF}
-	o.Cache = cassandra.KeyspaceOptions{Name: s.CasCacheKeyspace, ConnectPoints: points(s.CasCacheConnectPoints), DataCenter: s.CasCacheDC, RF: s.CasCacheRF}
+	o.Meta = cassandra.KeyspaceOptions{Name: s.CasMetaKeyspace, ConnectPoints: points(s.CasMetaConnectPoints), DataCenter: s.CasMetaDC, RF: s.CasMetaRF,
+		Username: s.CasMetaUsername, Password: s.CasMetaPassword}
+	o.Msg = cassandra.KeyspaceOptions{Name: s.CasMsgKeyspace, ConnectPoints: points(s.CasMsgConnectPoints), DataCenter: s.CasMsgDC, RF: s.CasMsgRF,
+		Username: s.CasMsgUsername, Password: s.CasMsgPassword}
+	o.Cache = cassandra.KeyspaceOptions{Name: s.CasCacheKeyspace, ConnectPoints: points(s.CasCacheConnectPoints), DataCenter: s.CasCacheDC, RF: s.CasCacheRF,
+		Username: s.CasCacheUsername, Password: s.CasCachePassword}
 	o.Strategy = s.CasReplicationStrategy
 	o.DurableWrites = s.CasDurableWrites
 	o.Username, o.Password = s.CasUsername, s.CasPassword

@@ -93,12 +93,13 @@ func rfWarnings(ctx context.Context, cfg Config) []string {
 		ks   cassandra.KeyspaceOptions
 	}{{"meta", o.Meta}, {"msg", o.Msg}, {"cache", o.Cache}} {
 		where := strings.Join(k.ks.ConnectPoints, ",")
-		r, ok := seen[where]
+		asked := where + "\x00" + k.ks.Username // another user of the cluster may be refused
+		r, ok := seen[asked]
 		if !ok {
 			cctx, cancel := context.WithTimeout(ctx, cfg.Store.CasConnectTimeout.Duration()+cfg.Store.CasRequestTimeout.Duration())
 			r.nodes, r.err = cassandra.Nodes(cctx, o, k.ks)
 			cancel()
-			seen[where] = r
+			seen[asked] = r
 			if r.err != nil {
 				warns = append(warns, fmt.Sprintf("could not ask Cassandra at %s how many nodes it has, to compare with the replication factors: %v (config check --offline skips this)", where, r.err))
 			}

@@ -259,6 +259,15 @@ type Store struct {
 	CasDurableWrites       bool   `toml:"casdurablewrites"`
 	CasUsername            string `toml:"casusername"`
 	CasPassword            string `toml:"caspassword" secret:"true"`
+	// A keyspace's own user name, when set, replaces CasUsername for the
+	// keyspace's cluster, with its own password in place of CasPassword:
+	// keyspaces in different clusters may log in differently.
+	CasMetaUsername  string `toml:"casmetausername"`
+	CasMetaPassword  string `toml:"casmetapassword" secret:"true"`
+	CasMsgUsername   string `toml:"casmsgusername"`
+	CasMsgPassword   string `toml:"casmsgpassword" secret:"true"`
+	CasCacheUsername string `toml:"cascacheusername"`
+	CasCachePassword string `toml:"cascachepassword" secret:"true"`
 
 	// Each consistency has a fallback, tried when the first level cannot be
 	// met; an empty fallback means none.

@@ -242,15 +242,16 @@ func (c Config) validateCassandra(ck *checker) {
 	ck.oneOf("store.casreplicationstrategy", s.CasReplicationStrategy, "NetworkTopologyStrategy", "SimpleStrategy")
 	nts := s.CasReplicationStrategy == "NetworkTopologyStrategy"
 	spaces := []struct {
-		name   string // the key's middle: store.cas<name>keyspace
-		points []string
-		ks     string
-		rf     int
-		dc     string
+		name       string // the key's middle: store.cas<name>keyspace
+		points     []string
+		ks         string
+		rf         int
+		dc         string
+		user, pass string
 	}{
-		{"meta", s.CasMetaConnectPoints, s.CasMetaKeyspace, s.CasMetaRF, s.CasMetaDC},
-		{"msg", s.CasMsgConnectPoints, s.CasMsgKeyspace, s.CasMsgRF, s.CasMsgDC},
-		{"cache", s.CasCacheConnectPoints, s.CasCacheKeyspace, s.CasCacheRF, s.CasCacheDC},
+		{"meta", s.CasMetaConnectPoints, s.CasMetaKeyspace, s.CasMetaRF, s.CasMetaDC, s.CasMetaUsername, s.CasMetaPassword},
+		{"msg", s.CasMsgConnectPoints, s.CasMsgKeyspace, s.CasMsgRF, s.CasMsgDC, s.CasMsgUsername, s.CasMsgPassword},
+		{"cache", s.CasCacheConnectPoints, s.CasCacheKeyspace, s.CasCacheRF, s.CasCacheDC, s.CasCacheUsername, s.CasCachePassword},
 	}
 	effective := func(points []string) []string {
 		if len(points) == 0 {
@@ -278,6 +279,10 @@ func (c Config) validateCassandra(ck *checker) {
 			}
 		}
 		atLeast(ck, key+"rf", k.rf, 1)
+		if k.pass != "" && k.user == "" {
+			// The keyspace's password goes only with its own user name.
+			ck.fail(key+"username", k.user, "must be set with %spassword (or leave both out to use store.casusername and store.caspassword)", key)
+		}
 		if nts || k.dc != "" {
 			ck.require(key+"dc", k.dc, isDCName(k.dc), "must be a data center name: letters, digits, '_', '-' or '.'")
 		}

@@ -54,6 +54,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"store.casmetakeyspace", "1bad"}}, `config: store.casmetakeyspace = "1bad": must be a Cassandra keyspace name`},
 		{[][2]string{{"store.casmsgkeyspace", "ms-msg"}}, `config: store.casmsgkeyspace = "ms-msg": must be a Cassandra keyspace name`},
 		{[][2]string{{"store.cascachekeyspace", "ms_mbox"}}, `config: store.cascachekeyspace = "ms_mbox": is also store.casmetakeyspace on the same connect points`},
+		{[][2]string{{"store.casmsgpassword", "pw"}}, `config: store.casmsgusername = "": must be set with store.casmsgpassword (or leave both out to use store.casusername and store.caspassword)`},
+		{[][2]string{{"store.casusername", "quire"}, {"store.cascachepassword", "pw"}}, `config: store.cascacheusername = "": must be set with store.cascachepassword`},
 		{[][2]string{{"store.casmetarf", "0"}}, `config: store.casmetarf = 0: must be at least 1`},
 		{[][2]string{{"store.casmsgrf", "-1"}}, `config: store.casmsgrf = -1: must be at least 1`},
 		{[][2]string{{"store.cascacherf", "0"}}, `config: store.cascacherf = 0: must be at least 1`},
@@ -134,7 +136,9 @@ func TestValidateAcceptsEdges(t *testing.T) {
 		{"store.casreplicationstrategy", "SimpleStrategy"},
 		{"store.casmetadc", ""},
 		{"store.casmsgconnectpoints", "other:9042"},
-		{"store.casmsgkeyspace", "ms_mbox"}, // another cluster
+		{"store.casmsgkeyspace", "ms_mbox"},                                // another cluster
+		{"store.casmsgusername", "msg_user"}, {"store.casmsgpassword", ""}, // its own user, no password
+		{"store.cascacheusername", "cache_user"}, {"store.cascachepassword", "pw"},
 		{"store.casmsgchunksize", "4MiB"},
 		{"store.casbucketsize", "65536"},
 		{"imap.listen", ":143"},

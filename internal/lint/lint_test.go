@@ -34,7 +34,7 @@ func allowedImports() map[string][]string {
 		"internal/adminapi":            {"internal/store", "internal/mail", "internal/directory", "internal/backup"},
 		"internal/lint":                {},
 		"internal/imapserver/imapwire": {"internal/mail", "internal/message"},
-		"internal/store/backendtest":   {"internal/store", "internal/store/embedded", "internal/store/cassandra"},
+		"internal/store/backendtest":   {"internal/store", "internal/store/embedded", "internal/store/cassandra", "internal/testkit"},
 		"internal/pop3server":          {"internal/store", "internal/mail", "internal/login", "internal/netserve"},
 		"internal/netserve":            {},
 		"internal/sdnotify":            {},
@@ -57,6 +57,8 @@ func allowedImports() map[string][]string {
 		"internal/backup":              {"internal/store", "internal/mail", "internal/maildir"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},
+
+		"internal/store/cassandra/securetest": {"internal/testkit"}, // the secured test nodes, for tests
 	}
 }
 

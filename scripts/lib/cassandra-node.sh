@@ -1,6 +1,7 @@
-# Shared by scripts/cassandra.sh (one node) and scripts/cassandra-cluster.sh
-# (several): the JVM command line of one Cassandra node, its start in the
-# background and the wait until it serves CQL. The sourcing script defines
+# Shared by scripts/cassandra.sh (one node), scripts/cassandra-cluster.sh
+# (several) and scripts/cassandra-secure.sh (two that require a password
+# and TLS): the JVM command line of one Cassandra node, its start in the
+# background, the wait until it serves CQL and the stop. The sourcing script defines
 # log and die and sources lib/jvm.sh; CONF_SRC is scripts/cassandra and LIB
 # the jar directory.
 
@@ -77,6 +78,29 @@ cassandra_wait() {
     fi
     sleep 1
   done
+}
+
+# cassandra_stop_all DIR [--wipe] stops the node of each DIR/node* that
+# runs; --wipe then deletes DIR.
+cassandra_stop_all() {
+  local dir=$1 wipe=0 node pid
+  case "${2:-}" in
+    "") ;;
+    --wipe) wipe=1 ;;
+    *) die "usage: $0 stop [--wipe]" ;;
+  esac
+  for node in "$dir"/node*; do
+    [[ -d $node ]] || continue
+    if pid="$(PIDFILE="$node/cassandra.pid" live_pid CassandraDaemon)"; then
+      log "stopping $(basename "$node") (pid $pid)"
+      kill -CONT "$pid" 2>/dev/null || true # a paused node cannot handle TERM
+      PIDFILE="$node/cassandra.pid" kill_node "$pid" 20
+    fi
+  done
+  if ((wipe)); then
+    log "wiping $dir"
+    rm -rf "$dir"
+  fi
 }
 
 cassandra_show_logs() {

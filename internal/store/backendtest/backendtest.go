@@ -21,6 +21,7 @@ import (
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/cassandra"
 	"github.com/quiremail/quire/internal/store/embedded"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // Run runs fn as a subtest on each backend, with a fresh Store.
@@ -63,15 +64,7 @@ func Open(t testing.TB, name string) store.Backend {
 // package doc) when there is none.
 func CassandraAddr(t testing.TB) string {
 	t.Helper()
-	a := os.Getenv("QUIRE_TEST_CASSANDRA")
-	if a == "" {
-		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
-			t.Fatal("QUIRE_REQUIRE_CASSANDRA=1 but QUIRE_TEST_CASSANDRA (host:port of a Cassandra node) is not set; " +
-				"start one with scripts/cassandra.sh start")
-		}
-		t.Skip("QUIRE_TEST_CASSANDRA is not set (host:port of a Cassandra node; scripts/cassandra.sh start)")
-	}
-	return a
+	return testkit.Env(t, "CASSANDRA", "host:port of a Cassandra node", "scripts/cassandra.sh start")
 }
 
 // CassandraOptions are backend options for the shared test keyspaces.

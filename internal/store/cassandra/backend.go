@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -79,7 +80,8 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	session := func(k *KeyspaceOptions) (*gocql.Session, error) {
 		pts := slices.Clone(k.ConnectPoints)
 		slices.Sort(pts)
-		key := strings.Join(pts, ",") + "|" + k.DataCenter
+		user, password, _ := b.opts.credentials(k)
+		key := strings.Join([]string{strings.Join(pts, ","), k.DataCenter, user, password}, "\x00")
 		if s, ok := sessions[key]; ok {
 			return s, nil
 		}
@@ -152,22 +154,29 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 		local = gocql.DCAwareRoundRobinPolicy(k.DataCenter)
 	}
 	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(local, gocql.ShuffleReplicas())
-	if o.Username != "" {
-		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
+	if user, password, _ := o.credentials(k); user != "" {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}
+	conns := newConnectErrors(o, k, b.log)
+	dialer := &hostDialer{net: net.Dialer{Timeout: o.ConnectTimeout}, errs: conns}
 	if o.TLS.Enable {
 		cfg, err := tlsConfig(o.TLS)
 		if err != nil {
 			return nil, err
 		}
-		c.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: o.TLS.Verify == "full"}
+		dialer.tls = cfg
 	}
+	c.HostDialer, c.ConnectObserver = dialer, conns
 	obs := observer{b: b, slow: slowLog{log: b.log, min: o.SlowQuery}}
 	c.QueryObserver, c.BatchObserver = obs, obs
 	s, err := c.CreateSession()
 	if err != nil {
+		if e := conns.explain(); e != nil {
+			return nil, e
+		}
 		return nil, wrap(fmt.Sprintf("connect to %s (keyspace %s)", strings.Join(k.ConnectPoints, ","), k.Name), gocql.One, err)
 	}
+	conns.open()
 	return s, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/storetest"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // testAddr returns the node to test against (QUIRE_TEST_CASSANDRA,
@@ -19,15 +20,7 @@ import (
 // QUIRE_REQUIRE_CASSANDRA=1 says a missing node is a failure.
 func testAddr(t testing.TB) string {
 	t.Helper()
-	a := os.Getenv("QUIRE_TEST_CASSANDRA")
-	if a == "" {
-		if os.Getenv("QUIRE_REQUIRE_CASSANDRA") == "1" {
-			t.Fatal("QUIRE_REQUIRE_CASSANDRA=1 but QUIRE_TEST_CASSANDRA (host:port of a Cassandra node) is not set; " +
-				"start one with scripts/cassandra.sh start")
-		}
-		t.Skip("QUIRE_TEST_CASSANDRA is not set (host:port of a Cassandra node; scripts/cassandra.sh start)")
-	}
-	return a
+	return testkit.Env(t, "CASSANDRA", "host:port of a Cassandra node", "scripts/cassandra.sh start")
 }
 
 // testOptions are options for the shared test keyspaces. Tests never drop

@@ -11,13 +11,30 @@ import (
 )
 
 // KeyspaceOptions place one keyspace. Each keyspace may live in its own
-// cluster: keyspaces with the same connect points and data center share a
-// session.
+// cluster, with its own credentials: keyspaces with the same connect
+// points, data center and credentials share a session.
 type KeyspaceOptions struct {
 	Name          string   // CQL identifier
 	ConnectPoints []string // "host" or "host:port"
 	DataCenter    string   // local data center: replication and routing
 	RF            int      // replication factor in DataCenter
+	// Username and Password, when Username is set, log in to this
+	// keyspace's cluster instead of Options.Username and Password.
+	Username, Password string
+
+	key string // "meta", "msg" or "cache": its config keys' infix, for errors
+}
+
+// credentials returns the user name and password that k logs in with,
+// and the config keys that set them.
+func (o *Options) credentials(k *KeyspaceOptions) (user, password, keys string) {
+	if k.Username == "" {
+		return o.Username, o.Password, "store.casusername and store.caspassword"
+	}
+	if k.key == "" {
+		return k.Username, k.Password, "the keyspace's own user name and password"
+	}
+	return k.Username, k.Password, fmt.Sprintf("store.cas%susername and store.cas%spassword", k.key, k.key)
 }
 
 // TLSOptions configure TLS to Cassandra.
@@ -37,6 +54,8 @@ type Options struct {
 	Strategy      string
 	DurableWrites bool
 
+	// Username and Password log in to every cluster whose keyspace has no
+	// credentials of its own; "" logs in to none.
 	Username, Password string
 	TLS                TLSOptions
 
@@ -118,7 +137,8 @@ var identRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
 // Errors name the option.
 func (o Options) withDefaults() (Options, error) {
 	d := DefaultOptions()
-	ks := func(k *KeyspaceOptions, dk KeyspaceOptions, what string) error {
+	ks := func(k *KeyspaceOptions, dk KeyspaceOptions, what, key string) error {
+		k.key = key
 		if k.Name == "" {
 			k.Name = dk.Name
 		}
@@ -137,6 +157,9 @@ func (o Options) withDefaults() (Options, error) {
 		if o.Strategy == NetworkTopology && k.DataCenter == "" {
 			return fmt.Errorf("cassandra: %s data center: required with %s", what, NetworkTopology)
 		}
+		if k.Password != "" && k.Username == "" {
+			return fmt.Errorf("cassandra: %s keyspace: a password without a user name", what)
+		}
 		return nil
 	}
 	if o.Strategy == "" {
@@ -146,11 +169,11 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("cassandra: strategy %q: want %s or %s", o.Strategy, NetworkTopology, Simple)
 	}
 	for _, k := range []struct {
-		k    *KeyspaceOptions
-		d    KeyspaceOptions
-		what string
-	}{{&o.Meta, d.Meta, "metadata"}, {&o.Msg, d.Msg, "message"}, {&o.Cache, d.Cache, "cache"}} {
-		if err := ks(k.k, k.d, k.what); err != nil {
+		k         *KeyspaceOptions
+		d         KeyspaceOptions
+		what, key string
+	}{{&o.Meta, d.Meta, "metadata", "meta"}, {&o.Msg, d.Msg, "message", "msg"}, {&o.Cache, d.Cache, "cache", "cache"}} {
+		if err := ks(k.k, k.d, k.what, k.key); err != nil {
 			return o, err
 		}
 	}

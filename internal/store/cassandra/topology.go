@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Nodes counts the nodes of k's cluster per data center, as its connect
@@ -13,6 +14,12 @@ func Nodes(ctx context.Context, o Options, k KeyspaceOptions) (map[string]int, e
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	// k is usually one of o's keyspaces: then errors name its config keys.
+	for _, ok := range []*KeyspaceOptions{&o.Meta, &o.Msg, &o.Cache} {
+		if ok.Name == k.Name && slices.Equal(ok.ConnectPoints, k.ConnectPoints) {
+			k.key = ok.key
+		}
 	}
 	k.DataCenter = "" // any node answers, even when the data center is wrong
 	b := &Backend{opts: o, log: o.Logger}
