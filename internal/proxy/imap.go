@@ -284,7 +284,8 @@ func (c *imapSession) authenticate(tag string, a *imapwire.AuthenticateArgs) *Ba
 	}
 	line := a.InitialResponse
 	if !a.HasInitialResponse {
-		if c.w.Continue("") != nil {
+		c.bw.WriteString("+ \r\n") // an empty challenge (RFC 4616 2: PLAIN has none)
+		if c.flush() != nil {
 			c.done = true
 			return nil
 		}
