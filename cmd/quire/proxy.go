@@ -22,11 +22,12 @@ import (
 // the listeners of imap.*, pop3.* and lmtp.*, each session carried to the
 // first live access host of the user's store affinity group.
 func (c *cli) proxyServe(ctx context.Context, args []string) error {
-	cfg, _, err := configOnly("proxy", args, nil)
+	cfg, cfgPath, err := configOnly("proxy", args, nil)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, c.stderr).With("role", "proxy")
+	log, level := newLevelLogger(cfg, c.stderr)
+	log = log.With("role", "proxy")
 	tuneGC(cfg, log)
 	if len(cfg.Store.StoreHostList) == 0 {
 		return errors.New("proxy: store.storehostlist defines no store affinity group: the proxy has nowhere to route users")
@@ -45,14 +46,17 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 		ConnectTimeout: cfg.Proxy.ConnectTimeout.Duration(), HostRetry: cfg.Proxy.HostRetry.Duration(), Logger: log,
 	})
 	logins := &proxy.Logins{Router: router, Dir: acc}
+	var guard *login.Guard
 	if cfg.Proxy.Login == "service_admin" {
-		cfg.Login.OtherGroup = "serve" // the proxy routes; it refers no one
-		logins.Auth, _ = authenticator(cfg, acc, log)
+		// Passwords are checked here (Verify: the Authenticator's placement
+		// is not asked; the proxy routes, it refers no one).
+		logins.Auth, guard = authenticator(cfg, acc, log)
 		logins.AdminUser, logins.AdminPassword = cfg.Proxy.AdminUser, cfg.Proxy.AdminPassword
 	} else {
-		logins.Guard = login.NewGuard(login.GuardOptions{FreeFailures: cfg.Login.FreeFailures, MaxDelay: cfg.Login.MaxDelay.Duration()})
+		guard = login.NewGuard(login.GuardOptions{FreeFailures: cfg.Login.FreeFailures, MaxDelay: cfg.Login.MaxDelay.Duration()})
+		logins.Guard = guard
 	}
-	tc, _, err := tlsConfig(cfg)
+	tc, certs, err := tlsConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,10 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Fprintf(c.stdout, "quire: proxy ready, routing to store affinity groups %v\n", directory.NewGroups(cfg.Store.StoreHostList).Names())
+	// SIGHUP (systemctl reload): the certificate, log.level and the
+	// failed-login limits, as for serve (reload.go).
 	sd := sdnotify.New(os.Getenv("NOTIFY_SOCKET"))
+	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, log: log, notify: sd, cur: cfg})()
 	if err := sd.Ready("proxying"); err != nil {
 		log.Warn("cannot tell the service manager we are ready", "err", err)
 	}
