@@ -240,7 +240,7 @@ func (c *imapSession) run(cmd *imapwire.Command) *Backend {
 		return c.authenticate(cmd.Tag, cmd.Args.(*imapwire.AuthenticateArgs))
 	default:
 		c.w.Status(cmd.Tag, "BAD", "", cmd.Name+" needs a login first")
-		c.bad++
+		c.done = !c.countBad()
 	}
 	return nil
 }
