@@ -49,4 +49,3 @@ func TestPlacement(t *testing.T) {
 		t.Fatalf("other_group = serve: %v", err)
 	}
 }
-
