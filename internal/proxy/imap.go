@@ -392,9 +392,14 @@ func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [
 	id.WriteString("P0 ID (")
 	kv := []string{"x-originating-ip", c.ip, "x-originating-port", c.port, "x-session-ext-id", c.id}
 	for _, p := range c.clientID {
-		if !strings.HasPrefix(strings.ToLower(p.Key), "x-originating-") && !strings.EqualFold(p.Key, "x-session-ext-id") && p.HasValue {
-			kv = append(kv, p.Key, p.Value)
+		// RFC 2971 3.3: at most 30 pairs, fields of at most 1024 octets;
+		// only printable ASCII, which every host's parser takes quoted.
+		k := strings.ToLower(p.Key)
+		if len(kv) >= 60 || !p.HasValue || strings.HasPrefix(k, "x-originating-") || k == "x-session-ext-id" ||
+			!printable(p.Key, 30) || !printable(p.Value, 1024) {
+			continue
 		}
+		kv = append(kv, p.Key, p.Value)
 	}
 	for i, s := range kv {
 		if i > 0 {
@@ -415,6 +420,19 @@ func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [
 		return "", nil, err
 	}
 	return readTagged(b.R, tag)
+}
+
+// printable reports whether s is at most max bytes of printable ASCII.
+func printable(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // quote writes s as an IMAP quoted string (RFC 9051 4.3); CR, LF and NUL,
