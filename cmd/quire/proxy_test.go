@@ -32,7 +32,8 @@ type tier struct {
 // proxy with recipients in both groups gets its replies in order and
 // wakes IDLE on every host of each group; killing a user's first host
 // sends the next login to the second; a login at the wrong group's host
-// gets a referral; Python's imaplib works through the proxy.
+// gets a referral; Python's imaplib and isync's mbsync work through the
+// proxy.
 func TestProxyTwoGroups(t *testing.T) {
 	addr := cassandraAddr(t)
 	if testing.Short() {
@@ -157,6 +158,28 @@ print('imaplib ok')
 `
 	if out := runTool(t, "python3 imaplib", exec.Command(python, "-c", script, host, pport, bob, "pw")); !strings.Contains(out, "imaplib ok") {
 		t.Fatalf("imaplib through the proxy: %s", out)
+	}
+
+	// isync's mbsync through the proxy: bob's INBOX down, a message
+	// written locally up.
+	mbsync := needTool(t, "mbsync")
+	dir := t.TempDir()
+	rc := writeMbsyncrc(t, dir, host, pport, bob, "pw")
+	runTool(t, "mbsync (down)", exec.Command(mbsync, "-c", rc, "sync"))
+	if files := maildirFiles(t, filepath.Join(dir, "mail", "INBOX")); len(files) != 1 {
+		t.Fatalf("mbsync through the proxy: %d messages, want 1: %v", len(files), files)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mail", "INBOX", "new", "1700000000.local.test"), []byte("Subject: written locally\n\nhi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runTool(t, "mbsync (up)", exec.Command(mbsync, "-c", rc, "sync"))
+	s := textConn(t, tr.proxyIMAP)
+	s.line()
+	s.send("a LOGIN " + bob + " pw")
+	s.until("a OK")
+	s.send("b STATUS INBOX (MESSAGES)")
+	if got := s.until("* STATUS"); !strings.HasSuffix(got, "(MESSAGES 2)") {
+		t.Fatalf("bob's INBOX after mbsync up through the proxy: %q", got)
 	}
 
 	// A login at the wrong group's host is referred to the right group.

@@ -60,8 +60,8 @@ type RouterOptions struct {
 }
 
 // Router picks the access host for a group: the first live one. It is
-// safe for concurrent use and shared by the protocols, so a host found
-// down by an IMAP login is skipped by the next LMTP transaction too.
+// safe for concurrent use and shared by the protocols; failures are kept
+// per host and port (a host may serve IMAP and not POP3).
 type Router struct {
 	o    RouterOptions
 	dial net.Dialer
