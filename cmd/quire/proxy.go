@@ -29,6 +29,9 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	log, level := newLevelLogger(cfg, c.stderr)
 	log = log.With("role", "proxy")
 	tuneGC(cfg, log)
+	if err := cfg.LoginCheck(); err != nil {
+		log.Warn("nobody can log in through this proxy", "err", err)
+	}
 	if len(cfg.Store.StoreHostList) == 0 {
 		return errors.New("proxy: store.storehostlist defines no store affinity group: the proxy has nowhere to route users")
 	}
