@@ -17,6 +17,10 @@
 // 1:* (FLAGS) and UID SEARCH UNSEEN, with the server's RSS (make
 // bench-imap-large).
 //
+// With -via-proxy the cassandra target's clients connect to a quire proxy
+// in front of its one host, for the proxy's cost against a run without
+// (docs/DEPLOY.md).
+//
 // Run it from the repository root after make build:
 //
 //	go run ./bench/imap
@@ -52,6 +56,7 @@ type options struct {
 	targets                    []string
 	out, quireBin, ratios      string
 	pprof                      bool
+	viaProxy                   bool // the cassandra target's clients go through quire proxy
 	dovecot                    benchkit.DovecotPorts
 }
 
@@ -70,6 +75,7 @@ func main() {
 	benchkit.RatiosFlag(flag.CommandLine, &o.ratios)
 	flag.StringVar(&o.quireBin, "quire", "bin/quire", "the quire binary (relative to the repository root)")
 	flag.BoolVar(&o.pprof, "pprof", false, "take a 20 s CPU profile of each quire target into bench/out/")
+	flag.BoolVar(&o.viaProxy, "via-proxy", false, "run the cassandra target's clients through quire proxy, in front of its one host (compare with a run without)")
 	benchkit.DovecotFlags(flag.CommandLine, &o.dovecot)
 	flag.Parse()
 	var err error
@@ -139,6 +145,18 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 		srv, err = o.setup(root, tmp).Start(ctx, name, &cl)
 		if err == nil {
 			addrs = []string{srv.IMAP}
+		}
+		if err == nil && name == "cassandra" && o.viaProxy {
+			// The proxy's cost (issue 17): the same host, its clients
+			// carried by quire proxy; CPU per command stays the host's.
+			label += " via quire proxy"
+			var casAddr string
+			var px *benchkit.Target
+			if casAddr, err = benchkit.CassandraAddr(root, &cl); err == nil {
+				if px, err = benchkit.StartProxy(ctx, o.quireBin, filepath.Join(tmp, "proxy"), casAddr, srv, &cl); err == nil {
+					addrs = []string{px.IMAP}
+				}
+			}
 		}
 	}
 	if skip := benchkit.Ready(ctx, log, label, srv, err, c, o.users, o.preload, &rep.notes); skip != "" {

@@ -33,7 +33,9 @@ func freePortOn(t *testing.T, ip string) string {
 // group east, one in group west. A delivery on east's first host wakes
 // IDLE sessions of the user on the other two east hosts within a second;
 // the west host, where the same user also idles, is not told (its recheck
-// timer is a minute, longer than the test waits).
+// timer is a minute, longer than the test waits). The hosts serve users
+// of other groups (login.other_group = "serve") so that the west host
+// lets the east user in.
 func TestAffinityGroupIdle(t *testing.T) {
 	addr := cassandraAddr(t)
 	if testing.Short() {
@@ -53,6 +55,8 @@ func TestAffinityGroupIdle(t *testing.T) {
 hostname = %q
 [log]
 level = "warn"
+[login]
+other_group = "serve"
 [store]
 %s%s
 [notify]

@@ -48,14 +48,30 @@ func TestUserAndMailboxCommands(t *testing.T) {
 	if list := mustRun("", "user", "list", "--config", cfg); !strings.Contains(list, "2097152") || !strings.Contains(list, "50") {
 		t.Fatalf("quota not shown:\n%s", list)
 	}
+	if _, err := quire(t, "", "user", "mailhost", "alice@example.org", "east", "--config", cfg); err == nil ||
+		!strings.Contains(err.Error(), `"east": store.storehostlist defines no store affinity group`) {
+		t.Fatalf("user mailhost without any group defined: %v", err)
+	}
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("[store.storehostlist]\neast = [\"host-e\"]\nwest = [\"host-w\"]\n")
+	f.Close()
 	mustRun("", "user", "mailhost", "alice@example.org", "east", "--config", cfg)
 	mustRun("pw\n", "user", "add", "frank@example.org", "--password-stdin", "--mailhost", "west", "--config", cfg)
 	if list := mustRun("", "user", "list", "--config", cfg); !strings.Contains(list, "east") || !strings.Contains(list, "west") {
 		t.Fatalf("mailhost not shown:\n%s", list)
 	}
-	if _, err := quire(t, "", "user", "mailhost", "alice@example.org", "a b", "--config", cfg); err == nil || !strings.Contains(err.Error(), "without spaces") {
-		t.Fatalf("user mailhost with a space: %v", err)
+	if _, err := quire(t, "", "user", "mailhost", "alice@example.org", "north", "--config", cfg); err == nil ||
+		!strings.Contains(err.Error(), `"north" names no group or host of store.storehostlist (groups: east, west)`) {
+		t.Fatalf("user mailhost to an undefined group: %v", err)
 	}
+	if _, err := quire(t, "", "user", "add", "gina@example.org", "--password", "pw", "--mailhost", "north", "--config", cfg); err == nil ||
+		!strings.Contains(err.Error(), "user add --mailhost: \"north\" names no group") {
+		t.Fatalf("user add --mailhost to an undefined group: %v", err)
+	}
+	mustRun("", "user", "mailhost", "alice@example.org", "host-w", "--config", cfg) // a host names its group
 	mbs := mustRun("", "mailbox", "list", "alice@example.org", "--config", cfg)
 	for _, name := range []string{"INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"} {
 		if !strings.Contains(mbs, name) {

@@ -33,6 +33,7 @@ func commands() []command {
 	pw := "[--password-stdin | --password PW | --password-hash HASH]"
 	return []command{
 		{server, "serve", "", "run the IMAP/POP3/LMTP access host", (*cli).serve},
+		{server, "proxy", "", "run the IMAP/POP3/LMTP front end: each user to the first live access host of their store affinity group", (*cli).proxyServe},
 		{server, "init", "[--print]", "create keyspaces and tables (Cassandra) and print the CQL", (*cli).initSchema},
 
 		{conf, "config check", "[--offline]", "validate the configuration file: errors, a listener nobody can log in on, warnings (with Cassandra: RF against its nodes)", (*cli).configCheck},

@@ -28,16 +28,9 @@ func openDirectory(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 	var dir directory.Directory = storedir.New(st)
 	closeFn := func() {}
 	if d.Type == "ldap" {
-		ld, err := ldapDirectory(cfg, log)
+		ld, err := openLDAP(ctx, cfg, log)
 		if err != nil {
 			return nil, nil, err
-		}
-		switch err := ld.Check(ctx); {
-		case errors.Is(err, mail.ErrUnavailable):
-			log.Warn("directory.ldap: no server reachable at start; logins and deliveries wait for one", "err", err)
-		case err != nil:
-			ld.Close()
-			return nil, nil, fmt.Errorf("directory.ldap: %w", err)
 		}
 		dir, closeFn = ld, ld.Close
 	}
@@ -47,6 +40,23 @@ func openDirectory(ctx context.Context, cfg Config, st *store.Store, log *slog.L
 		return nil, nil, fmt.Errorf("directory.service_admins: %w", err)
 	}
 	return acc, closeFn, nil
+}
+
+// openLDAP connects to the LDAP directory: a server that refuses the
+// search account's bind is an error, no reachable server a warning.
+func openLDAP(ctx context.Context, cfg Config, log *slog.Logger) (*ldapdir.Dir, error) {
+	ld, err := ldapDirectory(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	switch err := ld.Check(ctx); {
+	case errors.Is(err, mail.ErrUnavailable):
+		log.Warn("directory.ldap: no server reachable at start; logins and deliveries wait for one", "err", err)
+	case err != nil:
+		ld.Close()
+		return nil, fmt.Errorf("directory.ldap: %w", err)
+	}
+	return ld, nil
 }
 
 func ldapDirectory(cfg Config, log *slog.Logger) (*ldapdir.Dir, error) {

@@ -168,38 +168,7 @@ func TestIMAPMbsync(t *testing.T) {
 	s.deliver(t, "one", "two", "three")
 	dir := t.TempDir()
 	host, port, _ := strings.Cut(s.imap, ":")
-	if err := os.MkdirAll(filepath.Join(dir, "mail"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	rc := filepath.Join(dir, "mbsyncrc")
-	conf := fmt.Sprintf(`IMAPAccount q
-Host %s
-Port %s
-User %s
-Pass %s
-SSLType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account q
-
-MaildirStore local
-Path %s/mail/
-Inbox %s/mail/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns INBOX
-Create Both
-Expunge Both
-SyncState *
-Sync All
-`, host, port, s.user, s.pass, dir, dir)
-	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rc := writeMbsyncrc(t, dir, host, port, s.user, s.pass)
 	runTool(t, "mbsync (down)", exec.Command(mbsync, "-c", rc, "sync"))
 	files := maildirFiles(t, filepath.Join(dir, "mail", "INBOX"))
 	if len(files) != 3 {
@@ -232,6 +201,46 @@ Sync All
 	if !strings.Contains(out, `FLAGS (\Seen`) {
 		t.Fatalf("\\Seen set locally did not reach the server:\n%s", out)
 	}
+}
+
+// writeMbsyncrc writes an isync configuration that syncs the INBOX of
+// user at host:port (plaintext LOGIN) with the Maildir dir/mail, and
+// returns its path.
+func writeMbsyncrc(t *testing.T, dir, host, port, user, pass string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "mail"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "mbsyncrc")
+	conf := fmt.Sprintf(`IMAPAccount q
+Host %s
+Port %s
+User %s
+Pass %s
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account q
+
+MaildirStore local
+Path %s/mail/
+Inbox %s/mail/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Both
+Expunge Both
+SyncState *
+Sync All
+`, host, port, user, pass, dir, dir)
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }
 
 func maildirFiles(t *testing.T, dir string) []string {

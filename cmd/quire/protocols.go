@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/quiremail/quire/internal/directory"
 	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/notify"
@@ -30,7 +31,22 @@ func authenticator(cfg Config, acc login.Accounts, log *slog.Logger) (*login.Aut
 		HashWait:     l.HashWait.Duration(),
 		CacheTTL:     l.CacheTTL.Duration(),
 		CacheEntries: l.CacheEntries,
+		Placement:    placement(cfg),
 	}, log), g
+}
+
+// placement is where this host stands among the store affinity groups:
+// users of another group are referred (login.other_group = "refer").
+func placement(cfg Config) login.Placement {
+	groups := directory.NewGroups(cfg.Store.StoreHostList)
+	own, _ := groups.Resolve(cfg.Server.Hostname)
+	return login.Placement{Groups: groups, Own: own, Refer: cfg.Login.OtherGroup == "refer"}
+}
+
+// trustedProxies is server.trusted_proxies, which Validate checked.
+func trustedProxies(cfg Config) login.Proxies {
+	p, _ := login.ParseProxies(cfg.Server.TrustedProxies) // nil, trusting no one, on what Validate refuses
+	return p
 }
 
 func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *notify.Hub, tc *tls.Config, log *slog.Logger) imapserver.Options {
@@ -49,6 +65,8 @@ func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *no
 		Timeout:               i.Timeout.Duration(),
 		Recheck:               max(i.Recheck.Duration(), 100*time.Millisecond),
 		SlowCommand:           cfg.Log.SlowCommand.Duration(),
+		TrustedProxies:        trustedProxies(cfg),
+		LoginReferrals:        placement(cfg).Own != "" && cfg.Login.OtherGroup == "refer",
 	}
 }
 
@@ -62,5 +80,6 @@ func pop3Options(cfg Config, st *store.Store, auth *login.Authenticator, tc *tls
 		MaxConnections: p.MaxConnections,
 		Timeout:        p.Timeout.Duration(),
 		SlowCommand:    cfg.Log.SlowCommand.Duration(),
+		TrustedProxies: trustedProxies(cfg),
 	}
 }

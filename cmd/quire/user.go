@@ -86,6 +86,9 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	mailHost := fs.String("mailhost", "", "the store affinity group (or a host of it) serving the user")
 	var hash string
 	return c.withAdmin(ctx, fs, cfgPath, args, 1, "one ADDRESS", func([]string) (err error) {
+		if err := checkMailHost(*cfgPath, *mailHost); err != nil {
+			return fmt.Errorf("user add --mailhost: %w", err)
+		}
 		hash, err = c.passwordHash(pf)
 		return err
 	}, func(a adminapi.Admin, pos []string) error {
@@ -185,6 +188,9 @@ func (c *cli) userMailhost(ctx context.Context, args []string) error {
 	if len(pos) == 2 {
 		mh = pos[1]
 	}
+	if err := checkMailHost(*cfgPath, mh); err != nil {
+		return fmt.Errorf("user mailhost: %w", err)
+	}
 	a, closeFn, err := c.admin(ctx, *cfgPath)
 	if err != nil {
 		return err
@@ -248,4 +254,25 @@ func (c *cli) mailboxList(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	})
+}
+
+// checkMailHost refuses a mailHost that names no group and no host of
+// store.storehostlist: nothing could route the user (the proxy refuses
+// them, and the notifier would tell no one). "" is this host's group.
+func checkMailHost(cfgPath, mailHost string) error {
+	if mailHost == "" {
+		return nil
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	groups := directory.NewGroups(cfg.Store.StoreHostList)
+	if _, ok := groups.Resolve(mailHost); ok {
+		return nil
+	}
+	if len(groups.Names()) == 0 {
+		return fmt.Errorf("%q: store.storehostlist defines no store affinity group; define the group there first (every host carries the same lists)", mailHost)
+	}
+	return fmt.Errorf("%q names no group or host of store.storehostlist (groups: %s)", mailHost, strings.Join(groups.Names(), ", "))
 }

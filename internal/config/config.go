@@ -29,6 +29,8 @@ type Config struct {
 	Search Search `toml:"search"`
 	// Directory: where users are looked up (directory.go).
 	Directory Directory `toml:"directory"`
+	// Proxy: the front end, quire proxy (proxy.go).
+	Proxy Proxy `toml:"proxy"`
 }
 
 // ISC configures the converter ("indexed search converter"), which turns
@@ -146,6 +148,13 @@ type Login struct {
 	// deletion ends it at once. 0 turns the cache off.
 	CacheTTL     Duration `toml:"cache_ttl"`
 	CacheEntries int      `toml:"cache_entries"` // the cache's bound; 0 turns it off
+	// OtherGroup is what an access host does with a login of a user
+	// another store affinity group serves (by mailHost): "refer" answers
+	// IMAP with a LOGIN referral (RFC 2221) to that group's first host and
+	// POP3 with -ERR [SYS/TEMP] naming the group; "serve" serves the user
+	// here (IDLE then learns of changes made in the user's group only at
+	// imap.recheck). A host in no group serves everyone.
+	OtherGroup string `toml:"other_group"`
 }
 
 // IMAP configures the IMAP listeners (RFC 9051).
@@ -198,6 +207,12 @@ type Server struct {
 	// collector runs as often as it must (Go's GOMEMLIMIT). 0: none. The
 	// GOMEMLIMIT environment variable, when set, wins.
 	MemoryLimit Size `toml:"memory_limit"`
+	// TrustedProxies are the addresses (or prefixes) of front-end proxies:
+	// a connection from one may log in without TLS (the proxy holds the
+	// client's) and name the client it carries (IMAP ID
+	// "x-originating-ip", POP3 XCLIENT), whose address login throttling,
+	// the per-address limit and the logs then use.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Log selects what is logged and how.
@@ -380,7 +395,7 @@ func Default() Config {
 		ms = Duration(time.Millisecond)
 	)
 	return Config{
-		Server: Server{Hostname: host, ShutdownGrace: 10 * s, GCPercent: 200},
+		Server: Server{Hostname: host, ShutdownGrace: 10 * s, GCPercent: 200, TrustedProxies: []string{}},
 		Log:    Log{Level: "info", Format: "text", SlowCommand: 1 * s},
 		Store: Store{
 			DBType:                       "embedded",
@@ -444,7 +459,7 @@ func Default() Config {
 			MaxConnections: 500,
 			Timeout:        600 * s,
 		},
-		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s, HashMemory: 256 * MiB, HashWait: 5 * s, CacheTTL: 300 * s, CacheEntries: 10000},
+		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s, HashMemory: 256 * MiB, HashWait: 5 * s, CacheTTL: 300 * s, CacheEntries: 10000, OtherGroup: "refer"},
 		Notify: Notify{Listen: []string{}, Port: 4790},
 		ISC:    ISC{Mode: "immediate", DeliveryWait: Duration(500 * time.Millisecond), Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 1},
 		Search: Search{Index: "quire-msgs", Shards: 1},
@@ -458,6 +473,7 @@ func Default() Config {
 		},
 		HTTP:      HTTP{Listen: []string{"127.0.0.1:8080"}},
 		Directory: DefaultDirectory(),
+		Proxy:     DefaultProxy(),
 	}
 }
 

@@ -20,7 +20,7 @@ func TestSecretKeys(t *testing.T) {
 			got = append(got, k)
 		}
 	}
-	if want := "store.caspassword store.casmetapassword store.casmsgpassword store.cascachepassword notify.secret search.password directory.ldap.bind_password"; strings.Join(got, " ") != want {
+	if want := "store.caspassword store.casmetapassword store.casmsgpassword store.cascachepassword notify.secret search.password directory.ldap.bind_password proxy.admin_password"; strings.Join(got, " ") != want {
 		t.Fatalf("secret keys %q, want %q", got, want)
 	}
 }

@@ -54,6 +54,7 @@ func (c Config) Validate() error {
 	c.validateCassandra(&ck)
 	c.validateGroups(&ck)
 	c.validateDirectory(&ck)
+	c.validateProxy(&ck)
 
 	seen := map[string]string{}
 	for _, l := range []struct {

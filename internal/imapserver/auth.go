@@ -104,7 +104,10 @@ func (c *conn) login(authzid, user, pass string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	u, err := c.srv.opts.Auth.LoginAs(ctx, authzid, user, pass, c.remoteIP)
+	var wrong *login.WrongGroupError
 	switch {
+	case errors.As(err, &wrong):
+		return referral(wrong)
 	case errors.Is(err, mail.ErrAuthFailed):
 		c.log.Info("imap: login failed", "user", user)
 		return no("AUTHENTICATIONFAILED", "Authentication failed")
@@ -242,6 +245,9 @@ func (c *conn) cmdID(a *imapwire.IDArgs) result {
 			kv = append(kv, "id."+strings.ToLower(p.Key), p.Value)
 		}
 		c.log.Info("imap: client id", kv...)
+		if !c.takeOrigin(a.Params) {
+			return result{close: true}
+		}
 	}
 	c.w.Raw(`* ID ("name" "Quire" "vendor" "Quire" "support-url" "https://github.com/quiremail/quire")` + "\r\n")
 	return ok("ID completed")

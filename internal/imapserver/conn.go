@@ -37,6 +37,9 @@ type conn struct {
 	remoteIP string
 	log      *slog.Logger
 	secure   bool // TLS in place (implicit or after STARTTLS)
+	// viaProxy: the peer is a trusted proxy (Options.TrustedProxies);
+	// proxied: it has named its client (ID x-originating-ip).
+	viaProxy, proxied bool
 
 	raw io.ReadWriter // the byte stream under the buffers (TLS, deflate)
 	br  *bufio.Reader
@@ -81,7 +84,8 @@ func (s *Server) newConn(nc net.Conn, implicitTLS bool, d drainer) *conn {
 		ip = nc.RemoteAddr().String()
 	}
 	c := &conn{srv: s, nc: nc, drain: d, id: id, remoteIP: ip, secure: implicitTLS,
-		log: s.log.With("proto", "imap", "session", id, "remote", nc.RemoteAddr().String())}
+		viaProxy: s.opts.TrustedProxies.Contains(ip),
+		log:      s.log.With("proto", "imap", "session", id, "remote", nc.RemoteAddr().String())}
 	c.setStream(nc)
 	return c
 }
@@ -149,13 +153,11 @@ func (c *conn) serve() {
 			_ = tc.SetDeadline(time.Time{})
 		}
 	}
-	rel, ok := c.srv.perIP.Acquire(c.remoteIP)
-	if !ok {
-		c.bw.WriteString("* BYE [UNAVAILABLE] Too many connections from your address\r\n")
-		_ = c.flush()
+	// A proxy's connections count against its clients' addresses once it
+	// names them (cmdID), not against its own.
+	if !c.viaProxy && !c.limitIP() {
 		return
 	}
-	c.release = append(c.release, rel)
 	c.log.Debug("imap: connected")
 	c.bw.WriteString("* OK [CAPABILITY " + c.capabilities() + "] " + c.srv.opts.Hostname + " Quire IMAP4rev2 ready\r\n")
 	if c.flush() != nil {
@@ -166,6 +168,19 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// limitIP takes a session of MaxConnectionsPerIP for c.remoteIP, or says
+// BYE and returns false.
+func (c *conn) limitIP() bool {
+	rel, ok := c.srv.perIP.Acquire(c.remoteIP)
+	if !ok {
+		c.bw.WriteString("* BYE [UNAVAILABLE] Too many connections from your address\r\n")
+		_ = c.flush()
+		return false
+	}
+	c.release = append(c.release, rel)
+	return true
 }
 
 // recoverSession ends the session with BYE [SERVERBUG] (RFC 5530) on a

@@ -118,6 +118,9 @@ func (c *conn) capabilities() string {
 		} else {
 			caps = append(caps, "LOGINDISABLED")
 		}
+		if c.srv.opts.LoginReferrals {
+			caps = append(caps, "LOGIN-REFERRALS")
+		}
 		return strings.Join(append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT"), " ")
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT",
@@ -132,4 +135,6 @@ func (c *conn) capabilities() string {
 	return strings.Join(caps, " ")
 }
 
-func (c *conn) loginAllowed() bool { return c.secure || c.srv.opts.AllowPlaintext }
+// loginAllowed: over TLS, with AllowPlaintext, or from a trusted proxy
+// (which holds the client's TLS).
+func (c *conn) loginAllowed() bool { return c.secure || c.srv.opts.AllowPlaintext || c.viaProxy }

@@ -31,6 +31,18 @@ type Options struct {
 	TLS            *tls.Config // nil: no STARTTLS and no implicit TLS
 	AllowPlaintext bool        // LOGIN and AUTHENTICATE without TLS
 
+	// TrustedProxies are the addresses of front-end proxies (quire proxy,
+	// server.trusted_proxies). A connection from one may log in without
+	// TLS (the proxy holds the client's TLS), is exempt from
+	// MaxConnectionsPerIP until it names its client, and may name it with
+	// ID's "x-originating-ip" before login (RFC 2971): the session then
+	// counts, throttles and logs that client's address. From anyone else
+	// the parameter is only logged.
+	TrustedProxies login.Proxies
+	// LoginReferrals advertises LOGIN-REFERRALS (RFC 2221): Auth refers
+	// users of other store affinity groups (login.Placement).
+	LoginReferrals bool
+
 	MaxLineLength  int   // command text, literals excluded (default 64 KiB)
 	MaxLiteralSize int64 // one APPEND message, advertised as APPENDLIMIT (default 50 MiB)
 	MaxConnections int   // per listener; 0 means no limit

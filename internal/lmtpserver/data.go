@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quiremail/quire/internal/lmtpserver/lmtpwire"
 	"io"
 	"runtime/debug"
 	"slices"
@@ -50,14 +51,14 @@ func (ss *session) data(arg string) bool {
 	}
 	ss.tx.start = time.Now()
 	ss.reply("354 start mail input; end with <CRLF>.<CRLF>")
-	dr := newDotReader(ss.br)
+	dr := lmtpwire.NewDotReader(ss.br)
 	sp, err := ss.srv.opts.Store.Spool(dr, ss.srv.opts.MaxMessageSize)
 	_, _ = io.Copy(io.Discard, dr) // the rest of a message that is too big
-	if dr.err != nil {
+	if err := dr.Err(); err != nil {
 		if sp != nil {
 			_ = sp.Close()
 		}
-		return ss.readFailed(dr.err)
+		return ss.readFailed(err)
 	}
 	ss.finish(sp, err)
 	return true
@@ -71,7 +72,7 @@ func (ss *session) bdat(arg string) bool {
 	var size int64
 	ok := len(f) == 1 || len(f) == 2
 	if ok {
-		size, ok = parseSize(f[0])
+		size, ok = lmtpwire.ParseSize(f[0])
 	}
 	if !ok {
 		ss.reply("501 5.5.4 syntax: BDAT <size> [LAST]")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quiremail/quire/internal/lmtpserver/lmtpwire"
 	"io"
 	"log/slog"
 	"net"
@@ -95,9 +96,9 @@ func (ss *session) step() bool {
 		ss.reply("421 4.3.2 %s shutting down", ss.srv.opts.Hostname)
 		return false
 	}
-	line, err := readLine(ss.br, ss.srv.opts.MaxLineLength)
+	line, err := lmtpwire.ReadLine(ss.br, ss.srv.opts.MaxLineLength)
 	ss.drain.Busy()
-	if errors.Is(err, errLineTooLong) {
+	if errors.Is(err, lmtpwire.ErrLineTooLong) {
 		ss.reply("500 5.5.2 line too long")
 		return true
 	}
@@ -110,7 +111,7 @@ func (ss *session) step() bool {
 	start := time.Now()
 	goOn := ss.dispatch(line)
 	if took := time.Since(start); took >= ss.srv.opts.SlowCommand {
-		verb, _ := splitCommand(line)
+		verb, _ := lmtpwire.SplitCommand(line)
 		ss.log.Warn("lmtp: slow command", "command", verb, "duration", took)
 	}
 	return goOn
@@ -143,7 +144,7 @@ func (ss *session) reply(format string, args ...any) {
 
 // dispatch runs one command line and reports whether to go on.
 func (ss *session) dispatch(line string) bool {
-	verb, arg := splitCommand(line)
+	verb, arg := lmtpwire.SplitCommand(line)
 	switch verb {
 	case "LHLO":
 		ss.lhlo(arg)
@@ -210,20 +211,20 @@ func (ss *session) mail(arg string) {
 		ss.reply("503 5.5.1 nested MAIL command")
 		return
 	}
-	rest, ok := cutPrefixFold(arg, "FROM:")
+	rest, ok := lmtpwire.CutPrefixFold(arg, "FROM:")
 	if !ok {
 		ss.reply("501 5.5.4 syntax: MAIL FROM:<address>")
 		return
 	}
-	from, params, err := parsePath(rest, true)
+	from, params, err := lmtpwire.ParsePath(rest, true)
 	if err != nil {
 		ss.reply("501 5.1.7 bad sender address syntax")
 		return
 	}
 	for _, p := range params {
-		switch p.key {
+		switch p.Key {
 		case "SIZE": // RFC 1870 6
-			n, ok := parseSize(p.value)
+			n, ok := lmtpwire.ParseSize(p.Value)
 			if !ok {
 				ss.reply("501 5.5.4 bad SIZE value")
 				return
@@ -233,12 +234,12 @@ func (ss *session) mail(arg string) {
 				return
 			}
 		case "BODY": // RFC 6152
-			if v := strings.ToUpper(p.value); v != "7BIT" && v != "8BITMIME" {
+			if v := strings.ToUpper(p.Value); v != "7BIT" && v != "8BITMIME" {
 				ss.reply("555 5.5.4 unsupported BODY value")
 				return
 			}
 		case "SMTPUTF8": // RFC 6531 3.4
-			if p.value != "" {
+			if p.Value != "" {
 				ss.reply("501 5.5.4 SMTPUTF8 takes no value")
 				return
 			}
@@ -261,12 +262,12 @@ func (ss *session) rcpt(arg string) {
 		ss.reply("503 5.5.1 RCPT not allowed during BDAT")
 		return
 	}
-	rest, ok := cutPrefixFold(arg, "TO:")
+	rest, ok := lmtpwire.CutPrefixFold(arg, "TO:")
 	if !ok {
 		ss.reply("501 5.5.4 syntax: RCPT TO:<address>")
 		return
 	}
-	addr, params, err := parsePath(rest, false)
+	addr, params, err := lmtpwire.ParsePath(rest, false)
 	if err != nil {
 		ss.reply("501 5.1.3 bad recipient address syntax")
 		return

@@ -62,7 +62,11 @@ type AuthOptions struct {
 	CacheTTL time.Duration
 	// CacheEntries bounds the cache (login.cache_entries); 0 turns it off.
 	CacheEntries int
-	Now          func() time.Time // default time.Now
+	// Placement says which store affinity group this host serves and
+	// whether users of others are referred; the zero value serves
+	// everyone.
+	Placement Placement
+	Now       func() time.Time // default time.Now
 }
 
 // DefaultHashMemory is login.hash_memory's default: four argon2id checks
@@ -81,6 +85,7 @@ type Authenticator struct {
 	budget   *Budget
 	hashWait time.Duration
 	cache    *verifiedCache // nil: no cache
+	place    Placement
 	log      *slog.Logger
 	dummy    string // a hash no password matches, for missing users
 	sleep    func(context.Context, time.Duration) error
@@ -136,12 +141,14 @@ func NewDirectoryAuthenticator(acc Accounts, guard *Guard, opts AuthOptions, log
 	}
 	return &Authenticator{
 		acc: acc, guard: guard, budget: opts.Budget, hashWait: max(opts.HashWait, 0),
-		cache: newVerifiedCache(opts.CacheTTL, opts.CacheEntries, opts.Now),
-		log:   log, dummy: dummy, sleep: sleepCtx,
+		cache: newVerifiedCache(opts.CacheTTL, opts.CacheEntries, opts.Now), place: opts.Placement,
+		log: log, dummy: dummy, sleep: Sleep,
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, and then returns ctx's error: the
+// failed-login delay, for the Authenticator and the front-end proxy.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -165,27 +172,17 @@ func (a *Authenticator) Login(ctx context.Context, username, password, addr stri
 // user, username must be a service administrator (Accounts.ServiceAdmin),
 // and the store returned is authzid's. The authenticating account must be
 // active; an administrator may open a suspended or locked user's store
-// (support, migration).
+// (support, migration). A user another store affinity group serves is
+// refused with a *WrongGroupError after the password was checked, when
+// AuthOptions.Placement says to refer them.
 func (a *Authenticator) LoginAs(ctx context.Context, authzid, username, password, addr string) (store.User, error) {
-	e, err := a.authenticate(ctx, username, password, addr)
+	target, err := a.Verify(ctx, authzid, username, password, addr)
 	if err != nil {
 		return store.User{}, err
 	}
-	target := e
-	if authzid != "" {
-		az, err := store.CanonicalAddress(authzid)
-		if err != nil {
-			return store.User{}, mail.ErrAuthFailed
-		}
-		if az != e.Address && !slices.Contains(e.Aliases, az) {
-			if target, err = a.impersonate(ctx, e, az); err != nil {
-				return store.User{}, err
-			}
-		}
-	}
-	if e.Status != directory.StatusActive {
-		a.log.Info("login: account is not active", "user", e.Address, "status", e.Status.String())
-		return store.User{}, mail.ErrAuthFailed
+	if err := a.place.check(target); err != nil {
+		a.log.Info("login: user of another store affinity group referred", "user", target.Address, "group", err.Group)
+		return store.User{}, err
 	}
 	u, err := a.acc.Open(ctx, target)
 	if err != nil {
@@ -195,6 +192,34 @@ func (a *Authenticator) LoginAs(ctx context.Context, authzid, username, password
 		return store.User{}, mail.Unavailable("login: open the user's store", err)
 	}
 	return u, nil
+}
+
+// Verify is LoginAs without opening the store: it returns the directory
+// entry of the user whose store the login opens (authzid's, for a service
+// administrator), for the front-end proxy, which routes by its mailHost
+// and holds no mail. Its errors are LoginAs's.
+func (a *Authenticator) Verify(ctx context.Context, authzid, username, password, addr string) (directory.Entry, error) {
+	e, err := a.authenticate(ctx, username, password, addr)
+	if err != nil {
+		return directory.Entry{}, err
+	}
+	target := e
+	if authzid != "" {
+		az, err := store.CanonicalAddress(authzid)
+		if err != nil {
+			return directory.Entry{}, mail.ErrAuthFailed
+		}
+		if az != e.Address && !slices.Contains(e.Aliases, az) {
+			if target, err = a.impersonate(ctx, e, az); err != nil {
+				return directory.Entry{}, err
+			}
+		}
+	}
+	if e.Status != directory.StatusActive {
+		a.log.Info("login: account is not active", "user", e.Address, "status", e.Status.String())
+		return directory.Entry{}, mail.ErrAuthFailed
+	}
+	return target, nil
 }
 
 // impersonate returns the entry of az for the authenticated admin, after

@@ -33,8 +33,12 @@ type Options struct {
 	Auth           *login.Authenticator
 	Logger         *slog.Logger
 	Hostname       string
-	TLS            *tls.Config   // nil: no STLS and no implicit TLS
-	AllowPlaintext bool          // USER/PASS and AUTH without TLS
+	TLS            *tls.Config // nil: no STLS and no implicit TLS
+	AllowPlaintext bool        // USER/PASS and AUTH without TLS
+	// TrustedProxies are front-end proxies (server.trusted_proxies): a
+	// connection from one may log in without TLS and name its client
+	// with XCLIENT before login (see xclient).
+	TrustedProxies login.Proxies
 	MaxBadCommands int           // default 10
 	MaxLineLength  int           // bytes, CRLF included (default 1024)
 	MaxConnections int           // per listener; 0 means no limit
@@ -175,7 +179,7 @@ func (s *Server) newConn(nc net.Conn, secure bool, d drainer) *conn {
 	if err != nil {
 		ip = nc.RemoteAddr().String()
 	}
-	c := &conn{srv: s, nc: nc, drain: d, secure: secure, remoteIP: ip,
+	c := &conn{srv: s, nc: nc, drain: d, secure: secure, remoteIP: ip, viaProxy: s.opts.TrustedProxies.Contains(ip), id: id,
 		log: s.log.With("proto", "pop3", "session", id, "remote", nc.RemoteAddr().String())}
 	c.setStream(nc)
 	return c

@@ -29,6 +29,9 @@ type conn struct {
 	log      *slog.Logger
 	remoteIP string
 	secure   bool
+	id       string
+	// viaProxy: the peer is a trusted proxy; proxied: it named its client.
+	viaProxy, proxied bool
 
 	user   string // from USER, waiting for PASS
 	u      store.User
@@ -244,7 +247,9 @@ func (c *conn) badCmd(format string, a ...any) error {
 	return nil
 }
 
-func (c *conn) loginAllowed() bool { return c.secure || c.srv.opts.AllowPlaintext }
+// loginAllowed: over TLS, with AllowPlaintext, or from a trusted proxy
+// (which holds the client's TLS).
+func (c *conn) loginAllowed() bool { return c.secure || c.srv.opts.AllowPlaintext || c.viaProxy }
 
 // capa lists capabilities for the current state (RFC 2449 5).
 func (c *conn) capa() {
@@ -292,6 +297,11 @@ func (c *conn) authorization(name, rawArg string, args []string) error {
 		return c.login("", user, rawArg) // the password may contain spaces
 	case "AUTH":
 		return c.auth(args)
+	case "XCLIENT":
+		if !c.viaProxy {
+			return c.badCmd("unknown command %q", name)
+		}
+		return c.xclient(args)
 	case "APOP":
 		c.reply("-ERR APOP is not supported; use USER/PASS or AUTH PLAIN over TLS")
 	default:
@@ -398,7 +408,15 @@ func (c *conn) login(authzid, user, pass string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	u, err := c.srv.opts.Auth.LoginAs(ctx, authzid, user, pass, c.remoteIP)
+	var wrong *login.WrongGroupError
 	switch {
+	case errors.As(err, &wrong):
+		// POP3 has no referral (RFC 2221 is IMAP's): name the group and
+		// its hosts; SYS/TEMP (RFC 3206 4) so a client tries again later
+		// rather than drop the account.
+		c.reply("-ERR [SYS/TEMP] this account is served by store affinity group %s (%s); connect there or through the proxy",
+			wrong.Group, strings.Join(wrong.Hosts, ", "))
+		return nil
 	case errors.Is(err, mail.ErrAuthFailed):
 		c.log.Info("pop3: login failed", "user", user)
 		c.reply("-ERR [AUTH] authentication failed")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -249,6 +250,7 @@ func (t *Target) Restart(ctx context.Context) error {
 // process is one quire serve and its log.
 type process struct {
 	bin, conf, log string
+	cmdName        string // "serve" (default) or "proxy"
 	env            []string
 	wait           []string // addresses it must accept on before it counts as started
 	cmd            *exec.Cmd
@@ -260,7 +262,11 @@ func (p *process) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(p.bin, "serve", "--config", p.conf)
+	name := p.cmdName
+	if name == "" {
+		name = "serve"
+	}
+	cmd := exec.Command(p.bin, name, "--config", p.conf)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C is ours to handle
@@ -275,7 +281,7 @@ func (p *process) start(ctx context.Context) error {
 		if err := WaitPort(ctx, a, 120*time.Second, exited); err != nil {
 			log, _ := os.ReadFile(p.log)
 			p.kill()
-			return fmt.Errorf("quire serve: %w; its output:\n%s", err, Tail(log, 4000))
+			return fmt.Errorf("quire %s: %w; its output:\n%s", name, err, Tail(log, 4000))
 		}
 	}
 	return nil
@@ -488,4 +494,73 @@ func StartGroup(ctx context.Context, opts GroupOptions, cl *Cleanups) ([]*Target
 		hosts = append(hosts, t)
 	}
 	return hosts, nil
+}
+
+const proxyConfig = `# Written by bench/internal/benchkit.
+[server]
+hostname = "bench-proxy"
+[log]
+level = "warn"
+[store]
+dbtype = "cassandra"
+casconnectpoints = [%q]
+casmetakeyspace = %q
+casmsgkeyspace = %q
+cascachekeyspace = %q
+casreplicationstrategy = "SimpleStrategy"
+casmetarf = 1
+casmsgrf = 1
+cascacherf = 1
+[store.storehostlist]
+g = [%q]
+[proxy]
+default_group = "g"
+imap_port = %s
+pop3_port = %s
+lmtp_port = %s
+[imap]
+listen = [%q]
+allow_plaintext = true
+[pop3]
+listen = [%q]
+allow_plaintext = true
+[lmtp]
+listen = [%q]
+[http]
+listen = []
+`
+
+// StartProxy starts quire proxy in front of host, a Cassandra target's
+// one access host on the bench keyspaces at casAddr: the host is the only
+// member of the proxy's one group, which serves the bench users (they
+// have no mailHost). The Target's addresses are the proxy's; its PID is
+// the proxy's.
+func StartProxy(ctx context.Context, bin, dir, casAddr string, host *Target, cl *Cleanups) (*Target, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ip, imapPort, _ := net.SplitHostPort(host.IMAP)
+	_, pop3Port, _ := net.SplitHostPort(host.POP3)
+	_, lmtpPort, _ := net.SplitHostPort(host.LMTP)
+	t := &Target{}
+	for _, p := range []*string{&t.LMTP, &t.IMAP, &t.POP3} {
+		a, err := FreeAddrOn("127.0.0.1")
+		if err != nil {
+			return nil, err
+		}
+		*p = a
+	}
+	conf := filepath.Join(dir, "proxy.toml")
+	body := fmt.Sprintf(proxyConfig, casAddr, benchKeyspaces[0], benchKeyspaces[1], benchKeyspaces[2], ip,
+		imapPort, pop3Port, lmtpPort, t.IMAP, t.POP3, t.LMTP)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	t.proc = &process{bin: bin, conf: conf, log: filepath.Join(dir, "proxy.log"), cmdName: "proxy", wait: []string{t.LMTP, t.IMAP, t.POP3}}
+	if err := t.proc.start(ctx); err != nil {
+		return nil, err
+	}
+	t.PID, t.LogFile = t.proc.cmd.Process.Pid, t.proc.log
+	cl.Add(t.proc.stop)
+	return t, nil
 }

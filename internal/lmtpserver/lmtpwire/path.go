@@ -1,4 +1,11 @@
-package lmtpserver
+// Package lmtpwire is the LMTP codec (RFC 2033, over RFC 5321's syntax)
+// that the LMTP server and the proxy share: command lines, MAIL and RCPT
+// paths with their parameters, and the dot-stuffed DATA body.
+//
+// Invariants: no input panics (fuzzed); a body is given byte for byte,
+// only the stuffed dots removed (or, from NewRawDotReader, kept); a line
+// over its bound is discarded to its end.
+package lmtpwire
 
 import (
 	"errors"
@@ -7,33 +14,33 @@ import (
 
 var errPathSyntax = errors.New("bad address syntax")
 
-// splitCommand splits a command line into its upper-cased verb and its
+// SplitCommand splits a command line into its upper-cased verb and its
 // argument.
-func splitCommand(line string) (verb, arg string) {
+func SplitCommand(line string) (verb, arg string) {
 	verb, arg, _ = strings.Cut(line, " ")
 	return strings.ToUpper(verb), arg
 }
 
-// cutPrefixFold removes prefix from s, ignoring case.
-func cutPrefixFold(s, prefix string) (string, bool) {
+// CutPrefixFold removes prefix from s, ignoring case.
+func CutPrefixFold(s, prefix string) (string, bool) {
 	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
 		return s, false
 	}
 	return s[len(prefix):], true
 }
 
-// param is an ESMTP parameter of MAIL or RCPT (RFC 5321 4.1.2).
-type param struct {
-	key   string // upper case
-	value string // "" when the parameter has none
+// Param is an ESMTP parameter of MAIL or RCPT (RFC 5321 4.1.2).
+type Param struct {
+	Key   string // upper case
+	Value string // "" when the parameter has none
 }
 
-// parsePath parses the path of MAIL FROM: or RCPT TO: and the parameters
+// ParsePath parses the path of MAIL FROM: or RCPT TO: and the parameters
 // after it (RFC 5321 4.1.2). It returns the address without angle
 // brackets or source route; the null path <> gives "" if null is true.
 // For the sake of old clients it tolerates spaces before the path and a
 // path without angle brackets.
-func parsePath(s string, null bool) (string, []param, error) {
+func ParsePath(s string, null bool) (string, []Param, error) {
 	s = strings.TrimLeft(s, " ")
 	var addr, rest string
 	if strings.HasPrefix(s, "<") {
@@ -64,13 +71,13 @@ func parsePath(s string, null bool) (string, []param, error) {
 	if rest != "" && rest[0] != ' ' {
 		return "", nil, errPathSyntax
 	}
-	var params []param
+	var params []Param
 	for _, f := range strings.Fields(rest) {
 		k, v, _ := strings.Cut(f, "=")
 		if k == "" {
 			return "", nil, errPathSyntax
 		}
-		params = append(params, param{key: strings.ToUpper(k), value: v})
+		params = append(params, Param{Key: strings.ToUpper(k), Value: v})
 	}
 	return addr, params, nil
 }
@@ -92,9 +99,9 @@ func closingBracket(s string) int {
 	return -1
 }
 
-// parseSize parses a SIZE value (RFC 1870 4): digits only. A value too
+// ParseSize parses a SIZE value (RFC 1870 4): digits only. A value too
 // large for int64 saturates at the largest int64.
-func parseSize(v string) (int64, bool) {
+func ParseSize(v string) (int64, bool) {
 	if v == "" {
 		return 0, false
 	}
