@@ -475,7 +475,7 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 		item("THREADID NIL") // RFC 8474 5.2: no thread IDs kept
 	case "ENVELOPE":
 		item("ENVELOPE ")
-		c.w.Envelope(envelopeOf(m.structure()))
+		c.w.Envelope(m.envelope())
 	case "BODYSTRUCTURE", "BODY":
 		if at.Section != nil {
 			return c.fetchSection(m, at, item)
@@ -506,6 +506,21 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 		return c.fetchPreview(m, item)
 	}
 	return nil
+}
+
+// envelope returns the message's envelope: from its structure when
+// that is decoded already, else decoding only the envelope (the FETCH
+// of a mailbox's envelopes need not decode every part of every message).
+func (m *fetchMsg) envelope() *message.Envelope {
+	if m.part == nil {
+		if e, err := message.UnmarshalEnvelope(m.row.Meta.Structure); err == nil {
+			if e == nil {
+				return &message.Envelope{}
+			}
+			return e
+		}
+	}
+	return envelopeOf(m.structure())
 }
 
 func envelopeOf(p *message.Part) *message.Envelope {

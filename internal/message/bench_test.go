@@ -142,3 +142,22 @@ func BenchmarkBase64Decode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUnmarshalEnvelope decodes the same tree's envelope alone, as
+// FETCH ENVELOPE does.
+func BenchmarkUnmarshalEnvelope(b *testing.B) {
+	p, err := Scan(strings.NewReader(benchMessage()), Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := p.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := UnmarshalEnvelope(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

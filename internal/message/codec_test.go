@@ -48,6 +48,13 @@ func TestMarshalRoundTrip(t *testing.T) {
 		c[i] ^= 0x5a
 		_, _ = Unmarshal(c)
 	}
+	// The envelope alone, without decoding the parts.
+	if e, err := UnmarshalEnvelope(b); err != nil || !reflect.DeepEqual(e, p.Envelope) {
+		t.Errorf("UnmarshalEnvelope: %+v, %v", e, err)
+	}
+	if e, err := UnmarshalEnvelope(b[:3]); !errors.Is(err, ErrCorrupt) || e != nil {
+		t.Errorf("UnmarshalEnvelope of a prefix: %+v, %v", e, err)
+	}
 	if _, err := Unmarshal(append(b, 0)); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("trailing byte: %v", err)
 	}

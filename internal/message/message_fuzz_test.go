@@ -86,9 +86,14 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{codecVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		e, eerr := UnmarshalEnvelope(b)
 		p, err := Unmarshal(b)
 		if err != nil {
 			return
+		}
+		// What decodes whole decodes to the same envelope alone.
+		if eerr != nil || !reflect.DeepEqual(e, p.Envelope) {
+			t.Fatalf("UnmarshalEnvelope: %+v, %v; the tree's: %+v", e, eerr, p.Envelope)
 		}
 		c, err := p.MarshalBinary()
 		if err != nil {

@@ -27,6 +27,28 @@ func Unmarshal(b []byte) (*Part, error) {
 	return p, nil
 }
 
+// UnmarshalEnvelope decodes only the root's envelope from what
+// MarshalBinary encoded, nil when the root has none: FETCH ENVELOPE of a
+// whole mailbox needs nothing else, and the parts below the root cost
+// more to decode than the envelope. The parts are not read, so damage in
+// them goes unnoticed here (Unmarshal reports it). It returns an error
+// wrapping ErrCorrupt, and never panics, for any other input.
+func UnmarshalEnvelope(b []byte) (*Envelope, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
+	}
+	if b[0] != codecVersion {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, b[0])
+	}
+	d := decoder{b: b[1:], rootOnly: true}
+	d.s = string(d.b)
+	p := d.part(0, 0)
+	if d.err != nil {
+		return nil, d.err
+	}
+	return p.Envelope, nil
+}
+
 // UnmarshalBinary sets p to the tree that b encodes, as Unmarshal does.
 func (p *Part) UnmarshalBinary(b []byte) error {
 	q, err := Unmarshal(b)
@@ -41,9 +63,10 @@ func (p *Part) UnmarshalBinary(b []byte) error {
 // tree is a slice of it, not an allocation of its own (FETCH ENVELOPE
 // decodes a dozen a message).
 type decoder struct {
-	b   []byte
-	s   string
-	err error
+	b        []byte
+	s        string
+	err      error
+	rootOnly bool // stop before the root's parts (UnmarshalEnvelope)
 }
 
 func (d *decoder) fail(what string) {
@@ -188,7 +211,7 @@ func (d *decoder) part(base int64, depth int) *Part {
 	if f&pEnvelope != 0 {
 		p.Envelope = d.envelope()
 	}
-	if f&pParts != 0 {
+	if f&pParts != 0 && !d.rootOnly {
 		n := d.count()
 		p.Parts = make([]*Part, 0, n)
 		for range n {
