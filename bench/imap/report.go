@@ -34,6 +34,14 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %d | %s |\n", x.target, x.st.sessions, x.st.commands(), x.st.perSec(), x.st.errors(), r.ratio(x))
 	}
+	// -via-proxy: the same host measured directly, then through the proxy.
+	for i, x := range r.results {
+		if strings.HasSuffix(x.target, " via quire proxy") && x.st != nil && i > 0 && r.results[i-1].st != nil {
+			d := r.results[i-1].st.perSec()
+			fmt.Fprintf(&b, "\nThe proxy's cost: %.1f %% of the commands/s (%.1f direct, %.1f through quire proxy, the same host one after the other).\n",
+				100*(1-x.st.perSec()/d), d, x.st.perSec())
+		}
+	}
 
 	b.WriteString("\nLatency per command, p50 / p99 (connect is TCP plus greeting, not counted as a command):\n\n")
 	var outs []benchkit.Outcome
