@@ -99,6 +99,7 @@ type Backend struct {
 	ulock [64]sync.Mutex  // user locks (uidvalidity, mailbox names)
 	block [64]sync.Mutex  // body locks: claims against the purge (purge.go)
 	qlock sync.Mutex      // the index queue's read-compare-delete
+	low   lowHints        // per mailbox, a UID with no row below it (lowhint.go)
 	stop  chan struct{}   // closed by Close: background work ends
 	bg    sync.WaitGroup
 	sup   *supervise.Supervisor                       // recovers panics in background work

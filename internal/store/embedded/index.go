@@ -56,6 +56,7 @@ func (b *Backend) Commit(_ context.Context, mailboxID string, prev, next store.H
 		rk := rowKey(mailboxID, c.UID)
 		switch c.Kind {
 		case store.ChangeAppend:
+			b.low.below(mailboxID, c.UID) // never so from the store: appends are at UIDNEXT
 			_ = batch.Set(rk, encodeRow(c.Row(store.MessageRow{})), nil)
 		case store.ChangeFlags:
 			old, ok, err := b.get(rk)
@@ -128,9 +129,26 @@ func (b *Backend) rows(mailboxID string, lo, hi mail.UID, fn func(mail.UID, []by
 	if lo > hi {
 		return nil
 	}
+	// Start at the mailbox's low hint when that is above lo (lowhint.go);
+	// a scan with nothing below its start raises the hint to its first row.
+	start, bare := lo, lo <= 1
+	if h := b.low.get(mailboxID); h >= start {
+		start, bare = h, true
+	}
+	if start > hi {
+		return nil
+	}
 	n := len(rowPrefix(mailboxID))
-	return b.scan(rowKey(mailboxID, lo), prefixEnd(rowKey(mailboxID, hi)), func(k, v []byte) error {
-		return fn(mail.UID(binary.BigEndian.Uint32(k[n:])), v)
+	first := bare
+	return b.scan(rowKey(mailboxID, start), prefixEnd(rowKey(mailboxID, hi)), func(k, v []byte) error {
+		uid := mail.UID(binary.BigEndian.Uint32(k[n:]))
+		if first {
+			first = false
+			if uid > start {
+				b.low.raise(mailboxID, uid)
+			}
+		}
+		return fn(uid, v)
 	})
 }
 
