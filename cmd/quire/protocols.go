@@ -58,6 +58,7 @@ func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *no
 		AllowPlaintext:        i.AllowPlaintext,
 		MaxLineLength:         i.MaxLineLength,
 		MaxLiteralSize:        int64(i.MaxLiteralSize),
+		EnvelopeCache:         int64(i.EnvelopeCache),
 		MaxConnections:        i.MaxConnections,
 		MaxConnectionsPerUser: i.MaxConnectionsPerUser,
 		MaxConnectionsPerIP:   i.MaxConnectionsPerIP,

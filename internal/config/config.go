@@ -174,6 +174,9 @@ type IMAP struct {
 	// Recheck is how often a selected session re-reads its mailbox's
 	// HIGHESTMODSEQ, a safety net for lost notifications.
 	Recheck Duration `toml:"recheck"`
+	// EnvelopeCache bounds the memory of encoded envelopes kept for FETCH
+	// ENVELOPE, shared by all sessions; 0 keeps none.
+	EnvelopeCache Size `toml:"envelope_cache"`
 }
 
 // POP3 configures the POP3 listeners (RFC 1939).
@@ -444,6 +447,7 @@ func Default() Config {
 			TLSListen:             []string{},
 			MaxLineLength:         64 * 1024,
 			MaxLiteralSize:        50 * MiB,
+			EnvelopeCache:         8 * MiB,
 			MaxConnections:        2000,
 			MaxConnectionsPerUser: 20,
 			MaxConnectionsPerIP:   100,

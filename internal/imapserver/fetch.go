@@ -475,7 +475,7 @@ func (c *conn) fetchAtt(m *fetchMsg, at imapwire.FetchAtt, item func(string)) er
 		item("THREADID NIL") // RFC 8474 5.2: no thread IDs kept
 	case "ENVELOPE":
 		item("ENVELOPE ")
-		c.w.Envelope(m.envelope())
+		c.writeEnvelope(m)
 	case "BODYSTRUCTURE", "BODY":
 		if at.Section != nil {
 			return c.fetchSection(m, at, item)

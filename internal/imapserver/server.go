@@ -64,6 +64,9 @@ type Options struct {
 	// Observer is told of every command and authenticated session, for
 	// the metrics; nil: no one is told.
 	Observer Observer
+	// EnvelopeCache bounds the bytes of encoded envelopes kept for FETCH
+	// ENVELOPE (imap.envelope_cache, envcache.go); 0 keeps none.
+	EnvelopeCache int64
 	// SlowCommand: a command that runs at least this long is logged at
 	// Warn with its time (log.slow_command); 0: none is. IDLE, whose time
 	// is the client's, never is.
@@ -108,7 +111,9 @@ type Server struct {
 	perIP   *login.Limiter
 	recent  recentTracker
 	nextID  atomic.Uint64
-	ns      netserve.Server
+	// envelopes are the encoded envelopes FETCH keeps (envcache.go).
+	envelopes *envelopeCache
+	ns        netserve.Server
 }
 
 // New returns a Server with opts.
@@ -142,6 +147,8 @@ func New(opts Options) *Server {
 		log:     opts.Logger,
 		perUser: login.NewLimiter(opts.MaxConnectionsPerUser),
 		perIP:   login.NewLimiter(opts.MaxConnectionsPerIP),
+
+		envelopes: newEnvelopeCache(opts.EnvelopeCache),
 	}
 	s.recent.m = make(map[string]mail.UID)
 	s.ns = netserve.Server{

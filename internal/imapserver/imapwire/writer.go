@@ -27,6 +27,13 @@ func NewWriter(bw *bufio.Writer) *Writer { return &Writer{bw: bw} }
 // after ENABLE UTF8=ACCEPT (RFC 6855 3).
 func (w *Writer) SetUTF8Accept(on bool) { w.utf8 = on }
 
+// UTF8Accept reports SetUTF8Accept's setting.
+func (w *Writer) UTF8Accept() bool { return w.utf8 }
+
+// RawBytes writes b, a response fragment this package encoded before (a
+// cached ENVELOPE), as it is.
+func (w *Writer) RawBytes(b []byte) { w.bw.Write(b) }
+
 // Flush writes buffered data and returns the first error.
 func (w *Writer) Flush() error { return w.bw.Flush() }
 
