@@ -3,11 +3,11 @@ package indexer
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/quiremail/quire/internal/convert"
-	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/message"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -17,19 +17,23 @@ import (
 // DeliveryWait: past it the conversion goes on in the background, within
 // the converter's per-part timeout, and the pipeline's document reads the
 // cache, or joins the conversion under way (convert's flights). Messages
-// without attachments cost one row read: their text is decoded when
-// their document is built.
-func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, uids []mail.UID) {
-	if s.o.Converter == nil || len(uids) == 0 {
+// without attachments cost nothing here: their text is decoded when their
+// document is built. The store hands over the rows it committed; only a
+// row without its metadata is read.
+func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, added []store.MessageRow) {
+	if s.o.Converter == nil || len(added) == 0 {
 		return
 	}
-	var rows []store.MessageRow
-	err := s.o.Store.Messages(ctx, mb, uids[0], uids[len(uids)-1], func(r store.MessageRow) error {
-		rows = append(rows, r)
-		return nil
-	})
-	if err != nil {
-		return // the pipeline reads them again, and converts then
+	rows := added
+	if slices.ContainsFunc(added, func(r store.MessageRow) bool { return r.Meta.Structure == nil }) {
+		rows = nil
+		err := s.o.Store.Messages(ctx, mb, added[0].UID, added[len(added)-1].UID, func(r store.MessageRow) error {
+			rows = append(rows, r)
+			return nil
+		})
+		if err != nil {
+			return // the pipeline reads them again, and converts then
+		}
 	}
 	var todo []store.MessageRow
 	for _, r := range rows {

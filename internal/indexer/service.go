@@ -148,9 +148,9 @@ func New(o Options) *Service {
 // indexing pipeline. A delivery in immediate mode first has its
 // attachments converted into the converter's cache, waiting at most
 // DeliveryWait; it never waits for the index.
-func (s *Service) Added(ctx context.Context, mb store.Mailbox, uids []mail.UID, delivery bool) {
+func (s *Service) Added(ctx context.Context, mb store.Mailbox, added []store.MessageRow, delivery bool) {
 	if delivery && !s.o.Deferred {
-		s.convertNow(ctx, mb, uids)
+		s.convertNow(ctx, mb, added)
 	}
 	s.enqueue(mb)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,6 +210,37 @@ func TestImmediateDelivery(t *testing.T) {
 	if cs := r.conv.Stats(); cs.CacheMisses != 1 {
 		t.Fatalf("converter stats %+v: the pipeline converted again instead of reading the cache", cs)
 	}
+}
+
+// countingBackend counts the message rows read.
+type countingBackend struct {
+	store.Backend
+	messages atomic.Int64
+}
+
+func (b *countingBackend) Messages(ctx context.Context, mailboxID string, lo, hi mail.UID, fn func(store.MessageRow) error) error {
+	b.messages.Add(1)
+	return b.Backend.Messages(ctx, mailboxID, lo, hi, fn)
+}
+
+// TestImmediateDeliveryReadsNoRow: the conversion before the reply works
+// from the rows the store committed (IndexHook.Added), without reading
+// them back (a Cassandra round trip before every reply).
+func TestImmediateDeliveryReadsNoRow(t *testing.T) {
+	r := newRig(t)
+	cb := &countingBackend{Backend: r.b}
+	r.st = store.New(cb, store.Options{})
+	r.conv = convert.New(convert.Options{Cache: r.st})
+	t.Cleanup(r.conv.Close)
+	r.service(Options{}, false) // no pipeline: only the delivery's own work
+	r.deliver(withAttachment("counted", "quokka"))
+	if n := cb.messages.Load(); n != 0 {
+		t.Fatalf("the delivery read message rows %d times", n)
+	}
+	if cs := r.conv.Stats(); cs.CacheMisses != 1 {
+		t.Fatalf("converter stats %+v, want the RTF converted at delivery", cs)
+	}
+	r.requireCached(withAttachment("counted", "quokka"))
 }
 
 // requireCached fails unless the attachment of raw converts from the

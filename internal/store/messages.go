@@ -59,6 +59,7 @@ func (s *Store) add(ctx context.Context, u User, mb Mailbox, delivery bool, msgs
 // appendMetas commits metas in chunks and returns their UIDs.
 func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta, flags []mail.Flags, delivery bool) ([]mail.UID, error) {
 	uids := make([]mail.UID, 0, len(metas))
+	var added []MessageRow // for the index hook: what it would read back
 	if s.index != nil && len(metas) > 0 {
 		// A delivery marked the mailbox already (deliverOne, beside its
 		// read of the uncertain-writes ledger).
@@ -68,8 +69,8 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 			}
 		}
 		defer func() {
-			if len(uids) > 0 {
-				s.index.Added(ctx, mb, uids, delivery)
+			if len(added) > 0 {
+				s.index.Added(ctx, mb, added, delivery)
 			}
 		}()
 	}
@@ -109,6 +110,11 @@ func (s *Store) appendMetas(ctx context.Context, mb Mailbox, metas []MessageMeta
 			return uids, err
 		}
 		uids = append(uids, got...)
+		if s.index != nil {
+			for i, uid := range got {
+				added = append(added, MessageRow{UID: uid, Meta: metas[off+i]})
+			}
+		}
 		s.usage.committed(mb.UserID, mb.ID, head)
 		s.publish(mb, head.ModSeq)
 	}

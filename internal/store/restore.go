@@ -75,7 +75,7 @@ func (s *Store) AppendAt(ctx context.Context, mb Mailbox, msgs []RestoredMessage
 	if err := s.markUnindexed(ctx, mb); err != nil {
 		return err
 	}
-	var added []mail.UID
+	var added []MessageRow // UIDs only: not a delivery, nothing is converted now
 	if s.index != nil {
 		defer func() {
 			if len(added) > 0 {
@@ -117,7 +117,7 @@ func (s *Store) AppendAt(ctx context.Context, mb Mailbox, msgs []RestoredMessage
 			return err
 		}
 		for _, m := range chunk {
-			added = append(added, m.UID)
+			added = append(added, MessageRow{UID: m.UID})
 		}
 		s.usage.committed(mb.UserID, mb.ID, head)
 		s.publish(mb, head.ModSeq)

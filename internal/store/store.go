@@ -68,8 +68,10 @@ type Store struct {
 type IndexHook interface {
 	// Added is called once messages are committed to mb; delivery is true
 	// for LMTP deliveries. Before the commit, the Store marked mb
-	// unindexed (IndexQueue).
-	Added(ctx context.Context, mb Mailbox, uids []mail.UID, delivery bool)
+	// unindexed (IndexQueue). Each row has its UID, and its Meta unless
+	// the store did not have it at hand (Meta.Structure nil: a delivery
+	// an earlier attempt had stored); Flags and ModSeq are not set.
+	Added(ctx context.Context, mb Mailbox, added []MessageRow, delivery bool)
 	// Expunged is called once messages are expunged from mb.
 	Expunged(mb Mailbox, uids []mail.UID)
 	// MailboxDeleted is called once mb is deleted.

@@ -91,7 +91,7 @@ func (s *Store) settleDelivery(ctx context.Context, mb Mailbox, sp *Spooled, u U
 		"user", u.Address, "mailbox", mb.ID, "uid", got.UID, "blob", sp.ID)
 	s.publish(mb, got.ModSeq)
 	if s.index != nil {
-		s.index.Added(ctx, mb, []mail.UID{got.UID}, true)
+		s.index.Added(ctx, mb, []MessageRow{{UID: got.UID}}, true)
 	}
 	return true, nil
 }

@@ -80,10 +80,10 @@ func newUsers(t *testing.T, s *store.Store, prefix string, n int) []store.User {
 // marks a mailbox unindexed before it adds to it, as quire serve does.
 type nopIndex struct{}
 
-func (nopIndex) Added(context.Context, store.Mailbox, []mail.UID, bool) {}
-func (nopIndex) Expunged(store.Mailbox, []mail.UID)                     {}
-func (nopIndex) MailboxDeleted(store.Mailbox)                           {}
-func (nopIndex) UserDeleted(store.User)                                 {}
+func (nopIndex) Added(context.Context, store.Mailbox, []store.MessageRow, bool) {}
+func (nopIndex) Expunged(store.Mailbox, []mail.UID)                             {}
+func (nopIndex) MailboxDeleted(store.Mailbox)                                   {}
+func (nopIndex) UserDeleted(store.User)                                         {}
 
 // TestRoundTripsPerOperation counts the queries each IMAP command of
 // bench/imap's mix and each LMTP delivery sends to Cassandra, and how many

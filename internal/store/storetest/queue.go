@@ -107,7 +107,11 @@ func (h *recordingHook) add(c hookCall) {
 	h.calls = append(h.calls, c)
 }
 
-func (h *recordingHook) Added(ctx context.Context, mb store.Mailbox, uids []mail.UID, delivery bool) {
+func (h *recordingHook) Added(ctx context.Context, mb store.Mailbox, added []store.MessageRow, delivery bool) {
+	uids := make([]mail.UID, len(added))
+	for i, r := range added {
+		uids[i] = r.UID
+	}
 	marked := false
 	_ = h.e.b.Unindexed(ctx, mb.MailHost, func(u store.Unindexed) error {
 		marked = marked || u.MailboxID == mb.ID
