@@ -65,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Tests that need a backend must fail, not skip, when it is missing.
-export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1 QUIRE_REQUIRE_CASSANDRA_SECURE=1
+export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1 QUIRE_REQUIRE_CASSANDRA_SECURE=1 QUIRE_REQUIRE_CHROMIUM=1
 # The packages with concurrency (the store and its backends, the notifier,
 # the indexer, the protocol servers and their accept loop, login, the
 # metrics the sessions update, supervise, the LDAP directory) run under
