@@ -10,7 +10,8 @@ import (
 
 // HTMLTables parses an HTML document (a server's page, or the DOM a
 // browser dumped) and returns each table that has an id: its rows, each
-// row the whitespace-trimmed text of its th and td cells in order. Tests
+// row the whitespace-trimmed text of its th and td cells in order (a
+// table inside a cell adds its text to the cell, not rows). Tests
 // compare these cells instead of searching the markup for substrings.
 // The parser is encoding/xml in its lenient HTML mode (void elements
 // closed, HTML entities known), enough for well-formed pages.
