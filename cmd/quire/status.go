@@ -39,6 +39,8 @@ func statusPage(cfg Config, st *store.Store, ss *searchStack, mesh *notify.Mesh,
 	case "cassandra":
 		o := cassandraOptions(cfg, nil)
 		src.Strategy = o.Strategy
+		src.Levels = map[string]statuspage.Levels{"read": {Normal: o.ReadConsistency, Fallback: o.ReadFallback},
+			"write": {Normal: o.WriteConsistency, Fallback: o.WriteFallback}, "delete": {Normal: o.DeleteConsistency, Fallback: o.DeleteFallback}}
 		src.Keyspaces = []statuspage.Keyspace{
 			{Role: "meta", Name: o.Meta.Name, DataCenter: o.Meta.DataCenter, RF: o.Meta.RF, ConnectPoints: o.Meta.ConnectPoints},
 			{Role: "msg", Name: o.Msg.Name, DataCenter: o.Msg.DataCenter, RF: o.Msg.RF, ConnectPoints: o.Msg.ConnectPoints},

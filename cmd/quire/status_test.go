@@ -121,7 +121,8 @@ func runChromium(t *testing.T, bin, target string, args ...string) []byte {
 // (the browser cannot send a header of its own). The DOM Chromium
 // rendered must show this host, its group with the running peer's link up
 // and the missing one's down, the keyspaces with their replication
-// factors, each query class on its normal consistency, and the
+// factors, each query class on its normal consistency (with the
+// configured levels), and the
 // connections the session made. The screenshot is checked to be a page
 // sized PNG; QUIRE_UPDATE_SCREENSHOT=1 writes it to docs/status.png.
 func TestStatusPageChromium(t *testing.T) {
@@ -180,7 +181,8 @@ func TestStatusPageChromium(t *testing.T) {
 		"peers": {{"peer", "link", "sent", "dropped"}, {b.notify, "up", "1", "0"}, {hosts[2].notify, "down", "0", "0"}},
 		"keyspaces": {{"keyspace", "name", "data center", "replication factor", "connect points"},
 			{"meta", "quiretest_mbox", "datacenter1", "1", addr}, {"msg", "quiretest_msg", "datacenter1", "1", addr}, {"cache", "quiretest_cache", "datacenter1", "1", addr}},
-		"consistency": {{"query class", "state"}, {"delete", "normal"}, {"read", "normal"}, {"write", "normal"}},
+		"consistency": {{"query class", "state", "consistency", "fallback"}, {"delete", "normal", "LOCAL_QUORUM", "LOCAL_ONE"},
+			{"read", "normal", "LOCAL_QUORUM", "LOCAL_ONE"}, {"write", "normal", "LOCAL_QUORUM", "LOCAL_ONE"}},
 		"connections": {{"protocol", "open", "accepted", "refused"}, {"imap", "0", "1", "0"}, {"lmtp", "1", "1", "0"}, {"pop3", "0", "0", "0"}},
 	}
 	// The links and the end of the IMAP session settle within moments.

@@ -45,6 +45,10 @@ type Keyspace struct {
 	ConnectPoints          []string
 }
 
+// Levels are a query class's consistency levels (store.casreadconsistency
+// and store.casreadfallbackconsistency, and the like).
+type Levels struct{ Normal, Fallback string }
+
 // Sources are what the page shows. Nil fields are the parts this host
 // does not have (no notifier on a single host, no index, the embedded
 // store's fields on Cassandra and the other way round).
@@ -60,9 +64,12 @@ type Sources struct {
 	Strategy    string
 	DataDir     string
 	Consistency Consistency
-	Converter   func() convert.Stats
-	Indexer     func() indexer.Stats
-	Purge       Purger
+	// Levels are each query class's configured consistency and its
+	// fallback ("" for none), shown beside its state.
+	Levels    map[string]Levels
+	Converter func() convert.Stats
+	Indexer   func() indexer.Stats
+	Purge     Purger
 	// Connections counts each protocol's connections (imap, pop3, lmtp).
 	Connections map[string]func() netserve.Stats
 	// Refresh is the meta refresh's period; 0 takes 10 seconds.

@@ -45,6 +45,8 @@ func cassandraSources() Sources {
 		},
 		Strategy:    "NetworkTopologyStrategy",
 		Consistency: fakeConsistency{"read": false, "write": true, "delete": false},
+		Levels: map[string]Levels{"read": {"LOCAL_QUORUM", "LOCAL_ONE"}, "write": {"LOCAL_QUORUM", "LOCAL_ONE"},
+			"delete": {"LOCAL_QUORUM", ""}},
 		Converter: func() convert.Stats {
 			return convert.Stats{Conversions: map[string]int64{"pdf": 4, "rtf": 1}, Failures: map[string]int64{"pdf": 1},
 				CacheHits: 7, CacheMisses: 5, LatencyP50: 12.5, LatencyP99: 80, Fallbacks: 2,
@@ -96,7 +98,8 @@ func TestStatusCassandra(t *testing.T) {
 		"store":       {{"backend", "cassandra"}, {"replication strategy", "NetworkTopologyStrategy"}},
 		"keyspaces": {{"keyspace", "name", "data center", "replication factor", "connect points"},
 			{"meta", "ms_mbox", "dc1", "3", "c1, c2"}, {"msg", "ms_msg", "dc1", "3", "c1, c2"}, {"cache", "ms_cache", "(any)", "1", "c3"}},
-		"consistency": {{"query class", "state"}, {"delete", "normal"}, {"read", "normal"}, {"write", "fallback"}},
+		"consistency": {{"query class", "state", "consistency", "fallback"}, {"delete", "normal", "LOCAL_QUORUM", "(none)"},
+			{"read", "normal", "LOCAL_QUORUM", "LOCAL_ONE"}, {"write", "fallback", "LOCAL_QUORUM", "LOCAL_ONE"}},
 		"converter": {{"conversions", "5"}, {"failures", "1"}, {"cache hits / misses", "7 / 5"},
 			{"latency p50 / p99", "12.5 ms / 80.0 ms"}, {"in-process fallbacks", "2"},
 			{"kind pdf", "4 converted, 1 failed"}, {"kind rtf", "1 converted, 0 failed"},

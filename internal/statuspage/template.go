@@ -55,7 +55,7 @@ thead th{background:#eee} tr.bad td,tr.bad th{background:#fde2e2;color:#8a1111}
 {{end}}</table>{{end}}
 {{if .Consistency}}<h2>Consistency</h2>
 <table id="consistency">
-<thead><tr><th>query class</th><th>state</th></tr></thead>
+<thead><tr><th>query class</th><th>state</th><th>consistency</th><th>fallback</th></tr></thead>
 {{range .Consistency}}<tr{{if .Bad}} class="bad"{{end}}><th>{{.Name}}</th>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
 <h2>Purge</h2>

@@ -70,7 +70,11 @@ func (s Sources) snapshot() view {
 			if d[c] {
 				state = "fallback"
 			}
-			v.Consistency = append(v.Consistency, row{Name: c, Cells: []string{state}, Bad: d[c]})
+			l := s.Levels[c]
+			if l.Fallback == "" {
+				l.Fallback = "(none)"
+			}
+			v.Consistency = append(v.Consistency, row{Name: c, Cells: []string{state, l.Normal, l.Fallback}, Bad: d[c]})
 		}
 	}
 	if s.Converter != nil {
