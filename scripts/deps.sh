@@ -15,6 +15,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 # systemd-analyze verify checks contrib/systemd's units (TestSystemdUnits).
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# Headless Chromium renders GET /status (TestStatusPageChromium).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 # The npm client imapflow, pinned in test/clients/package.json.
 npm_clients() {

@@ -65,17 +65,18 @@ cleanup() {
 trap cleanup EXIT
 
 # Tests that need a backend must fail, not skip, when it is missing.
-export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1 QUIRE_REQUIRE_CASSANDRA_SECURE=1
+export QUIRE_REQUIRE_CASSANDRA=1 QUIRE_REQUIRE_OPENSEARCH=1 QUIRE_REQUIRE_CLIENTS=1 QUIRE_REQUIRE_LDAP=1 QUIRE_REQUIRE_CASSANDRA_SECURE=1 QUIRE_REQUIRE_CHROMIUM=1
 # The packages with concurrency (the store and its backends, the notifier,
 # the indexer, the protocol servers and their accept loop, login, the
-# metrics the sessions update, supervise, the LDAP directory) run under
+# metrics the sessions update, supervise, the LDAP directory, the proxy's
+# sessions, LMTP fan-out and host probes) run under
 # the race detector, and only there: it makes them 2-10x slower, and
 # running them twice would cost more than it finds. Tests whose bounds
 # hold only at uninstrumented speed run without it: two bound allocations
 # (the heap of a large FETCH, the metrics' hot paths; the detector changes
 # what allocates), the login-budget ones give a forced garbage collection
 # 50 ms (login.hash_wait).
-race='/internal/(store|notify|indexer|imapserver|pop3server|lmtpserver|netserve|login|supervise|metrics|directory/ldapdir)(/|$)'
+race='/internal/(store|notify|indexer|imapserver|pop3server|lmtpserver|netserve|login|supervise|metrics|proxy|directory/ldapdir)(/|$)'
 unraced='^(TestFetchLargeMailboxStreams|TestHotPathsDoNotAllocate|TestLoginBusyPastDeadline|TestLoginBusySysTemp|TestLoginBusyUnavailable)$'
 mapfile -t plain < <(go list ./... | grep -Ev "$race")
 mapfile -t racy < <(go list ./... | grep -E "$race")

@@ -21,8 +21,8 @@ import (
 // httpHandler serves the http.listen address, for operators and their
 // tools. Invariant: only the probes, GET /healthz and GET /readyz, answer
 // without the admin token, and GET /metrics when http.metrics_public is
-// set; everything else (the admin API, reindexing, the statistics, the
-// profiler, freeing memory) goes through adminapi.RequireToken. The
+// set; everything else (the admin API, reindexing, the statistics, the status
+// page, the profiler, freeing memory) goes through adminapi.RequireToken. The
 // statistics are not public because the converter's name converter hosts
 // and the last failure (which can quote an attachment's name), and the
 // indexer's counts and lag describe the mail traffic; the profiler and
@@ -34,6 +34,9 @@ func httpHandler(o operatorHTTP) http.Handler {
 	private.Handle("POST /admin/purge", purgeHandler(o.st))
 	o.ss.handle(private)
 	private.HandleFunc("GET /server/statistics", panicsHandler(o.st, o.ss, o.mesh))
+	if o.status != nil {
+		private.Handle("GET /status", o.status)
+	}
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	private.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -59,6 +62,8 @@ type operatorHTTP struct {
 	// token (http.metrics_public).
 	metrics       http.Handler
 	metricsPublic bool
+	// status is GET /status, the operator's page (nil: none).
+	status http.Handler
 }
 
 // healthz is GET /healthz: the process is alive and answers HTTP. It

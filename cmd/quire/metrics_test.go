@@ -63,6 +63,21 @@ func scrape(t *testing.T, httpAddr string) map[string]float64 {
 	return out
 }
 
+// scrapeUntil scrapes httpAddr until the non-zero samples of families
+// are want, for up to 5 s (what a session did is counted once its
+// goroutine has returned), and returns the last scrape and those samples.
+func scrapeUntil(t *testing.T, httpAddr string, want map[string]float64, families ...string) (all, nz map[string]float64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		all = scrape(t, httpAddr)
+		nz = nonZero(all, families...)
+		if reflect.DeepEqual(nz, want) || time.Now().After(deadline) {
+			return all, nz
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // nonZero returns the samples of the named families that are not 0.
 func nonZero(all map[string]float64, families ...string) map[string]float64 {
 	out := map[string]float64{}
@@ -206,15 +221,7 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		"quire_store_commits_total", "quire_store_commit_conflicts_total", "quire_store_commit_duration_seconds_count"}
 	// The IMAP session's end (its connection and its authenticated
 	// session) is counted once its goroutine has returned: poll briefly.
-	var all, nz map[string]float64
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		all = scrape(t, httpAddr)
-		nz = nonZero(all, families...)
-		if reflect.DeepEqual(nz, want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	all, nz := scrapeUntil(t, httpAddr, want, families...)
 	if !reflect.DeepEqual(nz, want) {
 		t.Errorf("metrics after the session:\n got %v\nwant %v", nz, want)
 	}

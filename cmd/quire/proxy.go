@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/quiremail/quire/internal/account"
 	"github.com/quiremail/quire/internal/directory"
 	"github.com/quiremail/quire/internal/directory/storedir"
 	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/metrics"
+	"github.com/quiremail/quire/internal/netserve"
 	"github.com/quiremail/quire/internal/proxy"
 	"github.com/quiremail/quire/internal/sdnotify"
 	"github.com/quiremail/quire/internal/store"
@@ -20,7 +24,8 @@ import (
 
 // proxyServe runs the front end (docs/DEPLOY.md): IMAP, POP3 and LMTP on
 // the listeners of imap.*, pop3.* and lmtp.*, each session carried to the
-// first live access host of the user's store affinity group.
+// first live access host of the user's store affinity group, and the
+// probes and /metrics on http.listen (proxyHTTP).
 func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	cfg, cfgPath, err := configOnly("proxy", args, nil)
 	if err != nil {
@@ -44,9 +49,11 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("directory.service_admins: %w", err)
 	}
+	reg := metrics.New("proxy", buildVersion())
 	router := proxy.NewRouter(proxy.RouterOptions{
 		Groups: directory.NewGroups(cfg.Store.StoreHostList), DefaultGroup: cfg.Proxy.DefaultGroup,
 		ConnectTimeout: cfg.Proxy.ConnectTimeout.Duration(), HostRetry: cfg.Proxy.HostRetry.Duration(), Logger: log,
+		Observer: metrics.NewProxy(reg),
 	})
 	logins := &proxy.Logins{Router: router, Dir: acc}
 	var guard *login.Guard
@@ -74,6 +81,14 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	lmtp := proxy.NewLMTP(proxy.LMTPOptions{Router: router, Dir: acc, Port: cfg.Proxy.LMTPPort, Logger: log, Hostname: host,
 		MaxMessageSize: int64(l.MaxMessageSize), MaxRecipients: l.MaxRecipients, MaxLineLength: l.MaxLineLength,
 		MaxConnections: l.MaxConnections, Timeout: l.Timeout.Duration()})
+	metrics.Connections(reg, map[string]func() netserve.Stats{"imap": imap.Connections, "pop3": pop3.Connections, "lmtp": lmtp.Connections})
+	if logins.Auth != nil {
+		metrics.Logins(reg, logins.Auth.Stats)
+	}
+	// GET /readyz (ready.go): 503 until every listener is open and from
+	// the start of shutdown; in between, the directory and each group.
+	var ready readiness
+	httpSrv := &http.Server{Handler: proxyHTTP(reg, &ready, proxyChecks(acc, router, proxyPorts(cfg))), ReadHeaderTimeout: 10 * time.Second}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -95,7 +110,17 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	stops := []func(context.Context) error{imap.Shutdown, pop3.Shutdown, lmtp.Shutdown}
 	shutdown := func(ctx context.Context) {
 		stopAll(ctx, stops, log)
+		// The probes answer 503 while the sessions drain; HTTP stops last.
+		if err := httpSrv.Shutdown(ctx); err != nil {
+			httpSrv.Close()
+		}
 		wg.Wait()
+	}
+	serveHTTP := func(ln net.Listener) error {
+		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
 	}
 	for _, s := range []struct {
 		proto string
@@ -105,6 +130,7 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 		{"imap", i.Listen, imap.Serve}, {"imaps", i.TLSListen, imap.ServeTLS},
 		{"pop3", p.Listen, pop3.Serve}, {"pop3s", p.TLSListen, pop3.ServeTLS},
 		{"lmtp", l.Listen, lmtp.Serve},
+		{"http", cfg.HTTP.Listen, serveHTTP},
 	} {
 		for _, addr := range s.addrs {
 			if err := listen(s.proto, addr, s.serve); err != nil {
@@ -115,6 +141,7 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 			}
 		}
 	}
+	ready.Ready()
 	fmt.Fprintf(c.stdout, "quire: proxy ready, routing to store affinity groups %v\n", directory.NewGroups(cfg.Store.StoreHostList).Names())
 	// SIGHUP (systemctl reload): the certificate, log.level and the
 	// failed-login limits, as for serve (reload.go).
@@ -129,6 +156,7 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	case err = <-errs:
 		log.Error("listener failed", "err", err)
 	}
+	ready.Stopping()
 	_ = sd.Stopping("draining sessions")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownGrace.Duration())
 	defer cancel()

@@ -135,12 +135,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	po := pop3Options(cfg, st, auth, tc, log)
 	po.Observer = sm.pop3
 	pop3 := pop3server.New(po)
-	sm.collect(st, ss, mesh, auth, map[string]func() netserve.Stats{
+	conns := map[string]func() netserve.Stats{
 		"imap": imap.Connections, "pop3": pop3.Connections,
 		"lmtp": func() netserve.Stats { return sumConns(lmtps) },
-	})
+	}
+	sm.collect(st, ss, mesh, auth, conns)
 	oh := operatorHTTP{st: st, ss: ss, mesh: mesh, token: token, ready: &ready,
-		metrics: sm.reg.Handler(), metricsPublic: cfg.HTTP.MetricsPublic}
+		metrics: sm.reg.Handler(), metricsPublic: cfg.HTTP.MetricsPublic,
+		status: statusPage(cfg, st, ss, mesh, conns)}
 	if cfg.Directory.Type == "ldap" {
 		oh.dir = acc
 	}

@@ -55,6 +55,7 @@ func allowedImports() map[string][]string {
 		"internal/directory/ldapdir":   {"internal/directory", "internal/mail", "internal/store"},
 		"internal/account":             {"internal/directory", "internal/mail", "internal/store"},
 		"internal/metrics":             {"internal/convert", "internal/indexer", "internal/login", "internal/netserve", "internal/notify"},
+		"internal/statuspage":          {"internal/convert", "internal/indexer", "internal/netserve", "internal/notify", "internal/store"},
 		"internal/maildir":             {"internal/imapserver/imapwire"},
 		"internal/backup":              {"internal/store", "internal/mail", "internal/maildir"},
 

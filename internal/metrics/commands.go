@@ -119,19 +119,24 @@ func NewDeliveries(r *Registry) *Deliveries {
 
 // Delivery counts one recipient's reply.
 func (d *Deliveries) Delivery(code string, took time.Duration) {
-	i := 3
+	d.classes[replyClass(code)].Inc()
+	d.latency.Observe(took.Seconds())
+}
+
+// replyClass is the index of an SMTP/LMTP reply code's class among 2xx,
+// 4xx, 5xx and other (RFC 5321 4.2.1: the first digit).
+func replyClass(code string) int {
 	if code != "" {
 		switch code[0] {
 		case '2':
-			i = 0
+			return 0
 		case '4':
-			i = 1
+			return 1
 		case '5':
-			i = 2
+			return 2
 		}
 	}
-	d.classes[i].Inc()
-	d.latency.Observe(took.Seconds())
+	return 3
 }
 
 // Cassandra counts the driver's requests: it is the cassandra.Observer.

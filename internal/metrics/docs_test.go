@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quiremail/quire/internal/convert"
 	"github.com/quiremail/quire/internal/indexer"
@@ -50,6 +51,10 @@ func everything(t *testing.T) []string {
 	Indexer(r, func() indexer.Stats { return indexer.Stats{} })
 	Notifier(r, fakeMesh{})
 	Panics(r, map[string]func() int64{"store": func() int64 { return 0 }})
+	px := NewProxy(r) // quire proxy's; the vectors by host appear once used
+	px.Routed("imap", "east", "a1:143")
+	px.Connect("a1:143", time.Millisecond, nil)
+	px.Skipped("a1:143")
 	fams, err := r.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,8 @@
 //     allocation and no lock shared between sessions.
 //   - Label values come from fixed sets (command names the server knows,
 //     else "other"; reply classes; query classes; the configured peers and
-//     converter hosts): a client cannot grow the number of series.
+//     converter hosts; the proxy's groups and hosts of
+//     store.storehostlist): a client cannot grow the number of series.
 //   - A Registry has no package-level state: tests and several servers in
 //     one process each make their own.
 package metrics

@@ -325,14 +325,17 @@ func (c *imapSession) login(tag string, cr credentials) *Backend {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	obs := c.srv.o.Logins.Router.o.Observer
 	adm, err := c.srv.o.Logins.admit(ctx, cr, c.ip)
 	if err != nil {
+		obs.Login("imap", refusal(err))
 		c.refuse(tag, cr.user, err)
 		return nil
 	}
 	log := c.log.With("user", adm.user, "group", adm.group)
 	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, imapGreeting)
 	if err != nil {
+		obs.Login("imap", "unavailable")
 		adm.done(false, false)
 		log.Warn("proxy: login refused: no access host of the user's group answers", "err", err)
 		c.w.Status(tag, "NO", "UNAVAILABLE", "The server for this account is not available; try again shortly")
@@ -343,6 +346,7 @@ func (c *imapSession) login(tag string, cr credentials) *Backend {
 	status, lines, err := c.hostLogin(b, tag, adm.plain)
 	if err != nil {
 		b.Close()
+		obs.Login("imap", "unavailable")
 		adm.done(false, false)
 		log.Warn("proxy: login at the access host failed", "err", err)
 		c.w.Status(tag, "NO", "UNAVAILABLE", "The server for this account did not answer; try again shortly")
@@ -355,11 +359,14 @@ func (c *imapSession) login(tag string, cr credentials) *Backend {
 	if status != "OK" {
 		b.Close()
 		refused := strings.Contains(string(lines[len(lines)-1]), "[AUTHENTICATIONFAILED]")
+		obs.Login("imap", "refused")
 		adm.done(false, refused)
 		log.Info("proxy: login refused by the access host", "reply", strings.TrimSpace(string(lines[len(lines)-1])))
 		return nil
 	}
 	adm.done(true, false)
+	obs.Login("imap", "ok")
+	obs.Routed("imap", adm.group, b.Addr)
 	c.log = log
 	log.Info("proxy: logged in")
 	return b

@@ -318,17 +318,21 @@ func (c *lmtpSession) data(arg string) bool {
 	if dr.Err() != nil {
 		return false
 	}
+	obs := c.srv.o.Router.o.Observer
 	if errors.Is(err, errTooBig) || sp.err != nil {
 		for range tx.rcpts {
 			if sp.err != nil {
+				obs.LMTPRecipient("451")
 				c.reply("451 4.3.0 cannot hold the message: %s; try again later", sp.err)
 			} else {
+				obs.LMTPRecipient("552")
 				c.reply("552 5.3.4 message size exceeds fixed limit")
 			}
 		}
 		return true
 	}
 	for _, r := range c.deliver(tx, sp) {
+		obs.LMTPRecipient(r)
 		c.reply("%s", r)
 	}
 	return true
@@ -384,8 +388,10 @@ func (c *lmtpSession) deliverGroup(group, mailArg string, rcpts []string, sp *sp
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.o.Timeout)
 	defer cancel()
+	obs := c.srv.o.Router.o.Observer
 	b, err := c.srv.o.Router.Connect(ctx, group, c.srv.o.Port, smtpGreeting)
 	if err != nil {
+		obs.LMTPTransaction("no_host")
 		c.log.Warn("proxy: no access host of the group answers; its recipients get 451", "group", group, "recipients", len(rcpts), "err", err)
 		fill("451 4.4.1 <%s>: no server of the recipient's store affinity group answers, try again later")
 		return out
@@ -393,10 +399,14 @@ func (c *lmtpSession) deliverGroup(group, mailArg string, rcpts []string, sp *sp
 	defer b.Close()
 	_ = b.SetDeadline(time.Now().Add(c.srv.o.Timeout))
 	log := c.log.With("group", group, "host", b.Addr)
+	obs.Routed("lmtp", group, b.Addr)
 	if err := lmtpExchange(b, c.srv.o.Hostname, mailArg, rcpts, sp, out); err != nil {
+		obs.LMTPTransaction("broken")
 		log.Warn("proxy: delivery to the access host broke off; recipients without a reply get 451", "err", err)
 		fill("451 4.4.2 <%s>: connection to the recipient's server lost, try again later")
+		return out
 	}
+	obs.LMTPTransaction("ok")
 	return out
 }
 

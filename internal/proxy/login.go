@@ -109,3 +109,14 @@ func (l *Logins) admit(ctx context.Context, c credentials, ip string) (admission
 func plainMessage(authzid, authcid, passwd string) []byte {
 	return fmt.Appendf(nil, "%s\x00%s\x00%s", authzid, authcid, passwd)
 }
+
+// refusal is the Observer's login result for an error of admit: "failed"
+// for a wrong password or an unknown user, "unavailable" for the rest
+// (the directory, an unroutable user, busy password checks, the client
+// gone).
+func refusal(err error) string {
+	if errors.Is(err, mail.ErrAuthFailed) {
+		return "failed"
+	}
+	return "unavailable"
+}

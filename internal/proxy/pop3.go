@@ -294,8 +294,10 @@ func (c *pop3Session) login(cr credentials) *Backend {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	obs := c.srv.o.Logins.Router.o.Observer
 	adm, err := c.srv.o.Logins.admit(ctx, cr, c.ip)
 	if err != nil {
+		obs.Login("pop3", refusal(err))
 		switch {
 		case errors.Is(err, mail.ErrAuthFailed):
 			c.log.Info("proxy: login failed", "user", cr.user)
@@ -312,6 +314,7 @@ func (c *pop3Session) login(cr credentials) *Backend {
 	log := c.log.With("user", adm.user, "group", adm.group)
 	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, pop3Greeting)
 	if err != nil {
+		obs.Login("pop3", "unavailable")
 		adm.done(false, false)
 		log.Warn("proxy: login refused: no access host of the user's group answers", "err", err)
 		c.reply("-ERR [SYS/TEMP] the server for this account is not available, try again shortly")
@@ -322,6 +325,7 @@ func (c *pop3Session) login(cr credentials) *Backend {
 	answer, err := c.hostLogin(b, adm.plain)
 	if err != nil {
 		b.Close()
+		obs.Login("pop3", "unavailable")
 		adm.done(false, false)
 		log.Warn("proxy: login at the access host failed", "err", err)
 		c.reply("-ERR [SYS/TEMP] the server for this account did not answer, try again shortly")
@@ -331,11 +335,14 @@ func (c *pop3Session) login(cr credentials) *Backend {
 	c.reply("%s", answer)
 	if !strings.HasPrefix(answer, "+OK") {
 		b.Close()
+		obs.Login("pop3", "refused")
 		adm.done(false, strings.HasPrefix(answer, "-ERR [AUTH]"))
 		log.Info("proxy: login refused by the access host", "reply", answer)
 		return nil
 	}
 	adm.done(true, false)
+	obs.Login("pop3", "ok")
+	obs.Routed("pop3", adm.group, b.Addr)
 	c.log = log
 	log.Info("proxy: logged in")
 	return b

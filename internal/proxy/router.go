@@ -57,6 +57,9 @@ type RouterOptions struct {
 	ConnectTimeout, HostRetry time.Duration
 	Logger                    *slog.Logger
 	Now                       func() time.Time // default time.Now
+	// Observer is told of logins, routed sessions, connections to hosts
+	// and LMTP replies (nil: nobody).
+	Observer Observer
 }
 
 // Router picks the access host for a group: the first live one. It is
@@ -84,6 +87,9 @@ func NewRouter(o RouterOptions) *Router {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	r := &Router{o: o}
 	r.mu.down = map[string]time.Time{}
@@ -140,6 +146,9 @@ func (r *Router) Connect(ctx context.Context, group string, port int, greet Gree
 		}
 	}
 	r.mu.Unlock()
+	for _, addr := range skipped {
+		r.o.Observer.Skipped(addr)
+	}
 	var last error
 	for _, addr := range append(live, skipped...) {
 		b, err := r.connect(ctx, addr, greet)
@@ -156,7 +165,9 @@ func (r *Router) Connect(ctx context.Context, group string, port int, greet Gree
 	return nil, fmt.Errorf("%w: group %s: %v", ErrNoHost, group, last)
 }
 
-func (r *Router) connect(ctx context.Context, addr string, greet Greeter) (*Backend, error) {
+func (r *Router) connect(ctx context.Context, addr string, greet Greeter) (b *Backend, err error) {
+	start := time.Now()
+	defer func() { r.o.Observer.Connect(addr, time.Since(start), err) }()
 	cctx, cancel := context.WithTimeout(ctx, r.o.ConnectTimeout)
 	defer cancel()
 	nc, err := r.dial.DialContext(cctx, "tcp", addr)
