@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/klauspost/compress/zstd"
 
@@ -147,7 +148,13 @@ func Open(dir string, opts Options) (*Backend, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref() // the DB holds its own reference
-	db, err := pebble.Open(fs.PathJoin(dir, "meta"), &pebble.Options{Logger: quietLogger{opts.Logger}, Cache: cache, FS: fs})
+	po := &pebble.Options{Logger: quietLogger{opts.Logger}, Cache: cache, FS: fs}
+	// Bloom filters on every level (set on L0, the others inherit): most
+	// point reads ask for a key that is not there (a delivery's body and
+	// purge-claim keys, a cache miss), and a filter answers those without
+	// searching each file's index.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(fs.PathJoin(dir, "meta"), po)
 	if err != nil {
 		if isLockErr(err) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)

@@ -138,6 +138,16 @@ func (b *Backend) rows(mailboxID string, lo, hi mail.UID, fn func(mail.UID, []by
 	if start > hi {
 		return nil
 	}
+	if start == hi {
+		// One row (UID FETCH n, STORE n): a point read, which Pebble's
+		// bloom filters answer without positioning an iterator on
+		// every level.
+		v, ok, err := b.get(rowKey(mailboxID, hi))
+		if err != nil || !ok {
+			return err
+		}
+		return fn(hi, v)
+	}
 	n := len(rowPrefix(mailboxID))
 	first := bare
 	return b.scan(rowKey(mailboxID, start), prefixEnd(rowKey(mailboxID, hi)), func(k, v []byte) error {
