@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // The tests of this file need the fault switches (go test -tags
@@ -51,6 +54,32 @@ func TestFaultUncertainCommit(t *testing.T) {
 	rows, cs := collect(t, b, mb.ID)
 	if h.Messages != 2 || len(rows) != 2 || len(cs) != 2 {
 		t.Fatalf("head %+v, %d rows, %d changes; want 2 of each", h, len(rows), len(cs))
+	}
+}
+
+// TestFaultCASTimeoutKeepsLevel: a commit whose Paxos round times out
+// (the reply lost, as when a node rejoins: "received 2 of 3 required
+// responses") is settled, and the write class stays at its primary level:
+// a timeout is an unknown outcome, not a lack of replicas.
+func TestFaultCASTimeoutKeepsLevel(t *testing.T) {
+	var logs testkit.SyncBuffer
+	b := openTest(t, func(o *Options) {
+		o.WriteFallback = "LOCAL_ONE"
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	ctx := context.Background()
+	mb := newMailbox(t, b)
+	timeout := &gocql.RequestErrWriteTimeout{Consistency: gocql.LocalSerial, Received: 1, BlockFor: 2, WriteType: "CAS"}
+	b.SetFaults(Faults{CAS: func() (bool, error) { return false, timeout }})
+	if _, err := appendOne(ctx, b, mb.ID); err != nil {
+		t.Fatalf("commit whose reply was lost: %v, want settled as landed", err)
+	}
+	b.SetFaults(Faults{})
+	if b.write.degraded() || strings.Contains(logs.String(), "switching to fallback") {
+		t.Fatalf("a CAS timeout switched the write class to its fallback: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "landed=true") {
+		t.Fatalf("the commit was not settled: %s", logs.String())
 	}
 }
 

@@ -16,16 +16,18 @@ import (
 type settleFunc func(ctx context.Context, c gocql.Consistency) (landed bool, err error)
 
 // cas runs one conditional statement on ms_mbox, committing at the write
-// class's level, and returns whether it applied and, if not, the current
+// class's level but never below a quorum (Backend.durable: the Paxos round
+// needed a quorum anyway, and a commit on one replica could be missed by
+// the quorum reads that follow), and returns whether it applied and, if not, the current
 // values. It is never re-run: a failure that does not prove the statement
 // was refused (see refused) leaves its outcome unknown, and settle decides
 // it. Without settle, or if settling fails, the error wraps
-// mail.ErrUnavailable. A failure for lack of replicas still moves the write
-// class to its fallback level, for the next writes.
+// mail.ErrUnavailable. A refusal for lack of replicas still moves the write
+// class to its fallback level, for the next plain writes; a timeout does not.
 func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle settleFunc) (bool, map[string]any, error) {
 	var applied bool
 	var cur map[string]any
-	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
+	err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
 		cur = map[string]any{}
 		var err error
 		b.lwts.Add(1)
