@@ -29,7 +29,8 @@ type Backend struct {
 	owned  []*gocql.Session
 	q      statements
 	serial gocql.Consistency
-	lwts   atomic.Int64 // conditional writes run (LWTs)
+	lwts   atomic.Int64                     // conditional writes run (LWTs)
+	spec   gocql.SpeculativeExecutionPolicy // of idempotent queries: see speculativeDelay
 	read   *fallback
 	write  *fallback
 	del    *fallback
@@ -65,6 +66,7 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	}
 	b := &Backend{opts: o, log: o.Logger, sup: supervise.New(supervise.Options{Logger: o.Logger})}
 	b.serial = gocql.ParseConsistency(o.SerialConsistency)
+	b.spec = &gocql.SimpleSpeculativeExecution{NumAttempts: 1, TimeoutDelay: speculativeDelay(o.RequestTimeout)}
 	lv := func(class, p, s string) *fallback {
 		pc, _ := consistency(p)
 		sc, _ := consistency(s)
@@ -250,14 +252,26 @@ func (b *Backend) execDurable(ctx context.Context, s *gocql.Session, op, stmt st
 
 func (b *Backend) execAt(ctx context.Context, s *gocql.Session, f *fallback, lv func(gocql.Consistency) gocql.Consistency, op, stmt string, args ...any) error {
 	return b.do(ctx, f, op, lv, always, func(c gocql.Consistency) error {
-		return s.Query(stmt, args...).Consistency(c).Idempotent(true).ExecContext(ctx)
+		return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
 	})
+}
+
+// speculativeDelay is how long an idempotent query waits for its
+// coordinator before the driver sends it to the next host as well (the
+// first answer wins): a tenth of the request timeout, at least 50 ms. A
+// node that is alive but silent (paused, partitioned, in a long GC) keeps
+// its connections open, so without it every query routed to that node
+// waits out the whole request timeout until the failure detector marks
+// the node down (docs/BENCHMARKS.md, "Node loss": the partition scenario).
+// Conditional writes are not idempotent and are never sent twice.
+func speculativeDelay(requestTimeout time.Duration) time.Duration {
+	return max(requestTimeout/10, 50*time.Millisecond)
 }
 
 // get reads one row into dest; it reports false if there is none.
 func (b *Backend) get(ctx context.Context, s *gocql.Session, op, stmt string, args []any, dest ...any) (bool, error) {
 	err := b.do(ctx, b.read, op, asIs, always, func(c gocql.Consistency) error {
-		return s.Query(stmt, args...).Consistency(c).Idempotent(true).ScanContext(ctx, dest...)
+		return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
 	})
 	if err == gocql.ErrNotFound {
 		return false, nil
@@ -274,7 +288,7 @@ func (b *Backend) scan(ctx context.Context, s *gocql.Session, op, stmt string, a
 		if reset != nil {
 			reset()
 		}
-		it := s.Query(stmt, args...).Consistency(c).Idempotent(true).IterContext(ctx)
+		it := s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).IterContext(ctx)
 		sc := it.Scanner()
 		for sc.Next() {
 			started = true

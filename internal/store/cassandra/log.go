@@ -208,11 +208,11 @@ func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry)
 					var bt *gocql.Batch
 					if len(g.stmts) == 1 {
 						s := g.stmts[0]
-						return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).ExecContext(ctx)
+						return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
 					}
 					bt = b.meta.Batch(gocql.UnloggedBatch)
 					bt.Entries = g.stmts
-					return bt.Consistency(c).ExecContext(ctx)
+					return bt.Consistency(c).SpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
 				})
 			}, "mailbox", mailboxID)
 		}()

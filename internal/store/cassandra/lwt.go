@@ -120,6 +120,7 @@ func later(a, b time.Time) time.Time {
 }
 
 // serialGet reads one row at serial consistency c (for settle functions).
+// It is idempotent: two such reads racing complete the same Paxos round.
 func (b *Backend) serialGet(ctx context.Context, c gocql.Consistency, stmt string, args []any, dest ...any) error {
-	return b.meta.Query(stmt, args...).Consistency(c).ScanContext(ctx, dest...)
+	return b.meta.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
 }
