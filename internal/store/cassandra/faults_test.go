@@ -83,6 +83,78 @@ func TestFaultCASTimeoutKeepsLevel(t *testing.T) {
 	}
 }
 
+// TestFaultExpungedFlagsUnmaterialized: a flag change committed by a host
+// that never materializes it (like one whose materialization failed), then
+// an expunge that another host materializes at once: the expunged row
+// carries the expunge's MODSEQ over the older flags. Expunged (the data a
+// FETCH returns for a message another session expunged) must still give
+// the flags of the log. The checker's partition scenario found it: a
+// QRESYNC said (\Deleted), a FETCH of the same view ().
+func TestFaultExpungedFlagsUnmaterialized(t *testing.T) {
+	ctx := context.Background()
+	// Ten appends, materialized and under a stored watermark: the log tail
+	// that readers replay no longer holds the first one's append.
+	first := openTest(t, nil)
+	mb := newMailbox(t, first)
+	var uid mail.UID
+	for i := range 10 {
+		u, err := appendOne(ctx, first, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			uid = u
+		}
+	}
+	first.Close() // waits for its background materialization
+	eager := openTest(t, nil)
+	lazy := openTest(t, nil)
+	lazy.SetFaults(Faults{SkipMaterialize: true})
+	commit := func(b *Backend, c store.Change, change func(*store.Head)) mail.ModSeq {
+		t.Helper()
+		for range 10 {
+			h, err := b.Head(ctx, mb.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := h
+			next.ModSeq++
+			change(&next)
+			c.ModSeq = next.ModSeq
+			if err = b.Commit(ctx, mb.ID, h, next, []store.Change{c}); err == nil {
+				return c.ModSeq
+			} else if !errors.Is(err, mail.ErrConflict) {
+				t.Fatal(err)
+			}
+		}
+		t.Fatal("commit: conflicts")
+		return 0
+	}
+	deleted := mail.NewFlags(mail.FlagDeleted)
+	commit(lazy, store.Change{UID: uid, Kind: store.ChangeFlags, Flags: deleted}, func(h *store.Head) { h.Deleted++ })
+	gone := commit(eager, store.Change{UID: uid, Kind: store.ChangeExpunge}, func(h *store.Head) { h.Messages--; h.Deleted-- })
+	eager.Close() // waits for its background materialization
+	var flags []string
+	var expunged bool
+	if err := lazy.meta.Query(`SELECT flags, expunged FROM `+lazy.opts.Meta.Name+`.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid = ?`,
+		mb.ID, ubucket(int64(uid)), int64(uid)).Scan(&flags, &expunged); err != nil || !expunged || len(flags) != 0 {
+		t.Fatalf("setup: want the expunge materialized over the append's flags, got flags %v expunged %v (%v)", flags, expunged, err)
+	}
+	var got []store.MessageRow
+	if err := openTest(t, nil).Expunged(ctx, mb.ID, []mail.UID{uid}, func(r store.MessageRow) error {
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].Flags.Has(mail.FlagDeleted) || got[0].ModSeq != gone {
+		for _, r := range got {
+			t.Errorf("Expunged: UID %d flags %v MODSEQ %d", r.UID, r.Flags, r.ModSeq)
+		}
+		t.Fatalf("want UID %d with \\Deleted at MODSEQ %d (the expunge's)", uid, gone)
+	}
+}
+
 // TestFaultMaterializationLag commits through a host that never materializes:
 // readers overlay the log, and rolls materialize what was left.
 func TestFaultMaterializationLag(t *testing.T) {
