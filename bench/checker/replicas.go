@@ -30,8 +30,16 @@ func repairAndCompare(cl *cluster, res *result, bad *violations) error {
 	if err != nil {
 		return err
 	}
-	res.events = append(res.events, fmt.Sprintf("before repair (hinted handoff and quorum reads' repairs only): %d rows on node 1, %d tables differ between nodes",
-		rows, len(diffs)))
+	var tables []string
+	for _, d := range diffs {
+		if f := strings.Fields(d); len(f) > 6 {
+			tables = append(tables, f[6]) // "node X lacks N rows of TABLE ..."
+		}
+	}
+	slices.Sort(tables)
+	tables = slices.Compact(tables)
+	res.events = append(res.events, fmt.Sprintf("before repair (hinted handoff and quorum reads' repairs only): %d rows on node 1, %d tables differ between nodes: %s",
+		rows, len(tables), strings.Join(tables, " ")))
 	t0 := time.Now()
 	for _, ks := range benchkit.BenchKeyspaces() {
 		if err := cl.nodetool(1, "repair", "-full", ks); err != nil {
