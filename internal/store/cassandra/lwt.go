@@ -53,7 +53,11 @@ func (b *Backend) LWTs() int64 { return b.lwts.Load() }
 
 // settle resolves the unknown outcome of a conditional write: settle reads
 // at serial consistency, which also completes or supersedes the Paxos round
-// left in flight, so its answer is final. It retries with backoff (20 ms
+// left in flight, so its answer is final. Known gap: a request still
+// queued on a silent coordinator (paused, partitioned) has no round yet;
+// it may begin one later, with a newer ballot, and land after a "not
+// landed" verdict if its condition still holds (docs/ARCHITECTURE.md,
+// "Node loss": a fence is needed). It retries with backoff (20 ms
 // doubling to 1 s) until settleDeadline, on a context of its own, since
 // the caller's deadline may be what ended the write.
 func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleFunc) (bool, error) {
