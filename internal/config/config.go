@@ -287,8 +287,11 @@ type Store struct {
 	CasCacheUsername string `toml:"cascacheusername"`
 	CasCachePassword string `toml:"cascachepassword" secret:"true"`
 
-	// Each consistency has a fallback, tried when the first level cannot be
-	// met; an empty fallback means none.
+	// Each consistency has a fallback, used when the coordinator refuses
+	// the first level for lack of live replicas (not on a timeout); an
+	// empty fallback means none. Reads try the first level every time;
+	// commits and the writes they consist of never go below a quorum
+	// (docs/ARCHITECTURE.md, "Node loss").
 	CasReadConsistency           string `toml:"casreadconsistency"`
 	CasReadFallbackConsistency   string `toml:"casreadfallbackconsistency"`
 	CasWriteConsistency          string `toml:"caswriteconsistency"`

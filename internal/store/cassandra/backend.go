@@ -30,7 +30,8 @@ type Backend struct {
 	owned  []*gocql.Session
 	q      statements
 	serial gocql.Consistency
-	lwts   atomic.Int64 // conditional writes run (LWTs)
+	lwts   atomic.Int64                     // conditional writes run (LWTs)
+	spec   gocql.SpeculativeExecutionPolicy // of idempotent queries: see speculativeDelay
 	read   *fallback
 	write  *fallback
 	del    *fallback
@@ -66,12 +67,15 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 	}
 	b := &Backend{opts: o, log: o.Logger, sup: supervise.New(supervise.Options{Logger: o.Logger})}
 	b.serial = gocql.ParseConsistency(o.SerialConsistency)
+	b.spec = &gocql.SimpleSpeculativeExecution{NumAttempts: 1, TimeoutDelay: speculativeDelay(o.RequestTimeout)}
 	lv := func(class, p, s string) *fallback {
 		pc, _ := consistency(p)
 		sc, _ := consistency(s)
 		return newFallback(class, pc, sc, o.FallbackBackoffMin, o.FallbackBackoffMax, time.Now, o.Logger)
 	}
-	b.read = lv("read", o.ReadConsistency, o.ReadFallback)
+	rp, _ := consistency(o.ReadConsistency)
+	rs, _ := consistency(o.ReadFallback)
+	b.read = newPerQueryFallback("read", rp, rs, time.Now, o.Logger)
 	b.write = lv("write", o.WriteConsistency, o.WriteFallback)
 	b.del = lv("delete", o.DeleteConsistency, o.DeleteFallback)
 	b.heads.init(1 << 16)
@@ -192,21 +196,26 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// do runs one attempt of fn at the class's current level. If that attempt,
-// made at the primary level, failed for lack of replicas and retry(err)
-// allows, it runs fn once more at the fallback level. The error is wrapped
-// for op.
-func (b *Backend) do(ctx context.Context, f *fallback, op string, retry func(error) bool, fn func(gocql.Consistency) error) error {
-	c, probe := f.pick()
-	err := fn(c)
+// do runs one attempt of fn at the class's level for it, raised by lv
+// (asIs, or durable for a write that must reach a quorum). If that attempt,
+// made at the primary level, was refused for lack of replicas and retry(err)
+// allows, it runs fn once more at the fallback level (raised by lv), unless
+// that is the same level. Any other failure (a timeout above all) is
+// returned as it is: its outcome is unknown, and a lower level would not
+// tell. The error is wrapped for op.
+func (b *Backend) do(ctx context.Context, f *fallback, op string, lv func(gocql.Consistency) gocql.Consistency, retry func(error) bool, fn func(gocql.Consistency) error) error {
+	a := f.pick()
+	a.c = lv(a.c)
+	err := fn(a.c)
 	unavail := err != nil && lacksReplicas(err)
 	if err == gocql.ErrNotFound {
-		f.report(c, probe, false, nil)
+		f.report(a, false, nil)
 	} else {
-		f.report(c, probe, unavail, err)
+		f.report(a, unavail, err)
 	}
-	if unavail && f.hasSecondary && c == f.primary && retry(err) && ctx.Err() == nil {
-		c = f.secondary
+	c := a.c
+	if s := lv(f.secondary); unavail && f.hasSecondary && c == f.primary && s != c && retry(err) && ctx.Err() == nil {
+		c = s
 		err = fn(c)
 	}
 	return wrap(op, c, err)
@@ -214,17 +223,64 @@ func (b *Backend) do(ctx context.Context, f *fallback, op string, retry func(err
 
 func always(error) bool { return true }
 
-// exec runs an idempotent write or delete.
+// asIs is the level of a query that may run at its class's fallback level.
+func asIs(c gocql.Consistency) gocql.Consistency { return c }
+
+// durable raises a level that one replica meets (ONE, LOCAL_ONE) to the
+// quorum of the serial level (LOCAL_QUORUM for LOCAL_SERIAL, QUORUM for
+// SERIAL), for the writes that a commit consists of or that snapshot reads
+// combine: the Paxos commit itself, bodies and spilled metadata written
+// before it, materialized rows, watermarks and bucket pointers. Written
+// below a quorum, a later quorum read need not see them (a head from one
+// replica, the rows of another), and an acknowledged message would live on
+// one disk. Their fallback below a quorum gains no availability either: a
+// commit needs a quorum for its Paxos round at any level. A fallback that
+// is a quorum itself (EACH_QUORUM to LOCAL_QUORUM) is kept.
+func (b *Backend) durable(c gocql.Consistency) gocql.Consistency {
+	switch c {
+	case gocql.One, gocql.LocalOne, gocql.Any:
+		if b.serial == gocql.Serial {
+			return gocql.Quorum
+		}
+		return gocql.LocalQuorum
+	}
+	return c
+}
+
+// exec runs an idempotent write or delete, at the class's fallback level
+// if need be.
 func (b *Backend) exec(ctx context.Context, s *gocql.Session, f *fallback, op, stmt string, args ...any) error {
-	return b.do(ctx, f, op, always, func(c gocql.Consistency) error {
-		return s.Query(stmt, args...).Consistency(c).Idempotent(true).ExecContext(ctx)
+	return b.execAt(ctx, s, f, asIs, op, stmt, args...)
+}
+
+// execDurable runs an idempotent write at the write class's level, never
+// below a quorum (see durable).
+func (b *Backend) execDurable(ctx context.Context, s *gocql.Session, op, stmt string, args ...any) error {
+	return b.execAt(ctx, s, b.write, b.durable, op, stmt, args...)
+}
+
+func (b *Backend) execAt(ctx context.Context, s *gocql.Session, f *fallback, lv func(gocql.Consistency) gocql.Consistency, op, stmt string, args ...any) error {
+	return b.do(ctx, f, op, lv, always, func(c gocql.Consistency) error {
+		return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
 	})
+}
+
+// speculativeDelay is how long an idempotent query waits for its
+// coordinator before the driver sends it to the next host as well (the
+// first answer wins): a tenth of the request timeout, at least 50 ms. A
+// node that is alive but silent (paused, partitioned, in a long GC) keeps
+// its connections open, so without it every query routed to that node
+// waits out the whole request timeout until the failure detector marks
+// the node down (docs/BENCHMARKS.md, "Node loss": the partition scenario).
+// Conditional writes are not idempotent and are never sent twice.
+func speculativeDelay(requestTimeout time.Duration) time.Duration {
+	return max(requestTimeout/10, 50*time.Millisecond)
 }
 
 // get reads one row into dest; it reports false if there is none.
 func (b *Backend) get(ctx context.Context, s *gocql.Session, op, stmt string, args []any, dest ...any) (bool, error) {
-	err := b.do(ctx, b.read, op, always, func(c gocql.Consistency) error {
-		return s.Query(stmt, args...).Consistency(c).Idempotent(true).ScanContext(ctx, dest...)
+	err := b.do(ctx, b.read, op, asIs, always, func(c gocql.Consistency) error {
+		return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
 	})
 	if err == gocql.ErrNotFound {
 		return false, nil
@@ -237,11 +293,11 @@ func (b *Backend) get(ctx context.Context, s *gocql.Session, op, stmt string, ar
 // reset is called before each attempt.
 func (b *Backend) scan(ctx context.Context, s *gocql.Session, op, stmt string, args []any, reset func(), row func(gocql.Scanner) error) error {
 	started := false
-	return b.do(ctx, b.read, op, func(error) bool { return !started }, func(c gocql.Consistency) error {
+	return b.do(ctx, b.read, op, asIs, func(error) bool { return !started }, func(c gocql.Consistency) error {
 		if reset != nil {
 			reset()
 		}
-		it := s.Query(stmt, args...).Consistency(c).Idempotent(true).IterContext(ctx)
+		it := s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).IterContext(ctx)
 		sc := it.Scanner()
 		for sc.Next() {
 			started = true

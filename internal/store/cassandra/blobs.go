@@ -95,7 +95,7 @@ func (b *Backend) putChunks(ctx context.Context, id store.BlobID, size int64, r 
 				go func() {
 					defer func() { <-sem; wg.Done() }()
 					err := b.sup.Do("cassandra: write body chunk", func() error {
-						return b.exec(ctx, b.msg, b.write, "write body chunk", b.q.chunkInsert, string(id), i, data)
+						return b.execDurable(ctx, b.msg, "write body chunk", b.q.chunkInsert, string(id), i, data)
 					})
 					if err != nil {
 						mu.Lock()
@@ -123,7 +123,7 @@ func (b *Backend) putChunks(ctx context.Context, id store.BlobID, size int64, r 
 	if total != size {
 		return fmt.Errorf("cassandra: put body %s: got %d bytes, want %d", id, total, size)
 	}
-	return b.exec(ctx, b.msg, b.write, "write body header", b.q.blobInsert,
+	return b.execDurable(ctx, b.msg, "write body header", b.q.blobInsert,
 		string(id), size, cs, n, compression, time.Now().UTC().Truncate(time.Millisecond))
 }
 
@@ -159,11 +159,11 @@ func (b *Backend) putOneChunk(ctx context.Context, id store.BlobID, size int64, 
 		go func() {
 			defer wg.Done()
 			chunk = b.sup.Do("cassandra: write body chunk", func() error {
-				return b.exec(ctx, b.msg, b.write, "write body chunk", b.q.chunkInsert, string(id), 0, data)
+				return b.execDurable(ctx, b.msg, "write body chunk", b.q.chunkInsert, string(id), 0, data)
 			})
 		}()
 	}
-	header := b.exec(ctx, b.msg, b.write, "write body header", b.q.blobInsert,
+	header := b.execDurable(ctx, b.msg, "write body header", b.q.blobInsert,
 		string(id), size, b.opts.ChunkSize, n, compression, time.Now().UTC().Truncate(time.Millisecond))
 	wg.Wait()
 	return cmp(chunk, header)

@@ -161,7 +161,7 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 		return true, err
 	}
 	var applied bool
-	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
+	err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
 		bt := b.meta.Batch(gocql.LoggedBatch).Consistency(c).SerialConsistency(b.serial)
 		bt.Query(b.q.headCommit, int64(next.UIDNext), int64(next.ModSeq), next.Messages, next.Unseen, next.Deleted, next.Size,
 			st.rows+int64(len(es)), mailboxID, st.bucket, int64(prev.ModSeq))
@@ -284,7 +284,7 @@ func (b *Backend) entries(ctx context.Context, mailboxID string, changes []store
 		go func() {
 			defer wg.Done()
 			errs[k] = b.sup.Do("cassandra: write message metadata", func() error {
-				return b.exec(ctx, b.meta, b.write, "write message metadata", b.q.spillInsert, mailboxID, es[i].metaID, es[i].local)
+				return b.execDurable(ctx, b.meta, "write message metadata", b.q.spillInsert, mailboxID, es[i].metaID, es[i].local)
 			}, "mailbox", mailboxID)
 		}()
 	}

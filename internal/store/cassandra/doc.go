@@ -69,6 +69,17 @@
 // fresh state this host cached may stand in for the head read of the first
 // step (cachedBase says why that keeps the snapshot exact).
 //
+// Both arguments need reads and writes at quorums that overlap, fallback
+// levels or not. Every write a commit consists of or a snapshot combines
+// (the Paxos commit, bodies and spilled metadata before it, materialized
+// rows, watermarks, bucket pointers) is made at a quorum at least
+// (Backend.durable); a read tries the primary level every time and uses
+// the read fallback only when that read itself was refused for lack of
+// replicas (fallback.go), so a replica that missed writes is read only
+// through a quorum once it is back, which repairs it. Reads at the
+// fallback level, while a quorum is down, see the replicas left, which
+// may lack a write that reached a quorum without them.
+//
 // # Schema (keyspace names from Options)
 //
 //	ms_mbox.users        (address) -> id, password_hash, quota_*, mailhost, created

@@ -46,17 +46,22 @@ func transient(err error) bool {
 	return false
 }
 
-// lacksReplicas reports whether err says that too few replicas answered
-// in time for the consistency level: unavailable, or a timeout. It is what
-// makes a query class switch to its fallback level.
+// lacksReplicas reports whether err proves that too few replicas are
+// alive for the consistency level: the coordinator's "unavailable", sent
+// before it contacted any replica. It is the only failure that makes a
+// query class switch to its fallback level.
+//
+// A timeout is not: a write, read or Paxos round that timed out ("received
+// 2 of 3 required responses") ran with enough replicas alive and merely
+// waited for one that was slow, restarting or being convicted; its outcome
+// is unknown (the uncertain-outcome path settles it), and a lower level
+// would only let the next writes miss replicas that are up. Nor is the
+// driver having no host at all (gocql.ErrNoConnections): no level would
+// do better. gocql has no per-level check of its own (gocql.ErrUnavailable
+// is never returned), so "unavailable" comes from the coordinator only.
 func lacksReplicas(err error) bool {
-	var (
-		unavail *gocql.RequestErrUnavailable
-		wto     *gocql.RequestErrWriteTimeout
-		rto     *gocql.RequestErrReadTimeout
-	)
-	return errors.As(err, &unavail) || errors.As(err, &wto) || errors.As(err, &rto) ||
-		errors.Is(err, gocql.ErrTimeoutNoResponse) || errors.Is(err, context.DeadlineExceeded)
+	var unavail *gocql.RequestErrUnavailable
+	return errors.As(err, &unavail)
 }
 
 // refused reports whether err proves that a conditional write did not

@@ -14,6 +14,7 @@ import (
 type goneState struct {
 	modseq   int64
 	flags    []string
+	flagsAt  int64 // the MODSEQ of the change that set flags
 	expunged bool
 	add      *entry // the append entry, if the log tail holds it
 }
@@ -24,6 +25,14 @@ type goneState struct {
 // materialized yet is in the log tail, as may be the message's append and
 // flag changes: so, as Messages does, read the head, the state rows, then
 // the log from the watermark, and replay the tail over the rows.
+//
+// An expunged row's MODSEQ is the expunge's, but its flags may be older
+// than the last flag change before it: materializations run per host in
+// the background, so the expunge can be materialized (by its host) before
+// a flag change committed earlier (by another host, or one whose
+// materialization failed). The flags' own MODSEQ is their write time
+// (every state write is USING TIMESTAMP <modseq>), so the tail's flag
+// changes above it are replayed even below the row's MODSEQ.
 func (b *Backend) Expunged(ctx context.Context, mailboxID string, uids []mail.UID, fn func(store.MessageRow) error) error {
 	if len(uids) == 0 {
 		return nil
@@ -104,10 +113,11 @@ func replayGone(row *goneState, es []entry) *goneState {
 		e := &es[i]
 		switch {
 		case e.kind == store.ChangeAppend:
-			cur = &goneState{modseq: e.modseq, flags: e.flags, add: e}
-		case cur == nil || e.modseq <= cur.modseq:
-		case e.kind == store.ChangeFlags:
-			cur.modseq, cur.flags = e.modseq, e.flags
+			cur = &goneState{modseq: e.modseq, flags: e.flags, flagsAt: e.modseq, add: e}
+		case cur == nil:
+		case e.kind == store.ChangeFlags && e.modseq > cur.flagsAt:
+			cur.modseq, cur.flags, cur.flagsAt = max(cur.modseq, e.modseq), e.flags, e.modseq
+		case e.modseq <= cur.modseq:
 		case e.kind == store.ChangeExpunge:
 			cur.modseq, cur.expunged = e.modseq, true
 		}
@@ -120,17 +130,21 @@ func replayGone(row *goneState, es []entry) *goneState {
 func (b *Backend) goneRows(ctx context.Context, mailboxID string, lo, hi int64, want map[int64]bool) (map[int64]*goneState, error) {
 	out := map[int64]*goneState{}
 	for ub := ubucket(lo); ub <= ubucket(hi); ub++ {
-		err := b.scan(ctx, b.meta, "read expunged messages", b.q.stateRange,
+		err := b.scan(ctx, b.meta, "read expunged messages", b.q.goneRange,
 			[]any{mailboxID, ub, max(lo, ub*uidBucket), min(hi, (ub+1)*uidBucket-1)}, nil, func(sc gocql.Scanner) error {
 				var uid int64
-				var modseq *int64
+				var modseq, flagsAt *int64
 				var flags []string
 				var expunged *bool
-				if err := sc.Scan(&uid, &modseq, &flags, &expunged); err != nil {
+				if err := sc.Scan(&uid, &modseq, &flags, &flagsAt, &expunged); err != nil {
 					return err
 				}
 				if want[uid] && modseq != nil && expunged != nil {
-					out[uid] = &goneState{modseq: *modseq, flags: flags, expunged: *expunged}
+					s := &goneState{modseq: *modseq, flags: flags, expunged: *expunged}
+					if flagsAt != nil {
+						s.flagsAt = *flagsAt
+					}
+					out[uid] = s
 				}
 				return nil
 			})

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // The tests of this file need the fault switches (go test -tags
@@ -51,6 +54,104 @@ func TestFaultUncertainCommit(t *testing.T) {
 	rows, cs := collect(t, b, mb.ID)
 	if h.Messages != 2 || len(rows) != 2 || len(cs) != 2 {
 		t.Fatalf("head %+v, %d rows, %d changes; want 2 of each", h, len(rows), len(cs))
+	}
+}
+
+// TestFaultCASTimeoutKeepsLevel: a commit whose Paxos round times out
+// (the reply lost, as when a node rejoins: "received 2 of 3 required
+// responses") is settled, and the write class stays at its primary level:
+// a timeout is an unknown outcome, not a lack of replicas.
+func TestFaultCASTimeoutKeepsLevel(t *testing.T) {
+	var logs testkit.SyncBuffer
+	b := openTest(t, func(o *Options) {
+		o.WriteFallback = "LOCAL_ONE"
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	ctx := context.Background()
+	mb := newMailbox(t, b)
+	timeout := &gocql.RequestErrWriteTimeout{Consistency: gocql.LocalSerial, Received: 1, BlockFor: 2, WriteType: "CAS"}
+	b.SetFaults(Faults{CAS: func() (bool, error) { return false, timeout }})
+	if _, err := appendOne(ctx, b, mb.ID); err != nil {
+		t.Fatalf("commit whose reply was lost: %v, want settled as landed", err)
+	}
+	b.SetFaults(Faults{})
+	if b.write.degraded() || strings.Contains(logs.String(), "switching to fallback") {
+		t.Fatalf("a CAS timeout switched the write class to its fallback: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "landed=true") {
+		t.Fatalf("the commit was not settled: %s", logs.String())
+	}
+}
+
+// TestFaultExpungedFlagsUnmaterialized: a flag change committed by a host
+// that never materializes it (like one whose materialization failed), then
+// an expunge that another host materializes at once: the expunged row
+// carries the expunge's MODSEQ over the older flags. Expunged (the data a
+// FETCH returns for a message another session expunged) must still give
+// the flags of the log. The checker's partition scenario found it: a
+// QRESYNC said (\Deleted), a FETCH of the same view ().
+func TestFaultExpungedFlagsUnmaterialized(t *testing.T) {
+	ctx := context.Background()
+	// Ten appends, materialized and under a stored watermark: the log tail
+	// that readers replay no longer holds the first one's append.
+	first := openTest(t, nil)
+	mb := newMailbox(t, first)
+	var uid mail.UID
+	for i := range 10 {
+		u, err := appendOne(ctx, first, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			uid = u
+		}
+	}
+	first.Close() // waits for its background materialization
+	eager := openTest(t, nil)
+	lazy := openTest(t, nil)
+	lazy.SetFaults(Faults{SkipMaterialize: true})
+	commit := func(b *Backend, c store.Change, change func(*store.Head)) mail.ModSeq {
+		t.Helper()
+		for range 10 {
+			h, err := b.Head(ctx, mb.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := h
+			next.ModSeq++
+			change(&next)
+			c.ModSeq = next.ModSeq
+			if err = b.Commit(ctx, mb.ID, h, next, []store.Change{c}); err == nil {
+				return c.ModSeq
+			} else if !errors.Is(err, mail.ErrConflict) {
+				t.Fatal(err)
+			}
+		}
+		t.Fatal("commit: conflicts")
+		return 0
+	}
+	deleted := mail.NewFlags(mail.FlagDeleted)
+	commit(lazy, store.Change{UID: uid, Kind: store.ChangeFlags, Flags: deleted}, func(h *store.Head) { h.Deleted++ })
+	gone := commit(eager, store.Change{UID: uid, Kind: store.ChangeExpunge}, func(h *store.Head) { h.Messages--; h.Deleted-- })
+	eager.Close() // waits for its background materialization
+	var flags []string
+	var expunged bool
+	if err := lazy.meta.Query(`SELECT flags, expunged FROM `+lazy.opts.Meta.Name+`.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid = ?`,
+		mb.ID, ubucket(int64(uid)), int64(uid)).Scan(&flags, &expunged); err != nil || !expunged || len(flags) != 0 {
+		t.Fatalf("setup: want the expunge materialized over the append's flags, got flags %v expunged %v (%v)", flags, expunged, err)
+	}
+	var got []store.MessageRow
+	if err := openTest(t, nil).Expunged(ctx, mb.ID, []mail.UID{uid}, func(r store.MessageRow) error {
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].Flags.Has(mail.FlagDeleted) || got[0].ModSeq != gone {
+		for _, r := range got {
+			t.Errorf("Expunged: UID %d flags %v MODSEQ %d", r.UID, r.Flags, r.ModSeq)
+		}
+		t.Fatalf("want UID %d with \\Deleted at MODSEQ %d (the expunge's)", uid, gone)
 	}
 }
 

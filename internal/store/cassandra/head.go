@@ -119,13 +119,13 @@ func (b *Backend) openBucket(ctx context.Context, mailboxID string, st bucketSta
 		}); err != nil {
 		return err
 	}
-	if err := b.exec(ctx, b.meta, b.write, op, b.q.bucketSet, mailboxID, int64(h.ModSeq)+1, next); err != nil {
+	if err := b.execDurable(ctx, b.meta, op, b.q.bucketSet, mailboxID, int64(h.ModSeq)+1, next); err != nil {
 		return err
 	}
-	if err := b.exec(ctx, b.meta, b.write, op, b.q.watermark, int64(h.ModSeq), int64(h.ModSeq), mailboxID, next); err != nil {
+	if err := b.execDurable(ctx, b.meta, op, b.q.watermark, int64(h.ModSeq), int64(h.ModSeq), mailboxID, next); err != nil {
 		return err
 	}
-	return b.exec(ctx, b.meta, b.write, op, b.q.curSet, next, next, mailboxID)
+	return b.execDurable(ctx, b.meta, op, b.q.curSet, next, next, mailboxID)
 }
 
 // Head implements store.Index. See the package doc for why the read

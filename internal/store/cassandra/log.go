@@ -204,15 +204,15 @@ func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			errs[i] = b.sup.Do("cassandra: materialize messages", func() error {
-				return b.do(ctx, b.write, "materialize messages", always, func(c gocql.Consistency) error {
+				return b.do(ctx, b.write, "materialize messages", b.durable, always, func(c gocql.Consistency) error {
 					var bt *gocql.Batch
 					if len(g.stmts) == 1 {
 						s := g.stmts[0]
-						return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).ExecContext(ctx)
+						return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
 					}
 					bt = b.meta.Batch(gocql.UnloggedBatch)
 					bt.Entries = g.stmts
-					return bt.Consistency(c).ExecContext(ctx)
+					return bt.Consistency(c).SpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
 				})
 			}, "mailbox", mailboxID)
 		}()
@@ -229,5 +229,5 @@ func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry)
 // setWatermark records that every entry of bucket with MODSEQ <= m is
 // materialized. Written with timestamp m, it only ever moves forward.
 func (b *Backend) setWatermark(ctx context.Context, mailboxID string, bucket, m int64) error {
-	return b.exec(ctx, b.meta, b.write, "record materialization", b.q.watermark, m, m, mailboxID, bucket)
+	return b.execDurable(ctx, b.meta, "record materialization", b.q.watermark, m, m, mailboxID, bucket)
 }

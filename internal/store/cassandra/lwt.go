@@ -16,16 +16,18 @@ import (
 type settleFunc func(ctx context.Context, c gocql.Consistency) (landed bool, err error)
 
 // cas runs one conditional statement on ms_mbox, committing at the write
-// class's level, and returns whether it applied and, if not, the current
+// class's level but never below a quorum (Backend.durable: the Paxos round
+// needed a quorum anyway, and a commit on one replica could be missed by
+// the quorum reads that follow), and returns whether it applied and, if not, the current
 // values. It is never re-run: a failure that does not prove the statement
 // was refused (see refused) leaves its outcome unknown, and settle decides
 // it. Without settle, or if settling fails, the error wraps
-// mail.ErrUnavailable. A failure for lack of replicas still moves the write
-// class to its fallback level, for the next writes.
+// mail.ErrUnavailable. A refusal for lack of replicas still moves the write
+// class to its fallback level, for the next plain writes; a timeout does not.
 func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle settleFunc) (bool, map[string]any, error) {
 	var applied bool
 	var cur map[string]any
-	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
+	err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
 		cur = map[string]any{}
 		var err error
 		b.lwts.Add(1)
@@ -51,7 +53,11 @@ func (b *Backend) LWTs() int64 { return b.lwts.Load() }
 
 // settle resolves the unknown outcome of a conditional write: settle reads
 // at serial consistency, which also completes or supersedes the Paxos round
-// left in flight, so its answer is final. It retries with backoff (20 ms
+// left in flight, so its answer is final. Known gap: a request still
+// queued on a silent coordinator (paused, partitioned) has no round yet;
+// it may begin one later, with a newer ballot, and land after a "not
+// landed" verdict if its condition still holds (docs/ARCHITECTURE.md,
+// "Node loss": a fence is needed). It retries with backoff (20 ms
 // doubling to 1 s) until settleDeadline, on a context of its own, since
 // the caller's deadline may be what ended the write.
 func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleFunc) (bool, error) {
@@ -118,6 +124,7 @@ func later(a, b time.Time) time.Time {
 }
 
 // serialGet reads one row at serial consistency c (for settle functions).
+// It is idempotent: two such reads racing complete the same Paxos round.
 func (b *Backend) serialGet(ctx context.Context, c gocql.Consistency, stmt string, args []any, dest ...any) error {
-	return b.meta.Query(stmt, args...).Consistency(c).ScanContext(ctx, dest...)
+	return b.meta.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// SerialConsistency is LOCAL_SERIAL or SERIAL: the Paxos phase of LWTs.
 	SerialConsistency string
 
+	// RequestTimeout bounds one attempt of a query; an idempotent query
+	// whose coordinator has not answered after a tenth of it is sent to
+	// the next host as well (speculativeDelay).
 	ConnectTimeout, RequestTimeout time.Duration
 	Retries                        int           // driver retries of idempotent queries
 	PageSize                       int           // rows per page

@@ -126,11 +126,11 @@ func (b *Backend) rewrite(ctx context.Context, id store.BlobID) error {
 		if !ok || len(data) == 0 {
 			return fmt.Errorf("%w: %s chunk %d", mail.ErrNoBlob, id, i)
 		}
-		if err := b.exec(ctx, b.msg, b.write, "write body chunk", b.q.chunkInsert, string(id), i, data); err != nil {
+		if err := b.execDurable(ctx, b.msg, "write body chunk", b.q.chunkInsert, string(id), i, data); err != nil {
 			return err
 		}
 	}
-	return b.exec(ctx, b.msg, b.write, "write body header", b.q.blobInsert,
+	return b.execDurable(ctx, b.msg, "write body header", b.q.blobInsert,
 		string(id), size, cs, n, comp, time.Now().UTC().Truncate(time.Millisecond))
 }
 
