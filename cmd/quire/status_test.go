@@ -167,12 +167,10 @@ func TestStatusPageChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend, _ := url.Parse("http://" + a.http)
-	rp := httputil.NewSingleHostReverseProxy(backend)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
-		r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(backend)
+		r.Out.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}}
 	front := httptest.NewServer(rp)
 	t.Cleanup(front.Close)
 
