@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -25,23 +23,33 @@ func TestFaultUncertainCommit(t *testing.T) {
 	b := openTest(t, nil)
 	ctx := context.Background()
 	mb := newMailbox(t, b)
-	timeout := &gocql.RequestErrWriteTimeout{WriteType: "CAS"}
-	b.SetFaults(Faults{CAS: func() (bool, error) { return false, timeout }}) // landed, reply lost
-	if _, err := appendOne(ctx, b, mb.ID); err != nil {
-		t.Fatalf("landed commit: %v, want nil", err)
+	// Landed, reply lost: once as a write timeout, once as "unavailable"
+	// at the commit level (LostReply alternates them).
+	for range 2 {
+		b.SetFaults(Faults{Inject: onCommit(LostReply)})
+		if _, err := appendOne(ctx, b, mb.ID); err != nil {
+			t.Fatalf("landed commit: %v, want nil", err)
+		}
 	}
-	b.SetFaults(Faults{CAS: func() (bool, error) { return true, gocql.ErrTimeoutNoResponse }}) // never ran
-	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
-		t.Fatalf("commit that never ran: %v, want ErrConflict (safe to retry)", err)
+	// Never ran: settled as not landed (a conflict: safe to retry), or
+	// refused before Paxos began (unavailable).
+	for f, want := range map[Fault]error{NoResponse: mail.ErrConflict, Unavailable: mail.ErrUnavailable} {
+		b.SetFaults(Faults{Inject: onCommit(f)})
+		if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, want) {
+			t.Fatalf("commit that never ran (%s): %v, want %v", f, err, want)
+		}
 	}
 	// A rival landed the same (MODSEQ, UID) while ours timed out: the
 	// commit id tells them apart.
 	rival := openTest(t, nil)
-	b.SetFaults(Faults{CAS: func() (bool, error) {
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if !s.Commit() {
+			return Pass
+		}
 		if _, err := appendOne(ctx, rival, mb.ID); err != nil {
 			t.Errorf("rival: %v", err)
 		}
-		return true, timeout
+		return NoResponse
 	}})
 	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
 		t.Fatalf("commit beaten by a rival: %v, want ErrConflict", err)
@@ -49,8 +57,8 @@ func TestFaultUncertainCommit(t *testing.T) {
 	b.SetFaults(Faults{})
 	h, _ := b.Head(ctx, mb.ID)
 	rows, cs := collect(t, b, mb.ID)
-	if h.Messages != 2 || len(rows) != 2 || len(cs) != 2 {
-		t.Fatalf("head %+v, %d rows, %d changes; want 2 of each", h, len(rows), len(cs))
+	if h.Messages != 3 || len(rows) != 3 || len(cs) != 3 {
+		t.Fatalf("head %+v, %d rows, %d changes; want 3 of each", h, len(rows), len(cs))
 	}
 }
 
@@ -58,7 +66,7 @@ func TestFaultUncertainCommit(t *testing.T) {
 // readers overlay the log, and rolls materialize what was left.
 func TestFaultMaterializationLag(t *testing.T) {
 	lazy := openTest(t, func(o *Options) { o.BucketSize = 64 })
-	lazy.SetFaults(Faults{SkipMaterialize: true})
+	lazy.SetFaults(Faults{Inject: neverMaterialize})
 	mb := newMailbox(t, lazy)
 	churn(t, store.New(lazy, store.Options{}), mb, 20) // within bucket 0: nothing materialized
 	st, _ := lazy.current(context.Background(), mb.ID)
@@ -87,7 +95,9 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 	var bs []*Backend
 	for i := range 3 {
 		b := openTest(t, func(o *Options) { o.BucketSize = 32 })
-		b.SetFaults(Faults{SkipMaterialize: i == 0})
+		if i == 0 {
+			b.SetFaults(Faults{Inject: neverMaterialize})
+		}
 		bs = append(bs, b)
 	}
 	ctx := context.Background()
@@ -126,10 +136,15 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 			}
 		}()
 	}
-	// Readers: the three hosts, and one that widens the windows between
-	// the reads of Messages.
+	// Readers: the three hosts, and one on a slow network, which widens
+	// the windows between the reads of Messages.
 	slow := openTest(t, nil)
-	slow.SetFaults(Faults{Pause: func() { time.Sleep(20 * time.Millisecond) }})
+	slow.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.Read() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return Pass
+	}})
 	readers := append(bs, slow, slow, slow)
 	deadline := time.Now().Add(8 * time.Second)
 	reads := 0
@@ -165,6 +180,27 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 // materializes: readers find the spilled metadata through the log.
 func TestFaultLargeMetaLazy(t *testing.T) {
 	b := openTest(t, nil)
-	b.SetFaults(Faults{SkipMaterialize: true})
+	b.SetFaults(Faults{Inject: neverMaterialize})
 	largeMeta(t, b, true)
+}
+
+// neverMaterialize makes a host that never materializes its commits: the
+// writes it makes in the background, after a commit returned, time out
+// unsent, as if it crashed after each commit. A roll still materializes
+// the bucket it seals, as on any host.
+func neverMaterialize(s Statement) Fault {
+	if s.Background {
+		return NoResponse
+	}
+	return Pass
+}
+
+// onCommit injects f into every Commit's conditional batch.
+func onCommit(f Fault) func(Statement) Fault {
+	return func(s Statement) Fault {
+		if s.Commit() {
+			return f
+		}
+		return Pass
+	}
 }

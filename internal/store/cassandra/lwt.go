@@ -29,7 +29,9 @@ func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle s
 		cur = map[string]any{}
 		var err error
 		b.lwts.Add(1)
-		applied, err = b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+		applied, err = b.send(ctx, sent{stmt: stmt, c: c, cas: true}, func() (bool, error) {
+			return b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+		})
 		return err
 	})
 	if err == nil || refused(err) {
@@ -68,9 +70,7 @@ func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleF
 	var err error
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		var landed bool
-		if err = b.fault.beforeSettle(); err == nil {
-			landed, err = fn(sctx, b.serial)
-		}
+		landed, err = fn(sctx, b.serial)
 		if err == nil || errors.Is(err, gocql.ErrNotFound) {
 			if errors.Is(err, gocql.ErrNotFound) {
 				landed = false
@@ -119,5 +119,7 @@ func later(a, b time.Time) time.Time {
 
 // serialGet reads one row at serial consistency c (for settle functions).
 func (b *Backend) serialGet(ctx context.Context, c gocql.Consistency, stmt string, args []any, dest ...any) error {
-	return b.meta.Query(stmt, args...).Consistency(c).ScanContext(ctx, dest...)
+	return b.sendErr(ctx, stmt, c, func() error {
+		return b.meta.Query(stmt, args...).Consistency(c).ScanContext(ctx, dest...)
+	})
 }
