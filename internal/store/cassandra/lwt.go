@@ -15,33 +15,48 @@ import (
 // conditional write landed.
 type settleFunc func(ctx context.Context, c gocql.Consistency) (landed bool, err error)
 
+// casAttempts bounds how often cas sends a conditional write that
+// settling proved never ran.
+const casAttempts = 3
+
 // cas runs one conditional statement on ms_mbox, committing at the write
 // class's level, and returns whether it applied and, if not, the current
-// values. It is never re-run: a failure that does not prove the statement
-// was refused (see refused) leaves its outcome unknown, and settle decides
-// it. Without settle, or if settling fails, the error wraps
-// mail.ErrUnavailable. A failure for lack of replicas still moves the write
-// class to its fallback level, for the next writes.
+// values. A failure that does not prove the statement was refused (see
+// refused) leaves its outcome unknown, and settle decides it: landed is
+// applied; not landed means it never ran, not that its condition failed,
+// so it is sent again (the SERIAL read that settled it completed or
+// superseded its Paxos round: it cannot land later), up to casAttempts
+// times. Without settle, or if settling fails, or if it never ran in
+// casAttempts, the error wraps mail.ErrUnavailable. A failure for lack of
+// replicas still moves the write class to its fallback level, for the next
+// writes.
 func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle settleFunc) (bool, map[string]any, error) {
-	var applied bool
-	var cur map[string]any
-	err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
-		cur = map[string]any{}
-		var err error
-		b.lwts.Add(1)
-		applied, err = b.send(ctx, sent{stmt: stmt, c: c, cas: true}, func() (bool, error) {
-			return b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+	for attempt := 1; ; attempt++ {
+		var applied bool
+		var cur map[string]any
+		err := b.do(ctx, b.write, op, never, func(c gocql.Consistency) error {
+			cur = map[string]any{}
+			var err error
+			b.lwts.Add(1)
+			applied, err = b.send(ctx, sent{stmt: stmt, c: c, cas: true}, func() (bool, error) {
+				return b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+			})
+			return err
 		})
-		return err
-	})
-	if err == nil || refused(err) {
-		return applied, cur, err
+		if err == nil || refused(err) {
+			return applied, cur, err
+		}
+		if settle == nil {
+			return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("outcome unknown: %w", err))
+		}
+		landed, serr := b.settle(ctx, op, err, settle)
+		if serr != nil || landed {
+			return landed, nil, serr
+		}
+		if attempt == casAttempts || ctx.Err() != nil {
+			return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("not run after %d attempts: %w", attempt, err))
+		}
 	}
-	if settle == nil {
-		return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("outcome unknown: %w", err))
-	}
-	landed, serr := b.settle(ctx, op, err, settle)
-	return landed, nil, serr
 }
 
 func never(error) bool { return false }
