@@ -5,6 +5,12 @@
 //
 // Tests share the backend they are given and isolate themselves with fresh
 // random users, so a backend need not be emptied between tests.
+//
+// RunFaulted runs the same scenarios under faults the harness injects: an
+// operation that failed because of one may or may not have happened, so
+// the scenario's own checks stop counting at its first such failure, and
+// the store must still be consistent afterwards (faults.go). So every
+// scenario checks every error it gets and reports it with its text.
 package storetest
 
 import (
