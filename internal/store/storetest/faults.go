@@ -50,14 +50,19 @@ type FaultReport struct {
 // is in its change log, no more commits are in the logs than were
 // acknowledged or failed (a commit reported as not done that landed would
 // be retried: a duplicate), every message's body reads back whole, and a
-// new append and flag change succeed. A failure prints the seeds that
-// reproduce it.
+// new delivery, append, flag change and expunge succeed. A failure prints
+// the seeds that reproduce it.
 func RunFaulted(t *testing.T, h Harness, f FaultHarness) FaultReport {
 	var rep FaultReport
 	each(t, h, func(t *testing.T, b store.Backend, sc scenario) {
 		seed := scenarioSeed(f.Seed, sc.name)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
+		defer func() { // also after a Fatal of the checks below
+			if t.Failed() {
+				t.Logf("faults drawn from seed %d (scenario seed %d): run again with QUIRE_FAULT_SEED=%d -run '%s'", f.Seed, seed, f.Seed, t.Name())
+			}
+		}()
 		ft := &faultT{TB: t, injected: f.Injected}
 		e := newEnv(ft, t, ctx, h, b)
 		disarm := f.Arm(seed)
@@ -78,13 +83,9 @@ func RunFaulted(t *testing.T, h Harness, f FaultHarness) FaultReport {
 		if ft.excused() > 0 {
 			rep.Failed++
 		}
+		t.Logf("%d faults injected; %d failures excused", n, ft.excused())
 		e.t = t
 		e.checkAfterFaults()
-		if t.Failed() {
-			t.Logf("faults drawn from seed %d (scenario seed %d): run again with QUIRE_FAULT_SEED=%d -run '%s'", f.Seed, seed, f.Seed, t.Name())
-			return
-		}
-		t.Logf("%d faults injected; %d failures excused", n, ft.excused())
 	})
 	return rep
 }
@@ -139,6 +140,16 @@ func (e *env) checkAfterFaults() {
 	r := e.rec
 	r.mu.Lock()
 	users := append([]store.User(nil), r.users...)
+	r.mu.Unlock()
+	for _, u := range users {
+		if cur, err := e.s.User(e.ctx, u.Address); err == nil && cur.ID == u.ID {
+			// A delivery works (INBOX, recreated if it was lost, and
+			// the uncertain-writes ledger read first where there is one).
+			raw := "From: a@example.test\r\nSubject: after the faults " + randHex(8) + "\r\n\r\nbody\r\n"
+			e.with(e.tt).deliver([]byte(raw), store.User{ID: u.ID, Address: u.Address})
+		}
+	}
+	r.mu.Lock() // the deliveries' commits acknowledged too
 	acked := map[string]map[mail.ModSeq]bool{}
 	for id, ms := range r.acked {
 		acked[id] = map[mail.ModSeq]bool{}
@@ -201,13 +212,16 @@ func (e *env) checkMailboxAfterFaults(mb store.Mailbox, acked map[mail.ModSeq]bo
 		}
 	}
 	// The store takes new work: an append (by a user without quota: the
-	// scenario's may be full), and a flag change on it.
+	// scenario's may be full), a flag change on it, and its expunge.
 	uids, err := e.s.Append(e.ctx, store.User{ID: mb.UserID}, mb, e.msgOrFail("after the faults"))
 	if err != nil {
 		return unacked, fmt.Errorf("an append after the faults: %w", err)
 	}
 	if _, err := e.s.StoreFlags(e.ctx, mb, uids, store.FlagsAdd, mail.Flags{`\Seen`}, 0); err != nil {
 		return unacked, fmt.Errorf("a flag change after the faults: %w", err)
+	}
+	if gone, err := e.s.Expunge(e.ctx, mb, uids); err != nil || len(gone) != 1 {
+		return unacked, fmt.Errorf("an expunge after the faults: %v expunged, %v", gone, err)
 	}
 	return unacked, CheckMailbox(e.ctx, e.s, mb)
 }
