@@ -3,6 +3,7 @@
 package cassandra
 
 import (
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -97,18 +98,23 @@ type randomFaults struct {
 // 1) meets a fault decided by the seed and k alone, so a scenario that
 // sends its statements in one order meets the same faults again.
 type armed struct {
-	seed     uint64
-	k, fault atomic.Int64
+	seed uint64
+	k    atomic.Int64
+	mu   sync.Mutex
+	done []string // the faults injected
 }
 
-func (a *armed) inject(Statement) Fault {
+func (a *armed) inject(s Statement) Fault {
 	k := a.k.Add(1)
 	r := rand.New(rand.NewPCG(a.seed, uint64(k)))
 	if r.IntN(faultEvery) != 0 {
 		return Pass
 	}
-	a.fault.Add(1)
-	return []Fault{LostReply, NoResponse, Unavailable}[r.IntN(3)]
+	f := []Fault{LostReply, NoResponse, Unavailable}[r.IntN(3)]
+	a.mu.Lock()
+	a.done = append(a.done, fmt.Sprintf("statement %d: %s: %s", k, f, firstWords(s.CQL, 12)))
+	a.mu.Unlock()
+	return f
 }
 
 func (rf *randomFaults) add(b *Backend) *Backend {
@@ -121,7 +127,7 @@ func (rf *randomFaults) add(b *Backend) *Backend {
 	return b
 }
 
-func (rf *randomFaults) arm(seed uint64) (disarm func() int) {
+func (rf *randomFaults) arm(seed uint64) (disarm func() []string) {
 	a := &armed{seed: seed}
 	rf.mu.Lock()
 	rf.armed = a
@@ -129,13 +135,15 @@ func (rf *randomFaults) arm(seed uint64) (disarm func() int) {
 		b.SetFaults(Faults{Inject: a.inject})
 	}
 	rf.mu.Unlock()
-	return func() int {
+	return func() []string {
 		rf.mu.Lock()
 		rf.armed = nil
 		for _, b := range rf.backends {
 			b.SetFaults(Faults{})
 		}
 		rf.mu.Unlock()
-		return int(a.fault.Load())
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.done
 	}
 }

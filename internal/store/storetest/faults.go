@@ -24,9 +24,9 @@ type FaultHarness struct {
 	// scenario's name, so one scenario can be run again alone.
 	Seed uint64
 	// Arm turns faults drawn from seed on in every backend the Harness
-	// has returned or returns; disarm turns them off and reports how many
-	// it injected.
-	Arm func(seed uint64) (disarm func() int)
+	// has returned or returns; disarm turns them off and describes each it
+	// injected.
+	Arm func(seed uint64) (disarm func() (injected []string))
 	// Injected reports whether the text of a failure names an injected
 	// fault: an operation failed because of one.
 	Injected func(msg string) bool
@@ -58,9 +58,11 @@ func RunFaulted(t *testing.T, h Harness, f FaultHarness) FaultReport {
 		seed := scenarioSeed(f.Seed, sc.name)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
+		var injected []string
 		defer func() { // also after a Fatal of the checks below
 			if t.Failed() {
-				t.Logf("faults drawn from seed %d (scenario seed %d): run again with QUIRE_FAULT_SEED=%d -run '%s'", f.Seed, seed, f.Seed, t.Name())
+				t.Logf("faults drawn from seed %d (scenario seed %d): run again with QUIRE_FAULT_SEED=%d -run '%s'; they were:\n%s",
+					f.Seed, seed, f.Seed, t.Name(), strings.Join(injected, "\n"))
 			}
 		}()
 		ft := &faultT{TB: t, injected: f.Injected}
@@ -77,7 +79,8 @@ func RunFaulted(t *testing.T, h Harness, f FaultHarness) FaultReport {
 			sc.fn(ft, e)
 		}()
 		<-done
-		n := disarm()
+		injected = disarm()
+		n := len(injected)
 		rep.Scenarios++
 		rep.Injections += n
 		if ft.excused() > 0 {
