@@ -14,6 +14,7 @@ import (
 type goneState struct {
 	modseq   int64
 	flags    []string
+	flagsAt  int64 // the MODSEQ of the change that set flags
 	expunged bool
 	add      *entry // the append entry, if the log tail holds it
 }
@@ -92,7 +93,10 @@ func (b *Backend) Expunged(ctx context.Context, mailboxID string, uids []mail.UI
 // state row. A tail that holds the append holds every later change too
 // (the tail is a gapless suffix of the log), so it is replayed alone: a
 // state row written while the append was still being materialized may
-// lack its flags.
+// lack its flags. Flags and the expunge are replayed each against its own
+// MODSEQ: an expunge materialized while an earlier flag change was not
+// (its write failed, and a later commit catches it up) leaves a row at
+// the expunge's MODSEQ with the flags from before that change.
 func replayGone(row *goneState, es []entry) *goneState {
 	cur := row
 	for i := range es {
@@ -104,12 +108,15 @@ func replayGone(row *goneState, es []entry) *goneState {
 		e := &es[i]
 		switch {
 		case e.kind == store.ChangeAppend:
-			cur = &goneState{modseq: e.modseq, flags: e.flags, add: e}
-		case cur == nil || e.modseq <= cur.modseq:
+			cur = &goneState{modseq: e.modseq, flags: e.flags, flagsAt: e.modseq, add: e}
+		case cur == nil:
 		case e.kind == store.ChangeFlags:
-			cur.modseq, cur.flags = e.modseq, e.flags
+			if e.modseq > cur.flagsAt {
+				cur.flags, cur.flagsAt = e.flags, e.modseq
+			}
+			cur.modseq = max(cur.modseq, e.modseq)
 		case e.kind == store.ChangeExpunge:
-			cur.modseq, cur.expunged = e.modseq, true
+			cur.modseq, cur.expunged = max(cur.modseq, e.modseq), true
 		}
 	}
 	return cur
@@ -120,17 +127,22 @@ func replayGone(row *goneState, es []entry) *goneState {
 func (b *Backend) goneRows(ctx context.Context, mailboxID string, lo, hi int64, want map[int64]bool) (map[int64]*goneState, error) {
 	out := map[int64]*goneState{}
 	for ub := ubucket(lo); ub <= ubucket(hi); ub++ {
-		err := b.scan(ctx, b.meta, "read expunged messages", b.q.stateRange,
+		err := b.scan(ctx, b.meta, "read expunged messages", b.q.stateGone,
 			[]any{mailboxID, ub, max(lo, ub*uidBucket), min(hi, (ub+1)*uidBucket-1)}, nil, func(sc gocql.Scanner) error {
 				var uid int64
 				var modseq *int64
 				var flags []string
 				var expunged *bool
-				if err := sc.Scan(&uid, &modseq, &flags, &expunged); err != nil {
+				var flagsAt *int64
+				if err := sc.Scan(&uid, &modseq, &flags, &expunged, &flagsAt); err != nil {
 					return err
 				}
 				if want[uid] && modseq != nil && expunged != nil {
-					out[uid] = &goneState{modseq: *modseq, flags: flags, expunged: *expunged}
+					g := &goneState{modseq: *modseq, flags: flags, flagsAt: *modseq, expunged: *expunged}
+					if flagsAt != nil {
+						g.flagsAt = *flagsAt
+					}
+					out[uid] = g
 				}
 				return nil
 			})

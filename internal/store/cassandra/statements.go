@@ -11,11 +11,11 @@ type statements struct {
 	mboxInsert, mboxGet, mboxGetSerial, mboxList, mboxDelete     string
 	subInsert, subDelete, subList, subDeleteUser, uidvDeleteUser string
 
-	headInsert, headGet, headSeal, headGone, headCommit                      string
-	logInsert, logTail, logTailTo, logWalk, logRowSerial, watermark          string
-	curSet, curGet, bucketSet, bucketFor                                     string
-	spillInsert, spillGet                                                    string
-	stateAppend, stateFlags, stateExpunge, stateRange, metaInsert, metaRange string
+	headInsert, headGet, headSeal, headGone, headCommit                                 string
+	logInsert, logTail, logTailTo, logWalk, logRowSerial, watermark                     string
+	curSet, curGet, bucketSet, bucketFor                                                string
+	spillInsert, spillGet                                                               string
+	stateAppend, stateFlags, stateExpunge, stateRange, stateGone, metaInsert, metaRange string
 
 	blobGet, blobInsert, chunkGet, chunkInsert string
 
@@ -103,8 +103,13 @@ func newStatements(meta, msg, cache string) statements {
 		stateFlags:   m(`UPDATE KS.msgs USING TIMESTAMP ? SET modseq = ?, flags = ? WHERE mailbox_id = ? AND ubucket = ? AND uid = ?`),
 		stateExpunge: m(`UPDATE KS.msgs USING TIMESTAMP ? SET modseq = ?, expunged = true WHERE mailbox_id = ? AND ubucket = ? AND uid = ?`),
 		stateRange:   m(state),
-		metaInsert:   m(`INSERT INTO KS.msgmeta (mailbox_id, ubucket, uid, meta) VALUES (?, ?, ?, ?)`),
-		metaRange:    m(`SELECT uid, meta FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
+		// Every write of flags is stamped with its change's MODSEQ
+		// (USING TIMESTAMP), so WRITETIME(flags) is the MODSEQ of the
+		// flags a row holds, whatever its modseq column says.
+		stateGone: m(`SELECT uid, modseq, flags, expunged, WRITETIME(flags) FROM KS.msgs
+			WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
+		metaInsert: m(`INSERT INTO KS.msgmeta (mailbox_id, ubucket, uid, meta) VALUES (?, ?, ?, ?)`),
+		metaRange:  m(`SELECT uid, meta FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
 
 		blobGet:     b(`SELECT size, chunk_size, chunks, compression FROM KS.blobs WHERE blob_id = ?`),
 		blobInsert:  b(`INSERT INTO KS.blobs (blob_id, size, chunk_size, chunks, compression, created) VALUES (?, ?, ?, ?, ?, ?)`),
