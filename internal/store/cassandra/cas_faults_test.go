@@ -4,10 +4,12 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -69,5 +71,51 @@ func TestFaultCASNeverRan(t *testing.T) {
 			b := openTest(t, func(o *Options) { o.BucketSize = 32 })
 			run(t, b, store.New(b, store.Options{}))
 		})
+	}
+}
+
+// TestFaultDeliverAfterFailedDeleteUser: a DeleteUser that fails after it
+// deleted INBOX (here its last step, the user record, is refused) leaves
+// the user, whose next delivery recreates INBOX, as on any host. Before,
+// the Store that ran the delete kept the old INBOX in its cache and failed
+// every delivery to the user with "no such mailbox (deleted)" (found by
+// TestFaultConformance, IndexHook and PurgeDeleted).
+func TestFaultDeliverAfterFailedDeleteUser(t *testing.T) {
+	ctx := context.Background()
+	b := openTest(t, nil)
+	s := store.New(b, store.Options{})
+	u, err := s.CreateUser(ctx, "u"+randID()[:12]+"@example.org", "{PLAIN}pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(what string) {
+		t.Helper()
+		sp, err := s.Spool(strings.NewReader("Subject: "+what+"\r\n\r\nbody\r\n"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Close()
+		if err := s.Deliver(ctx, sp, "", []store.User{u})[0]; err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	deliver("before") // INBOX cached
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.CAS && strings.Contains(s.CQL, "DELETE FROM "+b.opts.Meta.Name+".users") {
+			return Unavailable
+		}
+		return Pass
+	}})
+	if err := s.DeleteUser(ctx, u); !errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("DeleteUser with its last step refused: %v, want mail.ErrUnavailable", err)
+	}
+	b.SetFaults(Faults{})
+	deliver("after the failed delete")
+	in, err := s.Mailbox(ctx, u, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.Status(ctx, in); err != nil || h.Messages != 1 {
+		t.Fatalf("INBOX after the failed delete: %+v, %v; want the one message delivered since", h, err)
 	}
 }
