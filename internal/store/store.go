@@ -186,6 +186,10 @@ func (s *Store) UpdateUser(ctx context.Context, u User) error { return s.b.Updat
 
 // DeleteUser removes a user and its mailboxes.
 func (s *Store) DeleteUser(ctx context.Context, u User) error {
+	// The cached INBOX goes first: a delete that fails half-way may have
+	// deleted it, and the user's next delivery must then recreate it
+	// (inboxOf), not fail on the old one.
+	s.inbox.forget(u.ID)
 	if err := s.b.DeleteUser(ctx, u); err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ type Backend struct {
 	sup    *supervise.Supervisor // a panic in a fan-out goroutine fails its request, logged and counted
 	once   sync.Once
 
-	fault faults // test-only switches: empty in production (faults_off.go)
+	fault faults // the fault injector: empty in production (faults_off.go)
 
 	// watch, if set, is told of every query and batch sent (its context,
 	// start and end): the round-trip count of round_trips_test.go.
@@ -223,6 +223,29 @@ func (b *Backend) do(ctx context.Context, f *fallback, op string, lv func(gocql.
 
 func always(error) bool { return true }
 
+// sent describes one statement or batch on its way to the cluster. Every
+// statement the backend runs after Open goes through send: it is where a
+// quirefaults build injects the faults of the path to the cluster (lost
+// replies, timeouts, unavailable replicas; faults_on.go).
+type sent struct {
+	stmt  string // the statement, or a batch's first
+	c     gocql.Consistency
+	cas   bool         // a conditional write (a lightweight transaction)
+	batch *gocql.Batch // the batch, if it is one
+}
+
+// send runs one statement or batch: run sends it and returns whether a
+// conditional write applied (false for the others) and its error.
+func (b *Backend) send(ctx context.Context, s sent, run func() (bool, error)) (bool, error) {
+	return b.fault.send(ctx, b, s, run)
+}
+
+// sendErr is send for a statement that is not conditional.
+func (b *Backend) sendErr(ctx context.Context, stmt string, c gocql.Consistency, run func() error) error {
+	_, err := b.send(ctx, sent{stmt: stmt, c: c}, func() (bool, error) { return false, run() })
+	return err
+}
+
 // asIs is the level of a query that may run at its class's fallback level.
 func asIs(c gocql.Consistency) gocql.Consistency { return c }
 
@@ -261,7 +284,9 @@ func (b *Backend) execDurable(ctx context.Context, s *gocql.Session, op, stmt st
 
 func (b *Backend) execAt(ctx context.Context, s *gocql.Session, f *fallback, lv func(gocql.Consistency) gocql.Consistency, op, stmt string, args ...any) error {
 	return b.do(ctx, f, op, lv, always, func(c gocql.Consistency) error {
-		return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
+		return b.sendErr(ctx, stmt, c, func() error {
+			return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
+		})
 	})
 }
 
@@ -280,7 +305,9 @@ func speculativeDelay(requestTimeout time.Duration) time.Duration {
 // get reads one row into dest; it reports false if there is none.
 func (b *Backend) get(ctx context.Context, s *gocql.Session, op, stmt string, args []any, dest ...any) (bool, error) {
 	err := b.do(ctx, b.read, op, asIs, always, func(c gocql.Consistency) error {
-		return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
+		return b.sendErr(ctx, stmt, c, func() error {
+			return s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
+		})
 	})
 	if err == gocql.ErrNotFound {
 		return false, nil
@@ -297,16 +324,18 @@ func (b *Backend) scan(ctx context.Context, s *gocql.Session, op, stmt string, a
 		if reset != nil {
 			reset()
 		}
-		it := s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).IterContext(ctx)
-		sc := it.Scanner()
-		for sc.Next() {
-			started = true
-			if err := row(sc); err != nil {
-				_ = it.Close()
-				return err
+		return b.sendErr(ctx, stmt, c, func() error {
+			it := s.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).IterContext(ctx)
+			sc := it.Scanner()
+			for sc.Next() {
+				started = true
+				if err := row(sc); err != nil {
+					_ = it.Close()
+					return err
+				}
 			}
-		}
-		return sc.Err()
+			return sc.Err()
+		})
 	})
 }
 

@@ -67,13 +67,16 @@ func TestConformance(t *testing.T) {
 }
 
 // openPrivate opens a backend on keyspaces of its own, dropped when the
-// test ends.
-func openPrivate(t *testing.T) *Backend {
+// test ends; mods change its options further.
+func openPrivate(t *testing.T, mods ...func(*Options)) *Backend {
 	t.Helper()
 	tag := "quiretest_" + randID()[:12]
 	b := openTest(t, func(o *Options) {
 		o.BucketSize, o.PurgeSlices = 32, 16
 		o.Meta.Name, o.Msg.Name, o.Cache.Name = tag+"_mbox", tag+"_msg", tag+"_cache"
+		for _, m := range mods {
+			m(o)
+		}
 	})
 	t.Cleanup(func() {
 		for _, ks := range []string{b.opts.Meta.Name, b.opts.Msg.Name, b.opts.Cache.Name} {

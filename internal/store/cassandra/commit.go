@@ -78,9 +78,7 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 	}
 	done := bucketState{bucket: st.bucket, head: next, rows: st.rows + int64(len(es)), mat: st.mat, from: st.from}
 	b.heads.put(mailboxID, done)
-	if !b.fault.skipMaterialize() {
-		b.materializeLater(ctx, mailboxID, st, next, es)
-	}
+	b.materializeLater(ctx, mailboxID, st, next, es)
 	return nil
 }
 
@@ -157,9 +155,6 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	var cid [16]byte
 	_, _ = rand.Read(cid[:])
 	op := "commit to mailbox " + mailboxID
-	if done, err := b.fault.commitUnchecked(ctx, b, mailboxID, st, next, es); done {
-		return true, err
-	}
 	var applied bool
 	err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
 		bt := b.meta.Batch(gocql.LoggedBatch).Consistency(c).SerialConsistency(b.serial)
@@ -172,18 +167,16 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 			}
 			bt.Query(b.q.logInsert, mailboxID, st.bucket, e.modseq, e.uid, int8(e.kind), e.flags, e.meta, e.metaID, id)
 		}
-		skip, fault := b.fault.beforeCAS()
-		if !skip {
-			b.lwts.Add(1)
+		b.lwts.Add(1)
+		var err error
+		applied, err = b.send(ctx, sent{stmt: b.q.headCommit, c: c, cas: true, batch: bt}, func() (bool, error) {
 			ok, it, err := bt.MapExecCASContext(ctx, map[string]any{})
 			if it != nil {
 				_ = it.Close()
 			}
-			if applied = ok; err != nil {
-				return err
-			}
-		}
-		return fault
+			return ok, err
+		})
+		return err
 	})
 	if err == nil || refused(err) {
 		return applied, err

@@ -101,7 +101,10 @@ func (b *Backend) Expunged(ctx context.Context, mailboxID string, uids []mail.UI
 // state row. A tail that holds the append holds every later change too
 // (the tail is a gapless suffix of the log), so it is replayed alone: a
 // state row written while the append was still being materialized may
-// lack its flags.
+// lack its flags. Flags and the expunge are replayed each against its own
+// MODSEQ: an expunge materialized while an earlier flag change was not
+// (its write failed, and a later commit catches it up) leaves a row at
+// the expunge's MODSEQ with the flags from before that change.
 func replayGone(row *goneState, es []entry) *goneState {
 	cur := row
 	for i := range es {
@@ -119,7 +122,7 @@ func replayGone(row *goneState, es []entry) *goneState {
 			cur.modseq, cur.flags, cur.flagsAt = max(cur.modseq, e.modseq), e.flags, e.modseq
 		case e.modseq <= cur.modseq:
 		case e.kind == store.ChangeExpunge:
-			cur.modseq, cur.expunged = e.modseq, true
+			cur.modseq, cur.expunged = max(cur.modseq, e.modseq), true
 		}
 	}
 	return cur

@@ -2,29 +2,16 @@
 
 package cassandra
 
-import (
-	"context"
+import "context"
 
-	"github.com/quiremail/quire/internal/store"
-)
-
-// faults holds the test-only fault switches. This is the production build:
-// the type is empty and every hook returns a constant, so the compiler
-// removes the hooks and nothing, in configuration or environment, can turn
-// them on. The switches exist only in a build with the quirefaults tag
-// (faults_on.go); internal/lint keeps this file's hooks constant.
+// faults is the fault injector of the path to the cluster. This is the
+// production build: the type is empty and send only runs the statement, so
+// the compiler removes the hook and nothing, in configuration or
+// environment, can inject a fault. The injector exists only in a build with
+// the quirefaults tag (faults_on.go); internal/lint keeps this file's
+// hooks constant or pass-through.
 type faults struct{}
 
-func (*faults) skipMaterialize() bool { return false }
-
-func (*faults) serialHead() bool { return false }
-
-func (*faults) pause() {}
-
-func (*faults) beforeCAS() (skip bool, err error) { return false, nil }
-
-func (*faults) beforeSettle() error { return nil }
-
-func (*faults) commitUnchecked(context.Context, *Backend, string, bucketState, store.Head, []entry) (done bool, err error) {
-	return false, nil
+func (*faults) send(_ context.Context, _ *Backend, _ sent, run func() (bool, error)) (bool, error) {
+	return run()
 }

@@ -9,10 +9,9 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
-
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
@@ -28,23 +27,33 @@ func TestFaultUncertainCommit(t *testing.T) {
 	b := openTest(t, nil)
 	ctx := context.Background()
 	mb := newMailbox(t, b)
-	timeout := &gocql.RequestErrWriteTimeout{WriteType: "CAS"}
-	b.SetFaults(Faults{CAS: func() (bool, error) { return false, timeout }}) // landed, reply lost
-	if _, err := appendOne(ctx, b, mb.ID); err != nil {
-		t.Fatalf("landed commit: %v, want nil", err)
+	// Landed, reply lost: once as a write timeout, once as "unavailable"
+	// at the commit level (LostReply alternates them).
+	for range 2 {
+		b.SetFaults(Faults{Inject: onCommit(LostReply)})
+		if _, err := appendOne(ctx, b, mb.ID); err != nil {
+			t.Fatalf("landed commit: %v, want nil", err)
+		}
 	}
-	b.SetFaults(Faults{CAS: func() (bool, error) { return true, gocql.ErrTimeoutNoResponse }}) // never ran
-	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
-		t.Fatalf("commit that never ran: %v, want ErrConflict (safe to retry)", err)
+	// Never ran: settled as not landed (a conflict: safe to retry), or
+	// refused before Paxos began (unavailable).
+	for f, want := range map[Fault]error{NoResponse: mail.ErrConflict, Unavailable: mail.ErrUnavailable} {
+		b.SetFaults(Faults{Inject: onCommit(f)})
+		if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, want) {
+			t.Fatalf("commit that never ran (%s): %v, want %v", f, err, want)
+		}
 	}
 	// A rival landed the same (MODSEQ, UID) while ours timed out: the
 	// commit id tells them apart.
 	rival := openTest(t, nil)
-	b.SetFaults(Faults{CAS: func() (bool, error) {
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if !s.Commit() {
+			return Pass
+		}
 		if _, err := appendOne(ctx, rival, mb.ID); err != nil {
 			t.Errorf("rival: %v", err)
 		}
-		return true, timeout
+		return NoResponse
 	}})
 	if _, err := appendOne(ctx, b, mb.ID); !errors.Is(err, mail.ErrConflict) {
 		t.Fatalf("commit beaten by a rival: %v, want ErrConflict", err)
@@ -52,8 +61,8 @@ func TestFaultUncertainCommit(t *testing.T) {
 	b.SetFaults(Faults{})
 	h, _ := b.Head(ctx, mb.ID)
 	rows, cs := collect(t, b, mb.ID)
-	if h.Messages != 2 || len(rows) != 2 || len(cs) != 2 {
-		t.Fatalf("head %+v, %d rows, %d changes; want 2 of each", h, len(rows), len(cs))
+	if h.Messages != 3 || len(rows) != 3 || len(cs) != 3 {
+		t.Fatalf("head %+v, %d rows, %d changes; want 3 of each", h, len(rows), len(cs))
 	}
 }
 
@@ -69,8 +78,18 @@ func TestFaultCASTimeoutKeepsLevel(t *testing.T) {
 	})
 	ctx := context.Background()
 	mb := newMailbox(t, b)
-	timeout := &gocql.RequestErrWriteTimeout{Consistency: gocql.LocalSerial, Received: 1, BlockFor: 2, WriteType: "CAS"}
-	b.SetFaults(Faults{CAS: func() (bool, error) { return false, timeout }})
+	// LostReply reports a CAS write timeout on odd statements (an
+	// "unavailable" after Paxos accepted on even ones): an even commit is
+	// made a commit that never ran, which is sent again.
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		switch {
+		case !s.Commit():
+			return Pass
+		case s.N%2 == 1:
+			return LostReply
+		}
+		return NoResponse
+	}})
 	if _, err := appendOne(ctx, b, mb.ID); err != nil {
 		t.Fatalf("commit whose reply was lost: %v, want settled as landed", err)
 	}
@@ -109,7 +128,13 @@ func TestFaultExpungedFlagsUnmaterialized(t *testing.T) {
 	first.Close() // waits for its background materialization
 	eager := openTest(t, nil)
 	lazy := openTest(t, nil)
-	lazy.SetFaults(Faults{SkipMaterialize: true})
+	// A host that never materializes: its background writes are lost.
+	lazy.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.Background {
+			return NoResponse
+		}
+		return Pass
+	}})
 	commit := func(b *Backend, c store.Change, change func(*store.Head)) mail.ModSeq {
 		t.Helper()
 		for range 10 {
@@ -159,7 +184,7 @@ func TestFaultExpungedFlagsUnmaterialized(t *testing.T) {
 // readers overlay the log, and rolls materialize what was left.
 func TestFaultMaterializationLag(t *testing.T) {
 	lazy := openTest(t, func(o *Options) { o.BucketSize = 64 })
-	lazy.SetFaults(Faults{SkipMaterialize: true})
+	lazy.SetFaults(Faults{Inject: neverMaterialize})
 	mb := newMailbox(t, lazy)
 	churn(t, store.New(lazy, store.Options{}), mb, 20) // within bucket 0: nothing materialized
 	st, _ := lazy.current(context.Background(), mb.ID)
@@ -188,7 +213,9 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 	var bs []*Backend
 	for i := range 3 {
 		b := openTest(t, func(o *Options) { o.BucketSize = 32 })
-		b.SetFaults(Faults{SkipMaterialize: i == 0})
+		if i == 0 {
+			b.SetFaults(Faults{Inject: neverMaterialize})
+		}
 		bs = append(bs, b)
 	}
 	ctx := context.Background()
@@ -227,10 +254,17 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 			}
 		}()
 	}
-	// Readers: the three hosts, and one that widens the windows between
-	// the reads of Messages.
+	// Readers: the three hosts, and one on a slow network while it runs
+	// Messages, which widens the windows between the reads of a snapshot
+	// (not while it reads the whole log to compare: that grows).
 	slow := openTest(t, nil)
-	slow.SetFaults(Faults{Pause: func() { time.Sleep(20 * time.Millisecond) }})
+	var slowNow atomic.Bool
+	slow.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.Read() && slowNow.Load() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return Pass
+	}})
 	readers := append(bs, slow, slow, slow)
 	deadline := time.Now().Add(8 * time.Second)
 	reads := 0
@@ -238,7 +272,10 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 		b := readers[reads%len(readers)]
 		reads++
 		var rows []store.MessageRow
-		if err := b.Messages(ctx, mb.ID, 1, 0, func(r store.MessageRow) error { rows = append(rows, r); return nil }); err != nil {
+		slowNow.Store(b == slow)
+		err := b.Messages(ctx, mb.ID, 1, 0, func(r store.MessageRow) error { rows = append(rows, r); return nil })
+		slowNow.Store(false)
+		if err != nil {
 			t.Fatal(err)
 		}
 		var top mail.ModSeq
@@ -266,6 +303,27 @@ func TestFaultSnapshotConsistency(t *testing.T) {
 // materializes: readers find the spilled metadata through the log.
 func TestFaultLargeMetaLazy(t *testing.T) {
 	b := openTest(t, nil)
-	b.SetFaults(Faults{SkipMaterialize: true})
+	b.SetFaults(Faults{Inject: neverMaterialize})
 	largeMeta(t, b, true)
+}
+
+// neverMaterialize makes a host that never materializes its commits: the
+// writes it makes in the background, after a commit returned, time out
+// unsent, as if it crashed after each commit. A roll still materializes
+// the bucket it seals, as on any host.
+func neverMaterialize(s Statement) Fault {
+	if s.Background {
+		return NoResponse
+	}
+	return Pass
+}
+
+// onCommit injects f into every Commit's conditional batch.
+func onCommit(f Fault) func(Statement) Fault {
+	return func(s Statement) Fault {
+		if s.Commit() {
+			return f
+		}
+		return Pass
+	}
 }

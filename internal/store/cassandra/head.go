@@ -73,12 +73,8 @@ func (b *Backend) current(ctx context.Context, mailboxID string) (bucketState, e
 			bk = hint
 		}
 	}
-	c := b.read.primary
-	if b.fault.serialHead() {
-		c = b.serial
-	}
 	for ctx.Err() == nil {
-		st, ok, err := b.readBucket(ctx, c, mailboxID, bk)
+		st, ok, err := b.readBucket(ctx, b.read.primary, mailboxID, bk)
 		if err != nil {
 			return bucketState{}, err
 		}

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
 	"github.com/quiremail/quire/internal/lmtpserver"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
@@ -124,11 +122,21 @@ func (r *ledgerRig) ledgerRows(t *testing.T) int {
 	return n
 }
 
-var (
-	lostReply   = func() (bool, error) { return false, &gocql.RequestErrWriteTimeout{WriteType: "CAS"} } // it ran
-	neverRan    = func() (bool, error) { return true, gocql.ErrTimeoutNoResponse }                       // it did not
-	unavailable = func() error { return &gocql.RequestErrUnavailable{Consistency: gocql.LocalSerial, Required: 1} }
-)
+// commitAndSettle injects commit into Commit's conditional batch and
+// settle into the SERIAL read-backs that settle it.
+func commitAndSettle(commit Fault, settle func() Fault) func(Statement) Fault {
+	return func(s Statement) Fault {
+		switch {
+		case s.Commit():
+			return commit
+		case s.Serial():
+			return settle()
+		}
+		return Pass
+	}
+}
+
+func unavailable() Fault { return Unavailable }
 
 func message(subject string) string {
 	return "From: sender@example.net\r\nSubject: " + subject + " " + randID() + "\r\n\r\nbody\r\n"
@@ -172,7 +180,7 @@ func TestFaultUncertainDeliveryLanded(t *testing.T) {
 	r := newLedgerRig(t)
 	msg := message("landed")
 	var reads atomic.Int64
-	r.b.SetFaults(Faults{CAS: lostReply, Settle: func() error { reads.Add(1); return unavailable() }})
+	r.b.SetFaults(Faults{Inject: commitAndSettle(LostReply, func() Fault { reads.Add(1); return Unavailable })})
 	took := r.expect(t, "first attempt", msg, 451)
 	// Settling kept reading back (20 ms doubling to 1 s) until the LMTP
 	// timeout less one request timeout for the ledger, and no longer.
@@ -198,7 +206,7 @@ func TestFaultUncertainDeliveryLanded(t *testing.T) {
 func TestFaultUncertainDeliveryNotLanded(t *testing.T) {
 	r := newLedgerRig(t)
 	msg := message("not landed")
-	r.b.SetFaults(Faults{CAS: neverRan, Settle: unavailable})
+	r.b.SetFaults(Faults{Inject: commitAndSettle(NoResponse, unavailable)})
 	r.expect(t, "first attempt", msg, 451)
 	r.expectStored(t, "after the commit that never ran", 0, 1)
 	r.expect(t, "retry while still unknown", msg, 451)
@@ -214,12 +222,12 @@ func TestFaultUncertainDeliveryNotLanded(t *testing.T) {
 func TestFaultUncertainDeliverySettlesInBudget(t *testing.T) {
 	r := newLedgerRig(t)
 	var reads atomic.Int64
-	r.b.SetFaults(Faults{CAS: lostReply, Settle: func() error {
+	r.b.SetFaults(Faults{Inject: commitAndSettle(LostReply, func() Fault {
 		if reads.Add(1) <= 6 { // about 0.6 s of backoff
-			return unavailable()
+			return Unavailable
 		}
-		return nil
-	}})
+		return Pass
+	})})
 	r.expect(t, "delivery", message("in budget"), 250)
 	r.expectStored(t, "after the delivery", 1, 0)
 }
@@ -231,7 +239,7 @@ func TestFaultUncertainDeliverySettlesInBudget(t *testing.T) {
 func TestFaultLedgerSettledInBackground(t *testing.T) {
 	r := newLedgerRig(t)
 	msg := message("background")
-	r.b.SetFaults(Faults{CAS: lostReply, Settle: unavailable})
+	r.b.SetFaults(Faults{Inject: commitAndSettle(LostReply, unavailable)})
 	r.expect(t, "first attempt", msg, 451)
 	r.b.SetFaults(Faults{})
 	mb, err := r.st.Mailbox(context.Background(), r.user, "INBOX")
@@ -241,19 +249,19 @@ func TestFaultLedgerSettledInBackground(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.st.RunLedger(ctx); close(done) }()
-	// The pass marks the entry landed, then clears it from its list: wait
-	// for both before stopping it.
+	// Settled: the entry marked landed, then cleared from the background
+	// pass's list (two writes: the pass is stopped only after both).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var landed bool
 		var todo int
 		err := r.b.meta.Query(`SELECT landed FROM `+r.b.opts.Meta.Name+`.uncertain WHERE mailbox_id = ?`, mb.ID).Scan(&landed)
-		if err == nil && landed {
+		if err == nil {
 			err = r.b.meta.Query(`SELECT count(*) FROM `+r.b.opts.Meta.Name+`.uncertain_todo WHERE shard = ? AND mailbox_id = ?`,
 				ledgerShard(mb.ID), mb.ID).Scan(&todo)
-			if err == nil && todo == 0 {
-				break
-			}
+		}
+		if err == nil && landed && todo == 0 {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the background pass did not settle the entry in 30 s (landed %v, %d entries left for it, %v)", landed, todo, err)
@@ -262,9 +270,18 @@ func TestFaultLedgerSettledInBackground(t *testing.T) {
 	}
 	cancel()
 	<-done
-	r.b.SetFaults(Faults{Settle: func() error { return errors.New("no SERIAL read may be needed now") }})
+	var serial atomic.Int64
+	r.b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.Serial() {
+			serial.Add(1)
+		}
+		return Pass
+	}})
 	r.expect(t, "late retry", msg, 250)
 	r.expectStored(t, "after the late retry", 1, 1)
+	if n := serial.Load(); n != 0 {
+		t.Fatalf("the late retry made %d SERIAL reads; the entry settled as landed needs none", n)
+	}
 }
 
 // TestFaultSettleReleasesCommitLock: while one commit settles (up to its
@@ -276,22 +293,20 @@ func TestFaultSettleReleasesCommitLock(t *testing.T) {
 	var first atomic.Bool // the first CAS is the settling commit's
 	var once sync.Once
 	settling, other := make(chan struct{}), make(chan struct{})
-	b.SetFaults(Faults{
-		CAS: func() (bool, error) {
-			if first.CompareAndSwap(false, true) {
-				return lostReply()
-			}
-			return false, nil
-		},
-		Settle: func() error {
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		switch {
+		case s.Commit() && first.CompareAndSwap(false, true):
+			return LostReply
+		case s.Serial():
 			once.Do(func() { close(settling) })
 			select {
 			case <-other:
 			case <-time.After(5 * time.Second):
 			}
-			return unavailable()
-		},
-	})
+			return Unavailable
+		}
+		return Pass
+	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	firstErr := make(chan error, 1)

@@ -205,14 +205,18 @@ func (b *Backend) materialize(ctx context.Context, mailboxID string, es []entry)
 			defer func() { <-sem; wg.Done() }()
 			errs[i] = b.sup.Do("cassandra: materialize messages", func() error {
 				return b.do(ctx, b.write, "materialize messages", b.durable, always, func(c gocql.Consistency) error {
-					var bt *gocql.Batch
 					if len(g.stmts) == 1 {
 						s := g.stmts[0]
-						return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
+						return b.sendErr(ctx, s.Stmt, c, func() error {
+							return b.meta.Query(s.Stmt, s.Args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
+						})
 					}
-					bt = b.meta.Batch(gocql.UnloggedBatch)
+					bt := b.meta.Batch(gocql.UnloggedBatch).Consistency(c)
 					bt.Entries = g.stmts
-					return bt.Consistency(c).SpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
+					_, err := b.send(ctx, sent{stmt: g.stmts[0].Stmt, c: c, batch: bt}, func() (bool, error) {
+						return false, bt.SpeculativeExecutionPolicy(b.spec).ExecContext(ctx)
+					})
+					return err
 				})
 			}, "mailbox", mailboxID)
 		}()

@@ -15,33 +15,51 @@ import (
 // conditional write landed.
 type settleFunc func(ctx context.Context, c gocql.Consistency) (landed bool, err error)
 
+// casAttempts bounds how often cas sends a conditional write that
+// settling proved never ran.
+const casAttempts = 3
+
 // cas runs one conditional statement on ms_mbox, committing at the write
 // class's level but never below a quorum (Backend.durable: the Paxos round
 // needed a quorum anyway, and a commit on one replica could be missed by
-// the quorum reads that follow), and returns whether it applied and, if not, the current
-// values. It is never re-run: a failure that does not prove the statement
-// was refused (see refused) leaves its outcome unknown, and settle decides
-// it. Without settle, or if settling fails, the error wraps
-// mail.ErrUnavailable. A refusal for lack of replicas still moves the write
-// class to its fallback level, for the next plain writes; a timeout does not.
+// the quorum reads that follow), and returns whether it applied and, if
+// not, the current values. A failure that does not prove the statement was
+// refused (see refused) leaves its outcome unknown, and settle decides it:
+// landed is applied; not landed means it never ran, not that its condition
+// failed, so it is sent again, up to casAttempts times (a coordinator that
+// was paused can still run the first one later: docs/ARCHITECTURE.md, node
+// loss, the open late-landing defect). Without settle, or if settling
+// fails, or if it never ran in casAttempts, the error wraps
+// mail.ErrUnavailable. A refusal for lack of replicas still moves the
+// write class to its fallback level, for the next plain writes; a timeout
+// does not.
 func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle settleFunc) (bool, map[string]any, error) {
-	var applied bool
-	var cur map[string]any
-	err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
-		cur = map[string]any{}
-		var err error
-		b.lwts.Add(1)
-		applied, err = b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
-		return err
-	})
-	if err == nil || refused(err) {
-		return applied, cur, err
+	for attempt := 1; ; attempt++ {
+		var applied bool
+		var cur map[string]any
+		err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
+			cur = map[string]any{}
+			var err error
+			b.lwts.Add(1)
+			applied, err = b.send(ctx, sent{stmt: stmt, c: c, cas: true}, func() (bool, error) {
+				return b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+			})
+			return err
+		})
+		if err == nil || refused(err) {
+			return applied, cur, err
+		}
+		if settle == nil {
+			return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("outcome unknown: %w", err))
+		}
+		landed, serr := b.settle(ctx, op, err, settle)
+		if serr != nil || landed {
+			return landed, nil, serr
+		}
+		if attempt == casAttempts || ctx.Err() != nil {
+			return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("not run after %d attempts: %w", attempt, err))
+		}
 	}
-	if settle == nil {
-		return false, nil, mail.Unavailable("cassandra: "+op, fmt.Errorf("outcome unknown: %w", err))
-	}
-	landed, serr := b.settle(ctx, op, err, settle)
-	return landed, nil, serr
 }
 
 func never(error) bool { return false }
@@ -74,9 +92,7 @@ func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleF
 	var err error
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		var landed bool
-		if err = b.fault.beforeSettle(); err == nil {
-			landed, err = fn(sctx, b.serial)
-		}
+		landed, err = fn(sctx, b.serial)
 		if err == nil || errors.Is(err, gocql.ErrNotFound) {
 			if errors.Is(err, gocql.ErrNotFound) {
 				landed = false
@@ -126,5 +142,7 @@ func later(a, b time.Time) time.Time {
 // serialGet reads one row at serial consistency c (for settle functions).
 // It is idempotent: two such reads racing complete the same Paxos round.
 func (b *Backend) serialGet(ctx context.Context, c gocql.Consistency, stmt string, args []any, dest ...any) error {
-	return b.meta.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
+	return b.sendErr(ctx, stmt, c, func() error {
+		return b.meta.Query(stmt, args...).Consistency(c).Idempotent(true).SetSpeculativeExecutionPolicy(b.spec).ScanContext(ctx, dest...)
+	})
 }

@@ -195,10 +195,12 @@ func (b *Backend) all(ctx context.Context, stmt string, args []any, dest ...any)
 	ctx, cancel := context.WithTimeout(ctx, b.opts.RequestTimeout)
 	defer cancel()
 	q := b.msg.Query(stmt, args...).Consistency(gocql.All).Idempotent(true)
-	if len(dest) == 0 {
-		return q.ExecContext(ctx)
-	}
-	err := q.ScanContext(ctx, dest...)
+	err := b.sendErr(ctx, stmt, gocql.All, func() error {
+		if len(dest) == 0 {
+			return q.ExecContext(ctx)
+		}
+		return q.ScanContext(ctx, dest...)
+	})
 	if err == gocql.ErrNotFound {
 		return nil
 	}

@@ -143,7 +143,6 @@ func (b *Backend) snapshotFrom(ctx context.Context, mailboxID string, st bucketS
 	if hi == 0 {
 		upper = math.MaxUint32
 	}
-	b.fault.pause()
 	rows, err := b.states(ctx, mailboxID, int64(lo), min(upper, int64(st.head.UIDNext)-1))
 	if err != nil {
 		return nil, nil, err
@@ -153,7 +152,6 @@ func (b *Backend) snapshotFrom(ctx context.Context, mailboxID string, st bucketS
 			return nil, nil, err
 		}
 	}
-	b.fault.pause()
 	// For a short range, read the (immutable) metadata while the log is
 	// read: one round trip less for the common FETCH of a few messages.
 	var pre map[int64][]byte

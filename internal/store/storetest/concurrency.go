@@ -17,14 +17,14 @@ func (e *env) stores(n int) []*store.Store {
 	for i := range out {
 		b := e.b
 		if e.h.Peer != nil && i%2 == 1 {
-			b = e.h.Peer(e.t, e.b)
+			b = e.h.Peer(e.tt, e.b)
 		}
-		out[i] = store.New(b, store.Options{})
+		out[i] = e.newStore(b, store.Options{})
 	}
 	return out
 }
 
-func testConcurrentAppends(t *testing.T, e *env) {
+func testConcurrentAppends(t testing.TB, e *env) {
 	const writers, each = 6, 15
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
@@ -78,7 +78,7 @@ func testConcurrentAppends(t *testing.T, e *env) {
 	e.check(mb)
 }
 
-func testConcurrentFlags(t *testing.T, e *env) {
+func testConcurrentFlags(t testing.TB, e *env) {
 	const writers, rounds = 6, 10
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
@@ -130,7 +130,7 @@ func testConcurrentFlags(t *testing.T, e *env) {
 
 // testManyCommits makes more commits than a small change-log bucket holds,
 // so backends that partition the log are checked across partitions.
-func testManyCommits(t *testing.T, e *env) {
+func testManyCommits(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	m := e.msg("many")
@@ -160,14 +160,14 @@ func testManyCommits(t *testing.T, e *env) {
 // on in batches, as the indexer catches up (Messages(lo, 0) stopped after
 // a few rows). Every scan must give a gapless run from lo: a row that
 // shows while a lower one does not would be skipped by the next scan.
-func testScanWhileAppending(t *testing.T, e *env) {
+func testScanWhileAppending(t testing.TB, e *env) {
 	const writers, each, batch = 4, 60, 7
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	m := e.msg("scan")
 	ss := make([]*store.Store, writers) // one host: the writers share its backend
 	for i := range ss {
-		ss[i] = store.New(e.b, store.Options{})
+		ss[i] = e.newStore(e.b, store.Options{})
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -205,9 +205,9 @@ func testScanWhileAppending(t *testing.T, e *env) {
 		for i, uid := range got {
 			if uid != lo+mail.UID(i) {
 				var again []mail.UID
-				_ = e.s.Messages(e.ctx, mb, lo, uid, func(r store.MessageRow) error { again = append(again, r.UID); return nil })
+				err := e.s.Messages(e.ctx, mb, lo, uid, func(r store.MessageRow) error { again = append(again, r.UID); return nil })
 				<-done
-				t.Fatalf("a scan from UID %d gave %v: UID %d is missing while a higher one shows (a scan right after gave %v)", lo, got, lo+mail.UID(i), again)
+				t.Fatalf("a scan from UID %d gave %v: UID %d is missing while a higher one shows (a scan right after gave %v, %v)", lo, got, lo+mail.UID(i), again, err)
 			}
 		}
 		lo += mail.UID(len(got))
@@ -215,9 +215,9 @@ func testScanWhileAppending(t *testing.T, e *env) {
 	if want := mail.UID(writers*each + 1); lo != want {
 		// The last scans ran after the writers: everything was seen.
 		var rest int
-		_ = e.s.Messages(e.ctx, mb, lo, 0, func(store.MessageRow) error { rest++; return nil })
+		err := e.s.Messages(e.ctx, mb, lo, 0, func(store.MessageRow) error { rest++; return nil })
 		if lo+mail.UID(rest) != want {
-			t.Fatalf("scanned up to %d, then %d more; want %d messages", lo-1, rest, want-1)
+			t.Fatalf("scanned up to %d, then %d more (%v); want %d messages", lo-1, rest, err, want-1)
 		}
 	}
 }
@@ -227,7 +227,7 @@ func testScanWhileAppending(t *testing.T, e *env) {
 // once: the one whose expunge took it reports the move, the other
 // reports nothing moved and leaves no copy (a message moved twice was
 // stored twice, bench/stress found).
-func testConcurrentMoves(t *testing.T, e *env) {
+func testConcurrentMoves(t testing.TB, e *env) {
 	const rounds = 30
 	u := e.user()
 	in, arch := e.mailbox(u, "INBOX"), e.mailbox(u, "Archive")

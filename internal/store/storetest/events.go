@@ -11,10 +11,10 @@ import (
 // testEvents: every committed change, and every mailbox create, rename and
 // delete, is published once, with the owner's mailHost so the notifier can
 // route it to the user's store affinity group.
-func testEvents(t *testing.T, e *env) {
+func testEvents(t testing.TB, e *env) {
 	var mu sync.Mutex
 	var got []mail.Event
-	s := store.New(e.b, store.Options{Publish: func(ev mail.Event) {
+	s := e.newStore(e.b, store.Options{Publish: func(ev mail.Event) {
 		mu.Lock()
 		got = append(got, ev)
 		mu.Unlock()

@@ -13,7 +13,7 @@ import (
 // a session can still serve it (RFC 2180 4.1.1); live and unknown UIDs
 // are skipped. It holds both while the expunge is fresh and after enough
 // commits for a backend to fold its log (Cassandra's buckets).
-func testExpunged(t *testing.T, e *env) {
+func testExpunged(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	e.appendN(u, mb, e.msg("a"), e.msg("b", `\Seen`), e.msg("c"), e.msg("d"))

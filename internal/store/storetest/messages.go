@@ -10,7 +10,7 @@ import (
 	"github.com/quiremail/quire/internal/store"
 )
 
-func testAppendUIDs(t *testing.T, e *env) {
+func testAppendUIDs(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	date := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -45,14 +45,14 @@ func testAppendUIDs(t *testing.T, e *env) {
 	}
 	// Range reads.
 	var got []mail.UID
-	_ = e.s.Messages(e.ctx, mb, 2, 3, func(r store.MessageRow) error { got = append(got, r.UID); return nil })
-	if !slices.Equal(got, []mail.UID{2, 3}) {
-		t.Fatalf("Messages(2,3) = %v", got)
+	err := e.s.Messages(e.ctx, mb, 2, 3, func(r store.MessageRow) error { got = append(got, r.UID); return nil })
+	if err != nil || !slices.Equal(got, []mail.UID{2, 3}) {
+		t.Fatalf("Messages(2,3) = %v, %v", got, err)
 	}
 	e.check(mb)
 }
 
-func testFlags(t *testing.T, e *env) {
+func testFlags(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	e.appendN(u, mb, e.msg("a"), e.msg("b"), e.msg("c", `\Seen`))
@@ -69,7 +69,9 @@ func testFlags(t *testing.T, e *env) {
 		t.Fatalf("head after +FLAGS %+v", h)
 	}
 	// A no-op change keeps MODSEQ (RFC 7162 3.1).
-	res, _ = e.s.StoreFlags(e.ctx, mb, []mail.UID{3}, store.FlagsAdd, mail.Flags{`\Seen`}, 0)
+	if res, err = e.s.StoreFlags(e.ctx, mb, []mail.UID{3}, store.FlagsAdd, mail.Flags{`\Seen`}, 0); err != nil {
+		t.Fatal(err)
+	}
 	if e.head(mb).ModSeq != h.ModSeq || res.Rows[0].ModSeq != e.rows(mb)[2].ModSeq {
 		t.Fatalf("no-op STORE changed MODSEQ")
 	}
@@ -89,7 +91,7 @@ func testFlags(t *testing.T, e *env) {
 	e.check(mb)
 }
 
-func testUnchangedSince(t *testing.T, e *env) {
+func testUnchangedSince(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	e.appendN(u, mb, e.msg("a"))
@@ -109,7 +111,7 @@ func testUnchangedSince(t *testing.T, e *env) {
 	e.check(mb)
 }
 
-func testExpunge(t *testing.T, e *env) {
+func testExpunge(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	e.appendN(u, mb, e.msg("a"), e.msg("b", `\Deleted`), e.msg("c", `\Seen`, `\Deleted`))
@@ -132,19 +134,23 @@ func testExpunge(t *testing.T, e *env) {
 	if uids := e.appendN(u, mb, e.msg("d")); uids[0] != 4 {
 		t.Fatalf("UID after expunge %v", uids)
 	}
-	if gone, _ := e.s.Expunge(e.ctx, mb, []mail.UID{2}); len(gone) != 0 {
-		t.Fatalf("second expunge of 2: %v", gone)
+	if gone, err := e.s.Expunge(e.ctx, mb, []mail.UID{2}); err != nil || len(gone) != 0 {
+		t.Fatalf("second expunge of 2: %v, %v", gone, err)
 	}
 	e.check(mb)
 }
 
-func testChangeLog(t *testing.T, e *env) {
+func testChangeLog(t testing.TB, e *env) {
 	u := e.user()
 	mb := e.mailbox(u, "INBOX")
 	e.appendN(u, mb, e.msg("a"), e.msg("b"))
 	mark := e.head(mb).ModSeq
-	_, _ = e.s.StoreFlags(e.ctx, mb, []mail.UID{1}, store.FlagsAdd, mail.Flags{`\Answered`}, 0)
-	_, _ = e.s.Expunge(e.ctx, mb, []mail.UID{2})
+	if _, err := e.s.StoreFlags(e.ctx, mb, []mail.UID{1}, store.FlagsAdd, mail.Flags{`\Answered`}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.Expunge(e.ctx, mb, []mail.UID{2}); err != nil {
+		t.Fatal(err)
+	}
 	e.appendN(u, mb, e.msg("c"))
 	cs := e.changes(mb, uint64(mark))
 	type kv struct {
@@ -177,7 +183,7 @@ func testChangeLog(t *testing.T, e *env) {
 	e.check(mb)
 }
 
-func testCopyMove(t *testing.T, e *env) {
+func testCopyMove(t testing.TB, e *env) {
 	u := e.user()
 	in, arch := e.mailbox(u, "INBOX"), e.mailbox(u, "Archive")
 	e.appendN(u, in, e.msg("a", `\Seen`), e.msg("b"), e.msg("c"))
@@ -203,7 +209,7 @@ func testCopyMove(t *testing.T, e *env) {
 	e.check(arch)
 }
 
-func testQuota(t *testing.T, e *env) {
+func testQuota(t testing.TB, e *env) {
 	u := e.user()
 	in := e.mailbox(u, "INBOX")
 	m := e.msg("q")
@@ -219,7 +225,9 @@ func testQuota(t *testing.T, e *env) {
 		t.Fatalf("copy over quota: %v", err)
 	}
 	u.QuotaMessages, u.QuotaStorage = 0, 3*m.Size-1
-	_ = e.s.UpdateUser(e.ctx, u)
+	if err := e.s.UpdateUser(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.s.Append(e.ctx, u, e.mailbox(u, "Drafts"), m); !errors.Is(err, mail.ErrOverQuota) {
 		t.Fatalf("storage over quota (usage counts every mailbox): %v", err)
 	}
@@ -227,7 +235,9 @@ func testQuota(t *testing.T, e *env) {
 	if err != nil || us.Messages != 2 || us.Storage != 2*m.Size {
 		t.Fatalf("Usage %+v %v", us, err)
 	}
-	_, _ = e.s.Expunge(e.ctx, in, []mail.UID{1})
+	if _, err := e.s.Expunge(e.ctx, in, []mail.UID{1}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.s.Append(e.ctx, u, in, m); err != nil {
 		t.Fatalf("append after expunge freed space: %v", err)
 	}

@@ -80,9 +80,9 @@ func (e *env) hooked() (*store.Store, *purgeHooks) {
 	}
 	h := &purgeHooks{Backend: e.b, p: p}
 	if pr, ok := e.b.(store.PendingRefs); ok {
-		return store.New(&pendingHooks{h, pr}, store.Options{}), h
+		return e.newStore(&pendingHooks{h, pr}, store.Options{}), h
 	}
-	return store.New(h, store.Options{}), h
+	return e.newStore(h, store.Options{}), h
 }
 
 func (e *env) purge(s *store.Store, grace time.Duration) store.PurgeStats {
@@ -172,7 +172,7 @@ func (e *env) expungeAll(mb store.Mailbox) {
 // freed once two passes the grace apart found it unreferenced, not
 // before; a body another mailbox still references survives, and reads
 // back whole; the passes' statistics count what they freed.
-func testPurgeExpunged(t *testing.T, e *env) {
+func testPurgeExpunged(t testing.TB, e *env) {
 	u := e.user()
 	in, drafts, archive := e.mailbox(u, "INBOX"), e.mailbox(u, "Drafts"), e.mailbox(u, "Archive")
 	big := bigMessage(300 << 10)
@@ -236,7 +236,7 @@ func testPurgeExpunged(t *testing.T, e *env) {
 
 // testPurgeDeleted: the bodies of a deleted mailbox and of a deleted
 // user's mail are freed; one the user's other mailbox references stays.
-func testPurgeDeleted(t *testing.T, e *env) {
+func testPurgeDeleted(t testing.TB, e *env) {
 	u := e.user()
 	keep := e.user()
 	in := e.mailbox(u, "INBOX")
@@ -283,7 +283,7 @@ func testPurgeDeleted(t *testing.T, e *env) {
 // start as it condemns the body and 50 as it deletes it. Afterwards every
 // message delivered reads back whole: the purge freed nothing a
 // delivery referenced (the claim protocol, ARCHITECTURE.md "Purge").
-func testPurgeRace(t *testing.T, e *env) {
+func testPurgeRace(t testing.TB, e *env) {
 	// Larger than an inline body (embedded) and than one chunk
 	// (Cassandra): the paths that find a body stored and do not write
 	// it. Then a small one: inline, and one Cassandra chunk, whose claim
@@ -292,16 +292,15 @@ func testPurgeRace(t *testing.T, e *env) {
 		name string
 		size int
 	}{{"large", 300 << 10}, {"small", 2 << 10}} {
-		t.Run(c.name, func(t *testing.T) {
-			sub := *e
-			sub.t = t
+		e.sub(c.name, func(t testing.TB) {
+			sub := e.with(t)
 			sub.race(t, bigMessage(c.size))
 		})
 	}
 }
 
 // race is testPurgeRace with the body raw.
-func (e *env) race(t *testing.T, raw []byte) {
+func (e *env) race(t testing.TB, raw []byte) {
 	const rounds, perRound, workers = 10, 100, 8
 	us := make([]store.User, 10)
 	var ins []store.Mailbox
@@ -316,7 +315,7 @@ func (e *env) race(t *testing.T, raw []byte) {
 	}
 	defer sp.Close()
 	var delivered atomic.Int64
-	var failed atomic.Value
+	var failed atomic.Pointer[error] // the last delivery that failed
 	jobs := make(chan int)
 	var workersDone, round sync.WaitGroup
 	for range workers {
@@ -324,7 +323,7 @@ func (e *env) race(t *testing.T, raw []byte) {
 			for i := range jobs {
 				for _, err := range e.s.Deliver(e.ctx, sp, "", []store.User{us[i%len(us)]}) {
 					if err != nil {
-						failed.Store(err)
+						failed.Store(&err)
 					} else {
 						delivered.Add(1)
 					}
@@ -395,6 +394,9 @@ func (e *env) race(t *testing.T, raw []byte) {
 			start(base+started, perRound-started)
 		}
 		round.Wait()
+		if err := failed.Load(); err != nil {
+			t.Fatalf("round %d: a delivery failed: %v", r, *err)
+		}
 		if got := e.readAll(raw, ins...); got != perRound {
 			t.Fatalf("round %d: %d messages read back, want %d", r, got, perRound)
 		}
@@ -413,7 +415,7 @@ func (e *env) race(t *testing.T, raw []byte) {
 }
 
 // waitFor polls cond until it holds, for at most a minute.
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -426,7 +428,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // crash would stop it, leaves every message readable, a delivery of a
 // half-deleted body stores it whole, and the next pass finishes the
 // deletion.
-func testPurgeCrash(t *testing.T, e *env) {
+func testPurgeCrash(t testing.TB, e *env) {
 	u := e.user()
 	in := e.mailbox(u, "INBOX")
 	gone, back := bigMessage(300<<10), bigMessage(300<<10)

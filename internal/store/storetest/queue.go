@@ -15,7 +15,7 @@ import (
 
 // testIndexQueue: marks are listed per group, a later mark replaces the
 // time of an earlier one, and a clear spares a mark made after its time.
-func testIndexQueue(t *testing.T, e *env) {
+func testIndexQueue(t testing.TB, e *env) {
 	g1, g2 := "g-"+randHex(4), "g-"+randHex(4)
 	base := time.Now().Truncate(time.Millisecond)
 	a := store.Unindexed{Group: g1, UserID: "u" + randHex(4), MailboxID: "m" + randHex(4), Marked: base}
@@ -113,10 +113,12 @@ func (h *recordingHook) Added(ctx context.Context, mb store.Mailbox, added []sto
 		uids[i] = r.UID
 	}
 	marked := false
-	_ = h.e.b.Unindexed(ctx, mb.MailHost, func(u store.Unindexed) error {
+	if err := h.e.b.Unindexed(ctx, mb.MailHost, func(u store.Unindexed) error {
 		marked = marked || u.MailboxID == mb.ID
 		return nil
-	})
+	}); err != nil {
+		h.e.t.Errorf("list the unindexed mailboxes: %v", err)
+	}
 	h.add(hookCall{"added", mb.Name, slices.Clone(uids), delivery, marked})
 }
 func (h *recordingHook) Expunged(mb store.Mailbox, uids []mail.UID) {
@@ -130,7 +132,7 @@ func (h *recordingHook) UserDeleted(u store.User) { h.add(hookCall{op: "user", m
 // testIndexHook: the store marks a mailbox unindexed before adding to it
 // and tells the hook of every addition (deliveries flagged), expunge,
 // mailbox deletion and user deletion.
-func testIndexHook(t *testing.T, e *env) {
+func testIndexHook(t testing.TB, e *env) {
 	h := &recordingHook{e: e}
 	e.s.SetIndexHook(h)
 	u := e.user()
@@ -165,6 +167,8 @@ func testIndexHook(t *testing.T, e *env) {
 		t.Fatalf("hook calls\n%+v\nwant\n%+v", h.calls, want)
 	}
 	for _, mb := range []store.Mailbox{inbox, work} {
-		_ = e.b.ClearUnindexed(e.ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, time.Now().Add(time.Hour))
+		if err := e.b.ClearUnindexed(e.ctx, store.Unindexed{Group: mb.MailHost, UserID: mb.UserID, MailboxID: mb.ID}, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -66,7 +66,7 @@ func (e *env) quotaEdge(s *store.Store, u store.User, mb store.Mailbox, us store
 // exact while writers append, flag and expunge in several of the user's
 // mailboxes at once through one Store (the check does not read every
 // mailbox's head, DESIGN.md; ARCHITECTURE.md "Quota usage").
-func testQuotaConcurrent(t *testing.T, e *env) {
+func testQuotaConcurrent(t testing.TB, e *env) {
 	const writers, each = 6, 12
 	u := e.user()
 	u.QuotaMessages = 1 << 40 // a limit, so every append checks it
@@ -130,14 +130,15 @@ func (h *headCounter) Head(ctx context.Context, mailboxID string) (store.Head, e
 
 // testQuotaHeadReads: a delivery to a user with many mailboxes reads the
 // head of the mailbox it appends to, not of every mailbox (issue 16).
-func testQuotaHeadReads(t *testing.T, e *env) {
+func testQuotaHeadReads(t testing.TB, e *env) {
 	const boxes = 30
 	hc := &headCounter{Backend: e.b}
-	s := store.New(hc, store.Options{})
+	s := e.newStore(hc, store.Options{})
 	u, err := s.CreateUser(e.ctx, "u"+randHex(6)+"@example.test", "$test$")
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.track(u)
 	u.QuotaStorage = 1 << 40
 	if err := s.UpdateUser(e.ctx, u); err != nil {
 		t.Fatal(err)
@@ -167,7 +168,7 @@ func testQuotaHeadReads(t *testing.T, e *env) {
 // testQuotaOtherStore: what another Store (another host where the harness
 // has peers) commits reaches the quota check within the cache's bound, a
 // minute (ARCHITECTURE.md "Quota usage").
-func testQuotaOtherStore(t *testing.T, e *env) {
+func testQuotaOtherStore(t testing.TB, e *env) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time {
@@ -175,7 +176,7 @@ func testQuotaOtherStore(t *testing.T, e *env) {
 		defer mu.Unlock()
 		return now
 	}
-	a := store.New(e.b, store.Options{Now: clock})
+	a := e.newStore(e.b, store.Options{Now: clock})
 	b := e.stores(2)[1]
 	u := e.user()
 	in := e.mailbox(u, "INBOX")

@@ -13,11 +13,12 @@ import (
 // UIDVALIDITY, messages appended under given UIDs with gaps, UIDNEXT and
 // MODSEQ raised to the caller's values, more chunks than one Commit holds,
 // and UIDs that would go back refused before anything is committed.
-func testRestore(t *testing.T, e *env) {
+func testRestore(t testing.TB, e *env) {
 	u, err := e.s.CreateUserAt(e.ctx, "restored-"+randHex(6)+"@example.test", "{PLAIN}x", map[string]uint32{"INBOX": 77})
 	if err != nil {
 		t.Fatalf("CreateUserAt: %v", err)
 	}
+	e.track(u)
 	if inbox, sent := e.mailbox(u, "INBOX"), e.mailbox(u, "Sent"); inbox.UIDValidity != 77 || sent.UIDValidity == 77 {
 		t.Fatalf("CreateUserAt: INBOX UIDVALIDITY %d (want 77), Sent %d", inbox.UIDValidity, sent.UIDValidity)
 	}

@@ -5,15 +5,23 @@
 //
 // Tests share the backend they are given and isolate themselves with fresh
 // random users, so a backend need not be emptied between tests.
+//
+// RunFaulted runs the same scenarios under faults the harness injects: an
+// operation that failed because of one may or may not have happened, so
+// the scenario's own checks stop counting at its first such failure, and
+// the store must still be consistent afterwards (faults.go). So every
+// scenario checks every error it gets and reports it with its text.
 package storetest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -31,81 +39,159 @@ type Harness struct {
 	Private func(t *testing.T) store.Backend
 }
 
+// scenario is one test of the suite.
+type scenario struct {
+	name string
+	fn   func(testing.TB, *env)
+}
+
+// scenarios run on the backend New returns.
+var scenarios = []scenario{
+	{"Users", testUsers},
+	{"UIDValidity", testUIDValidity},
+	{"Mailboxes", testMailboxes},
+	{"Subscriptions", testSubscriptions},
+	{"AppendUIDs", testAppendUIDs},
+	{"Restore", testRestore},
+	{"Flags", testFlags},
+	{"UnchangedSince", testUnchangedSince},
+	{"Expunge", testExpunge},
+	{"Expunged", testExpunged},
+	{"ChangeLog", testChangeLog},
+	{"CopyMove", testCopyMove},
+	{"Quota", testQuota},
+	{"QuotaConcurrent", testQuotaConcurrent},
+	{"QuotaHeadReads", testQuotaHeadReads},
+	{"QuotaOtherStore", testQuotaOtherStore},
+	{"Blobs", testBlobs},
+	{"LargeBlob", testLargeBlob},
+	{"DeliverShared", testDeliverShared},
+	{"Malformed", testMalformed},
+	{"ConcurrentAppends", testConcurrentAppends},
+	{"ConcurrentFlags", testConcurrentFlags},
+	{"ConcurrentMoves", testConcurrentMoves},
+	{"ManyCommits", testManyCommits},
+	{"Events", testEvents},
+	{"TextCache", testTextCache},
+	{"IndexQueue", testIndexQueue},
+	{"IndexHook", testIndexHook},
+	{"ScanWhileAppending", testScanWhileAppending},
+}
+
+// purgeScenarios run on the backend Private returns.
+var purgeScenarios = []scenario{
+	{"PurgeExpunged", testPurgeExpunged},
+	{"PurgeDeleted", testPurgeDeleted},
+	{"PurgeRace", testPurgeRace},
+	{"PurgeCrash", testPurgeCrash},
+}
+
 // Run runs the conformance suite.
 func Run(t *testing.T, h Harness) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *env)
-	}{
-		{"Users", testUsers},
-		{"UIDValidity", testUIDValidity},
-		{"Mailboxes", testMailboxes},
-		{"Subscriptions", testSubscriptions},
-		{"AppendUIDs", testAppendUIDs},
-		{"Restore", testRestore},
-		{"Flags", testFlags},
-		{"UnchangedSince", testUnchangedSince},
-		{"Expunge", testExpunge},
-		{"Expunged", testExpunged},
-		{"ChangeLog", testChangeLog},
-		{"CopyMove", testCopyMove},
-		{"Quota", testQuota},
-		{"QuotaConcurrent", testQuotaConcurrent},
-		{"QuotaHeadReads", testQuotaHeadReads},
-		{"QuotaOtherStore", testQuotaOtherStore},
-		{"Blobs", testBlobs},
-		{"LargeBlob", testLargeBlob},
-		{"DeliverShared", testDeliverShared},
-		{"Malformed", testMalformed},
-		{"ConcurrentAppends", testConcurrentAppends},
-		{"ConcurrentFlags", testConcurrentFlags},
-		{"ConcurrentMoves", testConcurrentMoves},
-		{"ManyCommits", testManyCommits},
-		{"Events", testEvents},
-		{"TextCache", testTextCache},
-		{"IndexQueue", testIndexQueue},
-		{"IndexHook", testIndexHook},
-		{"ScanWhileAppending", testScanWhileAppending},
-	}
+	each(t, h, func(t *testing.T, b store.Backend, sc scenario) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		sc.fn(t, newEnv(t, t, ctx, h, b))
+	})
+}
+
+// each runs fn for every scenario, as a subtest of t, with the backend it
+// runs on.
+func each(t *testing.T, h Harness, fn func(*testing.T, store.Backend, scenario)) {
 	b := h.New(t)
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			// With the default's body cache: readers of a body just
-			// stored get it from memory (store.bodycache).
-			e := &env{t: t, ctx: ctx, h: h, b: b, s: store.New(b, store.Options{RecentBodies: 32 << 20})}
-			tc.fn(t, e)
-		})
-	}
-	purge := []struct {
-		name string
-		fn   func(*testing.T, *env)
-	}{
-		{"PurgeExpunged", testPurgeExpunged},
-		{"PurgeDeleted", testPurgeDeleted},
-		{"PurgeRace", testPurgeRace},
-		{"PurgeCrash", testPurgeCrash},
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) { fn(t, b, sc) })
 	}
 	if h.Private != nil {
 		b = h.Private(t)
 	}
-	for _, tc := range purge {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			e := &env{t: t, ctx: ctx, h: h, b: b, s: store.New(b, store.Options{})}
-			tc.fn(t, e)
-		})
+	for _, sc := range purgeScenarios {
+		t.Run(sc.name, func(t *testing.T) { fn(t, b, sc) })
 	}
 }
 
 type env struct {
-	t   *testing.T
+	t   testing.TB // the scenario's: under faults, one that excuses their errors (faults.go)
+	tt  *testing.T // the test's, for the harness
 	ctx context.Context
 	h   Harness
 	b   store.Backend
 	s   *store.Store
+
+	rec *record
+}
+
+// record is what the checks after faults need (faults.go): the users the
+// scenario created, the commits its Stores acknowledged, and how many
+// commits failed.
+type record struct {
+	mu     sync.Mutex
+	users  []store.User
+	acked  map[string]map[mail.ModSeq]bool // mailbox ID -> MODSEQs
+	failed int
+}
+
+func newEnv(t testing.TB, tt *testing.T, ctx context.Context, h Harness, b store.Backend) *env {
+	e := &env{t: t, tt: tt, ctx: ctx, h: h, b: b, rec: &record{acked: map[string]map[mail.ModSeq]bool{}}}
+	// With the default's body cache: readers of a body just stored get it
+	// from memory (store.bodycache).
+	e.s = e.newStore(b, store.Options{RecentBodies: 32 << 20})
+	return e
+}
+
+// with returns e reporting to t.
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// newStore returns a Store over b with options o, whose acknowledged and
+// failed commits e records (besides o's own Publish).
+func (e *env) newStore(b store.Backend, o store.Options) *store.Store {
+	publish := o.Publish
+	o.Publish = func(ev mail.Event) {
+		if r := e.rec; ev.ModSeq > 0 {
+			r.mu.Lock()
+			if r.acked[ev.MailboxID] == nil {
+				r.acked[ev.MailboxID] = map[mail.ModSeq]bool{}
+			}
+			r.acked[ev.MailboxID][ev.ModSeq] = true
+			r.mu.Unlock()
+		}
+		if publish != nil {
+			publish(ev)
+		}
+	}
+	o.Observer = e.rec
+	return store.New(b, o)
+}
+
+// Commit implements store.Observer: it counts the failed commits.
+func (r *record) Commit(_ string, _ int, _ time.Duration, err error) {
+	if err != nil {
+		r.mu.Lock()
+		r.failed++
+		r.mu.Unlock()
+	}
+}
+
+// track records a user the scenario created, for the checks after faults.
+func (e *env) track(u store.User) store.User {
+	e.rec.mu.Lock()
+	e.rec.users = append(e.rec.users, u)
+	e.rec.mu.Unlock()
+	return u
+}
+
+// sub runs fn as a subtest named name, or, where the scenario runs under
+// faults, in line.
+func (e *env) sub(name string, fn func(testing.TB)) {
+	if t, ok := e.t.(*testing.T); ok {
+		t.Run(name, func(t *testing.T) { fn(t) })
+		return
+	}
+	fn(e.t)
 }
 
 func randHex(n int) string {
@@ -118,6 +204,9 @@ func randHex(n int) string {
 func (e *env) user() store.User {
 	e.t.Helper()
 	u, err := e.s.CreateUser(e.ctx, "u"+randHex(6)+"@example.test", "$test$")
+	if u.ID != "" {
+		e.track(u) // created, if maybe not all its mailboxes: checked after faults
+	}
 	if err != nil {
 		e.t.Fatalf("CreateUser: %v", err)
 	}

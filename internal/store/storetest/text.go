@@ -8,7 +8,7 @@ import (
 
 // testTextCache: the converter's cache returns what was put under a hash,
 // reports a missing hash as a miss, and takes a newer text for a hash.
-func testTextCache(t *testing.T, e *env) {
+func testTextCache(t testing.TB, e *env) {
 	h := sha256.Sum256([]byte(randHex(8)))
 	if _, _, ok, err := e.s.GetText(e.ctx, h[:]); ok || err != nil {
 		t.Fatalf("a missing entry: ok=%v err=%v", ok, err)
@@ -24,7 +24,7 @@ func testTextCache(t *testing.T, e *env) {
 	if err := e.s.PutText(e.ctx, h[:], "docx", "newer"); err != nil {
 		t.Fatal(err)
 	}
-	if kind, text, _, _ := e.s.GetText(e.ctx, h[:]); kind != "docx" || text != "newer" {
-		t.Fatalf("after a second put: %q %q", kind, text)
+	if kind, text, _, err := e.s.GetText(e.ctx, h[:]); kind != "docx" || text != "newer" {
+		t.Fatalf("after a second put: %q %q, %v", kind, text, err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/quiremail/quire/internal/store"
 )
 
-func testUsers(t *testing.T, e *env) {
+func testUsers(t testing.TB, e *env) {
 	u := e.user()
 	if _, err := e.s.CreateUser(e.ctx, u.Address, "x"); !errors.Is(err, mail.ErrUserExists) {
 		t.Fatalf("second CreateUser: got %v, want ErrUserExists", err)
@@ -23,7 +23,10 @@ func testUsers(t *testing.T, e *env) {
 	if err := e.s.UpdateUser(e.ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := e.s.User(e.ctx, u.Address)
+	again, err := e.s.User(e.ctx, u.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again.QuotaStorage != 1000 || again.QuotaMessages != 10 || again.PasswordHash != "$new$" || again.MailHost != "group1" {
 		t.Fatalf("after UpdateUser: %+v", again)
 	}
@@ -48,12 +51,13 @@ func testUsers(t *testing.T, e *env) {
 	if err != nil || u2.ID == u.ID {
 		t.Fatalf("recreate: %+v %v", u2, err)
 	}
+	e.track(u2)
 	if _, err := e.s.CreateUser(e.ctx, "not-an-address", "x"); err == nil {
 		t.Fatal("CreateUser accepted an address without @")
 	}
 }
 
-func testUIDValidity(t *testing.T, e *env) {
+func testUIDValidity(t testing.TB, e *env) {
 	u := e.user()
 	seen := map[uint32]bool{}
 	var last uint32
@@ -69,7 +73,7 @@ func testUIDValidity(t *testing.T, e *env) {
 	}
 }
 
-func testMailboxes(t *testing.T, e *env) {
+func testMailboxes(t testing.TB, e *env) {
 	u := e.user()
 	mbs, err := e.s.Mailboxes(e.ctx, u)
 	if err != nil {
@@ -140,7 +144,9 @@ func testMailboxes(t *testing.T, e *env) {
 		t.Fatalf("recreated mailbox has %d old messages", n)
 	}
 	names := []string{}
-	mbs, _ = e.s.Mailboxes(e.ctx, u)
+	if mbs, err = e.s.Mailboxes(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
 	for _, mb := range mbs {
 		names = append(names, mb.Name)
 	}
@@ -149,7 +155,7 @@ func testMailboxes(t *testing.T, e *env) {
 	}
 }
 
-func testSubscriptions(t *testing.T, e *env) {
+func testSubscriptions(t testing.TB, e *env) {
 	u := e.user()
 	subs, err := e.s.Subscriptions(e.ctx, u)
 	if err != nil || len(subs) != 6 {
@@ -161,7 +167,9 @@ func testSubscriptions(t *testing.T, e *env) {
 	if err := e.s.SetSubscribed(e.ctx, u, "Junk", false); err != nil {
 		t.Fatal(err)
 	}
-	subs, _ = e.s.Subscriptions(e.ctx, u)
+	if subs, err = e.s.Subscriptions(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Contains(subs, "Nonexistent/Child") || slices.Contains(subs, "Junk") || !slices.IsSorted(subs) {
 		t.Fatalf("subscriptions %v", subs)
 	}
