@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -29,6 +30,10 @@ type Harness struct {
 	// may free what a concurrent writer has stored but not referenced
 	// yet (they purge with no grace). Nil: New's backends are private.
 	Private func(t *testing.T) store.Backend
+	// DropChange deletes the change-log entry of uid at MODSEQ m, as a
+	// corruption would, for the check tests (nil: they are skipped). The
+	// entry is a flags change whose row is stored already.
+	DropChange func(t *testing.T, b store.Backend, mailboxID string, m mail.ModSeq, uid mail.UID)
 }
 
 // Run runs the conformance suite.
@@ -66,6 +71,8 @@ func Run(t *testing.T, h Harness) {
 		{"IndexQueue", testIndexQueue},
 		{"IndexHook", testIndexHook},
 		{"ScanWhileAppending", testScanWhileAppending},
+		{"CheckClean", testCheckClean},
+		{"CheckRepair", testCheckRepair},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
