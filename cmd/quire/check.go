@@ -56,7 +56,7 @@ func runCheck(ctx context.Context, st *store.Store, ss *searchStack, q checkRequ
 	}
 	var sum store.CheckReport
 	opt := store.CheckOptions{Repair: q.Repair, Bodies: q.Bodies}
-	if ss != nil && ss.svc != nil {
+	if ss != nil && ss.svc != nil && ss.svc.CanCheck() {
 		opt.Index = ss.svc.Check
 	}
 	for _, u := range users {
@@ -205,7 +205,7 @@ func (p *checkPrinter) show(l checkLine) {
 		}
 		fmt.Fprintln(p.w)
 		if l.IndexUnchecked {
-			fmt.Fprintln(p.w, "check: the search index was not checked (search.engine is \"none\")")
+			fmt.Fprintln(p.w, "check: the search index was not checked (search.engine is \"none\", or OpenSearch, whose documents check cannot list)")
 		}
 	case p.tty:
 		fmt.Fprintf(p.w, "\r\033[Kchecking %s: %d/%d mailboxes", l.User, l.Done, l.Total)

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/quiremail/quire/internal/mail"
@@ -15,6 +16,13 @@ type DocLister interface {
 	UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error)
 }
 
+// CanCheck reports whether Check can check this engine's index: bleve
+// can list a mailbox's documents; OpenSearch, here, cannot.
+func (s *Service) CanCheck() bool {
+	_, ok := s.o.Index.(DocLister)
+	return ok
+}
+
 // Check is a store.IndexChecker: it compares mb's documents with live,
 // the UIDs of its rows. A live message at or below the mailbox's mark
 // with no document is missing (SEARCH trusts the mark, so it would never
@@ -24,13 +32,11 @@ type DocLister interface {
 // pending work, not findings. With repair, stale documents are deleted
 // and a mailbox with missing ones is indexed again from its first
 // message (Put replaces documents, so the ones present are rewritten).
-// An engine that cannot list documents (OpenSearch here) is reported
-// once per mailbox as not checked.
+// It needs an engine that can list documents (CanCheck).
 func (s *Service) Check(ctx context.Context, mb store.Mailbox, live []mail.UID, repair bool, report func(store.Finding)) error {
 	dl, ok := s.o.Index.(DocLister)
 	if !ok {
-		report(store.Finding{Kind: "index", Detail: "this search engine cannot list its documents; index not checked"})
-		return nil
+		return errors.New("indexer: this search engine cannot list its documents, so its index cannot be checked")
 	}
 	mark, err := s.o.Index.Indexed(ctx, mb.UserID, mb.ID)
 	if err != nil {
