@@ -89,20 +89,8 @@ func TestCheckCommandWhileServing(t *testing.T) {
 func plantHead(t *testing.T, dataDir, address string) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := embedded.Open(dataDir, embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	st := store.New(b, store.Options{})
-	u, err := st.User(ctx, address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, err := st.Mailbox(ctx, u, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _, mb, closeFn := embeddedInbox(t, dataDir, address)
+	defer closeFn()
 	h, err := b.Head(ctx, mb.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -113,4 +101,27 @@ func plantHead(t *testing.T, dataDir, address string) {
 	if err := b.Commit(ctx, mb.ID, h, bad, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// embeddedInbox opens the embedded store in dataDir (no server may hold
+// it) and returns it with the user's INBOX; closeFn closes it.
+func embeddedInbox(t *testing.T, dataDir, address string) (*embedded.Backend, *store.Store, store.Mailbox, func()) {
+	t.Helper()
+	b, err := embedded.Open(dataDir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st := store.New(b, store.Options{})
+	u, err := st.User(ctx, address)
+	if err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	mb, err := st.Mailbox(ctx, u, "INBOX")
+	if err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	return b, st, mb, func() { b.Close() }
 }
