@@ -117,6 +117,11 @@ func exportRestore(t *testing.T, cfg, lmtpAddr, user string) {
 	if got := inboxOf(imported); strings.Join(got[1:], " ") != strings.Join(before[1:], " ") {
 		t.Fatalf("imported INBOX %q, want %q", got, before)
 	}
+	// quire check finds the imported user whole (both backends: on
+	// Cassandra the command reads the cluster itself).
+	if out := mustRun("", "check", imported, "--bodies"); !strings.Contains(out, "0 finding(s)") {
+		t.Fatalf("check of the imported user:\n%s", out)
+	}
 	out = mustRun("", "import", "maildir", imported, dir)
 	found = false
 	for _, l := range strings.Split(out, "\n") {

@@ -23,8 +23,9 @@ import (
 //     its MODSEQ (append or flags, with its flags), and a UID whose last
 //     entry is not an expunge has a row;
 //   - each referenced body is stored, and, with Bodies, hashes to its id;
-//   - the user's quota usage as the store would check it at delivery
-//     equals the sum of the recounts.
+//   - the user's quota usage as this Store has it cached for deliveries
+//     equals the sum of the recounts (compared only when no commit was
+//     recorded meanwhile; without a cache, deliveries read the heads).
 //
 // Repair fixes what is derived and nothing else. A head is rewritten from
 // the recount; a row without its log entry, or live after its expunge, is
@@ -104,6 +105,7 @@ func (s *Store) Check(ctx context.Context, u User, opt CheckOptions) (CheckRepor
 		}
 		rep.Findings = append(rep.Findings, f)
 	}
+	_, gen, _ := s.usage.cached(u.ID, s.opts.Now())
 	mbs, err := s.b.ListMailboxes(ctx, u.ID)
 	if err != nil {
 		return rep, err
@@ -143,16 +145,15 @@ func (s *Store) Check(ctx context.Context, u User, opt CheckOptions) (CheckRepor
 			opt.Progress(i+1, len(mbs))
 		}
 	}
-	if rep.Skipped == 0 {
-		if us, err := s.quotaUsage(ctx, u); err != nil {
-			return rep, err
-		} else if us != total {
-			if opt.Repair {
-				s.usage.dropUser(u.ID) // read again from the repaired heads
-			}
-			report(Finding{Kind: "usage", Repaired: opt.Repair,
-				Detail: fmt.Sprintf("quota usage %d messages, %d bytes; recount %d messages, %d bytes", us.Messages, us.Storage, total.Messages, total.Storage)})
+	// The usage deliveries are checked against is the cache, when this
+	// Store has the user's (else the heads, checked above). It is
+	// compared only if no commit was recorded during the recount.
+	if us, gen2, ok := s.usage.cached(u.ID, s.opts.Now()); ok && gen2 == gen && rep.Skipped == 0 && us != total {
+		if opt.Repair {
+			s.usage.dropUser(u.ID) // read again from the heads
 		}
+		report(Finding{Kind: "usage", Repaired: opt.Repair,
+			Detail: fmt.Sprintf("quota usage cached as %d messages, %d bytes; recount %d messages, %d bytes", us.Messages, us.Storage, total.Messages, total.Storage)})
 	}
 	return rep, nil
 }

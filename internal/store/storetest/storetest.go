@@ -73,6 +73,8 @@ func Run(t *testing.T, h Harness) {
 		{"ScanWhileAppending", testScanWhileAppending},
 		{"CheckClean", testCheckClean},
 		{"CheckRepair", testCheckRepair},
+		{"CheckUsage", testCheckUsage},
+		{"CheckWhileWriting", testCheckWhileWriting},
 	}
 	b := h.New(t)
 	for _, tc := range tests {
