@@ -77,7 +77,18 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		rep, err := a.Import(ctx, pos[1], dir, backup.ImportOptions{PasswordHash: *hash})
+		opt := backup.ImportOptions{PasswordHash: *hash}
+		drawn := false
+		if isTerminal(c.stdout) {
+			opt.Progress = func(mailbox string, done, total int) {
+				fmt.Fprintf(c.stdout, "\r\033[Kimporting %s: %d/%d messages", mailbox, done, total)
+				drawn = true
+			}
+		}
+		rep, err := a.Import(ctx, pos[1], dir, opt)
+		if drawn {
+			fmt.Fprint(c.stdout, "\r\033[K")
+		}
 		if err != nil {
 			return err
 		}

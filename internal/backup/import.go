@@ -19,6 +19,9 @@ type ImportOptions struct {
 	// PasswordHash creates the user when missing (a hash as Dovecot's
 	// passdb holds it: quire user add --password-hash takes the same).
 	PasswordHash string
+	// Progress, when set, is told how far each folder is (not over the
+	// admin API: a server's import reports at its end).
+	Progress Progress `json:"-"`
 }
 
 // ErrLayoutFS is returned for a Maildir tree in Dovecot's LAYOUT=fs.
@@ -61,7 +64,7 @@ func Import(ctx context.Context, s *store.Store, address, dir string, opt Import
 	if err != nil {
 		return Report{}, err
 	}
-	rep, err := restoreTree(ctx, s, u, dir, meta, 0, true)
+	rep, err := restoreTree(ctx, s, u, dir, meta, 0, true, opt.Progress)
 	if err != nil || !created {
 		return rep, err
 	}

@@ -154,9 +154,14 @@ func TestImportDovecotMaildir(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())
 	maildirRoot := filepath.Join(top, "mail", who, "Maildir")
-	rep, err := backup.Import(ctx, s, who, maildirRoot, backup.ImportOptions{PasswordHash: "{PLAIN}pw"})
+	last := map[string][2]int{}
+	rep, err := backup.Import(ctx, s, who, maildirRoot, backup.ImportOptions{PasswordHash: "{PLAIN}pw",
+		Progress: func(mailbox string, done, total int) { last[mailbox] = [2]int{done, total} }})
 	if err != nil {
 		t.Fatalf("Import: %v", err)
+	}
+	if last["INBOX"] != [2]int{3, 3} || last["Archive/2024"] != [2]int{1, 1} {
+		t.Errorf("progress ended at %v, want INBOX 3/3 and Archive/2024 1/1", last)
 	}
 	if rep.Subscriptions != 1 {
 		t.Errorf("import report %+v: want 1 subscription", rep)

@@ -64,7 +64,7 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 	if err != nil {
 		return rep, err
 	}
-	rep, err = restoreTree(ctx, s, u, dir, meta, opt.UIDOffset, false)
+	rep, err = restoreTree(ctx, s, u, dir, meta, opt.UIDOffset, false, nil)
 	if err != nil {
 		return rep, err
 	}
@@ -88,7 +88,7 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 // mailboxes, and its subscriptions. With resume (an import), a mailbox
 // that has the folder's UIDVALIDITY already takes only the UIDs at or
 // above its UIDNEXT: the ones below were imported by an earlier run.
-func restoreTree(ctx context.Context, s *store.Store, u store.User, dir string, meta Meta, extra uint32, resume bool) (Report, error) {
+func restoreTree(ctx context.Context, s *store.Store, u store.User, dir string, meta Meta, extra uint32, resume bool, progress Progress) (Report, error) {
 	var rep Report
 	names, err := maildir.Folders(dir)
 	if err != nil {
@@ -102,7 +102,7 @@ func restoreTree(ctx context.Context, s *store.Store, u store.User, dir string, 
 				name = mm.Name
 			}
 		}
-		mr, err := restoreMailbox(ctx, s, u, dir, name, meta, extra, resume)
+		mr, err := restoreMailbox(ctx, s, u, dir, name, meta, extra, resume, progress)
 		if err != nil {
 			return rep, fmt.Errorf("backup: restore %s: %w", name, err)
 		}
@@ -122,7 +122,7 @@ func restoreTree(ctx context.Context, s *store.Store, u store.User, dir string, 
 }
 
 // restoreMailbox restores the folder of mailbox name.
-func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta, extra uint32, resume bool) (MailboxReport, error) {
+func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta, extra uint32, resume bool, progress Progress) (MailboxReport, error) {
 	f, err := maildir.ReadFolder(filepath.Join(root, maildir.FolderDir(name)))
 	if err != nil {
 		return MailboxReport{}, err
@@ -183,6 +183,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 			}
 			rep.Messages += len(batch)
 			batch = batch[:0]
+			progress.show(name, rep.Messages+rep.Skipped, len(f.Messages))
 		}
 		batch = append(batch, rm)
 	}
@@ -192,6 +193,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		}
 		rep.Messages += len(batch)
 	}
+	progress.show(name, rep.Messages+rep.Skipped, len(f.Messages))
 	return rep, nil
 }
 
@@ -305,4 +307,14 @@ func readSubscriptions(dir string) ([]string, error) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	return maildir.ParseSubscriptions(data)
+}
+
+// Progress is told, after each batch, how many of a folder's messages
+// are done (imported or skipped) of how many; nil tells nobody.
+type Progress func(mailbox string, done, total int)
+
+func (p Progress) show(mailbox string, done, total int) {
+	if p != nil {
+		p(mailbox, done, total)
+	}
 }
