@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -95,4 +97,46 @@ func dialAddr(listen string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// post sends body as JSON to the running server's path, with its admin
+// token, and returns the answer when it is 200 OK; what names the command
+// in errors. The caller closes the body.
+func (srv *adminServer) post(ctx context.Context, what, path string, body any) (*http.Response, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.base+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot reach the server at %s: %w", what, srv.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%s: the server answered %s: %s", what, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return resp, nil
+}
+
+// ndjsonLines starts an NDJSON answer on w and returns what writes one
+// line: a progress line (always false) at most every 200 ms, a line that
+// must go (always true) at once, each flushed to the client.
+func ndjsonLines(w http.ResponseWriter) func(v any, always bool) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	fl, _ := w.(http.Flusher)
+	var last time.Time
+	return func(v any, always bool) {
+		if !always && time.Since(last) < 200*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		_ = enc.Encode(v)
+		if fl != nil {
+			fl.Flush()
+		}
+	}
 }

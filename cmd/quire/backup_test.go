@@ -57,7 +57,7 @@ func exportRestore(t *testing.T, cfg, lmtpAddr, user string) {
 			t.Fatalf("delivery: %v %v", ok, err)
 		}
 	}
-	inbox := func() []string {
+	inboxOf := func(user string) []string {
 		t.Helper()
 		for _, l := range strings.Split(mustRun("", "mailbox", "list", user), "\n") {
 			if f := strings.Fields(l); len(f) == 7 && f[0] == "INBOX" {
@@ -67,6 +67,7 @@ func exportRestore(t *testing.T, cfg, lmtpAddr, user string) {
 		t.Fatal("mailbox list has no INBOX line")
 		return nil
 	}
+	inbox := func() []string { t.Helper(); return inboxOf(user) }
 	before := inbox()
 	if before[1] != "2" || before[5] != "3" {
 		t.Fatalf("INBOX before export: %q, want 2 messages, UIDNEXT 3", before)
@@ -104,4 +105,35 @@ func exportRestore(t *testing.T, cfg, lmtpAddr, user string) {
 		t.Fatalf("INBOX after a second restore %q, want %q", after, before)
 	}
 	mustRun("", "user", "del", user)
+
+	// The export is a Dovecot Maildir: quire import maildir creates a new
+	// user from it with INBOX's UIDVALIDITY, UIDNEXT and UIDs, and a
+	// second run resumes (nothing imported, nothing offset).
+	imported := "imp-" + user
+	out = mustRun("", "import", "maildir", imported, dir, "--password-hash", "{PLAIN}pw")
+	if !strings.Contains(out, "imported "+dir+" into "+imported) {
+		t.Fatalf("import said:\n%s", out)
+	}
+	if got := inboxOf(imported); strings.Join(got[1:], " ") != strings.Join(before[1:], " ") {
+		t.Fatalf("imported INBOX %q, want %q", got, before)
+	}
+	// quire check finds the imported user whole (both backends: on
+	// Cassandra the command reads the cluster itself).
+	if out := mustRun("", "check", imported, "--bodies"); !strings.Contains(out, "0 finding(s)") {
+		t.Fatalf("check of the imported user:\n%s", out)
+	}
+	out = mustRun("", "import", "maildir", imported, dir)
+	found = false
+	for _, l := range strings.Split(out, "\n") {
+		found = found || strings.Join(strings.Fields(l), " ") == "INBOX 0 2 "+before[4]+" 0"
+	}
+	if !found {
+		t.Fatalf("second import: want INBOX with 0 imported, 2 skipped, offset 0:\n%s", out)
+	}
+	mustRun("", "user", "del", imported)
+	for _, kind := range []string{"mbox", "imap"} {
+		if out, err := quire(t, "", "import", kind, imported, dir, "--config", cfg); err == nil || !strings.Contains(err.Error()+out, "not built yet") {
+			t.Fatalf("import %s: %v\n%s", kind, err, out)
+		}
+	}
 }

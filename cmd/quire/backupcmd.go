@@ -9,6 +9,7 @@ import (
 
 	"github.com/quiremail/quire/internal/adminapi"
 	"github.com/quiremail/quire/internal/backup"
+	"github.com/quiremail/quire/internal/directory"
 )
 
 // exportUser writes a user's mailboxes to a Maildir archive. The
@@ -49,6 +50,50 @@ func (c *cli) restoreUser(ctx context.Context, args []string) error {
 		}
 		c.printBackup(rep, true)
 		fmt.Fprintf(c.stdout, "restored %s from %s\n", pos[0], dir)
+		return nil
+	})
+}
+
+// importMail adds mail from another server: `quire import maildir ADDRESS
+// DIR` (a Dovecot Maildir++ tree); mbox and IMAP are refused, not built.
+func (c *cli) importMail(ctx context.Context, args []string) error {
+	fs, cfgPath := adminFlags("import")
+	hash := fs.String("password-hash", "", "create a missing user with this password hash (as Dovecot's passdb holds it) and the Maildir's UIDVALIDITYs")
+	return c.withAdmin(ctx, fs, cfgPath, args, 3, "maildir ADDRESS DIR", func(pos []string) error {
+		switch pos[0] {
+		case "maildir":
+			if *hash != "" {
+				if _, err := directory.VerifyPassword(*hash, "probe"); err != nil {
+					return fmt.Errorf("import --password-hash: %w", err)
+				}
+			}
+			return nil
+		case "mbox", "imap":
+			return fmt.Errorf("import: %s import is not built yet: copy the mail into a Maildir++ tree first (Dovecot's doveadm sync, or mbsync), then run quire import maildir", pos[0])
+		}
+		return fmt.Errorf("import: unknown source %q: want maildir", pos[0])
+	}, func(a adminapi.Admin, pos []string) error {
+		dir, err := filepath.Abs(pos[2])
+		if err != nil {
+			return err
+		}
+		opt := backup.ImportOptions{PasswordHash: *hash}
+		drawn := false
+		if isTerminal(c.stdout) {
+			opt.Progress = func(mailbox string, done, total int) {
+				fmt.Fprintf(c.stdout, "\r\033[Kimporting %s: %d/%d messages", mailbox, done, total)
+				drawn = true
+			}
+		}
+		rep, err := a.Import(ctx, pos[1], dir, opt)
+		if drawn {
+			fmt.Fprint(c.stdout, "\r\033[K")
+		}
+		if err != nil {
+			return err
+		}
+		c.printBackup(rep, true)
+		fmt.Fprintf(c.stdout, "imported %s into %s (run it again after an interruption: it resumes)\n", dir, pos[1])
 		return nil
 	})
 }

@@ -49,9 +49,11 @@ func commands() []command {
 		{users, "user mailhost", "ADDRESS [GROUP]", "set the store affinity group (or host) serving the user; none: this host's group", (*cli).userMailhost},
 		{users, "mailbox list", "ADDRESS", "mailboxes with message, unseen and size totals", (*cli).mailboxList},
 		{users, "purge", "[--dry-run]", "free the bodies no message references any more, after store.purge.grace; print what was freed", (*cli).purge},
+		{users, "check", "[ADDRESS] [--repair] [--bodies]", "verify heads, change log, bodies, search index and quota usage against the rows; --repair fixes what is derived (exit 1: problems left)", (*cli).check},
 
 		{bak, "export", "ADDRESS DIR", "write a user's mailboxes to DIR (new or empty): a Dovecot Maildir, plus quire-backup.json", (*cli).exportUser},
 		{bak, "restore", "ADDRESS DIR [--uid-offset N]", "add an export to a user's mailboxes: UIDs kept in new mailboxes, offset above existing ones", (*cli).restoreUser},
+		{bak, "import", "maildir ADDRESS DIR [--password-hash HASH]", "add a Dovecot Maildir++ tree to a user (created if missing): UIDVALIDITY, UIDs, flags, keywords, subscriptions kept; resumable", (*cli).importMail},
 
 		{search, "isc convert", "FILE [--type CT] [--charset CS]", "print the text search will find in a file (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)", (*cli).iscConvert},
 		{search, "isc serve", "[--listen ADDR] [--tls]", "run the converter as an HTTP service", (*cli).iscServe},

@@ -32,6 +32,7 @@ func httpHandler(o operatorHTTP) http.Handler {
 	private.Handle("/admin/", adminapi.Handler(adminapi.Local(o.st), o.token))
 	private.Handle("POST /admin/reindex", reindexHandler(o.ss, o.st))
 	private.Handle("POST /admin/purge", purgeHandler(o.st))
+	private.Handle("POST /admin/check", checkHandler(o.ss, o.st))
 	o.ss.handle(private)
 	private.HandleFunc("GET /server/statistics", panicsHandler(o.st, o.ss, o.mesh))
 	if o.status != nil {

@@ -69,22 +69,10 @@ func fillForPurge(t *testing.T, dataDir string, n, keep int) {
 func readEvery(t *testing.T, dataDir string) int {
 	t.Helper()
 	ctx := context.Background()
-	b, err := embedded.Open(dataDir, embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	s := store.New(b, store.Options{})
-	u, err := s.User(ctx, "crash@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := s.Mailbox(ctx, u, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, in, closeFn := embeddedInbox(t, dataDir, "crash@example.org")
+	defer closeFn()
 	n := 0
-	err = s.Messages(ctx, in, 1, 0, func(r store.MessageRow) error {
+	err := s.Messages(ctx, in, 1, 0, func(r store.MessageRow) error {
 		body, err := s.OpenBody(ctx, r.Meta)
 		if err != nil {
 			return fmt.Errorf("UID %d: %w", r.UID, err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/quiremail/quire/internal/store"
 )
@@ -113,22 +111,10 @@ func reindexHandler(ss *searchStack, st *store.Store) http.Handler {
 			http.Error(w, `{"error":"malformed request"}`, http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		enc := json.NewEncoder(w)
-		fl, _ := w.(http.Flusher)
-		var last time.Time
-		show := func(p progressLine) {
-			if !p.End && p.Done != p.Total && time.Since(last) < 200*time.Millisecond {
-				return
-			}
-			last = time.Now()
-			_ = enc.Encode(p)
-			if fl != nil {
-				fl.Flush()
-			}
-		}
+		line := ndjsonLines(w)
+		show := func(p progressLine) { line(p, p.End || p.Done == p.Total) }
 		if err := runReindex(r.Context(), st, ss, req.Address, show); err != nil {
-			_ = enc.Encode(progressLine{Error: err.Error()})
+			line(progressLine{Error: err.Error()}, true)
 		}
 	})
 }
@@ -136,21 +122,11 @@ func reindexHandler(ss *searchStack, st *store.Store) http.Handler {
 // reindexRemote asks the running server to reindex and shows its
 // progress.
 func (c *cli) reindexRemote(ctx context.Context, srv *adminServer, address string, bar *progressBar) error {
-	body, _ := json.Marshal(map[string]string{"address": address})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.base+"/admin/reindex", bytes.NewReader(body))
+	resp, err := srv.post(ctx, "reindex", "/admin/reindex", map[string]string{"address": address})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+srv.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("reindex: cannot reach the server at %s: %w", srv.base, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("reindex: the server answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		var p progressLine

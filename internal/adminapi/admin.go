@@ -60,6 +60,9 @@ type Admin interface {
 	Export(ctx context.Context, address, dir string) (backup.Report, error)
 	// Restore adds the archive at dir to the user's mailboxes.
 	Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error)
+	// Import adds the Dovecot Maildir at dir (on the store's host, like
+	// Export's) to the user's mailboxes, creating the user if missing.
+	Import(ctx context.Context, address, dir string, opt backup.ImportOptions) (backup.Report, error)
 }
 
 // Local returns an Admin that works on s directly.
@@ -163,4 +166,8 @@ func (l local) Export(ctx context.Context, address, dir string) (backup.Report, 
 
 func (l local) Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error) {
 	return backup.Restore(ctx, l.s, address, dir, opt)
+}
+
+func (l local) Import(ctx context.Context, address, dir string, opt backup.ImportOptions) (backup.Report, error) {
+	return backup.Import(ctx, l.s, address, dir, opt)
 }

@@ -121,6 +121,13 @@ func Handler(a Admin, token string) http.Handler {
 		rep, err := a.Export(ctx, q.Address, q.Dir)
 		return reply{Backup: &rep}, err
 	})
+	op("import", func(ctx context.Context, q request) (reply, error) {
+		if !filepath.IsAbs(q.Dir) {
+			return reply{}, fmt.Errorf("adminapi: import: directory %q is not an absolute path", q.Dir)
+		}
+		rep, err := a.Import(ctx, q.Address, q.Dir, backup.ImportOptions{PasswordHash: q.PasswordHash})
+		return reply{Backup: &rep}, err
+	})
 	op("restore", func(ctx context.Context, q request) (reply, error) {
 		if !filepath.IsAbs(q.Dir) {
 			return reply{}, fmt.Errorf("adminapi: restore: directory %q is not an absolute path", q.Dir)
@@ -222,6 +229,14 @@ func (r remote) Export(ctx context.Context, address, dir string) (backup.Report,
 
 func (r remote) Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error) {
 	rep, err := r.callWith(ctx, r.long, "restore", request{Address: address, Dir: dir, UIDOffset: opt.UIDOffset})
+	if rep.Backup == nil {
+		return backup.Report{}, err
+	}
+	return *rep.Backup, err
+}
+
+func (r remote) Import(ctx context.Context, address, dir string, opt backup.ImportOptions) (backup.Report, error) {
+	rep, err := r.callWith(ctx, r.long, "import", request{Address: address, Dir: dir, PasswordHash: opt.PasswordHash})
 	if rep.Backup == nil {
 		return backup.Report{}, err
 	}

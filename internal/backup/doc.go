@@ -31,4 +31,9 @@
 // Restore does not check quota (it puts back what the user had); it sets
 // the archive's quota where the user's is unlimited. Bodies are restored
 // byte for byte: the store keeps them content-addressed by SHA-256.
+//
+// Import reads a Maildir++ tree Dovecot wrote the same way (import.go): it
+// creates a missing user with the tree's UIDVALIDITYs, and resumes an
+// interrupted import (a mailbox of the folder's UIDVALIDITY takes only the
+// UIDs from its UIDNEXT on) instead of offsetting.
 package backup

@@ -46,14 +46,7 @@ func TestDovecotReadsExport(t *testing.T) {
 	// Dovecot refuses to run mail access as root, and writes its index
 	// into the Maildir: it gets a copy owned by nobody when this runs as
 	// root, in a directory nobody can reach.
-	top, err := os.MkdirTemp("", "quire-dovecot-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(top) })
-	if err := os.Chmod(top, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	top := dovecotTop(t)
 	dir := filepath.Join(top, "mail")
 	if _, err := backup.Export(ctx, s, addr, dir); err != nil {
 		t.Fatal(err)
@@ -165,17 +158,7 @@ ssl = no
 		b := want[qname]
 		var got boxSnap
 		ref := strings.ReplaceAll(imapwire.EncodeMailbox(name), "/", ".")
-		for _, r := range c.run(`SELECT "` + ref + `"`) {
-			if code := r.code(); len(code) == 2 {
-				n, _ := strconv.ParseUint(code[1].a, 10, 32)
-				switch code[0].a {
-				case "UIDVALIDITY":
-					got.UIDValidity = uint32(n)
-				case "UIDNEXT":
-					got.UIDNext = mail.UID(n)
-				}
-			}
-		}
+		got.UIDValidity, got.UIDNext = c.selectCodes(`SELECT "` + ref + `"`)
 		if got.UIDValidity != b.UIDValidity || got.UIDNext != b.UIDNext {
 			t.Errorf("%s: Dovecot shows UIDVALIDITY %d UIDNEXT %d, want %d %d", name, got.UIDValidity, got.UIDNext, b.UIDValidity, b.UIDNext)
 		}
@@ -363,4 +346,22 @@ func (c *imapClient) response() resp {
 			cur = append(cur, item{a: string(s)})
 		}
 	}
+}
+
+// selectCodes runs a SELECT or EXAMINE and returns the UIDVALIDITY and
+// UIDNEXT its response codes give.
+func (c *imapClient) selectCodes(cmd string) (uidValidity uint32, uidNext mail.UID) {
+	c.t.Helper()
+	for _, r := range c.run(cmd) {
+		if code := r.code(); len(code) == 2 {
+			n, _ := strconv.ParseUint(code[1].a, 10, 32)
+			switch code[0].a {
+			case "UIDVALIDITY":
+				uidValidity = uint32(n)
+			case "UIDNEXT":
+				uidNext = mail.UID(n)
+			}
+		}
+	}
+	return uidValidity, uidNext
 }

@@ -64,38 +64,10 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 	if err != nil {
 		return rep, err
 	}
-	names, err := maildir.Folders(dir)
+	rep, err = restoreTree(ctx, s, u, dir, meta, opt.UIDOffset, false, nil)
 	if err != nil {
 		return rep, err
 	}
-	for _, name := range names {
-		// The metadata holds the true name where the folder's cannot
-		// (maildir.FolderDir: a "." inside a level).
-		for _, mm := range meta.Mailboxes {
-			if maildir.FolderDir(mm.Name) == maildir.FolderDir(name) {
-				name = mm.Name
-			}
-		}
-		mr, err := restoreMailbox(ctx, s, u, dir, name, meta, opt.UIDOffset)
-		if err != nil {
-			return rep, fmt.Errorf("backup: restore %s: %w", name, err)
-		}
-		rep.Mailboxes = append(rep.Mailboxes, mr)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, maildir.SubscriptionsFile))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return rep, fmt.Errorf("backup: %w", err)
-	}
-	subs, err := maildir.ParseSubscriptions(data)
-	if err != nil {
-		return rep, err
-	}
-	for _, name := range subs {
-		if err := s.SetSubscribed(ctx, u, name, true); err != nil {
-			return rep, fmt.Errorf("backup: subscribe %s: %w", name, err)
-		}
-	}
-	rep.Subscriptions = len(subs)
 	// The archive's quota applies where the user's is unlimited (0).
 	q := u
 	if q.QuotaStorage == 0 {
@@ -112,8 +84,45 @@ func Restore(ctx context.Context, s *store.Store, address, dir string, opt Optio
 	return rep, nil
 }
 
+// restoreTree restores every folder of the tree at dir into u's
+// mailboxes, and its subscriptions. With resume (an import), a mailbox
+// that has the folder's UIDVALIDITY already takes only the UIDs at or
+// above its UIDNEXT: the ones below were imported by an earlier run.
+func restoreTree(ctx context.Context, s *store.Store, u store.User, dir string, meta Meta, extra uint32, resume bool, progress Progress) (Report, error) {
+	var rep Report
+	names, err := maildir.Folders(dir)
+	if err != nil {
+		return rep, err
+	}
+	for _, name := range names {
+		// The metadata holds the true name where the folder's cannot
+		// (maildir.FolderDir: a "." inside a level).
+		for _, mm := range meta.Mailboxes {
+			if maildir.FolderDir(mm.Name) == maildir.FolderDir(name) {
+				name = mm.Name
+			}
+		}
+		mr, err := restoreMailbox(ctx, s, u, dir, name, meta, extra, resume, progress)
+		if err != nil {
+			return rep, fmt.Errorf("backup: restore %s: %w", name, err)
+		}
+		rep.Mailboxes = append(rep.Mailboxes, mr)
+	}
+	subs, err := readSubscriptions(dir)
+	if err != nil {
+		return rep, err
+	}
+	for _, name := range subs {
+		if err := s.SetSubscribed(ctx, u, name, true); err != nil {
+			return rep, fmt.Errorf("backup: subscribe %s: %w", name, err)
+		}
+	}
+	rep.Subscriptions = len(subs)
+	return rep, nil
+}
+
 // restoreMailbox restores the folder of mailbox name.
-func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta, extra uint32) (MailboxReport, error) {
+func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta, extra uint32, resume bool, progress Progress) (MailboxReport, error) {
 	f, err := maildir.ReadFolder(filepath.Join(root, maildir.FolderDir(name)))
 	if err != nil {
 		return MailboxReport{}, err
@@ -134,7 +143,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		}
 	}
 	mm.UIDNext = uidNext
-	mb, offset, have, err := target(ctx, s, u, name, mm, len(f.Messages) > 0, extra)
+	mb, offset, have, from, err := target(ctx, s, u, name, mm, len(f.Messages) > 0, extra, resume)
 	if err != nil {
 		return MailboxReport{}, err
 	}
@@ -153,6 +162,10 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 	}
 	var batch []store.RestoredMessage
 	for _, m := range f.Messages {
+		if m.UID < from {
+			rep.Skipped++ // imported by an earlier run
+			continue
+		}
 		rm, err := readMessage(ctx, s, f.Keywords, m, byUID[m.UID])
 		if err != nil {
 			return rep, err
@@ -170,6 +183,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 			}
 			rep.Messages += len(batch)
 			batch = batch[:0]
+			progress.show(name, rep.Messages+rep.Skipped, len(f.Messages))
 		}
 		batch = append(batch, rm)
 	}
@@ -179,6 +193,7 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		}
 		rep.Messages += len(batch)
 	}
+	progress.show(name, rep.Messages+rep.Skipped, len(f.Messages))
 	return rep, nil
 }
 
@@ -203,29 +218,33 @@ func above(fresh uint32, mm MailboxMeta) uint32 {
 }
 
 // target finds or makes the mailbox an archived one is restored into, and
-// returns it with the offset its UIDs get and the bodies it holds (which
-// are not restored again).
-func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, extra uint32) (store.Mailbox, uint32, map[store.BlobID]bool, error) {
+// returns it with the offset its UIDs get, the bodies it holds (which are
+// not restored again) and, when resuming into a mailbox of the archive's
+// UIDVALIDITY, the first UID still to import (from; 0 otherwise).
+func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, extra uint32, resume bool) (mb store.Mailbox, offset uint32, have map[store.BlobID]bool, from uint32, err error) {
 	keep := keepUIDs(mm, hasMessages, extra)
-	mb, err := s.Mailbox(ctx, u, name)
+	mb, err = s.Mailbox(ctx, u, name)
 	if errors.Is(err, mail.ErrNoSuchMailbox) {
 		uv := mm.UIDValidity
 		if !keep {
 			v, err := s.Backend().NextUIDValidity(ctx, u.ID)
 			if err != nil {
-				return mb, 0, nil, err
+				return mb, 0, nil, 0, err
 			}
 			uv = above(v, mm)
 		}
 		mb, err = s.CreateMailboxAt(ctx, u, name, mm.SpecialUse, uv)
-		return mb, 0, nil, err
+		return mb, 0, nil, 0, err
 	}
 	if err != nil {
-		return mb, 0, nil, err
+		return mb, 0, nil, 0, err
 	}
 	h, err := s.Status(ctx, mb)
+	if err == nil && resume && h.UIDNext > 1 && mb.UIDValidity == mm.UIDValidity {
+		return mb, 0, nil, uint32(h.UIDNext), nil
+	}
 	if err != nil {
-		return mb, 0, nil, err
+		return mb, 0, nil, 0, err
 	}
 	if h.UIDNext == 1 && keep && hasMessages && mb.UIDValidity != mm.UIDValidity && name != "INBOX" {
 		// Never held a message ("quire user add" made it): it becomes the
@@ -237,17 +256,17 @@ func target(ctx context.Context, s *store.Store, u store.User, name string, mm M
 			use = mb.SpecialUse
 		}
 		if err := s.DeleteMailbox(ctx, mb); err != nil {
-			return mb, 0, nil, err
+			return mb, 0, nil, 0, err
 		}
 		mb, err = s.CreateMailboxAt(ctx, u, name, use, mm.UIDValidity)
-		return mb, 0, nil, err
+		return mb, 0, nil, 0, err
 	}
-	have := make(map[store.BlobID]bool)
+	have = make(map[store.BlobID]bool)
 	err = s.Messages(ctx, mb, 1, 0, func(r store.MessageRow) error {
 		have[r.Meta.Blob] = true
 		return nil
 	})
-	return mb, uint32(h.UIDNext) - 1, have, err
+	return mb, uint32(h.UIDNext) - 1, have, 0, err
 }
 
 // readMessage stores the body of m and returns it ready for AppendAt, its
@@ -278,4 +297,24 @@ func readMessage(ctx context.Context, s *store.Store, kw maildir.Keywords, m mai
 		Blob: sp.ID, Size: sp.Size, Structure: sp.Structure, InternalDate: fi.ModTime(),
 		Flags: mail.NewFlags(append(flags, extra.Flags...)...), ReturnPath: extra.ReturnPath, EmailID: extra.EmailID,
 	}}, nil
+}
+
+// readSubscriptions reads the tree's subscriptions file; a tree without
+// one has none.
+func readSubscriptions(dir string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, maildir.SubscriptionsFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	return maildir.ParseSubscriptions(data)
+}
+
+// Progress is told, after each batch, how many of a folder's messages
+// are done (imported or skipped) of how many; nil tells nobody.
+type Progress func(mailbox string, done, total int)
+
+func (p Progress) show(mailbox string, done, total int) {
+	if p != nil {
+		p(mailbox, done, total)
+	}
 }

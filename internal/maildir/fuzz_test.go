@@ -8,6 +8,7 @@ import (
 func FuzzParseUIDList(f *testing.F) {
 	f.Add([]byte("3 V1700000000 N12 G00112233445566778899aabbccddeeff\n3 :1.Q3,S=10\n11 W12 :2.Q11\n"))
 	f.Add([]byte("3 V1 N2\n"))
+	f.Add([]byte("3 V1 N1\n1 :a\n")) // records past the header's NEXTUID
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := ParseUIDList(data)
 		if err != nil {

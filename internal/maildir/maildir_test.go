@@ -89,11 +89,17 @@ func TestUIDListRoundTrip(t *testing.T) {
 		t.Fatalf("ParseUIDList(Marshal) = %+v, %v", got, err)
 	}
 	for _, bad := range []string{
-		"1 V1 N2\n", "3 N2\n", "3 V1 N2\n1\n", "3 V1 N5\n2 :a\n2 :b\n", "3 V1 N5\n5 :a\n", "3 V1 N5\nx :a\n",
+		"1 V1 N2\n", "3 N2\n", "3 V1 N2\n1\n", "3 V1 N5\n2 :a\n2 :b\n", "3 V1 N5\nx :a\n", "3 V1 N5\n4294967295 :a\n",
 	} {
 		if _, err := ParseUIDList([]byte(bad)); err == nil {
 			t.Errorf("ParseUIDList(%q) accepted", bad)
 		}
+	}
+	// Dovecot appends records without rewriting the header: a record at
+	// or past the header's NEXTUID raises UIDNext above it.
+	got, err = ParseUIDList([]byte("3 V1733400000 N1 G00112233445566778899aabbccddeeff\n1 :a\n3 :b\n"))
+	if err != nil || got.UIDNext != 4 || len(got.Entries) != 2 {
+		t.Fatalf("a header trailing its records: %+v, %v; want UIDNext 4", got, err)
 	}
 }
 

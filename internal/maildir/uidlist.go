@@ -3,6 +3,7 @@ package maildir
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -45,8 +46,11 @@ func (l UIDList) Marshal() []byte {
 }
 
 // ParseUIDList reads a version 3 dovecot-uidlist. It requires UIDVALIDITY
-// and NEXTUID in the header, UIDs strictly ascending and below NEXTUID,
-// and a file-name base on every line.
+// and NEXTUID in the header, UIDs strictly ascending, and a file-name base
+// on every line. Dovecot appends the records of new messages without
+// rewriting the header, so records may reach NEXTUID and beyond (seen
+// with Debian's Dovecot 2.3 after a COPY into a new folder: header N1,
+// record 1); UIDNext is then raised above the last record.
 func ParseUIDList(data []byte) (UIDList, error) {
 	lines := strings.Split(string(data), "\n")
 	var l UIDList
@@ -87,8 +91,8 @@ func ParseUIDList(data []byte) (UIDList, error) {
 			return l, fmt.Errorf("maildir: dovecot-uidlist line %d: want \"<uid> [fields] :<file name>\", have %q", n+2, line)
 		}
 		uid, err := strconv.ParseUint(fs[0], 10, 32)
-		if err != nil || uid <= uint64(last) || uid >= uint64(l.UIDNext) {
-			return l, fmt.Errorf("maildir: dovecot-uidlist line %d: UID %q is not above %d and below NEXTUID %d", n+2, fs[0], last, l.UIDNext)
+		if err != nil || uid <= uint64(last) || uid == math.MaxUint32 {
+			return l, fmt.Errorf("maildir: dovecot-uidlist line %d: UID %q is not a number above %d and below 2^32-1", n+2, fs[0], last)
 		}
 		last = uint32(uid)
 		e := UIDEntry{UID: last, Base: base}
@@ -97,5 +101,6 @@ func ParseUIDList(data []byte) (UIDList, error) {
 		}
 		l.Entries = append(l.Entries, e)
 	}
+	l.UIDNext = max(l.UIDNext, last+1)
 	return l, nil
 }

@@ -74,12 +74,14 @@ type Index interface {
 	// atomically, if and only if the stored head's ModSeq is prev.ModSeq.
 	// Otherwise it applies nothing and returns mail.ErrConflict. Changes are
 	// given in ascending (ModSeq, UID) order, and next.ModSeq is the highest
-	// ModSeq among them. When Commit returns nil the change is durable at the
-	// configured write consistency. A Commit whose outcome is unknown (a
-	// timeout) is resolved by the backend before it returns: nil if it
-	// landed, an error wrapping mail.ErrUnavailable if it cannot tell, by
-	// ctx's deadline; a backend that can end there implements
-	// UncertainLedger and records the appends of such a commit in it first.
+	// ModSeq among them; changes may be empty (a head repaired by quire
+	// check), and next then replaces the head alone. When Commit returns
+	// nil the change is durable at the configured write consistency. A
+	// Commit whose outcome is unknown (a timeout) is resolved by the
+	// backend before it returns: nil if it landed, an error wrapping
+	// mail.ErrUnavailable if it cannot tell, by ctx's deadline; a backend
+	// that can end there implements UncertainLedger and records the
+	// appends of such a commit in it first.
 	// (The embedded backend's commits are local and never uncertain.)
 	Commit(ctx context.Context, mailboxID string, prev, next Head, changes []Change) error
 	// Messages calls fn for each live message with lo <= UID <= hi, in

@@ -84,6 +84,19 @@ func (c *usageCache) usage(userID string, now time.Time) (Usage, bool) {
 	return uu.sum, true
 }
 
+// cached returns the user's cached usage, as usage does, with the
+// generation of the cache: a check compares it with a recount only if no
+// commit was recorded during the recount.
+func (c *usageCache) cached(userID string, now time.Time) (Usage, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	uu := c.users[userID]
+	if uu == nil || now.Sub(uu.read) >= usageTTL {
+		return Usage{}, c.gen, false
+	}
+	return uu.sum, c.gen, true
+}
+
 // entry returns the user's entry, creating an expired one (which usage
 // does not serve and fill merges) if there is none. c.mu is held.
 func (c *usageCache) entry(userID string) *userUsage {

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
@@ -431,5 +433,29 @@ func (x *Index) ids(ctx context.Context, q query.Query) ([]string, error) {
 	for i, h := range res.Hits {
 		out[i] = h.ID
 	}
+	return out, nil
+}
+
+// UIDs returns the UIDs of the mailbox's message documents, ascending
+// (the mark is not one), after the queued deletions are applied: what a
+// check compares with the store (quire check).
+func (x *Index) UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error) {
+	if err := x.flushDeletes(); err != nil {
+		return nil, err
+	}
+	ids, err := x.ids(ctx, scope(userID, mailboxID))
+	if err != nil {
+		return nil, err
+	}
+	prefix := box(userID, mailboxID) + "/"
+	out := make([]uint32, 0, len(ids))
+	for _, id := range ids {
+		n, err := strconv.ParseUint(strings.TrimPrefix(id, prefix), 10, 32)
+		if err != nil || !strings.HasPrefix(id, prefix) {
+			continue // the mark
+		}
+		out = append(out, uint32(n))
+	}
+	slices.Sort(out)
 	return out, nil
 }

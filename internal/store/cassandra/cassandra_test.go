@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/storetest"
@@ -62,8 +64,40 @@ func TestConformance(t *testing.T) {
 		Peer: func(t *testing.T, _ store.Backend) store.Backend { return openTest(t, small) },
 		// The purge tests sweep every body: keyspaces of their own, so
 		// that they never free what another test stored.
-		Private: func(t *testing.T) store.Backend { return openPrivate(t) },
+		Private:    func(t *testing.T) store.Backend { return openPrivate(t) },
+		DropChange: dropChange,
 	})
+}
+
+// dropChange deletes one change-log row once the commit it belongs to is
+// materialized (its msgs row shows m), so that the row survives it: a
+// lost flags change, for the check tests.
+func dropChange(t testing.TB, sb store.Backend, mailboxID string, m mail.ModSeq, uid mail.UID) {
+	t.Helper()
+	b := sb.(*Backend)
+	ks := b.opts.Meta.Name
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got int64
+		err := b.meta.Query("SELECT modseq FROM "+ks+".msgs WHERE mailbox_id = ? AND ubucket = ? AND uid = ?",
+			mailboxID, ubucket(int64(uid)), int64(uid)).Scan(&got)
+		if err == nil && got == int64(m) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the change at MODSEQ %d was not materialized (msgs has %d, %v)", m, got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var bucket int64
+	if err := b.meta.Query("SELECT bucket FROM "+ks+".mbbuckets WHERE mailbox_id = ? AND first_modseq <= ? LIMIT 1",
+		mailboxID, int64(m)).Scan(&bucket); err != nil && err != gocql.ErrNotFound {
+		t.Fatalf("find the log bucket of MODSEQ %d: %v", m, err)
+	} // not found: no roll yet, bucket 0 (as bucketOf reads it)
+	if err := b.meta.Query("DELETE FROM "+ks+".mblog WHERE mailbox_id = ? AND bucket = ? AND modseq = ? AND uid = ?",
+		mailboxID, bucket, int64(m), int64(uid)).Exec(); err != nil {
+		t.Fatalf("drop the log row: %v", err)
+	}
 }
 
 // openPrivate opens a backend on keyspaces of its own, dropped when the

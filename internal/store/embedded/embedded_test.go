@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/store/embedded"
 	"github.com/quiremail/quire/internal/store/storetest"
@@ -24,6 +25,11 @@ func open(t *testing.T, dir string) *embedded.Backend {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T) store.Backend { return open(t, t.TempDir()) },
+		DropChange: func(t testing.TB, b store.Backend, mailboxID string, m mail.ModSeq, uid mail.UID) {
+			if err := embedded.DropChange(b.(*embedded.Backend), mailboxID, m, uid); err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
 }
 

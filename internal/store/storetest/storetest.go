@@ -37,6 +37,10 @@ type Harness struct {
 	// may free what a concurrent writer has stored but not referenced
 	// yet (they purge with no grace). Nil: New's backends are private.
 	Private func(t *testing.T) store.Backend
+	// DropChange deletes the change-log entry of uid at MODSEQ m, as a
+	// corruption would, for the check tests (nil: they are skipped). The
+	// entry is a flags change whose row is stored already.
+	DropChange func(t testing.TB, b store.Backend, mailboxID string, m mail.ModSeq, uid mail.UID)
 }
 
 // scenario is one test of the suite.
@@ -76,6 +80,10 @@ var scenarios = []scenario{
 	{"IndexQueue", testIndexQueue},
 	{"IndexHook", testIndexHook},
 	{"ScanWhileAppending", testScanWhileAppending},
+	{"CheckClean", testCheckClean},
+	{"CheckRepair", testCheckRepair},
+	{"CheckUsage", testCheckUsage},
+	{"CheckWhileWriting", testCheckWhileWriting},
 }
 
 // purgeScenarios run on the backend Private returns.
