@@ -199,7 +199,7 @@ func (e *env) checkMailboxAfterFaults(mb store.Mailbox, acked map[mail.ModSeq]bo
 	}
 	logged := map[mail.ModSeq]bool{}
 	if err := e.s.Changes(e.ctx, mb, 0, func(c store.Change) error { logged[c.ModSeq] = true; return nil }); err != nil {
-		return 0, fmt.Errorf("Changes: %w", err)
+		return 0, fmt.Errorf("store.Changes: %w", err)
 	}
 	for m := range acked {
 		if !logged[m] {
@@ -214,7 +214,7 @@ func (e *env) checkMailboxAfterFaults(mb store.Mailbox, acked map[mail.ModSeq]bo
 	}
 	var rows []store.MessageRow
 	if err := e.s.Messages(e.ctx, mb, 1, 0, func(r store.MessageRow) error { rows = append(rows, r); return nil }); err != nil {
-		return unacked, fmt.Errorf("Messages: %w", err)
+		return unacked, fmt.Errorf("store.Messages: %w", err)
 	}
 	for _, r := range rows {
 		if err := e.intact(r); err != nil {
