@@ -239,6 +239,12 @@ func testCheckWhileWriting(t testing.TB, e *env) {
 			}
 		}
 	}()
+	// A failure ends the scenario only once the writer is done: the checks
+	// that follow it (RunFaulted's) must see the mailbox at rest.
+	defer func() {
+		for range done {
+		}
+	}()
 	checks := 0
 	for running := true; running; checks++ {
 		select {
