@@ -74,9 +74,8 @@ func BuildPairs(texts ...string) Pairs {
 	binary.LittleEndian.PutUint32(b[2:], uint32(m))
 	bs := b[pairsHeader:]
 	for _, h := range hs {
-		h2 := h>>32 | h<<32 | 1
 		for j := range uint64(pairProbes) {
-			i, _ := bits.Mul64(h+j*h2, m)
+			i := probeBit(h, j, m)
 			bs[i/8] |= 1 << (i % 8)
 		}
 	}
@@ -166,19 +165,24 @@ var base64Value = func() (t [256]byte) {
 	return t
 }()
 
-// probe calls f with each of the k bits of h among m, while f returns
-// true: double hashing (Kirsch and Mitzenmacher), reduced to [0, m) by
-// multiplication (Lemire), so m need not be a power of two. BuildPairs
-// sets the same bits.
+// probe calls f with each of the k bits of h among m (probeBit), while
+// f returns true.
 func probe(h uint64, k int, m uint64, f func(i uint64) bool) bool {
-	h2 := h>>32 | h<<32 | 1
 	for j := range uint64(k) {
-		i, _ := bits.Mul64(h+j*h2, m)
-		if !f(i) {
+		if !f(probeBit(h, j, m)) {
 			return false
 		}
 	}
 	return true
+}
+
+// probeBit is the j-th bit of h among m: double hashing (Kirsch and
+// Mitzenmacher), reduced to [0, m) by multiplication (Lemire), so m need
+// not be a power of two. BuildPairs sets these bits and probe asks them:
+// one formula, or a stored filter stops answering.
+func probeBit(h, j, m uint64) uint64 {
+	i, _ := bits.Mul64(h+j*(h>>32|h<<32|1), m)
+	return i
 }
 
 // PhrasePairs returns the pairs every text that contains q must hold:
