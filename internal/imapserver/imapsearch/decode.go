@@ -15,7 +15,7 @@ func ContainsFold(haystack, needle string) bool {
 	if needle == "" {
 		return true
 	}
-	return strings.Contains(fold(haystack), fold(needle))
+	return containsFolded(haystack, fold(needle))
 }
 
 // fold maps every rune of s to one representative of its simple case

@@ -15,7 +15,6 @@ package imapsearch
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/quiremail/quire/internal/convert"
@@ -148,9 +147,9 @@ type evaluator struct {
 	fields      []convert.Field // the top-level header
 	foldedField []string        // decoded, folded values of fields, "" until needed
 	fieldsDone  bool
-	header      *string // folded "Name: value" lines of the header
-	text        *string // folded body text
-	attachments *string // folded text of the attachments
+	header      *string // "Name: value" lines of the header (unfolded: containsFolded)
+	text        *string // body text, unfolded
+	attachments *string // text of the attachments, unfolded
 }
 
 func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
@@ -260,7 +259,7 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return strings.Contains(fold(t), fold(k.Value)), nil
+		return containsFolded(t, fold(k.Value)), nil
 	case "HEADER":
 		return e.matchHeader(k.Field, k.Value)
 	case "BODY", "TEXT":
@@ -276,7 +275,7 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			if strings.Contains(h, needle) {
+			if containsFolded(h, needle) {
 				return true, nil
 			}
 		}
@@ -287,7 +286,7 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return strings.Contains(a, needle), nil
+		return containsFolded(a, needle), nil
 	}
 	return false, fmt.Errorf("imapsearch: unknown search key %q", k.Name)
 }

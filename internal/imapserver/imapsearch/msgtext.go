@@ -181,8 +181,9 @@ func (e *evaluator) matchHeader(name, value string) (bool, error) {
 	return false, nil
 }
 
-// headerText is the folded text of the whole header, one decoded field a
-// line, with the MIME header fields of body parts (convert.SearchHeader).
+// headerText is the text of the whole header, one decoded field a line,
+// with the MIME header fields of body parts (convert.SearchHeader),
+// unfolded: containsFolded compares it.
 func (e *evaluator) headerText() (string, error) {
 	if e.header == nil {
 		p, err := e.part()
@@ -193,7 +194,7 @@ func (e *evaluator) headerText() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		s := fold(convert.SearchHeader(body, p))
+		s := convert.SearchHeader(body, p)
 		e.header = &s
 	}
 	return *e.header, nil
@@ -202,13 +203,14 @@ func (e *evaluator) headerText() (string, error) {
 // bodyContains reports whether the folded text of the body holds
 // needle (folded): every text leaf decoded, HTML reduced to its text,
 // and encapsulated messages' headers and text (convert.SearchBody). It
-// folds the body a piece at a time and stops at the first piece that
-// holds needle, before the costlier ones after it (the HTML of an
-// alternative); a needle in no single piece is looked for in the whole,
-// which is kept for the next key.
+// looks a piece at a time (containsFolded, which folds only when it
+// must) and stops at the first piece that holds needle, before the
+// costlier ones after it (the HTML of an alternative); a needle in no
+// single piece is looked for in the whole, which is kept for the next
+// key.
 func (e *evaluator) bodyContains(needle string) (bool, error) {
 	if e.text != nil {
-		return strings.Contains(*e.text, needle), nil
+		return containsFolded(*e.text, needle), nil
 	}
 	p, err := e.part()
 	if err != nil {
@@ -221,9 +223,8 @@ func (e *evaluator) bodyContains(needle string) (bool, error) {
 	var pieces []string
 	found := false
 	convert.EachSearchBody(body, p, func(piece string) bool {
-		f := fold(piece)
-		pieces = append(pieces, f)
-		found = strings.Contains(f, needle)
+		pieces = append(pieces, piece)
+		found = containsFolded(piece, needle)
 		return !found
 	})
 	if found {
@@ -231,10 +232,10 @@ func (e *evaluator) bodyContains(needle string) (bool, error) {
 	}
 	s := strings.Join(pieces, "")
 	e.text = &s
-	return strings.Contains(s, needle), nil
+	return containsFolded(s, needle), nil
 }
 
-// attachmentText is the folded text of the attachments, through
+// attachmentText is the text of the attachments, unfolded, through
 // Context.Attachments; "" without it or without attachments.
 func (e *evaluator) attachmentText() (string, error) {
 	if e.attachments == nil {
@@ -253,7 +254,7 @@ func (e *evaluator) attachmentText() (string, error) {
 			if n < len(raw) && err != nil {
 				return "", fmt.Errorf("imapsearch: read the message for its attachments: %w", err)
 			}
-			s = fold(e.c.Attachments(raw[:n], p))
+			s = e.c.Attachments(raw[:n], p)
 		}
 		e.attachments = &s
 	}
