@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"hash/maphash"
-	"sync"
 
+	"github.com/quiremail/quire/internal/fifocache"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -20,21 +20,9 @@ import (
 // goes stale; UTF8=ACCEPT sessions (RFC 6855) encode strings otherwise
 // and have entries of their own.
 //
-// Bounded by bytes (imap.envelope_cache), in shards that each forget
-// their oldest entries first. Safe for concurrent use; nil keeps nothing.
-type envelopeCache struct {
-	seed   maphash.Seed
-	shards [16]envelopeShard
-}
-
-type envelopeShard struct {
-	mu    sync.Mutex
-	max   int
-	size  int
-	m     map[envelopeKey][]byte
-	order []envelopeKey // oldest first, from head
-	head  int
-}
+// Bounded by bytes (imap.envelope_cache), in 16 shards that each forget
+// their oldest entries first (fifocache). A nil cache keeps nothing.
+type envelopeCache = fifocache.Cache[envelopeKey, []byte]
 
 type envelopeKey struct {
 	body store.BlobID
@@ -42,66 +30,23 @@ type envelopeKey struct {
 }
 
 func newEnvelopeCache(max int64) *envelopeCache {
-	if max <= 0 {
-		return nil
-	}
-	c := &envelopeCache{seed: maphash.MakeSeed()}
-	for i := range c.shards {
-		c.shards[i] = envelopeShard{max: int(max) / len(c.shards), m: map[envelopeKey][]byte{}}
-	}
-	return c
-}
-
-func (c *envelopeCache) shard(k envelopeKey) *envelopeShard {
-	return &c.shards[maphash.String(c.seed, string(k.body))%uint64(len(c.shards))]
-}
-
-func (c *envelopeCache) get(k envelopeKey) ([]byte, bool) {
-	if c == nil || k.body == "" {
-		return nil, false
-	}
-	s := c.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[k]
-	return b, ok
-}
-
-func (c *envelopeCache) put(k envelopeKey, b []byte) {
-	if c == nil || k.body == "" {
-		return
-	}
-	s := c.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := len(b) + len(k.body)
-	if _, ok := s.m[k]; ok || n > s.max {
-		return
-	}
-	s.m[k] = b
-	s.order = append(s.order, k)
-	s.size += n
-	for s.size > s.max && s.head < len(s.order) {
-		old := s.order[s.head]
-		s.head++
-		s.size -= len(s.m[old]) + len(old.body)
-		delete(s.m, old)
-	}
-	if s.head > len(s.order)/2 {
-		s.order = append(s.order[:0], s.order[s.head:]...)
-		s.head = 0
-	}
+	return fifocache.New(fifocache.Options[envelopeKey, []byte]{
+		Max:    max,
+		Shards: 16,
+		Size:   func(k envelopeKey, b []byte) int { return len(b) + len(k.body) },
+		Hash:   func(seed maphash.Seed, k envelopeKey) uint64 { return maphash.String(seed, string(k.body)) },
+	})
 }
 
 // writeEnvelope writes m's ENVELOPE: from the cache, or encoded here and
 // kept.
 func (c *conn) writeEnvelope(m *fetchMsg) {
 	k := envelopeKey{body: m.row.Meta.Blob, utf8: c.w.UTF8Accept()}
-	if b, ok := c.srv.envelopes.get(k); ok {
+	if b, ok := c.srv.envelopes.Get(k); ok && k.body != "" {
 		c.w.RawBytes(b)
 		return
 	}
-	if c.srv.envelopes == nil {
+	if c.srv.envelopes == nil || k.body == "" { // no body: no key
 		c.w.Envelope(m.envelope())
 		return
 	}
@@ -112,6 +57,6 @@ func (c *conn) writeEnvelope(m *fetchMsg) {
 	w.Envelope(m.envelope())
 	_ = bw.Flush()
 	b := buf.Bytes()
-	c.srv.envelopes.put(k, b)
+	c.srv.envelopes.Put(k, b)
 	c.w.RawBytes(b)
 }

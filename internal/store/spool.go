@@ -110,7 +110,7 @@ func (s *Store) PutBody(ctx context.Context, sp *Spooled) error {
 		return err
 	}
 	if sp.file == nil {
-		s.fresh.put(sp.ID, sp.mem) // the spool's bytes, never written again
+		s.fresh.Put(sp.ID, sp.mem) // the spool's bytes, never written again
 	}
 	return nil
 }
@@ -118,8 +118,8 @@ func (s *Store) PutBody(ctx context.Context, sp *Spooled) error {
 // OpenBody opens a message's body for reading: from the bodies just
 // stored (bodycache.go), else from the backend.
 func (s *Store) OpenBody(ctx context.Context, m MessageMeta) (Blob, error) {
-	if b, ok := s.fresh.get(m.Blob); ok {
-		return b, nil
+	if b, ok := s.fresh.Get(m.Blob); ok {
+		return memBlob{bytes.NewReader(b)}, nil
 	}
 	return s.b.OpenBlob(ctx, m.Blob)
 }
