@@ -59,6 +59,7 @@ func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *no
 		MaxLineLength:         i.MaxLineLength,
 		MaxLiteralSize:        int64(i.MaxLiteralSize),
 		EnvelopeCache:         int64(i.EnvelopeCache),
+		PhraseFilterCache:     int64(i.PhraseFilterCache),
 		MaxConnections:        i.MaxConnections,
 		MaxConnectionsPerUser: i.MaxConnectionsPerUser,
 		MaxConnectionsPerIP:   i.MaxConnectionsPerIP,

@@ -177,6 +177,10 @@ type IMAP struct {
 	// EnvelopeCache bounds the memory of encoded envelopes kept for FETCH
 	// ENVELOPE, shared by all sessions; 0 keeps none.
 	EnvelopeCache Size `toml:"envelope_cache"`
+	// PhraseFilterCache bounds the memory of messages' phrase filters
+	// kept for SEARCH BODY/TEXT of a phrase, shared by all sessions; 0
+	// keeps none (each is read from the conversion cache).
+	PhraseFilterCache Size `toml:"phrase_filter_cache"`
 }
 
 // POP3 configures the POP3 listeners (RFC 1939).
@@ -451,6 +455,7 @@ func Default() Config {
 			MaxLineLength:         64 * 1024,
 			MaxLiteralSize:        50 * MiB,
 			EnvelopeCache:         8 * MiB,
+			PhraseFilterCache:     16 * MiB,
 			MaxConnections:        2000,
 			MaxConnectionsPerUser: 20,
 			MaxConnectionsPerIP:   100,

@@ -92,6 +92,7 @@ func (c Config) Validate() error {
 	atLeast(&ck, "imap.max_line_length", i.MaxLineLength, 1000) // RFC 9051 4: at least 8000 is advised
 	atLeast(&ck, "imap.max_literal_size", i.MaxLiteralSize, Size(1024))
 	atLeast(&ck, "imap.envelope_cache", i.EnvelopeCache, 0)
+	atLeast(&ck, "imap.phrase_filter_cache", i.PhraseFilterCache, 0)
 	atLeast(&ck, "imap.max_connections", i.MaxConnections, 0)
 	atLeast(&ck, "imap.max_connections_per_user", i.MaxConnectionsPerUser, 0)
 	atLeast(&ck, "imap.max_connections_per_ip", i.MaxConnectionsPerIP, 0)

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, st *store.Store, hub *notify.Hub, mod func(*Options)) 
 		Store: st, Hub: hub, Logger: log, Hostname: "test.quire", AllowPlaintext: true,
 		Auth:    login.NewAuthenticator(st, login.NewGuard(login.GuardOptions{BaseDelay: time.Millisecond}), log),
 		Recheck: time.Second, MaxLiteralSize: 10 << 20,
-		EnvelopeCache: 8 << 20, // as the default config
+		EnvelopeCache: 8 << 20, PhraseFilterCache: 16 << 20, // as the default config
 	}
 	if mod != nil {
 		mod(&o)

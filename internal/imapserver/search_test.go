@@ -3,6 +3,7 @@ package imapserver
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,6 +200,25 @@ func TestSearchPhraseFilter(t *testing.T) {
 		if err := e.st.PutText(ctx, search.PairsKey(string(rows[0].Meta.Blob), convert.Version), search.PairsKind, lie); err != nil {
 			t.Fatal(err)
 		}
+		// This server keeps the filters it read in memory
+		// (imap.phrase_filter_cache), and does not read the lie.
+		if got := c.ok(`SEARCH BODY "server meeting"`); !slices.Equal(got, []string{"* SEARCH 1 3"}) {
+			t.Errorf("phrase search with the filters in memory: %q", got)
+		}
+		// A server without them reads the conversion cache's.
+		o := e.srv.opts
+		o.PhraseFilterCache = 0
+		other := *e
+		other.srv = New(o)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.addr = ln.Addr().String()
+		go other.srv.Serve(ln)
+		defer other.srv.Close()
+		c = other.login()
+		c.ok("SELECT INBOX")
 		if got := c.ok(`SEARCH BODY "server meeting"`); !slices.Equal(got, []string{"* SEARCH 3"}) {
 			t.Errorf("phrase search with message 1 ruled out: %q", got)
 		}

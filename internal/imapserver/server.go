@@ -67,6 +67,9 @@ type Options struct {
 	// EnvelopeCache bounds the bytes of encoded envelopes kept for FETCH
 	// ENVELOPE (imap.envelope_cache, envcache.go); 0 keeps none.
 	EnvelopeCache int64
+	// PhraseFilterCache bounds the bytes of phrase filters kept in memory
+	// (imap.phrase_filter_cache, pairs.go); 0 keeps none.
+	PhraseFilterCache int64
 	// SlowCommand: a command that runs at least this long is logged at
 	// Warn with its time (log.slow_command); 0: none is. IDLE, whose time
 	// is the client's, never is.
@@ -113,6 +116,7 @@ type Server struct {
 	nextID  atomic.Uint64
 	// envelopes are the encoded envelopes FETCH keeps (envcache.go).
 	envelopes *envelopeCache
+	filters   *filterCache
 	ns        netserve.Server
 }
 
@@ -149,6 +153,7 @@ func New(opts Options) *Server {
 		perIP:   login.NewLimiter(opts.MaxConnectionsPerIP),
 
 		envelopes: newEnvelopeCache(opts.EnvelopeCache),
+		filters:   newFilterCache(opts.PhraseFilterCache),
 	}
 	s.recent.m = make(map[string]mail.UID)
 	s.ns = netserve.Server{
