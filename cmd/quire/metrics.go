@@ -70,6 +70,7 @@ func (m *serveMetrics) collect(st *store.Store, ss *searchStack, mesh *notify.Me
 			p := b.PurgeStats()
 			return p.Runs, p.Failed, p.Purged
 		})
+		metrics.StoreSyncs(m.reg, b.Syncs)
 	}
 	if ss.svc != nil {
 		metrics.Indexer(m.reg, ss.svc.Stats)

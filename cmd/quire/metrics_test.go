@@ -236,7 +236,14 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		if v, ok := all[`quire_store_text_purges_total{result="ok"}`]; !ok || v != 0 {
 			t.Errorf("quire_store_text_purges_total{result=ok} = %v (present %v), want 0", v, ok)
 		}
+		// The delivery and the append each synced the log at least.
+		if v := all[`quire_store_fsyncs_total{}`]; v < 2 {
+			t.Errorf("quire_store_fsyncs_total = %v after a delivery and an append, want at least 2", v)
+		}
 		return
+	}
+	if _, ok := all[`quire_store_fsyncs_total{}`]; ok {
+		t.Errorf("the Cassandra store reports the embedded store's syncs")
 	}
 	if _, ok := all[`quire_store_text_purges_total{result="ok"}`]; ok {
 		t.Errorf("the Cassandra store reports the embedded store's text purges")

@@ -247,3 +247,13 @@ func Purge(r *Registry, stats func() PurgeFigures) {
 		emit(last, gauge, f.LastSuccess)
 	}})
 }
+
+// StoreSyncs adds quire_store_fsyncs_total: the embedded store's syncs
+// of its files and directories (write-ahead log, tables, body files).
+// Deliveries per sync tell how well concurrent commits are grouped.
+func StoreSyncs(r *Registry, syncs func() int64) {
+	d := desc("quire_store_fsyncs_total", "Syncs (fsync, fdatasync) of the embedded store's files and directories: write-ahead log, tables, body files.")
+	r.Register(&collector{descs: []*prometheus.Desc{d}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
+		emit(d, counter, float64(syncs()))
+	}})
+}

@@ -106,6 +106,7 @@ type Backend struct {
 	sup   *supervise.Supervisor                       // recovers panics in background work
 	fault faults                                      // test-only switches (faults_on.go); constants in production
 	purge struct{ runs, failed, purged atomic.Int64 } // PurgeText's counts
+	syncs *atomic.Int64                               // syncs through fs (syncfs.go)
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -122,7 +123,8 @@ func Open(dir string, opts Options) (*Backend, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
 	}
-	fs := opts.FS
+	nsync := new(atomic.Int64)
+	var fs vfs.FS = syncCounter{opts.FS, nsync}
 	// blobs/ has its 256 subdirectories from the start: one made by
 	// PutBlob would race a concurrent writer that finds it before its
 	// entry in blobs/ is durable.
@@ -188,7 +190,7 @@ func Open(dir string, opts Options) (*Backend, error) {
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 	b := &Backend{dir: dir, fs: fs, db: db, opts: opts, log: opts.Logger, enc: enc, dec: dec, wsync: pebble.Sync, stop: make(chan struct{}),
-		sup: supervise.New(supervise.Options{Logger: opts.Logger})}
+		sup: supervise.New(supervise.Options{Logger: opts.Logger}), syncs: nsync}
 	if opts.NoSync {
 		b.wsync = pebble.NoSync
 	}

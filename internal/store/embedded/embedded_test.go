@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,29 @@ func withText(t *testing.T, o embedded.Options) *embedded.Backend {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSyncsCounted: a delivery's commit syncs the write-ahead log, and
+// Syncs counts it (quire_store_fsyncs_total; bench/lmtp reports
+// deliveries per sync).
+func TestSyncsCounted(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, t.TempDir())
+	st := store.New(b, store.Options{})
+	u, err := st.CreateUser(ctx, "sync@example.org", "{PLAIN}x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := b.Syncs()
+	sp, err := st.Spool(strings.NewReader("Subject: s\r\n\r\nhi\r\n"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if errs := st.Deliver(ctx, sp, "a@example.org", []store.User{u}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if n := b.Syncs() - before; n < 1 || n > 4 {
+		t.Fatalf("a delivery made %d syncs; want the log's 1 (and at most a few for Pebble's own files)", n)
+	}
 }
