@@ -65,7 +65,7 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 	fs, cfgPath := adminFlags("import")
 	hash := fs.String("password-hash", "", "create a missing user with this password hash (as Dovecot's passdb holds it) and the source's UIDVALIDITYs")
 	mailbox := fs.String("mailbox", "", "mbox: the mailbox a file goes into (default INBOX), or the parent of a tree's mailboxes")
-	quoting := fs.String("quoting", "mboxrd", `mbox: how "From " lines in bodies are quoted: mboxrd (every >*From line got one more ">") or mboxo (only From lines)`)
+	quoting := fs.String("quoting", "mboxrd", `mbox: how "From " lines in bodies are quoted: mboxrd (every >*From line got one more ">"; mutt, most tools), mboxo (only From lines) or none (Dovecot's mbox, which relies on Content-Length)`)
 	host := fs.String("host", "", "imap: the server, HOST or HOST:PORT (default port 993 with --tls, else 143)")
 	user := fs.String("user", "", "imap: the user whose mail is read")
 	pwFile := fs.String("password-file", "", "imap: a file holding the password (of --admin when given), read where the import runs (the server's host, over the admin API)")
@@ -98,8 +98,8 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			if imapSet {
 				return errors.New("import mbox: --host, --user, --password-file, --admin, --tls, --starttls and --plain are for imap")
 			}
-			if *quoting != "mboxrd" && *quoting != "mboxo" {
-				return fmt.Errorf("import mbox --quoting %q: want mboxrd or mboxo", *quoting)
+			if *quoting != "mboxrd" && *quoting != "mboxo" && *quoting != "none" {
+				return fmt.Errorf("import mbox --quoting %q: want mboxrd, mboxo or none", *quoting)
 			}
 			opt.Mailbox, opt.MboxQuoting = *mailbox, *quoting
 		case "imap":

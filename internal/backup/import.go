@@ -26,7 +26,7 @@ type ImportOptions struct {
 	// parent of an mbox tree's mailboxes (the top level when empty).
 	Mailbox string `json:"mailbox,omitempty"`
 	// MboxQuoting is how the mbox quotes "From " lines: "mboxrd" (the
-	// default) or "mboxo" (package mbox).
+	// default), "mboxo", or "none" (Dovecot's mbox; package mbox).
 	MboxQuoting string `json:"mbox_quoting,omitempty"`
 	// IMAP is the server an "imap" import reads.
 	IMAP IMAPSource `json:"imap,omitzero"`

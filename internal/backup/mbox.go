@@ -100,8 +100,10 @@ func quoting(s string) (mbox.Quoting, error) {
 		return mbox.MboxRD, nil
 	case "mboxo":
 		return mbox.MboxO, nil
+	case "none":
+		return mbox.NoQuoting, nil
 	}
-	return 0, fmt.Errorf("backup: mbox quoting %q: want mboxrd or mboxo", s)
+	return 0, fmt.Errorf("backup: mbox quoting %q: want mboxrd, mboxo or none", s)
 }
 
 // mboxName is the mailbox of the file at rel in an mbox tree.

@@ -14,6 +14,11 @@
 //     takes one off every ^>+From line; in mboxo only ^From lines were
 //     quoted, so reading takes the ">" off ^>From lines only (and ">From"
 //     written by the author is lost either way: mboxo is ambiguous).
+//     Dovecot quotes nothing and takes nothing off (it writes
+//     Content-Length instead): NoQuoting reads its files as it serves them.
+//   - The line end before a From_ line, and the one the file ends with,
+//     belong to the mbox, not to the message (writers put an empty line
+//     after every message; Dovecot reads them so).
 //   - A Content-Length header (mboxcl2, Solaris, old Dovecot) is honoured
 //     only where it points exactly at the end of the file or at an empty
 //     line followed by a From_ line; otherwise it is ignored and the next
@@ -27,7 +32,11 @@
 //     not the message's: Dovecot hides them from IMAP clients, and the
 //     import removes them from the stored message the same way, so a
 //     message imported from an mbox is byte for byte what Dovecot served
-//     from it. A first message with an X-IMAP header is UW-IMAP's and
+//     from it (TestDovecotReadsMbox in internal/backup checks that against
+//     a real Dovecot). X-UID and X-IMAPbase are not kept: Dovecot's UIDs
+//     for messages without an X-UID come from its index, not the file,
+//     so an import from a Dovecot that serves mbox goes over IMAP where
+//     its UIDs matter. A first message with an X-IMAP header is UW-IMAP's and
 //     Dovecot's folder pseudo message ("DON'T DELETE THIS MESSAGE"): it is
 //     not mail, and is skipped.
 //

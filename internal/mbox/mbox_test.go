@@ -43,27 +43,27 @@ func TestScanVariants(t *testing.T) {
 		name: "mboxrd, Dovecot's status headers",
 		data: "From MAILER-DAEMON Fri Jul  8 12:08:34 2011\n" +
 			"X-IMAPbase: 1700000000 3 work\nStatus: RO\nX-Status: AF\nX-Keywords: work $Important\nX-UID: 1\nContent-Length: 5\nSubject: one\n\n>From here\n>>From there\n\n" +
-			"From a@example.test Sat Jan  3 01:05:34 1996\nSubject: two\nStatus: O\nX-Status: DT\n\nbody\n",
+			"From a@example.test Sat Jan  3 01:05:34 1996\nSubject: two\nStatus: O\nX-Status: DT\n\nbody\n\n",
 		want: []parsed{
 			{"MAILER-DAEMON", utc(2011, 7, 8, 12, 8, 34), "Subject: one\n\nFrom here\n>From there\n", []string{`\Seen`, `\Answered`, `\Flagged`, "work", "$Important"}, false},
 			{"a@example.test", utc(1996, 1, 3, 1, 5, 34), "Subject: two\n\nbody\n", []string{`\Deleted`, `\Draft`}, false},
 		},
 	}, {
 		name: "mboxo keeps >>From",
-		data: "From x Mon Jan  1 00:00:00 2001\nSubject: o\n\n>From here\n>>From there\n",
+		data: "From x Mon Jan  1 00:00:00 2001\nSubject: o\n\n>From here\n>>From there\n\n",
 		q:    MboxO,
 		want: []parsed{{"x", utc(2001, 1, 1, 0, 0, 0), "Subject: o\n\nFrom here\n>>From there\n", nil, false}},
 	}, {
 		name: "honoured Content-Length holds an unquoted From line",
 		data: "From x Mon Jan  1 00:00:00 2001\nContent-Length: 23\n\nline\n\nFrom inside body\n\n" +
-			"From y Mon Jan  1 00:00:01 2001\n\nsecond\n",
+			"From y Mon Jan  1 00:00:01 2001\n\nsecond\n\n",
 		want: []parsed{
 			{"x", utc(2001, 1, 1, 0, 0, 0), "\nline\n\nFrom inside body\n", nil, false},
 			{"y", utc(2001, 1, 1, 0, 0, 1), "\nsecond\n", nil, false},
 		},
 	}, {
 		name: "wrong Content-Length is ignored",
-		data: "From x Mon Jan  1 00:00:00 2001\nContent-Length: 3\n\nline\n\nFrom y Mon Jan  1 00:00:01 2001\n\nsecond\n",
+		data: "From x Mon Jan  1 00:00:00 2001\nContent-Length: 3\n\nline\n\nFrom y Mon Jan  1 00:00:01 2001\n\nsecond\n\n",
 		want: []parsed{
 			{"x", utc(2001, 1, 1, 0, 0, 0), "\nline\n", nil, false},
 			{"y", utc(2001, 1, 1, 0, 0, 1), "\nsecond\n", nil, false},
@@ -72,7 +72,7 @@ func TestScanVariants(t *testing.T) {
 		name: "zones, no seconds, Thunderbird's sender, CRLF, From_ line without an empty line before",
 		data: "From - Tue Feb  3 04:05:06 2004 +0200\r\nA: 1\r\n\r\nx\r\n\r\n" +
 			"From b@c Wed Mar 4 05:06 2005\nB: 2\n\ny\n" +
-			"From d@e Thu Apr  5 06:07:08 CET 2006\nC: 3\n\nbody\nFrom what\n",
+			"From d@e Thu Apr  5 06:07:08 CET 2006\nC: 3\n\nbody\nFrom what\n\n",
 		want: []parsed{
 			{"-", time.Date(2004, 2, 3, 4, 5, 6, 0, time.FixedZone("", 7200)), "A: 1\r\n\r\nx\r\n", nil, false},
 			{"b@c", utc(2005, 3, 4, 5, 6, 0), "B: 2\n\ny\n", nil, false},
@@ -86,6 +86,11 @@ func TestScanVariants(t *testing.T) {
 			{"MAILER_DAEMON", utc(2020, 1, 1, 0, 0, 0), "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n\nhi\n", nil, true},
 			{"q", time.Time{}, "Subject: k\n", []string{"a", "b", "c"}, false},
 		},
+	}, {
+		name: "Dovecot's: no quoting taken off; the file's last line end is the mbox's",
+		data: "From x Mon Jan  1 00:00:00 2001\nA: 1\n\n>From here\nbye\n",
+		q:    NoQuoting,
+		want: []parsed{{"x", utc(2001, 1, 1, 0, 0, 0), "A: 1\n\n>From here\nbye", nil, false}},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := scanAll(t, tc.data, tc.q)
@@ -125,7 +130,7 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("message %+v out of order or outside the file (%d bytes, previous end %d)", m, len(data), last)
 			}
 			last = m.End
-			for _, q := range []Quoting{MboxRD, MboxO} {
+			for _, q := range []Quoting{MboxRD, MboxO, NoQuoting} {
 				p := Parse(data[m.Start:m.End], q)
 				if len(p.Body) > int(m.End-m.Start) {
 					t.Fatalf("parsed body longer than the message")

@@ -15,6 +15,9 @@ const (
 	MboxRD Quoting = iota
 	// MboxO quotes ^From lines only.
 	MboxO
+	// NoQuoting takes nothing off: Dovecot's mbox neither quotes nor
+	// unquotes, and relies on Content-Length.
+	NoQuoting
 )
 
 // Parsed is one message as stored: its bytes unquoted and without the
@@ -127,7 +130,7 @@ func keywords(flags []string, value []byte, seen map[string]bool) []string {
 
 // unquote takes the quoting ">" off a line.
 func unquote(l []byte, q Quoting) []byte {
-	if len(l) < 6 || l[0] != '>' {
+	if q == NoQuoting || len(l) < 6 || l[0] != '>' {
 		return l
 	}
 	rest := bytes.TrimLeft(l, ">")

@@ -91,12 +91,31 @@ func Scan(r io.ReaderAt, size int64) ([]Message, error) {
 			emptyAt = line.at
 		}
 	}
-	// The last message ends at the file's end, less a final empty line.
-	if emptyAt >= 0 && emptyAt > cur.Start {
-		cur.End = emptyAt
-	}
+	// The last message ends at the file's end, less the line end before
+	// it, which is the mbox's as the one before a From_ line is (what
+	// Dovecot reads; writers end a file with an empty line, so a message
+	// keeps its own last line end).
+	cur.End = trimEnd(r, cur.Start, size)
 	msgs = append(msgs, cur)
 	return msgs, nil
+}
+
+// trimEnd returns size less the line end the file ends with, not below
+// start.
+func trimEnd(r io.ReaderAt, start, size int64) int64 {
+	var tail [2]byte
+	switch {
+	case size-2 >= start && readAt(r, tail[:], size-2) && tail == [2]byte{'\r', '\n'}:
+		return size - 2
+	case size-1 >= start && readAt(r, tail[:1], size-1) && tail[0] == '\n':
+		return size - 1
+	}
+	return size
+}
+
+func readAt(r io.ReaderAt, p []byte, off int64) bool {
+	n, _ := r.ReadAt(p, off)
+	return n == len(p)
 }
 
 // honour reports whether a Content-Length of n for a body starting at
