@@ -20,6 +20,7 @@ import (
 	"github.com/quiremail/quire/internal/backup"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // dovecotIMAP is Debian's Dovecot IMAP server binary (dovecot-imapd).
@@ -46,7 +47,7 @@ func TestDovecotReadsExport(t *testing.T) {
 	// Dovecot refuses to run mail access as root, and writes its index
 	// into the Maildir: it gets a copy owned by nobody when this runs as
 	// root, in a directory nobody can reach.
-	top := dovecotTop(t)
+	top := testkit.DovecotTop(t)
 	dir := filepath.Join(top, "mail")
 	if _, err := backup.Export(ctx, s, addr, dir); err != nil {
 		t.Fatal(err)

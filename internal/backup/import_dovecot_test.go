@@ -7,10 +7,8 @@ import (
 	"net"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
 
 	"github.com/quiremail/quire/internal/backup"
@@ -26,68 +24,25 @@ type dovecotBox struct {
 	Messages    map[mail.UID]msgSnap // ModSeq holds RFC822.SIZE
 }
 
-// dovecotAccount is a private Dovecot (Debian's, run by scripts/dovecot.sh
-// on 127.0.0.1) with one user, user1@bench.test, password "pw".
+// dovecotAccount is a private Dovecot with one user, dovecotUser,
+// password "pw".
 type dovecotAccount struct {
-	t                            *testing.T
-	top                          string
-	lmtpPort, imapPort, pop3Port string
+	*testkit.Dovecot
+	t *testing.T
 }
 
-const dovecotUser = "user1@bench.test"
+const dovecotUser = testkit.DovecotUser
 
-// startDovecot starts the Dovecot, stopped when the test ends; extra is
-// DOVECOT_CONF_EXTRA. It fails the test where Dovecot is missing under
-// make test (QUIRE_REQUIRE_CLIENTS), and skips it elsewhere.
 func startDovecot(t *testing.T, extra string) *dovecotAccount {
 	t.Helper()
-	if _, err := os.Stat("/usr/lib/dovecot/lmtp"); err != nil {
-		if os.Getenv("QUIRE_REQUIRE_CLIENTS") == "1" {
-			t.Fatalf("Dovecot is not installed (%v): make test installs it with scripts/deps.sh", err)
-		}
-		t.Skipf("Dovecot not installed: %v", err)
-	}
-	if os.Getuid() != 0 {
-		t.Skip("scripts/dovecot.sh runs Dovecot's mail processes as nobody: needs root")
-	}
-	ports := testkit.CommonPorts(t, 3, "127.0.0.1")
-	d := &dovecotAccount{t: t, top: dovecotTop(t), lmtpPort: strconv.Itoa(ports[0]), imapPort: strconv.Itoa(ports[1]), pop3Port: strconv.Itoa(ports[2])}
-	d.script("start", extra)
-	t.Cleanup(func() { d.script("stop", extra) })
-	return d
-}
-
-func (d *dovecotAccount) script(cmd, extra string) {
-	t := d.t
-	t.Helper()
-	c := exec.Command("../../scripts/dovecot.sh", cmd)
-	c.Env = append(os.Environ(), "DOVECOT_DIR="+d.top, "DOVECOT_USERS=1", "DOVECOT_PASSWORD=pw", "DOVECOT_CONF_EXTRA="+extra,
-		"DOVECOT_LMTP_PORT="+d.lmtpPort, "DOVECOT_IMAP_PORT="+d.imapPort, "DOVECOT_POP3_PORT="+d.pop3Port)
-	// Into a file, not a pipe: the Dovecot it starts keeps the
-	// script's output open, and a pipe would never end.
-	out, err := os.CreateTemp(d.top, "script-*.out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	c.Stdout, c.Stderr = out, out
-	if err := c.Run(); err != nil {
-		said, _ := os.ReadFile(out.Name())
-		log, _ := os.ReadFile(filepath.Join(d.top, "dovecot.log"))
-		t.Fatalf("scripts/dovecot.sh %s: %v\n%s\n%s", cmd, err, said, log)
-	}
-}
-
-// maildir is the user's Maildir.
-func (d *dovecotAccount) maildir() string {
-	return filepath.Join(d.top, "mail", dovecotUser, "Maildir")
+	return &dovecotAccount{Dovecot: testkit.StartDovecot(t, extra), t: t}
 }
 
 // deliver sends messages numbered from..to over LMTP.
 func (d *dovecotAccount) deliver(from, to int) {
 	t := d.t
 	t.Helper()
-	lmtp, err := textproto.Dial("tcp", "127.0.0.1:"+d.lmtpPort)
+	lmtp, err := textproto.Dial("tcp", "127.0.0.1:"+d.LMTPPort)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +80,7 @@ func (d *dovecotAccount) deliver(from, to int) {
 func (d *dovecotAccount) imap() *imapClient {
 	t := d.t
 	t.Helper()
-	conn, err := net.Dial("tcp", "127.0.0.1:"+d.imapPort)
+	conn, err := net.Dial("tcp", "127.0.0.1:"+d.IMAPPort)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +181,12 @@ func TestImportDovecotMaildir(t *testing.T) {
 	if len(served["INBOX"].Messages) != 3 || served["INBOX"].UIDNext != 5 || len(served["Archive/2024"].Messages) != 1 {
 		t.Fatalf("Dovecot served %+v: want 3 messages in INBOX (UIDNEXT 5), 1 in Archive.2024", served)
 	}
-	d.script("stop", "")
+	d.Script("stop")
 
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())
 	last := map[string][2]int{}
-	rep, err := backup.Import(ctx, s, dovecotUser, d.maildir(), backup.ImportOptions{PasswordHash: "{PLAIN}pw",
+	rep, err := backup.Import(ctx, s, dovecotUser, d.Maildir(), backup.ImportOptions{PasswordHash: "{PLAIN}pw",
 		Progress: func(mailbox string, done, total int) { last[mailbox] = [2]int{done, total} }})
 	if err != nil {
 		t.Fatalf("Import: %v", err)
@@ -249,7 +204,7 @@ func TestImportDovecotMaildir(t *testing.T) {
 	compareServed(t, s, u, served, false)
 
 	// Run again, as after an interruption: everything is there already.
-	rep, err = backup.Import(ctx, s, dovecotUser, d.maildir(), backup.ImportOptions{})
+	rep, err = backup.Import(ctx, s, dovecotUser, d.Maildir(), backup.ImportOptions{})
 	if err != nil {
 		t.Fatalf("second Import: %v", err)
 	}
@@ -259,22 +214,6 @@ func TestImportDovecotMaildir(t *testing.T) {
 		}
 	}
 	compareServed(t, s, u, served, false)
-}
-
-// dovecotTop is a directory for a private Dovecot's files, removed when
-// the test ends: under the system's temporary directory, open to nobody,
-// whom Dovecot runs mail access as when the test runs as root.
-func dovecotTop(t *testing.T) string {
-	t.Helper()
-	top, err := os.MkdirTemp("", "quire-dovecot-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(top) })
-	if err := os.Chmod(top, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return top
 }
 
 // TestImportIMAPDovecot imports the same account over IMAP from the
@@ -287,7 +226,7 @@ func dovecotTop(t *testing.T) string {
 func TestImportIMAPDovecot(t *testing.T) {
 	// A master user (Dovecot's name for an administrator who logs in as
 	// anyone) for the second import.
-	top := dovecotTop(t)
+	top := testkit.DovecotTop(t)
 	masters := filepath.Join(top, "masters")
 	if err := os.WriteFile(masters, []byte("admin:{PLAIN}adminpw::::::\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -312,7 +251,7 @@ func TestImportIMAPDovecot(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src := backup.IMAPSource{Addr: "127.0.0.1:" + d.imapPort, Security: "plain", User: dovecotUser, PasswordFile: pwFile}
+	src := backup.IMAPSource{Addr: "127.0.0.1:" + d.IMAPPort, Security: "plain", User: dovecotUser, PasswordFile: pwFile}
 
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quiremail/quire/internal/backup"
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // mboxInbox is an mbox as Dovecot writes one (X-IMAPbase, X-UID,
@@ -182,7 +183,7 @@ func TestDovecotReadsMbox(t *testing.T) {
 		t.Skipf("Dovecot not installed: %v", err)
 	}
 	ctx := context.Background()
-	top := dovecotTop(t)
+	top := testkit.DovecotTop(t)
 	dir := filepath.Join(top, "mail")
 	writeFiles(t, dir, map[string]string{"inbox": mboxInbox})
 	s := openStore(t, t.TempDir())
