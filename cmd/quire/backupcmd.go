@@ -73,6 +73,7 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 	useTLS := fs.Bool("tls", false, "imap: implicit TLS (the default)")
 	startTLS := fs.Bool("starttls", false, "imap: plain connection upgraded with STARTTLS")
 	plain := fs.Bool("plain", false, "imap: no TLS at all (a server on this host or a trusted network only)")
+	caFile := fs.String("ca-file", "", "imap: verify the server's certificate against the PEM certificates in this file instead of the system's roots (read where the import runs)")
 	kind, n, what := "", 3, "maildir ADDRESS DIR, mbox ADDRESS PATH or imap ADDRESS --host H --user U --password-file F"
 	if len(args) > 0 {
 		kind = args[0]
@@ -88,7 +89,7 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			}
 		}
 		opt = backup.ImportOptions{Source: pos[0], PasswordHash: *hash}
-		imapSet := *host != "" || *user != "" || *pwFile != "" || *admin != "" || *useTLS || *startTLS || *plain
+		imapSet := *host != "" || *user != "" || *pwFile != "" || *admin != "" || *caFile != "" || *useTLS || *startTLS || *plain
 		switch pos[0] {
 		case "maildir":
 			if *mailbox != "" || imapSet {
@@ -96,7 +97,7 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			}
 		case "mbox":
 			if imapSet {
-				return errors.New("import mbox: --host, --user, --password-file, --admin, --tls, --starttls and --plain are for imap")
+				return errors.New("import mbox: --host, --user, --password-file, --admin, --ca-file, --tls, --starttls and --plain are for imap")
 			}
 			if *quoting != "mboxrd" && *quoting != "mboxo" && *quoting != "none" {
 				return fmt.Errorf("import mbox --quoting %q: want mboxrd, mboxo or none", *quoting)
@@ -109,6 +110,14 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			src, err := imapSource(*host, *user, *pwFile, *admin, *useTLS, *startTLS, *plain)
 			if err != nil {
 				return err
+			}
+			if *caFile != "" {
+				if *plain {
+					return errors.New("import imap: --ca-file is for --tls and --starttls")
+				}
+				if src.CAFile, err = filepath.Abs(*caFile); err != nil {
+					return err
+				}
 			}
 			opt.IMAP = src
 		default:
@@ -166,8 +175,7 @@ func imapSource(host, user, pwFile, admin string, useTLS, startTLS, plain bool) 
 	}
 	src.Addr = host
 	// The file is read where the import runs: on the server's host over
-	// the admin API, so it must be absolute, and it is checked here only
-	// for being readable by this user, when it is.
+	// the admin API, so the path sent is absolute.
 	abs, err := filepath.Abs(pwFile)
 	if err != nil {
 		return src, err

@@ -135,6 +135,9 @@ func Handler(a Admin, token string) http.Handler {
 			if !filepath.IsAbs(opt.IMAP.PasswordFile) {
 				return reply{}, fmt.Errorf("adminapi: import: password file %q is not an absolute path", opt.IMAP.PasswordFile)
 			}
+			if opt.IMAP.CAFile != "" && !filepath.IsAbs(opt.IMAP.CAFile) {
+				return reply{}, fmt.Errorf("adminapi: import: CA file %q is not an absolute path", opt.IMAP.CAFile)
+			}
 		} else if !filepath.IsAbs(q.Dir) {
 			return reply{}, fmt.Errorf("adminapi: import: path %q is not an absolute path", q.Dir)
 		}

@@ -3,12 +3,16 @@ package backup_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/textproto"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/quiremail/quire/internal/backup"
@@ -293,4 +297,67 @@ func TestImportIMAPDovecot(t *testing.T) {
 		}
 	}
 	compareServed(t, s, u, served, true)
+}
+
+// TestImportIMAPDovecotTLS imports from a Dovecot that speaks TLS, its
+// certificate self-signed: over STARTTLS and over implicit TLS with
+// ImportOptions.IMAP.CAFile naming it (the same UIDVALIDITY, UIDs and
+// bodies), and refused without (the certificate is verified).
+func TestImportIMAPDovecotTLS(t *testing.T) {
+	top := testkit.DovecotTop(t)
+	cfg := testkit.SelfSigned(t)
+	key, err := x509.MarshalECPrivateKey(cfg.Certificates[0].PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, extra := filepath.Join(top, "cert.pem"), filepath.Join(top, "key.pem"), filepath.Join(top, "tls.conf")
+	imaps := testkit.CommonPorts(t, 1, "127.0.0.1")[0]
+	for name, data := range map[string][]byte{
+		certFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Certificates[0].Certificate[0]}),
+		keyFile:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: key}),
+		extra: fmt.Appendf(nil, "ssl = yes\nssl_cert = <%s\nssl_key = <%s\nservice imap-login {\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = %d\n  }\n}\n",
+			certFile, keyFile, imaps),
+	} {
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := startDovecot(t, extra)
+	d.fill()
+	served := d.served()["INBOX"]
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	for i, src := range []backup.IMAPSource{
+		{Addr: "127.0.0.1:" + d.IMAPPort, Security: "starttls"},
+		{Addr: fmt.Sprintf("127.0.0.1:%d", imaps), Security: "tls"},
+	} {
+		src.User, src.PasswordFile = dovecotUser, pwFile
+		if _, err := backup.Import(ctx, s, dovecotUser, "", backup.ImportOptions{Source: "imap", IMAP: src, PasswordHash: "{PLAIN}pw"}); err == nil ||
+			!strings.Contains(err.Error(), "certificate") {
+			t.Errorf("%s without the CA file: %v, want a certificate error", src.Security, err)
+		}
+		src.CAFile = certFile
+		who := fmt.Sprintf("tls%d@example.org", i)
+		rep, err := backup.Import(ctx, s, who, "", backup.ImportOptions{Source: "imap", IMAP: src, PasswordHash: "{PLAIN}pw"})
+		if err != nil {
+			t.Fatalf("%s: %v", src.Security, err)
+		}
+		u, err := s.User(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := snapshot(t, s, u)["INBOX"]
+		if len(rep.Mailboxes) != 2 || got.UIDValidity != served.UIDValidity || len(got.Messages) != len(served.Messages) {
+			t.Fatalf("%s: imported INBOX %+v, report %+v; Dovecot served %+v", src.Security, got, rep, served)
+		}
+		for _, m := range got.Messages {
+			if m.Body != served.Messages[m.UID].Body {
+				t.Errorf("%s: UID %d holds %q, Dovecot served %q", src.Security, m.UID, m.Body, served.Messages[m.UID].Body)
+			}
+		}
+	}
 }
