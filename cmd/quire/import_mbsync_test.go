@@ -17,15 +17,22 @@ import (
 // against Dovecot keeps working against Quire without a re-download":
 // isync's mbsync syncs a real Dovecot account (mail delivered over LMTP,
 // a flag set, a nested folder copied into) into a local Maildir; the
-// account's Dovecot Maildir is imported into Quire (quire import maildir,
-// through the running server); mbsync's configuration is pointed at
-// Quire with the same state files, and a second run fetches no message
-// (no BODY fetch in its IMAP transcript, the local Maildir unchanged
-// file for file), then a message delivered to Quire arrives, alone.
+// account is imported into Quire through the running server, from the
+// Dovecot Maildir (quire import maildir) or over IMAP (quire import
+// imap); mbsync's configuration is pointed at Quire with the same state
+// files, and a second run fetches no message (only flags in its IMAP
+// transcript, the local Maildir unchanged file for file), then a message
+// delivered to Quire arrives, alone.
 func TestMbsyncStateSurvivesImport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
 	}
+	for _, kind := range []string{"maildir", "imap"} {
+		t.Run(kind, func(t *testing.T) { mbsyncAfterImport(t, kind) })
+	}
+}
+
+func mbsyncAfterImport(t *testing.T, kind string) {
 	mbsync := needTool(t, "mbsync")
 	d := testkit.StartDovecot(t, "")
 	const who = testkit.DovecotUser
@@ -47,13 +54,21 @@ func TestMbsyncStateSurvivesImport(t *testing.T) {
 	if n := len(before); n != 4 {
 		t.Fatalf("mbsync from Dovecot left %d messages, want 4 (3 in INBOX, 1 in Archive/2024): %v", n, before)
 	}
-	d.Script("stop") // from here on only Quire answers
 
 	s := startIMAPServer(t)
-	out, err := exec.Command(s.bin, "import", "maildir", who, d.Maildir(), "--password-hash", "{PLAIN}pw", "--config", s.cfg).CombinedOutput()
-	if err != nil {
-		t.Fatalf("quire import maildir: %v\n%s", err, out)
+	args := []string{"import", "maildir", who, d.Maildir()}
+	if kind == "imap" {
+		pw := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"import", "imap", who, "--host", "127.0.0.1:" + d.IMAPPort, "--plain", "--user", who, "--password-file", pw}
 	}
+	out, err := exec.Command(s.bin, append(args, "--password-hash", "{PLAIN}pw", "--config", s.cfg)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("quire %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	d.Script("stop") // from here on only Quire answers
 	host, port, _ := strings.Cut(s.imap, ":")
 	writeMbsyncAll(t, dir, host, port, who, "pw")
 	// -Dn prints the IMAP exchange. With its state valid, mbsync asks for
