@@ -46,10 +46,12 @@ type sourceMessage struct {
 // import of an mbox again resumes it too.
 func importFolder(ctx context.Context, s *store.Store, u store.User, f folder, extra uint32, resume bool, progress Progress) (MailboxReport, error) {
 	mm := f.meta
-	uidNext := max(mm.UIDNext, 1)
+	uidNext, without := max(mm.UIDNext, 1), uint64(0)
 	for _, m := range f.msgs {
 		if m.UID != 0 {
 			uidNext = max(uidNext, m.UID+1)
+		} else {
+			without++
 		}
 	}
 	mm.UIDNext = uidNext
@@ -64,8 +66,8 @@ func importFolder(ctx context.Context, s *store.Store, u store.User, f folder, e
 	offset += extra
 	floor := mail.ModSeq(mm.HighestModSeq + uint64(extra))
 	rep := MailboxReport{Name: name, UIDValidity: mb.UIDValidity, UIDOffset: offset}
-	if uint64(uidNext)+uint64(len(f.msgs))+uint64(offset) > math.MaxUint32 {
-		return rep, fmt.Errorf("UIDs up to %d with the offset %d pass 2^32-1: the mailbox cannot take them", uint64(uidNext)+uint64(len(f.msgs)), offset)
+	if last := max(uint64(uidNext), without+1); last+uint64(offset) > math.MaxUint32 {
+		return rep, fmt.Errorf("UIDs up to %d with the offset %d pass 2^32-1: the mailbox cannot take them", last, offset)
 	}
 	auto := uint32(1) // the next UID for a message without one
 	var batch []store.RestoredMessage

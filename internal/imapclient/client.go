@@ -133,7 +133,7 @@ func (c *Client) capability() error {
 // SASL PLAIN where the server has disabled LOGIN.
 func (c *Client) Login(authzid, user, password string) error {
 	var err error
-	if (authzid != "" && authzid != user) || c.Has("LOGINDISABLED") {
+	if (authzid != "" && authzid != user) || c.Has("LOGINDISABLED") || !quotable(user) || !quotable(password) {
 		if authzid == user {
 			authzid = ""
 		}
@@ -203,17 +203,29 @@ func verb(cmd string) string {
 	return v
 }
 
-// astring quotes s as an IMAP string: quoted where it can be, a literal
-// otherwise (non-synchronising, RFC 7888, when the server takes them).
-func (c *Client) astring(s string) string {
-	quotable := len(s) < 1024
-	for i := 0; i < len(s) && quotable; i++ {
-		quotable = s[i] >= 0x20 && s[i] < 0x7f
+// quotable reports whether s can be sent as a quoted string: printable
+// US-ASCII, not too long.
+func quotable(s string) bool {
+	if len(s) >= 1024 {
+		return false
 	}
-	if quotable {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// astring sends s as an IMAP string: quoted where it can be, else a
+// non-synchronising literal (RFC 7888), which rides inside the one
+// command line. Login's user and password are never literals (SASL
+// PLAIN carries any bytes), and mailbox names go out in modified UTF-7,
+// printable ASCII; a literal is for the rest, on servers with LITERAL+.
+func (c *Client) astring(s string) string {
+	if quotable(s) {
 		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 	}
-	// Only LITERAL+ lets a literal ride inside one line written at once.
 	return "{" + strconv.Itoa(len(s)) + "+}\r\n" + s
 }
 
