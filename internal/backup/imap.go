@@ -112,6 +112,14 @@ func importIMAP(ctx context.Context, s *store.Store, address string, opt ImportO
 		}
 		boxes = append(boxes, imapBox{server: m.Name, meta: mm, exists: sel.Exists})
 	}
+	subs, err := c.Subscribed()
+	if err != nil {
+		return rep, err
+	}
+	var names []string
+	for _, m := range subs {
+		names = append(names, quireName(m))
+	}
 	u, created, err := importUser(ctx, s, address, opt.PasswordHash, func() (map[string]uint32, error) {
 		uv := make(map[string]uint32, len(boxes))
 		for _, b := range boxes {
@@ -122,6 +130,13 @@ func importIMAP(ctx context.Context, s *store.Store, address string, opt ImportO
 	if err != nil {
 		return rep, err
 	}
+	if created {
+		// Before any mail: an interrupted import leaves a user whose
+		// subscriptions the next run (which finds it existing) completes.
+		if err := keepSubscriptions(ctx, s, u, names); err != nil {
+			return rep, err
+		}
+	}
 	for _, b := range boxes {
 		mr, err := importIMAPBox(ctx, s, u, c, b, opt.Progress)
 		if err != nil {
@@ -129,24 +144,12 @@ func importIMAP(ctx context.Context, s *store.Store, address string, opt ImportO
 		}
 		rep.Mailboxes = append(rep.Mailboxes, mr)
 	}
-	subs, err := c.Subscribed()
-	if err != nil {
-		return rep, err
-	}
-	var names []string
-	for _, m := range subs {
-		name := quireName(m)
+	for _, name := range names {
 		if err := s.SetSubscribed(ctx, u, name, true); err != nil {
 			return rep, fmt.Errorf("backup: subscribe %s: %w", name, err)
 		}
-		names = append(names, name)
 	}
 	rep.Subscriptions = len(names)
-	if created {
-		if err := keepSubscriptions(ctx, s, u, names); err != nil {
-			return rep, err
-		}
-	}
 	return rep, c.Logout()
 }
 

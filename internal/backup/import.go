@@ -121,19 +121,22 @@ func importMaildir(ctx context.Context, s *store.Store, address, dir string, opt
 	if err != nil {
 		return Report{}, err
 	}
+	keep, err := readSubscriptions(dir)
+	if err != nil {
+		return Report{}, err
+	}
 	u, created, err := importUser(ctx, s, address, opt.PasswordHash, func() (map[string]uint32, error) { return maildirUIDValidities(dir) })
 	if err != nil {
 		return Report{}, err
 	}
-	rep, err := restoreTree(ctx, s, u, dir, meta, 0, true, opt.Progress)
-	if err != nil || !created {
-		return rep, err
+	if created {
+		// Before any mail: an interrupted import leaves a user whose
+		// subscriptions the next run (which finds it existing) completes.
+		if err := keepSubscriptions(ctx, s, u, keep); err != nil {
+			return Report{}, err
+		}
 	}
-	keep, err := readSubscriptions(dir)
-	if err != nil {
-		return rep, err
-	}
-	return rep, keepSubscriptions(ctx, s, u, keep)
+	return restoreTree(ctx, s, u, dir, meta, 0, true, opt.Progress)
 }
 
 // maildirUIDValidities gives each folder of the tree at dir the

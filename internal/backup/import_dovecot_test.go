@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -360,4 +361,52 @@ func TestImportIMAPDovecotTLS(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestImportIMAPInterrupted stops an import over IMAP after its first
+// batch of INBOX (64 of 69 messages) is committed, as a stopped command
+// does; run again, the import takes the UIDs from INBOX's UIDNEXT on,
+// and the user ends with what Dovecot served, bodies byte for byte.
+func TestImportIMAPInterrupted(t *testing.T) {
+	d := startDovecot(t, "")
+	d.fill()
+	d.deliver(5, 70)
+	served := d.served()
+	if n := len(served["INBOX"].Messages); n != 69 {
+		t.Fatalf("Dovecot serves %d messages in INBOX, want 69", n)
+	}
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := backup.IMAPSource{Addr: "127.0.0.1:" + d.IMAPPort, Security: "plain", User: dovecotUser, PasswordFile: pwFile}
+	s := openStore(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := backup.Import(ctx, s, dovecotUser, "", backup.ImportOptions{Source: "imap", IMAP: src, PasswordHash: "{PLAIN}pw",
+		Progress: func(mailbox string, done, total int) {
+			if mailbox == "INBOX" {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted import: %v, want context.Canceled", err)
+	}
+	u, err := s.User(context.Background(), dovecotUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(snapshot(t, s, u)["INBOX"].Messages); n != 64 {
+		t.Fatalf("after the interruption INBOX holds %d messages, want the first batch, 64", n)
+	}
+	rep, err := backup.Import(context.Background(), s, dovecotUser, "", backup.ImportOptions{Source: "imap", IMAP: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rep.Mailboxes {
+		if m.Name == "INBOX" && (m.Messages != 5 || m.Skipped != 64 || m.UIDOffset != 0) {
+			t.Errorf("resumed import of INBOX: %+v, want 5 imported, 64 skipped, no offset", m)
+		}
+	}
+	compareServed(t, s, u, served, true)
 }

@@ -2,6 +2,8 @@ package backup_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -215,5 +217,47 @@ func TestDovecotReadsMbox(t *testing.T) {
 	c.run("LOGOUT")
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Dovecot serves\n%#v\nQuire imported\n%#v", got, want)
+	}
+}
+
+// TestImportMboxInterrupted stops an import of 100 messages after its
+// first batch (64) is committed, as a stopped command does, and runs it
+// again: the second run imports the other 36 with UIDs 65..100.
+func TestImportMboxInterrupted(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 100; i++ {
+		fmt.Fprintf(&b, "From x@example.test Mon Feb  2 03:04:05 2009\nSubject: %d\n\nbody %d\n\n", i, i)
+	}
+	file := filepath.Join(t.TempDir(), "big")
+	writeFiles(t, filepath.Dir(file), map[string]string{"big": b.String()})
+	s := openStore(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt := backup.ImportOptions{Source: "mbox", PasswordHash: "{PLAIN}pw", Progress: func(string, int, int) { cancel() }}
+	if _, err := backup.Import(ctx, s, addr, file, opt); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted import: %v, want context.Canceled", err)
+	}
+	u, err := s.User(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(snapshot(t, s, u)["INBOX"].Messages); n != 64 {
+		t.Fatalf("after the interruption INBOX holds %d messages, want the first batch, 64", n)
+	}
+	rep, err := backup.Import(context.Background(), s, addr, file, backup.ImportOptions{Source: "mbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := rep.Mailboxes[0]; m.Messages != 36 || m.Skipped != 64 {
+		t.Errorf("resumed import: %+v, want 36 imported, 64 skipped", m)
+	}
+	inbox := snapshot(t, s, u)["INBOX"]
+	for i, m := range inbox.Messages {
+		if want := fmt.Sprintf("Subject: %d\n\nbody %d\n", i+1, i+1); m.UID != mail.UID(i+1) || m.Body != want {
+			t.Fatalf("message %d: UID %d body %q, want UID %d %q", i, m.UID, m.Body, i+1, want)
+		}
+	}
+	if len(inbox.Messages) != 100 || inbox.UIDNext != 101 {
+		t.Errorf("INBOX: %d messages, UIDNEXT %d, want 100 and 101", len(inbox.Messages), inbox.UIDNext)
 	}
 }

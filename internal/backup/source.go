@@ -72,6 +72,11 @@ func importFolder(ctx context.Context, s *store.Store, u store.User, f folder, e
 	auto := uint32(1) // the next UID for a message without one
 	var batch []store.RestoredMessage
 	for i := range f.msgs {
+		// An interrupted import (a cancelled admin call: the command was
+		// stopped) ends between messages; running it again resumes.
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("interrupted after %d messages: %w", rep.Messages, err)
+		}
 		m := &f.msgs[i]
 		if m.UID != 0 && m.UID < from {
 			rep.Skipped++ // imported by an earlier run
