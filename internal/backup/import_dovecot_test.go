@@ -224,8 +224,9 @@ func TestImportDovecotMaildir(t *testing.T) {
 // TestImportIMAPDovecot imports the same account over IMAP from the
 // running Dovecot: every mailbox has the UIDVALIDITY, UIDNEXT, UIDs,
 // flags and keywords, INTERNALDATEs and bodies (byte for byte) Dovecot
-// served, and the subscription; the import set no \Seen on the server.
-// A message delivered afterwards is all a second import adds (it skips
+// served, and the subscription; a mailbox Dovecot lists as \Sent keeps
+// that special use; the import set no \Seen on the server. A message
+// delivered afterwards is all a second import adds (it skips
 // the UIDs imported before), logged in this time as a Dovecot master user
 // with the user as SASL PLAIN authorization identity.
 func TestImportIMAPDovecot(t *testing.T) {
@@ -241,6 +242,13 @@ func TestImportIMAPDovecot(t *testing.T) {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u `+masters+`
   master = yes
+}
+namespace inbox {
+  inbox = yes
+  mailbox "Sent Items" {
+    special_use = \Sent
+    auto = create
+  }
 }
 `), 0o644)
 	if err != nil {
@@ -274,6 +282,10 @@ func TestImportIMAPDovecot(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareServed(t, s, u, served, true)
+	// A special use (RFC 6154) comes along with a mailbox the import makes.
+	if mb, err := s.Mailbox(ctx, u, "Sent Items"); err != nil || mb.SpecialUse != `\Sent` {
+		t.Errorf("Sent Items: %+v %v, want the special use \\Sent Dovecot lists", mb, err)
+	}
 	if again := d.served(); !reflect.DeepEqual(again, served) {
 		t.Errorf("the import changed what Dovecot serves:\n%+v\nbefore:\n%+v", again, served)
 	}
