@@ -51,11 +51,11 @@ func Import(ctx context.Context, s *store.Store, address, path string, opt Impor
 	case "", "maildir":
 		return importMaildir(ctx, s, address, path, opt)
 	case "mbox":
-		u, _, err := importUser(ctx, s, address, opt.PasswordHash, func() (map[string]uint32, error) { return nil, nil })
+		u, created, err := importUser(ctx, s, address, opt.PasswordHash, func() (map[string]uint32, error) { return nil, nil })
 		if err != nil {
 			return Report{}, err
 		}
-		return importMbox(ctx, s, u, path, opt)
+		return importMbox(ctx, s, u, created, path, opt)
 	case "imap":
 		return importIMAP(ctx, s, address, opt)
 	}

@@ -29,13 +29,15 @@ import (
 // .subscriptions and .imap index, mutt's caches), Thunderbird's .msf
 // indexes and Dovecot's dovecot.index* files are not mail and are left
 // out; any other file must be an mbox (an error names the one that is
-// not).
+// not). The tree's subscriptions (Dovecot's .subscriptions in its root)
+// are added; a user created for the import (created) has only those
+// (without the file, the defaults a new user gets).
 //
 // mbox has no UIDs: a new mailbox gets a fresh UIDVALIDITY and UIDs from
 // 1 in file order. Run again after an interruption, a mailbox that holds
 // mail already is not duplicated: as many copies of each body as it
 // holds are skipped, the rest appended after them.
-func importMbox(ctx context.Context, s *store.Store, u store.User, path string, opt ImportOptions) (Report, error) {
+func importMbox(ctx context.Context, s *store.Store, u store.User, created bool, path string, opt ImportOptions) (Report, error) {
 	var rep Report
 	q, err := quoting(opt.MboxQuoting)
 	if err != nil {
@@ -82,6 +84,24 @@ func importMbox(ctx context.Context, s *store.Store, u store.User, path string, 
 			return rep, fmt.Errorf("backup: import mbox: %w", err)
 		}
 	}
+	var subs []string
+	hasSubs := false
+	if fi.IsDir() {
+		data, err := os.ReadFile(filepath.Join(path, mbox.SubscriptionsFile))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rep, fmt.Errorf("backup: import mbox: %w", err)
+		}
+		hasSubs = err == nil
+		for _, name := range mbox.ParseSubscriptions(data) {
+			subs = append(subs, mboxName(filepath.FromSlash(name), opt.Mailbox))
+		}
+	}
+	if created && hasSubs {
+		// Before any mail, as the other imports do.
+		if err := keepSubscriptions(ctx, s, u, subs); err != nil {
+			return rep, err
+		}
+	}
 	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.name, b.name) })
 	for _, f := range files {
 		mr, err := importMboxFile(ctx, s, u, f.path, f.name, q, opt.Progress)
@@ -90,6 +110,12 @@ func importMbox(ctx context.Context, s *store.Store, u store.User, path string, 
 		}
 		rep.Mailboxes = append(rep.Mailboxes, mr)
 	}
+	for _, name := range subs {
+		if err := s.SetSubscribed(ctx, u, name, true); err != nil {
+			return rep, fmt.Errorf("backup: subscribe %s: %w", name, err)
+		}
+	}
+	rep.Subscriptions = len(subs)
 	return rep, nil
 }
 

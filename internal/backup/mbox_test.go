@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +63,8 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // file a mailbox (a Thunderbird .sbd directory holding a mailbox's
 // children, a modified UTF-7 file name decoded), the files that are not
 // mail left out, every message with its flags and From_ date and without
-// the mbox's headers; the pseudo message is not imported. A second run
-// adds nothing.
+// the mbox's headers; the pseudo message is not imported; the
+// subscriptions are Dovecot's .subscriptions. A second run adds nothing.
 func TestImportMboxTree(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
@@ -77,7 +78,7 @@ func TestImportMboxTree(t *testing.T) {
 		"Lists.sbd/go":      one("go"),
 		"&AOQ-pfel":         one("apples"),
 		"Lists.msf":         "// Thunderbird's index",
-		".subscriptions":    "Lists\n",
+		".subscriptions":    "V\t2\n\nLists\tgo\n&AOQ-pfel\n",
 		"dovecot.index.log": "\x00\x01",
 		".imap/INBOX/x":     "Dovecot's index",
 	})
@@ -88,12 +89,16 @@ func TestImportMboxTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last["INBOX"] != [2]int{3, 3} || len(rep.Mailboxes) != 4 {
-		t.Errorf("progress %v, report %+v: want INBOX 3/3, 4 mailboxes", last, rep)
+	if last["INBOX"] != [2]int{3, 3} || len(rep.Mailboxes) != 4 || rep.Subscriptions != 2 {
+		t.Errorf("progress %v, report %+v: want INBOX 3/3, 4 mailboxes, 2 subscriptions", last, rep)
 	}
 	u, err := s.User(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Dovecot's .subscriptions, and only those: the user is new.
+	if subs, err := s.Subscriptions(ctx, u); err != nil || !reflect.DeepEqual(sorted(subs), []string{"Lists/go", "äpfel"}) {
+		t.Errorf("subscriptions %q (%v), want Lists/go and äpfel", subs, err)
 	}
 	snap := snapshot(t, s, u)
 	if got := messagesOf(snap["INBOX"]); !reflect.DeepEqual(got, mboxWant) {
@@ -128,6 +133,8 @@ func TestImportMboxTree(t *testing.T) {
 		t.Errorf("import of a tree with notes.txt: %v, want an error naming it", err)
 	}
 }
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
 
 // TestImportMboxResume imports an mbox cut short, as an interrupted
 // import leaves the mailbox, then the whole file: the messages the first

@@ -3,6 +3,7 @@ package mbox
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,6 +136,35 @@ func FuzzScan(f *testing.F) {
 				if len(p.Body) > int(m.End-m.Start) {
 					t.Fatalf("parsed body longer than the message")
 				}
+			}
+		}
+	})
+}
+
+func TestParseSubscriptions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"V\t2\n\nLists\tgo\nINBOX\n&AOQ-pfel\n", []string{"Lists/go", "INBOX", "&AOQ-pfel"}},
+		{"Lists/go\nArchive\n\n//bad\n", []string{"Lists/go", "Archive"}},
+		{"", nil},
+	} {
+		if got := ParseSubscriptions([]byte(tc.in)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseSubscriptions(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseSubscriptions checks that no file panics the parser and that
+// every name it returns has levels.
+func FuzzParseSubscriptions(f *testing.F) {
+	f.Add([]byte("V\t2\n\nLists\tgo\nINBOX\n"))
+	f.Add([]byte("a/b\n\n/x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, n := range ParseSubscriptions(data) {
+			if n == "" || strings.HasPrefix(n, "/") || strings.HasSuffix(n, "/") || strings.Contains(n, "//") {
+				t.Fatalf("name %q has an empty level", n)
 			}
 		}
 	})
