@@ -152,6 +152,9 @@ func exportRestore(t *testing.T, cfg, lmtpAddr, user string) {
 	if oldMail == nil || oldMail[1] != "2" || oldMail[2] != "1" || oldMail[5] != "3" {
 		t.Fatalf("Old/Mail after the mbox import: %q, want 2 messages, 1 unseen, UIDNEXT 3", oldMail)
 	}
+	if out := mustRun("", "check", imported, "--bodies"); !strings.Contains(out, "0 finding(s)") {
+		t.Fatalf("check of the user after the mbox import:\n%s", out)
+	}
 	out = mustRun("", "import", "mbox", imported, mboxFile, "--mailbox", "Old/Mail")
 	found = false
 	for _, l := range strings.Split(out, "\n") {
