@@ -11,8 +11,11 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
-# Dovecot's IMAP server reads the Maildir "quire export" writes (internal/backup).
+# Dovecot's IMAP server reads the Maildir "quire export" writes, and the
+# import tests deliver to a Dovecot over LMTP (internal/backup, cmd/quire;
+# isync's mbsync above syncs from it).
 [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
 # systemd-analyze verify checks contrib/systemd's units (TestSystemdUnits).
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # Headless Chromium renders GET /status (TestStatusPageChromium).

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/quiremail/quire/internal/adminapi"
@@ -54,30 +57,82 @@ func (c *cli) restoreUser(ctx context.Context, args []string) error {
 	})
 }
 
-// importMail adds mail from another server: `quire import maildir ADDRESS
-// DIR` (a Dovecot Maildir++ tree); mbox and IMAP are refused, not built.
+// importMail adds mail from another server: `quire import maildir
+// ADDRESS DIR` (a Dovecot Maildir++ tree), `quire import mbox ADDRESS
+// PATH` (an mbox file or tree), `quire import imap ADDRESS --host H ...`
+// (every mailbox of an IMAP server).
 func (c *cli) importMail(ctx context.Context, args []string) error {
 	fs, cfgPath := adminFlags("import")
-	hash := fs.String("password-hash", "", "create a missing user with this password hash (as Dovecot's passdb holds it) and the Maildir's UIDVALIDITYs")
-	return c.withAdmin(ctx, fs, cfgPath, args, 3, "maildir ADDRESS DIR", func(pos []string) error {
+	hash := fs.String("password-hash", "", "create a missing user with this password hash (as Dovecot's passdb holds it) and the source's UIDVALIDITYs")
+	mailbox := fs.String("mailbox", "", "mbox: the mailbox a file goes into (default INBOX), or the parent of a tree's mailboxes")
+	quoting := fs.String("quoting", "mboxrd", `mbox: how "From " lines in bodies are quoted: mboxrd (every >*From line got one more ">"; mutt, most tools), mboxo (only From lines) or none (Dovecot's mbox, which relies on Content-Length)`)
+	host := fs.String("host", "", "imap: the server, HOST or HOST:PORT (default port 993 with --tls, else 143)")
+	user := fs.String("user", "", "imap: the user whose mail is read")
+	pwFile := fs.String("password-file", "", "imap: a file holding the password (of --admin when given), read where the import runs (the server's host, over the admin API)")
+	admin := fs.String("admin", "", "imap: log in as this administrator (SASL PLAIN) with --user as the authorization identity (Dovecot master user, Cyrus admin)")
+	useTLS := fs.Bool("tls", false, "imap: implicit TLS (the default)")
+	startTLS := fs.Bool("starttls", false, "imap: plain connection upgraded with STARTTLS")
+	plain := fs.Bool("plain", false, "imap: no TLS at all (a server on this host or a trusted network only)")
+	caFile := fs.String("ca-file", "", "imap: verify the server's certificate against the PEM certificates in this file instead of the system's roots (read where the import runs)")
+	kind, n, what := "", 3, "maildir ADDRESS DIR, mbox ADDRESS PATH or imap ADDRESS --host H --user U --password-file F"
+	if len(args) > 0 {
+		kind = args[0]
+	}
+	if kind == "imap" {
+		n = 2
+	}
+	var opt backup.ImportOptions
+	return c.withAdmin(ctx, fs, cfgPath, args, n, what, func(pos []string) error {
+		if *hash != "" {
+			if _, err := directory.VerifyPassword(*hash, "probe"); err != nil {
+				return fmt.Errorf("import --password-hash: %w", err)
+			}
+		}
+		opt = backup.ImportOptions{Source: pos[0], PasswordHash: *hash}
+		imapSet := *host != "" || *user != "" || *pwFile != "" || *admin != "" || *caFile != "" || *useTLS || *startTLS || *plain
 		switch pos[0] {
 		case "maildir":
-			if *hash != "" {
-				if _, err := directory.VerifyPassword(*hash, "probe"); err != nil {
-					return fmt.Errorf("import --password-hash: %w", err)
+			if *mailbox != "" || imapSet {
+				return errors.New("import maildir: takes no --mailbox and no IMAP flags: a Maildir's folders keep their names")
+			}
+		case "mbox":
+			if imapSet {
+				return errors.New("import mbox: --host, --user, --password-file, --admin, --ca-file, --tls, --starttls and --plain are for imap")
+			}
+			if *quoting != "mboxrd" && *quoting != "mboxo" && *quoting != "none" {
+				return fmt.Errorf("import mbox --quoting %q: want mboxrd, mboxo or none", *quoting)
+			}
+			opt.Mailbox, opt.MboxQuoting = *mailbox, *quoting
+		case "imap":
+			if *mailbox != "" {
+				return errors.New("import imap: takes no --mailbox: every mailbox of the server is imported under its name")
+			}
+			src, err := imapSource(*host, *user, *pwFile, *admin, *useTLS, *startTLS, *plain)
+			if err != nil {
+				return err
+			}
+			if *caFile != "" {
+				if *plain {
+					return errors.New("import imap: --ca-file is for --tls and --starttls")
+				}
+				if src.CAFile, err = filepath.Abs(*caFile); err != nil {
+					return err
 				}
 			}
-			return nil
-		case "mbox", "imap":
-			return fmt.Errorf("import: %s import is not built yet: copy the mail into a Maildir++ tree first (Dovecot's doveadm sync, or mbsync), then run quire import maildir", pos[0])
+			opt.IMAP = src
+		default:
+			return fmt.Errorf("import: unknown source %q: want maildir, mbox or imap", pos[0])
 		}
-		return fmt.Errorf("import: unknown source %q: want maildir", pos[0])
+		return nil
 	}, func(a adminapi.Admin, pos []string) error {
-		dir, err := filepath.Abs(pos[2])
-		if err != nil {
-			return err
+		path, from := "", opt.IMAP.Addr
+		if pos[0] != "imap" {
+			var err error
+			if path, err = filepath.Abs(pos[2]); err != nil {
+				return err
+			}
+			from = path
 		}
-		opt := backup.ImportOptions{PasswordHash: *hash}
 		drawn := false
 		if isTerminal(c.stdout) {
 			opt.Progress = func(mailbox string, done, total int) {
@@ -85,7 +140,7 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 				drawn = true
 			}
 		}
-		rep, err := a.Import(ctx, pos[1], dir, opt)
+		rep, err := a.Import(ctx, pos[1], path, opt)
 		if drawn {
 			fmt.Fprint(c.stdout, "\r\033[K")
 		}
@@ -93,9 +148,40 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			return err
 		}
 		c.printBackup(rep, true)
-		fmt.Fprintf(c.stdout, "imported %s into %s (run it again after an interruption: it resumes)\n", dir, pos[1])
+		fmt.Fprintf(c.stdout, "imported %s into %s (run it again after an interruption: it resumes)\n", from, pos[1])
 		return nil
 	})
+}
+
+// imapSource checks the flags of quire import imap.
+func imapSource(host, user, pwFile, admin string, useTLS, startTLS, plain bool) (backup.IMAPSource, error) {
+	src := backup.IMAPSource{User: user, Admin: admin, Security: "tls"}
+	switch {
+	case host == "" || user == "" || pwFile == "":
+		return src, errors.New("import imap: --host, --user and --password-file are required")
+	case (useTLS && startTLS) || (useTLS && plain) || (startTLS && plain):
+		return src, errors.New("import imap: give one of --tls, --starttls and --plain")
+	case startTLS:
+		src.Security = "starttls"
+	case plain:
+		src.Security = "plain"
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		port := "143"
+		if src.Security == "tls" {
+			port = "993"
+		}
+		host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+	}
+	src.Addr = host
+	// The file is read where the import runs: on the server's host over
+	// the admin API, so the path sent is absolute.
+	abs, err := filepath.Abs(pwFile)
+	if err != nil {
+		return src, err
+	}
+	src.PasswordFile = abs
+	return src, nil
 }
 
 func (c *cli) printBackup(rep backup.Report, restore bool) {

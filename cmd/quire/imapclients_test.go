@@ -208,6 +208,15 @@ func TestIMAPMbsync(t *testing.T) {
 // returns its path.
 func writeMbsyncrc(t *testing.T, dir, host, port, user, pass string) string {
 	t.Helper()
+	return writeMbsyncConf(t, dir, host, port, user, pass, "Patterns INBOX\nCreate Both\nExpunge Both\n")
+}
+
+// writeMbsyncConf writes an isync configuration for user at host:port
+// (plaintext LOGIN) and the Maildir dir/mail, its state kept beside the
+// messages (SyncState *), whose channel syncs what channel says
+// (Patterns, Create, Expunge), and returns its path.
+func writeMbsyncConf(t *testing.T, dir, host, port, user, pass, channel string) string {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "mail"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -231,12 +240,9 @@ SubFolders Verbatim
 Channel sync
 Far :remote:
 Near :local:
-Patterns INBOX
-Create Both
-Expunge Both
-SyncState *
+%sSyncState *
 Sync All
-`, host, port, user, pass, dir, dir)
+`, host, port, user, pass, dir, dir, channel)
 	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -60,8 +60,10 @@ type Admin interface {
 	Export(ctx context.Context, address, dir string) (backup.Report, error)
 	// Restore adds the archive at dir to the user's mailboxes.
 	Restore(ctx context.Context, address, dir string, opt backup.Options) (backup.Report, error)
-	// Import adds the Dovecot Maildir at dir (on the store's host, like
-	// Export's) to the user's mailboxes, creating the user if missing.
+	// Import adds mail from another server to the user's mailboxes,
+	// creating the user if missing: the Dovecot Maildir or the mbox at
+	// path (on the store's host, like Export's directory), or the IMAP
+	// server opt.IMAP (its password file on the store's host too).
 	Import(ctx context.Context, address, dir string, opt backup.ImportOptions) (backup.Report, error)
 }
 

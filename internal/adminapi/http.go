@@ -26,6 +26,9 @@ type request struct {
 	MailHost     string `json:"mailhost,omitempty"`
 	Dir          string `json:"dir,omitempty"`
 	UIDOffset    uint32 `json:"uid_offset,omitempty"`
+	// Import carries an import's source and options (its Progress stays
+	// behind: a server's import reports at its end).
+	Import *backup.ImportOptions `json:"import,omitempty"`
 }
 
 type reply struct {
@@ -122,10 +125,23 @@ func Handler(a Admin, token string) http.Handler {
 		return reply{Backup: &rep}, err
 	})
 	op("import", func(ctx context.Context, q request) (reply, error) {
-		if !filepath.IsAbs(q.Dir) {
-			return reply{}, fmt.Errorf("adminapi: import: directory %q is not an absolute path", q.Dir)
+		opt := backup.ImportOptions{PasswordHash: q.PasswordHash}
+		if q.Import != nil {
+			opt = *q.Import
 		}
-		rep, err := a.Import(ctx, q.Address, q.Dir, backup.ImportOptions{PasswordHash: q.PasswordHash})
+		// Paths name files on the server's host: relative ones would be
+		// relative to its working directory.
+		if opt.Source == "imap" {
+			if !filepath.IsAbs(opt.IMAP.PasswordFile) {
+				return reply{}, fmt.Errorf("adminapi: import: password file %q is not an absolute path", opt.IMAP.PasswordFile)
+			}
+			if opt.IMAP.CAFile != "" && !filepath.IsAbs(opt.IMAP.CAFile) {
+				return reply{}, fmt.Errorf("adminapi: import: CA file %q is not an absolute path", opt.IMAP.CAFile)
+			}
+		} else if !filepath.IsAbs(q.Dir) {
+			return reply{}, fmt.Errorf("adminapi: import: path %q is not an absolute path", q.Dir)
+		}
+		rep, err := a.Import(ctx, q.Address, q.Dir, opt)
 		return reply{Backup: &rep}, err
 	})
 	op("restore", func(ctx context.Context, q request) (reply, error) {
@@ -236,7 +252,8 @@ func (r remote) Restore(ctx context.Context, address, dir string, opt backup.Opt
 }
 
 func (r remote) Import(ctx context.Context, address, dir string, opt backup.ImportOptions) (backup.Report, error) {
-	rep, err := r.callWith(ctx, r.long, "import", request{Address: address, Dir: dir, PasswordHash: opt.PasswordHash})
+	opt.Progress = nil
+	rep, err := r.callWith(ctx, r.long, "import", request{Address: address, Dir: dir, PasswordHash: opt.PasswordHash, Import: &opt})
 	if rep.Backup == nil {
 		return backup.Report{}, err
 	}

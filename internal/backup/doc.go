@@ -35,5 +35,9 @@
 // Import reads a Maildir++ tree Dovecot wrote the same way (import.go): it
 // creates a missing user with the tree's UIDVALIDITYs, and resumes an
 // interrupted import (a mailbox of the folder's UIDVALIDITY takes only the
-// UIDs from its UIDNEXT on) instead of offsetting.
+// UIDs from its UIDNEXT on) instead of offsetting. It reads another IMAP
+// server the same way (imap.go: the server's UIDVALIDITYs and UIDs), and
+// mbox files (mbox.go: no UIDs of their own; a resumed import skips the
+// bodies the mailbox holds). Every source becomes folders of messages
+// (source.go) that one loop, importFolder, adds through AppendAt.
 package backup

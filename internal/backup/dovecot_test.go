@@ -20,6 +20,7 @@ import (
 	"github.com/quiremail/quire/internal/backup"
 	"github.com/quiremail/quire/internal/imapserver/imapwire"
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/testkit"
 )
 
 // dovecotIMAP is Debian's Dovecot IMAP server binary (dovecot-imapd).
@@ -46,7 +47,7 @@ func TestDovecotReadsExport(t *testing.T) {
 	// Dovecot refuses to run mail access as root, and writes its index
 	// into the Maildir: it gets a copy owned by nobody when this runs as
 	// root, in a directory nobody can reach.
-	top := dovecotTop(t)
+	top := testkit.DovecotTop(t)
 	dir := filepath.Join(top, "mail")
 	if _, err := backup.Export(ctx, s, addr, dir); err != nil {
 		t.Fatal(err)
@@ -71,67 +72,7 @@ func TestDovecotReadsExport(t *testing.T) {
 	if got := overflow["Archive/2024"][1]; !got.Equal(mail.Flags{"kw26", "kw27", "kw28", "kw29"}) {
 		t.Fatalf("Archive/2024 UID 1: metadata holds the keywords %q, want kw26..kw29", got)
 	}
-	home := filepath.Join(top, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	mailUser, mailGroup := "", ""
-	if os.Getuid() == 0 {
-		mailUser, mailGroup = "nobody", "nogroup"
-		if _, err := user.LookupGroup(mailGroup); err != nil {
-			mailGroup = "nobody"
-		}
-		if out, err := exec.Command("chown", "-R", mailUser+":"+mailGroup, dir, home).CombinedOutput(); err != nil {
-			t.Fatalf("chown: %v\n%s", err, out)
-		}
-	} else {
-		me, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := user.LookupGroupId(me.Gid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mailUser, mailGroup = me.Username, g.Name
-	}
-	conf := filepath.Join(top, "dovecot.conf")
-	err = os.WriteFile(conf, fmt.Appendf(nil, `# A private Dovecot for one test: nothing listens.
-base_dir = %[1]s/base
-state_dir = %[1]s/state
-log_path = %[1]s/dovecot.log
-mail_location = maildir:%[2]s
-mail_uid = %[3]s
-mail_gid = %[4]s
-first_valid_uid = 0
-first_valid_gid = 0
-ssl = no
-`, top, dir, mailUser, mailGroup), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, dovecotIMAP, "-c", conf)
-	cmd.Env = []string{"HOME=" + home, "USER=" + mailUser, "PATH=/usr/bin:/bin"}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(top, "dovecot.log"))
-			t.Errorf("dovecot: %v\n%s\n%s", err, stderr.String(), log)
-		}
-	}()
-	c := &imapClient{t: t, w: stdin, r: bufio.NewReader(stdout)}
-	if greet := c.response(); greet.atom(1) != "PREAUTH" {
-		log, _ := os.ReadFile(filepath.Join(top, "dovecot.log"))
-		t.Fatalf("greeting %v\n%s\n%s", greet, stderr.String(), log)
-	}
-
+	c := dovecotPreauth(t, top, "maildir:"+dir, dir)
 	var listed []string
 	for _, r := range c.run(`LIST "" "*"`) {
 		if r.atom(1) == "LIST" {
@@ -364,4 +305,77 @@ func (c *imapClient) selectCodes(cmd string) (uidValidity uint32, uidNext mail.U
 		}
 	}
 	return uidValidity, uidNext
+}
+
+// dovecotPreauth runs Dovecot's imap process pre-authenticated on a pipe,
+// with a private configuration whose mail_location is location, and
+// returns a client of it, logged out and waited for when the test ends.
+// Dovecot refuses to run mail access as root and writes its index into
+// the mail: when this runs as root, the paths given (the mail, a copy)
+// are made nobody's, under top, a directory nobody can reach.
+func dovecotPreauth(t *testing.T, top, location string, paths ...string) *imapClient {
+	t.Helper()
+	home := filepath.Join(top, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mailUser, mailGroup := "", ""
+	if os.Getuid() == 0 {
+		mailUser, mailGroup = "nobody", "nogroup"
+		if _, err := user.LookupGroup(mailGroup); err != nil {
+			mailGroup = "nobody"
+		}
+		if out, err := exec.Command("chown", append([]string{"-R", mailUser + ":" + mailGroup, home}, paths...)...).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v\n%s", err, out)
+		}
+	} else {
+		me, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := user.LookupGroupId(me.Gid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mailUser, mailGroup = me.Username, g.Name
+	}
+	conf := filepath.Join(top, "dovecot.conf")
+	err := os.WriteFile(conf, fmt.Appendf(nil, `# A private Dovecot for one test: nothing listens.
+base_dir = %[1]s/base
+state_dir = %[1]s/state
+log_path = %[1]s/dovecot.log
+mail_location = %[2]s
+mail_uid = %[3]s
+mail_gid = %[4]s
+first_valid_uid = 0
+first_valid_gid = 0
+ssl = no
+`, top, location, mailUser, mailGroup), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dovecotIMAP, "-c", conf)
+	cmd.Env = []string{"HOME=" + home, "USER=" + mailUser, "PATH=/usr/bin:/bin"}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		stop := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+		defer stop.Stop()
+		if err := cmd.Wait(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(top, "dovecot.log"))
+			t.Errorf("dovecot: %v\n%s\n%s", err, stderr.String(), log)
+		}
+	})
+	c := &imapClient{t: t, w: stdin, r: bufio.NewReader(stdout)}
+	if greet := c.response(); greet.atom(1) != "PREAUTH" {
+		log, _ := os.ReadFile(filepath.Join(top, "dovecot.log"))
+		t.Fatalf("greeting %v\n%s\n%s", greet, stderr.String(), log)
+	}
+	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -121,11 +122,20 @@ func restoreTree(ctx context.Context, s *store.Store, u store.User, dir string, 
 	return rep, nil
 }
 
-// restoreMailbox restores the folder of mailbox name.
+// restoreMailbox restores the Maildir folder of mailbox name.
 func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, name string, meta Meta, extra uint32, resume bool, progress Progress) (MailboxReport, error) {
-	f, err := maildir.ReadFolder(filepath.Join(root, maildir.FolderDir(name)))
+	f, err := maildirFolder(root, name, meta)
 	if err != nil {
 		return MailboxReport{}, err
+	}
+	return importFolder(ctx, s, u, f, extra, resume, progress)
+}
+
+// maildirFolder reads the Maildir folder of mailbox name as a source.
+func maildirFolder(root, name string, meta Meta) (folder, error) {
+	f, err := maildir.ReadFolder(filepath.Join(root, maildir.FolderDir(name)))
+	if err != nil {
+		return folder{}, err
 	}
 	mm, ok := meta.mailbox(name)
 	if !ok {
@@ -143,58 +153,33 @@ func restoreMailbox(ctx context.Context, s *store.Store, u store.User, root, nam
 		}
 	}
 	mm.UIDNext = uidNext
-	mb, offset, have, from, err := target(ctx, s, u, name, mm, len(f.Messages) > 0, extra, resume)
-	if err != nil {
-		return MailboxReport{}, err
-	}
-	if uint64(offset)+uint64(extra) > math.MaxUint32 {
-		return MailboxReport{}, fmt.Errorf("the UID offset %d + %d passes 2^32-1", offset, extra)
-	}
-	offset += extra
-	floor := mail.ModSeq(mm.HighestModSeq + uint64(extra))
-	rep := MailboxReport{Name: name, UIDValidity: mb.UIDValidity, UIDOffset: offset}
-	if uint64(uidNext)+uint64(offset) > math.MaxUint32 {
-		return rep, fmt.Errorf("UIDs up to %d with the offset %d pass 2^32-1: the mailbox cannot take them", uidNext, offset)
-	}
 	byUID := make(map[uint32]MessageMeta, len(mm.Messages))
 	for _, m := range mm.Messages {
 		byUID[m.UID] = m
 	}
-	var batch []store.RestoredMessage
+	out := folder{meta: mm, msgs: make([]sourceMessage, 0, len(f.Messages))}
 	for _, m := range f.Messages {
-		if m.UID < from {
-			rep.Skipped++ // imported by an earlier run
-			continue
-		}
-		rm, err := readMessage(ctx, s, f.Keywords, m, byUID[m.UID])
+		flags, err := f.Keywords.Flags(m.Letters)
 		if err != nil {
-			return rep, err
+			return folder{}, fmt.Errorf("%s: %w", m.Path, err)
 		}
-		if have[rm.Blob] {
-			rep.Skipped++
-			continue
-		}
-		rm.UID = mail.UID(m.UID + offset)
-		// A full batch is committed once another message follows it, so
-		// that the last AppendAt is the one that raises UIDNEXT.
-		if len(batch) == restoreBatch {
-			if err := s.AppendAt(ctx, mb, batch, 0, floor); err != nil {
-				return rep, err
-			}
-			rep.Messages += len(batch)
-			batch = batch[:0]
-			progress.show(name, rep.Messages+rep.Skipped, len(f.Messages))
-		}
-		batch = append(batch, rm)
+		x := byUID[m.UID]
+		out.msgs = append(out.msgs, sourceMessage{UID: m.UID, Flags: append(flags, x.Flags...), ReturnPath: x.ReturnPath, EmailID: x.EmailID,
+			open: func(sm *sourceMessage) (io.ReadCloser, error) {
+				file, err := os.Open(m.Path)
+				if err != nil {
+					return nil, fmt.Errorf("backup: %w", err)
+				}
+				fi, err := file.Stat()
+				if err != nil {
+					file.Close()
+					return nil, fmt.Errorf("backup: %w", err)
+				}
+				sm.Date = fi.ModTime()
+				return file, nil
+			}})
 	}
-	if len(batch) > 0 {
-		if err := s.AppendAt(ctx, mb, batch, mail.UID(uidNext+offset), floor); err != nil {
-			return rep, err
-		}
-		rep.Messages += len(batch)
-	}
-	progress.show(name, rep.Messages+rep.Skipped, len(f.Messages))
-	return rep, nil
+	return out, nil
 }
 
 // keepUIDs reports whether an archived mailbox is restored, where it
@@ -218,10 +203,10 @@ func above(fresh uint32, mm MailboxMeta) uint32 {
 }
 
 // target finds or makes the mailbox an archived one is restored into, and
-// returns it with the offset its UIDs get, the bodies it holds (which are
-// not restored again) and, when resuming into a mailbox of the archive's
+// returns it with the offset its UIDs get, the bodies it holds and how
+// many times (as many copies of each are not restored again) and, when resuming into a mailbox of the archive's
 // UIDVALIDITY, the first UID still to import (from; 0 otherwise).
-func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, extra uint32, resume bool) (mb store.Mailbox, offset uint32, have map[store.BlobID]bool, from uint32, err error) {
+func target(ctx context.Context, s *store.Store, u store.User, name string, mm MailboxMeta, hasMessages bool, extra uint32, resume bool) (mb store.Mailbox, offset uint32, have map[store.BlobID]int, from uint32, err error) {
 	keep := keepUIDs(mm, hasMessages, extra)
 	mb, err = s.Mailbox(ctx, u, name)
 	if errors.Is(err, mail.ErrNoSuchMailbox) {
@@ -261,42 +246,12 @@ func target(ctx context.Context, s *store.Store, u store.User, name string, mm M
 		mb, err = s.CreateMailboxAt(ctx, u, name, use, mm.UIDValidity)
 		return mb, 0, nil, 0, err
 	}
-	have = make(map[store.BlobID]bool)
+	have = make(map[store.BlobID]int)
 	err = s.Messages(ctx, mb, 1, 0, func(r store.MessageRow) error {
-		have[r.Meta.Blob] = true
+		have[r.Meta.Blob]++
 		return nil
 	})
 	return mb, uint32(h.UIDNext) - 1, have, 0, err
-}
-
-// readMessage stores the body of m and returns it ready for AppendAt, its
-// UID still to be set.
-func readMessage(ctx context.Context, s *store.Store, kw maildir.Keywords, m maildir.Message, extra MessageMeta) (store.RestoredMessage, error) {
-	flags, err := kw.Flags(m.Letters)
-	if err != nil {
-		return store.RestoredMessage{}, fmt.Errorf("%s: %w", m.Path, err)
-	}
-	file, err := os.Open(m.Path)
-	if err != nil {
-		return store.RestoredMessage{}, fmt.Errorf("backup: %w", err)
-	}
-	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
-		return store.RestoredMessage{}, fmt.Errorf("backup: %w", err)
-	}
-	sp, err := s.Spool(file, 0)
-	if err != nil {
-		return store.RestoredMessage{}, fmt.Errorf("%s: %w", m.Path, err)
-	}
-	defer sp.Close()
-	if err := s.PutBody(ctx, sp); err != nil {
-		return store.RestoredMessage{}, err
-	}
-	return store.RestoredMessage{NewMessage: store.NewMessage{
-		Blob: sp.ID, Size: sp.Size, Structure: sp.Structure, InternalDate: fi.ModTime(),
-		Flags: mail.NewFlags(append(flags, extra.Flags...)...), ReturnPath: extra.ReturnPath, EmailID: extra.EmailID,
-	}}, nil
 }
 
 // readSubscriptions reads the tree's subscriptions file; a tree without

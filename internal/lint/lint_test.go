@@ -57,8 +57,10 @@ func allowedImports() map[string][]string {
 		"internal/account":             {"internal/directory", "internal/mail", "internal/store"},
 		"internal/metrics":             {"internal/convert", "internal/indexer", "internal/login", "internal/netserve", "internal/notify"},
 		"internal/statuspage":          {"internal/convert", "internal/indexer", "internal/netserve", "internal/notify", "internal/store"},
-		"internal/maildir":             {"internal/imapserver/imapwire"},
-		"internal/backup":              {"internal/store", "internal/mail", "internal/maildir"},
+		"internal/maildir":             {"internal/imapserver/imapwire", "internal/mail"},
+		"internal/backup":              {"internal/store", "internal/mail", "internal/maildir", "internal/mbox", "internal/imapclient", "internal/imapserver/imapwire"},
+		"internal/mbox":                {"internal/mail"},
+		"internal/imapclient":          {"internal/imapserver/imapwire"},
 
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},
 

@@ -31,6 +31,22 @@ const (
 	FlagDraft    = `\Draft`
 )
 
+// ValidKeyword reports whether w can be a flag keyword (RFC 9051 9: an
+// atom, so without the backslash of a system flag): no controls, spaces
+// or atom-specials.
+func ValidKeyword(w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Flags is a canonical set of flags: sorted and without duplicates.
 type Flags []string
 

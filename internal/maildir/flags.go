@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/quiremail/quire/internal/mail"
 )
 
 // systemLetters maps the Maildir flag letters to the IMAP system flags
@@ -78,7 +80,7 @@ func ParseKeywords(data []byte) (Keywords, error) {
 		}
 		idx, word, ok := bytes.Cut(line, []byte(" "))
 		i, err := strconv.Atoi(string(idx))
-		if !ok || err != nil || i < 0 || i >= MaxKeywords || !validKeyword(string(word)) {
+		if !ok || err != nil || i < 0 || i >= MaxKeywords || !mail.ValidKeyword(string(word)) {
 			return nil, fmt.Errorf("maildir: dovecot-keywords line %d: want \"<0..25> <keyword>\", have %q", n+1, line)
 		}
 		for len(kw) <= i {
@@ -90,21 +92,6 @@ func ParseKeywords(data []byte) (Keywords, error) {
 		kw[i] = string(word)
 	}
 	return kw, nil
-}
-
-// validKeyword reports whether w is an IMAP flag-keyword atom (RFC 3501
-// 9: atom, no "\"): no controls, spaces or atom-specials.
-func validKeyword(w string) bool {
-	if w == "" {
-		return false
-	}
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Marshal is the dovecot-keywords file of kw.
@@ -139,7 +126,7 @@ func (kw *Keywords) Letters(flags []string) (letters string, rest []string) {
 			continue
 		}
 		i := slices.Index(*kw, f)
-		if i < 0 && len(*kw) < MaxKeywords && validKeyword(f) {
+		if i < 0 && len(*kw) < MaxKeywords && mail.ValidKeyword(f) {
 			*kw = append(*kw, f)
 			i = len(*kw) - 1
 		}
