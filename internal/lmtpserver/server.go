@@ -149,3 +149,8 @@ func newSessionID() string {
 // Connections returns the connection counts of every listener, for the
 // metrics.
 func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }
+
+// SetMaxConnections replaces Options.MaxConnections while serving: the
+// next connection is measured against it (over it: 421 4.3.2), and
+// lowering it ends no session.
+func (s *Server) SetMaxConnections(n int) { s.ns.SetMaxConns(n) }
