@@ -184,6 +184,20 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 	if ok, err := deliver(tp, user, msg); !ok || err != nil {
 		t.Fatalf("delivery: %v %v", ok, err)
 	}
+	// Refused recipients: an unknown user, a bad address, and one
+	// accepted before the transaction is reset.
+	for _, c := range []struct {
+		line string
+		code int
+	}{{"MAIL FROM:<m@example.net>", 250}, {"RCPT TO:<nobody-" + user + ">", 550}, {"RCPT TO:<no address>", 501},
+		{"RCPT TO:<" + user + ">", 250}, {"RSET", 250}} {
+		if err := tp.PrintfLine("%s", c.line); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tp.ReadResponse(c.code); err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+	}
 	got := imapTagged(t, imapAddr,
 		"LOGIN "+user+" wrong", "LOGIN "+user+" pw", "SELECT INBOX",
 		"SEARCH BODY "+word, "SEARCH BODY "+word, "LOGOUT")
@@ -202,6 +216,9 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		`quire_imap_command_duration_seconds_count{command="SEARCH"}`: 2,
 		`quire_imap_command_duration_seconds_count{command="LOGOUT"}`: 1,
 		`quire_lmtp_deliveries_total{class="2xx"}`:                    1,
+		`quire_lmtp_recipients_total{result="accepted"}`:              2,
+		`quire_lmtp_recipients_total{result="unknown_user"}`:          1,
+		`quire_lmtp_recipients_total{result="syntax"}`:                1,
 		`quire_store_commits_total{op="append",result="ok"}`:          1,
 		`quire_store_commit_duration_seconds_count{op="append"}`:      1,
 		`quire_lmtp_delivery_duration_seconds_count{}`:                1,
@@ -215,7 +232,7 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		`quire_connections{protocol="lmtp"}`:                          1, // tp is still open
 	}
 	families := []string{"quire_imap_commands_total", "quire_imap_command_duration_seconds_count",
-		"quire_lmtp_deliveries_total", "quire_lmtp_delivery_duration_seconds_count", "quire_logins_total",
+		"quire_lmtp_deliveries_total", "quire_lmtp_delivery_duration_seconds_count", "quire_lmtp_recipients_total", "quire_logins_total",
 		"quire_converter_conversions_total", "quire_converter_failures_total", "quire_converter_cache_lookups_total",
 		"quire_connections_accepted_total", "quire_connections", "quire_sessions", "quire_panics_total", "quire_login_throttled_total",
 		"quire_store_commits_total", "quire_store_commit_conflicts_total", "quire_store_commit_duration_seconds_count"}

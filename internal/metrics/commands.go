@@ -90,15 +90,33 @@ func (c *Commands) Command(name, status string, d time.Duration) {
 // Session moves the authenticated-sessions gauge.
 func (c *Commands) Session(delta int) { c.sessions.Add(float64(delta)) }
 
-// Deliveries counts LMTP replies per recipient: it is the
-// lmtpserver.Observer.
+// Deliveries counts LMTP replies per recipient, to RCPT and at the end of
+// the data: it is the lmtpserver.Observer.
 type Deliveries struct {
-	classes [4]prometheus.Counter // 2xx, 4xx, 5xx, other
-	latency prometheus.Observer
+	classes    [4]prometheus.Counter // 2xx, 4xx, 5xx, other
+	latency    prometheus.Observer
+	recipients map[string]prometheus.Counter // by RCPT reply code; read-only after NewDeliveries
+	rcptOther  prometheus.Counter
 }
 
-// NewDeliveries registers quire_lmtp_deliveries_total{class} and
-// quire_lmtp_delivery_duration_seconds.
+// rcptResults are the result labels of quire_lmtp_recipients_total, by
+// the RCPT reply codes lmtpserver sends (its package doc's table); any
+// other code is "other".
+func rcptResults() map[string]string {
+	return map[string]string{
+		"250": "accepted",
+		"550": "unknown_user", // 5.1.1
+		"451": "temp_failure", // 4.3.0: the lookup failed
+		"452": "too_many",     // 4.5.3: over lmtp.max_recipients
+		"501": "syntax",       // 5.5.4, 5.1.3
+		"555": "syntax",       // 5.5.4: a parameter
+		"503": "bad_sequence", // 5.5.1: before MAIL, or during BDAT
+	}
+}
+
+// NewDeliveries registers quire_lmtp_deliveries_total{class},
+// quire_lmtp_delivery_duration_seconds and
+// quire_lmtp_recipients_total{result}.
 func NewDeliveries(r *Registry) *Deliveries {
 	total := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "quire_lmtp_deliveries_total",
@@ -109,12 +127,28 @@ func NewDeliveries(r *Registry) *Deliveries {
 		Help:    "Time from DATA (or the first BDAT) to the replies, the message's transfer included.",
 		Buckets: latencyBuckets(),
 	})
-	r.Register(total, dur)
-	d := &Deliveries{latency: dur}
+	rcpts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_lmtp_recipients_total",
+		Help: "Replies to RCPT, by result (accepted, unknown_user, temp_failure, too_many, syntax, bad_sequence, other).",
+	}, []string{"result"})
+	r.Register(total, dur, rcpts)
+	d := &Deliveries{latency: dur, recipients: map[string]prometheus.Counter{}, rcptOther: rcpts.WithLabelValues("other")}
 	for i, l := range []string{"2xx", "4xx", "5xx", "other"} {
 		d.classes[i] = total.WithLabelValues(l)
 	}
+	for code, result := range rcptResults() {
+		d.recipients[code] = rcpts.WithLabelValues(result)
+	}
 	return d
+}
+
+// Recipient counts one reply to RCPT.
+func (d *Deliveries) Recipient(code string) {
+	c := d.recipients[code]
+	if c == nil {
+		c = d.rcptOther
+	}
+	c.Inc()
 }
 
 // Delivery counts one recipient's reply.

@@ -101,6 +101,9 @@ func TestDeliveriesAndCassandra(t *testing.T) {
 	for _, code := range []string{"250", "250", "451", "552", "550", "", "999"} {
 		d.Delivery(code, time.Millisecond)
 	}
+	for _, code := range []string{"250", "250", "550", "451", "452", "501", "555", "503", "421"} {
+		d.Recipient(code)
+	}
 	s := NewStore(r)
 	s.Commit("append", 1, time.Millisecond, nil)
 	s.Commit("flags", 3, time.Millisecond, nil)
@@ -112,11 +115,18 @@ func TestDeliveriesAndCassandra(t *testing.T) {
 	c.Request(true, time.Millisecond, nil)
 	all := samples(t, r)
 	sameSamples(t, nonZero(all, "quire_lmtp_"), map[string]float64{
-		"quire_lmtp_deliveries_total{class=2xx}":   2,
-		"quire_lmtp_deliveries_total{class=4xx}":   1,
-		"quire_lmtp_deliveries_total{class=5xx}":   2,
-		"quire_lmtp_deliveries_total{class=other}": 2,
-		"quire_lmtp_delivery_duration_seconds{}":   7,
+		"quire_lmtp_deliveries_total{class=2xx}":           2,
+		"quire_lmtp_deliveries_total{class=4xx}":           1,
+		"quire_lmtp_deliveries_total{class=5xx}":           2,
+		"quire_lmtp_deliveries_total{class=other}":         2,
+		"quire_lmtp_delivery_duration_seconds{}":           7,
+		"quire_lmtp_recipients_total{result=accepted}":     2,
+		"quire_lmtp_recipients_total{result=unknown_user}": 1,
+		"quire_lmtp_recipients_total{result=temp_failure}": 1,
+		"quire_lmtp_recipients_total{result=too_many}":     1,
+		"quire_lmtp_recipients_total{result=syntax}":       2,
+		"quire_lmtp_recipients_total{result=bad_sequence}": 1,
+		"quire_lmtp_recipients_total{result=other}":        1,
 	})
 	sameSamples(t, nonZero(all, "quire_store_"), map[string]float64{
 		"quire_store_commits_total{op=append,result=ok}":     1,
