@@ -19,6 +19,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/quiremail/quire/internal/store/cassandra"
 )
 
 // scrape reads GET /metrics and returns every sample as
@@ -189,7 +191,7 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 	for _, c := range []struct {
 		line string
 		code int
-	}{{"MAIL FROM:<m@example.net>", 250}, {"RCPT TO:<nobody-" + user + ">", 550}, {"RCPT TO:<no address>", 501},
+	}{{"MAIL FROM:<m@example.net>", 250}, {"RCPT TO:<nobody-" + user + ">", 550}, {"RCPT <" + user + ">", 501},
 		{"RCPT TO:<" + user + ">", 250}, {"RSET", 250}} {
 		if err := tp.PrintfLine("%s", c.line); err != nil {
 			t.Fatal(err)
@@ -277,9 +279,26 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 	if v := all[`quire_cassandra_requests_total{kind="query",result="error"}`]; v != 0 {
 		t.Errorf("quire_cassandra_requests_total{kind=query,result=error} = %v, want 0", v)
 	}
+	// Every keyspace and kind of failure is there from the start, at 0.
+	errSeries := 0
+	for k, v := range all {
+		if strings.HasPrefix(k, "quire_cassandra_errors_total{") {
+			errSeries++
+			if v != 0 {
+				t.Errorf("%s = %v, want 0", k, v)
+			}
+		}
+	}
+	if want := 3 * len(casErrorKinds()); errSeries != want {
+		t.Errorf("%d series of quire_cassandra_errors_total, want %d (3 keyspaces, each kind)", errSeries, want)
+	}
 	for _, class := range []string{"read", "write", "delete"} {
 		if v, ok := all[`quire_cassandra_consistency_fallback{class="`+class+`"}`]; !ok || v != 0 {
 			t.Errorf("quire_cassandra_consistency_fallback{class=%q} = %v (present %v), want 0", class, v, ok)
 		}
 	}
 }
+
+// casErrorKinds are the kinds of quire_cassandra_errors_total (named
+// apart: testMetricsAfterSession's flag shadows the package).
+var casErrorKinds = cassandra.ErrorKinds

@@ -173,16 +173,25 @@ func replyClass(code string) int {
 	return 3
 }
 
-// Cassandra counts the driver's requests: it is the cassandra.Observer.
-// Every query or batch is a round trip; its errors are the driver's.
+// Cassandra counts the driver's requests and the statements that failed:
+// it is the cassandra.Observer. Every query or batch is a round trip; its
+// errors are the driver's.
 type Cassandra struct {
 	results [2][2]prometheus.Counter // [batch][failed]
 	latency [2]prometheus.Observer   // [batch]
+	// errs holds quire_cassandra_errors_total's children by keyspace and
+	// kind, read-only after NewCassandra; errVec makes the rare one of
+	// a name outside the given sets, under "other".
+	errs   map[[2]string]prometheus.Counter
+	errVec *prometheus.CounterVec
 }
 
-// NewCassandra registers quire_cassandra_requests_total{kind,result} and
-// quire_cassandra_request_duration_seconds{kind}.
-func NewCassandra(r *Registry) *Cassandra {
+// NewCassandra registers quire_cassandra_requests_total{kind,result},
+// quire_cassandra_request_duration_seconds{kind} and
+// quire_cassandra_errors_total{keyspace,kind}, the latter for the given
+// keyspaces (the configured names) and error kinds
+// (cassandra.ErrorKinds).
+func NewCassandra(r *Registry, keyspaces, errorKinds []string) *Cassandra {
 	total := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "quire_cassandra_requests_total",
 		Help: "Queries and batches sent (round trips, each attempt), by kind and result.",
@@ -192,8 +201,17 @@ func NewCassandra(r *Registry) *Cassandra {
 		Help:    "Latency of the driver's queries and batches, each attempt.",
 		Buckets: latencyBuckets(),
 	}, []string{"kind"})
-	r.Register(total, dur)
-	c := &Cassandra{}
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_cassandra_errors_total",
+		Help: "Statements and batches that failed once the driver gave up (after its retries), by keyspace and kind of error.",
+	}, []string{"keyspace", "kind"})
+	r.Register(total, dur, errs)
+	c := &Cassandra{errs: map[[2]string]prometheus.Counter{}, errVec: errs}
+	for _, ks := range keyspaces {
+		for _, kind := range errorKinds {
+			c.errs[[2]string{ks, kind}] = errs.WithLabelValues(ks, kind)
+		}
+	}
 	for b, kind := range []string{"query", "batch"} {
 		c.results[b][0] = total.WithLabelValues(kind, "ok")
 		c.results[b][1] = total.WithLabelValues(kind, "error")
@@ -213,6 +231,27 @@ func (c *Cassandra) Request(batch bool, d time.Duration, err error) {
 	}
 	c.results[b][f].Inc()
 	c.latency[b].Observe(d.Seconds())
+}
+
+// Failed counts one statement that failed. A keyspace or kind outside
+// the sets NewCassandra was given counts as "other" (a fixed set still).
+func (c *Cassandra) Failed(keyspace, kind string) {
+	if ctr := c.errs[[2]string{keyspace, kind}]; ctr != nil {
+		ctr.Inc()
+		return
+	}
+	c.errVec.WithLabelValues(c.known(keyspace, 0), c.known(kind, 1)).Inc()
+}
+
+// known returns name if it is among the keyspaces (i = 0) or the kinds
+// (i = 1) NewCassandra was given, else "other".
+func (c *Cassandra) known(name string, i int) string {
+	for k := range c.errs {
+		if k[i] == name {
+			return name
+		}
+	}
+	return "other"
 }
 
 // Store counts the store's mailbox commits: it is the store.Observer.

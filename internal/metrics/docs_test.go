@@ -37,7 +37,7 @@ func everything(t *testing.T) []string {
 	NewCommands(r, "imap", []string{"LOGIN"}, IMAPStatuses())
 	NewCommands(r, "pop3", []string{"USER"}, POP3Statuses())
 	NewDeliveries(r)
-	NewCassandra(r)
+	NewCassandra(r, []string{"ms_mbox"}, []string{"timeout"})
 	NewStore(r)
 	TextPurge(r, func() (int64, int64, int64) { return 0, 0, 0 })
 	Purge(r, func() PurgeFigures { return PurgeFigures{} })

@@ -267,10 +267,17 @@ func consistency(s string) (gocql.Consistency, error) {
 }
 
 // Observer is told of every query and batch the driver sends (each
-// attempt), on the goroutine that sent it: it must be safe for concurrent
-// use and cheap. cmd/quire passes the Prometheus side (internal/metrics).
+// attempt), and of every statement that failed, on the goroutine that
+// sent it: it must be safe for concurrent use and cheap. cmd/quire passes
+// the Prometheus side (internal/metrics).
 type Observer interface {
 	// Request reports one query (batch false) or batch: its time and its
-	// error, nil when it succeeded.
+	// error, nil when it succeeded. The driver reports each attempt, and
+	// none when it had no connection to send it on.
 	Request(batch bool, d time.Duration, err error)
+	// Failed reports a statement or batch that failed once the driver
+	// gave up (its retries and speculative attempts done): the keyspace it
+	// went to, and the kind of failure, one of ErrorKinds. A statement
+	// that found no row, or whose caller gave up, has not failed.
+	Failed(keyspace, kind string)
 }
