@@ -312,6 +312,26 @@ func (c Config) validateCassandra(ck *checker) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		ck.fail("store.castls.keyfile", t.KeyFile, "store.castls.certfile and store.castls.keyfile must be set together")
 	}
+	for _, k := range []struct {
+		name string
+		t    CasTLS
+	}{{"meta", s.CasMetaTLS}, {"msg", s.CasMsgTLS}, {"cache", s.CasCacheTLS}} {
+		key := "store.cas" + k.name + "tls."
+		if k.t.Verify != "" { // "": castls's
+			ck.oneOf(key+"verify", k.t.Verify, "full", "ca", "none")
+		}
+		if (k.t.CertFile == "") != (k.t.KeyFile == "") {
+			ck.fail(key+"keyfile", k.t.KeyFile, "%scertfile and %skeyfile must be set together", key, key)
+		}
+		// A setting for a connection without TLS would be read by nothing.
+		if !t.Enable && !k.t.Enable {
+			for _, f := range [][2]string{{"cafile", k.t.CAFile}, {"certfile", k.t.CertFile}, {"verify", k.t.Verify}} {
+				if f[1] != "" {
+					ck.fail(key+f[0], f[1], "TLS to the %s keyspace's cluster is off: set %senable = true (or store.castls.enable = true), or remove it", k.name, key)
+				}
+			}
+		}
+	}
 
 	ck.require("store.casmsgchunksize", s.CasMsgChunkSize, s.CasMsgChunkSize >= 4*KiB && s.CasMsgChunkSize <= 4*MiB, `must be from 4KiB to 4MiB`)
 	b := s.CasBucketSize

@@ -85,7 +85,9 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 		pts := slices.Clone(k.ConnectPoints)
 		slices.Sort(pts)
 		user, password, _ := b.opts.credentials(k)
-		key := strings.Join([]string{strings.Join(pts, ","), k.DataCenter, user, password}, "\x00")
+		t, _ := b.opts.keyspaceTLS(k)
+		key := strings.Join([]string{strings.Join(pts, ","), k.DataCenter, user, password,
+			fmt.Sprint(t.Enable), t.CAFile, t.CertFile, t.KeyFile, t.Verify}, "\x00")
 		if s, ok := sessions[key]; ok {
 			return s, nil
 		}
@@ -163,8 +165,8 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 	}
 	conns := newConnectErrors(o, k, b.log)
 	dialer := &hostDialer{net: net.Dialer{Timeout: o.ConnectTimeout}, errs: conns}
-	if o.TLS.Enable {
-		cfg, err := tlsConfig(o.TLS)
+	if t, key := o.keyspaceTLS(k); t.Enable {
+		cfg, err := tlsConfig(t, key)
 		if err != nil {
 			return nil, err
 		}
