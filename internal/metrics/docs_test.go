@@ -40,6 +40,7 @@ func everything(t *testing.T) []string {
 	NewCassandra(r, []string{"ms_mbox"}, []string{"timeout"})
 	NewStore(r)
 	TextPurge(r, func() (int64, int64, int64) { return 0, 0, 0 })
+	StoreSyncs(r, func() int64 { return 0 })
 	Purge(r, func() PurgeFigures { return PurgeFigures{} })
 	CassandraBackend(r, fakeCassandra{})
 	Connections(r, map[string]func() netserve.Stats{"imap": func() netserve.Stats { return netserve.Stats{} }})
