@@ -291,6 +291,8 @@ func (c Config) validateCassandra(ck *checker) {
 		}
 	}
 
+	keyspaceTLS(ck, s)
+
 	ck.oneOf("store.casreadconsistency", s.CasReadConsistency, levels(true, false)...)
 	ck.oneOf("store.casreadfallbackconsistency", s.CasReadFallbackConsistency, levels(true, true)...)
 	ck.oneOf("store.caswriteconsistency", s.CasWriteConsistency, levels(false, false)...)
@@ -312,6 +314,21 @@ func (c Config) validateCassandra(ck *checker) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		ck.fail("store.castls.keyfile", t.KeyFile, "store.castls.certfile and store.castls.keyfile must be set together")
 	}
+
+	ck.require("store.casmsgchunksize", s.CasMsgChunkSize, s.CasMsgChunkSize >= 4*KiB && s.CasMsgChunkSize <= 4*MiB, `must be from 4KiB to 4MiB`)
+	b := s.CasBucketSize
+	ck.require("store.casbucketsize", b, b >= 64 && b <= 65536 && b&(b-1) == 0, "must be a power of two from 64 to 65536")
+	// Cassandra's default_time_to_live is whole seconds, at most 20 years.
+	atLeast(ck, "store.cachettl", s.CacheTTL, Duration(time.Second))
+	ck.require("store.cachettl", s.CacheTTL, s.CacheTTL <= Duration(630720000*time.Second), `must be at most 20 years ("175200h")`)
+}
+
+// keyspaceTLS checks the keyspaces' own TLS tables (store.casmetatls,
+// store.casmsgtls, store.cascachetls), which override store.castls key by
+// key: the same checks, with "" for verify taking castls's, and no
+// setting that nothing would read.
+func keyspaceTLS(ck *checker, s Store) {
+	shared := s.CasTLS.Enable
 	for _, k := range []struct {
 		name string
 		t    CasTLS
@@ -324,7 +341,7 @@ func (c Config) validateCassandra(ck *checker) {
 			ck.fail(key+"keyfile", k.t.KeyFile, "%scertfile and %skeyfile must be set together", key, key)
 		}
 		// A setting for a connection without TLS would be read by nothing.
-		if !t.Enable && !k.t.Enable {
+		if !shared && !k.t.Enable {
 			for _, f := range [][2]string{{"cafile", k.t.CAFile}, {"certfile", k.t.CertFile}, {"verify", k.t.Verify}} {
 				if f[1] != "" {
 					ck.fail(key+f[0], f[1], "TLS to the %s keyspace's cluster is off: set %senable = true (or store.castls.enable = true), or remove it", k.name, key)
@@ -332,13 +349,6 @@ func (c Config) validateCassandra(ck *checker) {
 			}
 		}
 	}
-
-	ck.require("store.casmsgchunksize", s.CasMsgChunkSize, s.CasMsgChunkSize >= 4*KiB && s.CasMsgChunkSize <= 4*MiB, `must be from 4KiB to 4MiB`)
-	b := s.CasBucketSize
-	ck.require("store.casbucketsize", b, b >= 64 && b <= 65536 && b&(b-1) == 0, "must be a power of two from 64 to 65536")
-	// Cassandra's default_time_to_live is whole seconds, at most 20 years.
-	atLeast(ck, "store.cachettl", s.CacheTTL, Duration(time.Second))
-	ck.require("store.cachettl", s.CacheTTL, s.CacheTTL <= Duration(630720000*time.Second), `must be at most 20 years ("175200h")`)
 }
 
 // checker collects validation errors.
