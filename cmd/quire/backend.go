@@ -82,6 +82,12 @@ func lmtpOptions(cfg Config, st *store.Store, log *slog.Logger) lmtpserver.Optio
 	}
 }
 
+// casTLS maps a [store.castls] table, or a keyspace's own
+// ([store.casmetatls], ...), onto the backend's options.
+func casTLS(t config.CasTLS) cassandra.TLSOptions {
+	return cassandra.TLSOptions{Enable: t.Enable, CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, Verify: t.Verify}
+}
+
 func cassandraOptions(cfg Config, log *slog.Logger) cassandra.Options {
 	s := cfg.Store
 	o := cassandra.DefaultOptions()
@@ -92,15 +98,15 @@ func cassandraOptions(cfg Config, log *slog.Logger) cassandra.Options {
 		return s.CasConnectPoints
 	}
 	o.Meta = cassandra.KeyspaceOptions{Name: s.CasMetaKeyspace, ConnectPoints: points(s.CasMetaConnectPoints), DataCenter: s.CasMetaDC, RF: s.CasMetaRF,
-		Username: s.CasMetaUsername, Password: s.CasMetaPassword}
+		Username: s.CasMetaUsername, Password: s.CasMetaPassword, TLS: casTLS(s.CasMetaTLS)}
 	o.Msg = cassandra.KeyspaceOptions{Name: s.CasMsgKeyspace, ConnectPoints: points(s.CasMsgConnectPoints), DataCenter: s.CasMsgDC, RF: s.CasMsgRF,
-		Username: s.CasMsgUsername, Password: s.CasMsgPassword}
+		Username: s.CasMsgUsername, Password: s.CasMsgPassword, TLS: casTLS(s.CasMsgTLS)}
 	o.Cache = cassandra.KeyspaceOptions{Name: s.CasCacheKeyspace, ConnectPoints: points(s.CasCacheConnectPoints), DataCenter: s.CasCacheDC, RF: s.CasCacheRF,
-		Username: s.CasCacheUsername, Password: s.CasCachePassword}
+		Username: s.CasCacheUsername, Password: s.CasCachePassword, TLS: casTLS(s.CasCacheTLS)}
 	o.Strategy = s.CasReplicationStrategy
 	o.DurableWrites = s.CasDurableWrites
 	o.Username, o.Password = s.CasUsername, s.CasPassword
-	o.TLS = cassandra.TLSOptions{Enable: s.CasTLS.Enable, CAFile: s.CasTLS.CAFile, CertFile: s.CasTLS.CertFile, KeyFile: s.CasTLS.KeyFile, Verify: s.CasTLS.Verify}
+	o.TLS = casTLS(s.CasTLS)
 	o.ReadConsistency, o.ReadFallback = s.CasReadConsistency, s.CasReadFallbackConsistency
 	o.WriteConsistency, o.WriteFallback = s.CasWriteConsistency, s.CasWriteFallbackConsistency
 	o.DeleteConsistency, o.DeleteFallback = s.CasDeleteConsistency, s.CasDeleteFallbackConsistency

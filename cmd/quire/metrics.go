@@ -38,7 +38,8 @@ func newServeMetrics(cfg Config) *serveMetrics {
 		store: metrics.NewStore(reg),
 	}
 	if cfg.Store.DBType == "cassandra" {
-		m.cas = metrics.NewCassandra(reg)
+		s := cfg.Store
+		m.cas = metrics.NewCassandra(reg, []string{s.CasMetaKeyspace, s.CasMsgKeyspace, s.CasCacheKeyspace}, cassandra.ErrorKinds())
 	}
 	return m
 }

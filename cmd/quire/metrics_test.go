@@ -19,6 +19,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/quiremail/quire/internal/store/cassandra"
 )
 
 // scrape reads GET /metrics and returns every sample as
@@ -184,6 +186,20 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 	if ok, err := deliver(tp, user, msg); !ok || err != nil {
 		t.Fatalf("delivery: %v %v", ok, err)
 	}
+	// Refused recipients: an unknown user, a bad address, and one
+	// accepted before the transaction is reset.
+	for _, c := range []struct {
+		line string
+		code int
+	}{{"MAIL FROM:<m@example.net>", 250}, {"RCPT TO:<nobody-" + user + ">", 550}, {"RCPT <" + user + ">", 501},
+		{"RCPT TO:<" + user + ">", 250}, {"RSET", 250}} {
+		if err := tp.PrintfLine("%s", c.line); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tp.ReadResponse(c.code); err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+	}
 	got := imapTagged(t, imapAddr,
 		"LOGIN "+user+" wrong", "LOGIN "+user+" pw", "SELECT INBOX",
 		"SEARCH BODY "+word, "SEARCH BODY "+word, "LOGOUT")
@@ -202,6 +218,9 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		`quire_imap_command_duration_seconds_count{command="SEARCH"}`: 2,
 		`quire_imap_command_duration_seconds_count{command="LOGOUT"}`: 1,
 		`quire_lmtp_deliveries_total{class="2xx"}`:                    1,
+		`quire_lmtp_recipients_total{result="accepted"}`:              2,
+		`quire_lmtp_recipients_total{result="unknown_user"}`:          1,
+		`quire_lmtp_recipients_total{result="syntax"}`:                1,
 		`quire_store_commits_total{op="append",result="ok"}`:          1,
 		`quire_store_commit_duration_seconds_count{op="append"}`:      1,
 		`quire_lmtp_delivery_duration_seconds_count{}`:                1,
@@ -215,7 +234,7 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 		`quire_connections{protocol="lmtp"}`:                          1, // tp is still open
 	}
 	families := []string{"quire_imap_commands_total", "quire_imap_command_duration_seconds_count",
-		"quire_lmtp_deliveries_total", "quire_lmtp_delivery_duration_seconds_count", "quire_logins_total",
+		"quire_lmtp_deliveries_total", "quire_lmtp_delivery_duration_seconds_count", "quire_lmtp_recipients_total", "quire_logins_total",
 		"quire_converter_conversions_total", "quire_converter_failures_total", "quire_converter_cache_lookups_total",
 		"quire_connections_accepted_total", "quire_connections", "quire_sessions", "quire_panics_total", "quire_login_throttled_total",
 		"quire_store_commits_total", "quire_store_commit_conflicts_total", "quire_store_commit_duration_seconds_count"}
@@ -260,9 +279,26 @@ func testMetricsAfterSession(t *testing.T, storeKeys string, cassandra bool) {
 	if v := all[`quire_cassandra_requests_total{kind="query",result="error"}`]; v != 0 {
 		t.Errorf("quire_cassandra_requests_total{kind=query,result=error} = %v, want 0", v)
 	}
+	// Every keyspace and kind of failure is there from the start, at 0.
+	errSeries := 0
+	for k, v := range all {
+		if strings.HasPrefix(k, "quire_cassandra_errors_total{") {
+			errSeries++
+			if v != 0 {
+				t.Errorf("%s = %v, want 0", k, v)
+			}
+		}
+	}
+	if want := 3 * len(casErrorKinds()); errSeries != want {
+		t.Errorf("%d series of quire_cassandra_errors_total, want %d (3 keyspaces, each kind)", errSeries, want)
+	}
 	for _, class := range []string{"read", "write", "delete"} {
 		if v, ok := all[`quire_cassandra_consistency_fallback{class="`+class+`"}`]; !ok || v != 0 {
 			t.Errorf("quire_cassandra_consistency_fallback{class=%q} = %v (present %v), want 0", class, v, ok)
 		}
 	}
 }
+
+// casErrorKinds are the kinds of quire_cassandra_errors_total (named
+// apart: testMetricsAfterSession's flag shadows the package).
+var casErrorKinds = cassandra.ErrorKinds

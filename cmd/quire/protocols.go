@@ -72,6 +72,13 @@ func imapOptions(cfg Config, st *store.Store, auth *login.Authenticator, hub *no
 	}
 }
 
+// imapLimits are the IMAP connection limits, which a reload applies.
+func imapLimits(cfg Config) imapserver.Limits {
+	i := cfg.IMAP
+	return imapserver.Limits{MaxConnections: i.MaxConnections, MaxConnectionsPerUser: i.MaxConnectionsPerUser,
+		MaxConnectionsPerIP: i.MaxConnectionsPerIP}
+}
+
 func pop3Options(cfg Config, st *store.Store, auth *login.Authenticator, tc *tls.Config, log *slog.Logger) pop3server.Options {
 	p := cfg.POP3
 	return pop3server.Options{

@@ -74,22 +74,32 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // SIGHUP: systemctl reload). It applies what can change live: the TLS
 // certificate (read again even when its paths are the same, for a renewed
 // certificate), log.level, the failed-login limits (login.free_failures,
-// login.max_delay) and the garbage collector's (server.gc_percent,
-// server.memory_limit). Every other key that changed is
-// logged as needing a restart, by name (never by value: it may be a
-// secret); the connection limits are among them, sized into the accept
-// loops when the servers are built.
+// login.max_delay), the garbage collector's (server.gc_percent,
+// server.memory_limit) and, where the role passes limits, the connection
+// limits (connLimitKeys). Each of those that changed is logged with its
+// old and new value; every other key that changed is logged as needing a
+// restart, by name (never by value: it may be a secret).
 type reloader struct {
 	path   string         // the configuration file
 	level  *slog.LevelVar // log.level
 	certs  *certStore     // nil when the server started without TLS
 	guard  *login.Guard   // login.free_failures, login.max_delay
+	limits func(Config)   // applies connLimitKeys; nil: they need a restart
 	log    *slog.Logger
 	notify *sdnotify.Notifier
 
 	mu  sync.Mutex
 	cur Config // the configuration in effect
 }
+
+// connLimitKeys are the connection limits quire serve applies on a
+// reload (reloader.limits): the accept loops and the per-user and
+// per-address limiters read them at each new connection and login, so a
+// raised limit lets the next one in at once and a lowered one refuses new
+// ones, in the protocol's own words, while the sessions already open stay
+// (package netserve, login.Limiter).
+var connLimitKeys = []string{"imap.max_connections", "imap.max_connections_per_user", "imap.max_connections_per_ip",
+	"pop3.max_connections", "lmtp.max_connections"}
 
 // reload reads the file again and applies it; on an error nothing
 // changes. The service manager hears RELOADING=1 before and READY=1
@@ -126,21 +136,34 @@ func (r *reloader) apply() error {
 	}
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(next.Log.Level))
-	if r.level.Level() != lvl {
-		r.log.Info("reload: log level changed", "from", r.level.Level(), "to", lvl)
-		r.level.Set(lvl)
-	}
+	r.level.Set(lvl)
 	r.guard.SetLimits(next.Login.FreeFailures, next.Login.MaxDelay.Duration())
 	// The runtime takes a new GOGC and memory limit at once; "no limit"
 	// after a limit is the one change tuneGC does not undo.
 	tuneGC(next, r.log)
 	live["server.gc_percent"] = true
 	live["server.memory_limit"] = next.Server.MemoryLimit > 0
+	if r.limits != nil {
+		r.limits(next)
+		for _, k := range connLimitKeys {
+			live[k] = true
+		}
+	}
 	var restart []string
+	applied := 0
 	for _, k := range config.Keys() {
 		a, _ := r.cur.Get(k)
 		b, _ := next.Get(k)
-		if a != b && !live[k] {
+		switch {
+		case a == b:
+		case live[k]:
+			applied++
+			if config.Secret(k) {
+				r.log.Info("reload: "+k+" changed: applied", "key", k)
+			} else {
+				r.log.Info("reload: "+k+" changed: applied", "key", k, "from", a, "to", b)
+			}
+		default:
 			restart = append(restart, k)
 			r.log.Warn(k+" changed: needs a restart", "key", k)
 		}
@@ -152,7 +175,7 @@ func (r *reloader) apply() error {
 		_ = next.Set(k, v)
 	}
 	r.cur = next
-	r.log.Info("reloaded", "config", r.path, "certificate", r.certs != nil, "needs_restart", len(restart))
+	r.log.Info("reloaded", "config", r.path, "certificate", r.certs != nil, "applied", applied, "needs_restart", len(restart))
 	return nil
 }
 

@@ -199,7 +199,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	// systemd (Type=notify): READY=1 now, RELOADING=1 and READY=1 around
 	// each SIGHUP reload (reload.go), STOPPING=1 at shutdown.
 	sd := sdnotify.New(os.Getenv("NOTIFY_SOCKET"))
-	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, log: log, notify: sd, cur: cfg})()
+	limits := func(next Config) {
+		imap.SetLimits(imapLimits(next))
+		pop3.SetMaxConnections(next.POP3.MaxConnections)
+		for _, s := range lmtps {
+			s.SetMaxConnections(next.LMTP.MaxConnections)
+		}
+	}
+	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, limits: limits,
+		log: log, notify: sd, cur: cfg})()
 	if err := sd.Ready("serving"); err != nil {
 		log.Warn("cannot tell the service manager we are ready", "err", err)
 	}

@@ -317,7 +317,15 @@ type Store struct {
 	CacheTTL        Duration `toml:"cachettl"`        // lifetime of cache keyspace rows
 
 	CasTLS CasTLS `toml:"castls"`
-	Purge  Purge  `toml:"purge"`
+	// A keyspace's own TLS table, for a keyspace in a cluster of its own,
+	// overrides [store.castls] key by key for that keyspace: enable = true
+	// turns TLS on for it (a keyspace cannot turn off what castls.enable
+	// turns on for all), and cafile, verify, and certfile with keyfile,
+	// when set, replace the shared ones. Empty, it changes nothing.
+	CasMetaTLS  CasTLS `toml:"casmetatls"`
+	CasMsgTLS   CasTLS `toml:"casmsgtls"`
+	CasCacheTLS CasTLS `toml:"cascachetls"`
+	Purge       Purge  `toml:"purge"`
 
 	// ServiceAdminGroupDN is the LDAP group whose members are service
 	// administrators (directory.type = "ldap"), as carrier stores name it.
@@ -330,7 +338,7 @@ type CasTLS struct {
 	CAFile   string `toml:"cafile"`   // PEM roots; empty uses the system's
 	CertFile string `toml:"certfile"` // client certificate, with KeyFile
 	KeyFile  string `toml:"keyfile"`
-	Verify   string `toml:"verify"` // full (CA and host name), ca, or none
+	Verify   string `toml:"verify"` // full (CA and host name), ca, or none; in a keyspace's table "" takes castls's
 }
 
 // Purge controls the sweep of unreferenced message bodies: with Enable,

@@ -291,6 +291,8 @@ func (c Config) validateCassandra(ck *checker) {
 		}
 	}
 
+	keyspaceTLS(ck, s)
+
 	ck.oneOf("store.casreadconsistency", s.CasReadConsistency, levels(true, false)...)
 	ck.oneOf("store.casreadfallbackconsistency", s.CasReadFallbackConsistency, levels(true, true)...)
 	ck.oneOf("store.caswriteconsistency", s.CasWriteConsistency, levels(false, false)...)
@@ -319,6 +321,34 @@ func (c Config) validateCassandra(ck *checker) {
 	// Cassandra's default_time_to_live is whole seconds, at most 20 years.
 	atLeast(ck, "store.cachettl", s.CacheTTL, Duration(time.Second))
 	ck.require("store.cachettl", s.CacheTTL, s.CacheTTL <= Duration(630720000*time.Second), `must be at most 20 years ("175200h")`)
+}
+
+// keyspaceTLS checks the keyspaces' own TLS tables (store.casmetatls,
+// store.casmsgtls, store.cascachetls), which override store.castls key by
+// key: the same checks, with "" for verify taking castls's, and no
+// setting that nothing would read.
+func keyspaceTLS(ck *checker, s Store) {
+	shared := s.CasTLS.Enable
+	for _, k := range []struct {
+		name string
+		t    CasTLS
+	}{{"meta", s.CasMetaTLS}, {"msg", s.CasMsgTLS}, {"cache", s.CasCacheTLS}} {
+		key := "store.cas" + k.name + "tls."
+		if k.t.Verify != "" { // "": castls's
+			ck.oneOf(key+"verify", k.t.Verify, "full", "ca", "none")
+		}
+		if (k.t.CertFile == "") != (k.t.KeyFile == "") {
+			ck.fail(key+"keyfile", k.t.KeyFile, "%scertfile and %skeyfile must be set together", key, key)
+		}
+		// A setting for a connection without TLS would be read by nothing.
+		if !shared && !k.t.Enable {
+			for _, f := range [][2]string{{"cafile", k.t.CAFile}, {"certfile", k.t.CertFile}, {"verify", k.t.Verify}} {
+				if f[1] != "" {
+					ck.fail(key+f[0], f[1], "TLS to the %s keyspace's cluster is off: set %senable = true (or store.castls.enable = true), or remove it", k.name, key)
+				}
+			}
+		}
+	}
 }
 
 // checker collects validation errors.

@@ -80,6 +80,10 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"store.casfallbackbackoffmax", "10ms"}}, `config: store.casfallbackbackoffmax = "10ms": must be at least store.casfallbackbackoffmin`},
 		{[][2]string{{"store.castls.verify", "yes"}}, `config: store.castls.verify = "yes": must be one of "full", "ca" or "none"`},
 		{[][2]string{{"store.castls.certfile", "c.pem"}}, `config: store.castls.keyfile = "": store.castls.certfile and store.castls.keyfile must be set together`},
+		{[][2]string{{"store.casmsgtls.enable", "true"}, {"store.casmsgtls.verify", "yes"}}, `config: store.casmsgtls.verify = "yes": must be one of "full", "ca" or "none"`},
+		{[][2]string{{"store.castls.enable", "true"}, {"store.casmetatls.certfile", "c.pem"}}, `config: store.casmetatls.keyfile = "": store.casmetatls.certfile and store.casmetatls.keyfile must be set together`},
+		{[][2]string{{"store.cascachetls.cafile", "ca.pem"}}, `config: store.cascachetls.cafile = "ca.pem": TLS to the cache keyspace's cluster is off: set store.cascachetls.enable = true (or store.castls.enable = true), or remove it`},
+		{[][2]string{{"store.casmsgtls.verify", "ca"}}, `config: store.casmsgtls.verify = "ca": TLS to the msg keyspace's cluster is off`},
 		{[][2]string{{"store.casmsgchunksize", "1KiB"}}, `config: store.casmsgchunksize = "1KiB": must be from 4KiB to 4MiB`},
 		{[][2]string{{"store.casmsgchunksize", "5MiB"}}, `config: store.casmsgchunksize = "5MiB": must be from 4KiB to 4MiB`},
 		{[][2]string{{"store.casbucketsize", "1000"}}, `config: store.casbucketsize = 1000: must be a power of two from 64 to 65536`},
@@ -139,6 +143,10 @@ func TestValidateAcceptsEdges(t *testing.T) {
 		{"store.casmsgkeyspace", "ms_mbox"},                                // another cluster
 		{"store.casmsgusername", "msg_user"}, {"store.casmsgpassword", ""}, // its own user, no password
 		{"store.cascacheusername", "cache_user"}, {"store.cascachepassword", "pw"},
+		// TLS to the messages' cluster only, with its own CA and client
+		// certificate, checked for the CA only.
+		{"store.casmsgtls.enable", "true"}, {"store.casmsgtls.cafile", "msg-ca.pem"}, {"store.casmsgtls.verify", "ca"},
+		{"store.casmsgtls.certfile", "c.pem"}, {"store.casmsgtls.keyfile", "c.key"},
 		{"store.casmsgchunksize", "4MiB"},
 		{"store.casbucketsize", "65536"},
 		{"imap.listen", ":143"},

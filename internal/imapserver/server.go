@@ -221,6 +221,24 @@ func (s *Server) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*time.Minute)
 }
 
+// Limits are the connection bounds a running server takes (a
+// configuration reload); 0 means no limit, as in Options.
+type Limits struct {
+	MaxConnections        int // per listener
+	MaxConnectionsPerUser int
+	MaxConnectionsPerIP   int
+}
+
+// SetLimits replaces Options.MaxConnections, MaxConnectionsPerUser and
+// MaxConnectionsPerIP while serving. They apply to the next connection
+// and the next login; sessions open over a lowered bound are kept, and
+// count against it (RFC 9051 7.1.5: the refused get BYE [UNAVAILABLE]).
+func (s *Server) SetLimits(l Limits) {
+	s.ns.SetMaxConns(l.MaxConnections)
+	s.perUser.SetMax(l.MaxConnectionsPerUser)
+	s.perIP.SetMax(l.MaxConnectionsPerIP)
+}
+
 // Connections returns the connection counts of every listener, for the
 // metrics.
 func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }

@@ -43,18 +43,24 @@ type Options struct {
 }
 
 // Observer is what the server tells of its work (cmd/quire passes the
-// Prometheus side, internal/metrics). Delivery runs on the session's
-// goroutine once per recipient of a finished transaction: it must be safe
-// for concurrent use and cheap.
+// Prometheus side, internal/metrics). Its methods run on the session's
+// goroutine: they must be safe for concurrent use and cheap.
 type Observer interface {
+	// Recipient reports the reply to one RCPT command: its three-digit
+	// code (250 accepted; 550 unknown user, 451 lookup failed, 452 too
+	// many recipients, 501 and 555 syntax, 503 out of sequence: see the
+	// table in the package doc).
+	Recipient(code string)
 	// Delivery reports the reply one recipient got at the end of DATA or
 	// BDAT LAST: its three-digit code ("250", "451", "552", ...) and the
-	// time since DATA or the first BDAT.
+	// time since DATA or the first BDAT. It runs once per accepted
+	// recipient of a finished transaction.
 	Delivery(code string, d time.Duration)
 }
 
 type noObserver struct{}
 
+func (noObserver) Recipient(string)               {}
 func (noObserver) Delivery(string, time.Duration) {}
 
 // Store is what the server needs of the message store; *store.Store
@@ -149,3 +155,8 @@ func newSessionID() string {
 // Connections returns the connection counts of every listener, for the
 // metrics.
 func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }
+
+// SetMaxConnections replaces Options.MaxConnections while serving: the
+// next connection is measured against it (over it: 421 4.3.2), and
+// lowering it ends no session.
+func (s *Server) SetMaxConnections(n int) { s.ns.SetMaxConns(n) }

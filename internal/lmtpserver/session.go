@@ -252,32 +252,39 @@ func (ss *session) mail(arg string) {
 	ss.reply("250 2.1.0 sender <%s> ok", from)
 }
 
-// rcpt adds a recipient (RFC 5321 4.1.1.3) if the store knows it.
+// rcptReply sends a reply to RCPT and tells the Observer its code.
+func (ss *session) rcptReply(format string, args ...any) {
+	ss.srv.opts.Observer.Recipient(format[:3])
+	ss.reply(format, args...)
+}
+
+// rcpt adds a recipient (RFC 5321 4.1.1.3) if the store knows it; the
+// Observer hears every reply.
 func (ss *session) rcpt(arg string) {
 	switch {
 	case ss.tx == nil:
-		ss.reply("503 5.5.1 need MAIL command")
+		ss.rcptReply("503 5.5.1 need MAIL command")
 		return
 	case ss.tx.bdat != nil:
-		ss.reply("503 5.5.1 RCPT not allowed during BDAT")
+		ss.rcptReply("503 5.5.1 RCPT not allowed during BDAT")
 		return
 	}
 	rest, ok := lmtpwire.CutPrefixFold(arg, "TO:")
 	if !ok {
-		ss.reply("501 5.5.4 syntax: RCPT TO:<address>")
+		ss.rcptReply("501 5.5.4 syntax: RCPT TO:<address>")
 		return
 	}
 	addr, params, err := lmtpwire.ParsePath(rest, false)
 	if err != nil {
-		ss.reply("501 5.1.3 bad recipient address syntax")
+		ss.rcptReply("501 5.1.3 bad recipient address syntax")
 		return
 	}
 	if len(params) > 0 {
-		ss.reply("555 5.5.4 unsupported RCPT parameter")
+		ss.rcptReply("555 5.5.4 unsupported RCPT parameter")
 		return
 	}
 	if len(ss.tx.rcpts) >= ss.srv.opts.MaxRecipients {
-		ss.reply("452 4.5.3 too many recipients")
+		ss.rcptReply("452 4.5.3 too many recipients")
 		return
 	}
 	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.opts.Timeout)
@@ -286,15 +293,15 @@ func (ss *session) rcpt(arg string) {
 	switch {
 	case err == nil:
 		ss.tx.rcpts = append(ss.tx.rcpts, recipient{addr: addr, user: u})
-		ss.reply("250 2.1.5 <%s> ok", addr)
+		ss.rcptReply("250 2.1.5 <%s> ok", addr)
 	case errors.Is(err, mail.ErrUnavailable):
 		ss.log.Warn("lmtp: recipient lookup failed", "rcpt", addr, "err", err)
-		ss.reply("451 4.3.0 <%s>: temporary failure, try again later", addr)
+		ss.rcptReply("451 4.3.0 <%s>: temporary failure, try again later", addr)
 	case errors.Is(err, mail.ErrNoSuchUser):
 		ss.log.Info("lmtp: unknown recipient", "rcpt", addr)
-		ss.reply("550 5.1.1 <%s>: no such user here", addr)
+		ss.rcptReply("550 5.1.1 <%s>: no such user here", addr)
 	default:
 		ss.log.Error("lmtp: recipient lookup failed", "rcpt", addr, "err", err)
-		ss.reply("451 4.3.0 <%s>: temporary failure, try again later", addr)
+		ss.rcptReply("451 4.3.0 <%s>: temporary failure, try again later", addr)
 	}
 }

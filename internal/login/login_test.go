@@ -186,3 +186,41 @@ func FuzzParsePlain(f *testing.F) {
 		}
 	})
 }
+
+// TestLimiterSetMax: a bound set while sessions are open (a reload)
+// counts them, also those taken while there was no bound: raised, the key
+// gets more; lowered, it keeps what it holds and gets no new one until
+// enough end.
+func TestLimiterSetMax(t *testing.T) {
+	l := NewLimiter(0)
+	var rel []func()
+	for range 3 {
+		r, ok := l.Acquire("a")
+		if !ok {
+			t.Fatal("refused without a bound")
+		}
+		rel = append(rel, r)
+	}
+	l.SetMax(3)
+	if _, ok := l.Acquire("a"); ok {
+		t.Fatal("a fourth session under a bound of 3 set after three opened without one")
+	}
+	if _, ok := l.Acquire("b"); !ok {
+		t.Fatal("another key refused")
+	}
+	l.SetMax(4)
+	r4, ok := l.Acquire("a")
+	if !ok {
+		t.Fatal("a fourth session refused after the bound was raised to 4")
+	}
+	l.SetMax(2)
+	rel[0]()
+	rel[1]()
+	if _, ok := l.Acquire("a"); ok {
+		t.Fatal("a session over the lowered bound of 2 with two still open")
+	}
+	r4()
+	if _, ok := l.Acquire("a"); !ok {
+		t.Fatal("refused with one open under a bound of 2")
+	}
+}

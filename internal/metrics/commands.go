@@ -90,15 +90,33 @@ func (c *Commands) Command(name, status string, d time.Duration) {
 // Session moves the authenticated-sessions gauge.
 func (c *Commands) Session(delta int) { c.sessions.Add(float64(delta)) }
 
-// Deliveries counts LMTP replies per recipient: it is the
-// lmtpserver.Observer.
+// Deliveries counts LMTP replies per recipient, to RCPT and at the end of
+// the data: it is the lmtpserver.Observer.
 type Deliveries struct {
-	classes [4]prometheus.Counter // 2xx, 4xx, 5xx, other
-	latency prometheus.Observer
+	classes    [4]prometheus.Counter // 2xx, 4xx, 5xx, other
+	latency    prometheus.Observer
+	recipients map[string]prometheus.Counter // by RCPT reply code; read-only after NewDeliveries
+	rcptOther  prometheus.Counter
 }
 
-// NewDeliveries registers quire_lmtp_deliveries_total{class} and
-// quire_lmtp_delivery_duration_seconds.
+// rcptResults are the result labels of quire_lmtp_recipients_total, by
+// the RCPT reply codes lmtpserver sends (its package doc's table); any
+// other code is "other".
+func rcptResults() map[string]string {
+	return map[string]string{
+		"250": "accepted",
+		"550": "unknown_user", // 5.1.1
+		"451": "temp_failure", // 4.3.0: the lookup failed
+		"452": "too_many",     // 4.5.3: over lmtp.max_recipients
+		"501": "syntax",       // 5.5.4, 5.1.3
+		"555": "syntax",       // 5.5.4: a parameter
+		"503": "bad_sequence", // 5.5.1: before MAIL, or during BDAT
+	}
+}
+
+// NewDeliveries registers quire_lmtp_deliveries_total{class},
+// quire_lmtp_delivery_duration_seconds and
+// quire_lmtp_recipients_total{result}.
 func NewDeliveries(r *Registry) *Deliveries {
 	total := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "quire_lmtp_deliveries_total",
@@ -109,12 +127,28 @@ func NewDeliveries(r *Registry) *Deliveries {
 		Help:    "Time from DATA (or the first BDAT) to the replies, the message's transfer included.",
 		Buckets: latencyBuckets(),
 	})
-	r.Register(total, dur)
-	d := &Deliveries{latency: dur}
+	rcpts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_lmtp_recipients_total",
+		Help: "Replies to RCPT, by result (accepted, unknown_user, temp_failure, too_many, syntax, bad_sequence, other).",
+	}, []string{"result"})
+	r.Register(total, dur, rcpts)
+	d := &Deliveries{latency: dur, recipients: map[string]prometheus.Counter{}, rcptOther: rcpts.WithLabelValues("other")}
 	for i, l := range []string{"2xx", "4xx", "5xx", "other"} {
 		d.classes[i] = total.WithLabelValues(l)
 	}
+	for code, result := range rcptResults() {
+		d.recipients[code] = rcpts.WithLabelValues(result)
+	}
 	return d
+}
+
+// Recipient counts one reply to RCPT.
+func (d *Deliveries) Recipient(code string) {
+	c := d.recipients[code]
+	if c == nil {
+		c = d.rcptOther
+	}
+	c.Inc()
 }
 
 // Delivery counts one recipient's reply.
@@ -139,16 +173,25 @@ func replyClass(code string) int {
 	return 3
 }
 
-// Cassandra counts the driver's requests: it is the cassandra.Observer.
-// Every query or batch is a round trip; its errors are the driver's.
+// Cassandra counts the driver's requests and the statements that failed:
+// it is the cassandra.Observer. Every query or batch is a round trip; its
+// errors are the driver's.
 type Cassandra struct {
 	results [2][2]prometheus.Counter // [batch][failed]
 	latency [2]prometheus.Observer   // [batch]
+	// errs holds quire_cassandra_errors_total's children by keyspace and
+	// kind, read-only after NewCassandra; errVec makes the rare one of
+	// a name outside the given sets, under "other".
+	errs   map[[2]string]prometheus.Counter
+	errVec *prometheus.CounterVec
 }
 
-// NewCassandra registers quire_cassandra_requests_total{kind,result} and
-// quire_cassandra_request_duration_seconds{kind}.
-func NewCassandra(r *Registry) *Cassandra {
+// NewCassandra registers quire_cassandra_requests_total{kind,result},
+// quire_cassandra_request_duration_seconds{kind} and
+// quire_cassandra_errors_total{keyspace,kind}, the latter for the given
+// keyspaces (the configured names) and error kinds
+// (cassandra.ErrorKinds).
+func NewCassandra(r *Registry, keyspaces, errorKinds []string) *Cassandra {
 	total := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "quire_cassandra_requests_total",
 		Help: "Queries and batches sent (round trips, each attempt), by kind and result.",
@@ -158,8 +201,17 @@ func NewCassandra(r *Registry) *Cassandra {
 		Help:    "Latency of the driver's queries and batches, each attempt.",
 		Buckets: latencyBuckets(),
 	}, []string{"kind"})
-	r.Register(total, dur)
-	c := &Cassandra{}
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "quire_cassandra_errors_total",
+		Help: "Statements and batches that failed once the driver gave up (after its retries), by keyspace and kind of error.",
+	}, []string{"keyspace", "kind"})
+	r.Register(total, dur, errs)
+	c := &Cassandra{errs: map[[2]string]prometheus.Counter{}, errVec: errs}
+	for _, ks := range keyspaces {
+		for _, kind := range errorKinds {
+			c.errs[[2]string{ks, kind}] = errs.WithLabelValues(ks, kind)
+		}
+	}
 	for b, kind := range []string{"query", "batch"} {
 		c.results[b][0] = total.WithLabelValues(kind, "ok")
 		c.results[b][1] = total.WithLabelValues(kind, "error")
@@ -179,6 +231,27 @@ func (c *Cassandra) Request(batch bool, d time.Duration, err error) {
 	}
 	c.results[b][f].Inc()
 	c.latency[b].Observe(d.Seconds())
+}
+
+// Failed counts one statement that failed. A keyspace or kind outside
+// the sets NewCassandra was given counts as "other" (a fixed set still).
+func (c *Cassandra) Failed(keyspace, kind string) {
+	if ctr := c.errs[[2]string{keyspace, kind}]; ctr != nil {
+		ctr.Inc()
+		return
+	}
+	c.errVec.WithLabelValues(c.known(keyspace, 0), c.known(kind, 1)).Inc()
+}
+
+// known returns name if it is among the keyspaces (i = 0) or the kinds
+// (i = 1) NewCassandra was given, else "other".
+func (c *Cassandra) known(name string, i int) string {
+	for k := range c.errs {
+		if k[i] == name {
+			return name
+		}
+	}
+	return "other"
 }
 
 // Store counts the store's mailbox commits: it is the store.Observer.

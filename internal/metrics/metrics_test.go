@@ -101,22 +101,37 @@ func TestDeliveriesAndCassandra(t *testing.T) {
 	for _, code := range []string{"250", "250", "451", "552", "550", "", "999"} {
 		d.Delivery(code, time.Millisecond)
 	}
+	for _, code := range []string{"250", "250", "550", "451", "452", "501", "555", "503", "421"} {
+		d.Recipient(code)
+	}
 	s := NewStore(r)
 	s.Commit("append", 1, time.Millisecond, nil)
 	s.Commit("flags", 3, time.Millisecond, nil)
 	s.Commit("expunge", 1, time.Millisecond, errors.New("unavailable"))
 	s.Commit("rename", 1, time.Millisecond, nil)
-	c := NewCassandra(r)
+	c := NewCassandra(r, []string{"ms_mbox", "ms_msg"}, []string{"unavailable", "timeout", "other"})
+	c.Failed("ms_mbox", "unavailable")
+	c.Failed("ms_mbox", "unavailable")
+	c.Failed("ms_msg", "timeout")
+	c.Failed("ms_msg", "surprise") // a kind not given: other
+	c.Failed("", "timeout")        // a keyspace not given: other
 	c.Request(false, time.Millisecond, nil)
 	c.Request(false, time.Millisecond, errors.New("timeout"))
 	c.Request(true, time.Millisecond, nil)
 	all := samples(t, r)
 	sameSamples(t, nonZero(all, "quire_lmtp_"), map[string]float64{
-		"quire_lmtp_deliveries_total{class=2xx}":   2,
-		"quire_lmtp_deliveries_total{class=4xx}":   1,
-		"quire_lmtp_deliveries_total{class=5xx}":   2,
-		"quire_lmtp_deliveries_total{class=other}": 2,
-		"quire_lmtp_delivery_duration_seconds{}":   7,
+		"quire_lmtp_deliveries_total{class=2xx}":           2,
+		"quire_lmtp_deliveries_total{class=4xx}":           1,
+		"quire_lmtp_deliveries_total{class=5xx}":           2,
+		"quire_lmtp_deliveries_total{class=other}":         2,
+		"quire_lmtp_delivery_duration_seconds{}":           7,
+		"quire_lmtp_recipients_total{result=accepted}":     2,
+		"quire_lmtp_recipients_total{result=unknown_user}": 1,
+		"quire_lmtp_recipients_total{result=temp_failure}": 1,
+		"quire_lmtp_recipients_total{result=too_many}":     1,
+		"quire_lmtp_recipients_total{result=syntax}":       2,
+		"quire_lmtp_recipients_total{result=bad_sequence}": 1,
+		"quire_lmtp_recipients_total{result=other}":        1,
 	})
 	sameSamples(t, nonZero(all, "quire_store_"), map[string]float64{
 		"quire_store_commits_total{op=append,result=ok}":     1,
@@ -130,12 +145,20 @@ func TestDeliveriesAndCassandra(t *testing.T) {
 		"quire_store_commit_duration_seconds{op=other}":      1,
 	})
 	sameSamples(t, nonZero(all, "quire_cassandra_"), map[string]float64{
-		"quire_cassandra_requests_total{kind=query,result=ok}":    1,
-		"quire_cassandra_requests_total{kind=query,result=error}": 1,
-		"quire_cassandra_requests_total{kind=batch,result=ok}":    1,
-		"quire_cassandra_request_duration_seconds{kind=query}":    2,
-		"quire_cassandra_request_duration_seconds{kind=batch}":    1,
+		"quire_cassandra_requests_total{kind=query,result=ok}":            1,
+		"quire_cassandra_requests_total{kind=query,result=error}":         1,
+		"quire_cassandra_requests_total{kind=batch,result=ok}":            1,
+		"quire_cassandra_request_duration_seconds{kind=query}":            2,
+		"quire_cassandra_request_duration_seconds{kind=batch}":            1,
+		"quire_cassandra_errors_total{keyspace=ms_mbox,kind=unavailable}": 2,
+		"quire_cassandra_errors_total{keyspace=ms_msg,kind=timeout}":      1,
+		"quire_cassandra_errors_total{keyspace=ms_msg,kind=other}":        1,
+		"quire_cassandra_errors_total{keyspace=other,kind=timeout}":       1,
 	})
+	// Every keyspace and kind given is there from the start, at 0.
+	if v, ok := all["quire_cassandra_errors_total{keyspace=ms_mbox,kind=other}"]; !ok || v != 0 {
+		t.Errorf("quire_cassandra_errors_total{keyspace=ms_mbox,kind=other} = %v (present %v), want 0", v, ok)
+	}
 }
 
 // TestHotPathsDoNotAllocate: the observers the sessions and the driver
@@ -144,7 +167,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	r := New("serve", "test")
 	c := NewCommands(r, "imap", []string{"FETCH"}, IMAPStatuses())
 	d := NewDeliveries(r)
-	cas := NewCassandra(r)
+	cas := NewCassandra(r, []string{"ms_mbox"}, []string{"timeout", "other"})
 	st := NewStore(r)
 	err := errors.New("x")
 	for name, f := range map[string]func(){
@@ -154,6 +177,8 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		"Delivery":        func() { d.Delivery("250", time.Millisecond) },
 		"Request":         func() { cas.Request(false, time.Millisecond, nil) },
 		"Request(failed)": func() { cas.Request(true, time.Millisecond, err) },
+		"Failed":          func() { cas.Failed("ms_mbox", "timeout") },
+		"Recipient":       func() { d.Recipient("550") },
 		"Commit":          func() { st.Commit("append", 2, time.Millisecond, nil) },
 	} {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {

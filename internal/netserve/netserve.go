@@ -10,7 +10,9 @@
 //     doubling to 1 s, counted, and logged at most once per ten seconds.
 //   - A connection over MaxConns is told Busy and closed without reaching
 //     the handler; refusals, like accept errors, are logged at most once
-//     per ten seconds.
+//     per ten seconds. SetMaxConns changes the bound while serving: the
+//     next accepted connection is measured against the new one, and
+//     lowering it closes no connection already handled.
 //   - Shutdown stops accepting, then drains: a handler waiting for a
 //     command has its read interrupted at once, a handler in a command
 //     finishes it first (see Conn). What is still open when Shutdown's
@@ -43,6 +45,7 @@ type Server struct {
 	// connection is closed, and should take part in draining through c.
 	Handle func(nc net.Conn, secure bool, c *Conn)
 	// MaxConns bounds concurrent connections per listener; 0: no bound.
+	// SetMaxConns replaces it while serving.
 	MaxConns int
 	// Busy is written to a connection refused for MaxConns.
 	Busy string
@@ -51,7 +54,8 @@ type Server struct {
 	acceptErrors atomic.Uint64
 	accepted     atomic.Uint64
 	refused      atomic.Uint64
-	refusals     throttle // of the log of connections refused for MaxConns
+	refusals     throttle            // of the log of connections refused for MaxConns
+	maxSet       atomic.Pointer[int] // SetMaxConns's bound, in place of MaxConns
 	mu           struct {
 		sync.Mutex
 		closed    bool
@@ -81,6 +85,21 @@ func (s *Server) Stats() Stats {
 	return Stats{Open: open, Accepted: s.accepted.Load(), Refused: s.refused.Load(), AcceptErrors: s.acceptErrors.Load()}
 }
 
+// SetMaxConns sets the bound of concurrent connections per listener
+// (MaxConns) while serving (a configuration reload); 0: no bound. Each
+// listener compares the connections it is handling with the new bound at
+// its next accept: raised, it takes more at once; lowered, it refuses new
+// ones until enough of those open have ended, and ends none of them.
+func (s *Server) SetMaxConns(n int) { s.maxSet.Store(&n) }
+
+// maxConns is the bound in effect.
+func (s *Server) maxConns() int {
+	if p := s.maxSet.Load(); p != nil {
+		return *p
+	}
+	return s.MaxConns
+}
+
 // Serve accepts on ln until Shutdown or Close. With cfg set, connections
 // are TLS from the first byte (RFC 8314 implicit TLS) and handled as secure.
 func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
@@ -91,10 +110,9 @@ func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 		return net.ErrClosed
 	}
 	defer s.unregister(rl)
-	var sem chan struct{}
-	if s.MaxConns > 0 {
-		sem = make(chan struct{}, s.MaxConns)
-	}
+	// open counts this listener's connections being handled; only this
+	// loop adds to it, so comparing and then adding does not race.
+	var open atomic.Int64
 	for {
 		nc, err := rl.Accept()
 		if err != nil {
@@ -104,27 +122,22 @@ func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 			s.log().Error("accept failed; this listener stops serving", "addr", ln.Addr().String(), "err", err)
 			return err
 		}
-		if sem != nil {
-			select {
-			case sem <- struct{}{}:
-			default:
-				s.refused.Add(1)
-				s.refuse(nc)
-				continue
-			}
+		if m := s.maxConns(); m > 0 && open.Load() >= int64(m) {
+			s.refused.Add(1)
+			s.refuse(nc, m)
+			continue
 		}
 		c := &Conn{Conn: nc}
 		if !s.track(c) {
 			nc.Close()
 			return net.ErrClosed
 		}
+		open.Add(1)
 		s.accepted.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer s.untrack(c)
-			if sem != nil {
-				defer func() { <-sem }()
-			}
+			defer open.Add(-1)
 			var hc net.Conn = c
 			if secure {
 				hc = tls.Server(c, cfg)
@@ -136,10 +149,10 @@ func (s *Server) Serve(ln net.Listener, cfg *tls.Config) error {
 
 // refuse tells nc the server is full and closes it. The log says so at
 // most once per ten seconds, with the number of refusals it stands for.
-func (s *Server) refuse(nc net.Conn) {
+func (s *Server) refuse(nc net.Conn, max int) {
 	if ok, held := s.refusals.allow(); ok {
 		s.log().Warn("connection refused: too many connections (max_connections)", "remote", nc.RemoteAddr().String(),
-			"max", s.MaxConns, "not_logged_since_last", held)
+			"max", max, "not_logged_since_last", held)
 	}
 	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = nc.Write([]byte(s.Busy))

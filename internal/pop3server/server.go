@@ -188,3 +188,8 @@ func (s *Server) newConn(nc net.Conn, secure bool, d drainer) *conn {
 // Connections returns the connection counts of every listener, for the
 // metrics.
 func (s *Server) Connections() netserve.Stats { return s.ns.Stats() }
+
+// SetMaxConnections replaces Options.MaxConnections while serving: the
+// next connection is measured against it, and lowering it ends no
+// session (the refused get -ERR [SYS/TEMP]).
+func (s *Server) SetMaxConnections(n int) { s.ns.SetMaxConns(n) }

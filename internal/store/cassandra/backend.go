@@ -85,7 +85,9 @@ func Open(ctx context.Context, o Options) (*Backend, error) {
 		pts := slices.Clone(k.ConnectPoints)
 		slices.Sort(pts)
 		user, password, _ := b.opts.credentials(k)
-		key := strings.Join([]string{strings.Join(pts, ","), k.DataCenter, user, password}, "\x00")
+		t, _ := b.opts.keyspaceTLS(k)
+		key := strings.Join([]string{strings.Join(pts, ","), k.DataCenter, user, password,
+			fmt.Sprint(t.Enable), t.CAFile, t.CertFile, t.KeyFile, t.Verify}, "\x00")
 		if s, ok := sessions[key]; ok {
 			return s, nil
 		}
@@ -163,8 +165,8 @@ func (b *Backend) newSession(k *KeyspaceOptions) (*gocql.Session, error) {
 	}
 	conns := newConnectErrors(o, k, b.log)
 	dialer := &hostDialer{net: net.Dialer{Timeout: o.ConnectTimeout}, errs: conns}
-	if o.TLS.Enable {
-		cfg, err := tlsConfig(o.TLS)
+	if t, key := o.keyspaceTLS(k); t.Enable {
+		cfg, err := tlsConfig(t, key)
 		if err != nil {
 			return nil, err
 		}
@@ -235,9 +237,28 @@ type sent struct {
 }
 
 // send runs one statement or batch: run sends it and returns whether a
-// conditional write applied (false for the others) and its error.
+// conditional write applied (false for the others) and its error. A
+// failure, injected ones included, is told to the Observer by kind.
 func (b *Backend) send(ctx context.Context, s sent, run func() (bool, error)) (bool, error) {
-	return b.fault.send(ctx, b, s, run)
+	applied, err := b.fault.send(ctx, b, s, run)
+	if err != nil && b.opts.Observer != nil {
+		if kind := errorKind(err); kind != "" {
+			b.opts.Observer.Failed(b.keyspaceOf(s.stmt), kind)
+		}
+	}
+	return applied, err
+}
+
+// keyspaceOf names the keyspace a statement goes to: every statement
+// names its table with the keyspace (statements.go), and the names
+// differ (withDefaults).
+func (b *Backend) keyspaceOf(stmt string) string {
+	for _, k := range []*KeyspaceOptions{&b.opts.Meta, &b.opts.Msg, &b.opts.Cache} {
+		if strings.Contains(stmt, " "+k.Name+".") {
+			return k.Name
+		}
+	}
+	return ""
 }
 
 // sendErr is send for a statement that is not conditional.

@@ -187,6 +187,7 @@ func (c *connectErrors) explain() *ConnectError {
 // not about credentials or TLS.
 func explainConnect(addr string, err error, o *Options, k *KeyspaceOptions) *ConnectError {
 	user, _, keys := o.credentials(k)
+	t, key := o.keyspaceTLS(k)
 	e := &ConnectError{Addr: addr, Err: err}
 	var (
 		creds   *gocql.RequestErrCredentials
@@ -204,43 +205,47 @@ func explainConnect(addr string, err error, o *Options, k *KeyspaceOptions) *Con
 		// gocql's words when the node asks for credentials and the
 		// session has no authenticator.
 		e.Kind, e.Msg = AuthRequired, "the node requires a user name and password: set "+keys
-	case !o.TLS.Enable:
+	case !t.Enable:
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			on := "store.castls.enable = true"
+			if k.key != "" {
+				on += " (or store.cas" + k.key + "tls.enable for this keyspace's cluster only)"
+			}
 			e.Kind, e.Msg = TLSRequired, "the node closed the connection at the start of the CQL handshake: "+
-				"if it requires TLS (client_encryption_options), set store.castls.enable = true"
+				"if it requires TLS (client_encryption_options), set "+on
 		}
 	case errors.As(err, &unknown):
 		where := "this system's roots"
-		if o.TLS.CAFile != "" {
-			where = "store.castls.cafile (" + o.TLS.CAFile + ")"
+		if t.CAFile != "" {
+			where = key("cafile") + " (" + t.CAFile + ")"
 		}
 		e.Kind, e.Msg = CertUntrusted, "TLS: the node's certificate is not signed by a CA in "+where+
-			": set store.castls.cafile to the CA that signed the nodes' certificates"
+			": set "+key("cafile")+" to the CA that signed the nodes' certificates"
 	case errors.As(err, &host):
 		// gocql dials and verifies the address, even when the connect
 		// point was a host name: the nodes report addresses.
 		e.Kind, e.Msg = CertWrongHost, fmt.Sprintf("TLS: the node's certificate does not name %s, the address connected to: "+
 			"the driver checks the node's address, not a host name, so the certificate needs IP:%s in its subjectAltName; "+
-			`or set store.castls.verify = "ca" to check the CA only`, host.Host, host.Host)
+			`or set %s = "ca" to check the CA only`, host.Host, host.Host, key("verify"))
 	case errors.As(err, &invalid):
 		e.Kind, e.Msg = CertInvalid, "TLS: the node's certificate is not valid: renew it, or check the clocks"
 	case errors.As(err, &record):
-		e.Kind, e.Msg = NotTLS, "TLS: the node does not speak TLS on this port: set store.castls.enable = false, "+
+		e.Kind, e.Msg = NotTLS, "TLS: the node does not speak TLS on this port: set "+key("enable")+" = false, "+
 			"or turn on client_encryption_options on the node"
 	case errors.As(err, &asked) && !asked.configured:
 		e.Kind, e.Msg = HandshakeRefused, "TLS: the node requires a client certificate (require_client_auth): "+
-			"set store.castls.certfile and store.castls.keyfile"
+			"set "+key("certfile")+" and "+key("keyfile")
 	case errors.As(err, &asked):
 		e.Kind, e.Msg = HandshakeRefused, "TLS: the node requires a client certificate signed by a CA it names, and that of "+
-			"store.castls.certfile ("+o.TLS.CertFile+") is not: have it signed by a CA in the node's client_encryption_options truststore"
+			key("certfile")+" ("+t.CertFile+") is not: have it signed by a CA in the node's client_encryption_options truststore"
 	case errors.As(err, &op) && op.Op == "remote error":
 		e.Kind = HandshakeRefused
-		if o.TLS.CertFile == "" {
+		if t.CertFile == "" {
 			e.Msg = "TLS: the node refused the handshake: if it requires client certificates (require_client_auth), " +
-				"set store.castls.certfile and store.castls.keyfile"
+				"set " + key("certfile") + " and " + key("keyfile")
 		} else {
-			e.Msg = "TLS: the node refused the handshake: it does not accept the client certificate of store.castls.certfile (" +
-				o.TLS.CertFile + "): have it signed by a CA in the node's client_encryption_options truststore"
+			e.Msg = "TLS: the node refused the handshake: it does not accept the client certificate of " + key("certfile") + " (" +
+				t.CertFile + "): have it signed by a CA in the node's client_encryption_options truststore"
 		}
 	}
 	if e.Kind == 0 {

@@ -33,6 +33,13 @@ func TestExplainConnect(t *testing.T) {
 	plain.TLS.Enable = false
 	anon := o
 	anon.Username = ""
+	// The messages' cluster with TLS of its own: its CA, its client
+	// certificate, CA-only checks; the cache's turns TLS on where the
+	// shared setting is off.
+	ownTLS := o.Msg
+	ownTLS.TLS = TLSOptions{CAFile: "/msg-ca.pem", CertFile: "/c.pem", KeyFile: "/c.key", Verify: "ca"}
+	cacheTLS := plain.Cache
+	cacheTLS.TLS.Enable = true
 	alert := &net.OpError{Op: "remote error", Err: errors.New("tls: bad certificate")}
 	for _, tc := range []struct {
 		o    *Options
@@ -50,8 +57,13 @@ func TestExplainConnect(t *testing.T) {
 		{&o, &o.Meta, x509.CertificateInvalidError{Reason: x509.Expired, Cert: &x509.Certificate{}}, CertInvalid, "TLS: the node's certificate is not valid: renew it, or check the clocks"},
 		{&o, &o.Meta, tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, NotTLS, "TLS: the node does not speak TLS on this port: set store.castls.enable = false, or turn on client_encryption_options on the node"},
 		{&o, &o.Meta, alert, HandshakeRefused, "TLS: the node refused the handshake: if it requires client certificates (require_client_auth), set store.castls.certfile and store.castls.keyfile"},
-		{&plain, &plain.Meta, io.EOF, TLSRequired, "the node closed the connection at the start of the CQL handshake: if it requires TLS (client_encryption_options), set store.castls.enable = true"},
-		{&o, &o.Meta, io.EOF, 0, ""}, // with TLS on, EOF is an outage
+		{&plain, &plain.Meta, io.EOF, TLSRequired, "the node closed the connection at the start of the CQL handshake: if it requires TLS (client_encryption_options), set store.castls.enable = true (or store.casmetatls.enable for this keyspace's cluster only)"},
+		{&o, &ownTLS, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, CertUntrusted, "TLS: the node's certificate is not signed by a CA in store.casmsgtls.cafile (/msg-ca.pem): set store.casmsgtls.cafile to the CA that signed the nodes' certificates"},
+		{&o, &ownTLS, x509.HostnameError{Host: "10.0.0.1", Certificate: &x509.Certificate{}}, CertWrongHost, `TLS: the node's certificate does not name 10.0.0.1, the address connected to: the driver checks the node's address, not a host name, so the certificate needs IP:10.0.0.1 in its subjectAltName; or set store.casmsgtls.verify = "ca" to check the CA only`},
+		{&o, &ownTLS, alert, HandshakeRefused, "TLS: the node refused the handshake: it does not accept the client certificate of store.casmsgtls.certfile (/c.pem): have it signed by a CA in the node's client_encryption_options truststore"},
+		{&plain, &cacheTLS, tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, NotTLS, "TLS: the node does not speak TLS on this port: set store.cascachetls.enable = false, or turn on client_encryption_options on the node"},
+		{&plain, &cacheTLS, io.EOF, 0, ""}, // TLS on for this keyspace: EOF is an outage
+		{&o, &o.Meta, io.EOF, 0, ""},       // with TLS on, EOF is an outage
 		{&o, &o.Meta, &net.OpError{Op: "dial", Err: errors.New("connection refused")}, 0, ""},
 		{&o, &o.Meta, gocql.ErrNoConnections, 0, ""},
 	} {
@@ -158,7 +170,7 @@ func TestConnectCauseDuringAttempt(t *testing.T) {
 			"TLS: the node requires a client certificate (require_client_auth): set store.castls.certfile and store.castls.keyfile"},
 		{"reset without TLS", false, func(c *connectErrors) { c.ioError(addr, syscall.ECONNRESET) },
 			func(c *connectErrors, at time.Time) { c.io[addr] = ioFailure{syscall.ECONNRESET, at} }, TLSRequired,
-			"the node closed the connection at the start of the CQL handshake: if it requires TLS (client_encryption_options), set store.castls.enable = true"},
+			"the node closed the connection at the start of the CQL handshake: if it requires TLS (client_encryption_options), set store.castls.enable = true (or store.casmetatls.enable for this keyspace's cluster only)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := Options{Strategy: Simple, TLS: TLSOptions{Enable: tc.tls}}.withDefaults()

@@ -46,6 +46,56 @@ func transient(err error) bool {
 	return false
 }
 
+// ErrorKinds are the kinds errorKind sorts the failures of statements
+// into, for the metrics (quire_cassandra_errors_total): the coordinator's
+// typed replies as gocql returns them, the driver's own failures to reach
+// a node, and "other".
+func ErrorKinds() []string {
+	return []string{"unavailable", "write_timeout", "read_timeout", "timeout", "no_connection", "overloaded",
+		"bootstrapping", "write_failure", "read_failure", "cas_write_unknown", "invalid", "other"}
+}
+
+// errorKind names what failed in err, one of ErrorKinds; "" for what is
+// not a failure of the cluster: no error, no row (gocql.ErrNotFound), or
+// the caller giving up (context.Canceled, a client gone).
+func errorKind(err error) string {
+	if err == nil || errors.Is(err, gocql.ErrNotFound) || errors.Is(err, context.Canceled) {
+		return ""
+	}
+	var nerr net.Error
+	isNet := errors.As(err, &nerr)
+	// In order: the first that matches names the kind.
+	for _, k := range []struct {
+		kind  string
+		match bool
+	}{
+		{"unavailable", isA[*gocql.RequestErrUnavailable](err)},
+		{"write_timeout", isA[*gocql.RequestErrWriteTimeout](err)},
+		{"read_timeout", isA[*gocql.RequestErrReadTimeout](err)},
+		{"cas_write_unknown", isA[*gocql.RequestErrCASWriteUnknown](err)},
+		{"write_failure", isA[*gocql.RequestErrWriteFailure](err)},
+		{"read_failure", isA[*gocql.RequestErrReadFailure](err)},
+		{"overloaded", isA[*gocql.RequestErrOverloaded](err)},
+		{"bootstrapping", isA[*gocql.RequestErrBootstrapping](err)},
+		{"invalid", isA[*gocql.RequestErrSyntax](err) || isA[*gocql.RequestErrInvalid](err) || isA[*gocql.RequestErrUnauthorized](err)},
+		{"timeout", errors.Is(err, gocql.ErrTimeoutNoResponse) || errors.Is(err, context.DeadlineExceeded) || isNet && nerr.Timeout()},
+		{"no_connection", errors.Is(err, gocql.ErrNoConnections) || errors.Is(err, gocql.ErrConnectionClosed) ||
+			errors.Is(err, gocql.ErrNoStreams) || errors.Is(err, gocql.ErrSessionClosed) ||
+			errors.Is(err, gocql.ErrNoConnectionsStarted) || errors.Is(err, gocql.ErrUnavailable) || isNet},
+	} {
+		if k.match {
+			return k.kind
+		}
+	}
+	return "other"
+}
+
+// isA reports whether err is, or wraps, an error of type T.
+func isA[T error](err error) bool {
+	var t T
+	return errors.As(err, &t)
+}
+
 // lacksReplicas reports whether err proves that too few replicas are
 // alive for the consistency level: the coordinator's "unavailable", sent
 // before it contacted any replica. It is the only failure that makes a

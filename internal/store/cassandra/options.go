@@ -21,6 +21,11 @@ type KeyspaceOptions struct {
 	// Username and Password, when Username is set, log in to this
 	// keyspace's cluster instead of Options.Username and Password.
 	Username, Password string
+	// TLS overrides Options.TLS for this keyspace's cluster, setting by
+	// setting: Enable turns TLS on, and CAFile, Verify, and CertFile with
+	// KeyFile, when set, replace the shared ones. The zero value changes
+	// nothing.
+	TLS TLSOptions
 
 	key string // "meta", "msg" or "cache": its config keys' infix, for errors
 }
@@ -35,6 +40,43 @@ func (o *Options) credentials(k *KeyspaceOptions) (user, password, keys string) 
 		return k.Username, k.Password, "the keyspace's own user name and password"
 	}
 	return k.Username, k.Password, fmt.Sprintf("store.cas%susername and store.cas%spassword", k.key, k.key)
+}
+
+// keyspaceTLS returns the TLS settings of keyspace k's cluster (o.TLS,
+// with what k sets of its own in their place) and, for errors, a function
+// that names the config key of a setting ("cafile", "certfile",
+// "keyfile", "verify", "enable"): the keyspace's own where it set it, or
+// where it has settings of its own and the shared one is empty too (the
+// place to set it for this cluster alone), else the shared one.
+func (o *Options) keyspaceTLS(k *KeyspaceOptions) (TLSOptions, func(setting string) string) {
+	t, own := o.TLS, k.TLS
+	mine := map[string]bool{}
+	if own != (TLSOptions{}) {
+		mine = map[string]bool{"enable": !t.Enable, "cafile": t.CAFile == "", "certfile": t.CertFile == "",
+			"keyfile": t.CertFile == "", "verify": t.Verify == ""}
+	}
+	if own.Enable {
+		t.Enable, mine["enable"] = true, true
+	}
+	if own.CAFile != "" {
+		t.CAFile, mine["cafile"] = own.CAFile, true
+	}
+	if own.CertFile != "" || own.KeyFile != "" {
+		t.CertFile, t.KeyFile = own.CertFile, own.KeyFile
+		mine["certfile"], mine["keyfile"] = true, true
+	}
+	if own.Verify != "" {
+		t.Verify, mine["verify"] = own.Verify, true
+	}
+	return t, func(setting string) string {
+		switch {
+		case !mine[setting]:
+			return "store.castls." + setting
+		case k.key == "":
+			return "the keyspace's own TLS " + setting
+		}
+		return "store.cas" + k.key + "tls." + setting
+	}
 }
 
 // TLSOptions configure TLS to Cassandra.
@@ -163,6 +205,14 @@ func (o Options) withDefaults() (Options, error) {
 		if k.Password != "" && k.Username == "" {
 			return fmt.Errorf("cassandra: %s keyspace: a password without a user name", what)
 		}
+		switch k.TLS.Verify {
+		case "", "full", "ca", "none":
+		default:
+			return fmt.Errorf("cassandra: %s keyspace: tls verify %q: want full, ca or none", what, k.TLS.Verify)
+		}
+		if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
+			return fmt.Errorf("cassandra: %s keyspace: a tls client certificate needs its key file, and a key file its certificate", what)
+		}
 		return nil
 	}
 	if o.Strategy == "" {
@@ -267,10 +317,17 @@ func consistency(s string) (gocql.Consistency, error) {
 }
 
 // Observer is told of every query and batch the driver sends (each
-// attempt), on the goroutine that sent it: it must be safe for concurrent
-// use and cheap. cmd/quire passes the Prometheus side (internal/metrics).
+// attempt), and of every statement that failed, on the goroutine that
+// sent it: it must be safe for concurrent use and cheap. cmd/quire passes
+// the Prometheus side (internal/metrics).
 type Observer interface {
 	// Request reports one query (batch false) or batch: its time and its
-	// error, nil when it succeeded.
+	// error, nil when it succeeded. The driver reports each attempt, and
+	// none when it had no connection to send it on.
 	Request(batch bool, d time.Duration, err error)
+	// Failed reports a statement or batch that failed once the driver
+	// gave up (its retries and speculative attempts done): the keyspace it
+	// went to, and the kind of failure, one of ErrorKinds. A statement
+	// that found no row, or whose caller gave up, has not failed.
+	Failed(keyspace, kind string)
 }

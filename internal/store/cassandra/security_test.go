@@ -215,7 +215,7 @@ func TestSecureTLSMismatch(t *testing.T) {
 		t.Fatalf("TLS off: %v (%T), want a *ConnectError", err, err)
 	}
 	wantConnectError(t, err, TLSRequired, env.One, "cassandra "+env.One+": the node closed the connection at the start of the CQL handshake: "+
-		"if it requires TLS (client_encryption_options), set store.castls.enable = true ("+ce.Err.Error()+")")
+		"if it requires TLS (client_encryption_options), set store.castls.enable = true (or store.casmetatls.enable for this keyspace's cluster only) ("+ce.Err.Error()+")")
 
 	plain := testAddr(t) // the node of scripts/cassandra.sh speaks plain CQL
 	o = secureOptions(env, plain, "", "")

@@ -9,23 +9,24 @@ import (
 )
 
 // tlsConfig builds the client TLS configuration. Verify "full" checks the
-// chain and the host name, "ca" the chain only, "none" nothing.
-func tlsConfig(o TLSOptions) (*tls.Config, error) {
+// chain and the host name, "ca" the chain only, "none" nothing. key names
+// the config key of a setting, for errors (Options.keyspaceTLS).
+func tlsConfig(o TLSOptions, key func(string) string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("cassandra: tls CA file: %w", err)
+			return nil, fmt.Errorf("cassandra: tls CA file (%s): %w", key("cafile"), err)
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cassandra: tls CA file %s: no PEM certificates found", o.CAFile)
+			return nil, fmt.Errorf("cassandra: tls CA file %s (%s): no PEM certificates found", o.CAFile, key("cafile"))
 		}
 	}
 	if o.CertFile != "" || o.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("cassandra: tls client certificate: %w", err)
+			return nil, fmt.Errorf("cassandra: tls client certificate (%s and %s): %w", key("certfile"), key("keyfile"), err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
