@@ -63,7 +63,9 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 		logins.Auth, guard = authenticator(cfg, acc, log)
 		logins.AdminUser, logins.AdminPassword = cfg.Proxy.AdminUser, cfg.Proxy.AdminPassword
 	} else {
-		guard = login.NewGuard(login.GuardOptions{FreeFailures: cfg.Login.FreeFailures, MaxDelay: cfg.Login.MaxDelay.Duration()})
+		// Passwords are checked at the access host, but an unknown
+		// user's here, against a dummy (proxy.Logins.Unknown).
+		logins.Unknown, guard = authenticator(cfg, acc, log)
 		logins.Guard = guard
 	}
 	tc, certs, err := tlsConfig(cfg)

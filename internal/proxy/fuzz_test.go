@@ -77,7 +77,7 @@ func (nobody) Lookup(context.Context, string) (directory.Entry, error) {
 
 // fuzzLogins refuse everyone after a lookup, at once.
 func fuzzLogins() *Logins {
-	return &Logins{Router: NewRouter(RouterOptions{}), Dir: nobody{},
+	return &Logins{Router: NewRouter(RouterOptions{}), Dir: nobody{}, Unknown: &countingUnknowns{},
 		Guard: login.NewGuard(login.GuardOptions{FreeFailures: 1 << 20})}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/lmtpserver"
 	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
@@ -66,6 +68,7 @@ type deployment struct {
 	imapP          *IMAPServer
 	adminMode      bool
 	pass, adminPwd string
+	unknowns       countingUnknowns // proxy.login = "user"
 }
 
 // deployOptions change a test deployment.
@@ -148,6 +151,7 @@ func (d *deployment) startProxy(groups directory.Groups) {
 		logins.AdminUser, logins.AdminPassword = d.admin.Address, d.adminPwd
 	} else {
 		logins.Guard = login.NewGuard(login.GuardOptions{BaseDelay: time.Millisecond})
+		logins.Unknown = &d.unknowns
 	}
 	d.imapP = NewIMAP(IMAPOptions{Logins: logins, Port: d.ports[0], Logger: log, Hostname: "proxy.test", AllowPlaintext: true})
 	pop3 := NewPOP3(POP3Options{Logins: logins, Port: d.ports[1], Logger: log, Hostname: "proxy.test", AllowPlaintext: true})
@@ -230,3 +234,33 @@ func (c *conn) expect(want ...string) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// countingUnknowns is the proxy's check of unknown users' passwords,
+// counted: the passwords checked, and the entries seen.
+type countingUnknowns struct {
+	mu      sync.Mutex
+	checked []string // user/password
+	seen    []string // addresses
+}
+
+func (u *countingUnknowns) CheckUnknown(_ context.Context, user, pass string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.checked = append(u.checked, user+"/"+pass)
+	return mail.ErrAuthFailed
+}
+
+func (u *countingUnknowns) Seen(e directory.Entry) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.seen = append(u.seen, e.Address)
+}
+
+// take returns the checks and entries seen since the last take.
+func (u *countingUnknowns) take() (checked, seen []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	checked, seen = u.checked, u.seen
+	u.checked, u.seen = nil, nil
+	return checked, seen
+}

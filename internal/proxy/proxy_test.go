@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -133,6 +134,40 @@ func TestIMAPLoginRefusals(t *testing.T) {
 	c.send("%s", b64("\x00"+d.alice.Address+"\x00"+d.pass))
 	if got := c.until("e "); !strings.HasPrefix(got[len(got)-1], "e OK [CAPABILITY ") {
 		t.Fatalf("AUTHENTICATE PLAIN: %q", got)
+	}
+}
+
+// TestUnknownUserChecked: with proxy.login = "user" a login the proxy
+// refuses as unknown (LOGIN, AUTHENTICATE PLAIN with an unknown
+// authorization identity, POP3 USER/PASS) runs the password check a
+// known user's wrong password gets at the access host, once, with the
+// client's password; a known user's lookup is seen (its hash scheme is
+// what the check follows) and checks nothing at the proxy. The answers
+// are the same words as a wrong password's.
+func TestUnknownUserChecked(t *testing.T) {
+	d := deploy(t, deployOptions{})
+	c := dial(t, d.imap)
+	c.line()
+	c.send("a LOGIN %s wrong", d.alice.Address)
+	c.expect("a NO [AUTHENTICATIONFAILED] Authentication failed")
+	checked, seen := d.unknowns.take()
+	if len(checked) != 0 || len(seen) != 1 || seen[0] != d.alice.Address {
+		t.Fatalf("wrong password of a known user: checked %q, seen %q; want none and %s", checked, seen, d.alice.Address)
+	}
+	c.send("b LOGIN nobody@test.quire guess1")
+	c.expect("b NO [AUTHENTICATIONFAILED] Authentication failed")
+	c.send("c AUTHENTICATE PLAIN %s", b64("ghost@test.quire\x00"+d.alice.Address+"\x00guess2"))
+	c.expect("c NO [AUTHENTICATIONFAILED] Authentication failed")
+	p := dial(t, d.pop3)
+	p.line()
+	p.send("USER nobody@test.quire")
+	p.line()
+	p.send("PASS guess3")
+	p.expect("-ERR [AUTH] authentication failed")
+	checked, seen = d.unknowns.take()
+	want := []string{"nobody@test.quire/guess1", d.alice.Address + "/guess2", "nobody@test.quire/guess3"}
+	if fmt.Sprint(checked) != fmt.Sprint(want) || len(seen) != 0 {
+		t.Fatalf("unknown users: checked %q, seen %q; want %q and none", checked, seen, want)
 	}
 }
 
