@@ -391,9 +391,9 @@ func (c *imapSession) refuse(tag, user string, err error) {
 }
 
 // hostLogin names the client to the access host (ID, RFC 2971, with the
-// client's own parameters) and logs in with SASL PLAIN and SASL-IR. It
-// returns the login's tagged status and every line the host sent for it,
-// the tagged one last, for the client.
+// client's own parameters) and logs in with SASL PLAIN and SASL-IR, both
+// sent at once. It returns the login's tagged status and every line the
+// host sent for it, the tagged one last, for the client.
 func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [][]byte, error) {
 	var id strings.Builder
 	id.WriteString("P0 ID (")
@@ -415,6 +415,9 @@ func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [
 		id.WriteString(quote(s))
 	}
 	id.WriteString(")\r\n")
+	// Both commands in one write (RFC 9051 5.5: the host runs them in
+	// order, so ID is in force when the login is judged): one round trip.
+	id.WriteString(tag + " AUTHENTICATE PLAIN " + base64.StdEncoding.EncodeToString(plain) + "\r\n")
 	if _, err := io.WriteString(b, id.String()); err != nil {
 		return "", nil, err
 	}
@@ -422,9 +425,6 @@ func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [
 		return "", nil, err
 	} else if st != "OK" {
 		c.log.Warn("proxy: the access host refused ID; it will see the proxy's address", "status", st, "host", b.Addr)
-	}
-	if _, err := io.WriteString(b, tag+" AUTHENTICATE PLAIN "+base64.StdEncoding.EncodeToString(plain)+"\r\n"); err != nil {
-		return "", nil, err
 	}
 	return readTagged(b.R, tag)
 }
