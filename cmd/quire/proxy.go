@@ -90,7 +90,11 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	// GET /readyz (ready.go): 503 until every listener is open and from
 	// the start of shutdown; in between, the directory and each group.
 	var ready readiness
-	httpSrv := &http.Server{Handler: proxyHTTP(reg, &ready, proxyChecks(acc, router, proxyPorts(cfg))), ReadHeaderTimeout: 10 * time.Second}
+	token, err := adminToken(cfg)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: proxyHTTP(reg, &ready, proxyChecks(acc, router, proxyPorts(cfg)), token), ReadHeaderTimeout: 10 * time.Second}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
