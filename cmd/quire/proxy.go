@@ -72,12 +72,16 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	htc, err := hostTLS(cfg.Proxy.HostTLS)
+	if err != nil {
+		return err
+	}
 	host := cfg.Server.Hostname
 	i, p, l := cfg.IMAP, cfg.POP3, cfg.LMTP
-	imap := proxy.NewIMAP(proxy.IMAPOptions{Logins: logins, Port: cfg.Proxy.IMAPPort, Logger: log, Hostname: host, TLS: tc,
+	imap := proxy.NewIMAP(proxy.IMAPOptions{Logins: logins, Port: cfg.Proxy.IMAPPort, HostTLS: htc, Logger: log, Hostname: host, TLS: tc,
 		AllowPlaintext: i.AllowPlaintext, MaxLineLength: i.MaxLineLength, MaxConnections: i.MaxConnections,
 		MaxConnectionsPerIP: i.MaxConnectionsPerIP, MaxBadCommands: i.MaxBadCommands, Timeout: i.Timeout.Duration()})
-	pop3 := proxy.NewPOP3(proxy.POP3Options{Logins: logins, Port: cfg.Proxy.POP3Port, Logger: log, Hostname: host, TLS: tc,
+	pop3 := proxy.NewPOP3(proxy.POP3Options{Logins: logins, Port: cfg.Proxy.POP3Port, HostTLS: htc, Logger: log, Hostname: host, TLS: tc,
 		AllowPlaintext: p.AllowPlaintext, MaxLineLength: p.MaxLineLength, MaxConnections: p.MaxConnections,
 		MaxBadCommands: p.MaxBadCommands, Timeout: p.Timeout.Duration()})
 	lmtp := proxy.NewLMTP(proxy.LMTPOptions{Router: router, Dir: acc, Port: cfg.Proxy.LMTPPort, Logger: log, Hostname: host,

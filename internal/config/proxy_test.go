@@ -39,6 +39,8 @@ func TestProxyValidation(t *testing.T) {
 		{func(c *Config) { c.Server.TrustedProxies = []string{"proxy1"} }, `config: server.trusted_proxies = ["proxy1"]: each must be an IP address or a prefix such as 10.0.0.0/24, got proxy1`},
 		{func(c *Config) { c.Login.OtherGroup = "proxy" }, `config: login.other_group = "proxy": proxy-through is not built: use "refer"`},
 		{func(c *Config) { c.Login.OtherGroup = "ignore" }, `config: login.other_group = "ignore": must be "refer" or "serve"`},
+		{func(c *Config) { c.Proxy.HostTLS.Verify = "host" }, `config: proxy.host_tls.verify = "host": must be one of "full", "ca" or "none"`},
+		{func(c *Config) { c.Proxy.HostTLS.CertFile = "/c.pem" }, `config: proxy.host_tls.keyfile = "": proxy.host_tls.certfile and proxy.host_tls.keyfile must be set together`},
 	} {
 		c := good()
 		tc.mod(&c)

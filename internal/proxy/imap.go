@@ -24,7 +24,10 @@ import (
 type IMAPOptions struct {
 	Logins *Logins
 	Port   int // the access hosts' IMAP port (default 143)
-	Logger *slog.Logger
+	// HostTLS, when set, is TLS to the access hosts from the first byte:
+	// Port is then their imap.tls_listen port.
+	HostTLS *tls.Config
+	Logger  *slog.Logger
 
 	Hostname       string
 	TLS            *tls.Config // nil: no STARTTLS and no implicit TLS
@@ -363,7 +366,7 @@ func (c *imapSession) login(tag string, cr credentials) *Backend {
 		return nil
 	}
 	log := c.log.With("user", adm.user, "group", adm.group)
-	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, imapGreeting)
+	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, c.srv.o.HostTLS, imapGreeting)
 	if err != nil {
 		obs.Login("imap", "unavailable")
 		adm.done(false, false)
