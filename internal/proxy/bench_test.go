@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -177,4 +179,147 @@ func BenchmarkCarried(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkProxyCPU is BenchmarkCarried with the client and the stub
+// host in a child process (this test binary again, as
+// TestBenchLoadProcess), so that cpu-ns/op, from getrusage of this
+// process, is the proxy's own CPU per command and nothing else's.
+// "session" is a whole session instead: connect, LOGIN (the proxy's
+// lookup in a directory in memory, its connection and login to the
+// host), close.
+func BenchmarkProxyCPU(b *testing.B) {
+	for _, size := range []int{0, 100, 16 << 10, 64 << 10} {
+		for _, tlsClient := range []bool{false, true} {
+			name := "plain"
+			if tlsClient {
+				name = "tls"
+			}
+			what := "/reply=" + strconv.Itoa(size)
+			if size == 0 {
+				what = "/session"
+			}
+			b.Run(name+what, func(b *testing.B) {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestBenchLoadProcess$")
+				cmd.Env = append(os.Environ(), fmt.Sprintf("QUIRE_PROXY_BENCH=%d,%t", size, tlsClient))
+				in, _ := cmd.StdinPipe()
+				outp, _ := cmd.StdoutPipe()
+				cmd.Stderr = os.Stderr
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				defer func() { _ = cmd.Wait() }()
+				defer in.Close()
+				out := bufio.NewReader(outp)
+				var port int
+				if _, err := fmt.Fscanf(out, "port %d\n", &port); err != nil {
+					b.Fatal(err)
+				}
+				plain, implicit := startStubProxy(b, &stubHost{ln: portListener(port)}, testkit.SelfSigned(b))
+				addr := plain
+				if tlsClient {
+					addr = implicit
+				}
+				if _, err := fmt.Fprintf(in, "%s %d\n", addr, b.N); err != nil {
+					b.Fatal(err)
+				}
+				if l, err := out.ReadString('\n'); err != nil || l != "ready\n" {
+					b.Fatalf("load process: %q %v", l, err)
+				}
+				cpu0 := cpuNow(b)
+				b.ResetTimer()
+				if _, err := io.WriteString(in, "go\n"); err != nil {
+					b.Fatal(err)
+				}
+				if l, err := out.ReadString('\n'); err != nil || l != "done\n" {
+					b.Fatalf("load process: %q %v", l, err)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(cpuNow(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}
+
+// portListener stands for a listener on 127.0.0.1:port of another
+// process: the proxy needs only its port.
+type portListener int
+
+func (portListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (portListener) Close() error              { return nil }
+func (p portListener) Addr() net.Addr          { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(p)} }
+
+// TestBenchLoadProcess is BenchmarkProxyCPU's child: a stub host and a
+// client, run only under QUIRE_PROXY_BENCH=size,tls. It prints the
+// host's port, reads the proxy's address and the command count, logs in,
+// prints "ready", waits for "go", runs the commands and prints "done".
+func TestBenchLoadProcess(t *testing.T) {
+	spec := os.Getenv("QUIRE_PROXY_BENCH")
+	if spec == "" {
+		t.Skip("BenchmarkProxyCPU's load process")
+	}
+	var size int
+	var tlsClient bool
+	if _, err := fmt.Sscanf(strings.Replace(spec, ",", " ", 1), "%d %t", &size, &tlsClient); err != nil {
+		t.Fatal(err)
+	}
+	h := startStubHost(t, size, "")
+	fmt.Printf("port %d\n", h.port())
+	in := bufio.NewReader(os.Stdin)
+	var addr string
+	var n int
+	if _, err := fmt.Fscanf(in, "%s %d\n", &addr, &n); err != nil {
+		t.Fatal(err)
+	}
+	login := func() (net.Conn, *bufio.Reader) {
+		var nc net.Conn
+		var err error
+		if tlsClient {
+			nc, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		} else {
+			nc, err = net.Dial("tcp", addr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReaderSize(nc, 64<<10)
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(nc, "l LOGIN u@x.test pw\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "l OK") {
+			t.Fatalf("login: %q %v", l, err)
+		}
+		return nc, br
+	}
+	if size == 0 {
+		fmt.Println("ready")
+		if l, err := in.ReadString('\n'); err != nil || l != "go\n" {
+			t.Fatalf("%q %v", l, err)
+		}
+		for range n {
+			nc, _ := login()
+			nc.Close()
+		}
+		fmt.Println("done")
+		return
+	}
+	nc, br := login()
+	defer nc.Close()
+	fmt.Println("ready")
+	if l, err := in.ReadString('\n'); err != nil || l != "go\n" {
+		t.Fatalf("%q %v", l, err)
+	}
+	buf := make([]byte, h.replyLen("a"))
+	for range n {
+		if _, err := io.WriteString(nc, "a FETCH 1 BODY[]\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(br, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("done")
 }

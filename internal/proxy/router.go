@@ -5,7 +5,8 @@
 // for LMTP it splits a transaction into one per group.
 //
 // Invariants:
-//   - The proxy holds no mail: after login a session is a byte copy, and an
+//   - The proxy holds no mail: after login a session is a byte copy,
+//     nothing parsed (splice(2) between plain TCP connections), and an
 //     LMTP message is held only until every group has answered.
 //   - A group's hosts are tried in storehostlist order; a host that did
 //     not answer (connect or greeting) is skipped for HostRetry, and tried
