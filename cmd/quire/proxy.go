@@ -67,6 +67,7 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 		// user's here, against a dummy (proxy.Logins.Unknown).
 		logins.Unknown, guard = authenticator(cfg, acc, log)
 		logins.Guard = guard
+		logins.Dir = proxy.NewRouteCache(acc, cfg.Proxy.RouteCacheTTL.Duration(), nil)
 	}
 	tc, certs, err := tlsConfig(cfg)
 	if err != nil {

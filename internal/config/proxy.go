@@ -35,6 +35,11 @@ type Proxy struct {
 	// DefaultGroup serves users whose mailHost is empty; "" refuses them
 	// (temporarily: IMAP UNAVAILABLE, POP3 SYS/TEMP, LMTP 451).
 	DefaultGroup string `toml:"default_group"`
+	// RouteCacheTTL is how long, with Login "user", a user found in the
+	// directory is routed without looking them up again (proxy.RouteCache;
+	// the access host looks them up anyway); 0 asks every time. A changed
+	// mailHost takes effect after it.
+	RouteCacheTTL Duration `toml:"route_cache_ttl"`
 	// HostTLS is TLS to the access hosts for IMAP and POP3, from the
 	// first byte: imap_port and pop3_port are then the hosts'
 	// imap.tls_listen and pop3.tls_listen ports. The keys are
@@ -48,7 +53,8 @@ type Proxy struct {
 // DefaultProxy is the [proxy] table's defaults.
 func DefaultProxy() Proxy {
 	return Proxy{Login: "user", IMAPPort: 143, POP3Port: 110, LMTPPort: 24,
-		ConnectTimeout: Duration(5 * time.Second), HostRetry: Duration(30 * time.Second), HostTLS: CasTLS{Verify: "full"}}
+		ConnectTimeout: Duration(5 * time.Second), HostRetry: Duration(30 * time.Second), HostTLS: CasTLS{Verify: "full"},
+		RouteCacheTTL: Duration(10 * time.Second)}
 }
 
 func (c Config) validateProxy(ck *checker) {
@@ -68,6 +74,8 @@ func (c Config) validateProxy(ck *checker) {
 	atLeast(ck, "proxy.connect_timeout", p.ConnectTimeout, Duration(100*time.Millisecond))
 	atLeast(ck, "proxy.host_retry", p.HostRetry, Duration(time.Second))
 	clientTLS(ck, "proxy.host_tls", p.HostTLS)
+	atLeast(ck, "proxy.route_cache_ttl", p.RouteCacheTTL, 0)
+	ck.require("proxy.route_cache_ttl", p.RouteCacheTTL, p.RouteCacheTTL <= Duration(time.Hour), `must be at most "1h" (a changed mailHost waits for it)`)
 	if g := p.DefaultGroup; g != "" {
 		_, ok := c.Store.StoreHostList[g]
 		ck.require("proxy.default_group", g, ok, "must name a group of store.storehostlist")
