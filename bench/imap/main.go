@@ -150,7 +150,7 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 	if skip := benchkit.Ready(ctx, log, label, srv, err, c, o.users, o.preload, &rep.notes); skip != "" {
 		return []result{{target: label, skipped: skip}}
 	}
-	out := []result{measure(ctx, o, root, name, label, srv, addrs, c, rep)}
+	out := []result{measure(ctx, o, root, name, label, srv, nil, addrs, c, rep)}
 	if name == "cassandra" && o.viaProxy && o.hosts <= 1 && ctx.Err() == nil {
 		// The proxy's cost (issue 17): the same host, measured again
 		// with its clients carried by quire proxy, then directly once
@@ -164,17 +164,19 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *benchk
 		if err != nil {
 			return append(out, result{target: label, skipped: err.Error()})
 		}
-		out = append(out, measure(ctx, o, root, name, label, srv, []string{px.IMAP}, c, rep))
+		out = append(out, measure(ctx, o, root, name, label, srv, px, []string{px.IMAP}, c, rep))
 		// Direct again (A B A): what moved between the first two (the
 		// fill's compactions, the rest of the machine) shows here.
-		out = append(out, measure(ctx, o, root, name, out[0].target+" again", srv, addrs, c, rep))
+		out = append(out, measure(ctx, o, root, name, out[0].target+" again", srv, nil, addrs, c, rep))
 	}
 	return out
 }
 
-// measure runs the clients against addrs, srv's or its proxy's.
-func measure(ctx context.Context, o options, root, name, label string, srv *benchkit.Target, addrs []string, c *benchkit.Corpus, rep *report) result {
+// measure runs the clients against addrs, srv's or its proxy px's (nil:
+// none); with -pprof both srv and px are profiled.
+func measure(ctx context.Context, o options, root, name, label string, srv, px *benchkit.Target, addrs []string, c *benchkit.Corpus, rep *report) result {
 	profDone := benchkit.StartProfile(ctx, o.pprof, root, "imap", name, srv)
+	pxDone := benchkit.StartProfile(ctx, o.pprof && px != nil, root, "imap", name+"-proxy", px)
 	log.Printf("%s: %d clients for %v", label, o.clients, o.duration)
 	l := load{addrs: addrs, clients: o.clients, users: o.users, duration: o.duration, msgs: c.Msgs, timeout: 60 * time.Second}
 	cpu0 := srv.CPU()
@@ -186,6 +188,9 @@ func measure(ctx context.Context, o options, root, name, label string, srv *benc
 	}
 	if msg := <-profDone; msg != "" {
 		rep.notes = append(rep.notes, label+": "+msg)
+	}
+	if msg := <-pxDone; msg != "" {
+		rep.notes = append(rep.notes, label+", the proxy: "+msg)
 	}
 	return result{target: label, st: st}
 }

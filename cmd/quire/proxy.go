@@ -63,19 +63,26 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 		logins.Auth, guard = authenticator(cfg, acc, log)
 		logins.AdminUser, logins.AdminPassword = cfg.Proxy.AdminUser, cfg.Proxy.AdminPassword
 	} else {
-		guard = login.NewGuard(login.GuardOptions{FreeFailures: cfg.Login.FreeFailures, MaxDelay: cfg.Login.MaxDelay.Duration()})
+		// Passwords are checked at the access host, but an unknown
+		// user's here, against a dummy (proxy.Logins.Unknown).
+		logins.Unknown, guard = authenticator(cfg, acc, log)
 		logins.Guard = guard
+		logins.Dir = proxy.NewRouteCache(acc, cfg.Proxy.RouteCacheTTL.Duration(), nil)
 	}
 	tc, certs, err := tlsConfig(cfg)
 	if err != nil {
 		return err
 	}
+	htc, err := hostTLS(cfg.Proxy.HostTLS)
+	if err != nil {
+		return err
+	}
 	host := cfg.Server.Hostname
 	i, p, l := cfg.IMAP, cfg.POP3, cfg.LMTP
-	imap := proxy.NewIMAP(proxy.IMAPOptions{Logins: logins, Port: cfg.Proxy.IMAPPort, Logger: log, Hostname: host, TLS: tc,
+	imap := proxy.NewIMAP(proxy.IMAPOptions{Logins: logins, Port: cfg.Proxy.IMAPPort, HostTLS: htc, Logger: log, Hostname: host, TLS: tc,
 		AllowPlaintext: i.AllowPlaintext, MaxLineLength: i.MaxLineLength, MaxConnections: i.MaxConnections,
 		MaxConnectionsPerIP: i.MaxConnectionsPerIP, MaxBadCommands: i.MaxBadCommands, Timeout: i.Timeout.Duration()})
-	pop3 := proxy.NewPOP3(proxy.POP3Options{Logins: logins, Port: cfg.Proxy.POP3Port, Logger: log, Hostname: host, TLS: tc,
+	pop3 := proxy.NewPOP3(proxy.POP3Options{Logins: logins, Port: cfg.Proxy.POP3Port, HostTLS: htc, Logger: log, Hostname: host, TLS: tc,
 		AllowPlaintext: p.AllowPlaintext, MaxLineLength: p.MaxLineLength, MaxConnections: p.MaxConnections,
 		MaxBadCommands: p.MaxBadCommands, Timeout: p.Timeout.Duration()})
 	lmtp := proxy.NewLMTP(proxy.LMTPOptions{Router: router, Dir: acc, Port: cfg.Proxy.LMTPPort, Logger: log, Hostname: host,
@@ -88,7 +95,11 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	// GET /readyz (ready.go): 503 until every listener is open and from
 	// the start of shutdown; in between, the directory and each group.
 	var ready readiness
-	httpSrv := &http.Server{Handler: proxyHTTP(reg, &ready, proxyChecks(acc, router, proxyPorts(cfg))), ReadHeaderTimeout: 10 * time.Second}
+	token, err := adminToken(cfg)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: proxyHTTP(reg, &ready, proxyChecks(acc, router, proxyPorts(cfg)), token), ReadHeaderTimeout: 10 * time.Second}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

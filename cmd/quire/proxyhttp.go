@@ -5,23 +5,32 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 
+	"github.com/quiremail/quire/internal/adminapi"
 	"github.com/quiremail/quire/internal/metrics"
 	"github.com/quiremail/quire/internal/proxy"
 )
 
 // proxyHTTP is quire proxy's http.listen surface: GET /healthz, GET
-// /readyz and GET /metrics, nothing else. /metrics is open, like isc
-// serve's: the proxy has no admin token (it opens no store to
-// administer), and its figures name only the configured groups and hosts;
-// keep http.listen on the monitoring network (docs/METRICS.md).
-func proxyHTTP(reg *metrics.Registry, ready *readiness, checks []readyCheck) http.Handler {
+// /readyz and GET /metrics, open, and the profiler (/debug/pprof/),
+// behind the admin token (written to http.admin_token_file, as serve
+// does; without that key no one can use it). /metrics is open, like isc
+// serve's: the proxy opens no store to administer, and its figures name
+// only the configured groups and hosts; keep http.listen on the
+// monitoring network (docs/METRICS.md).
+func proxyHTTP(reg *metrics.Registry, ready *readiness, checks []readyCheck, token string) http.Handler {
+	private := http.NewServeMux()
+	private.HandleFunc("/debug/pprof/", pprof.Index)
+	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	private.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", ready.handler(checks))
 	mux.Handle("GET /metrics", reg.Handler())
+	mux.Handle("/debug/pprof/", adminapi.RequireToken(token, private))
 	return mux
 }
 

@@ -35,12 +35,26 @@ type Proxy struct {
 	// DefaultGroup serves users whose mailHost is empty; "" refuses them
 	// (temporarily: IMAP UNAVAILABLE, POP3 SYS/TEMP, LMTP 451).
 	DefaultGroup string `toml:"default_group"`
+	// RouteCacheTTL is how long, with Login "user", a user found in the
+	// directory is routed without looking them up again (proxy.RouteCache;
+	// the access host looks them up anyway); 0 asks every time. A changed
+	// mailHost takes effect after it.
+	RouteCacheTTL Duration `toml:"route_cache_ttl"`
+	// HostTLS is TLS to the access hosts for IMAP and POP3, from the
+	// first byte: imap_port and pop3_port are then the hosts'
+	// imap.tls_listen and pop3.tls_listen ports. The keys are
+	// store.castls's: verify "full" checks the CA and the host's name as
+	// store.storehostlist writes it (a name, or an IP address, in the
+	// certificate's subjectAltName), "ca" the CA only, "none" nothing
+	// (encryption only). LMTP stays plain (the hosts' LMTP has no TLS).
+	HostTLS CasTLS `toml:"host_tls"`
 }
 
 // DefaultProxy is the [proxy] table's defaults.
 func DefaultProxy() Proxy {
 	return Proxy{Login: "user", IMAPPort: 143, POP3Port: 110, LMTPPort: 24,
-		ConnectTimeout: Duration(5 * time.Second), HostRetry: Duration(30 * time.Second)}
+		ConnectTimeout: Duration(5 * time.Second), HostRetry: Duration(30 * time.Second), HostTLS: CasTLS{Verify: "full"},
+		RouteCacheTTL: Duration(10 * time.Second)}
 }
 
 func (c Config) validateProxy(ck *checker) {
@@ -59,6 +73,9 @@ func (c Config) validateProxy(ck *checker) {
 	}
 	atLeast(ck, "proxy.connect_timeout", p.ConnectTimeout, Duration(100*time.Millisecond))
 	atLeast(ck, "proxy.host_retry", p.HostRetry, Duration(time.Second))
+	clientTLS(ck, "proxy.host_tls", p.HostTLS)
+	atLeast(ck, "proxy.route_cache_ttl", p.RouteCacheTTL, 0)
+	ck.require("proxy.route_cache_ttl", p.RouteCacheTTL, p.RouteCacheTTL <= Duration(time.Hour), `must be at most "1h" (a changed mailHost waits for it)`)
 	if g := p.DefaultGroup; g != "" {
 		_, ok := c.Store.StoreHostList[g]
 		ck.require("proxy.default_group", g, ok, "must name a group of store.storehostlist")
@@ -75,5 +92,14 @@ func (c Config) validateProxy(ck *checker) {
 		ck.fail("login.other_group", o, `proxy-through is not built: use "refer" (IMAP LOGIN referrals, RFC 2221) with quire proxy or another front end in front of the access hosts, or "serve"`)
 	default:
 		ck.fail("login.other_group", o, `must be "refer" or "serve"`)
+	}
+}
+
+// clientTLS checks a client TLS table (store.castls, proxy.host_tls)
+// named key.
+func clientTLS(ck *checker, key string, t CasTLS) {
+	ck.oneOf(key+".verify", t.Verify, "full", "ca", "none")
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		ck.fail(key+".keyfile", t.KeyFile, "%s.certfile and %s.keyfile must be set together", key, key)
 	}
 }

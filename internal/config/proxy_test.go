@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProxyValidation: the [proxy] keys, server.trusted_proxies and
@@ -39,6 +40,10 @@ func TestProxyValidation(t *testing.T) {
 		{func(c *Config) { c.Server.TrustedProxies = []string{"proxy1"} }, `config: server.trusted_proxies = ["proxy1"]: each must be an IP address or a prefix such as 10.0.0.0/24, got proxy1`},
 		{func(c *Config) { c.Login.OtherGroup = "proxy" }, `config: login.other_group = "proxy": proxy-through is not built: use "refer"`},
 		{func(c *Config) { c.Login.OtherGroup = "ignore" }, `config: login.other_group = "ignore": must be "refer" or "serve"`},
+		{func(c *Config) { c.Proxy.RouteCacheTTL = Duration(-time.Second) }, `config: proxy.route_cache_ttl = "-1s": must be at least "0s"`},
+		{func(c *Config) { c.Proxy.RouteCacheTTL = Duration(2 * time.Hour) }, `config: proxy.route_cache_ttl = "2h": must be at most "1h"`},
+		{func(c *Config) { c.Proxy.HostTLS.Verify = "host" }, `config: proxy.host_tls.verify = "host": must be one of "full", "ca" or "none"`},
+		{func(c *Config) { c.Proxy.HostTLS.CertFile = "/c.pem" }, `config: proxy.host_tls.keyfile = "": proxy.host_tls.certfile and proxy.host_tls.keyfile must be set together`},
 	} {
 		c := good()
 		tc.mod(&c)

@@ -309,11 +309,7 @@ func (c Config) validateCassandra(ck *checker) {
 	atLeast(ck, "store.casfallbackbackoffmin", s.CasFallbackBackoffMin, Duration(time.Millisecond))
 	ck.require("store.casfallbackbackoffmax", s.CasFallbackBackoffMax, s.CasFallbackBackoffMax >= s.CasFallbackBackoffMin, "must be at least store.casfallbackbackoffmin")
 
-	t := s.CasTLS
-	ck.oneOf("store.castls.verify", t.Verify, "full", "ca", "none")
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		ck.fail("store.castls.keyfile", t.KeyFile, "store.castls.certfile and store.castls.keyfile must be set together")
-	}
+	clientTLS(ck, "store.castls", s.CasTLS)
 
 	ck.require("store.casmsgchunksize", s.CasMsgChunkSize, s.CasMsgChunkSize >= 4*KiB && s.CasMsgChunkSize <= 4*MiB, `must be from 4KiB to 4MiB`)
 	b := s.CasBucketSize

@@ -87,9 +87,16 @@ type Authenticator struct {
 	cache    *verifiedCache // nil: no cache
 	place    Placement
 	log      *slog.Logger
-	dummy    string // a hash no password matches, for missing users
-	sleep    func(context.Context, time.Duration) error
-	stats    struct{ passed, cached, failed, delayed, busy atomic.Int64 }
+	// dummy is the stored hash a missing user's password is checked
+	// against: the last one a lookup returned (a user's, so of the scheme
+	// and cost the users' hashes have; the result is never used), or, until
+	// one did, an argon2id hash of Quire's parameters.
+	dummy atomic.Pointer[string]
+	// verifyHash checks a password against a stored hash
+	// (directory.VerifyPassword; tests count its calls).
+	verifyHash func(hash, password string) (bool, error)
+	sleep      func(context.Context, time.Duration) error
+	stats      struct{ passed, cached, failed, delayed, busy atomic.Int64 }
 }
 
 // Stats are an Authenticator's counts since it started, for the metrics.
@@ -139,11 +146,13 @@ func NewDirectoryAuthenticator(acc Accounts, guard *Guard, opts AuthOptions, log
 	if err != nil {
 		panic(err) // cannot happen: the password is not empty
 	}
-	return &Authenticator{
+	a := &Authenticator{
 		acc: acc, guard: guard, budget: opts.Budget, hashWait: max(opts.HashWait, 0),
 		cache: newVerifiedCache(opts.CacheTTL, opts.CacheEntries, opts.Now), place: opts.Placement,
-		log: log, dummy: dummy, sleep: Sleep,
+		log: log, verifyHash: directory.VerifyPassword, sleep: Sleep,
 	}
+	a.dummy.Store(&dummy)
+	return a
 }
 
 // Sleep waits d or until ctx ends, and then returns ctx's error: the
@@ -296,13 +305,10 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 	case err != nil:
 		a.guard.Abandoned(canon, addr)
 		return directory.Entry{}, mail.Unavailable("login: look up user", err)
+	default:
+		a.Seen(e)
 	}
-	var ok bool
-	if e.PasswordHash != "" {
-		ok, err = a.verify(ctx, canon, e.PasswordHash, password)
-	} else {
-		ok, err = a.acc.Bind(ctx, e, password)
-	}
+	ok, err := a.check(ctx, canon, e, password)
 	if err != nil {
 		a.guard.Abandoned(canon, addr)
 		if errors.Is(err, ErrBusy) {
@@ -321,6 +327,15 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password, ad
 	return e, nil
 }
 
+// check verifies password for e: its stored hash within the memory
+// budget, or a bind by the directory.
+func (a *Authenticator) check(ctx context.Context, canon string, e directory.Entry, password string) (bool, error) {
+	if e.PasswordHash != "" {
+		return a.verify(ctx, canon, e.PasswordHash, password)
+	}
+	return a.acc.Bind(ctx, e, password)
+}
+
 // missing returns the entry an unknown user's password is checked
 // against: a bind as a DN that does not exist when the directory binds,
 // else the dummy hash.
@@ -330,7 +345,34 @@ func (a *Authenticator) missing() directory.Entry {
 			return e
 		}
 	}
-	return directory.Entry{PasswordHash: a.dummy}
+	return directory.Entry{PasswordHash: *a.dummy.Load()}
+}
+
+// Seen tells the Authenticator of an entry the directory returned: its
+// stored hash, if any, becomes the dummy an unknown user's password is
+// checked against, so that a missing user costs what the users' own
+// hashes cost (an imported {SHA512-CRYPT} as much as an argon2id of
+// "quire user add").
+func (a *Authenticator) Seen(e directory.Entry) {
+	if h := e.PasswordHash; h != "" && h != *a.dummy.Load() {
+		a.dummy.Store(&h)
+	}
+}
+
+// CheckUnknown runs, for a login of an address the directory does not
+// know, the check a known user's password gets (against the dummy hash,
+// or a bind as a DN that does not exist), and returns mail.ErrAuthFailed,
+// or the check's error (ErrBusy wrapped in mail.ErrUnavailable, ctx's).
+// It is for the front-end proxy with proxy.login = "user", which checks
+// no password itself (the access host does) but answers an unknown user
+// at once: the answer must take the time a wrong password takes. The
+// caller throttles (Guard) and tells Seen of the entries it looks up.
+func (a *Authenticator) CheckUnknown(ctx context.Context, username, password string) error {
+	if _, err := a.check(ctx, username, a.missing(), password); err != nil {
+		return err
+	}
+	a.stats.failed.Add(1)
+	return mail.ErrAuthFailed
 }
 
 // cached returns the user's entry when password was verified within the
@@ -368,7 +410,7 @@ func (a *Authenticator) verify(ctx context.Context, user, hash, password string)
 			fmt.Errorf("%w: login.hash_memory (%d bytes) stayed in use for login.hash_wait (%v)", ErrBusy, a.budget.Size(), a.hashWait))
 	}
 	defer release()
-	ok, verr := directory.VerifyPassword(hash, password)
+	ok, verr := a.verifyHash(hash, password)
 	if verr != nil {
 		a.log.Warn("login: stored password hash unusable", "user", user, "err", verr)
 	}

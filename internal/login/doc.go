@@ -5,9 +5,12 @@
 //
 // Invariants:
 //   - A failed login costs the same whether or not the user exists: a
-//     missing user is checked against a dummy hash of the default scheme,
-//     or, when the directory verifies by bind (LDAP), by a bind as a DN
-//     that does not exist.
+//     missing user is checked against a dummy hash (the stored hash a
+//     lookup last returned, so of the users' scheme and cost; argon2id of
+//     Quire's parameters until then), or, when the directory verifies by
+//     bind (LDAP), by a bind as a DN that does not exist. The front-end
+//     proxy, which checks no password in proxy.login = "user", runs the
+//     same check for a user it refuses as unknown (CheckUnknown).
 //   - Passwords are verified through the directory (Accounts): a stored
 //     hash within the Budget, a directory's password by its Bind; both
 //     under the same Guard and cache. A SASL authorization identity other

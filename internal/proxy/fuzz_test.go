@@ -77,7 +77,7 @@ func (nobody) Lookup(context.Context, string) (directory.Entry, error) {
 
 // fuzzLogins refuse everyone after a lookup, at once.
 func fuzzLogins() *Logins {
-	return &Logins{Router: NewRouter(RouterOptions{}), Dir: nobody{},
+	return &Logins{Router: NewRouter(RouterOptions{}), Dir: nobody{}, Unknown: &countingUnknowns{},
 		Guard: login.NewGuard(login.GuardOptions{FreeFailures: 1 << 20})}
 }
 
@@ -95,6 +95,7 @@ func FuzzSessions(f *testing.F) {
 	for _, s := range []string{
 		"a CAPABILITY\r\nb LOGIN x y\r\nc AUTHENTICATE PLAIN\r\nAHgAeQ==\r\nd ID (\"a\" \"b\")\r\ne LOGOUT\r\n",
 		"a LOGIN {3}\r\nabc {1}\r\nd\r\nb STARTTLS\r\nc NOOP\r\n",
+		"a AUTHENTICATE LOGIN\r\neA==\r\neQ==\r\nb AUTHENTICATE LOGIN\r\n*\r\nc AUTHENTICATE LOGIN eA==\r\n",
 		"CAPA\r\nUSER x\r\nPASS y z\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN AHgAeQ==\r\nSTLS\r\nQUIT\r\n",
 		"LHLO x\r\nMAIL FROM:<a@b> SIZE=99999999999\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nRSET\r\nQUIT\r\n",
 		"\r\n\r\n" + strings.Repeat("z", 5000) + "\r\n",

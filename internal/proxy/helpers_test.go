@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/quiremail/quire/internal/imapserver"
 	"github.com/quiremail/quire/internal/lmtpserver"
 	"github.com/quiremail/quire/internal/login"
+	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/notify"
 	"github.com/quiremail/quire/internal/pop3server"
 	"github.com/quiremail/quire/internal/store"
@@ -66,18 +69,23 @@ type deployment struct {
 	imapP          *IMAPServer
 	adminMode      bool
 	pass, adminPwd string
+	unknowns       countingUnknowns // proxy.login = "user"
+	o              deployOptions
 }
 
 // deployOptions change a test deployment.
 type deployOptions struct {
 	adminMode bool // proxy.login = "service_admin"
+	// hostTLS makes the hosts serve IMAP and POP3 on implicit TLS with
+	// it; proxyTLS is the proxy's client configuration to them.
+	hostTLS, proxyTLS *tls.Config
 }
 
 func deploy(t *testing.T, o deployOptions) *deployment {
 	t.Helper()
 	ctx := context.Background()
 	d := &deployment{t: t, hub: notify.NewHub(), hosts: map[string]*host{}, logs: &testkit.LogRecorder{},
-		pass: "secret", adminPwd: "admin-secret", adminMode: o.adminMode,
+		pass: "secret", adminPwd: "admin-secret", adminMode: o.adminMode, o: o,
 		groups: map[string][]string{"east": {"127.0.0.2", "127.0.0.3"}, "west": {"127.0.0.4"}}}
 	d.st = store.New(backendtest.Open(t, "embedded"), store.Options{Publish: d.hub.Publish})
 	mk := func(prefix, mailHost, pass string) store.User {
@@ -116,10 +124,14 @@ func (d *deployment) startHost(ip, group string, groups directory.Groups, proxie
 	auth := login.NewDirectoryAuthenticator(acc, login.NewGuard(login.GuardOptions{BaseDelay: time.Millisecond}),
 		login.AuthOptions{Placement: login.Placement{Groups: groups, Own: group, Refer: true}}, log)
 	h.imap = imapserver.New(imapserver.Options{Store: d.st, Auth: auth, Hub: d.hub, Logger: log, Hostname: ip,
-		TrustedProxies: proxies, LoginReferrals: true, Recheck: time.Minute})
-	h.pop3 = pop3server.New(pop3server.Options{Store: d.st, Auth: auth, Logger: log, Hostname: ip, TrustedProxies: proxies})
+		TrustedProxies: proxies, LoginReferrals: true, Recheck: time.Minute, TLS: d.o.hostTLS})
+	h.pop3 = pop3server.New(pop3server.Options{Store: d.st, Auth: auth, Logger: log, Hostname: ip, TrustedProxies: proxies, TLS: d.o.hostTLS})
 	h.lmtp = lmtpserver.New(lmtpserver.Options{Store: d.st, Logger: log, Hostname: ip})
-	for i, serve := range []func(net.Listener) error{h.imap.Serve, h.pop3.Serve, h.lmtp.Serve} {
+	serves := []func(net.Listener) error{h.imap.Serve, h.pop3.Serve, h.lmtp.Serve}
+	if d.o.hostTLS != nil {
+		serves[0], serves[1] = h.imap.ServeTLS, h.pop3.ServeTLS
+	}
+	for i, serve := range serves {
 		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(d.ports[i])))
 		if err != nil {
 			t.Fatal(err)
@@ -148,9 +160,10 @@ func (d *deployment) startProxy(groups directory.Groups) {
 		logins.AdminUser, logins.AdminPassword = d.admin.Address, d.adminPwd
 	} else {
 		logins.Guard = login.NewGuard(login.GuardOptions{BaseDelay: time.Millisecond})
+		logins.Unknown = &d.unknowns
 	}
-	d.imapP = NewIMAP(IMAPOptions{Logins: logins, Port: d.ports[0], Logger: log, Hostname: "proxy.test", AllowPlaintext: true})
-	pop3 := NewPOP3(POP3Options{Logins: logins, Port: d.ports[1], Logger: log, Hostname: "proxy.test", AllowPlaintext: true})
+	d.imapP = NewIMAP(IMAPOptions{Logins: logins, Port: d.ports[0], HostTLS: d.o.proxyTLS, Logger: log, Hostname: "proxy.test", AllowPlaintext: true})
+	pop3 := NewPOP3(POP3Options{Logins: logins, Port: d.ports[1], HostTLS: d.o.proxyTLS, Logger: log, Hostname: "proxy.test", AllowPlaintext: true})
 	lmtp := NewLMTP(LMTPOptions{Router: router, Dir: acc, Port: d.ports[2], Logger: log, Hostname: "proxy.test", Timeout: 10 * time.Second})
 	for i, serve := range []func(net.Listener) error{d.imapP.Serve, pop3.Serve, lmtp.Serve} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -230,3 +243,33 @@ func (c *conn) expect(want ...string) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// countingUnknowns is the proxy's check of unknown users' passwords,
+// counted: the passwords checked, and the entries seen.
+type countingUnknowns struct {
+	mu      sync.Mutex
+	checked []string // user/password
+	seen    []string // addresses
+}
+
+func (u *countingUnknowns) CheckUnknown(_ context.Context, user, pass string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.checked = append(u.checked, user+"/"+pass)
+	return mail.ErrAuthFailed
+}
+
+func (u *countingUnknowns) Seen(e directory.Entry) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.seen = append(u.seen, e.Address)
+}
+
+// take returns the checks and entries seen since the last take.
+func (u *countingUnknowns) take() (checked, seen []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	checked, seen = u.checked, u.seen
+	u.checked, u.seen = nil, nil
+	return checked, seen
+}

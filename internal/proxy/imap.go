@@ -24,7 +24,10 @@ import (
 type IMAPOptions struct {
 	Logins *Logins
 	Port   int // the access hosts' IMAP port (default 143)
-	Logger *slog.Logger
+	// HostTLS, when set, is TLS to the access hosts from the first byte:
+	// Port is then their imap.tls_listen port.
+	HostTLS *tls.Config
+	Logger  *slog.Logger
 
 	Hostname       string
 	TLS            *tls.Config // nil: no STARTTLS and no implicit TLS
@@ -113,7 +116,7 @@ func (c *imapSession) capabilities() string {
 		caps = append(caps, "STARTTLS")
 	}
 	if c.loginAllowed() {
-		caps = append(caps, "AUTH=PLAIN", "SASL-IR")
+		caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR") // the access hosts' mechanisms
 	} else {
 		caps = append(caps, "LOGINDISABLED")
 	}
@@ -272,39 +275,37 @@ func (c *imapSession) startTLS(tag string) {
 	c.setStream(tc)
 }
 
-// authenticate: RFC 9051 6.2.2 with SASL-IR (RFC 4959), PLAIN only.
+// authenticate: RFC 9051 6.2.2 with SASL-IR (RFC 4959); PLAIN (RFC
+// 4616) and LOGIN (draft-murchison-sasl-login), the mechanisms the access
+// hosts offer. Either way the proxy learns the password, checks what it
+// checks of a login (login), and logs in at the host with PLAIN.
 func (c *imapSession) authenticate(tag string, a *imapwire.AuthenticateArgs) *Backend {
-	if a.Mechanism != "PLAIN" {
-		c.w.Status(tag, "NO", "CANNOT", "Unsupported SASL mechanism "+a.Mechanism+"; use PLAIN")
+	if a.Mechanism != "PLAIN" && a.Mechanism != "LOGIN" {
+		c.w.Status(tag, "NO", "CANNOT", "Unsupported SASL mechanism "+a.Mechanism+"; use PLAIN or LOGIN")
 		return nil
 	}
 	if !c.loginAllowed() {
 		c.w.Status(tag, "NO", "PRIVACYREQUIRED", "Plaintext authentication is disabled: use STARTTLS or the TLS port")
 		return nil
 	}
-	line := a.InitialResponse
-	if !a.HasInitialResponse {
-		c.bw.WriteString("+ \r\n") // an empty challenge (RFC 4616 2: PLAIN has none)
-		if c.flush() != nil {
-			c.done = true
+	if a.Mechanism == "LOGIN" {
+		if a.HasInitialResponse {
+			c.w.Status(tag, "BAD", "", "AUTHENTICATE LOGIN takes no initial response")
 			return nil
 		}
-		var err error
-		if line, err = c.r.ReadLine(); err != nil {
-			c.done = true
+		user, ok := c.saslStep(tag, false, "", "VXNlcm5hbWU6") // "Username:"
+		if !ok {
 			return nil
 		}
+		pass, ok := c.saslStep(tag, false, "", "UGFzc3dvcmQ6") // "Password:"
+		if !ok {
+			return nil
+		}
+		return c.login(tag, credentials{user: string(user), pass: string(pass)})
 	}
-	if line == "*" {
-		c.w.Status(tag, "BAD", "", "AUTHENTICATE cancelled")
-		return nil
-	}
-	if line == "=" {
-		line = ""
-	}
-	msg, err := base64.StdEncoding.DecodeString(line)
-	if err != nil {
-		c.w.Status(tag, "BAD", "", "SASL response is not valid base64")
+	// RFC 4616 2: PLAIN has no challenge; an empty one asks for the message.
+	msg, ok := c.saslStep(tag, a.HasInitialResponse, a.InitialResponse, "")
+	if !ok {
 		return nil
 	}
 	authz, user, pass, err := login.ParsePlain(msg)
@@ -313,6 +314,38 @@ func (c *imapSession) authenticate(tag string, a *imapwire.AuthenticateArgs) *Ba
 		return nil
 	}
 	return c.login(tag, credentials{authzid: authz, user: user, pass: pass})
+}
+
+// saslStep returns the client's decoded response: the initial response
+// if it sent one, else the line it answers "+ challenge" with. false: the
+// exchange ended, answered (cancelled, not base64) or with the session.
+func (c *imapSession) saslStep(tag string, hasIR bool, ir, challenge string) ([]byte, bool) {
+	line := ir
+	if !hasIR {
+		c.bw.WriteString("+ " + challenge + "\r\n")
+		if c.flush() != nil {
+			c.done = true
+			return nil, false
+		}
+		var err error
+		if line, err = c.r.ReadLine(); err != nil {
+			c.done = true
+			return nil, false
+		}
+	}
+	switch line {
+	case "*":
+		c.w.Status(tag, "BAD", "", "AUTHENTICATE cancelled")
+		return nil, false
+	case "=":
+		return []byte{}, true
+	}
+	msg, err := base64.StdEncoding.DecodeString(line)
+	if err != nil {
+		c.w.Status(tag, "BAD", "", "SASL response is not valid base64")
+		return nil, false
+	}
+	return msg, true
 }
 
 // login routes the user, connects to the group's first live host, names
@@ -333,7 +366,7 @@ func (c *imapSession) login(tag string, cr credentials) *Backend {
 		return nil
 	}
 	log := c.log.With("user", adm.user, "group", adm.group)
-	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, imapGreeting)
+	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, c.srv.o.HostTLS, imapGreeting)
 	if err != nil {
 		obs.Login("imap", "unavailable")
 		adm.done(false, false)
@@ -391,9 +424,9 @@ func (c *imapSession) refuse(tag, user string, err error) {
 }
 
 // hostLogin names the client to the access host (ID, RFC 2971, with the
-// client's own parameters) and logs in with SASL PLAIN and SASL-IR. It
-// returns the login's tagged status and every line the host sent for it,
-// the tagged one last, for the client.
+// client's own parameters) and logs in with SASL PLAIN and SASL-IR, both
+// sent at once. It returns the login's tagged status and every line the
+// host sent for it, the tagged one last, for the client.
 func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [][]byte, error) {
 	var id strings.Builder
 	id.WriteString("P0 ID (")
@@ -415,6 +448,9 @@ func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [
 		id.WriteString(quote(s))
 	}
 	id.WriteString(")\r\n")
+	// Both commands in one write (RFC 9051 5.5: the host runs them in
+	// order, so ID is in force when the login is judged): one round trip.
+	id.WriteString(tag + " AUTHENTICATE PLAIN " + base64.StdEncoding.EncodeToString(plain) + "\r\n")
 	if _, err := io.WriteString(b, id.String()); err != nil {
 		return "", nil, err
 	}
@@ -422,9 +458,6 @@ func (c *imapSession) hostLogin(b *Backend, tag string, plain []byte) (string, [
 		return "", nil, err
 	} else if st != "OK" {
 		c.log.Warn("proxy: the access host refused ID; it will see the proxy's address", "status", st, "host", b.Addr)
-	}
-	if _, err := io.WriteString(b, tag+" AUTHENTICATE PLAIN "+base64.StdEncoding.EncodeToString(plain)+"\r\n"); err != nil {
-		return "", nil, err
 	}
 	return readTagged(b.R, tag)
 }

@@ -389,7 +389,7 @@ func (c *lmtpSession) deliverGroup(group, mailArg string, rcpts []string, sp *sp
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.o.Timeout)
 	defer cancel()
 	obs := c.srv.o.Router.o.Observer
-	b, err := c.srv.o.Router.Connect(ctx, group, c.srv.o.Port, smtpGreeting)
+	b, err := c.srv.o.Router.Connect(ctx, group, c.srv.o.Port, nil, smtpGreeting) // the access hosts' LMTP has no TLS
 	if err != nil {
 		obs.LMTPTransaction("no_host")
 		c.log.Warn("proxy: no access host of the group answers; its recipients get 451", "group", group, "recipients", len(rcpts), "err", err)

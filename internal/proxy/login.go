@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quiremail/quire/internal/directory"
 	"github.com/quiremail/quire/internal/login"
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
@@ -21,12 +22,25 @@ type Logins struct {
 	// (login.free_failures, login.max_delay), from the access host's
 	// answers (proxy.login = "user").
 	Guard *login.Guard
+	// Unknown checks the password of a login the proxy refuses as
+	// unknown the way the access host checks a known user's
+	// (proxy.login = "user"), so that both refusals take the same time:
+	// *login.Authenticator over the same directory. It is told of every
+	// entry looked up (Seen), whose hash scheme the check follows.
+	Unknown Unknowns
 	// Auth checks passwords at the proxy (proxy.login = "service_admin"):
 	// the access host is then logged in to as AdminUser, with the user as
 	// authorization identity. nil: the client's credentials are passed on.
 	Auth                     *login.Authenticator
 	AdminUser, AdminPassword string
 	sleep                    func(context.Context, time.Duration) error
+}
+
+// Unknowns is what Logins needs to refuse an unknown user in the time a
+// wrong password takes (*login.Authenticator).
+type Unknowns interface {
+	CheckUnknown(ctx context.Context, username, password string) error
+	Seen(e directory.Entry)
 }
 
 // credentials are what a client logged in with: SASL PLAIN's three parts
@@ -81,12 +95,19 @@ func (l *Logins) admit(ctx context.Context, c credentials, ip string) (admission
 	e, err := l.Dir.Lookup(ctx, target)
 	switch {
 	case errors.Is(err, mail.ErrNoSuchUser):
+		// The access host would have checked the password; so does the
+		// proxy, against the entry an unknown user's is checked against.
+		if err := l.Unknown.CheckUnknown(ctx, canon, c.pass); !errors.Is(err, mail.ErrAuthFailed) {
+			l.Guard.Abandoned(canon, ip)
+			return admission{}, err
+		}
 		l.Guard.Failed(canon, ip)
 		return admission{}, mail.ErrAuthFailed
 	case err != nil:
 		l.Guard.Abandoned(canon, ip)
 		return admission{}, mail.Unavailable("proxy: look up user", err)
 	}
+	l.Unknown.Seen(e)
 	g, err := l.Router.Group(e)
 	if err != nil {
 		l.Guard.Abandoned(canon, ip)

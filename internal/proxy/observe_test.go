@@ -78,7 +78,7 @@ func TestRouterObservesHosts(t *testing.T) {
 	}), ConnectTimeout: time.Second, HostRetry: time.Minute, Observer: rec})
 	greet := func(br *bufio.Reader) (string, error) { return br.ReadString('\n') }
 	for range 2 {
-		b, err := r.Connect(context.Background(), "east", port, greet)
+		b, err := r.Connect(context.Background(), "east", port, nil, greet)
 		if err != nil {
 			t.Fatal(err)
 		}

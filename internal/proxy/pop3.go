@@ -21,8 +21,11 @@ import (
 
 // POP3Options configure a POP3 proxy.
 type POP3Options struct {
-	Logins         *Logins
-	Port           int // the access hosts' POP3 port (default 110)
+	Logins *Logins
+	Port   int // the access hosts' POP3 port (default 110)
+	// HostTLS, when set, is TLS to the access hosts from the first byte:
+	// Port is then their pop3.tls_listen port.
+	HostTLS        *tls.Config
 	Logger         *slog.Logger
 	Hostname       string
 	TLS            *tls.Config // nil: no STLS and no implicit TLS
@@ -312,7 +315,7 @@ func (c *pop3Session) login(cr credentials) *Backend {
 		return nil
 	}
 	log := c.log.With("user", adm.user, "group", adm.group)
-	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, pop3Greeting)
+	b, err := c.srv.o.Logins.Router.Connect(ctx, adm.group, c.srv.o.Port, c.srv.o.HostTLS, pop3Greeting)
 	if err != nil {
 		obs.Login("pop3", "unavailable")
 		adm.done(false, false)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -12,7 +13,7 @@ import (
 	"github.com/quiremail/quire/internal/testkit"
 )
 
-const preauthCaps = "IMAP4rev1 IMAP4rev2 AUTH=PLAIN SASL-IR LITERAL+ ID"
+const preauthCaps = "IMAP4rev1 IMAP4rev2 AUTH=PLAIN AUTH=LOGIN SASL-IR LITERAL+ ID"
 
 func (d *deployment) hostAddr(ip string, proto int) string {
 	return net.JoinHostPort(ip, strconv.Itoa(d.ports[proto]))
@@ -125,7 +126,7 @@ func TestIMAPLoginRefusals(t *testing.T) {
 	c.send("c LOGIN %s %s", d.carol.Address, d.pass)
 	c.expect("c NO [UNAVAILABLE] This account cannot be routed to its server; the failure was logged")
 	c.send("d AUTHENTICATE CRAM-MD5")
-	c.expect("d NO [CANNOT] Unsupported SASL mechanism CRAM-MD5; use PLAIN")
+	c.expect("d NO [CANNOT] Unsupported SASL mechanism CRAM-MD5; use PLAIN or LOGIN")
 	// AUTHENTICATE PLAIN without an initial response: a continuation, then
 	// the host's answer.
 	c.send("e AUTHENTICATE PLAIN")
@@ -133,6 +134,101 @@ func TestIMAPLoginRefusals(t *testing.T) {
 	c.send("%s", b64("\x00"+d.alice.Address+"\x00"+d.pass))
 	if got := c.until("e "); !strings.HasPrefix(got[len(got)-1], "e OK [CAPABILITY ") {
 		t.Fatalf("AUTHENTICATE PLAIN: %q", got)
+	}
+}
+
+// TestUnknownUserChecked: with proxy.login = "user" a login the proxy
+// refuses as unknown (LOGIN, AUTHENTICATE PLAIN with an unknown
+// authorization identity, POP3 USER/PASS) runs the password check a
+// known user's wrong password gets at the access host, once, with the
+// client's password; a known user's lookup is seen (its hash scheme is
+// what the check follows) and checks nothing at the proxy. The answers
+// are the same words as a wrong password's.
+func TestUnknownUserChecked(t *testing.T) {
+	d := deploy(t, deployOptions{})
+	c := dial(t, d.imap)
+	c.line()
+	c.send("a LOGIN %s wrong", d.alice.Address)
+	c.expect("a NO [AUTHENTICATIONFAILED] Authentication failed")
+	checked, seen := d.unknowns.take()
+	if len(checked) != 0 || len(seen) != 1 || seen[0] != d.alice.Address {
+		t.Fatalf("wrong password of a known user: checked %q, seen %q; want none and %s", checked, seen, d.alice.Address)
+	}
+	c.send("b LOGIN nobody@test.quire guess1")
+	c.expect("b NO [AUTHENTICATIONFAILED] Authentication failed")
+	c.send("c AUTHENTICATE PLAIN %s", b64("ghost@test.quire\x00"+d.alice.Address+"\x00guess2"))
+	c.expect("c NO [AUTHENTICATIONFAILED] Authentication failed")
+	p := dial(t, d.pop3)
+	p.line()
+	p.send("USER nobody@test.quire")
+	p.line()
+	p.send("PASS guess3")
+	p.expect("-ERR [AUTH] authentication failed")
+	checked, seen = d.unknowns.take()
+	want := []string{"nobody@test.quire/guess1", d.alice.Address + "/guess2", "nobody@test.quire/guess3"}
+	if fmt.Sprint(checked) != fmt.Sprint(want) || len(seen) != 0 {
+		t.Fatalf("unknown users: checked %q, seen %q; want %q and none", checked, seen, want)
+	}
+}
+
+// TestIMAPMechanisms: the proxy offers the SASL mechanisms the access
+// hosts offer (PLAIN and LOGIN) and answers each exchange, its refusals
+// and mistakes as the host does, line for line; a mechanism neither
+// offers gets the host's words. In both login modes, AUTHENTICATE LOGIN
+// logs in at the host.
+func TestIMAPMechanisms(t *testing.T) {
+	for _, adminMode := range []bool{false, true} {
+		d := deploy(t, deployOptions{adminMode: adminMode})
+		c, direct := dial(t, d.imap), dial(t, d.hostAddr("127.0.0.2", 0))
+		c.line()
+		direct.line()
+		// Each exchange: the lines sent, one at a time, and the lines read
+		// after each (through the proxy and directly, the same).
+		same := func(tag string, lines ...string) []string {
+			t.Helper()
+			var got []string
+			for i, l := range lines {
+				c.send("%s", l)
+				direct.send("%s", l)
+				var p, q []string
+				if i < len(lines)-1 {
+					p, q = []string{c.line()}, []string{direct.line()}
+				} else {
+					p, q = c.until(tag+" "), direct.until(tag+" ")
+				}
+				if !slices.Equal(p, q) {
+					t.Fatalf("admin mode %v, %q: through the proxy %q, directly %q", adminMode, l, p, q)
+				}
+				got = append(got, p...)
+			}
+			return got
+		}
+		user, wrong, right := b64(d.alice.Address), b64("wrong"), b64(d.pass)
+		for _, ex := range []struct {
+			tag   string
+			lines []string
+			want  []string
+		}{
+			{"a", []string{"a AUTHENTICATE CRAM-MD5"}, []string{"a NO [CANNOT] Unsupported SASL mechanism CRAM-MD5; use PLAIN or LOGIN"}},
+			{"b", []string{"b AUTHENTICATE SCRAM-SHA-256 " + b64("n,,n=x,r=abc")}, []string{"b NO [CANNOT] Unsupported SASL mechanism SCRAM-SHA-256; use PLAIN or LOGIN"}},
+			{"c", []string{"c AUTHENTICATE LOGIN " + user}, []string{"c BAD AUTHENTICATE LOGIN takes no initial response"}},
+			{"d", []string{"d AUTHENTICATE LOGIN", "*"}, []string{"+ VXNlcm5hbWU6", "d BAD AUTHENTICATE cancelled"}},
+			{"e", []string{"e AUTHENTICATE LOGIN", user, "*"}, []string{"+ VXNlcm5hbWU6", "+ UGFzc3dvcmQ6", "e BAD AUTHENTICATE cancelled"}},
+			{"f", []string{"f AUTHENTICATE LOGIN", "!!"}, []string{"+ VXNlcm5hbWU6", "f BAD SASL response is not valid base64"}},
+			{"g", []string{"g AUTHENTICATE LOGIN", user, wrong}, []string{"+ VXNlcm5hbWU6", "+ UGFzc3dvcmQ6", "g NO [AUTHENTICATIONFAILED] Authentication failed"}},
+			{"h", []string{"h AUTHENTICATE PLAIN", "*"}, []string{"+ ", "h BAD AUTHENTICATE cancelled"}},
+		} {
+			if got := same(ex.tag, ex.lines...); !slices.Equal(got, ex.want) {
+				t.Fatalf("admin mode %v: %q: %q, want %q", adminMode, ex.lines, got, ex.want)
+			}
+		}
+		// A login: the host's whole answer, with the capabilities after
+		// login, passed on.
+		got := same("i", "i AUTHENTICATE LOGIN", user, right)
+		if len(got) != 3 || got[0] != "+ VXNlcm5hbWU6" || got[1] != "+ UGFzc3dvcmQ6" || !strings.HasPrefix(got[2], "i OK [CAPABILITY IMAP4rev1 ") ||
+			!strings.HasSuffix(got[2], "] Logged in") {
+			t.Fatalf("admin mode %v: AUTHENTICATE LOGIN: %q", adminMode, got)
+		}
 	}
 }
 

@@ -5,7 +5,8 @@
 // for LMTP it splits a transaction into one per group.
 //
 // Invariants:
-//   - The proxy holds no mail: after login a session is a byte copy, and an
+//   - The proxy holds no mail: after login a session is a byte copy,
+//     nothing parsed (splice(2) between plain TCP connections), and an
 //     LMTP message is held only until every group has answered.
 //   - A group's hosts are tried in storehostlist order; a host that did
 //     not answer (connect or greeting) is skipped for HostRetry, and tried
@@ -21,6 +22,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -126,10 +128,12 @@ type Backend struct {
 type Greeter func(br *bufio.Reader) (string, error)
 
 // Connect returns a connection to the first host of group that answers
-// on port with a greeting greet accepts. Hosts skipped for a recent
-// failure are tried last, so a group whose every host failed recently is
-// still tried. Its error wraps ErrNoHost with the last failure.
-func (r *Router) Connect(ctx context.Context, group string, port int, greet Greeter) (*Backend, error) {
+// on port with a greeting greet accepts; with tc, over TLS from the first
+// byte (the host's implicit-TLS port), tc's ServerName defaulting to the
+// host's name in storehostlist. Hosts skipped for a recent failure are
+// tried last, so a group whose every host failed recently is still tried.
+// Its error wraps ErrNoHost with the last failure.
+func (r *Router) Connect(ctx context.Context, group string, port int, tc *tls.Config, greet Greeter) (*Backend, error) {
 	hosts := r.o.Groups.Hosts(group)
 	if len(hosts) == 0 {
 		return nil, fmt.Errorf("%w: group %q has no hosts", ErrNoHost, group)
@@ -151,7 +155,7 @@ func (r *Router) Connect(ctx context.Context, group string, port int, greet Gree
 	}
 	var last error
 	for _, addr := range append(live, skipped...) {
-		b, err := r.connect(ctx, addr, greet)
+		b, err := r.connect(ctx, addr, tc, greet)
 		if err == nil {
 			r.up(addr)
 			return b, nil
@@ -165,7 +169,7 @@ func (r *Router) Connect(ctx context.Context, group string, port int, greet Gree
 	return nil, fmt.Errorf("%w: group %s: %v", ErrNoHost, group, last)
 }
 
-func (r *Router) connect(ctx context.Context, addr string, greet Greeter) (b *Backend, err error) {
+func (r *Router) connect(ctx context.Context, addr string, tc *tls.Config, greet Greeter) (b *Backend, err error) {
 	start := time.Now()
 	defer func() { r.o.Observer.Connect(addr, time.Since(start), err) }()
 	cctx, cancel := context.WithTimeout(ctx, r.o.ConnectTimeout)
@@ -175,6 +179,18 @@ func (r *Router) connect(ctx context.Context, addr string, greet Greeter) (b *Ba
 		return nil, err
 	}
 	_ = nc.SetDeadline(time.Now().Add(r.o.ConnectTimeout))
+	if tc != nil {
+		cfg := tc.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		sc := tls.Client(nc, cfg)
+		if err := sc.HandshakeContext(cctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS with %s (proxy.host_tls; is the port the host's implicit-TLS listener?): %w", addr, err)
+		}
+		nc = sc
+	}
 	br := bufio.NewReaderSize(nc, 4<<10)
 	g, err := greet(br)
 	if err != nil {

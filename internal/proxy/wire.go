@@ -6,11 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"strconv"
-	"sync"
-	"time"
 )
 
 // maxReply bounds what the proxy reads of one access host's reply before
@@ -119,28 +115,4 @@ func literalAtEnd(line string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// splice copies client → host (from cr, which holds what the client sent
-// ahead) and host → client until either side ends, then closes both and
-// logs the byte counts.
-func splice(client net.Conn, cr io.Reader, host *Backend, log *slog.Logger) {
-	_ = client.SetDeadline(time.Time{})
-	var up, down int64
-	var once sync.Once
-	closeBoth := func() { client.Close(); host.Close() }
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		up, _ = io.Copy(host, cr)
-		once.Do(closeBoth)
-	}()
-	go func() {
-		defer wg.Done()
-		down, _ = io.Copy(client, host.R)
-		once.Do(closeBoth)
-	}()
-	wg.Wait()
-	log.Info("proxy: session ended", "bytes_in", up, "bytes_out", down)
 }

@@ -1,9 +1,9 @@
 // Package testkit holds helpers for the protocol servers' tests: an
 // in-memory connection for fuzzing whole sessions, a log handler that
 // counts recovered panics, recorders of log records and of what a server
-// tells its Observer, a self-signed TLS certificate, checks of the
-// servers' shutdown contract, and where the real servers a test needs run
-// (Env). Only tests import it.
+// tells its Observer, a self-signed TLS certificate and a test CA, checks
+// of the servers' shutdown contract, and where the real servers a test
+// needs run (Env). Only tests import it.
 package testkit
 
 import (

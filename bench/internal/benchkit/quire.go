@@ -527,7 +527,8 @@ allow_plaintext = true
 [lmtp]
 listen = [%q]
 [http]
-listen = []
+listen = [%q]
+admin_token_file = %q
 `
 
 // StartProxy starts quire proxy in front of host, a Cassandra target's
@@ -543,7 +544,7 @@ func StartProxy(ctx context.Context, bin, dir, casAddr string, host *Target, cl 
 	_, pop3Port, _ := net.SplitHostPort(host.POP3)
 	_, lmtpPort, _ := net.SplitHostPort(host.LMTP)
 	t := &Target{}
-	for _, p := range []*string{&t.LMTP, &t.IMAP, &t.POP3} {
+	for _, p := range []*string{&t.LMTP, &t.IMAP, &t.POP3, &t.HTTP} {
 		a, err := FreeAddrOn("127.0.0.1")
 		if err != nil {
 			return nil, err
@@ -552,7 +553,8 @@ func StartProxy(ctx context.Context, bin, dir, casAddr string, host *Target, cl 
 	}
 	conf := filepath.Join(dir, "proxy.toml")
 	body := fmt.Sprintf(proxyConfig, casAddr, benchKeyspaces[0], benchKeyspaces[1], benchKeyspaces[2], ip,
-		imapPort, pop3Port, lmtpPort, t.IMAP, t.POP3, t.LMTP)
+		imapPort, pop3Port, lmtpPort, t.IMAP, t.POP3, t.LMTP, t.HTTP, filepath.Join(dir, "admin.token"))
+	t.TokenFile = filepath.Join(dir, "admin.token")
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
