@@ -154,10 +154,18 @@ func (c *cli) proxyServe(ctx context.Context, args []string) error {
 	}
 	ready.Ready()
 	fmt.Fprintf(c.stdout, "quire: proxy ready, routing to store affinity groups %v\n", directory.NewGroups(cfg.Store.StoreHostList).Names())
-	// SIGHUP (systemctl reload): the certificate, log.level and the
-	// failed-login limits, as for serve (reload.go).
+	// SIGHUP (systemctl reload): the certificate, log.level, the
+	// failed-login limits and the connection limits, as for serve
+	// (reload.go).
 	sd := sdnotify.New(os.Getenv("NOTIFY_SOCKET"))
-	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, log: log, notify: sd, cur: cfg})()
+	limits := func(next Config) {
+		imap.SetMaxConnections(next.IMAP.MaxConnections)
+		imap.SetMaxConnectionsPerIP(next.IMAP.MaxConnectionsPerIP)
+		pop3.SetMaxConnections(next.POP3.MaxConnections)
+		lmtp.SetMaxConnections(next.LMTP.MaxConnections)
+	}
+	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, limits: limits, limitKeys: proxyLimitKeys,
+		log: log, notify: sd, cur: cfg})()
 	if err := sd.Ready("proxying"); err != nil {
 		log.Warn("cannot tell the service manager we are ready", "err", err)
 	}

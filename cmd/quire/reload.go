@@ -76,17 +76,19 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // certificate), log.level, the failed-login limits (login.free_failures,
 // login.max_delay), the garbage collector's (server.gc_percent,
 // server.memory_limit) and, where the role passes limits, the connection
-// limits (connLimitKeys). Each of those that changed is logged with its
+// limits it names (limitKeys: connLimitKeys for serve, proxyLimitKeys
+// for proxy). Each of those that changed is logged with its
 // old and new value; every other key that changed is logged as needing a
 // restart, by name (never by value: it may be a secret).
 type reloader struct {
-	path   string         // the configuration file
-	level  *slog.LevelVar // log.level
-	certs  *certStore     // nil when the server started without TLS
-	guard  *login.Guard   // login.free_failures, login.max_delay
-	limits func(Config)   // applies connLimitKeys; nil: they need a restart
-	log    *slog.Logger
-	notify *sdnotify.Notifier
+	path      string         // the configuration file
+	level     *slog.LevelVar // log.level
+	certs     *certStore     // nil when the server started without TLS
+	guard     *login.Guard   // login.free_failures, login.max_delay
+	limits    func(Config)   // applies limitKeys; nil: they need a restart
+	limitKeys []string
+	log       *slog.Logger
+	notify    *sdnotify.Notifier
 
 	mu  sync.Mutex
 	cur Config // the configuration in effect
@@ -100,6 +102,11 @@ type reloader struct {
 // (package netserve, login.Limiter).
 var connLimitKeys = []string{"imap.max_connections", "imap.max_connections_per_user", "imap.max_connections_per_ip",
 	"pop3.max_connections", "lmtp.max_connections"}
+
+// proxyLimitKeys are the connection limits quire proxy applies on a
+// reload: its listeners' bounds and the IMAP per-address one (the proxy
+// has no per-user bound; the access hosts keep theirs).
+var proxyLimitKeys = []string{"imap.max_connections", "imap.max_connections_per_ip", "pop3.max_connections", "lmtp.max_connections"}
 
 // reload reads the file again and applies it; on an error nothing
 // changes. The service manager hears RELOADING=1 before and READY=1
@@ -145,7 +152,7 @@ func (r *reloader) apply() error {
 	live["server.memory_limit"] = next.Server.MemoryLimit > 0
 	if r.limits != nil {
 		r.limits(next)
-		for _, k := range connLimitKeys {
+		for _, k := range r.limitKeys {
 			live[k] = true
 		}
 	}

@@ -206,7 +206,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			s.SetMaxConnections(next.LMTP.MaxConnections)
 		}
 	}
-	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, limits: limits,
+	defer handleReloads(&reloader{path: cfgPath, level: level, certs: certs, guard: guard, limits: limits, limitKeys: connLimitKeys,
 		log: log, notify: sd, cur: cfg})()
 	if err := sd.Ready("serving"); err != nil {
 		log.Warn("cannot tell the service manager we are ready", "err", err)

@@ -92,6 +92,10 @@ type imapSession struct {
 	done     bool
 }
 
+// SetMaxConnectionsPerIP replaces the bound of sessions from one client
+// address (0: none), for a reload; sessions open stay.
+func (s *IMAPServer) SetMaxConnectionsPerIP(n int) { s.perIP.SetMax(n) }
+
 func (s *IMAPServer) newSession(nc net.Conn, secure bool, d *netserve.Conn) *imapSession {
 	c := &imapSession{srv: s, client: s.newClient(nc, secure, d, "imap", s.o.Logger)}
 	c.setStream(nc)

@@ -48,6 +48,11 @@ func (f *front) newClient(nc net.Conn, secure bool, d *netserve.Conn, proto stri
 	return c
 }
 
+// SetMaxConnections replaces the listener's connection bound (0: none),
+// for a reload: the next connection is counted against it; the sessions
+// open stay (netserve.Server.SetMaxConns).
+func (f *front) SetMaxConnections(n int) { f.ns.SetMaxConns(n) }
+
 // Serve accepts plain connections on ln (STARTTLS or STLS when TLS is
 // configured) until Shutdown or Close; then it returns net.ErrClosed.
 func (f *front) Serve(ln net.Listener) error { return f.ns.Serve(ln, nil) }
