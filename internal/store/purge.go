@@ -123,6 +123,9 @@ type PurgeOptions struct {
 	Grace time.Duration
 	// DryRun counts what the pass would free and changes nothing.
 	DryRun bool
+	// LogHistory is how long the change log keeps a change at least
+	// (store.purge.log_history; logtrim.go); 0 keeps it forever.
+	LogHistory time.Duration
 }
 
 // PurgeStats is what a purge pass did. Counts are of bodies.
@@ -145,6 +148,9 @@ type PurgeStats struct {
 	Leftovers, LeftoverBytes int64
 	// DeletedMailboxes whose rows were dropped (MailboxPurger).
 	DeletedMailboxes int64
+	// LogEntries dropped from the change logs of LogMailboxes mailboxes,
+	// older than the history (LogTrimmer).
+	LogEntries, LogMailboxes int64
 }
 
 // PurgeTotals sums every pass this Store ran since it started, for the
@@ -154,6 +160,7 @@ type PurgeTotals struct {
 	Freed, FreedBytes      int64
 	Leftovers              int64
 	DeletedMailboxes       int64
+	LogEntries             int64
 	Seconds                float64 // time spent in passes
 	Last                   PurgeStats
 	LastError              string
@@ -202,6 +209,7 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (PurgeStats, error) {
 		t.FreedBytes += st.FreedBytes + st.LeftoverBytes
 		t.Leftovers += st.Leftovers
 		t.DeletedMailboxes += st.DeletedMailboxes
+		t.LogEntries += st.LogEntries
 	}
 	if err != nil {
 		t.Failures++
@@ -232,7 +240,7 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 			return fmt.Errorf("store: purge: drop the rows of deleted mailboxes: %w", err)
 		}
 	}
-	refs, err := s.markReferenced(ctx, st)
+	refs, err := s.markReferenced(ctx, o, st)
 	if err != nil {
 		return err
 	}
@@ -288,8 +296,13 @@ func blobKey(id BlobID) [32]byte {
 
 // markReferenced returns the bodies every live message of every user
 // references, and those the backend knows of pending references to.
-func (s *Store) markReferenced(ctx context.Context, st *PurgeStats) (map[[32]byte]struct{}, error) {
+//
+// It trims each mailbox's change log to o.LogHistory on the way
+// (logtrim.go), after reading its rows: the rows need no log.
+func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeStats) (map[[32]byte]struct{}, error) {
 	refs := make(map[[32]byte]struct{})
+	lt, trim := s.b.(LogTrimmer)
+	trim = trim && o.LogHistory > 0 && !o.DryRun
 	var users []User
 	if err := s.b.ListUsers(ctx, func(u User) error { users = append(users, u); return nil }); err != nil {
 		return nil, fmt.Errorf("store: purge: list users: %w", err)
@@ -312,6 +325,16 @@ func (s *Store) markReferenced(ctx context.Context, st *PurgeStats) (map[[32]byt
 				return nil, fmt.Errorf("store: purge: read mailbox %s of %s: %w", mb.Name, u.Address, err)
 			}
 			st.Mailboxes++
+			if !trim {
+				continue
+			}
+			err = s.trimLog(ctx, lt, mb, o.LogHistory, st)
+			if errors.Is(err, mail.ErrNoSuchMailbox) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("store: purge: trim the change log of mailbox %s of %s: %w", mb.Name, u.Address, err)
+			}
 		}
 	}
 	if pr, ok := s.b.(PendingRefs); ok {
@@ -386,7 +409,7 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, o PurgeOption
 		case err == nil:
 			s.log.Info("store: purge pass", "freed", st.Freed, "freed_bytes", st.FreedBytes,
 				"marked", st.Marked, "waiting", st.Waiting, "bodies", st.Bodies, "messages", st.Messages,
-				"leftovers", st.Leftovers, "duration", st.Duration)
+				"leftovers", st.Leftovers, "log_entries", st.LogEntries, "duration", st.Duration)
 		}
 	}
 }

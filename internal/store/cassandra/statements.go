@@ -25,6 +25,7 @@ type statements struct {
 	goneInsert, goneList, goneSet, goneDelete                                string
 	leaseRenew, leaseTake, leaseGet                                          string
 	dropLog, dropMsgs, dropMeta, dropSpill, dropCur, dropBuckets, dropLedger string
+	trimGet, trimFloor, trimMark, trimBuckets, trimDrop, bucketAt            string
 
 	textGet, textPut string
 
@@ -139,5 +140,11 @@ func newStatements(meta, msg, cache string) statements {
 		dropCur:     m(`DELETE FROM KS.mbcur WHERE mailbox_id = ?`),
 		dropBuckets: m(`DELETE FROM KS.mbbuckets WHERE mailbox_id = ?`),
 		dropLedger:  m(`DELETE FROM KS.uncertain WHERE mailbox_id = ?`),
+		trimGet:     m(`SELECT floor, floor_bucket, low, mark_modseq, mark_at FROM KS.logtrim WHERE mailbox_id = ?`),
+		trimFloor:   m(`UPDATE KS.logtrim SET floor = ?, floor_bucket = ? WHERE mailbox_id = ?`),
+		trimMark:    m(`UPDATE KS.logtrim SET low = ?, mark_modseq = ?, mark_at = ? WHERE mailbox_id = ?`),
+		trimBuckets: m(`DELETE FROM KS.mbbuckets WHERE mailbox_id = ? AND first_modseq < ?`),
+		trimDrop:    m(`DELETE FROM KS.logtrim WHERE mailbox_id = ?`),
+		bucketAt:    m(`SELECT first_modseq, bucket FROM KS.mbbuckets WHERE mailbox_id = ? AND first_modseq <= ? LIMIT 1`),
 	}
 }

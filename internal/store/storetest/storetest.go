@@ -97,6 +97,7 @@ var purgeScenarios = []scenario{
 	{name: "PurgeDeleted", fn: testPurgeDeleted},
 	{name: "PurgeRace", fn: testPurgeRace},
 	{name: "PurgeCrash", fn: testPurgeCrash},
+	{name: "LogTrim", fn: testLogTrim},
 }
 
 // Run runs the conformance suite.

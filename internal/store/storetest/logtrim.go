@@ -1,0 +1,152 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+)
+
+// testLogTrim: the purge trims a mailbox's change log to the history
+// (store.purge.log_history). The first pass only marks the head; a pass
+// less than the history later trims nothing; a pass the history later
+// drops the entries up to the mark (a backend trimming whole buckets may
+// keep some), never one above it. Changes from the floor on returns
+// exactly what it returned before the trim, Changes from below it fails
+// with store.ErrLogTrimmed naming the floor, the rows are untouched, and
+// the mailbox passes CheckMailbox and a clean quire check.
+func testLogTrim(t testing.TB, e *env) {
+	if _, ok := e.b.(store.LogTrimmer); !ok {
+		t.Skip("the backend does not trim its change log")
+	}
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s := e.newStore(e.b, store.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	es := *e
+	es.s = s
+	e = &es
+	const history = time.Hour
+	pass := func(dry bool) store.PurgeStats {
+		t.Helper()
+		st, err := s.Purge(e.ctx, store.PurgeOptions{Grace: 24 * time.Hour, LogHistory: history, DryRun: dry})
+		if err != nil {
+			t.Fatalf("Purge: %v", err)
+		}
+		return st
+	}
+	u := e.user()
+	inbox := e.mailbox(u, "INBOX")
+	// Phase A: more entries than a Cassandra test bucket holds (32), so
+	// that at least one bucket is sealed before the mark.
+	var uids []mail.UID
+	for i := range 40 {
+		uids = append(uids, e.appendN(u, inbox, e.msg(fmt.Sprintf("a%d", i)))...)
+	}
+	flag := func(us []mail.UID, f string) {
+		t.Helper()
+		if _, err := s.StoreFlags(e.ctx, inbox, us, store.FlagsAdd, mail.NewFlags(f), 0); err != nil {
+			t.Fatalf("StoreFlags: %v", err)
+		}
+	}
+	expunge := func(us []mail.UID) {
+		t.Helper()
+		flag(us, mail.FlagDeleted)
+		if _, err := s.Expunge(e.ctx, inbox, us); err != nil {
+			t.Fatalf("Expunge: %v", err)
+		}
+	}
+	flag(uids[:5], mail.FlagSeen)
+	expunge(uids[5:8])
+	mark := e.head(inbox).ModSeq
+	if st := pass(false); st.LogEntries != 0 {
+		t.Fatalf("the first pass trimmed %d entries; it only marks", st.LogEntries)
+	}
+	// Phase B, after the mark: changes to old and new messages, across
+	// further buckets.
+	for i := range 40 {
+		uids = append(uids, e.appendN(u, inbox, e.msg(fmt.Sprintf("b%d", i)))...)
+	}
+	flag(uids[:2], "$Phase")
+	expunge(uids[8:10])
+	expunge(uids[45:47])
+	now.Add(int64(history / 2))
+	if st := pass(false); st.LogEntries != 0 {
+		t.Fatalf("a pass half the history after the mark trimmed %d entries", st.LogEntries)
+	}
+	before := e.changes(inbox, 0)
+	rows := e.rows(inbox)
+	now.Add(int64(history/2 + time.Second))
+	if st := pass(true); st.LogEntries != 0 {
+		t.Fatalf("a dry run trimmed %d entries", st.LogEntries)
+	}
+	if got := e.changes(inbox, 0); len(got) != len(before) {
+		t.Fatalf("after a dry run the log has %d entries, had %d", len(got), len(before))
+	}
+	st := pass(false)
+	floor, err := s.LogFloor(e.ctx, inbox)
+	if err != nil {
+		t.Fatalf("LogFloor: %v", err)
+	}
+	if floor == 0 || floor > mark {
+		t.Fatalf("log floor %d after the trim; want 1..%d (the mark)", floor, mark)
+	}
+	var dropped int64
+	var kept []store.Change
+	for _, c := range before {
+		if c.ModSeq <= floor {
+			dropped++
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	// Other scenarios' mailboxes in this backend are trimmed too.
+	if st.LogEntries < dropped || st.LogMailboxes < 1 {
+		t.Fatalf("the pass reports %d entries of %d mailboxes trimmed; this mailbox's log alone had %d entries at or below the floor %d",
+			st.LogEntries, st.LogMailboxes, dropped, floor)
+	}
+	sameChanges(t, e.changes(inbox, uint64(floor)), kept)
+	for _, since := range []mail.ModSeq{0, floor - 1} {
+		err := s.Changes(e.ctx, inbox, since, func(store.Change) error { return nil })
+		var te *store.LogTrimmedError
+		if !errors.Is(err, store.ErrLogTrimmed) || !errors.As(err, &te) || te.Floor != floor {
+			t.Fatalf("Changes(%d) below the floor %d: %v; want a store.LogTrimmedError with the floor", since, floor, err)
+		}
+	}
+	if got := e.rows(inbox); len(got) != len(rows) {
+		t.Fatalf("the trim changed the rows: %d, had %d", len(got), len(rows))
+	}
+	e.check(inbox)
+	wantFindings(t, e.checkFindings(u, false), nil)
+	// The next pass within the history trims nothing more.
+	if st := pass(false); st.LogEntries != 0 {
+		t.Fatalf("a pass right after the trim trimmed %d more", st.LogEntries)
+	}
+	// A change after the trim is logged and read from the floor on.
+	flag(uids[60:61], mail.FlagFlagged)
+	got := e.changes(inbox, uint64(floor))
+	if last := got[len(got)-1]; last.UID != uids[60] || last.Kind != store.ChangeFlags {
+		t.Fatalf("the last change after the trim is %+v; want flags of UID %d", last, uids[60])
+	}
+	e.check(inbox)
+}
+
+// sameChanges fails unless got and want are the same changes (MODSEQ,
+// UID, kind, flags), in order.
+func sameChanges(t testing.TB, got, want []store.Change) {
+	t.Helper()
+	key := func(cs []store.Change) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%d/%d/%s/%v", c.ModSeq, c.UID, c.Kind, c.Flags))
+		}
+		return out
+	}
+	if g, w := key(got), key(want); !slices.Equal(g, w) {
+		t.Fatalf("changes from the floor:\n got %v\nwant %v", g, w)
+	}
+}
