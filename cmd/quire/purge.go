@@ -147,5 +147,7 @@ func printPurge(w io.Writer, st store.PurgeStats, grace time.Duration) {
 	fmt.Fprintf(&b, "  leftovers of interrupted deletions removed: %d (%d bytes)\n", st.Leftovers, st.LeftoverBytes)
 	fmt.Fprintf(&b, "  scanned: %d messages in %d mailboxes\n", st.Messages, st.Mailboxes)
 	fmt.Fprintf(&b, "  change-log entries older than the history dropped: %d, in %d mailboxes\n", st.LogEntries, st.LogMailboxes)
+	fmt.Fprintf(&b, "  orphans of writes that never landed: %d body chunks, %d body files (%d bytes), %d spilled metadata\n",
+		st.Orphans.Chunks, st.Orphans.Files, st.Orphans.Bytes, st.Orphans.Spills)
 	_, _ = io.WriteString(w, b.String())
 }

@@ -111,6 +111,7 @@ func TestPurgeCommandWhileServing(t *testing.T) {
 		"quire_store_purge_freed_bodies_total{}":         1,
 		"quire_store_purge_deleted_mailboxes_total{}":    0,
 		"quire_store_purge_log_entries_total{}":          0, // the history (720h by default) has not passed
+		"quire_store_purge_orphans_total{}":              0,
 	}
 	if !maps.Equal(got, want) || all["quire_store_purge_freed_bytes_total{}"] <= 0 || // compressed: the body is repetitive text
 		all["quire_store_purge_last_success_timestamp_seconds{}"] < float64(time.Now().Add(-time.Minute).Unix()) {

@@ -87,6 +87,32 @@ type BlobPurger interface {
 	PurgeLeftovers(ctx context.Context) (n, bytes int64, err error)
 }
 
+// OrphanPurger is implemented by a backend whose writes can leave pieces
+// that nothing will ever reference: what a write stores before the
+// record that makes it reachable (body chunks before their header, a body
+// file before its key, metadata spilled before the conditional commit
+// that may lose), when that record never lands. A write finishes (lands
+// or fails) within the grace of its start, so a piece older than the
+// grace with no record that reaches it is an orphan (ARCHITECTURE.md,
+// "Orphans").
+type OrphanPurger interface {
+	// PurgeOrphans removes the pieces written before before that no
+	// record reaches (with dryRun, counts them); stored reports whether
+	// the sweep listed a body, so that its pieces need no further read.
+	// A piece written at or after before is never removed.
+	PurgeOrphans(ctx context.Context, before time.Time, stored func(BlobID) bool, dryRun bool) (OrphanStats, error)
+}
+
+// OrphanStats is what PurgeOrphans found (for a dry run: would remove).
+type OrphanStats struct {
+	// Chunks of bodies whose header never landed (Cassandra), Files of
+	// bodies whose key never landed (embedded), Spills of metadata whose
+	// commit lost (Cassandra).
+	Chunks, Files, Spills int64
+	// Bytes they held, where known without reading them (files).
+	Bytes int64
+}
+
 // MailboxPurger is implemented by a backend that keeps a deleted
 // mailbox's rows until the purge drops them (Cassandra; the embedded
 // backend deletes them with the mailbox, in one batch).
@@ -151,6 +177,8 @@ type PurgeStats struct {
 	// LogEntries dropped from the change logs of LogMailboxes mailboxes,
 	// older than the history (LogTrimmer).
 	LogEntries, LogMailboxes int64
+	// Orphans removed (OrphanPurger).
+	Orphans OrphanStats
 }
 
 // PurgeTotals sums every pass this Store ran since it started, for the
@@ -161,6 +189,7 @@ type PurgeTotals struct {
 	Leftovers              int64
 	DeletedMailboxes       int64
 	LogEntries             int64
+	Orphans                int64   // pieces: chunks, files and spilled metadata
 	Seconds                float64 // time spent in passes
 	Last                   PurgeStats
 	LastError              string
@@ -210,6 +239,8 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (PurgeStats, error) {
 		t.Leftovers += st.Leftovers
 		t.DeletedMailboxes += st.DeletedMailboxes
 		t.LogEntries += st.LogEntries
+		t.Orphans += st.Orphans.Chunks + st.Orphans.Files + st.Orphans.Spills
+		t.FreedBytes += st.Orphans.Bytes
 	}
 	if err != nil {
 		t.Failures++
@@ -245,7 +276,12 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 		return err
 	}
 	referenced := func(id BlobID) bool { _, ok := refs[blobKey(id)]; return ok }
-	return p.PurgeBlobs(ctx, referenced, func(b BlobState) error {
+	op, orphans := s.b.(OrphanPurger)
+	listed := map[[32]byte]struct{}{}
+	err = p.PurgeBlobs(ctx, referenced, func(b BlobState) error {
+		if orphans {
+			listed[blobKey(b.ID)] = struct{}{}
+		}
 		st.Bodies++
 		if referenced(b.ID) {
 			st.Referenced++
@@ -284,6 +320,16 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 		st.FreedBytes += b.Bytes
 		return nil
 	})
+	if err != nil || !orphans {
+		return err
+	}
+	clear(refs)
+	stored := func(id BlobID) bool { _, ok := listed[blobKey(id)]; return ok }
+	st.Orphans, err = op.PurgeOrphans(ctx, start.Add(-o.Grace), stored, o.DryRun)
+	if err != nil {
+		return fmt.Errorf("store: purge: remove orphaned pieces of writes that never landed: %w", err)
+	}
+	return nil
 }
 
 // blobKey is a BlobID's 32 bytes: the mark scan's set holds one per
@@ -409,7 +455,8 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, o PurgeOption
 		case err == nil:
 			s.log.Info("store: purge pass", "freed", st.Freed, "freed_bytes", st.FreedBytes,
 				"marked", st.Marked, "waiting", st.Waiting, "bodies", st.Bodies, "messages", st.Messages,
-				"leftovers", st.Leftovers, "log_entries", st.LogEntries, "duration", st.Duration)
+				"leftovers", st.Leftovers, "log_entries", st.LogEntries,
+				"orphans", st.Orphans.Chunks+st.Orphans.Files+st.Orphans.Spills, "duration", st.Duration)
 		}
 	}
 }
