@@ -10,14 +10,14 @@ import (
 	"github.com/quiremail/quire/internal/store"
 )
 
-// DocLister is an index that can list a mailbox's documents (the bleve
-// engine); quire check needs it to compare the index with the store.
+// DocLister is an index that can list a mailbox's documents (bleve and
+// OpenSearch); quire check needs it to compare the index with the store.
 type DocLister interface {
 	UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error)
 }
 
-// CanCheck reports whether Check can check this engine's index: bleve
-// can list a mailbox's documents; OpenSearch, here, cannot.
+// CanCheck reports whether Check can check this engine's index: whether
+// it can list a mailbox's documents (bleve and OpenSearch can).
 func (s *Service) CanCheck() bool {
 	_, ok := s.o.Index.(DocLister)
 	return ok

@@ -363,6 +363,22 @@ func textQuery(text string, fields []string) (q map[string]any, ok bool) {
 	return map[string]any{"bool": map[string]any{"should": anyField, "minimum_should_match": 1}}, true
 }
 
+// UIDs lists the UIDs of a mailbox's documents, ascending, for quire
+// check (indexer.DocLister): every document of the mailbox, page by page
+// in UID order, as a search of everything; the mark document (a negative
+// uid) is left out. It sees the index as of its last refresh: a deletion
+// made less than a refresh interval (1 s) ago may still show, and is
+// reported as a document of a message not in the mailbox, which a repair
+// deletes again at no harm.
+func (c *Client) UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error) {
+	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
+	uids, err := c.pages(ctx, userID, filter, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opensearch: list the documents of mailbox %s: %w", mailboxID, err)
+	}
+	return uids, nil
+}
+
 // scoped is the filter of q within one mailbox.
 func (c *Client) scoped(userID, mailboxID string, q map[string]any) []any {
 	return append(c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any), q)
