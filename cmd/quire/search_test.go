@@ -421,6 +421,8 @@ func opensearchURL(t *testing.T) string {
 type searchBackend struct {
 	storeKeys, extra string
 	docs             func(t *testing.T, userID string) int
+	// osURL and osIndex are the OpenSearch node and index, if any.
+	osURL, osIndex string
 }
 
 // searchBackends are the two deployments issue 6 asks to prove: the
@@ -459,7 +461,8 @@ func searchBackends(t *testing.T) map[string]func(t *testing.T) searchBackend {
 				}
 				return c.Count
 			}
-			return searchBackend{casStoreKeys(cas), fmt.Sprintf("[search]\nurl = %q\nindex = %q\n", os, index), count}
+			return searchBackend{storeKeys: casStoreKeys(cas), extra: fmt.Sprintf("[search]\nurl = %q\nindex = %q\n", os, index),
+				docs: count, osURL: os, osIndex: index}
 		},
 	}
 }
