@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -165,22 +164,14 @@ func TestCheckCommandOpenSearch(t *testing.T) {
 	}
 
 	// Plant a document of a UID the INBOX never had.
-	cfg, err := loadConfig(s.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	b, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(b, store.Options{})
+	st, closeStore := openConfigStore(t, s.cfg)
 	u, err := st.User(ctx, user)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inbox, err := st.Mailbox(ctx, u, "INBOX")
-	b.Close()
+	closeStore()
 	if err != nil {
 		t.Fatal(err)
 	}

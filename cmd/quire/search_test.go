@@ -547,21 +547,28 @@ func TestSearchCorpus(t *testing.T) {
 // embedded store of a running server, which holds its lock).
 func storeUserID(t *testing.T, cfgPath, address string) string {
 	t.Helper()
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	b, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	u, err := store.New(b, store.Options{}).User(ctx, address)
+	st, closeFn := openConfigStore(t, cfgPath)
+	defer closeFn()
+	u, err := st.User(context.Background(), address)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// openConfigStore opens the store the config names (not the embedded
+// store of a running server, which holds its lock); closeFn closes it.
+func openConfigStore(t *testing.T, cfgPath string) (st *store.Store, closeFn func()) {
+	t.Helper()
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := openBackend(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.New(b, store.Options{}), func() { b.Close() }
 }
 
 // TestFiftyRecipientsOnePDF: one delivery of a 5 MB PDF to 50 recipients

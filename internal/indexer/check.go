@@ -16,6 +16,15 @@ type DocLister interface {
 	UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error)
 }
 
+// DocConfirmer is a DocLister whose listing may lag its writes
+// (OpenSearch answers searches as of its last refresh, 1 s by default):
+// Present reports, as of now, which of uids have a document, so that a
+// deletion not refreshed yet, a repair's included, is not reported as a
+// document of a message not in the mailbox.
+type DocConfirmer interface {
+	Present(ctx context.Context, userID, mailboxID string, uids []uint32) ([]uint32, error)
+}
+
 // CanCheck reports whether Check can check this engine's index: whether
 // it can list a mailbox's documents (bleve and OpenSearch can).
 func (s *Service) CanCheck() bool {
@@ -61,6 +70,11 @@ func (s *Service) Check(ctx context.Context, mb store.Mailbox, live []mail.UID, 
 	for _, u := range docs {
 		if !isLive[u] {
 			stale = append(stale, u)
+		}
+	}
+	if dc, ok := dl.(DocConfirmer); ok && len(stale) > 0 {
+		if stale, err = dc.Present(ctx, mb.UserID, mb.ID, stale); err != nil {
+			return err
 		}
 	}
 	for _, u := range missing {

@@ -179,3 +179,34 @@ func TestUIDs(t *testing.T) {
 		t.Fatalf("UIDs of a mailbox without documents = %v (%v)", got, err)
 	}
 }
+
+// TestPresent: Present reads in real time, so a deletion made without a
+// refresh (as the server's client makes them) is seen at once, where a
+// search may still list the document (indexer.DocConfirmer).
+func TestPresent(t *testing.T) {
+	u, name := ostest.Index(t)
+	ctx := t.Context()
+	c, err := New(ctx, Options{URL: u, Index: name, PageSize: 10}) // no refresh on writes
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []search.Doc
+	for _, uid := range []uint32{1, 2, 3} {
+		docs = append(docs, search.Doc{UserID: "u1", MailboxID: "m1", UID: uid, Subject: "s"})
+	}
+	if err := c.Put(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Present(ctx, "u1", "m1", []uint32{1, 2, 3, 9}); err != nil || !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Fatalf("Present right after Put = %v (%v), want [1 2 3]", got, err)
+	}
+	if err := c.Delete(ctx, "u1", "m1", []uint32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Present(ctx, "u1", "m1", []uint32{1, 2, 3}); err != nil || !slices.Equal(got, []uint32{1, 3}) {
+		t.Fatalf("Present right after Delete = %v (%v), want [1 3]", got, err)
+	}
+	if got, err := c.Present(ctx, "u1", "m2", []uint32{1}); err != nil || len(got) != 0 {
+		t.Fatalf("Present in another mailbox = %v (%v), want none", got, err)
+	}
+}
