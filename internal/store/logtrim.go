@@ -119,7 +119,7 @@ func (s *Store) trimLog(ctx context.Context, lt LogTrimmer, mb Mailbox, history 
 	return err
 }
 
-// resyncChanges is Changes from since, or, when the log no longer
+// changesFromFloor is Changes from since, or, when the log no longer
 // reaches back to since, from the floor: it reports the floor it read
 // from (since, unless trimmed).
 func (s *Store) changesFromFloor(ctx context.Context, mailboxID string, since mail.ModSeq, reset func(), fn func(Change) error) (mail.ModSeq, error) {
