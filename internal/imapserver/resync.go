@@ -15,7 +15,7 @@ import (
 // the messages themselves, which need no log:
 //
 //   - flag changes since MODSEQ m: every message whose MODSEQ is above m
-//     (RFC 7162 3.1.2: a message's MODSEQ is that of its last change), as
+//     (RFC 7162 3.1: a message's MODSEQ is that of its last change), as
 //     SELECT (QRESYNC) and CHANGEDSINCE compute them anyway;
 //   - expunges since m: the UIDs the client may know (its known UIDs, or
 //     every UID below UIDNEXT) that are no longer in the mailbox. Some may

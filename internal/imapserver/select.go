@@ -136,7 +136,7 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 // so the answer is exact and sequence match data is not needed; before
 // the history, the UIDs gone are reported instead (resync.go). The FETCH
 // list needs no log: it is every message whose MODSEQ is above the
-// client's (RFC 7162 3.1.2).
+// client's (RFC 7162 3.1).
 func (c *conn) qresyncSelect(s *selected, q *imapwire.QResyncParams, changed []store.MessageState) error {
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
