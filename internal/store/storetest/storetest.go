@@ -105,7 +105,7 @@ var purgeScenarios = []scenario{
 	{name: "PurgeRace", fn: testPurgeRace},
 	{name: "PurgeCrash", fn: testPurgeCrash},
 	{name: "LogTrim", fn: testLogTrim},
-	{name: "PurgeOrphans", fn: testPurgeOrphans},
+	{name: "PurgeOrphans", fn: testPurgeOrphans, plants: true},
 }
 
 // Run runs the conformance suite.
