@@ -3,7 +3,9 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,4 +151,162 @@ func sameChanges(t testing.TB, got, want []store.Change) {
 	if g, w := key(got), key(want); !slices.Equal(g, w) {
 		t.Fatalf("changes from the floor:\n got %v\nwant %v", g, w)
 	}
+}
+
+// testLogTrimWhileReading: trims race readers and a writer. The writer
+// toggles a flag, one MODSEQ per commit; the trimmer trims the log to the
+// head it read logTrimLag earlier (what the purge's mark gives, with a
+// history far shorter than any deployment's, but longer than the
+// Cassandra head cache's 10 s freshness that its race argument needs);
+// readers ask Changes from MODSEQs around the floor. Every answer is
+// either store.ErrLogTrimmed with a floor above the asked MODSEQ, or
+// every MODSEQ from it on, gapless, up to at least the head read before
+// the call: never a short list.
+func testLogTrimWhileReading(t testing.TB, e *env) {
+	lt, ok := e.b.(store.LogTrimmer)
+	if !ok {
+		t.Skip("the backend does not trim its change log")
+	}
+	const (
+		logTrimLag = 11 * time.Second
+		run        = logTrimLag + 6*time.Second
+	)
+	u := e.user()
+	mb := e.mailbox(u, "INBOX")
+	uid := e.appendN(u, mb, e.msg("toggled"))[0]
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	fail := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	var trimmed, refused, answered atomic.Int64
+	wg.Go(func() { // the writer
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			op := store.FlagsAdd
+			if i%2 == 1 {
+				op = store.FlagsRemove
+			}
+			if _, err := e.s.StoreFlags(e.ctx, mb, []mail.UID{uid}, op, mail.NewFlags(mail.FlagFlagged), 0); err != nil {
+				fail(fmt.Errorf("StoreFlags: %w", err))
+				return
+			}
+		}
+	})
+	wg.Go(func() { // the trimmer
+		type sample struct {
+			at time.Time
+			m  mail.ModSeq
+		}
+		var samples []sample
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			h, err := e.s.Status(e.ctx, mb)
+			if err != nil {
+				fail(fmt.Errorf("Status: %w", err))
+				return
+			}
+			samples = append(samples, sample{time.Now(), h.ModSeq})
+			var upto mail.ModSeq
+			for len(samples) > 0 && time.Since(samples[0].at) >= logTrimLag {
+				upto = samples[0].m
+				samples = samples[1:]
+			}
+			if upto == 0 {
+				continue
+			}
+			n, err := lt.TrimLog(e.ctx, mb.ID, upto, store.LogMark{ModSeq: h.ModSeq, At: time.Now()})
+			if err != nil {
+				fail(fmt.Errorf("TrimLog(%d): %w", upto, err))
+				return
+			}
+			trimmed.Add(n)
+		}
+	})
+	for r := range 2 { // the readers
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(uint64(r), 7))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				floor, err := e.s.LogFloor(e.ctx, mb)
+				if err != nil {
+					fail(fmt.Errorf("LogFloor: %w", err))
+					return
+				}
+				h, err := e.s.Status(e.ctx, mb)
+				if err != nil {
+					fail(fmt.Errorf("Status: %w", err))
+					return
+				}
+				// Half the time around the floor, else up to the head.
+				lo, hi := max(int64(floor)-100, 0), int64(h.ModSeq)
+				if rnd.IntN(2) == 0 {
+					hi = min(hi, int64(floor)+20)
+				}
+				since := mail.ModSeq(lo + rnd.Int64N(hi-lo+1))
+				next := max(since+1, 2) // MODSEQ 1 is the mailbox's creation, not a change
+				err = e.s.Changes(e.ctx, mb, since, func(c store.Change) error {
+					if c.ModSeq != next && c.ModSeq != next-1 {
+						return fmt.Errorf("Changes(%d) gave MODSEQ %d after %d: a gap", since, c.ModSeq, next-1)
+					}
+					next = c.ModSeq + 1
+					return nil
+				})
+				var te *store.LogTrimmedError
+				switch {
+				case errors.As(err, &te):
+					if te.Floor <= since {
+						fail(fmt.Errorf("Changes(%d) refused with a floor of %d", since, te.Floor))
+						return
+					}
+					refused.Add(1)
+				case err != nil:
+					fail(err)
+					return
+				case next-1 < h.ModSeq:
+					fail(fmt.Errorf("Changes(%d) ended at %d, before the head %d read before it", since, next-1, h.ModSeq))
+					return
+				default:
+					answered.Add(1)
+				}
+			}
+		})
+	}
+	select {
+	case err := <-errs:
+		close(stop)
+		wg.Wait()
+		t.Fatal(err)
+	case <-time.After(run):
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if trimmed.Load() == 0 || refused.Load() == 0 || answered.Load() == 0 {
+		t.Fatalf("trimmed %d entries, %d answers refused, %d given: the race was not run", trimmed.Load(), refused.Load(), answered.Load())
+	}
+	t.Logf("trimmed %d entries; %d answers refused below the floor, %d given whole", trimmed.Load(), refused.Load(), answered.Load())
+	e.check(mb)
 }

@@ -96,6 +96,7 @@ var scenarios = []scenario{
 	{name: "CheckRepair", fn: testCheckRepair, plants: true},
 	{name: "CheckUsage", fn: testCheckUsage, plants: true},
 	{name: "CheckWhileWriting", fn: testCheckWhileWriting},
+	{name: "LogTrimWhileReading", fn: testLogTrimWhileReading, plants: true}, // trims through the backend, as the purge does
 }
 
 // purgeScenarios run on the backend Private returns.
