@@ -64,6 +64,7 @@ func storeOptions(cfg Config, log *slog.Logger) store.Options {
 		DefaultQuotaStorage:  int64(cfg.Quota.DefaultStorage),
 		DefaultQuotaMessages: cfg.Quota.DefaultMessages,
 		PurgeGrace:           cfg.Store.Purge.Grace.Duration(),
+		PurgeLogHistory:      cfg.Store.Purge.LogHistory.Duration(),
 		RecentBodies:         int64(cfg.Store.BodyCache),
 	}
 }

@@ -205,7 +205,7 @@ func (p *checkPrinter) show(l checkLine) {
 		}
 		fmt.Fprintln(p.w)
 		if l.IndexUnchecked {
-			fmt.Fprintln(p.w, "check: the search index was not checked (search.engine is \"none\", or OpenSearch, whose documents check cannot list)")
+			fmt.Fprintln(p.w, "check: the search index was not checked (search.engine is \"none\")")
 		}
 	case p.tty:
 		fmt.Fprintf(p.w, "\r\033[Kchecking %s: %d/%d mailboxes", l.User, l.Done, l.Total)

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,4 +127,75 @@ func embeddedInbox(t *testing.T, dataDir, address string) (*embedded.Backend, *s
 		t.Fatal(err)
 	}
 	return b, st, mb, func() { b.Close() }
+}
+
+// TestCheckCommandOpenSearch: on Cassandra with OpenSearch, quire check
+// checks the index against the store (it was "not checked" before): a
+// healthy index has no finding; a stray document planted in the real
+// OpenSearch is found (exit 1), removed by --repair, and gone after.
+func TestCheckCommandOpenSearch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	be := searchBackends(t)["cassandra+opensearch"](t)
+	s := startSearchServer(t, be.storeKeys, be.extra)
+	var r [4]byte
+	_, _ = crand.Read(r[:])
+	user := "checker-" + hex.EncodeToString(r[:]) + "@example.org"
+	s.addUser(t, user)
+	for i := range 2 {
+		s.deliverTo(t, fmt.Sprintf("Subject: m%d\r\n\r\nhello %d\r\n", i, i), user)
+	}
+	s.waitIndexed(t, 2)
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		out, err := exec.Command(s.bin, append(append([]string{"check", user}, args...), "--config", s.cfg)...).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("quire check: %v", err)
+		}
+		return string(out), 0
+	}
+	if out, code := run(); code != 0 || !strings.Contains(out, ": 0 finding(s)") || strings.Contains(out, "not checked") {
+		t.Fatalf("check of a healthy index (exit %d):\n%s", code, out)
+	}
+
+	// Plant a document of a UID the INBOX never had.
+	ctx := context.Background()
+	st, closeStore := openConfigStore(t, s.cfg)
+	u, err := st.User(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := st.Mailbox(ctx, u, "INBOX")
+	closeStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf(`{"user":%q,"mailbox":%q,"uid":99,"subject":"stray"}`, u.ID, inbox.ID)
+	req, _ := http.NewRequest(http.MethodPut, be.osURL+"/"+be.osIndex+"/_doc/"+url.PathEscape(u.ID+"/"+inbox.ID+"/99")+
+		"?refresh=true&routing="+url.QueryEscape(u.ID), strings.NewReader(doc))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("plant a stray document: %s", resp.Status)
+	}
+
+	want := "index: " + user + " INBOX uid 99: document of a message not in the mailbox"
+	if out, code := run(); code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "1 finding(s), 0 repaired") {
+		t.Fatalf("check of the planted document (exit %d), want %q:\n%s", code, want, out)
+	}
+	if out, code := run("--repair"); code != 0 || !strings.Contains(out, want+" (repaired)") {
+		t.Fatalf("check --repair (exit %d):\n%s", code, out)
+	}
+	if out, code := run(); code != 0 || !strings.Contains(out, ": 0 finding(s)") {
+		t.Fatalf("check after the repair (exit %d):\n%s", code, out)
+	}
 }

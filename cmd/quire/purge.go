@@ -20,7 +20,7 @@ import (
 // purgeOptions are the options of a purge pass by st, whose grace
 // storeOptions set from store.purge.grace.
 func purgeOptions(st *store.Store, dryRun bool) store.PurgeOptions {
-	return store.PurgeOptions{Grace: st.PurgeGrace(), DryRun: dryRun}
+	return store.PurgeOptions{Grace: st.PurgeGrace(), LogHistory: st.PurgeLogHistory(), DryRun: dryRun}
 }
 
 // startPurge runs the purge in the background when store.purge.enable is
@@ -146,5 +146,8 @@ func printPurge(w io.Writer, st store.PurgeStats, grace time.Duration) {
 	fmt.Fprintf(&b, "  condemned but referenced again meanwhile: %d\n", st.Reclaimed)
 	fmt.Fprintf(&b, "  leftovers of interrupted deletions removed: %d (%d bytes)\n", st.Leftovers, st.LeftoverBytes)
 	fmt.Fprintf(&b, "  scanned: %d messages in %d mailboxes\n", st.Messages, st.Mailboxes)
+	fmt.Fprintf(&b, "  change-log entries older than the history dropped: %d, in %d mailboxes\n", st.LogEntries, st.LogMailboxes)
+	fmt.Fprintf(&b, "  orphans of writes that never landed: %d body chunks, %d body files (%d bytes), %d spilled metadata\n",
+		st.Orphans.Chunks, st.Orphans.Files, st.Orphans.Bytes, st.Orphans.Spills)
 	_, _ = io.WriteString(w, b.String())
 }

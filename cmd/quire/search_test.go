@@ -421,6 +421,8 @@ func opensearchURL(t *testing.T) string {
 type searchBackend struct {
 	storeKeys, extra string
 	docs             func(t *testing.T, userID string) int
+	// osURL and osIndex are the OpenSearch node and index, if any.
+	osURL, osIndex string
 }
 
 // searchBackends are the two deployments issue 6 asks to prove: the
@@ -459,7 +461,8 @@ func searchBackends(t *testing.T) map[string]func(t *testing.T) searchBackend {
 				}
 				return c.Count
 			}
-			return searchBackend{casStoreKeys(cas), fmt.Sprintf("[search]\nurl = %q\nindex = %q\n", os, index), count}
+			return searchBackend{storeKeys: casStoreKeys(cas), extra: fmt.Sprintf("[search]\nurl = %q\nindex = %q\n", os, index),
+				docs: count, osURL: os, osIndex: index}
 		},
 	}
 }
@@ -544,21 +547,28 @@ func TestSearchCorpus(t *testing.T) {
 // embedded store of a running server, which holds its lock).
 func storeUserID(t *testing.T, cfgPath, address string) string {
 	t.Helper()
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	b, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	u, err := store.New(b, store.Options{}).User(ctx, address)
+	st, closeFn := openConfigStore(t, cfgPath)
+	defer closeFn()
+	u, err := st.User(context.Background(), address)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// openConfigStore opens the store the config names (not the embedded
+// store of a running server, which holds its lock); closeFn closes it.
+func openConfigStore(t *testing.T, cfgPath string) (st *store.Store, closeFn func()) {
+	t.Helper()
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := openBackend(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.New(b, store.Options{}), func() { b.Close() }
 }
 
 // TestFiftyRecipientsOnePDF: one delivery of a 5 MB PDF to 50 recipients

@@ -355,6 +355,14 @@ type Purge struct {
 	// the grace, from 5 s to 1 h. A body is removed by the first pass at
 	// least Grace after the pass that first found it unreferenced.
 	Interval Duration `toml:"interval"`
+	// LogHistory is how long each mailbox's change log keeps a change at
+	// least (it keeps up to about twice that): CONDSTORE and QRESYNC
+	// clients that last synchronized within it get exactly what changed;
+	// older ones get a full resynchronization (every UID no longer in the
+	// mailbox as VANISHED, RFC 7162 3.2.5.2). 0 keeps the log forever;
+	// otherwise at least an hour. Trimmed by the purge (Enable, or quire
+	// purge).
+	LogHistory Duration `toml:"log_history"`
 }
 
 // PurgeInterval is the time between two background purge passes.
@@ -455,7 +463,7 @@ func Default() Config {
 			CasBucketSize:                1024,
 			CacheTTL:                     336 * 3600 * s,
 			CasTLS:                       CasTLS{Verify: "full"},
-			Purge:                        Purge{Enable: true, Grace: 24 * 3600 * s},
+			Purge:                        Purge{Enable: true, Grace: 24 * 3600 * s, LogHistory: 30 * 24 * 3600 * s},
 		},
 		IMAP: IMAP{
 			Listen:                []string{"127.0.0.1:143"},

@@ -51,6 +51,11 @@ func (c Config) Validate() error {
 	}
 	atLeast(&ck, "store.purge.grace", s.Purge.Grace, 0)
 	atLeast(&ck, "store.purge.interval", s.Purge.Interval, 0)
+	// A trim reaches only buckets sealed at least the history ago, which
+	// the head cache's 10 s and a Changes walk never approach
+	// (internal/store/cassandra/logtrim.go).
+	ck.require("store.purge.log_history", s.Purge.LogHistory, s.Purge.LogHistory == 0 || s.Purge.LogHistory.Duration() >= time.Hour,
+		`must be 0 (keep the change log forever) or at least "1h"`)
 	c.validateCassandra(&ck)
 	c.validateGroups(&ck)
 	c.validateDirectory(&ck)

@@ -22,6 +22,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"log.format", "xml"}}, `config: log.format = "xml": must be "text" or "json"`},
 		{[][2]string{{"store.datadir", ""}}, `config: store.datadir = "": must name a directory`},
 		{[][2]string{{"store.purge.grace", "-1h"}}, `config: store.purge.grace = "-1h": must be at least "0s"`},
+		{[][2]string{{"store.purge.log_history", "59m"}}, `config: store.purge.log_history = "59m": must be 0 (keep the change log forever) or at least "1h"`},
 		{[][2]string{{"store.dbtype", "cassandra"}, {"store.casconnectpoints", ""}}, `config: store.casconnectpoints = []: must list at least one host`},
 		{[][2]string{{"store.dbtype", "cassandra"}, {"store.storehostlist", `{ east = ["a1", "a2"], west = ["b1", "A1:4791"] }`}},
 			`config: store.storehostlist = { "east" = ["a1", "a2"], "west" = ["b1", "A1:4791"] }: host "a1" is in groups "east" and "west"; a host belongs to one store affinity group`},

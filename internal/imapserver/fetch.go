@@ -242,6 +242,14 @@ func (c *conn) vanishedEarlier(ctx context.Context, set imapwire.SeqSet, since m
 		}
 		return nil
 	})
+	if errors.Is(err, store.ErrLogTrimmed) {
+		// Past the log's history: every UID of the set below UIDNEXT not
+		// in the view (resync.go; RFC 7162 3.2.6).
+		if gone := absentUIDs(&set, 0, s.uidNext-1, s.uids); gone != "" {
+			c.w.Raw("* VANISHED (EARLIER) " + gone + "\r\n")
+		}
+		return nil
+	}
 	if err != nil || len(uids) == 0 {
 		return err
 	}

@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,8 +132,11 @@ func (c *conn) cmdSelect(a *imapwire.SelectArgs, readOnly bool) result {
 // qresyncSelect reports what changed since the client's last sync (RFC
 // 7162 3.2.5.2): VANISHED (EARLIER) for expunges recorded in the change
 // log after the client's mod-sequence (within its known UIDs), then FETCH
-// for messages changed since. The log keeps every expunge, so the answer
-// is exact and sequence match data is not needed.
+// for messages changed since. The log keeps every expunge of its history,
+// so the answer is exact and sequence match data is not needed; before
+// the history, the UIDs gone are reported instead (resync.go). The FETCH
+// list needs no log: it is every message whose MODSEQ is above the
+// client's (RFC 7162 3.1).
 func (c *conn) qresyncSelect(s *selected, q *imapwire.QResyncParams, changed []store.MessageState) error {
 	ctx, cancel := c.srv.ctx()
 	defer cancel()
@@ -144,6 +148,15 @@ func (c *conn) qresyncSelect(s *selected, q *imapwire.QResyncParams, changed []s
 		}
 		return nil
 	})
+	if errors.Is(err, store.ErrLogTrimmed) {
+		// The log no longer reaches back to the client's MODSEQ: name
+		// every UID it may know that is gone (resync.go; RFC 7162
+		// 3.2.5.2), above the sequence match data's last good pair.
+		if set := absentUIDs(q.KnownUIDs, matchedUpTo(s, q), s.uidNext-1, s.uids); set != "" {
+			c.w.Raw("* VANISHED (EARLIER) " + set + "\r\n")
+		}
+		vanished, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

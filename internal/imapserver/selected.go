@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 	"strconv"
@@ -98,6 +99,11 @@ func (s *selected) refresh(ctx context.Context, c *conn, allowExpunge bool) erro
 		d.add(ch)
 		return nil
 	})
+	if errors.Is(err, store.ErrLogTrimmed) {
+		// A session selected for longer than the log's history: its
+		// view is moved from the messages instead (resync.go).
+		d, err = s.resyncDelta(ctx, c)
+	}
 	if err != nil {
 		return err
 	}

@@ -10,14 +10,23 @@ import (
 	"github.com/quiremail/quire/internal/store"
 )
 
-// DocLister is an index that can list a mailbox's documents (the bleve
-// engine); quire check needs it to compare the index with the store.
+// DocLister is an index that can list a mailbox's documents (bleve and
+// OpenSearch); quire check needs it to compare the index with the store.
 type DocLister interface {
 	UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error)
 }
 
-// CanCheck reports whether Check can check this engine's index: bleve
-// can list a mailbox's documents; OpenSearch, here, cannot.
+// DocConfirmer is a DocLister whose listing may lag its writes
+// (OpenSearch answers searches as of its last refresh, 1 s by default):
+// Present reports, as of now, which of uids have a document, so that a
+// deletion not refreshed yet, a repair's included, is not reported as a
+// document of a message not in the mailbox.
+type DocConfirmer interface {
+	Present(ctx context.Context, userID, mailboxID string, uids []uint32) ([]uint32, error)
+}
+
+// CanCheck reports whether Check can check this engine's index: whether
+// it can list a mailbox's documents (bleve and OpenSearch can).
 func (s *Service) CanCheck() bool {
 	_, ok := s.o.Index.(DocLister)
 	return ok
@@ -61,6 +70,11 @@ func (s *Service) Check(ctx context.Context, mb store.Mailbox, live []mail.UID, 
 	for _, u := range docs {
 		if !isLive[u] {
 			stale = append(stale, u)
+		}
+	}
+	if dc, ok := dl.(DocConfirmer); ok && len(stale) > 0 {
+		if stale, err = dc.Present(ctx, mb.UserID, mb.ID, stale); err != nil {
+			return err
 		}
 	}
 	for _, u := range missing {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/search/opensearch"
+	"github.com/quiremail/quire/internal/search/opensearch/ostest"
 	"github.com/quiremail/quire/internal/store"
 )
 
@@ -14,7 +16,24 @@ import (
 // check with the indexer's Check finds both, its repair fixes both, and
 // a second check finds nothing. SEARCH finds the message again.
 func TestCheckIndex(t *testing.T) {
-	r := newRig(t)
+	testCheckIndex(t, newRig(t))
+}
+
+// TestCheckIndexOpenSearch is TestCheckIndex on a real OpenSearch
+// (QUIRE_TEST_OPENSEARCH; scripts/opensearch.sh start), refreshing after
+// each write as the tests of package opensearch do.
+func TestCheckIndexOpenSearch(t *testing.T) {
+	u, name := ostest.Index(t)
+	c, err := opensearch.New(t.Context(), opensearch.Options{URL: u, Index: name, Refresh: true, PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCheckIndex(t, newRigOn(t, c))
+}
+
+// testCheckIndex: a healthy index has no finding; a lost document and a
+// stray one are found, repaired, and SEARCH finds the message again.
+func testCheckIndex(t *testing.T, r *rig) {
 	s := New(Options{Store: r.st, Index: r.idx.Index, Converter: r.conv})
 	r.st.SetIndexHook(s)
 	inbox := r.mailbox("INBOX")

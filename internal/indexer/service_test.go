@@ -56,17 +56,23 @@ func (f *flakyIndex) setBroken(b bool) {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	b, err := embedded.Open(t.TempDir(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
 	bl, err := bleveindex.Open(t.TempDir() + "/index")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bl.Close() })
-	r := &rig{t: t, ctx: context.Background(), b: b, st: store.New(b, store.Options{}), idx: &flakyIndex{Index: bl}}
+	return newRigOn(t, bl)
+}
+
+// newRigOn is newRig over the index idx.
+func newRigOn(t *testing.T, idx search.Index) *rig {
+	t.Helper()
+	b, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	r := &rig{t: t, ctx: context.Background(), b: b, st: store.New(b, store.Options{}), idx: &flakyIndex{Index: idx}}
 	r.conv = convert.New(convert.Options{Cache: r.st})
 	t.Cleanup(r.conv.Close)
 	if r.u, err = r.st.CreateUser(r.ctx, "ann@example.test", "$test$"); err != nil {

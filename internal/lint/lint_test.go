@@ -65,6 +65,7 @@ func allowedImports() map[string][]string {
 		"internal/imapserver/imapsearch": {"internal/mail", "internal/message", "internal/imapserver/imapwire", "internal/convert"},
 
 		"internal/store/cassandra/securetest": {"internal/testkit"}, // the secured test nodes, for tests
+		"internal/search/opensearch/ostest":   {"internal/testkit"}, // the test node, for tests
 	}
 }
 

@@ -220,8 +220,8 @@ func TextPurge(r *Registry, stats func() (runs, failed, purged int64)) {
 // PurgeFigures are the purge's totals since the process started (the
 // store's PurgeTotals, passed as plain numbers).
 type PurgeFigures struct {
-	Passes, Failures, Freed, FreedBytes, DeletedMailboxes int64
-	Seconds                                               float64
+	Passes, Failures, Freed, FreedBytes, DeletedMailboxes, LogEntries, Orphans int64
+	Seconds                                                                    float64
 	// LastSuccess is the end of the last pass that succeeded, unix
 	// seconds; 0 if none did.
 	LastSuccess float64
@@ -234,15 +234,19 @@ func Purge(r *Registry, stats func() PurgeFigures) {
 	bodies := desc("quire_store_purge_freed_bodies_total", "Message bodies the purge freed.")
 	bytes := desc("quire_store_purge_freed_bytes_total", "Bytes the purge freed (stored size on the embedded store, raw size on Cassandra).")
 	boxes := desc("quire_store_purge_deleted_mailboxes_total", "Deleted mailboxes whose rows the purge dropped (Cassandra).")
+	logs := desc("quire_store_purge_log_entries_total", "Change-log entries older than store.purge.log_history the purge dropped.")
+	orphans := desc("quire_store_purge_orphans_total", "Pieces of writes that never landed the purge removed (body chunks and files, spilled metadata).")
 	secs := desc("quire_store_purge_seconds_total", "Time spent in purge passes.")
 	last := desc("quire_store_purge_last_success_timestamp_seconds", "When the last successful purge pass ended (unix seconds; 0: none yet).")
-	r.Register(&collector{descs: []*prometheus.Desc{passes, bodies, bytes, boxes, secs, last}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
+	r.Register(&collector{descs: []*prometheus.Desc{passes, bodies, bytes, boxes, logs, orphans, secs, last}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
 		f := stats()
 		emit(passes, counter, float64(f.Passes-f.Failures), "ok")
 		emit(passes, counter, float64(f.Failures), "error")
 		emit(bodies, counter, float64(f.Freed))
 		emit(bytes, counter, float64(f.FreedBytes))
 		emit(boxes, counter, float64(f.DeletedMailboxes))
+		emit(logs, counter, float64(f.LogEntries))
+		emit(orphans, counter, float64(f.Orphans))
 		emit(secs, counter, f.Seconds)
 		emit(last, gauge, f.LastSuccess)
 	}})

@@ -47,6 +47,8 @@ func purgeRows(p store.PurgeTotals, now time.Time) []row {
 		{Name: "last success", Cells: []string{last}},
 		{Name: "bodies freed", Cells: []string{num(p.Freed)}},
 		{Name: "bytes freed", Cells: []string{bytes(uint64(max(p.FreedBytes, 0)))}},
+		{Name: "change-log entries trimmed", Cells: []string{num(p.LogEntries)}},
+		{Name: "orphans removed", Cells: []string{num(p.Orphans)}},
 	}
 	if p.LastError != "" {
 		rows = append(rows, row{Name: "last error", Cells: []string{p.LastFail.UTC().Format(time.RFC3339) + ": " + p.LastError}, Bad: true})

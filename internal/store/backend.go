@@ -103,7 +103,10 @@ type Index interface {
 	// Changes calls fn for each recorded change with ModSeq > since, in
 	// ascending (ModSeq, UID) order. Expunges stay in the log with their
 	// ModSeq (RFC 7162 3.2.10). Append changes carry Meta while the message
-	// is live; after its expunge they may carry nil.
+	// is live; after its expunge they may carry nil. A backend that trims
+	// its log (LogTrimmer) fails with a *LogTrimmedError (ErrLogTrimmed)
+	// when since is below the mailbox's floor, never returning a short
+	// list; fn may have been called before, and the caller discards that.
 	Changes(ctx context.Context, mailboxID string, since mail.ModSeq, fn func(Change) error) error
 	// GetText and PutText are the converter's cache (ms_cache): text by
 	// the content hash of a part. Entries expire after the store's cache

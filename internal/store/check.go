@@ -221,8 +221,10 @@ func (s *Store) countMailbox(ctx context.Context, mb Mailbox, repair bool) (mail
 	if err != nil {
 		return c, nil, err
 	}
+	// The log is replayed from its floor (logtrim.go): a row at or below
+	// the floor needs no entry, its changes having been trimmed.
 	logs := map[mail.UID]*logState{}
-	err = s.b.Changes(ctx, mb.ID, 0, func(ch Change) error {
+	floor, err := s.changesFromFloor(ctx, mb.ID, 0, func() { clear(logs) }, func(ch Change) error {
 		st := logs[ch.UID]
 		if st == nil {
 			st = &logState{}
@@ -248,6 +250,7 @@ func (s *Store) countMailbox(ctx context.Context, mb Mailbox, repair bool) (mail
 	for _, uid := range c.live {
 		r, st := rows[uid], logs[uid]
 		switch {
+		case st == nil && r.ModSeq <= floor:
 		case st == nil || !st.atRows && st.last.Kind != ChangeExpunge:
 			found = append(found, Finding{Kind: "log", UID: uint32(uid), Detail: fmt.Sprintf("no log entry for the row at MODSEQ %d", r.ModSeq)})
 			touch = append(touch, uid)

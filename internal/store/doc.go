@@ -12,7 +12,9 @@
 //   - UIDs in a mailbox are unique and strictly ascending in the order they
 //     become visible, because allocation and visibility are one Commit.
 //   - Every Commit raises HIGHESTMODSEQ, and every change, expunges included,
-//     is logged with its MODSEQ (RFC 7162 3.1, 3.2.10).
+//     is logged with its MODSEQ (RFC 7162 3.1, 3.2.10), and kept at least
+//     the purge's log history; Changes from before the mailbox's log floor
+//     fails with ErrLogTrimmed, never a short list (logtrim.go).
 //   - Head counts (messages, unseen, deleted, size) are exact: each Commit
 //     adjusts them together with the change that causes them.
 //   - Bodies are written (and durable) before any metadata that points to
@@ -23,7 +25,9 @@
 //     (re-claiming if it must retry longer); the purge frees a body only
 //     if two passes at least the grace apart found no row referencing it
 //     and no claim came in between, so it never frees a body a row
-//     references (purge.go, ARCHITECTURE.md "Purge").
+//     references (purge.go, ARCHITECTURE.md "Purge"). Pieces a write
+//     stores before the record that reaches them (OrphanPurger) are freed
+//     only when older than the grace and reached by no record.
 //
 // Quota usage is derived from the heads of the user's mailboxes, a bounded
 // source, so it can never drift. The quota check reads a per-user cache of

@@ -363,7 +363,9 @@ func (s *Store) PutText(ctx context.Context, hash []byte, kind, text string) err
 	return s.b.PutText(ctx, hash, kind, text)
 }
 
-// Changes calls fn for each change of mb after since, in MODSEQ order.
+// Changes calls fn for each change of mb after since, in MODSEQ order, or
+// fails with ErrLogTrimmed when the log no longer reaches back to since
+// (logtrim.go): the caller then resynchronizes from the message rows.
 func (s *Store) Changes(ctx context.Context, mb Mailbox, since mail.ModSeq, fn func(Change) error) error {
 	return s.b.Changes(ctx, mb.ID, since, fn)
 }

@@ -87,6 +87,32 @@ type BlobPurger interface {
 	PurgeLeftovers(ctx context.Context) (n, bytes int64, err error)
 }
 
+// OrphanPurger is implemented by a backend whose writes can leave pieces
+// that nothing will ever reference: what a write stores before the
+// record that makes it reachable (body chunks before their header, a body
+// file before its key, metadata spilled before the conditional commit
+// that may lose), when that record never lands. A write finishes (lands
+// or fails) within the grace of its start, so a piece older than the
+// grace with no record that reaches it is an orphan (ARCHITECTURE.md,
+// "Orphans").
+type OrphanPurger interface {
+	// PurgeOrphans removes the pieces written before before that no
+	// record reaches (with dryRun, counts them); stored reports whether
+	// the sweep listed a body, so that its pieces need no further read.
+	// A piece written at or after before is never removed.
+	PurgeOrphans(ctx context.Context, before time.Time, stored func(BlobID) bool, dryRun bool) (OrphanStats, error)
+}
+
+// OrphanStats is what PurgeOrphans found (for a dry run: would remove).
+type OrphanStats struct {
+	// Chunks of bodies whose header never landed (Cassandra), Files of
+	// bodies whose key never landed (embedded), Spills of metadata whose
+	// commit lost (Cassandra).
+	Chunks, Files, Spills int64
+	// Bytes they held, where known without reading them (files).
+	Bytes int64
+}
+
 // MailboxPurger is implemented by a backend that keeps a deleted
 // mailbox's rows until the purge drops them (Cassandra; the embedded
 // backend deletes them with the mailbox, in one batch).
@@ -123,6 +149,9 @@ type PurgeOptions struct {
 	Grace time.Duration
 	// DryRun counts what the pass would free and changes nothing.
 	DryRun bool
+	// LogHistory is how long the change log keeps a change at least
+	// (store.purge.log_history; logtrim.go); 0 keeps it forever.
+	LogHistory time.Duration
 }
 
 // PurgeStats is what a purge pass did. Counts are of bodies.
@@ -145,6 +174,11 @@ type PurgeStats struct {
 	Leftovers, LeftoverBytes int64
 	// DeletedMailboxes whose rows were dropped (MailboxPurger).
 	DeletedMailboxes int64
+	// LogEntries dropped from the change logs of LogMailboxes mailboxes,
+	// older than the history (LogTrimmer).
+	LogEntries, LogMailboxes int64
+	// Orphans removed (OrphanPurger).
+	Orphans OrphanStats
 }
 
 // PurgeTotals sums every pass this Store ran since it started, for the
@@ -154,6 +188,8 @@ type PurgeTotals struct {
 	Freed, FreedBytes      int64
 	Leftovers              int64
 	DeletedMailboxes       int64
+	LogEntries             int64
+	Orphans                int64   // pieces: chunks, files and spilled metadata
 	Seconds                float64 // time spent in passes
 	Last                   PurgeStats
 	LastError              string
@@ -202,6 +238,9 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (PurgeStats, error) {
 		t.FreedBytes += st.FreedBytes + st.LeftoverBytes
 		t.Leftovers += st.Leftovers
 		t.DeletedMailboxes += st.DeletedMailboxes
+		t.LogEntries += st.LogEntries
+		t.Orphans += st.Orphans.Chunks + st.Orphans.Files + st.Orphans.Spills
+		t.FreedBytes += st.Orphans.Bytes
 	}
 	if err != nil {
 		t.Failures++
@@ -232,12 +271,17 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 			return fmt.Errorf("store: purge: drop the rows of deleted mailboxes: %w", err)
 		}
 	}
-	refs, err := s.markReferenced(ctx, st)
+	refs, err := s.markReferenced(ctx, o, st)
 	if err != nil {
 		return err
 	}
 	referenced := func(id BlobID) bool { _, ok := refs[blobKey(id)]; return ok }
-	return p.PurgeBlobs(ctx, referenced, func(b BlobState) error {
+	op, orphans := s.b.(OrphanPurger)
+	listed := map[[32]byte]struct{}{}
+	err = p.PurgeBlobs(ctx, referenced, func(b BlobState) error {
+		if orphans {
+			listed[blobKey(b.ID)] = struct{}{}
+		}
 		st.Bodies++
 		if referenced(b.ID) {
 			st.Referenced++
@@ -276,6 +320,16 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 		st.FreedBytes += b.Bytes
 		return nil
 	})
+	if err != nil || !orphans {
+		return err
+	}
+	clear(refs)
+	stored := func(id BlobID) bool { _, ok := listed[blobKey(id)]; return ok }
+	st.Orphans, err = op.PurgeOrphans(ctx, start.Add(-o.Grace), stored, o.DryRun)
+	if err != nil {
+		return fmt.Errorf("store: purge: remove orphaned pieces of writes that never landed: %w", err)
+	}
+	return nil
 }
 
 // blobKey is a BlobID's 32 bytes: the mark scan's set holds one per
@@ -288,8 +342,13 @@ func blobKey(id BlobID) [32]byte {
 
 // markReferenced returns the bodies every live message of every user
 // references, and those the backend knows of pending references to.
-func (s *Store) markReferenced(ctx context.Context, st *PurgeStats) (map[[32]byte]struct{}, error) {
+//
+// It trims each mailbox's change log to o.LogHistory on the way
+// (logtrim.go), after reading its rows: the rows need no log.
+func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeStats) (map[[32]byte]struct{}, error) {
 	refs := make(map[[32]byte]struct{})
+	lt, trim := s.b.(LogTrimmer)
+	trim = trim && o.LogHistory > 0 && !o.DryRun
 	var users []User
 	if err := s.b.ListUsers(ctx, func(u User) error { users = append(users, u); return nil }); err != nil {
 		return nil, fmt.Errorf("store: purge: list users: %w", err)
@@ -312,6 +371,16 @@ func (s *Store) markReferenced(ctx context.Context, st *PurgeStats) (map[[32]byt
 				return nil, fmt.Errorf("store: purge: read mailbox %s of %s: %w", mb.Name, u.Address, err)
 			}
 			st.Mailboxes++
+			if !trim {
+				continue
+			}
+			err = s.trimLog(ctx, lt, mb, o.LogHistory, st)
+			if errors.Is(err, mail.ErrNoSuchMailbox) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("store: purge: trim the change log of mailbox %s of %s: %w", mb.Name, u.Address, err)
+			}
 		}
 	}
 	if pr, ok := s.b.(PendingRefs); ok {
@@ -386,7 +455,8 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, o PurgeOption
 		case err == nil:
 			s.log.Info("store: purge pass", "freed", st.Freed, "freed_bytes", st.FreedBytes,
 				"marked", st.Marked, "waiting", st.Waiting, "bodies", st.Bodies, "messages", st.Messages,
-				"leftovers", st.Leftovers, "duration", st.Duration)
+				"leftovers", st.Leftovers, "log_entries", st.LogEntries,
+				"orphans", st.Orphans.Chunks+st.Orphans.Files+st.Orphans.Spills, "duration", st.Duration)
 		}
 	}
 }

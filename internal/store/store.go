@@ -33,6 +33,10 @@ type Options struct {
 	// PurgeGrace is the purge's grace (store.purge.grace): PurgeGrace
 	// returns it for the purge passes the caller runs.
 	PurgeGrace time.Duration
+	// PurgeLogHistory is the change log's history
+	// (store.purge.log_history): PurgeLogHistory returns it for the purge
+	// passes the caller runs (logtrim.go).
+	PurgeLogHistory time.Duration
 	// RecentBodies bounds the bytes of just-stored bodies kept in memory
 	// for the readers that follow a delivery (store.bodycache,
 	// bodycache.go); 0 keeps none.
@@ -101,6 +105,9 @@ func New(b Backend, opts Options) *Store {
 
 // PurgeGrace returns Options.PurgeGrace.
 func (s *Store) PurgeGrace() time.Duration { return s.opts.PurgeGrace }
+
+// PurgeLogHistory returns Options.PurgeLogHistory.
+func (s *Store) PurgeLogHistory() time.Duration { return s.opts.PurgeLogHistory }
 
 // Backend returns the backend the store runs on.
 func (s *Store) Backend() Backend { return s.b }

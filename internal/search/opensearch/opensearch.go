@@ -363,6 +363,53 @@ func textQuery(text string, fields []string) (q map[string]any, ok bool) {
 	return map[string]any{"bool": map[string]any{"should": anyField, "minimum_should_match": 1}}, true
 }
 
+// UIDs lists the UIDs of a mailbox's documents, ascending, for quire
+// check (indexer.DocLister): every document of the mailbox, page by page
+// in UID order, as a search of everything; the mark document (a negative
+// uid) is left out. It sees the index as of its last refresh: a deletion
+// made less than a refresh interval (1 s) ago may still show, which
+// Present, a real-time read, then tells (indexer.DocConfirmer).
+func (c *Client) UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, error) {
+	filter := c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any)
+	uids, err := c.pages(ctx, userID, filter, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opensearch: list the documents of mailbox %s: %w", mailboxID, err)
+	}
+	return uids, nil
+}
+
+// Present implements indexer.DocConfirmer with one real-time _mget
+// (realtime is the default of the document APIs: it reads the latest
+// version, refreshed or not).
+func (c *Client) Present(ctx context.Context, userID, mailboxID string, uids []uint32) ([]uint32, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(uids))
+	for i, u := range uids {
+		ids[i] = docID(userID, mailboxID, u)
+	}
+	var resp struct {
+		Docs []struct {
+			Found bool `json:"found"`
+		} `json:"docs"`
+	}
+	path := "/" + c.o.Index + "/_mget?_source=false&realtime=true&routing=" + url.QueryEscape(userID)
+	if _, err := c.do(ctx, "POST", path, jsonBody(map[string]any{"ids": ids}), &resp); err != nil {
+		return nil, fmt.Errorf("opensearch: read documents of mailbox %s: %w", mailboxID, err)
+	}
+	if len(resp.Docs) != len(uids) {
+		return nil, fmt.Errorf("opensearch: read %d documents of mailbox %s, got %d answers", len(uids), mailboxID, len(resp.Docs))
+	}
+	var out []uint32
+	for i, d := range resp.Docs {
+		if d.Found {
+			out = append(out, uids[i])
+		}
+	}
+	return out, nil
+}
+
 // scoped is the filter of q within one mailbox.
 func (c *Client) scoped(userID, mailboxID string, q map[string]any) []any {
 	return append(c.scope(userID, mailboxID)["bool"].(map[string]any)["filter"].([]any), q)

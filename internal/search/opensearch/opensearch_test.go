@@ -3,44 +3,25 @@ package opensearch
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/quiremail/quire/internal/search"
+	"github.com/quiremail/quire/internal/search/opensearch/ostest"
 	"github.com/quiremail/quire/internal/search/searchtest"
 )
 
 // open connects to the test node with a fresh index, deleted afterwards.
 func open(t *testing.T, pageSize int) *Client {
 	t.Helper()
-	u := os.Getenv("QUIRE_TEST_OPENSEARCH")
-	if u == "" {
-		if os.Getenv("QUIRE_REQUIRE_OPENSEARCH") == "1" {
-			t.Fatal("QUIRE_TEST_OPENSEARCH is not set and QUIRE_REQUIRE_OPENSEARCH=1: these tests need a real OpenSearch")
-		}
-		t.Skip("no QUIRE_TEST_OPENSEARCH (scripts/opensearch.sh start)")
-	}
-	var r [4]byte
-	_, _ = crand.Read(r[:])
-	name := "quiretest-" + hex.EncodeToString(r[:])
+	u, name := ostest.Index(t)
 	c, err := New(context.Background(), Options{URL: u, Index: name, Refresh: true, PageSize: pageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, p := range []string{"/" + name, "/_index_template/" + name} {
-			req, _ := http.NewRequest("DELETE", u+p, nil)
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
-			}
-		}
-	})
 	return c
 }
 
@@ -160,4 +141,72 @@ func TestSearchAllOneRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ask(3, 1)
+}
+
+// TestUIDs: the documents of one mailbox, ascending, across pages,
+// without the mailbox's mark or another mailbox's or user's documents
+// (indexer.DocLister, for quire check).
+func TestUIDs(t *testing.T) {
+	c := open(t, 3)
+	ctx := t.Context()
+	var docs []search.Doc
+	for _, u := range []uint32{9, 1, 4, 7, 2, 12, 30} {
+		docs = append(docs, search.Doc{UserID: "u1", MailboxID: "m1", UID: u, Subject: "s"})
+	}
+	docs = append(docs, search.Doc{UserID: "u1", MailboxID: "m2", UID: 5, Subject: "s"},
+		search.Doc{UserID: "u2", MailboxID: "m1", UID: 6, Subject: "s"})
+	if err := c.Put(ctx, docs, search.Mark{UserID: "u1", MailboxID: "m1", UID: 30}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.UIDs(ctx, "u1", "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{1, 2, 4, 7, 9, 12, 30}; !slices.Equal(got, want) {
+		t.Fatalf("UIDs = %v, want %v", got, want)
+	}
+	if err := c.Delete(ctx, "u1", "m1", []uint32{4, 30}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, nil, search.Mark{UserID: "u1", MailboxID: "m1", UID: 30}); err != nil { // applies the deletions
+		t.Fatal(err)
+	}
+	got, err = c.UIDs(ctx, "u1", "m1")
+	if want := []uint32{1, 2, 7, 9, 12}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("after a deletion, UIDs = %v (%v), want %v", got, err, want)
+	}
+	if got, err := c.UIDs(ctx, "u3", "m1"); err != nil || len(got) != 0 {
+		t.Fatalf("UIDs of a mailbox without documents = %v (%v)", got, err)
+	}
+}
+
+// TestPresent: Present reads in real time, so a deletion made without a
+// refresh (as the server's client makes them) is seen at once, where a
+// search may still list the document (indexer.DocConfirmer).
+func TestPresent(t *testing.T) {
+	u, name := ostest.Index(t)
+	ctx := t.Context()
+	c, err := New(ctx, Options{URL: u, Index: name, PageSize: 10}) // no refresh on writes
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []search.Doc
+	for _, uid := range []uint32{1, 2, 3} {
+		docs = append(docs, search.Doc{UserID: "u1", MailboxID: "m1", UID: uid, Subject: "s"})
+	}
+	if err := c.Put(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Present(ctx, "u1", "m1", []uint32{1, 2, 3, 9}); err != nil || !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Fatalf("Present right after Put = %v (%v), want [1 2 3]", got, err)
+	}
+	if err := c.Delete(ctx, "u1", "m1", []uint32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Present(ctx, "u1", "m1", []uint32{1, 2, 3}); err != nil || !slices.Equal(got, []uint32{1, 3}) {
+		t.Fatalf("Present right after Delete = %v (%v), want [1 3]", got, err)
+	}
+	if got, err := c.Present(ctx, "u1", "m2", []uint32{1}); err != nil || len(got) != 0 {
+		t.Fatalf("Present in another mailbox = %v (%v), want none", got, err)
+	}
 }

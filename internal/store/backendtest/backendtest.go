@@ -37,6 +37,14 @@ func Run(t *testing.T, opts store.Options, fn func(t *testing.T, st *store.Store
 // the test node); it is closed when the test ends.
 func Open(t testing.TB, name string) store.Backend {
 	t.Helper()
+	return OpenBuckets(t, name, 0)
+}
+
+// OpenBuckets is Open with Cassandra's change log in buckets of
+// bucketSize entries (0: the default), so that a test crosses buckets
+// with a few changes (the change log's trimming drops whole buckets).
+func OpenBuckets(t testing.TB, name string, bucketSize int) store.Backend {
+	t.Helper()
 	switch name {
 	case "embedded":
 		b, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
@@ -47,6 +55,9 @@ func Open(t testing.TB, name string) store.Backend {
 		return b
 	case "cassandra":
 		o := CassandraOptions(t)
+		if bucketSize > 0 {
+			o.BucketSize = bucketSize
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		b, err := cassandra.Open(ctx, o)

@@ -64,9 +64,48 @@ func TestConformance(t *testing.T) {
 		Peer: func(t *testing.T, _ store.Backend) store.Backend { return openTest(t, small) },
 		// The purge tests sweep every body: keyspaces of their own, so
 		// that they never free what another test stored.
-		Private:    func(t *testing.T) store.Backend { return openPrivate(t) },
-		DropChange: dropChange,
+		Private:      func(t *testing.T) store.Backend { return openPrivate(t) },
+		DropChange:   dropChange,
+		PlantOrphans: plantOrphans,
 	})
+}
+
+// plantOrphans writes, dated at, the chunks of a body whose header never
+// landed and a spilled metadata row no log entry refers to.
+func plantOrphans(t testing.TB, sb store.Backend, mailboxID string, at time.Time) (int, func() int) {
+	t.Helper()
+	b := sb.(*Backend)
+	id := randID() + randID()
+	spill := []byte(randID())
+	ts := at.UnixMicro()
+	for c := range 2 {
+		if err := b.msg.Query("INSERT INTO "+b.opts.Msg.Name+".blob_chunks (blob_id, chunk, data) VALUES (?, ?, ?) USING TIMESTAMP ?",
+			id, c, []byte("an orphaned chunk"), ts).Exec(); err != nil {
+			t.Fatalf("plant an orphaned chunk: %v", err)
+		}
+	}
+	if err := b.meta.Query("INSERT INTO "+b.opts.Meta.Name+".metaspill (mailbox_id, meta_id, meta) VALUES (?, ?, ?) USING TIMESTAMP ?",
+		mailboxID, spill, []byte("orphaned metadata"), ts).Exec(); err != nil {
+		t.Fatalf("plant orphaned spilled metadata: %v", err)
+	}
+	return 3, func() int {
+		n := 0
+		for c := range 2 {
+			var data []byte
+			if err := b.msg.Query("SELECT data FROM "+b.opts.Msg.Name+".blob_chunks WHERE blob_id = ? AND chunk = ?", id, c).Scan(&data); err == nil {
+				n++
+			} else if err != gocql.ErrNotFound {
+				t.Fatalf("read a planted chunk: %v", err)
+			}
+		}
+		var meta []byte
+		if err := b.meta.Query("SELECT meta FROM "+b.opts.Meta.Name+".metaspill WHERE mailbox_id = ? AND meta_id = ?", mailboxID, spill).Scan(&meta); err == nil {
+			n++
+		} else if err != gocql.ErrNotFound {
+			t.Fatalf("read planted spilled metadata: %v", err)
+		}
+		return n
+	}
 }
 
 // dropChange deletes one change-log row once the commit it belongs to is

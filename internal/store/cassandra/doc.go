@@ -32,8 +32,9 @@
 //     partition), message rows by UID/8192, bodies by chunk.
 //   - Churn does not become tombstones: flags and expunges update
 //     materialized rows in place (frozen collections, no collection
-//     tombstones), the log only grows, and deletes are partition- or
-//     partition-shaped (the purge: purge.go).
+//     tombstones), the log only grows until the purge drops whole buckets
+//     older than the history (logtrim.go), and deletes are partition-
+//     shaped, or one range per trim in mbbuckets (the purge: purge.go).
 //   - Write order makes a crash harmless: body chunks, then the body's
 //     header row (a one-chunk body writes both at once: see putOneChunk);
 //     spilled metadata, then the log; the log, then the materialized rows
@@ -99,6 +100,8 @@
 //	                     the uncertain-writes ledger, default TTL 7 days
 //	ms_mbox.gone_mailboxes ((shard), mailbox_id) -> deleted, last_bucket, uidnext
 //	                     deleted mailboxes whose rows the purge has yet to drop
+//	ms_mbox.logtrim      (mailbox_id) -> floor, floor_bucket, low, mark_modseq, mark_at
+//	                     the change log's trimming (logtrim.go)
 //	ms_mbox.purge_lease  (name) -> holder               the background purge's host, TTL
 //	ms_msg.blobs         (blob_id) -> size, chunk_size, chunks, compression, created
 //	                     created: the last claim of a reference (purge.go)

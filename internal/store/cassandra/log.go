@@ -58,24 +58,36 @@ func (b *Backend) readLog(ctx context.Context, mailboxID string, bucket, after, 
 // read began, and what it returns is a gapless prefix of the log (a commit
 // becomes visible only after every lower MODSEQ has).
 func (b *Backend) walk(ctx context.Context, mailboxID string, bk, after int64, fn func(entry) error) (gone bool, err error) {
-	for {
-		sealed, gone, err := b.walkBucket(ctx, mailboxID, bk, &after, fn)
-		if err != nil || !sealed || gone {
-			return gone, err
+	gone, _, err = b.walkFrom(ctx, mailboxID, bk, after, fn)
+	return gone, err
+}
+
+// walkFrom is walk, reporting also whether its first bucket was sealed or
+// absent as it read it: only such a bucket can be trimmed while it is
+// read (logtrim.go).
+func (b *Backend) walkFrom(ctx context.Context, mailboxID string, bk, after int64, fn func(entry) error) (gone, startSealed bool, err error) {
+	for first := true; ; first = false {
+		sealed, gone, exists, err := b.walkBucket(ctx, mailboxID, bk, &after, fn)
+		if first {
+			startSealed = sealed || !exists
 		}
-		if _, _, err := b.walkBucket(ctx, mailboxID, bk, &after, fn); err != nil {
-			return false, err
+		if err != nil || !sealed || gone {
+			return gone, startSealed, err
+		}
+		if _, _, _, err := b.walkBucket(ctx, mailboxID, bk, &after, fn); err != nil {
+			return false, startSealed, err
 		}
 		bk++
 	}
 }
 
 // walkBucket reads the entries of bucket bk above *after, advancing it,
-// and reports whether the bucket was sealed, and gone, as of the read.
+// and reports whether the bucket was sealed, and gone, as of the read, and
+// whether it exists.
 // The query starts AT *after, so that the row there (the usual case: the
 // last change before the watermark) brings the static columns along and a
 // second read is needed only for a bucket without such a row.
-func (b *Backend) walkBucket(ctx context.Context, mailboxID string, bk int64, after *int64, fn func(entry) error) (sealed, gone bool, err error) {
+func (b *Backend) walkBucket(ctx context.Context, mailboxID string, bk int64, after *int64, fn func(entry) error) (sealed, gone, exists bool, err error) {
 	var rows bool
 	from := *after // a commit's rows share its MODSEQ: skip only those at or below from
 	err = b.scan(ctx, b.meta, "read change log", b.q.logWalk, []any{mailboxID, bk, *after}, nil, func(sc gocql.Scanner) error {
@@ -96,10 +108,10 @@ func (b *Backend) walkBucket(ctx context.Context, mailboxID string, bk int64, af
 		return fn(e)
 	})
 	if err != nil || rows {
-		return sealed, sealed && gone, err
+		return sealed, sealed && gone, rows, err
 	}
 	st, ok, err := b.readBucket(ctx, b.read.primary, mailboxID, bk)
-	return ok && st.sealed, ok && st.sealed && st.gone, err
+	return ok && st.sealed, ok && st.sealed && st.gone, ok, err
 }
 
 // metaOf returns an append entry's encoded metadata.

@@ -3,7 +3,6 @@ package cassandra
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -139,14 +138,8 @@ func (b *Backend) rewrite(ctx context.Context, id store.BlobID) error {
 // scan did not find referenced. Sizes are raw body sizes.
 func (b *Backend) PurgeBlobs(ctx context.Context, referenced func(store.BlobID) bool, fn func(store.BlobState) error) error {
 	slices := uint64(b.opts.PurgeSlices)
-	step := math.MaxUint64/slices + 1
 	for i := range slices {
-		// Murmur3 tokens: every int64, from the least.
-		lo := int64(1<<63 + i*step)
-		hi := lo + int64(step-1)
-		if i == slices-1 {
-			hi = math.MaxInt64
-		}
+		lo, hi := tokenSlice(i, slices)
 		var page []store.BlobState
 		err := b.scan(ctx, b.msg, "list bodies", b.q.blobList, []any{lo, hi}, func() { page = page[:0] },
 			func(sc gocql.Scanner) error {

@@ -100,21 +100,14 @@ func (b *Backend) purgeMailbox(ctx context.Context, shard int, g goneMailbox) (b
 		}
 	}
 	del := func(op, stmt string, args ...any) error { return b.exec(ctx, b.meta, b.del, op, stmt, args...) }
-	for bk := int64(0); bk <= g.last; bk++ {
-		var spills [][]byte
-		err := b.readLog(ctx, g.id, bk, 0, 0, func(e entry) error {
-			if e.metaID != nil {
-				spills = append(spills, e.metaID)
-			}
-			return nil
-		})
-		if err != nil {
+	trim, err := b.logTrimRow(ctx, g.id)
+	if err != nil {
+		return false, err
+	}
+	low := trim.low // buckets below low are trimmed already (logtrim.go)
+	for bk := low; bk <= g.last; bk++ {
+		if _, err := b.dropSpills(ctx, g.id, bk); err != nil {
 			return false, err
-		}
-		for _, id := range spills {
-			if err := del("drop spilled metadata", b.q.dropSpill, g.id, id); err != nil {
-				return false, err
-			}
 		}
 	}
 	for ub := int64(0); ub <= ubucket(max(g.uidnext-1, 0)); ub++ {
@@ -125,18 +118,41 @@ func (b *Backend) purgeMailbox(ctx context.Context, shard int, g goneMailbox) (b
 			return false, err
 		}
 	}
-	for _, stmt := range []string{b.q.dropLedger, b.q.dropBuckets, b.q.dropCur} {
+	for _, stmt := range []string{b.q.dropLedger, b.q.dropBuckets, b.q.dropCur, b.q.trimDrop} {
 		if err := del("drop a deleted mailbox's rows", stmt, g.id); err != nil {
 			return false, err
 		}
 	}
-	for bk := int64(0); bk <= g.last; bk++ {
+	for bk := low; bk <= g.last; bk++ {
 		if err := del("drop a log bucket", b.q.dropLog, g.id, bk); err != nil {
 			return false, err
 		}
 	}
 	b.heads.drop(g.id)
 	return true, del("unlist a purged mailbox", b.q.goneDelete, shard, g.id)
+}
+
+// dropSpills drops the spilled metadata the entries of log bucket bk
+// point at, and returns how many entries the bucket holds.
+func (b *Backend) dropSpills(ctx context.Context, mailboxID string, bk int64) (int64, error) {
+	var n int64
+	var spills [][]byte
+	err := b.readLog(ctx, mailboxID, bk, 0, 0, func(e entry) error {
+		n++
+		if e.metaID != nil {
+			spills = append(spills, e.metaID)
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, id := range spills {
+		if err := b.exec(ctx, b.meta, b.del, "drop spilled metadata", b.q.dropSpill, mailboxID, id); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // locateGone follows a mailbox's log from its current bucket hint to the

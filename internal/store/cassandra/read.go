@@ -383,21 +383,42 @@ func (b *Backend) join(ctx context.Context, mailboxID string, msgs []live, fn fu
 // Changes implements store.Index: the log from the bucket that holds
 // since+1 on, so CHANGEDSINCE and VANISHED (EARLIER) are exact (RFC 7162
 // 3.1.4, 3.2.10). Append changes carry their Meta from the log.
+//
+// Below the log floor it fails with store.ErrLogTrimmed (logtrim.go). A
+// walk that began in a sealed or absent bucket may have met a trim under
+// way, so it reads the floor after the walk: the trim writes the floor
+// before it deletes anything, so a walk that saw a bucket (or part of one)
+// deleted sees the floor that covers it. A walk that began in a bucket
+// unsealed as it read it cannot meet a trim: only a bucket sealed at least
+// the history ago is trimmed.
 func (b *Backend) Changes(ctx context.Context, mailboxID string, since mail.ModSeq, fn func(store.Change) error) error {
 	if since >= math.MaxInt64 {
 		return nil
 	}
-	bk, err := b.bucketOf(ctx, mailboxID, int64(since)+1)
+	bk, cached, err := b.bucketOf(ctx, mailboxID, int64(since)+1)
 	if err != nil {
 		return err
 	}
-	_, err = b.walk(ctx, mailboxID, bk, int64(since), func(e entry) error {
+	_, startSealed, err := b.walkFrom(ctx, mailboxID, bk, int64(since), func(e entry) error {
 		c, err := b.changeOf(ctx, mailboxID, &e)
 		if err != nil {
 			return err
 		}
 		return fn(c)
 	})
+	if cached || !startSealed && err == nil {
+		return err
+	}
+	st, ferr := b.LogTrim(ctx, mailboxID)
+	if ferr != nil {
+		if err != nil {
+			return err
+		}
+		return ferr
+	}
+	if since < st.Floor {
+		return &store.LogTrimmedError{Mailbox: mailboxID, Since: since, Floor: st.Floor}
+	}
 	return err
 }
 
@@ -407,12 +428,13 @@ func (b *Backend) Changes(ctx context.Context, mailboxID string, since mail.ModS
 // entry above from is in that bucket or later, and the walk follows sealed
 // buckets forward). A session's refresh asks from the MODSEQ it last saw,
 // which is at least the head this host read or committed for it, so the
-// cache usually answers: one round trip less per IMAP command.
-func (b *Backend) bucketOf(ctx context.Context, mailboxID string, m int64) (int64, error) {
+// cache usually answers: one round trip less per IMAP command. cached
+// reports the cache's answer: a bucket current less than baseFresh ago,
+// which no trim can reach (logtrim.go).
+func (b *Backend) bucketOf(ctx context.Context, mailboxID string, m int64) (bk int64, cached bool, err error) {
 	if st, ok := b.heads.get(mailboxID); ok && m > st.from && time.Since(st.seen) < baseFresh {
-		return st.bucket, nil
+		return st.bucket, true, nil
 	}
-	var bk int64
-	_, err := b.get(ctx, b.meta, "read change log", b.q.bucketFor, []any{mailboxID, m}, &bk)
-	return bk, err
+	_, err = b.get(ctx, b.meta, "read change log", b.q.bucketFor, []any{mailboxID, m}, &bk)
+	return bk, false, err
 }

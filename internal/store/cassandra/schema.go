@@ -64,6 +64,8 @@ func schema(o *Options) []ddl {
 		PRIMARY KEY ((mailbox_id, ubucket), uid))`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.index_queue (grp text, bucket int, user_id text, mailbox_id text,
 		marked timestamp, PRIMARY KEY ((grp, bucket), user_id, mailbox_id))`)
+	add(m, `CREATE TABLE IF NOT EXISTS KS.logtrim (mailbox_id text PRIMARY KEY, floor bigint, floor_bucket bigint,
+		low bigint, mark_modseq bigint, mark_at timestamp)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.purge_lease (name text PRIMARY KEY, holder text)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.gone_mailboxes (shard int, mailbox_id text, deleted timestamp,
 		last_bucket bigint, uidnext bigint, PRIMARY KEY ((shard), mailbox_id))`)

@@ -25,6 +25,8 @@ type statements struct {
 	goneInsert, goneList, goneSet, goneDelete                                string
 	leaseRenew, leaseTake, leaseGet                                          string
 	dropLog, dropMsgs, dropMeta, dropSpill, dropCur, dropBuckets, dropLedger string
+	trimGet, trimFloor, trimMark, trimBuckets, trimDrop, bucketAt            string
+	chunkKeys, chunkAge, spillKeys, spillAge, spillDelete                    string
 
 	textGet, textPut string
 
@@ -139,5 +141,16 @@ func newStatements(meta, msg, cache string) statements {
 		dropCur:     m(`DELETE FROM KS.mbcur WHERE mailbox_id = ?`),
 		dropBuckets: m(`DELETE FROM KS.mbbuckets WHERE mailbox_id = ?`),
 		dropLedger:  m(`DELETE FROM KS.uncertain WHERE mailbox_id = ?`),
+		trimGet:     m(`SELECT floor, floor_bucket, low, mark_modseq, mark_at FROM KS.logtrim WHERE mailbox_id = ?`),
+		trimFloor:   m(`UPDATE KS.logtrim SET floor = ?, floor_bucket = ? WHERE mailbox_id = ?`),
+		trimMark:    m(`UPDATE KS.logtrim SET low = ?, mark_modseq = ?, mark_at = ? WHERE mailbox_id = ?`),
+		trimBuckets: m(`DELETE FROM KS.mbbuckets WHERE mailbox_id = ? AND first_modseq < ?`),
+		trimDrop:    m(`DELETE FROM KS.logtrim WHERE mailbox_id = ?`),
+		bucketAt:    m(`SELECT first_modseq, bucket FROM KS.mbbuckets WHERE mailbox_id = ? AND first_modseq <= ? LIMIT 1`),
+		chunkKeys:   b(`SELECT DISTINCT blob_id, chunk FROM KS.blob_chunks WHERE token(blob_id, chunk) >= ? AND token(blob_id, chunk) <= ?`),
+		chunkAge:    b(`SELECT WRITETIME(data) FROM KS.blob_chunks WHERE blob_id = ? AND chunk = ?`),
+		spillKeys:   m(`SELECT DISTINCT mailbox_id, meta_id FROM KS.metaspill WHERE token(mailbox_id, meta_id) >= ? AND token(mailbox_id, meta_id) <= ?`),
+		spillAge:    m(`SELECT WRITETIME(meta) FROM KS.metaspill WHERE mailbox_id = ? AND meta_id = ?`),
+		spillDelete: m(`DELETE FROM KS.metaspill USING TIMESTAMP ? WHERE mailbox_id = ? AND meta_id = ?`),
 	}
 }

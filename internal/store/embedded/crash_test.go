@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
@@ -314,13 +315,16 @@ func (w *crashWorkload) expunge(addr, mailbox, blob string) crashOp {
 }
 
 // purge runs a purge pass with no grace: the second pass after an
-// expunge frees the body (ARCHITECTURE.md, "Purge"). It changes no
-// message: a crash in it must leave every acknowledged message whole.
+// expunge frees the body (ARCHITECTURE.md, "Purge"), and with a history
+// of a nanosecond each pass trims the change logs to the head the pass
+// before marked (so a clone's CheckMailbox replays from a floor). It
+// changes no message: a crash in it must leave every acknowledged message
+// whole.
 func (w *crashWorkload) purge() crashOp {
 	return crashOp{
 		name: "purge",
 		run: func(ctx context.Context, w *crashWorkload) error {
-			_, err := w.s.Purge(ctx, store.PurgeOptions{})
+			_, err := w.s.Purge(ctx, store.PurgeOptions{LogHistory: time.Nanosecond})
 			return err
 		},
 		apply: func(crashState) {},

@@ -27,6 +27,13 @@
 //     row may reference it, and the purge deletes a body only under the
 //     same lock and only if that state is still the one it read, so the
 //     purge never deletes a body a row references (purge.go).
+//   - A trimmed change log begins with its floor marker (UID 0), written
+//     in the batch that deletes the entries below it, so Changes from
+//     below the floor fails with store.ErrLogTrimmed, never a short list
+//     (logtrim.go).
+//   - A body file without a key is an orphan only when checked under the
+//     body's lock, where no write is between a file's rename and its key
+//     (orphans.go).
 //   - One process owns the directory (Pebble's lock); other processes, such
 //     as the admin command, go through the running server.
 package embedded

@@ -2,6 +2,8 @@ package embedded_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -29,6 +31,20 @@ func TestConformance(t *testing.T) {
 		DropChange: func(t testing.TB, b store.Backend, mailboxID string, m mail.ModSeq, uid mail.UID) {
 			if err := embedded.DropChange(b.(*embedded.Backend), mailboxID, m, uid); err != nil {
 				t.Fatal(err)
+			}
+		},
+		PlantOrphans: func(t testing.TB, sb store.Backend, _ string, at time.Time) (int, func() int) {
+			b := sb.(*embedded.Backend)
+			sum := sha256.Sum256([]byte(at.String() + t.Name()))
+			id := hex.EncodeToString(sum[:])
+			if err := embedded.PlantOrphanFile(b, id, []byte("an orphaned body file"), at); err != nil {
+				t.Fatal(err)
+			}
+			return 1, func() int {
+				if embedded.BlobFileExists(b, id) {
+					return 1
+				}
+				return 0
 			}
 		},
 	})

@@ -1,9 +1,31 @@
 package embedded
 
-import "github.com/quiremail/quire/internal/mail"
+import (
+	"os"
+	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+)
 
 // DropChange deletes one change-log entry, as a corruption would: the
 // check tests plant it (storetest.Harness.DropChange).
 func DropChange(b *Backend, mailboxID string, m mail.ModSeq, uid mail.UID) error {
 	return b.db.Delete(changeKey(mailboxID, m, uid), b.wsync)
+}
+
+// PlantOrphanFile writes a body file that no key names, as a crash
+// between its rename into blobs/ and the sync of its key leaves, dated
+// at (storetest.Harness.PlantOrphans).
+func PlantOrphanFile(b *Backend, id string, data []byte, at time.Time) error {
+	p := b.blobPath(id)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		return err
+	}
+	return os.Chtimes(p, at, at)
+}
+
+// BlobFileExists reports whether id's body file is there.
+func BlobFileExists(b *Backend, id string) bool {
+	_, err := b.fs.Stat(b.blobPath(id))
+	return err == nil
 }

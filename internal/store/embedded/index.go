@@ -173,6 +173,10 @@ func (b *Backend) Changes(_ context.Context, mailboxID string, since mail.ModSeq
 		if len(k) != len(p)+12 {
 			return errors.New("embedded: bad change key")
 		}
+		if binary.BigEndian.Uint32(k[len(p)+8:]) == 0 {
+			// The floor marker (logtrim.go): the log was trimmed past since.
+			return &store.LogTrimmedError{Mailbox: mailboxID, Since: since, Floor: mail.ModSeq(binary.BigEndian.Uint64(k[len(p):]))}
+		}
 		c, err := decodeChange(v)
 		if err != nil {
 			return err

@@ -8,18 +8,19 @@ import (
 
 // Key prefixes. IDs are hex and names hold no NUL, so NUL separates fields.
 const (
-	pUser   = "u\x00" // u/address -> user
-	pUIDV   = "v\x00" // v/userID -> next uidvalidity
-	pMbox   = "m\x00" // m/userID/name -> mailbox
-	pSub    = "s\x00" // s/userID/name -> ""
-	pHead   = "h\x00" // h/mailboxID -> head
-	pRow    = "r\x00" // r/mailboxID/uid -> row
-	pChange = "c\x00" // c/mailboxID/modseq/uid -> change
-	pGone   = "x\x00" // x/mailboxID/uid -> row as expunged (Expunged)
-	pBlob   = "b\x00" // b/blobID -> inline body, or a file marker
-	pQueue  = "q\x00" // q/group/userID/mailboxID -> marked (unix ns, 8 bytes)
-	pUnref  = "g\x00" // g/blobID -> purge state: found unreferenced (unix ms, 8 bytes), condemned (1 byte)
-	pDrop   = "d\x00" // d/blobID -> "": a body file whose record is deleted, to remove
+	pUser    = "u\x00" // u/address -> user
+	pUIDV    = "v\x00" // v/userID -> next uidvalidity
+	pMbox    = "m\x00" // m/userID/name -> mailbox
+	pSub     = "s\x00" // s/userID/name -> ""
+	pHead    = "h\x00" // h/mailboxID -> head
+	pRow     = "r\x00" // r/mailboxID/uid -> row
+	pChange  = "c\x00" // c/mailboxID/modseq/uid -> change
+	pGone    = "x\x00" // x/mailboxID/uid -> row as expunged (Expunged)
+	pBlob    = "b\x00" // b/blobID -> inline body, or a file marker
+	pQueue   = "q\x00" // q/group/userID/mailboxID -> marked (unix ns, 8 bytes)
+	pUnref   = "g\x00" // g/blobID -> purge state: found unreferenced (unix ms, 8 bytes), condemned (1 byte)
+	pDrop    = "d\x00" // d/blobID -> "": a body file whose record is deleted, to remove
+	pLogTrim = "l\x00" // l/mailboxID -> change-log trim state: floor, mark MODSEQ, mark time (logtrim.go)
 )
 
 func key(parts ...string) []byte {

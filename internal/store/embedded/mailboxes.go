@@ -129,6 +129,7 @@ func deleteMailboxData(batch *pebble.Batch, id string) {
 	_ = batch.DeleteRange(rowPrefix(id), prefixEnd(rowPrefix(id)), nil)
 	_ = batch.DeleteRange(changePrefix(id), prefixEnd(changePrefix(id)), nil)
 	_ = batch.DeleteRange(gonePrefix(id), prefixEnd(gonePrefix(id)), nil)
+	_ = batch.Delete(logTrimKey(id), nil)
 }
 
 // SetSubscribed implements store.Mailboxes.

@@ -92,13 +92,27 @@ func CheckMailbox(ctx context.Context, s *store.Store, mb store.Mailbox) error {
 	if err := checkStates(ctx, s, mb, rows); err != nil {
 		return err
 	}
-	changes, err := collect(func(fn func(store.Change) error) error { return s.Changes(ctx, mb, 0, fn) })
+	// A trimmed log is replayed from its floor, over the rows it no longer
+	// describes (at or below the floor).
+	floor, err := s.LogFloor(ctx, mb)
 	if err != nil {
-		return fmt.Errorf("Changes(%s): %w", mb.Name, err)
+		return fmt.Errorf("LogFloor(%s): %w", mb.Name, err)
+	}
+	changes, err := collect(func(fn func(store.Change) error) error { return s.Changes(ctx, mb, floor, fn) })
+	if err != nil {
+		return fmt.Errorf("Changes(%s, %d): %w", mb.Name, floor, err)
 	}
 	replay := map[mail.UID]mail.Flags{}
-	var prev mail.ModSeq
+	for _, r := range rows {
+		if r.ModSeq <= floor {
+			replay[r.UID] = r.Flags
+		}
+	}
+	prev := floor
 	for _, c := range changes {
+		if c.ModSeq <= floor {
+			return fmt.Errorf("%s: Changes(%d) returned MODSEQ %d", mb.Name, floor, c.ModSeq)
+		}
 		if c.ModSeq < prev || c.ModSeq > h.ModSeq {
 			return fmt.Errorf("%s: change log out of order: MODSEQ %d after %d (head %d)", mb.Name, c.ModSeq, prev, h.ModSeq)
 		}
@@ -110,7 +124,7 @@ func CheckMailbox(ctx context.Context, s *store.Store, mb store.Mailbox) error {
 			}
 			replay[c.UID] = c.Flags
 		case store.ChangeFlags:
-			if _, ok := replay[c.UID]; !ok {
+			if _, ok := replay[c.UID]; !ok && floor == 0 {
 				return fmt.Errorf("%s: flags change for UID %d not appended before", mb.Name, c.UID)
 			}
 			replay[c.UID] = c.Flags
@@ -118,7 +132,7 @@ func CheckMailbox(ctx context.Context, s *store.Store, mb store.Mailbox) error {
 			delete(replay, c.UID)
 		}
 	}
-	if prev != h.ModSeq && len(rows) > 0 {
+	if prev != h.ModSeq && len(rows) > 0 && len(changes) > 0 {
 		return fmt.Errorf("%s: change log ends at MODSEQ %d, head says %d", mb.Name, prev, h.ModSeq)
 	}
 	if len(replay) != len(rows) {

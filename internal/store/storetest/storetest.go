@@ -41,6 +41,13 @@ type Harness struct {
 	// corruption would, for the check tests (nil: they are skipped). The
 	// entry is a flags change whose row is stored already.
 	DropChange func(t testing.TB, b store.Backend, mailboxID string, m mail.ModSeq, uid mail.UID)
+	// PlantOrphans writes behind the store's back, dated at, one of each
+	// kind of orphan the backend can be left with (pieces of a write whose
+	// record never landed, store.OrphanPurger; spilled metadata in
+	// mailboxID) under fresh keys, and returns how many it wrote and a
+	// function that counts how many of them are still stored (nil: the
+	// orphan test is skipped).
+	PlantOrphans func(t testing.TB, b store.Backend, mailboxID string, at time.Time) (n int, left func() int)
 }
 
 // scenario is one test of the suite.
@@ -89,6 +96,7 @@ var scenarios = []scenario{
 	{name: "CheckRepair", fn: testCheckRepair, plants: true},
 	{name: "CheckUsage", fn: testCheckUsage, plants: true},
 	{name: "CheckWhileWriting", fn: testCheckWhileWriting},
+	{name: "LogTrimWhileReading", fn: testLogTrimWhileReading, plants: true}, // trims through the backend, as the purge does
 }
 
 // purgeScenarios run on the backend Private returns.
@@ -97,6 +105,8 @@ var purgeScenarios = []scenario{
 	{name: "PurgeDeleted", fn: testPurgeDeleted},
 	{name: "PurgeRace", fn: testPurgeRace},
 	{name: "PurgeCrash", fn: testPurgeCrash},
+	{name: "LogTrim", fn: testLogTrim},
+	{name: "PurgeOrphans", fn: testPurgeOrphans, plants: true},
 }
 
 // Run runs the conformance suite.
