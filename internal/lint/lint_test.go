@@ -179,3 +179,42 @@ func TestBenchmarksAreBlackBox(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNoConflictMarkers: no file of the repository holds a merge's
+// conflict markers (one stayed in docs/ARCHITECTURE.md for a day).
+func TestNoConflictMarkers(t *testing.T) {
+	top := root(t)
+	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".git" || name == ".cache" || name == "node_modules" || name == "bin" || name == "out" || name == "fuzz" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(name) {
+		case ".go", ".md", ".toml", ".sh", ".service", ".json", ".yml", ".yaml", ".txt", ".py":
+		default:
+			if name != "Makefile" {
+				return nil
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") {
+				rel, _ := filepath.Rel(top, path)
+				t.Errorf("%s:%d: a merge conflict marker: %q", rel, i+1, line)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
