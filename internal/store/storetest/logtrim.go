@@ -228,7 +228,7 @@ func testLogTrimWhileReading(t testing.TB, e *env) {
 			}
 			h, err := e.s.Status(e.ctx, mb)
 			if err != nil {
-				fail(fmt.Errorf("Status: %w", err))
+				fail(fmt.Errorf("status: %w", err))
 				return
 			}
 			samples = append(samples, sample{time.Now(), h.ModSeq})
@@ -264,7 +264,7 @@ func testLogTrimWhileReading(t testing.TB, e *env) {
 				}
 				h, err := e.s.Status(e.ctx, mb)
 				if err != nil {
-					fail(fmt.Errorf("Status: %w", err))
+					fail(fmt.Errorf("status: %w", err))
 					return
 				}
 				// Half the time around the floor, else up to the head.
