@@ -11,7 +11,7 @@ type statements struct {
 	mboxInsert, mboxGet, mboxGetSerial, mboxList, mboxDelete     string
 	subInsert, subDelete, subList, subDeleteUser, uidvDeleteUser string
 
-	headInsert, headGet, headSeal, headGone, headCommit                                 string
+	headInsert, headGet, headSeal, headGone, headCommit, fenceSet                       string
 	logInsert, logTail, logTailTo, logWalk, logRowSerial, watermark                     string
 	curSet, curGet, bucketSet, bucketFor                                                string
 	spillInsert, spillGet                                                               string
@@ -37,7 +37,7 @@ func newStatements(meta, msg, cache string) statements {
 	m := func(s string) string { return strings.ReplaceAll(s, "KS.", meta+".") }
 	b := func(s string) string { return strings.ReplaceAll(s, "KS.", msg+".") }
 	x := func(s string) string { return strings.ReplaceAll(s, "KS.", cache+".") }
-	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq`
+	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq, fence`
 	const state = `SELECT uid, modseq, flags, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`
 	return statements{
 		ledgerInsert: m(`INSERT INTO KS.uncertain (mailbox_id, blob, cid, bucket, modseq, probe, uid, recorded, landed)
@@ -83,7 +83,9 @@ func newStatements(meta, msg, cache string) statements {
 		headSeal: m(`UPDATE KS.mblog SET sealed = true WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
 		headGone: m(`UPDATE KS.mblog SET sealed = true, gone = true WHERE mailbox_id = ? AND bucket = ? IF sealed = false`),
 		headCommit: m(`UPDATE KS.mblog SET uidnext = ?, head_modseq = ?, messages = ?, unseen = ?, deleted = ?, size = ?, rows = ?
-			WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
+			WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false AND fence = ?`),
+		// A null fence (a bucket never fenced) is bound as nil: fenceArg.
+		fenceSet: m(`UPDATE KS.mblog SET fence = ? WHERE mailbox_id = ? AND bucket = ? IF fence = ?`),
 		logInsert: m(`INSERT INTO KS.mblog (mailbox_id, bucket, modseq, uid, kind, flags, meta, meta_id, cid)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		logTail:   m(`SELECT modseq, uid, kind, flags, meta, meta_id FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? AND modseq > ?`),
