@@ -89,6 +89,7 @@
 //	ms_mbox.users        (address) -> id, password_hash, quota_*, mailhost, created
 //	ms_mbox.uidvalidity  (user_id) -> next                  LWT counter
 //	ms_mbox.mailboxes    ((user_id), name) -> id, uidvalidity, special_use, created
+//	                     static: fence (insertRecord)
 //	ms_mbox.subscriptions((user_id), name)
 //	ms_mbox.mblog        ((mailbox_id, bucket), modseq, uid) -> kind, flags, meta, meta_id, cid
 //	                     static: uidnext, head_modseq, messages, unseen, deleted,

@@ -48,6 +48,14 @@ import (
 // to the log bucket (mailboxID, bucket), made final: when it says "not
 // landed", the bucket's fence is advanced and check runs again behind it.
 func (b *Backend) fenced(mailboxID string, bucket int64, check settleFunc) settleFunc {
+	return fencedBy(func(ctx context.Context, c gocql.Consistency) error {
+		return b.fence(ctx, c, mailboxID, bucket)
+	}, check)
+}
+
+// fencedBy returns check made final by advance, which advances the fence
+// that the settled write's condition carries.
+func fencedBy(advance func(ctx context.Context, c gocql.Consistency) error, check settleFunc) settleFunc {
 	return func(ctx context.Context, c gocql.Consistency) (bool, error) {
 		landed, err := check(ctx, c)
 		if errors.Is(err, gocql.ErrNotFound) {
@@ -56,10 +64,14 @@ func (b *Backend) fenced(mailboxID string, bucket int64, check settleFunc) settl
 		if err != nil || landed {
 			return landed, err
 		}
-		if err := b.fence(ctx, c, mailboxID, bucket); err != nil {
+		if err := advance(ctx, c); err != nil {
 			return false, err
 		}
-		return check(ctx, c)
+		landed, err = check(ctx, c)
+		if errors.Is(err, gocql.ErrNotFound) {
+			landed, err = false, nil
+		}
+		return landed, err
 	}
 }
 
@@ -75,14 +87,46 @@ func (b *Backend) fence(ctx context.Context, c gocql.Consistency, mailboxID stri
 	if err != nil || !ok {
 		return err
 	}
-	return b.do(ctx, b.write, "fence the log of mailbox "+mailboxID, b.durable, never, func(wc gocql.Consistency) error {
+	return b.advanceFence(ctx, c, "the log of mailbox "+mailboxID, b.q.fenceSet, st.fence, mailboxID, bucket)
+}
+
+// advanceFence writes fence+1 IF the fence is still fence, by stmt, whose
+// arguments are the new value, key, then the old value. Not applied is as
+// good (see fence).
+func (b *Backend) advanceFence(ctx context.Context, c gocql.Consistency, what, stmt string, fence int64, key ...any) error {
+	args := append(append([]any{fence + 1}, key...), fenceArg(fence))
+	var applied bool
+	err := b.do(ctx, b.write, "fence "+what, b.durable, never, func(wc gocql.Consistency) error {
 		b.lwts.Add(1)
-		_, err := b.send(ctx, sent{stmt: b.q.fenceSet, c: wc, cas: true}, func() (bool, error) {
-			return b.meta.Query(b.q.fenceSet, st.fence+1, mailboxID, bucket, fenceArg(st.fence)).
-				Consistency(wc).SerialConsistency(c).MapScanCASContext(ctx, map[string]any{})
+		var err error
+		applied, err = b.send(ctx, sent{stmt: stmt, c: wc, cas: true}, func() (bool, error) {
+			return b.meta.Query(stmt, args...).Consistency(wc).SerialConsistency(c).MapScanCASContext(ctx, map[string]any{})
 		})
 		return err
 	})
+	if err == nil {
+		// advanced false: another advance moved it past the value read.
+		b.log.Info("cassandra: fenced "+what+": an uncertain write to it can no longer land",
+			"fence_read", fence, "advanced", applied)
+	}
+	return err
+}
+
+// fenceRecords advances the fence of a user's mailbox records (the static
+// column fence of the user's mailboxes partition), read at serial
+// consistency c: a record insert that timed out can no longer land
+// (insertRecord). The partition need not exist.
+func (b *Backend) fenceRecords(ctx context.Context, c gocql.Consistency, userID string) error {
+	var f *int64
+	err := b.serialGet(ctx, c, b.q.mboxFenceGet, []any{userID}, &f)
+	if err != nil && !errors.Is(err, gocql.ErrNotFound) {
+		return err
+	}
+	var cur int64
+	if f != nil {
+		cur = *f
+	}
+	return b.advanceFence(ctx, c, "the mailbox records of user "+userID, b.q.mboxFenceSet, cur, userID)
 }
 
 // fenceArg binds a fence in a condition: 0, a bucket never fenced, is the

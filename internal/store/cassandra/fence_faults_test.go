@@ -188,3 +188,51 @@ func TestFaultFenceNullCondition(t *testing.T) {
 	}
 	check(t, b, mb.ID)
 }
+
+// TestFaultLateRecordFenced: a mailbox record insert queued on a silent
+// coordinator is settled as not landed and sent again; the mailbox is
+// deleted; then the queued insert runs. Without the fence of the user's
+// records it landed (IF NOT EXISTS holds again once the record is
+// deleted) and brought the name back for a deleted mailbox: listed, and
+// "no such mailbox (deleted)" on every use (found by TestFaultConformance
+// with held writes, the Events scenario). Now it is refused.
+func TestFaultLateRecordFenced(t *testing.T) {
+	ctx := context.Background()
+	b := openTest(t, nil)
+	mb := store.Mailbox{ID: randID(), UserID: randID(), Name: "Drafts", UIDValidity: 7,
+		Created: time.Now().UTC().Truncate(time.Millisecond)}
+	var once sync.Once
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		f := Pass
+		if s.CAS && strings.Contains(s.CQL, ".mailboxes SET id") {
+			once.Do(func() { f = Held })
+		}
+		return f
+	}})
+	if err := b.CreateMailbox(ctx, mb); err != nil {
+		t.Fatalf("CreateMailbox, its first record insert held: %v", err)
+	}
+	b.SetFaults(Faults{})
+	if err := b.DeleteMailbox(ctx, mb); err != nil {
+		t.Fatalf("DeleteMailbox: %v", err)
+	}
+	released := b.ReleaseHeld()
+	if len(released) != 1 || released[0].Err != nil || released[0].Applied {
+		t.Fatalf("the held record insert, run after the delete: %+v; want one, refused", released)
+	}
+	if mbs, err := b.ListMailboxes(ctx, mb.UserID); err != nil || len(mbs) != 0 {
+		t.Fatalf("mailboxes after the delete: %+v, %v; want none", mbs, err)
+	}
+	if _, err := b.Mailbox(ctx, mb.UserID, mb.Name); !errors.Is(err, mail.ErrNoSuchMailbox) {
+		t.Fatalf("Mailbox(%s) after the delete: %v, want mail.ErrNoSuchMailbox", mb.Name, err)
+	}
+	// The name is free again, the fence notwithstanding.
+	again := mb
+	again.ID = randID()
+	if err := b.CreateMailbox(ctx, again); err != nil {
+		t.Fatalf("CreateMailbox again: %v", err)
+	}
+	if mbs, err := b.ListMailboxes(ctx, mb.UserID); err != nil || len(mbs) != 1 || mbs[0].ID != again.ID {
+		t.Fatalf("mailboxes: %+v, %v; want the one created again", mbs, err)
+	}
+}

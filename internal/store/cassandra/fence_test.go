@@ -7,10 +7,11 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 )
 
-// TestSchemaUpgradeAddsFence: a keyspace made before the fence column
-// existed (here: the column dropped again, after a mailbox took a commit)
-// gains it when a backend of this release opens it, and the mailbox's old
-// bucket, its fence null, takes commits, a fence, and commits after it.
+// TestSchemaUpgradeAddsFence: a keyspace made before the fence columns
+// existed (here: the columns dropped again, after a mailbox took a commit)
+// gains them when a backend of this release opens it; the mailbox's old
+// bucket, its fence null, takes commits, a fence, and commits after it,
+// and the user's records take another mailbox.
 func TestSchemaUpgradeAddsFence(t *testing.T) {
 	ctx := context.Background()
 	old := openPrivate(t)
@@ -18,8 +19,10 @@ func TestSchemaUpgradeAddsFence(t *testing.T) {
 	if _, err := appendOne(ctx, old, mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := old.meta.Query("ALTER TABLE " + old.opts.Meta.Name + ".mblog DROP fence").ExecContext(ctx); err != nil {
-		t.Fatalf("drop the fence column: %v", err)
+	for _, table := range []string{"mblog", "mailboxes"} {
+		if err := old.meta.Query("ALTER TABLE " + old.opts.Meta.Name + "." + table + " DROP fence").ExecContext(ctx); err != nil {
+			t.Fatalf("drop the fence column of %s: %v", table, err)
+		}
 	}
 	if err := old.meta.AwaitSchemaAgreement(ctx); err != nil {
 		t.Fatal(err)
@@ -38,4 +41,13 @@ func TestSchemaUpgradeAddsFence(t *testing.T) {
 		t.Fatalf("bucket %+v, %v; want fence 1 and 3 messages", st, err)
 	}
 	check(t, b, mb.ID)
+	// The user's records, their fence null, take another mailbox.
+	other := mb
+	other.ID, other.Name = randID(), "Sent"
+	if err := b.CreateMailbox(ctx, other); err != nil {
+		t.Fatalf("CreateMailbox beside a record of the old schema: %v", err)
+	}
+	if mbs, err := b.ListMailboxes(ctx, mb.UserID); err != nil || len(mbs) != 2 {
+		t.Fatalf("mailboxes %+v, %v; want 2", mbs, err)
+	}
 }

@@ -9,6 +9,7 @@ type statements struct {
 	uidvGet, uidvInsert, uidvUpdate                                      string
 
 	mboxInsert, mboxGet, mboxGetSerial, mboxList, mboxDelete     string
+	mboxFenceGet, mboxFenceSet                                   string
 	subInsert, subDelete, subList, subDeleteUser, uidvDeleteUser string
 
 	headInsert, headGet, headSeal, headGone, headCommit, fenceSet                       string
@@ -65,8 +66,12 @@ func newStatements(meta, msg, cache string) statements {
 		uidvInsert: m(`INSERT INTO KS.uidvalidity (user_id, next) VALUES (?, ?) IF NOT EXISTS`),
 		uidvUpdate: m(`UPDATE KS.uidvalidity SET next = ? WHERE user_id = ? IF next = ?`),
 
-		mboxInsert: m(`INSERT INTO KS.mailboxes (user_id, name, id, uidvalidity, special_use, created)
-			VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
+		// IF NOT EXISTS cannot be combined with the fence's condition;
+		// "id = null" holds for a row that does not exist.
+		mboxInsert: m(`UPDATE KS.mailboxes SET id = ?, uidvalidity = ?, special_use = ?, created = ?
+			WHERE user_id = ? AND name = ? IF id = null AND fence = ?`),
+		mboxFenceGet:   m(`SELECT fence FROM KS.mailboxes WHERE user_id = ? LIMIT 1`),
+		mboxFenceSet:   m(`UPDATE KS.mailboxes SET fence = ? WHERE user_id = ? IF fence = ?`),
 		mboxGet:        m(`SELECT id, uidvalidity, special_use, created FROM KS.mailboxes WHERE user_id = ? AND name = ?`),
 		mboxGetSerial:  m(`SELECT id FROM KS.mailboxes WHERE user_id = ? AND name = ?`),
 		mboxList:       m(`SELECT name, id, uidvalidity, special_use, created FROM KS.mailboxes WHERE user_id = ?`),
