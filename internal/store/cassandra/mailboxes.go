@@ -151,9 +151,10 @@ func (b *Backend) ListMailboxes(ctx context.Context, userID string) ([]store.Mai
 }
 
 // RenameMailbox implements store.Mailboxes: the record is inserted under
-// the new name IF NOT EXISTS, then the old one is deleted IF it still
-// holds mb's id. An interruption in between leaves both names pointing at
-// one mailbox, never neither; renaming again completes it.
+// the new name if there is none (insertRecord), then the old one is
+// deleted IF it still holds mb's id. An interruption in between leaves
+// both names pointing at one mailbox, never neither; renaming again
+// completes it.
 func (b *Backend) RenameMailbox(ctx context.Context, mb store.Mailbox, newName string) error {
 	cur, err := b.Mailbox(ctx, mb.UserID, mb.Name)
 	if err != nil {
