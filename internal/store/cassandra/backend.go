@@ -57,9 +57,9 @@ var _ store.Backend = (*Backend)(nil)
 // goroutines (each logged with its stack; its request failed).
 func (b *Backend) Panics() int64 { return b.sup.Panics() }
 
-// Open connects to the cluster(s), creates the keyspaces and tables that
-// are missing (the statements of SchemaCQL), and waits for schema
-// agreement.
+// Open connects to the cluster(s), creates the keyspaces, tables and
+// columns that are missing (the statements of SchemaCQL), and waits for
+// schema agreement.
 func Open(ctx context.Context, o Options) (*Backend, error) {
 	o, err := o.withDefaults()
 	if err != nil {

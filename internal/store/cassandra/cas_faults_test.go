@@ -40,7 +40,7 @@ func neverRunsOnce(t *testing.T, b *Backend, what string) {
 // that was never created (found by TestFaultConformance).
 func TestFaultCASNeverRan(t *testing.T) {
 	ctx := context.Background()
-	const head, record, user = ".mblog (mailbox_id, bucket, uidnext", ".mailboxes (user_id", ".users (address"
+	const head, record, user = ".mblog (mailbox_id, bucket, uidnext", ".mailboxes SET id", ".users (address"
 	for name, run := range map[string]func(t *testing.T, b *Backend, s *store.Store){
 		"create user": func(t *testing.T, b *Backend, s *store.Store) {
 			neverRunsOnce(t, b, user)

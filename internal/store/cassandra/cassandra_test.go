@@ -195,17 +195,23 @@ func appendOne(ctx context.Context, b *Backend, mb string, flags ...string) (mai
 	if err != nil {
 		return 0, err
 	}
+	next, c := nextAppend(h, testMeta(h.UIDNext, 200), flags...)
+	return h.UIDNext, b.Commit(ctx, mb, h, next, []store.Change{c})
+}
+
+// nextAppend returns the head after appending a message of meta, with
+// flags, on h, and the change that does it.
+func nextAppend(h store.Head, meta *store.MessageMeta, flags ...string) (store.Head, store.Change) {
 	next := h
 	next.ModSeq++
 	next.UIDNext++
 	next.Messages++
-	next.Size += 100 + int64(h.UIDNext)
+	next.Size += meta.Size
 	fs := mail.NewFlags(flags...)
 	if !fs.Has(mail.FlagSeen) {
 		next.Unseen++
 	}
-	c := store.Change{ModSeq: next.ModSeq, UID: h.UIDNext, Kind: store.ChangeAppend, Flags: fs, Meta: testMeta(h.UIDNext, 200)}
-	return h.UIDNext, b.Commit(ctx, mb, h, next, []store.Change{c})
+	return next, store.Change{ModSeq: next.ModSeq, UID: h.UIDNext, Kind: store.ChangeAppend, Flags: fs, Meta: meta}
 }
 
 // collect returns all rows and all changes of a mailbox.

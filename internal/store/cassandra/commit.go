@@ -76,7 +76,7 @@ func (b *Backend) Commit(ctx context.Context, mailboxID string, prev, next store
 		b.heads.drop(mailboxID)
 		return mail.ErrConflict
 	}
-	done := bucketState{bucket: st.bucket, head: next, rows: st.rows + int64(len(es)), mat: st.mat, from: st.from}
+	done := bucketState{bucket: st.bucket, head: next, rows: st.rows + int64(len(es)), mat: st.mat, from: st.from, fence: st.fence}
 	b.heads.put(mailboxID, done)
 	b.materializeLater(ctx, mailboxID, st, next, es)
 	return nil
@@ -145,9 +145,10 @@ func (q *matQueue) enqueue(id string) (wait <-chan struct{}, done func()) {
 }
 
 // lwt runs Commit's conditional batch: the head's static columns IF
-// head_modseq = prev AND NOT sealed, and the log rows, the first tagged
-// with a random commit id. An unknown outcome is settled by landed; one
-// that did not land is a conflict (the caller may retry). Settling may
+// head_modseq = prev AND NOT sealed AND the bucket's fence is the one st
+// read, and the log rows, the first tagged with a random commit id. An
+// unknown outcome is settled by landed behind a fence (fenced): one that
+// did not land never will, and is a conflict (the caller may retry). Settling may
 // take until the caller's deadline, so release (the commit lock) is called
 // first: this host's other commits to the mailbox go on meanwhile, on a
 // head they read afresh, and their LWT completes or supersedes ours.
@@ -159,7 +160,7 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
 		bt := b.meta.Batch(gocql.LoggedBatch).Consistency(c).SerialConsistency(b.serial)
 		bt.Query(b.q.headCommit, int64(next.UIDNext), int64(next.ModSeq), next.Messages, next.Unseen, next.Deleted, next.Size,
-			st.rows+int64(len(es)), mailboxID, st.bucket, int64(prev.ModSeq))
+			st.rows+int64(len(es)), mailboxID, st.bucket, int64(prev.ModSeq), fenceArg(st.fence))
 		for i, e := range es {
 			var id []byte
 			if i == 0 {
@@ -183,9 +184,9 @@ func (b *Backend) lwt(ctx context.Context, mailboxID string, st bucketState, pre
 	}
 	b.heads.drop(mailboxID)
 	release()
-	landed, err := b.settle(ctx, op, err, func(ctx context.Context, c gocql.Consistency) (bool, error) {
+	landed, err := b.settle(ctx, op, err, b.fenced(mailboxID, st.bucket, func(ctx context.Context, c gocql.Consistency) (bool, error) {
 		return b.landed(ctx, c, mailboxID, st.bucket, prev, next, es, cid[:])
-	})
+	}))
 	if err != nil {
 		// Still unknown: a retry of these appends must find them
 		// (uncertain.go).

@@ -22,7 +22,8 @@ const faultEvery = 100
 
 // TestFaultConformance runs every conformance scenario under random faults
 // of the path to the cluster (storetest.RunFaulted): lost replies, timeouts
-// with nothing sent and unavailable replicas, on about one statement in
+// with nothing sent, unavailable replicas, and conditional writes held on
+// a silent coordinator and run late, on about one statement in
 // faultEvery. Each run draws its seeds at random, and logs them; a failure
 // prints the seed that reproduces it (QUIRE_FAULT_SEED=n). QUIRE_FAULT_SEEDS
 // sets how many seeds to run (default 1).
@@ -50,8 +51,10 @@ func TestFaultConformance(t *testing.T) {
 				Arm:      rf.arm,
 				Injected: func(msg string) bool { return strings.Contains(msg, "injected fault") },
 			})
-			t.Logf("seed %d: %d scenarios, %d faults injected, %d scenarios with an operation failed by one",
-				seed, rep.Scenarios, rep.Injections, rep.Failed)
+			t.Logf("seed %d: %d scenarios, %d faults injected, %d scenarios with an operation failed by one; "+
+				"%d held conditional writes ran late, applied: %d commits, %d others",
+				seed, rep.Scenarios, rep.Injections, rep.Failed,
+				rf.held.ran.Load(), rf.held.commitsApplied.Load(), rf.held.othersApplied.Load())
 			total.Scenarios += rep.Scenarios
 			total.Injections += rep.Injections
 			total.Failed += rep.Failed
@@ -92,6 +95,7 @@ type randomFaults struct {
 	mu       sync.Mutex
 	backends []*Backend
 	armed    *armed
+	held     heldCounts
 }
 
 // armed is one arming: statement k (counted across the backends, from
@@ -102,19 +106,69 @@ type armed struct {
 	k    atomic.Int64
 	mu   sync.Mutex
 	done []string // the faults injected
+	// release: for each backend holding statements (Held), the
+	// statement number at which they run.
+	release map[*Backend]int64
+	held    *heldCounts
 }
 
-func (a *armed) inject(s Statement) Fault {
-	k := a.k.Add(1)
-	r := rand.New(rand.NewPCG(a.seed, uint64(k)))
-	if r.IntN(faultEvery) != 0 {
-		return Pass
+// injector returns the fault injector of one backend. A conditional
+// write may be Held (queued on a silent coordinator): it runs late, just
+// before a statement 1 to heldFor statements later (counted across the
+// backends) that the same backend sends, or at disarm.
+func (a *armed) injector(b *Backend) func(Statement) Fault {
+	return func(s Statement) Fault {
+		k := a.k.Add(1)
+		a.mu.Lock()
+		at, ok := a.release[b]
+		due := ok && k >= at
+		if due {
+			delete(a.release, b)
+		}
+		a.mu.Unlock()
+		if due {
+			a.count(b.ReleaseHeld())
+		}
+		r := rand.New(rand.NewPCG(a.seed, uint64(k)))
+		if r.IntN(faultEvery) != 0 {
+			return Pass
+		}
+		f := []Fault{LostReply, NoResponse, Unavailable, Held}[r.IntN(4)]
+		if f == Held && !s.CAS {
+			f = NoResponse
+		}
+		a.mu.Lock()
+		if f == Held {
+			if _, ok := a.release[b]; !ok {
+				a.release[b] = k + 1 + r.Int64N(heldFor)
+			}
+		}
+		a.done = append(a.done, fmt.Sprintf("statement %d: %s: %s", k, f, firstWords(s.CQL, 12)))
+		a.mu.Unlock()
+		return f
 	}
-	f := []Fault{LostReply, NoResponse, Unavailable}[r.IntN(3)]
-	a.mu.Lock()
-	a.done = append(a.done, fmt.Sprintf("statement %d: %s: %s", k, f, firstWords(s.CQL, 12)))
-	a.mu.Unlock()
-	return f
+}
+
+// heldFor bounds how many statements later a held one runs.
+const heldFor = 40
+
+// count adds what held statements did when they ran to the totals.
+func (a *armed) count(rs []Released) {
+	for _, r := range rs {
+		a.held.ran.Add(1)
+		if r.Applied && r.Statement.Commit() {
+			a.held.commitsApplied.Add(1)
+		} else if r.Applied {
+			a.held.othersApplied.Add(1)
+		}
+	}
+}
+
+// heldCounts: how many held conditional writes ran late, and how many of
+// them applied (commits: only one whose settling failed and was left to
+// the uncertain-writes ledger may; others: a resend's first attempt).
+type heldCounts struct {
+	ran, commitsApplied, othersApplied atomic.Int64
 }
 
 func (rf *randomFaults) add(b *Backend) *Backend {
@@ -122,17 +176,17 @@ func (rf *randomFaults) add(b *Backend) *Backend {
 	defer rf.mu.Unlock()
 	rf.backends = append(rf.backends, b)
 	if a := rf.armed; a != nil {
-		b.SetFaults(Faults{Inject: a.inject})
+		b.SetFaults(Faults{Inject: a.injector(b)})
 	}
 	return b
 }
 
 func (rf *randomFaults) arm(seed uint64) (disarm func() []string) {
-	a := &armed{seed: seed}
+	a := &armed{seed: seed, release: map[*Backend]int64{}, held: &rf.held}
 	rf.mu.Lock()
 	rf.armed = a
 	for _, b := range rf.backends {
-		b.SetFaults(Faults{Inject: a.inject})
+		b.SetFaults(Faults{Inject: a.injector(b)})
 	}
 	rf.mu.Unlock()
 	return func() []string {
@@ -140,6 +194,8 @@ func (rf *randomFaults) arm(seed uint64) (disarm func() []string) {
 		rf.armed = nil
 		for _, b := range rf.backends {
 			b.SetFaults(Faults{})
+			// What is still queued runs now, before the checks.
+			a.count(b.ReleaseHeld())
 		}
 		rf.mu.Unlock()
 		a.mu.Lock()

@@ -8,10 +8,11 @@
 //
 //   - UIDs are strictly ascending in the order they become visible, and the
 //     change log is gapless and totally ordered: a Commit is ONE conditional
-//     batch (one Paxos round) on the mailbox's current log bucket. It sets the
-//     head in static columns IF head_modseq is the head the caller read AND
-//     the bucket is not sealed, and inserts the change rows in the same
-//     partition. Allocation and visibility are the same write.
+//     batch (one Paxos round) on the mailbox's current log bucket. It sets
+//     the head in static columns IF head_modseq is the head the caller read
+//     AND the bucket is not sealed AND its fence has not moved, and inserts
+//     the change rows in the same partition. Allocation and visibility are
+//     the same write.
 //   - Every change, expunges included, is a log row keyed by its MODSEQ
 //     (RFC 7162 3.1, 3.2.10), so CHANGEDSINCE and VANISHED (EARLIER) are
 //     exact.
@@ -21,7 +22,10 @@
 //     times out is settled by reading its first log row at serial
 //     consistency, which also completes or kills the in-flight Paxos round;
 //     each Commit tags that row with a random commit id (cid), so a rival
-//     commit of the same (MODSEQ, UID) is never mistaken for ours. Settling
+//     commit of the same (MODSEQ, UID) is never mistaken for ours. "Not
+//     landed" is final: the commit's condition carries the bucket's fence,
+//     which settling advances before its last read (fence.go), so a
+//     request still queued on a silent coordinator never lands after. Settling
 //     retries until the caller's deadline (less one request timeout); a
 //     commit still unknown then records its appends in the uncertain-writes
 //     ledger (uncertain.go) before Commit fails, so that a retried delivery
@@ -86,10 +90,11 @@
 //	ms_mbox.users        (address) -> id, password_hash, quota_*, mailhost, created
 //	ms_mbox.uidvalidity  (user_id) -> next                  LWT counter
 //	ms_mbox.mailboxes    ((user_id), name) -> id, uidvalidity, special_use, created
+//	                     static: fence (insertRecord)
 //	ms_mbox.subscriptions((user_id), name)
 //	ms_mbox.mblog        ((mailbox_id, bucket), modseq, uid) -> kind, flags, meta, meta_id, cid
 //	                     static: uidnext, head_modseq, messages, unseen, deleted,
-//	                     size, rows, sealed, gone, mat_modseq
+//	                     size, rows, sealed, gone, mat_modseq, fence
 //	ms_mbox.mbcur        (mailbox_id) -> bucket             hint, USING TIMESTAMP bucket
 //	ms_mbox.mbbuckets    ((mailbox_id), first_modseq DESC) -> bucket
 //	ms_mbox.metaspill    ((mailbox_id, meta_id)) -> meta    metadata too big to inline

@@ -294,6 +294,10 @@ func TestSchemaCQL(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS ms_mbox.uncertain (",
 		"PRIMARY KEY ((mailbox_id), blob, cid)) WITH default_time_to_live = 604800",
 		"PRIMARY KEY ((shard), mailbox_id, blob, cid)) WITH default_time_to_live = 604800",
+		"mat_modseq bigint static, fence bigint static,",
+		"ALTER TABLE ms_mbox.mblog ADD IF NOT EXISTS fence bigint static",
+		"created timestamp, fence bigint static, PRIMARY KEY ((user_id), name))",
+		"ALTER TABLE ms_mbox.mailboxes ADD IF NOT EXISTS fence bigint static",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("schema lacks %q", want)

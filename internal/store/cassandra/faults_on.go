@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -79,6 +80,11 @@ const (
 	// it, too few replicas being alive (for a conditional write: at the
 	// serial level, which is checked first).
 	Unavailable
+	// Held: the statement waits on a silent coordinator (a node paused
+	// or partitioned): the client sees gocql.ErrTimeoutNoResponse, and
+	// the statement runs later, when the test calls Backend.ReleaseHeld
+	// (the node resumed), on the context it was sent with.
+	Held
 )
 
 func (f Fault) String() string {
@@ -91,6 +97,8 @@ func (f Fault) String() string {
 		return "no response"
 	case Unavailable:
 		return "unavailable"
+	case Held:
+		return "held"
 	}
 	return fmt.Sprintf("fault(%d)", int(f))
 }
@@ -114,6 +122,37 @@ func (e *InjectedFault) Unwrap() error { return e.Err }
 type faults struct {
 	p atomic.Pointer[Faults]
 	n atomic.Int64
+
+	mu   sync.Mutex
+	held []heldStatement
+}
+
+type heldStatement struct {
+	st  Statement
+	run func() (bool, error)
+}
+
+// Released is what a held statement did when it ran at last.
+type Released struct {
+	Statement Statement
+	Applied   bool // a conditional write applied
+	Err       error
+}
+
+// ReleaseHeld runs the statements held so far (Held), in the order they
+// were sent, and reports what each did.
+func (b *Backend) ReleaseHeld() []Released {
+	f := &b.fault
+	f.mu.Lock()
+	held := f.held
+	f.held = nil
+	f.mu.Unlock()
+	out := make([]Released, 0, len(held))
+	for _, h := range held {
+		applied, err := h.run()
+		out = append(out, Released{Statement: h.st, Applied: applied, Err: err})
+	}
+	return out
 }
 
 // SetFaults replaces the backend's fault switches.
@@ -143,6 +182,11 @@ func (f *faults) send(ctx context.Context, b *Backend, s sent, run func() (bool,
 	injected := func(err error) error { return &InjectedFault{Fault: fault, N: st.N, Err: err} }
 	switch fault {
 	case NoResponse:
+		return false, injected(gocql.ErrTimeoutNoResponse)
+	case Held:
+		f.mu.Lock()
+		f.held = append(f.held, heldStatement{st: st, run: run})
+		f.mu.Unlock()
 		return false, injected(gocql.ErrTimeoutNoResponse)
 	case Unavailable:
 		c := s.c

@@ -80,7 +80,8 @@ func TestFaultCASTimeoutKeepsLevel(t *testing.T) {
 	mb := newMailbox(t, b)
 	// LostReply reports a CAS write timeout on odd statements (an
 	// "unavailable" after Paxos accepted on even ones): an even commit is
-	// made a commit that never ran, which is sent again.
+	// made a commit that never ran, which settles as not landed (a
+	// conflict), and the test appends again.
 	b.SetFaults(Faults{Inject: func(s Statement) Fault {
 		switch {
 		case !s.Commit():
@@ -90,7 +91,11 @@ func TestFaultCASTimeoutKeepsLevel(t *testing.T) {
 		}
 		return NoResponse
 	}})
-	if _, err := appendOne(ctx, b, mb.ID); err != nil {
+	err := mail.ErrConflict
+	for i := 0; i < 4 && errors.Is(err, mail.ErrConflict); i++ {
+		_, err = appendOne(ctx, b, mb.ID)
+	}
+	if err != nil {
 		t.Fatalf("commit whose reply was lost: %v, want settled as landed", err)
 	}
 	b.SetFaults(Faults{})

@@ -23,16 +23,19 @@ type bucketState struct {
 	// from: every entry with MODSEQ > from is in this bucket or a later
 	// one (the bucket was current at a head of MODSEQ from).
 	from int64
-	seen time.Time // when the head cache recorded it
+	// fence: the bucket's fence (0: never fenced, null in the table);
+	// a commit applies only while it is unchanged (fence.go).
+	fence int64
+	seen  time.Time // when the head cache recorded it
 }
 
 // readBucket reads a bucket's static columns at level c. ok is false if
 // the bucket does not exist.
 func (b *Backend) readBucket(ctx context.Context, c gocql.Consistency, mailboxID string, bucket int64) (st bucketState, ok bool, err error) {
-	var uidnext, modseq, mat *int64
+	var uidnext, modseq, mat, fence *int64
 	var sealed, gone *bool
 	dest := []any{&uidnext, &modseq, &st.head.Messages, &st.head.Unseen, &st.head.Deleted, &st.head.Size,
-		&st.rows, &sealed, &gone, &mat}
+		&st.rows, &sealed, &gone, &mat, &fence}
 	args := []any{mailboxID, bucket}
 	if c == gocql.Serial || c == gocql.LocalSerial {
 		err = b.serialGet(ctx, c, b.q.headGet, args, dest...)
@@ -55,6 +58,9 @@ func (b *Backend) readBucket(ctx context.Context, c gocql.Consistency, mailboxID
 	st.mat = -1
 	if mat != nil {
 		st.mat = *mat
+	}
+	if fence != nil {
+		st.fence = *fence
 	}
 	return st, true, nil
 }
@@ -191,6 +197,8 @@ func (c *headCache) put(id string, st bucketState) bucketState {
 		st.mat = max(st.mat, min(old.mat, int64(st.head.ModSeq)))
 		// Each says that every entry above it is in this bucket or later.
 		st.from = min(st.from, old.from)
+		// Fences only rise: the higher is the later.
+		st.fence = max(st.fence, old.fence)
 	}
 	st.seen = time.Now()
 	if ok && (old.bucket > st.bucket || old.bucket == st.bucket && old.head.ModSeq > st.head.ModSeq) {

@@ -26,10 +26,11 @@ const casAttempts = 3
 // not, the current values. A failure that does not prove the statement was
 // refused (see refused) leaves its outcome unknown, and settle decides it:
 // landed is applied; not landed means it never ran, not that its condition
-// failed, so it is sent again, up to casAttempts times (a coordinator that
-// was paused can still run the first one later: docs/ARCHITECTURE.md, node
-// loss, the open late-landing defect). Without settle, or if settling
-// fails, or if it never ran in casAttempts, the error wraps
+// failed, so it is sent again, up to casAttempts times. A coordinator that
+// was paused can still run an earlier attempt later (fence.go; these
+// writes have no fence): a resend whose condition fails is settled once
+// more, and applied if the earlier attempt landed. Without settle, or if
+// settling fails, or if it never ran in casAttempts, the error wraps
 // mail.ErrUnavailable. A refusal for lack of replicas still moves the
 // write class to its fallback level, for the next plain writes; a timeout
 // does not.
@@ -46,6 +47,14 @@ func (b *Backend) cas(ctx context.Context, op, stmt string, args []any, settle s
 			})
 			return err
 		})
+		if err == nil && !applied && attempt > 1 && settle != nil {
+			// The condition failed on a resend: a first attempt that was
+			// still queued on a silent coordinator may have landed since
+			// ("not landed" below does not stop it: see fence.go), and
+			// then this write is done, not refused.
+			landed, serr := b.settle(ctx, op, errors.New("a resend was not applied"), settle)
+			return landed, cur, serr
+		}
 		if err == nil || refused(err) {
 			return applied, cur, err
 		}
@@ -71,11 +80,11 @@ func (b *Backend) LWTs() int64 { return b.lwts.Load() }
 
 // settle resolves the unknown outcome of a conditional write: settle reads
 // at serial consistency, which also completes or supersedes the Paxos round
-// left in flight, so its answer is final. Known gap: a request still
-// queued on a silent coordinator (paused, partitioned) has no round yet;
-// it may begin one later, with a newer ballot, and land after a "not
-// landed" verdict if its condition still holds (docs/ARCHITECTURE.md,
-// "Node loss": a fence is needed). It retries with backoff (20 ms
+// left in flight, so its answer is final for that round; a request still
+// queued on a silent coordinator (paused, partitioned) has no round yet,
+// and may begin one later and land after a "not landed" verdict: a
+// commit's settle function is fenced (fence.go) for that, and cas settles
+// a resend refused by its condition again. It retries with backoff (20 ms
 // doubling to 1 s) until settleDeadline, on a context of its own, since
 // the caller's deadline may be what ended the write.
 func (b *Backend) settle(ctx context.Context, op string, cause error, fn settleFunc) (bool, error) {

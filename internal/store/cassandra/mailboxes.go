@@ -28,12 +28,7 @@ func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 	if err != nil {
 		return err
 	}
-	applied, _, err := b.cas(ctx, op, b.q.mboxInsert,
-		[]any{mb.UserID, mb.Name, mb.ID, int64(mb.UIDValidity), mb.SpecialUse, mb.Created},
-		func(ctx context.Context, c gocql.Consistency) (bool, error) {
-			id, err := b.mailboxIDSerial(ctx, c, mb.UserID, mb.Name)
-			return err == nil && id == mb.ID, err
-		})
+	applied, err := b.insertRecord(ctx, op, mb)
 	if err != nil {
 		return err
 	}
@@ -41,6 +36,75 @@ func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 		return fmt.Errorf("%w: %s", mail.ErrMailboxExists, mb.Name)
 	}
 	return nil
+}
+
+// recordAttempts bounds insertRecord's attempts: sends that settled as
+// never run, and conditions that failed on a fence another writer moved.
+const recordAttempts = 8
+
+// insertRecord writes the record of mailbox mb under mb.Name IF there is
+// none, and returns whether it did. The condition carries the fence of
+// the user's records (IF id = null AND fence = ?): an attempt whose
+// outcome is unknown is settled behind a fence advance (fencedBy), so one
+// still queued on a silent coordinator can never land later, after the
+// record was deleted, and bring back a name for a deleted mailbox. An
+// attempt that never ran is sent again with the fence read afresh; one
+// refused because the fence moved likewise, with the fence it returns.
+func (b *Backend) insertRecord(ctx context.Context, op string, mb store.Mailbox) (bool, error) {
+	var fence *int64
+	if _, err := b.get(ctx, b.meta, op, b.q.mboxFenceGet, []any{mb.UserID}, &fence); err != nil {
+		return false, err
+	}
+	ours := func(ctx context.Context, c gocql.Consistency) (bool, error) {
+		id, err := b.mailboxIDSerial(ctx, c, mb.UserID, mb.Name)
+		return err == nil && id == mb.ID, err
+	}
+	for attempt := 1; ; attempt++ {
+		var f int64
+		if fence != nil {
+			f = *fence
+		}
+		cur := map[string]any{}
+		var applied bool
+		err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
+			b.lwts.Add(1)
+			var err error
+			applied, err = b.send(ctx, sent{stmt: b.q.mboxInsert, c: c, cas: true}, func() (bool, error) {
+				return b.meta.Query(b.q.mboxInsert, mb.ID, int64(mb.UIDValidity), mb.SpecialUse, mb.Created,
+					mb.UserID, mb.Name, fenceArg(f)).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+			})
+			return err
+		})
+		switch {
+		case err == nil && applied:
+			return true, nil
+		case err == nil:
+			if id, _ := cur["id"].(string); id != "" {
+				// A record is there: ours, if an earlier attempt
+				// landed after all, or another mailbox's.
+				return id == mb.ID, nil
+			}
+			// The fence moved since it was read.
+			nf, _ := cur["fence"].(int64)
+			fence = &nf
+		case refused(err):
+			return false, err
+		default:
+			landed, serr := b.settle(ctx, op, err, fencedBy(func(ctx context.Context, c gocql.Consistency) error {
+				return b.fenceRecords(ctx, c, mb.UserID)
+			}, ours))
+			if serr != nil || landed {
+				return landed, serr
+			}
+			fence = nil // advanced: read it again
+			if _, err := b.get(ctx, b.meta, op, b.q.mboxFenceGet, []any{mb.UserID}, &fence); err != nil {
+				return false, err
+			}
+		}
+		if attempt == recordAttempts || ctx.Err() != nil {
+			return false, mail.Unavailable("cassandra: "+op, fmt.Errorf("the record was not written in %d attempts", attempt))
+		}
+	}
 }
 
 func (b *Backend) mailboxIDSerial(ctx context.Context, c gocql.Consistency, userID, name string) (string, error) {
@@ -75,6 +139,9 @@ func (b *Backend) ListMailboxes(ctx context.Context, userID string) ([]store.Mai
 			if err := sc.Scan(&mb.Name, &mb.ID, &uv, &mb.SpecialUse, &mb.Created); err != nil {
 				return err
 			}
+			if mb.ID == "" {
+				return nil // the partition's fence alone (insertRecord)
+			}
 			mb.UIDValidity, mb.Created = uint32(uv), mb.Created.UTC()
 			out = append(out, mb)
 			return nil
@@ -84,9 +151,10 @@ func (b *Backend) ListMailboxes(ctx context.Context, userID string) ([]store.Mai
 }
 
 // RenameMailbox implements store.Mailboxes: the record is inserted under
-// the new name IF NOT EXISTS, then the old one is deleted IF it still
-// holds mb's id. An interruption in between leaves both names pointing at
-// one mailbox, never neither; renaming again completes it.
+// the new name if there is none (insertRecord), then the old one is
+// deleted IF it still holds mb's id. An interruption in between leaves
+// both names pointing at one mailbox, never neither; renaming again
+// completes it.
 func (b *Backend) RenameMailbox(ctx context.Context, mb store.Mailbox, newName string) error {
 	cur, err := b.Mailbox(ctx, mb.UserID, mb.Name)
 	if err != nil {
@@ -96,12 +164,9 @@ func (b *Backend) RenameMailbox(ctx context.Context, mb store.Mailbox, newName s
 		return fmt.Errorf("%w: %s", mail.ErrNoSuchMailbox, mb.Name)
 	}
 	op := "rename mailbox " + mb.Name
-	applied, _, err := b.cas(ctx, op, b.q.mboxInsert,
-		[]any{mb.UserID, newName, cur.ID, int64(cur.UIDValidity), cur.SpecialUse, cur.Created},
-		func(ctx context.Context, c gocql.Consistency) (bool, error) {
-			id, err := b.mailboxIDSerial(ctx, c, mb.UserID, newName)
-			return err == nil && id == cur.ID, err
-		})
+	renamed := cur
+	renamed.Name = newName
+	applied, err := b.insertRecord(ctx, op, renamed)
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,11 @@ type ddl struct {
 	stmt string
 }
 
-// SchemaCQL returns the CQL that Open runs, in order, to create keyspaces
-// and tables that are missing. Zero options take their defaults.
+// SchemaCQL returns the CQL that Open runs, in order, to create keyspaces,
+// tables and columns that are missing (a column added since a table was
+// first created is added by ALTER TABLE ... ADD IF NOT EXISTS, so a
+// keyspace of an older release is upgraded at start). Zero options take
+// their defaults.
 func SchemaCQL(o Options) []string {
 	if d, err := o.withDefaults(); err == nil {
 		o = d
@@ -45,14 +48,18 @@ func schema(o *Options) []ddl {
 		quota_storage bigint, quota_messages bigint, mailhost text, created timestamp)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.uidvalidity (user_id text PRIMARY KEY, next bigint)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mailboxes (user_id text, name text, id text, uidvalidity bigint,
-		special_use text, created timestamp, PRIMARY KEY ((user_id), name))`)
+		special_use text, created timestamp, fence bigint static, PRIMARY KEY ((user_id), name))`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.subscriptions (user_id text, name text, PRIMARY KEY ((user_id), name))`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mblog (mailbox_id text, bucket bigint, modseq bigint, uid bigint,
 		kind tinyint, flags frozen<set<text>>, meta blob, meta_id blob, cid blob,
 		uidnext bigint static, head_modseq bigint static, messages bigint static, unseen bigint static,
 		deleted bigint static, size bigint static, rows bigint static, sealed boolean static,
-		gone boolean static, mat_modseq bigint static,
+		gone boolean static, mat_modseq bigint static, fence bigint static,
 		PRIMARY KEY ((mailbox_id, bucket), modseq, uid))`)
+	// Columns added since a table was first created: a keyspace made by an
+	// older release gains them at the next start (a no-op otherwise).
+	add(m, `ALTER TABLE KS.mblog ADD IF NOT EXISTS fence bigint static`)
+	add(m, `ALTER TABLE KS.mailboxes ADD IF NOT EXISTS fence bigint static`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mbcur (mailbox_id text PRIMARY KEY, bucket bigint)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mbbuckets (mailbox_id text, first_modseq bigint, bucket bigint,
 		PRIMARY KEY ((mailbox_id), first_modseq)) WITH CLUSTERING ORDER BY (first_modseq DESC)`)

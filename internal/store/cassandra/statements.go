@@ -9,9 +9,10 @@ type statements struct {
 	uidvGet, uidvInsert, uidvUpdate                                      string
 
 	mboxInsert, mboxGet, mboxGetSerial, mboxList, mboxDelete     string
+	mboxFenceGet, mboxFenceSet                                   string
 	subInsert, subDelete, subList, subDeleteUser, uidvDeleteUser string
 
-	headInsert, headGet, headSeal, headGone, headCommit                                 string
+	headInsert, headGet, headSeal, headGone, headCommit, fenceSet                       string
 	logInsert, logTail, logTailTo, logWalk, logRowSerial, watermark                     string
 	curSet, curGet, bucketSet, bucketFor                                                string
 	spillInsert, spillGet                                                               string
@@ -39,7 +40,7 @@ func newStatements(meta, msg, cache string) statements {
 	m := func(s string) string { return strings.ReplaceAll(s, "KS.", meta+".") }
 	b := func(s string) string { return strings.ReplaceAll(s, "KS.", msg+".") }
 	x := func(s string) string { return strings.ReplaceAll(s, "KS.", cache+".") }
-	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq`
+	const head = `uidnext, head_modseq, messages, unseen, deleted, size, rows, sealed, gone, mat_modseq, fence`
 	const state = `SELECT uid, modseq, flags, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`
 	return statements{
 		ledgerInsert: m(`INSERT INTO KS.uncertain (mailbox_id, blob, cid, bucket, modseq, probe, uid, recorded, landed)
@@ -67,8 +68,12 @@ func newStatements(meta, msg, cache string) statements {
 		uidvInsert: m(`INSERT INTO KS.uidvalidity (user_id, next) VALUES (?, ?) IF NOT EXISTS`),
 		uidvUpdate: m(`UPDATE KS.uidvalidity SET next = ? WHERE user_id = ? IF next = ?`),
 
-		mboxInsert: m(`INSERT INTO KS.mailboxes (user_id, name, id, uidvalidity, special_use, created)
-			VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
+		// IF NOT EXISTS cannot be combined with the fence's condition;
+		// "id = null" holds for a row that does not exist.
+		mboxInsert: m(`UPDATE KS.mailboxes SET id = ?, uidvalidity = ?, special_use = ?, created = ?
+			WHERE user_id = ? AND name = ? IF id = null AND fence = ?`),
+		mboxFenceGet:   m(`SELECT fence FROM KS.mailboxes WHERE user_id = ? LIMIT 1`),
+		mboxFenceSet:   m(`UPDATE KS.mailboxes SET fence = ? WHERE user_id = ? IF fence = ?`),
 		mboxGet:        m(`SELECT id, uidvalidity, special_use, created FROM KS.mailboxes WHERE user_id = ? AND name = ?`),
 		mboxGetSerial:  m(`SELECT id FROM KS.mailboxes WHERE user_id = ? AND name = ?`),
 		mboxList:       m(`SELECT name, id, uidvalidity, special_use, created FROM KS.mailboxes WHERE user_id = ?`),
@@ -85,7 +90,9 @@ func newStatements(meta, msg, cache string) statements {
 		headSeal: m(`UPDATE KS.mblog SET sealed = true WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
 		headGone: m(`UPDATE KS.mblog SET sealed = true, gone = true WHERE mailbox_id = ? AND bucket = ? IF sealed = false`),
 		headCommit: m(`UPDATE KS.mblog SET uidnext = ?, head_modseq = ?, messages = ?, unseen = ?, deleted = ?, size = ?, rows = ?
-			WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false`),
+			WHERE mailbox_id = ? AND bucket = ? IF head_modseq = ? AND sealed = false AND fence = ?`),
+		// A null fence (a bucket never fenced) is bound as nil: fenceArg.
+		fenceSet: m(`UPDATE KS.mblog SET fence = ? WHERE mailbox_id = ? AND bucket = ? IF fence = ?`),
 		logInsert: m(`INSERT INTO KS.mblog (mailbox_id, bucket, modseq, uid, kind, flags, meta, meta_id, cid)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		logTail:   m(`SELECT modseq, uid, kind, flags, meta, meta_id FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? AND modseq > ?`),

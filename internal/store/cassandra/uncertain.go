@@ -136,9 +136,9 @@ func (b *Backend) settleEntry(ctx context.Context, le ledgerEntry) (bool, error)
 		return true, nil
 	}
 	landed, err := b.settle(ctx, "settle an uncertain commit", errors.New("recorded in the uncertain-writes ledger"),
-		func(ctx context.Context, c gocql.Consistency) (bool, error) {
+		b.fenced(le.mailboxID, le.bucket, func(ctx context.Context, c gocql.Consistency) (bool, error) {
 			return b.logRowIs(ctx, c, le.mailboxID, le.bucket, le.modseq, le.probe, le.cid)
-		})
+		}))
 	if err != nil {
 		return false, err
 	}
