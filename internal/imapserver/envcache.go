@@ -42,12 +42,12 @@ func newEnvelopeCache(max int64) *envelopeCache {
 // kept.
 func (c *conn) writeEnvelope(m *fetchMsg) {
 	k := envelopeKey{body: m.row.Meta.Blob, utf8: c.w.UTF8Accept()}
-	if b, ok := c.srv.envelopes.Get(k); ok && k.body != "" {
-		c.w.RawBytes(b)
-		return
-	}
 	if c.srv.envelopes == nil || k.body == "" { // no body: no key
 		c.w.Envelope(m.envelope())
+		return
+	}
+	if b, ok := c.srv.envelopes.Get(k); ok {
+		c.w.RawBytes(b)
 		return
 	}
 	var buf bytes.Buffer
