@@ -171,6 +171,7 @@ type searchServer struct {
 	bin, cfg, lmtp, imap, http string
 	user, pass                 string
 	tokenFile                  string // http.admin_token_file: the statistics need the token
+	cmd                        *exec.Cmd
 }
 
 // startSearchServer starts a server with the given [store] and [search]
@@ -186,7 +187,7 @@ func startSearchServer(t *testing.T, storeKeys, extra string) *searchServer {
 		t.Fatal(err)
 	}
 	drainIndexQueue(t, s.cfg)
-	startServer(t, s.bin, s.cfg, s.lmtp)
+	s.cmd = startServer(t, s.bin, s.cfg, s.lmtp)
 	s.addUser(t, s.user)
 	return s
 }
@@ -206,6 +207,13 @@ func drainIndexQueue(t *testing.T, cfgPath string) {
 	if cfg.Store.DBType != "cassandra" {
 		return
 	}
+	clearUnindexed(t, cfg)
+}
+
+// clearUnindexed clears the store's index queue: every mailbox reads as
+// indexed long ago.
+func clearUnindexed(t *testing.T, cfg Config) {
+	t.Helper()
 	ctx := context.Background()
 	b, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

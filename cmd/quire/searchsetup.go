@@ -21,15 +21,21 @@ import (
 	bleveindex "github.com/quiremail/quire/internal/search/bleve"
 	"github.com/quiremail/quire/internal/search/opensearch"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/supervise"
 )
 
 // searchStack is one host's converter, full-text index and indexer
 // (DESIGN.md section 4). idx and svc are nil with search.engine = "none".
 type searchStack struct {
-	conv  *convert.Converter
-	idx   search.Index
-	svc   *indexer.Service
-	close func()
+	conv *convert.Converter
+	st   *store.Store
+	log  *slog.Logger
+	idx  search.Index
+	// rebuild: the index was of an older format and was made anew, empty;
+	// run reindexes every user.
+	rebuild bool
+	svc     *indexer.Service
+	close   func()
 }
 
 // openSearch builds the converter from [isc] and the index from [search],
@@ -45,15 +51,19 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 		Timeout: cfg.ISC.Timeout.Duration(), MaxInput: int64(cfg.ISC.MaxPartSize),
 		EngineCache: cfg.ISC.EngineCacheDir(),
 	})
-	s := &searchStack{conv: conv, close: conv.Close}
+	s := &searchStack{conv: conv, st: st, log: log, close: conv.Close}
 	switch cfg.SearchEngine() {
 	case "bleve":
-		bl, err := bleveindex.Open(filepath.Join(cfg.Store.DataDir, "index"))
+		dir := filepath.Join(cfg.Store.DataDir, "index")
+		bl, err := bleveindex.OpenWith(dir, bleveindex.Options{Logger: log.With("component", "index")})
 		if err != nil {
 			conv.Close()
 			return nil, fmt.Errorf("search: %w (the index is rebuilt by quire reindex if it is damaged)", err)
 		}
-		s.idx = bl
+		s.idx, s.rebuild = bl, bl.Rebuilt()
+		if s.rebuild {
+			log.Warn("search: the index in "+dir+" was of an older format and was removed; every user is reindexed in the background, and SEARCH reads the messages meanwhile", "dir", dir)
+		}
 		s.close = func() { _ = bl.Close(); conv.Close() }
 	case "opensearch":
 		c := cfg.Search
@@ -76,10 +86,37 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 	return s, nil
 }
 
-// run does the indexer's background work until ctx ends.
+// run does the indexer's background work until ctx ends, and rebuilds
+// an index that opening found of an older format.
 func (s *searchStack) run(ctx context.Context) {
-	if s.svc != nil {
-		s.svc.Run(ctx)
+	if s.svc == nil {
+		return
+	}
+	done := make(chan struct{})
+	if s.rebuild {
+		go func() {
+			defer close(done)
+			s.rebuildAll(ctx)
+		}()
+	} else {
+		close(done)
+	}
+	s.svc.Run(ctx)
+	<-done
+}
+
+// rebuildAll reindexes every user, logging the outcome; a failure leaves
+// the rest to `quire reindex` (SEARCH is right without the index, slower).
+func (s *searchStack) rebuildAll(ctx context.Context) {
+	var last progressLine
+	err := supervise.Catch(func() error { // a panic fails the rebuild, not the process
+		return runReindex(ctx, s.st, s, "", func(p progressLine) { last = p })
+	})
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("search: rebuilding the index failed; run quire reindex", "err", err, "users_done", last.Users)
+	case err == nil:
+		s.log.Info("search: the index is rebuilt", "users", last.Users)
 	}
 }
 

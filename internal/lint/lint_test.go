@@ -47,7 +47,7 @@ func allowedImports() map[string][]string {
 		"internal/convert":             {"internal/message", "internal/supervise"},
 		"internal/search":              {},
 		"internal/search/opensearch":   {"internal/search"},
-		"internal/search/bleve":        {"internal/search"},
+		"internal/search/bleve":        {"internal/search", "internal/fifocache"},
 		"internal/indexer":             {"internal/convert", "internal/search", "internal/message", "internal/store", "internal/mail", "internal/supervise"},
 		"internal/supervise":           {},
 		"internal/search/searchtest":   {"internal/search"},

@@ -12,6 +12,10 @@
 //     for a prefix of the terms (Plan) answers it exactly when it is at
 //     most MaxTerm runes long. Canon folds case as SEARCH does, so the
 //     answer is SEARCH's own for the text the indexer stored.
+//   - An index may store each field's words (EachWord) instead, and
+//     find the terms through the suffixes of every word it stored
+//     (EachSuffix): a field has a term exactly when one of its words
+//     has it as a suffix, so the answers are the same.
 //   - Any other query is answered with a superset: each of its words of
 //     at least MinQuery runes must be in the text. The caller then reads
 //     those messages (Exact tells which queries are exact).
@@ -291,41 +295,87 @@ func Terms(s string) []string {
 // anyway (an index's term frequencies) dedupes them there, without
 // Terms' set of its own.
 func EachTerm(s string, fn func(string)) {
+	var offs []int
+	eachDistinctWord(s, func(w string, ascii bool) { offs = eachSuffix(w, ascii, offs, fn) })
+}
+
+// EachWord calls fn with each distinct word of Canon(s) of at least
+// MinQuery runes, in the order they first appear: the words whose
+// suffixes Terms holds (a shorter word holds no query). An index that
+// stores words, not their suffixes, finds a query's words through
+// EachSuffix of each word it stored: the same answers, since a field
+// holds a term exactly when one of its words has it as a suffix.
+func EachWord(s string, fn func(string)) {
+	eachDistinctWord(s, func(w string, _ bool) { fn(w) })
+}
+
+// EachSuffix calls fn with the terms of w, a word of EachWord: its
+// suffixes of at least MinQuery runes, cut to MaxTerm runes.
+func EachSuffix(w string, fn func(string)) {
+	ascii := true
+	for i := 0; i < len(w); i++ {
+		if w[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	eachSuffix(w, ascii, nil, fn)
+}
+
+// eachDistinctWord calls fn with each distinct word of Canon(s) of at least
+// MinQuery runes, and whether it is all ASCII.
+func eachDistinctWord(s string, fn func(w string, ascii bool)) {
 	c := Canon(s)
 	words := make(map[string]struct{}, len(c)/32)
-	var offs []int // rune offsets of a non-ASCII word, and its end
-	// word emits the suffixes of c[start:end], a word; ascii says it is
-	// all ASCII, so its rune offsets are its byte offsets.
-	word := func(start, end int, ascii bool) {
+	eachLongWord(c, func(w string, ascii bool) {
+		if _, ok := words[w]; !ok {
+			words[w] = struct{}{}
+			fn(w, ascii)
+		}
+	})
+}
+
+// EachWordOf calls fn with each word of c, a Canon text, of at least
+// MinQuery runes, each time it occurs: EachWord without its set, for a
+// caller that keeps a set of its own (an index's term frequencies).
+func EachWordOf(c string, fn func(string)) {
+	eachLongWord(c, func(w string, _ bool) { fn(w) })
+}
+
+// eachLongWord calls fn with each word of c, a Canon text, of at least
+// MinQuery runes, and whether it is all ASCII.
+func eachLongWord(c string, fn func(w string, ascii bool)) {
+	eachWordSpan(c, func(start, end int, ascii bool) {
 		if end-start < MinQuery { // fewer bytes than MinQuery: fewer runes
 			return
 		}
 		w := c[start:end]
-		if _, ok := words[w]; ok {
+		if !ascii && utf8.RuneCountInString(w) < MinQuery {
 			return
 		}
-		if ascii {
-			words[w] = struct{}{}
-			for i := range len(w) - MinQuery + 1 {
-				fn(w[i:min(len(w), i+MaxTerm)])
-			}
-			return
+		fn(w, ascii)
+	})
+}
+
+// eachSuffix is EachSuffix of a word known to be ASCII or not; offs is
+// scratch space for a non-ASCII word's rune offsets, returned for reuse.
+func eachSuffix(w string, ascii bool, offs []int, fn func(string)) []int {
+	if ascii {
+		for i := range len(w) - MinQuery + 1 {
+			fn(w[i:min(len(w), i+MaxTerm)])
 		}
-		offs = offs[:0]
-		for i := range w {
-			offs = append(offs, i)
-		}
-		n := len(offs)
-		if n < MinQuery {
-			return
-		}
-		words[w] = struct{}{}
-		offs = append(offs, len(w))
-		for i := range n - MinQuery + 1 {
-			fn(w[offs[i]:offs[min(n, i+MaxTerm)]])
-		}
+		return offs
 	}
-	eachWordSpan(c, word)
+	offs = offs[:0]
+	for i := range w {
+		offs = append(offs, i)
+	}
+	n := len(offs)
+	offs = append(offs, len(w))
+	for i := range n - MinQuery + 1 {
+		fn(w[offs[i]:offs[min(n, i+MaxTerm)]])
+	}
+	return offs
 }
 
 // eachWordSpan calls f with the bounds of each word of c, a Canon text

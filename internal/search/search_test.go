@@ -109,9 +109,10 @@ func FuzzCanon(f *testing.F) {
 	})
 }
 
-// FuzzEachTerm holds EachTerm to the plain definition of the terms (every
-// word of Canon(s) cut at each rune that is not inWord; every suffix of
-// at least MinQuery runes, cut to MaxTerm; a word once), in order.
+// FuzzEachTerm holds EachTerm, and EachSuffix of each of EachWord, to
+// the plain definition of the terms (every word of Canon(s) cut at each
+// rune that is not inWord; every suffix of at least MinQuery runes, cut
+// to MaxTerm; a word once), in order.
 func FuzzEachTerm(f *testing.F) {
 	for _, s := range []string{"Été x-ray, été", "abcdefghijklmnopqrstu", "Grüße aus Köln, KÖLN köln", "a\u0301bc ǅx İstanbul ſtop", "\xff\xfeab\xffcd"} {
 		f.Add(s)
@@ -133,6 +134,12 @@ func FuzzEachTerm(f *testing.F) {
 		EachTerm(s, func(term string) { got = append(got, term) })
 		if !slices.Equal(got, want) {
 			t.Fatalf("EachTerm(%q) = %q, want %q", s, got, want)
+		}
+		// An index of words finds the same terms through their suffixes.
+		got = got[:0]
+		EachWord(s, func(w string) { EachSuffix(w, func(term string) { got = append(got, term) }) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("EachSuffix of EachWord(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -1,20 +1,26 @@
 // Package bleveindex is search.Index on bleve, in the embedded store's data
 // directory: one index for all users, documents named user/mailbox/uid.
-// Documents bypass bleve's mapping: each text field is given as the terms
-// of search.Terms (postings without positions), and a query is the
-// conjunction of prefix queries of search.Plan, so the answers are the
-// ones package search promises.
+// Documents bypass bleve's mapping: each text field is given as the words
+// of search.EachWord (postings without positions), and the suffixes of
+// every word indexed are kept once, in the vocabulary (vocab.go); a query
+// is, for each prefix of search.Plan, the words of the vocabulary with a
+// suffix beginning with it, so the answers are the ones package search
+// promises.
 package bleveindex
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -38,8 +44,10 @@ import (
 // keeps only live messages, and a mailbox never reuses a UID), and
 // Search applies the queue first, so no answer shows it either.
 type Index struct {
-	idx  bleve.Index
-	uids uidCache
+	idx     bleve.Index
+	voc     *vocab
+	uids    uidCache
+	rebuilt bool
 
 	mu      sync.Mutex
 	deletes []string // document IDs to delete with the next batch
@@ -50,8 +58,48 @@ const maxPendingDeletes = 1000
 
 var _ search.Index = (*Index)(nil)
 
-// Open opens the index in dir, creating it if needed.
-func Open(dir string) (*Index, error) {
+// Options configure an Index.
+type Options struct {
+	// Logger receives the vocabulary database's errors (default: none).
+	Logger *slog.Logger
+}
+
+// Open opens the index in dir, creating it if needed (OpenWith, no logs).
+func Open(dir string) (*Index, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens the index in dir, creating it if needed. An index an
+// older release wrote (suffixes in the documents, no vocabulary) is
+// removed and made anew, empty: Rebuilt reports it, and the caller
+// reindexes every user (SEARCH reads the messages meanwhile).
+func OpenWith(dir string, o Options) (*Index, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	rebuilt := false
+	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil && !hasVocab(filepath.Join(dir, vocabDir)) {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("bleve: remove the index of an older format in %s: %w", dir, err)
+		}
+		rebuilt = true
+	}
+	x, err := openIndex(dir)
+	if err != nil {
+		return nil, err
+	}
+	if x.voc, err = openVocab(filepath.Join(dir, vocabDir), o.Logger); err != nil {
+		_ = x.idx.Close()
+		return nil, err
+	}
+	x.rebuilt = rebuilt
+	return x, nil
+}
+
+// Rebuilt reports whether OpenWith found an index of an older format and
+// made it anew, empty.
+func (x *Index) Rebuilt() bool { return x.rebuilt }
+
+// openIndex opens bleve's index in dir, creating it if needed.
+func openIndex(dir string) (*Index, error) {
 	cfg := scorchConfig()
 	idx, err := bleve.OpenUsing(dir, cfg)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) || errors.Is(err, bleve.ErrorIndexMetaMissing) && emptyDir(dir) {
@@ -81,7 +129,7 @@ func scorchConfig() map[string]any {
 
 // Close applies the queued deletions and closes the index.
 func (x *Index) Close() error {
-	return errors.Join(x.flushDeletes(), x.idx.Close())
+	return errors.Join(x.flushDeletes(), x.idx.Close(), x.voc.close())
 }
 
 // takeDeletes empties the queue of deletions and returns it.
@@ -146,27 +194,69 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 	return m, nil
 }
 
-// batchTerms analyzes the text fields of one batch (search.Terms), each
+// batchTerms analyzes the text fields of one batch (analyze), each
 // distinct text once: a delivery to five recipients puts five documents
-// of one message in a batch, and the suffix terms were most of indexing's
-// CPU. The documents of one text share its term frequencies too, not
+// of one message in a batch. batch analyzes each text before it hands
+// the batch to bleve (the words go to the vocabulary first), and bleve's
+// analysis then finds it done. The documents of one text share its term frequencies too, not
 // only its terms: building the map per document was 8% of a 5-recipient
 // delivery's CPU. bleve's analysis workers call it concurrently, and the
 // segment builder only reads a field's frequencies (it merges into them
 // only when a document has two fields of one name, which batch never
 // makes), so sharing them is safe.
 type batchTerms struct {
-	mu   sync.Mutex
-	seen map[string]terms
+	mu    sync.Mutex
+	seen  map[string]terms
+	texts map[string]bool // what want saw (one goroutine: batch's)
 }
 
-// terms is one text's analysis: its term count and frequencies.
+// terms is one text's analysis: its term count and frequencies, and
+// its words (for the vocabulary).
 type terms struct {
 	n     int
 	freqs index.TokenFrequencies
+	words []string
 }
 
-func newBatchTerms() *batchTerms { return &batchTerms{seen: map[string]terms{}} }
+func newBatchTerms() *batchTerms {
+	return &batchTerms{seen: map[string]terms{}, texts: map[string]bool{}}
+}
+
+// want reports whether text is new to the batch, and notes it.
+func (m *batchTerms) want(text string) bool {
+	if m.texts[text] {
+		return false
+	}
+	m.texts[text] = true
+	return true
+}
+
+// analyzeAll analyzes texts on every CPU: the words go to the vocabulary
+// before the batch goes to bleve, whose own analysis workers then find
+// each text done. A panic fails the batch, as an error.
+func (m *batchTerms) analyzeAll(texts []string) (err error) {
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(texts)) {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					e := fmt.Errorf("bleve: analysis panicked: %v", r)
+					failed.CompareAndSwap(nil, &e)
+				}
+			}()
+			for i := next.Add(1) - 1; i < int64(len(texts)); i = next.Add(1) - 1 {
+				m.ofString(texts[i])
+			}
+		})
+	}
+	wg.Wait()
+	if e := failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
 
 func (m *batchTerms) of(b []byte) terms {
 	m.mu.Lock()
@@ -175,24 +265,39 @@ func (m *batchTerms) of(b []byte) terms {
 	if ok {
 		return t
 	}
-	t = analyze(b)
+	return m.ofString(string(b))
+}
+
+// ofString is of for a text as a string: analyzeAll's, no copy.
+func (m *batchTerms) ofString(text string) terms {
 	m.mu.Lock()
-	m.seen[string(b)] = t
+	t, ok := m.seen[text]
+	m.mu.Unlock()
+	if ok {
+		return t
+	}
+	t = analyze(text)
+	m.mu.Lock()
+	m.seen[text] = t
 	m.mu.Unlock()
 	return t
 }
 
-// analyze is the term frequencies of b: its distinct search.Terms, each
-// once. The map is the only set of the terms (search.EachTerm), and the
-// frequencies and term bytes come from blocks, not an allocation each.
-func analyze(b []byte) terms {
-	freqs := make(index.TokenFrequencies, len(b)/8)
+// analyze is the term frequencies of b: the terms of its distinct words
+// (search.EachWord, wordTerm), each once; the map is the only set of
+// them. The frequencies and term bytes
+// come from blocks, not an allocation each.
+func analyze(text string) terms {
+	freqs := make(index.TokenFrequencies, len(text)/32)
 	var tfs []index.TokenFreq
 	var buf []byte
-	search.EachTerm(string(b), func(t string) {
+	var words []string
+	search.EachWordOf(search.Canon(text), func(w string) {
+		t := wordTerm(w)
 		if _, ok := freqs[t]; ok {
-			return
+			return // met before (or a long word of the same hash: as rare as a collision)
 		}
+		words = append(words, w)
 		if len(tfs) == cap(tfs) {
 			tfs = make([]index.TokenFreq, 0, 256)
 		}
@@ -205,7 +310,7 @@ func analyze(b []byte) terms {
 		tf.SetFrequency(1)
 		freqs[t] = tf
 	})
-	return terms{n: len(freqs), freqs: freqs}
+	return terms{n: len(freqs), freqs: freqs, words: words}
 }
 
 // textField is a text field whose analysis is its batch's (batchTerms).
@@ -270,16 +375,39 @@ func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) 
 		b.Delete(id)
 	}
 	an := newBatchTerms()
+	var texts []string // distinct
 	for _, d := range docs {
 		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
 		for name, text := range d.Fields() {
-			if text != "" {
-				doc.AddField(newTextField(name, text, an))
+			if text == "" {
+				continue
 			}
+			if an.want(text) {
+				texts = append(texts, text)
+			}
+			doc.AddField(newTextField(name, text, an))
 		}
 		if err := b.IndexAdvanced(doc); err != nil {
 			return fmt.Errorf("bleve: index: %w", err)
 		}
+	}
+	if err := an.analyzeAll(texts); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var words []string
+	for _, text := range texts {
+		for _, w := range an.ofString(text).words {
+			if !seen[w] {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	// The words before the documents: a search that sees a document
+	// finds its words (vocab.go).
+	if err := x.voc.add(words); err != nil {
+		return err
 	}
 	for _, m := range marks {
 		doc := newDoc(markID(m.UserID, m.MailboxID), m.UserID, m.MailboxID)
@@ -348,8 +476,9 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
 	return x.deleteIDs(ids)
 }
 
-// Search implements search.Index: per field, a prefix query per word of
-// the text, all of them; any field. On scorch (always, for indexes Open
+// Search implements search.Index: per field, for each prefix of the
+// text's plan, one of the words of the vocabulary that have a suffix
+// beginning with it; any field. On scorch (always, for indexes Open
 // makes) the query runs on the segments' posting lists (segments.go);
 // the bleve query below serves any other index.
 func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fields ...string) ([]uint32, bool, error) {
@@ -360,10 +489,24 @@ func (x *Index) Search(ctx context.Context, userID, mailboxID, text string, fiel
 	if err := x.flushDeletes(); err != nil {
 		return nil, false, err
 	}
-	if uids, ok, err := x.snapshotSearch(ctx, box(userID, mailboxID), prefixes, fields); ok || err != nil {
+	// The vocabulary is read before the segments: a document a segment
+	// shows had its words written first.
+	terms := make([][]string, len(prefixes))
+	sets := make([]*termSet, len(prefixes))
+	for i, p := range prefixes {
+		t, err := x.voc.terms(p)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(t) == 0 {
+			return nil, true, nil // no word has it: no message does
+		}
+		terms[i], sets[i] = t, newTermSet(t)
+	}
+	if uids, ok, err := x.snapshotSearch(ctx, box(userID, mailboxID), sets, fields); ok || err != nil {
 		return uids, err == nil, err
 	}
-	return x.querySearch(ctx, userID, mailboxID, prefixes, fields)
+	return x.querySearch(ctx, userID, mailboxID, terms, fields)
 }
 
 // SearchAll implements search.Index: the mark, then each query, which
@@ -372,16 +515,21 @@ func (x *Index) SearchAll(ctx context.Context, userID, mailboxID string, qs []se
 	return search.Sequential(ctx, x, userID, mailboxID, qs)
 }
 
-// querySearch is Search as a bleve query.
-func (x *Index) querySearch(ctx context.Context, userID, mailboxID string, prefixes, fields []string) ([]uint32, bool, error) {
+// querySearch is Search as a bleve query, given the terms of each
+// prefix of the plan.
+func (x *Index) querySearch(ctx context.Context, userID, mailboxID string, terms [][]string, fields []string) ([]uint32, bool, error) {
 	q := bleve.NewConjunctionQuery(scope(userID, mailboxID))
 	anyField := bleve.NewDisjunctionQuery()
 	for _, f := range fields {
 		all := bleve.NewConjunctionQuery()
-		for _, p := range prefixes {
-			pq := bleve.NewPrefixQuery(p)
-			pq.SetField(f)
-			all.AddQuery(pq)
+		for _, ts := range terms {
+			one := bleve.NewDisjunctionQuery()
+			for _, t := range ts {
+				tq := bleve.NewTermQuery(t)
+				tq.SetField(f)
+				one.AddQuery(tq)
+			}
+			all.AddQuery(one)
 		}
 		if len(fields) == 1 {
 			q.AddQuery(all.Conjuncts...) // no one-legged disjunction to walk

@@ -2,6 +2,8 @@ package bleveindex
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -44,8 +46,9 @@ func TestReopen(t *testing.T) {
 }
 
 // TestSegmentsAgreeWithQueries: the posting-list search (segments.go)
-// answers what the bleve query does, over many segments, replaced and
-// deleted documents, several mailboxes and users, and after merges.
+// answers what the bleve query does, and both what the definition of the
+// terms (search.Terms) says, over many segments, replaced and deleted
+// documents, several mailboxes and users, and after merges.
 func TestSegmentsAgreeWithQueries(t *testing.T) {
 	x, err := Open(t.TempDir())
 	if err != nil {
@@ -64,6 +67,7 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 		return b.String()
 	}
 	boxes := [][2]string{{"u1", "INBOX"}, {"u1", "Sent"}, {"u2", "INBOX"}}
+	model := docModel{}
 	check := func(round int) {
 		for _, bx := range boxes {
 			for _, q := range []string{"köln", "KÖLN", "throughput", "thr", "quota cluster", "ation", "zeppelin invoice", "a1b2", "strasse", "nothing-here"} {
@@ -72,9 +76,20 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 					if !ok {
 						continue
 					}
-					want, _, err := x.querySearch(ctx, bx[0], bx[1], prefixes, fields)
+					var terms [][]string
+					for _, p := range prefixes {
+						ts, err := x.voc.terms(p)
+						if err != nil {
+							t.Fatal(err)
+						}
+						terms = append(terms, ts)
+					}
+					want, _, err := x.querySearch(ctx, bx[0], bx[1], terms, fields)
 					if err != nil {
 						t.Fatal(err)
+					}
+					if def := model.search(bx, prefixes, fields); !slices.Equal(def, sorted(want)) {
+						t.Fatalf("round %d %v %q %v: query %v, by the terms' definition %v", round, bx, q, fields, sorted(want), def)
 					}
 					got, ok, err := x.Search(ctx, bx[0], bx[1], q, fields...)
 					if err != nil || !ok {
@@ -103,14 +118,49 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 		if err := x.Put(ctx, docs, search.Mark{UserID: "u1", MailboxID: "INBOX", UID: uid[boxes[0]]}); err != nil {
 			t.Fatal(err)
 		}
+		for _, d := range docs {
+			model[[2]string{d.UserID, d.MailboxID}] = append(model[[2]string{d.UserID, d.MailboxID}], d)
+		}
 		if round%3 == 2 {
 			bx := boxes[rng.IntN(len(boxes))]
-			if err := x.Delete(ctx, bx[0], bx[1], []uint32{1 + uint32(rng.IntN(int(max(uid[bx], 1))))}); err != nil {
+			u := 1 + uint32(rng.IntN(int(max(uid[bx], 1))))
+			if err := x.Delete(ctx, bx[0], bx[1], []uint32{u}); err != nil {
 				t.Fatal(err)
 			}
+			model[bx] = append(model[bx], search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: "\x00deleted"})
 		}
 		check(round)
 	}
+}
+
+// docModel is every Put and Delete, per mailbox, in order: a document's
+// last version is what the index holds.
+type docModel map[[2]string][]search.Doc
+
+// search answers a plan by search.Terms of each document's last version:
+// a field matches when each prefix begins one of its terms.
+func (m docModel) search(bx [2]string, prefixes, fields []string) []uint32 {
+	last := map[uint32]search.Doc{}
+	for _, d := range m[bx] {
+		last[d.UID] = d
+	}
+	var out []uint32
+	for u, d := range last {
+		if d.Subject == "\x00deleted" {
+			continue
+		}
+		for _, f := range fields {
+			terms := search.Terms(d.Fields()[f])
+			if !slices.ContainsFunc(prefixes, func(p string) bool {
+				return !slices.ContainsFunc(terms, func(t string) bool { return strings.HasPrefix(t, p) })
+			}) {
+				out = append(out, u)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func sorted(u []uint32) []uint32 {
@@ -151,7 +201,7 @@ func TestOneMessageManyMailboxes(t *testing.T) {
 }
 
 // TestBatchTermsOnce: one text is analyzed once per batch, its documents
-// share its frequencies, and each distinct term counts once.
+// share its frequencies, and each distinct word is a term once.
 func TestBatchTermsOnce(t *testing.T) {
 	an := newBatchTerms()
 	f1, f2 := newTextField("body", "walrus census walrus", an), newTextField("subject", "walrus census walrus", an)
@@ -161,7 +211,7 @@ func TestBatchTermsOnce(t *testing.T) {
 	if len(a) == 0 || reflect.ValueOf(a).UnsafePointer() != reflect.ValueOf(b).UnsafePointer() {
 		t.Fatalf("the same text analyzed twice: %p %p", a, b)
 	}
-	want := search.Terms("walrus census walrus")
+	want := []string{"census", "walrus"}
 	var got []string
 	for term, tf := range a {
 		if string(tf.Term) != term || tf.Frequency() != 1 {
@@ -236,4 +286,74 @@ func TestDeletesRideTheNextBatch(t *testing.T) {
 	if n := docs(); n != 1 {
 		t.Fatalf("%d documents after Close and Open, want 1: Close applies the queue", n)
 	}
+}
+
+// TestLongWords: a word longer than maxWordTerm is one term of its
+// beginning and a hash, so two long words with the same beginning stay
+// apart, and a query for the end of one finds it alone.
+func TestLongWords(t *testing.T) {
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	stem := strings.Repeat("abcdefgh", 10)
+	docs := []search.Doc{
+		{UserID: "u", MailboxID: "m", UID: 1, Body: "x " + stem + "tailone y"},
+		{UserID: "u", MailboxID: "m", UID: 2, Body: "x " + stem + "tailtwo y"},
+	}
+	if err := x.Put(t.Context(), docs, search.Mark{UserID: "u", MailboxID: "m", UID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]uint32{"tailone": {1}, "ghtailtwo": {2}, stem[:16]: {1, 2}, "habcd": {1, 2}} {
+		got, ok, err := x.Search(t.Context(), "u", "m", q, search.FieldBody)
+		if err != nil || !ok || !slices.Equal(got, want) {
+			t.Errorf("Search(%q) = %v %v %v, want %v", q, got, ok, err, want)
+		}
+	}
+	if a, b := wordTerm(stem+"tailone"), wordTerm(stem+"tailtwo"); a == b || len(a) > maxWordTerm || !strings.HasPrefix(a, stem[:maxWordTerm-17]) {
+		t.Errorf("wordTerm: %q and %q", a, b)
+	}
+}
+
+// TestOlderFormatRebuilt: an index without a vocabulary (as the release
+// before it wrote) opens empty, saying so; one with it keeps its
+// documents.
+func TestOlderFormatRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	put := func(x *Index) {
+		doc := search.Doc{UserID: "u", MailboxID: "m", UID: 1, Body: "walrus"}
+		if err := x.Put(t.Context(), []search.Doc{doc}, search.Mark{UserID: "u", MailboxID: "m", UID: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen := func(rebuilt bool, mark uint32) *Index {
+		t.Helper()
+		x, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Rebuilt() != rebuilt {
+			t.Fatalf("Rebuilt() = %v, want %v", x.Rebuilt(), rebuilt)
+		}
+		if m, err := x.Indexed(t.Context(), "u", "m"); err != nil || m != mark {
+			t.Fatalf("mark %d %v, want %d", m, err, mark)
+		}
+		return x
+	}
+	x := reopen(false, 0)
+	put(x)
+	x.Close()
+	x = reopen(false, 1)
+	x.Close()
+	if err := os.RemoveAll(filepath.Join(dir, vocabDir)); err != nil {
+		t.Fatal(err)
+	}
+	x = reopen(true, 0)
+	put(x)
+	if got, ok, err := x.Search(t.Context(), "u", "m", "alru", search.FieldBody); err != nil || !ok || !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("Search after the rebuild: %v %v %v", got, ok, err)
+	}
+	x.Close()
+	reopen(false, 1).Close()
 }

@@ -20,8 +20,12 @@ import (
 // here on scorch's segments themselves, with roaring bitmaps:
 //
 //	scope  = postings(box = user/mailbox) minus the segment's deleted docs
-//	field  = scope AND (OR of postings of terms with prefix p) for each p
+//	field  = scope AND (OR of postings of the terms of p) for each p
 //	answer = OR of field over the asked fields
+//
+// where the terms of p are the words of the vocabulary with a suffix
+// beginning with p (vocab.go), found in the segment's dictionary by
+// walking it with their trie (termSet).
 //
 // and a segment's document numbers become UIDs through uidCache.
 // Segments are immutable, so a document number names one document for
@@ -29,7 +33,7 @@ import (
 
 // snapshotSearch answers a plan on the index's current snapshot; ok is
 // false when the index is not scorch (then the caller asks bleve).
-func (x *Index) snapshotSearch(ctx context.Context, box string, prefixes, fields []string) (_ []uint32, ok bool, err error) {
+func (x *Index) snapshotSearch(ctx context.Context, box string, sets []*termSet, fields []string) (_ []uint32, ok bool, err error) {
 	adv, err := x.idx.Advanced()
 	if err != nil {
 		return nil, false, fmt.Errorf("bleve: open the index: %w", err)
@@ -50,7 +54,7 @@ func (x *Index) snapshotSearch(ctx context.Context, box string, prefixes, fields
 		if err := ctx.Err(); err != nil {
 			return nil, true, err
 		}
-		hits, err := segmentHits(ss, box, prefixes, fields)
+		hits, err := segmentHits(ss, box, sets, fields)
 		if err != nil {
 			return nil, true, err
 		}
@@ -65,7 +69,7 @@ func (x *Index) snapshotSearch(ctx context.Context, box string, prefixes, fields
 }
 
 // segmentHits is the plan's answer in one segment, as document numbers.
-func segmentHits(ss *scorch.SegmentSnapshot, box string, prefixes, fields []string) (*roaring.Bitmap, error) {
+func segmentHits(ss *scorch.SegmentSnapshot, box string, sets []*termSet, fields []string) (*roaring.Bitmap, error) {
 	seg := ss.Segment()
 	scope, err := termBitmap(seg, "box", box)
 	if err != nil || scope.IsEmpty() {
@@ -81,11 +85,11 @@ func segmentHits(ss *scorch.SegmentSnapshot, box string, prefixes, fields []stri
 			return nil, fmt.Errorf("bleve: field %s: %w", f, err)
 		}
 		acc := scope
-		for _, p := range prefixes {
+		for _, ts := range sets {
 			if acc.IsEmpty() {
 				break
 			}
-			pb, err := prefixBitmap(d, p)
+			pb, err := setBitmap(d, ts)
 			if err != nil {
 				return nil, fmt.Errorf("bleve: field %s: %w", f, err)
 			}
@@ -110,11 +114,13 @@ func termBitmap(seg segment.Segment, field, term string) (*roaring.Bitmap, error
 	return out, addPostings(out, pl)
 }
 
-// prefixBitmap is the union of the postings of every term beginning
-// with prefix.
-func prefixBitmap(d segment.TermDictionary, prefix string) (*roaring.Bitmap, error) {
+// setBitmap is the union of the postings of the terms of ts.
+func setBitmap(d segment.TermDictionary, ts *termSet) (*roaring.Bitmap, error) {
 	out := roaring.New()
-	it := d.AutomatonIterator(nil, []byte(prefix), prefixEnd(prefix))
+	if ts.empty() {
+		return out, nil
+	}
+	it := d.AutomatonIterator(ts, ts.first, ts.end())
 	var pl segment.PostingsList
 	for {
 		e, err := it.Next()

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestIndexOfOlderFormatRebuilt: a server that finds an index written
+// before the vocabulary (an index directory without index/vocab) removes
+// it and reindexes every user in the background, unasked; SEARCH
+// answers right after.
+func TestIndexOfOlderFormatRebuilt(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startSearchServer(t, fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\n", data), "")
+	words := []string{"alpacaword", "bisonword", "camelword"}
+	for _, w := range words {
+		s.deliverTo(t, fmt.Sprintf("From: a@example.org\r\nTo: %s\r\nSubject: %s\r\n\r\nthe %s here\r\n", s.user, w, w), s.user)
+	}
+	s.waitIndexed(t, int64(len(words)))
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+	if err := os.RemoveAll(filepath.Join(data, "index", "vocab")); err != nil {
+		t.Fatal(err)
+	}
+	// Long indexed: the store's queue holds none of the mailboxes, so
+	// that only the rebuild indexes them again.
+	cfg, err := loadConfig(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clearUnindexed(t, cfg)
+	s.cmd = startServer(t, s.bin, s.cfg, s.lmtp)
+	// No session before the rebuild is done: a SEARCH would queue its
+	// mailbox for indexing by itself.
+	s.waitIndexed(t, int64(len(words))) // this process's count: the rebuild
+	is := s.session(t, s.user)
+	for i, w := range words {
+		if got, want := is.uidSearch("BODY "+w), fmt.Sprint(i+1); got != want {
+			t.Errorf("after the rebuild, BODY %s found %q, want %q", w, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "index", "vocab")); err != nil {
+		t.Errorf("the rebuilt index has no vocabulary: %v", err)
+	}
+}
