@@ -376,7 +376,7 @@ type Message struct {
 	Flags        []string // without \Recent
 	InternalDate time.Time
 	Size         int64  // RFC822.SIZE: FetchMeta only
-	Body         []byte // FetchBody and Bodies.Next only
+	Body         []byte // Bodies.Next only
 }
 
 // FetchMeta returns the UID, flags, INTERNALDATE and size of every
@@ -396,22 +396,6 @@ func (c *Client) FetchMeta(from uint32) ([]Message, error) {
 		}
 	}
 	return out, nil
-}
-
-// FetchBody returns the message of UID uid, byte for byte.
-func (c *Client) FetchBody(uid uint32) ([]byte, error) {
-	rs, err := c.Do(fmt.Sprintf("UID FETCH %d (UID BODY.PEEK[])", uid))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rs {
-		if m, ok, err := fetched(r); err != nil {
-			return nil, err
-		} else if ok && m.UID == uid && m.Body != nil {
-			return m.Body, nil
-		}
-	}
-	return nil, fmt.Errorf("imapclient: UID FETCH %d: the server sent no body (expunged meanwhile?)", uid)
 }
 
 // fetched reads a "* n FETCH (...)" response.
