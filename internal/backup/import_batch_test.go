@@ -158,3 +158,17 @@ func TestImportIMAPCutMidBatch(t *testing.T) {
 	}
 	compareServed(t, s, u, served, true)
 }
+
+// TestImportIMAPFetchBoundsRefused checks that bounds the command line
+// would refuse are refused when they come over the admin API too, before
+// any server is reached.
+func TestImportIMAPFetchBoundsRefused(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	for _, src := range []backup.IMAPSource{{FetchMessages: -1}, {FetchBytes: -5}} {
+		src.Addr, src.Security, src.User, src.PasswordFile = "127.0.0.1:1", "plain", "a", "/nonexistent/pw"
+		_, err := backup.Import(context.Background(), s, "a@example.org", "", backup.ImportOptions{Source: "imap", IMAP: src})
+		if err == nil || !strings.Contains(err.Error(), "want positive numbers (0: the defaults, 100 and 16777216)") {
+			t.Errorf("bounds %d messages %d bytes: %v, want a refusal", src.FetchMessages, src.FetchBytes, err)
+		}
+	}
+}
