@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"net"
@@ -74,6 +75,8 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 	startTLS := fs.Bool("starttls", false, "imap: plain connection upgraded with STARTTLS")
 	plain := fs.Bool("plain", false, "imap: no TLS at all (a server on this host or a trusted network only)")
 	caFile := fs.String("ca-file", "", "imap: verify the server's certificate against the PEM certificates in this file instead of the system's roots (read where the import runs)")
+	fetchN := fs.Int("fetch-batch", backup.DefaultFetchMessages, "imap: the most messages one UID FETCH of bodies asks for (one round trip a batch)")
+	fetchBytes := fs.String("fetch-batch-bytes", "16MiB", "imap: the most bytes (by RFC822.SIZE) one UID FETCH of bodies asks for; a larger message is fetched alone (KB, MB, GB, KiB, MiB, GiB)")
 	kind, n, what := "", 3, "maildir ADDRESS DIR, mbox ADDRESS PATH or imap ADDRESS --host H --user U --password-file F"
 	if len(args) > 0 {
 		kind = args[0]
@@ -89,7 +92,9 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			}
 		}
 		opt = backup.ImportOptions{Source: pos[0], PasswordHash: *hash}
-		imapSet := *host != "" || *user != "" || *pwFile != "" || *admin != "" || *caFile != "" || *useTLS || *startTLS || *plain
+		fetchSet := false
+		fs.Visit(func(f *flag.Flag) { fetchSet = fetchSet || strings.HasPrefix(f.Name, "fetch-batch") })
+		imapSet := *host != "" || *user != "" || *pwFile != "" || *admin != "" || *caFile != "" || *useTLS || *startTLS || *plain || fetchSet
 		switch pos[0] {
 		case "maildir":
 			if *mailbox != "" || imapSet {
@@ -97,7 +102,7 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 			}
 		case "mbox":
 			if imapSet {
-				return errors.New("import mbox: --host, --user, --password-file, --admin, --ca-file, --tls, --starttls and --plain are for imap")
+				return errors.New("import mbox: --host, --user, --password-file, --admin, --ca-file, --tls, --starttls, --plain and --fetch-batch(-bytes) are for imap")
 			}
 			if *quoting != "mboxrd" && *quoting != "mboxo" && *quoting != "none" {
 				return fmt.Errorf("import mbox --quoting %q: want mboxrd, mboxo or none", *quoting)
@@ -118,6 +123,9 @@ func (c *cli) importMail(ctx context.Context, args []string) error {
 				if src.CAFile, err = filepath.Abs(*caFile); err != nil {
 					return err
 				}
+			}
+			if src.FetchMessages, src.FetchBytes, err = fetchBounds(*fetchN, *fetchBytes); err != nil {
+				return err
 			}
 			opt.IMAP = src
 		default:
@@ -182,6 +190,21 @@ func imapSource(host, user, pwFile, admin string, useTLS, startTLS, plain bool) 
 	}
 	src.PasswordFile = abs
 	return src, nil
+}
+
+// fetchBounds checks --fetch-batch and --fetch-batch-bytes.
+func fetchBounds(n int, size string) (int, int64, error) {
+	if n < 1 {
+		return 0, 0, fmt.Errorf("import imap --fetch-batch %d: want at least 1 message per UID FETCH (default %d)", n, backup.DefaultFetchMessages)
+	}
+	b, err := sizeFlag("import imap --fetch-batch-bytes", size)
+	if err != nil {
+		return 0, 0, err
+	}
+	if b < 1 {
+		return 0, 0, fmt.Errorf("import imap --fetch-batch-bytes %s: want at least 1 byte (a message larger than the bound is fetched alone; default 16MiB)", size)
+	}
+	return n, b, nil
 }
 
 func (c *cli) printBackup(rep backup.Report, restore bool) {

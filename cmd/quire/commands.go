@@ -53,7 +53,7 @@ func commands() []command {
 
 		{bak, "export", "ADDRESS DIR", "write a user's mailboxes to DIR (new or empty): a Dovecot Maildir, plus quire-backup.json", (*cli).exportUser},
 		{bak, "restore", "ADDRESS DIR [--uid-offset N]", "add an export to a user's mailboxes: UIDs kept in new mailboxes, offset above existing ones", (*cli).restoreUser},
-		{bak, "import", "maildir ADDRESS DIR | mbox ADDRESS PATH [--mailbox NAME] [--quoting mboxrd|mboxo|none] | imap ADDRESS --host H[:PORT] --user U --password-file F [--admin A] [--tls|--starttls|--plain] [--ca-file F] [--password-hash HASH]",
+		{bak, "import", "maildir ADDRESS DIR | mbox ADDRESS PATH [--mailbox NAME] [--quoting mboxrd|mboxo|none] | imap ADDRESS --host H[:PORT] --user U --password-file F [--admin A] [--tls|--starttls|--plain] [--ca-file F] [--fetch-batch N] [--fetch-batch-bytes SIZE] [--password-hash HASH]",
 			"add mail to a user (created if missing with --password-hash): a Dovecot Maildir++ tree or an IMAP server (UIDVALIDITY, UIDs, flags, keywords, dates, subscriptions kept), or an mbox file or tree (Status/X-Status/X-Keywords flags, From_ dates); resumable, with progress", (*cli).importMail},
 
 		{search, "isc convert", "FILE [--type CT] [--charset CS]", "print the text search will find in a file (PDF, DOCX, XLSX, PPTX, ODF, RTF, HTML, text, .eml)", (*cli).iscConvert},

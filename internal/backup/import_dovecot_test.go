@@ -377,7 +377,8 @@ func TestImportIMAPDovecotTLS(t *testing.T) {
 
 // TestImportIMAPInterrupted stops an import over IMAP after its first
 // batch of INBOX (64 of 69 messages) is committed, as a stopped command
-// does; run again, the import takes the UIDs from INBOX's UIDNEXT on,
+// does: inside the one UID FETCH of all 69 bodies (the default batch is
+// 100), which is left unread; run again, the import takes the UIDs from INBOX's UIDNEXT on,
 // and the user ends with what Dovecot served, bodies byte for byte.
 func TestImportIMAPInterrupted(t *testing.T) {
 	d := startDovecot(t, "")

@@ -37,6 +37,11 @@ type Client struct {
 	o    Options
 	tag  int
 	caps map[string]bool
+	// bodies is the UID FETCH of bodies being read, if any: no other
+	// command goes out until it ends.
+	bodies *Bodies
+	// broken is why the connection cannot carry another command.
+	broken error
 }
 
 // Dial connects and reads the greeting (and, with STARTTLS, upgrades).
@@ -159,36 +164,65 @@ func (c *Client) Do(cmd string) ([]Response, error) { return c.do(cmd, "") }
 
 // do is Do; cont answers the server's continuation request, once.
 func (c *Client) do(cmd, cont string) ([]Response, error) {
+	tag, err := c.send(cmd)
+	if err != nil {
+		return nil, err
+	}
+	var out []Response
+	for {
+		r, done, err := c.next(tag, cmd, &cont)
+		if done || err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+}
+
+// send writes cmd under the next tag, and gives the exchange Timeout.
+func (c *Client) send(cmd string) (string, error) {
+	if c.broken != nil {
+		return "", fmt.Errorf("imapclient: %s: the connection broke before: %w", verb(cmd), c.broken)
+	}
+	if c.bodies != nil {
+		return "", fmt.Errorf("imapclient: %s: the UID FETCH of bodies before it is still being read (read it to its end, or Drain it)", verb(cmd))
+	}
 	c.tag++
 	tag := "q" + strconv.Itoa(c.tag)
 	_ = c.conn.SetDeadline(time.Now().Add(c.o.Timeout))
 	if _, err := fmt.Fprintf(c.conn, "%s %s\r\n", tag, cmd); err != nil {
-		return nil, fmt.Errorf("imapclient: %s: %w", verb(cmd), err)
+		return "", fmt.Errorf("imapclient: %s: %w", verb(cmd), err)
 	}
-	var out []Response
+	return tag, nil
+}
+
+// next reads the next untagged response of the command cmd sent under
+// tag; done is true at its tagged reply (an error unless OK). *cont
+// answers the server's continuation request, once ("" for a command
+// that sends none: a request is then an error).
+func (c *Client) next(tag, cmd string, cont *string) (Response, bool, error) {
 	for {
 		r, err := ReadResponse(c.br, c.o.MaxLiteral)
 		if err != nil {
-			return out, fmt.Errorf("imapclient: %s: reading the reply: %w", verb(cmd), err)
+			return r, false, fmt.Errorf("imapclient: %s: reading the reply: %w", verb(cmd), err)
 		}
 		switch r.Tag {
 		case tag:
 			if r.Status() != "OK" {
-				return out, fmt.Errorf("imapclient: %s: the server says %s %s", verb(cmd), r.Status(), r.Text())
+				return r, true, fmt.Errorf("imapclient: %s: the server says %s %s", verb(cmd), r.Status(), r.Text())
 			}
-			return out, nil
+			return r, true, nil
 		case "+":
-			if _, err := fmt.Fprintf(c.conn, "%s\r\n", cont); err != nil {
-				return out, fmt.Errorf("imapclient: %s: %w", verb(cmd), err)
+			if _, err := fmt.Fprintf(c.conn, "%s\r\n", *cont); err != nil {
+				return r, false, fmt.Errorf("imapclient: %s: %w", verb(cmd), err)
 			}
-			cont = "*" // a second request: cancel (RFC 3501 6.2.2)
+			*cont = "*" // a second request: cancel (RFC 3501 6.2.2)
 		case "*":
 			if r.Status() == "BYE" && verb(cmd) != "LOGOUT" {
-				return out, fmt.Errorf("imapclient: %s: the server closes the connection: %s", verb(cmd), r.Text())
+				return r, false, fmt.Errorf("imapclient: %s: the server closes the connection: %s", verb(cmd), r.Text())
 			}
-			out = append(out, r)
+			return r, false, nil
 		default:
-			return out, fmt.Errorf("imapclient: %s: a reply with the unknown tag %q", verb(cmd), r.Tag)
+			return r, false, fmt.Errorf("imapclient: %s: a reply with the unknown tag %q", verb(cmd), r.Tag)
 		}
 	}
 }
@@ -341,8 +375,8 @@ type Message struct {
 	UID          uint32
 	Flags        []string // without \Recent
 	InternalDate time.Time
-	Size         int64
-	Body         []byte // FetchBody only
+	Size         int64  // RFC822.SIZE: FetchMeta only
+	Body         []byte // Bodies.Next only
 }
 
 // FetchMeta returns the UID, flags, INTERNALDATE and size of every
@@ -362,22 +396,6 @@ func (c *Client) FetchMeta(from uint32) ([]Message, error) {
 		}
 	}
 	return out, nil
-}
-
-// FetchBody returns the message of UID uid, byte for byte.
-func (c *Client) FetchBody(uid uint32) ([]byte, error) {
-	rs, err := c.Do(fmt.Sprintf("UID FETCH %d (UID BODY.PEEK[])", uid))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rs {
-		if m, ok, err := fetched(r); err != nil {
-			return nil, err
-		} else if ok && m.UID == uid && m.Body != nil {
-			return m.Body, nil
-		}
-	}
-	return nil, fmt.Errorf("imapclient: UID FETCH %d: the server sent no body (expunged meanwhile?)", uid)
 }
 
 // fetched reads a "* n FETCH (...)" response.

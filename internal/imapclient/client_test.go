@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -93,4 +95,67 @@ func TestErrorsQuoteTheServer(t *testing.T) {
 		t.Errorf("Login: %v, want the server's NO without the password", err)
 	}
 	<-done
+}
+
+// TestFetchBodiesStreams checks that one UID FETCH of bodies yields the
+// messages in the order the server sends them, passes over a FETCH
+// without a body (another session's flag change), ends with io.EOF at
+// the tagged OK, and that no other command goes out while the batch is
+// unread; after a reply cut inside a literal, the client refuses every
+// command.
+func TestFetchBodiesStreams(t *testing.T) {
+	caps := "* CAPABILITY IMAP4rev1\r\nTAG OK done\r\n"
+	for _, cut := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply := "* 1 FETCH (UID 3 BODY[] {3}\r\nabc)\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 4 FETCH (BODY[] {2}\r\nxy UID 9)\r\nTAG OK done\r\n"
+		script := [][2]string{{"CAPABILITY", caps}, {"UID FETCH 3:9 (UID BODY.PEEK[])", reply}, {"LOGOUT", "* BYE bye\r\nTAG OK done\r\n"}}
+		if cut {
+			script = [][2]string{{"CAPABILITY", caps}, {"UID FETCH 3:9 (UID BODY.PEEK[])", "* 1 FETCH (UID 3 BODY[] {3}\r\nabc)\r\n* 4 FETCH (UID 9 BODY[] {20}\r\nxy"}}
+		}
+		done := scripted(t, ln, "* OK ready\r\n", script)
+		c, err := Dial(context.Background(), Options{Addr: ln.Addr().String(), Security: "plain"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.FetchBodies(9, 3); err == nil {
+			t.Errorf("FetchBodies(9, 3): no error")
+		}
+		b, err := c.FetchBodies(3, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Do("NOOP"); err == nil || !strings.Contains(err.Error(), "still being read") {
+			t.Errorf("NOOP during the batch: %v, want a refusal", err)
+		}
+		var got []string
+		for {
+			m, err := b.Next()
+			if err != nil {
+				got = append(got, err.Error())
+				break
+			}
+			got = append(got, fmt.Sprintf("%d %s", m.UID, m.Body))
+		}
+		if cut {
+			if len(got) != 2 || got[0] != "3 abc" || !strings.Contains(got[1], "unexpected EOF") {
+				t.Errorf("cut batch: %q, want 3 abc then an unexpected EOF", got)
+			}
+			if _, err := c.Do("LOGOUT"); err == nil || !strings.Contains(err.Error(), "broke before") {
+				t.Errorf("LOGOUT after the cut: %v, want a refusal", err)
+			}
+			c.Close()
+		} else {
+			if !reflect.DeepEqual(got, []string{"3 abc", "9 xy", "EOF"}) {
+				t.Errorf("batch: %q, want 3 abc, 9 xy, EOF", got)
+			}
+			if err := c.Logout(); err != nil {
+				t.Errorf("Logout after the batch: %v", err)
+			}
+		}
+		<-done
+		ln.Close()
+	}
 }

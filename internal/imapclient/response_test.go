@@ -65,6 +65,8 @@ func FuzzReadResponse(f *testing.F) {
 	f.Add([]byte("* 2 FETCH (UID 7 FLAGS (\\Seen) BODY[] {3}\r\nabc)\r\n"))
 	f.Add([]byte("* OK [UIDNEXT 4] x\r\nq1 OK done\r\n"))
 	f.Add([]byte("* LIST (\\Noselect) \"/\" ~{2}\r\nab\r\n"))
+	// A batch of bodies: two messages, a flag change between them.
+	f.Add([]byte("* 1 FETCH (UID 3 BODY[] {3}\r\nabc)\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 4 FETCH (BODY[] {2}\r\nxy UID 9)\r\nq2 OK done\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReader(strings.NewReader(string(data)))
 		for range 10 {
