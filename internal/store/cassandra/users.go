@@ -40,7 +40,7 @@ func (b *Backend) CreateUser(ctx context.Context, u store.User) error {
 		},
 		func(got store.User) bool { return got.ID == u.ID },
 		// Another user holds the address, or an earlier attempt of
-		// ours landed (got.ID == u.ID).
+		// ours landed (id == u.ID).
 		func(id string) bool { return id == u.ID }))
 	if err != nil {
 		return err
