@@ -5,6 +5,8 @@ package cassandra
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quiremail/quire/internal/mail"
@@ -14,7 +16,18 @@ import (
 // holdFirstUserWrite holds the first conditional write to the users table
 // that b sends (Held: it runs at b.ReleaseHeld): the user write itself,
 // which no fence advance precedes.
-func holdFirstUserWrite(t *testing.T, b *Backend) { faultFirstCAS(t, b, ".users ", Held) }
+func holdFirstUserWrite(t *testing.T, b *Backend) { faultFirstCAS(t, b, ".users", Held) }
+
+// openWithUser opens a backend and creates a user in it.
+func openWithUser(t *testing.T) (*Backend, store.User) {
+	t.Helper()
+	b := openTest(t, nil)
+	u := newUser()
+	if err := b.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return b, u
+}
 
 // sameUser reports whether got is want, field by field.
 func sameUser(got, want store.User) bool {
@@ -40,11 +53,7 @@ func wasRefused(t *testing.T, released []Released, what string) {
 // (its condition, IF id = ?, still held) and reverted the later update.
 func TestFaultLateUserUpdateFenced(t *testing.T) {
 	ctx := context.Background()
-	b := openTest(t, nil)
-	u := newUser()
-	if err := b.CreateUser(ctx, u); err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
+	b, u := openWithUser(t)
 	first := u
 	first.PasswordHash, first.QuotaMessages, first.MailHost = "{PLAIN}two", 20, "group2"
 	holdFirstUserWrite(t, b)
@@ -127,5 +136,46 @@ func TestFaultLateCreateUserFenced(t *testing.T) {
 	}
 	if got := listed(u.Address); len(got) != 1 || !sameUser(got[0], again) {
 		t.Fatalf("ListUsers: %+v; want the user created again, %+v", got, again)
+	}
+}
+
+// TestFaultLateDeleteUserFenced: every attempt of a DeleteUser's record
+// delete is queued on a silent coordinator; each is settled as not
+// landed, and the delete gives up (mail.ErrUnavailable). The operator
+// updates the user, acknowledged; then the queued deletes run. Without
+// the fence the first of them landed (IF id = ? still held) and deleted
+// the user after the delete had failed and the update succeeded.
+func TestFaultLateDeleteUserFenced(t *testing.T) {
+	ctx := context.Background()
+	b, u := openWithUser(t)
+	var held atomic.Int64
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.CAS && strings.Contains(s.CQL, "DELETE") && strings.Contains(s.CQL, ".users") {
+			held.Add(1)
+			return Held
+		}
+		return Pass
+	}})
+	if err := b.DeleteUser(ctx, u); !errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("DeleteUser, every record delete held: %v, want mail.ErrUnavailable", err)
+	}
+	b.SetFaults(Faults{})
+	if held.Load() < 2 {
+		t.Fatalf("%d record deletes held; want every attempt, several", held.Load())
+	}
+	later := u
+	later.PasswordHash, later.MailHost = "{PLAIN}kept", "group2"
+	if err := b.UpdateUser(ctx, later); err != nil {
+		t.Fatalf("UpdateUser after the failed delete: %v", err)
+	}
+	released := b.ReleaseHeld()
+	if got, err := b.User(ctx, u.Address); err != nil || !sameUser(got, later) {
+		t.Fatalf("after the held deletes ran: %+v, %v; want the user as updated, %+v", got, err, later)
+	}
+	for _, r := range released {
+		wasRefused(t, []Released{r}, "record delete")
+	}
+	if int64(len(released)) != held.Load() {
+		t.Fatalf("released %d, held %d", len(released), held.Load())
 	}
 }
