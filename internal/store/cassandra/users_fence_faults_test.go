@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
 )
@@ -177,5 +179,45 @@ func TestFaultLateDeleteUserFenced(t *testing.T) {
 	}
 	if int64(len(released)) != held.Load() {
 		t.Fatalf("released %d, held %d", len(released), held.Load())
+	}
+}
+
+// TestFaultUserFenceMovedMeanwhile: another host's settle advances the
+// fence of a user's record between the fence read and the write that
+// carries it (for a create: in a row that holds nothing else yet). The
+// write's condition fails on the fence alone, and it is sent again with
+// the fence its refusal returned: applied, not "user exists" or "no such
+// user".
+func TestFaultUserFenceMovedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	b := openTest(t, nil)
+	rival := openTest(t, nil)
+	u := newUser()
+	var sends atomic.Int64
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.CAS && strings.Contains(s.CQL, ".users") && sends.Add(1) == 1 {
+			if err := rival.fenceUser(ctx, gocql.LocalSerial, u.Address); err != nil {
+				t.Errorf("the rival's fence: %v", err)
+			}
+		}
+		return Pass
+	}})
+	if err := b.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser, the fence moved meanwhile: %v", err)
+	}
+	if n := sends.Load(); n != 2 {
+		t.Fatalf("CreateUser sent %d conditional writes; want 2 (refused on the fence, then applied)", n)
+	}
+	sends.Store(0)
+	u.PasswordHash = "{PLAIN}two"
+	if err := b.UpdateUser(ctx, u); err != nil {
+		t.Fatalf("UpdateUser, the fence moved meanwhile: %v", err)
+	}
+	if n := sends.Load(); n != 2 {
+		t.Fatalf("UpdateUser sent %d conditional writes; want 2", n)
+	}
+	b.SetFaults(Faults{})
+	if got, err := b.User(ctx, u.Address); err != nil || !sameUser(got, u) {
+		t.Fatalf("User: %+v, %v; want %+v", got, err, u)
 	}
 }
