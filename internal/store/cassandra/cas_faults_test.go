@@ -16,11 +16,16 @@ import (
 // neverRunsOnce makes the first conditional write of b whose statement
 // contains what time out unsent (NoResponse), and fails the test at its
 // end if no such write was sent.
-func neverRunsOnce(t *testing.T, b *Backend, what string) {
+func neverRunsOnce(t *testing.T, b *Backend, what string) { faultFirstCAS(t, b, what, NoResponse) }
+
+// faultFirstCAS makes the first conditional write of b whose statement
+// contains what meet fault f, and fails the test at its end if no such
+// write was sent.
+func faultFirstCAS(t *testing.T, b *Backend, what string, f Fault) {
 	var hit atomic.Bool
 	b.SetFaults(Faults{Inject: func(s Statement) Fault {
 		if s.CAS && strings.Contains(s.CQL, what) && hit.CompareAndSwap(false, true) {
-			return NoResponse
+			return f
 		}
 		return Pass
 	}})
@@ -40,7 +45,7 @@ func neverRunsOnce(t *testing.T, b *Backend, what string) {
 // that was never created (found by TestFaultConformance).
 func TestFaultCASNeverRan(t *testing.T) {
 	ctx := context.Background()
-	const head, record, user = ".mblog (mailbox_id, bucket, uidnext", ".mailboxes SET id", ".users (address"
+	const head, record, user = ".mblog (mailbox_id, bucket, uidnext", ".mailboxes SET id", ".users SET id"
 	for name, run := range map[string]func(t *testing.T, b *Backend, s *store.Store){
 		"create user": func(t *testing.T, b *Backend, s *store.Store) {
 			neverRunsOnce(t, b, user)

@@ -87,7 +87,8 @@
 //
 // # Schema (keyspace names from Options)
 //
-//	ms_mbox.users        (address) -> id, password_hash, quota_*, mailhost, created
+//	ms_mbox.users        (address) -> id, password_hash, quota_*, mailhost, created,
+//	                     fence (users.go; outlives the user's record)
 //	ms_mbox.uidvalidity  (user_id) -> next                  LWT counter
 //	ms_mbox.mailboxes    ((user_id), name) -> id, uidvalidity, special_use, created
 //	                     static: fence (insertRecord)

@@ -298,6 +298,8 @@ func TestSchemaCQL(t *testing.T) {
 		"ALTER TABLE ms_mbox.mblog ADD IF NOT EXISTS fence bigint static",
 		"created timestamp, fence bigint static, PRIMARY KEY ((user_id), name))",
 		"ALTER TABLE ms_mbox.mailboxes ADD IF NOT EXISTS fence bigint static",
+		"mailhost text, created timestamp, fence bigint)",
+		"ALTER TABLE ms_mbox.users ADD IF NOT EXISTS fence bigint",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("schema lacks %q", want)

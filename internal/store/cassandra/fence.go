@@ -3,8 +3,11 @@ package cassandra
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/quiremail/quire/internal/mail"
 )
 
 // The fence of a log bucket: a "not landed" verdict is final.
@@ -117,16 +120,112 @@ func (b *Backend) advanceFence(ctx context.Context, c gocql.Consistency, what, s
 // consistency c: a record insert that timed out can no longer land
 // (insertRecord). The partition need not exist.
 func (b *Backend) fenceRecords(ctx context.Context, c gocql.Consistency, userID string) error {
-	var f *int64
-	err := b.serialGet(ctx, c, b.q.mboxFenceGet, []any{userID}, &f)
-	if err != nil && !errors.Is(err, gocql.ErrNotFound) {
+	f, err := b.serialFence(ctx, c, b.q.mboxFenceGet, userID)
+	if err != nil {
 		return err
 	}
-	var cur int64
-	if f != nil {
-		cur = *f
+	return b.advanceFence(ctx, c, "the mailbox records of user "+userID, b.q.mboxFenceSet, f, userID)
+}
+
+// fencedWrite is a conditional write whose condition carries the fence of
+// its partition (... AND fence = ?), sent by fencedCAS: a mailbox record
+// insert (insertRecord), or a write to a user's record (users.go).
+type fencedWrite struct {
+	op string
+	// stmt returns the statement and its arguments for the fence f (0:
+	// null, bound by fenceArg), which it binds last.
+	stmt func(f int64) (string, []any)
+	// readFence reads the partition's fence (0: null) at any level: a
+	// stale value only costs a condition that fails on the fence and
+	// returns the current one.
+	readFence func(ctx context.Context) (int64, error)
+	// advance advances the fence, read at serial consistency c.
+	advance func(ctx context.Context, c gocql.Consistency) error
+	// landed reads at serial consistency c whether the write landed.
+	landed settleFunc
+	// failed says, of a write whose condition failed on another column
+	// than the fence (cur: the current values), whether it is done all
+	// the same (an earlier attempt of it landed).
+	failed func(cur map[string]any) bool
+}
+
+// fencedAttempts bounds fencedCAS's attempts: sends that settled as never
+// run, and conditions that failed on a fence another writer moved.
+const fencedAttempts = 8
+
+// fencedCAS sends w, with the fence read first, and returns whether it
+// applied. An attempt whose outcome is unknown is settled behind a fence
+// advance (fencedBy), so one still queued on a silent coordinator can
+// never land after the verdict "not landed", whatever was written since.
+// An attempt that never ran is sent again with the fence read afresh; one
+// refused because the fence moved likewise, with the fence it returns.
+// Unlike cas, a resend refused by its other conditions needs no second
+// settle: an earlier attempt cannot have landed after its verdict.
+func (b *Backend) fencedCAS(ctx context.Context, w fencedWrite) (bool, error) {
+	f, err := w.readFence(ctx)
+	if err != nil {
+		return false, err
 	}
-	return b.advanceFence(ctx, c, "the mailbox records of user "+userID, b.q.mboxFenceSet, cur, userID)
+	for attempt := 1; ; attempt++ {
+		stmt, args := w.stmt(f)
+		cur := map[string]any{}
+		var applied bool
+		err := b.do(ctx, b.write, w.op, b.durable, never, func(c gocql.Consistency) error {
+			b.lwts.Add(1)
+			var err error
+			applied, err = b.send(ctx, sent{stmt: stmt, c: c, cas: true}, func() (bool, error) {
+				return b.meta.Query(stmt, args...).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
+			})
+			return err
+		})
+		switch {
+		case err == nil && applied:
+			return true, nil
+		case err == nil:
+			// A partition that does not exist returns no fence: null.
+			nf, _ := cur["fence"].(int64)
+			if nf == f {
+				return w.failed(cur), nil
+			}
+			f = nf // the fence moved since it was read
+		case refused(err):
+			return false, err
+		default:
+			landed, serr := b.settle(ctx, w.op, err, fencedBy(w.advance, w.landed))
+			if serr != nil || landed {
+				return landed, serr
+			}
+			if f, err = w.readFence(ctx); err != nil { // advanced: read it again
+				return false, err
+			}
+		}
+		if attempt == fencedAttempts || ctx.Err() != nil {
+			return false, mail.Unavailable("cassandra: "+w.op, fmt.Errorf("not written in %d attempts", attempt))
+		}
+	}
+}
+
+// readFence reads a fence (a bigint column, 0 for null) by stmt.
+func (b *Backend) readFence(ctx context.Context, op, stmt string, args ...any) (int64, error) {
+	var f *int64
+	if _, err := b.get(ctx, b.meta, op, stmt, args, &f); err != nil || f == nil {
+		return 0, err
+	}
+	return *f, nil
+}
+
+// serialFence reads a fence at serial consistency c; a partition that
+// does not exist has a null fence, 0.
+func (b *Backend) serialFence(ctx context.Context, c gocql.Consistency, stmt string, args ...any) (int64, error) {
+	var f *int64
+	err := b.serialGet(ctx, c, stmt, args, &f)
+	if errors.Is(err, gocql.ErrNotFound) || err == nil && f == nil {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return *f, nil
 }
 
 // fenceArg binds a fence in a condition: 0, a bucket never fenced, is the

@@ -38,73 +38,35 @@ func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 	return nil
 }
 
-// recordAttempts bounds insertRecord's attempts: sends that settled as
-// never run, and conditions that failed on a fence another writer moved.
-const recordAttempts = 8
-
 // insertRecord writes the record of mailbox mb under mb.Name IF there is
 // none, and returns whether it did. The condition carries the fence of
-// the user's records (IF id = null AND fence = ?): an attempt whose
-// outcome is unknown is settled behind a fence advance (fencedBy), so one
+// the user's records (IF id = null AND fence = ?; fencedCAS): an attempt
+// whose outcome is unknown is settled behind a fence advance, so one
 // still queued on a silent coordinator can never land later, after the
-// record was deleted, and bring back a name for a deleted mailbox. An
-// attempt that never ran is sent again with the fence read afresh; one
-// refused because the fence moved likewise, with the fence it returns.
+// record was deleted, and bring back a name for a deleted mailbox.
 func (b *Backend) insertRecord(ctx context.Context, op string, mb store.Mailbox) (bool, error) {
-	var fence *int64
-	if _, err := b.get(ctx, b.meta, op, b.q.mboxFenceGet, []any{mb.UserID}, &fence); err != nil {
-		return false, err
-	}
-	ours := func(ctx context.Context, c gocql.Consistency) (bool, error) {
-		id, err := b.mailboxIDSerial(ctx, c, mb.UserID, mb.Name)
-		return err == nil && id == mb.ID, err
-	}
-	for attempt := 1; ; attempt++ {
-		var f int64
-		if fence != nil {
-			f = *fence
-		}
-		cur := map[string]any{}
-		var applied bool
-		err := b.do(ctx, b.write, op, b.durable, never, func(c gocql.Consistency) error {
-			b.lwts.Add(1)
-			var err error
-			applied, err = b.send(ctx, sent{stmt: b.q.mboxInsert, c: c, cas: true}, func() (bool, error) {
-				return b.meta.Query(b.q.mboxInsert, mb.ID, int64(mb.UIDValidity), mb.SpecialUse, mb.Created,
-					mb.UserID, mb.Name, fenceArg(f)).Consistency(c).SerialConsistency(b.serial).MapScanCASContext(ctx, cur)
-			})
-			return err
-		})
-		switch {
-		case err == nil && applied:
-			return true, nil
-		case err == nil:
-			if id, _ := cur["id"].(string); id != "" {
-				// A record is there: ours, if an earlier attempt
-				// landed after all, or another mailbox's.
-				return id == mb.ID, nil
-			}
-			// The fence moved since it was read.
-			nf, _ := cur["fence"].(int64)
-			fence = &nf
-		case refused(err):
-			return false, err
-		default:
-			landed, serr := b.settle(ctx, op, err, fencedBy(func(ctx context.Context, c gocql.Consistency) error {
-				return b.fenceRecords(ctx, c, mb.UserID)
-			}, ours))
-			if serr != nil || landed {
-				return landed, serr
-			}
-			fence = nil // advanced: read it again
-			if _, err := b.get(ctx, b.meta, op, b.q.mboxFenceGet, []any{mb.UserID}, &fence); err != nil {
-				return false, err
-			}
-		}
-		if attempt == recordAttempts || ctx.Err() != nil {
-			return false, mail.Unavailable("cassandra: "+op, fmt.Errorf("the record was not written in %d attempts", attempt))
-		}
-	}
+	return b.fencedCAS(ctx, fencedWrite{
+		op: op,
+		stmt: func(f int64) (string, []any) {
+			return b.q.mboxInsert, []any{mb.ID, int64(mb.UIDValidity), mb.SpecialUse, mb.Created, mb.UserID, mb.Name, fenceArg(f)}
+		},
+		readFence: func(ctx context.Context) (int64, error) {
+			return b.readFence(ctx, op, b.q.mboxFenceGet, mb.UserID)
+		},
+		advance: func(ctx context.Context, c gocql.Consistency) error {
+			return b.fenceRecords(ctx, c, mb.UserID)
+		},
+		landed: func(ctx context.Context, c gocql.Consistency) (bool, error) {
+			id, err := b.mailboxIDSerial(ctx, c, mb.UserID, mb.Name)
+			return err == nil && id == mb.ID, err
+		},
+		// A record is there: ours, if an earlier attempt landed after
+		// all, or another mailbox's.
+		failed: func(cur map[string]any) bool {
+			id, _ := cur["id"].(string)
+			return id == mb.ID
+		},
+	})
 }
 
 func (b *Backend) mailboxIDSerial(ctx context.Context, c gocql.Consistency, userID, name string) (string, error) {

@@ -45,7 +45,7 @@ func schema(o *Options) []ddl {
 	}
 	m := &o.Meta
 	add(m, `CREATE TABLE IF NOT EXISTS KS.users (address text PRIMARY KEY, id text, password_hash text,
-		quota_storage bigint, quota_messages bigint, mailhost text, created timestamp)`)
+		quota_storage bigint, quota_messages bigint, mailhost text, created timestamp, fence bigint)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.uidvalidity (user_id text PRIMARY KEY, next bigint)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mailboxes (user_id text, name text, id text, uidvalidity bigint,
 		special_use text, created timestamp, fence bigint static, PRIMARY KEY ((user_id), name))`)
@@ -60,6 +60,7 @@ func schema(o *Options) []ddl {
 	// older release gains them at the next start (a no-op otherwise).
 	add(m, `ALTER TABLE KS.mblog ADD IF NOT EXISTS fence bigint static`)
 	add(m, `ALTER TABLE KS.mailboxes ADD IF NOT EXISTS fence bigint static`)
+	add(m, `ALTER TABLE KS.users ADD IF NOT EXISTS fence bigint`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mbcur (mailbox_id text PRIMARY KEY, bucket bigint)`)
 	add(m, `CREATE TABLE IF NOT EXISTS KS.mbbuckets (mailbox_id text, first_modseq bigint, bucket bigint,
 		PRIMARY KEY ((mailbox_id), first_modseq)) WITH CLUSTERING ORDER BY (first_modseq DESC)`)

@@ -6,6 +6,7 @@ import "strings"
 // gocql prepares each on first use.
 type statements struct {
 	userInsert, userGet, userGetSerial, userUpdate, userDelete, userList string
+	userClear, userFenceGet, userFenceSet                                string
 	uidvGet, uidvInsert, uidvUpdate                                      string
 
 	mboxInsert, mboxGet, mboxGetSerial, mboxList, mboxDelete     string
@@ -56,17 +57,26 @@ func newStatements(meta, msg, cache string) statements {
 		queueClear: m(`DELETE FROM KS.index_queue USING TIMESTAMP ? WHERE grp = ? AND bucket = ? AND user_id = ? AND mailbox_id = ?`),
 		textGet:    x(`SELECT converter, text FROM KS.parts_text WHERE part_hash = ?`),
 		textPut:    x(`INSERT INTO KS.parts_text (part_hash, converter, text, created) VALUES (?, ?, ?, ?)`),
-		userInsert: m(`INSERT INTO KS.users (address, id, password_hash, quota_storage, quota_messages, mailhost, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`),
+		// IF NOT EXISTS cannot be combined with the fence's condition;
+		// "id = null" holds for a row that does not exist. A null fence
+		// is bound as nil (fenceArg).
+		userInsert: m(`UPDATE KS.users SET id = ?, password_hash = ?, quota_storage = ?, quota_messages = ?, mailhost = ?, created = ?
+			WHERE address = ? IF id = null AND fence = ?`),
 		userGet:       m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users WHERE address = ?`),
 		userGetSerial: m(`SELECT id, password_hash, quota_storage, quota_messages, mailhost FROM KS.users WHERE address = ?`),
 		userUpdate: m(`UPDATE KS.users SET password_hash = ?, quota_storage = ?, quota_messages = ?, mailhost = ?
-			WHERE address = ? IF id = ?`),
-		userDelete: m(`DELETE FROM KS.users WHERE address = ? IF id = ?`),
-		userList:   m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users`),
-		uidvGet:    m(`SELECT next FROM KS.uidvalidity WHERE user_id = ?`),
-		uidvInsert: m(`INSERT INTO KS.uidvalidity (user_id, next) VALUES (?, ?) IF NOT EXISTS`),
-		uidvUpdate: m(`UPDATE KS.uidvalidity SET next = ? WHERE user_id = ? IF next = ?`),
+			WHERE address = ? IF id = ? AND fence = ?`),
+		// The whole row, while its fence is null; the record's columns,
+		// keeping the fence, once it is not (userWrite).
+		userDelete: m(`DELETE FROM KS.users WHERE address = ? IF id = ? AND fence = ?`),
+		userClear: m(`DELETE id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users
+			WHERE address = ? IF id = ? AND fence = ?`),
+		userFenceGet: m(`SELECT fence FROM KS.users WHERE address = ?`),
+		userFenceSet: m(`UPDATE KS.users SET fence = ? WHERE address = ? IF fence = ?`),
+		userList:     m(`SELECT address, id, password_hash, quota_storage, quota_messages, mailhost, created FROM KS.users`),
+		uidvGet:      m(`SELECT next FROM KS.uidvalidity WHERE user_id = ?`),
+		uidvInsert:   m(`INSERT INTO KS.uidvalidity (user_id, next) VALUES (?, ?) IF NOT EXISTS`),
+		uidvUpdate:   m(`UPDATE KS.uidvalidity SET next = ? WHERE user_id = ? IF next = ?`),
 
 		// IF NOT EXISTS cannot be combined with the fence's condition;
 		// "id = null" holds for a row that does not exist.

@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,15 +15,33 @@ import (
 // Every write to users, uidvalidity and mailboxes is a conditional (Paxos)
 // write, so no plain write with a client timestamp ever races a Paxos
 // ballot on the same cells.
+//
+// The fence of a user's record: every write to it (create, update,
+// delete) carries the column fence of the user's row in its condition
+// and is sent by fencedCAS, so one that timed out is settled behind a
+// fence advance, and a request still queued on a silent coordinator can
+// never land after the verdict "not landed": an update can never revert
+// a later one, a create never bring back a user deleted since (fence.go
+// has the argument). The fence outlives the user: DeleteUser deletes the
+// record's columns and keeps the fence, or the whole row while the fence
+// is null (userWrite says why that is safe). A row without an id (only a
+// fence, or the row marker of a user an older release created by INSERT
+// and this one deleted) is no user.
 
-// CreateUser implements store.Users: INSERT ... IF NOT EXISTS.
+// CreateUser implements store.Users: an update IF id = null, which holds
+// for a row that does not exist (IF NOT EXISTS cannot be combined with
+// the fence's condition), and for one that holds only a fence.
 func (b *Backend) CreateUser(ctx context.Context, u store.User) error {
-	applied, _, err := b.cas(ctx, "create user "+u.Address, b.q.userInsert,
-		[]any{u.Address, u.ID, u.PasswordHash, u.QuotaStorage, u.QuotaMessages, u.MailHost, u.Created},
-		func(ctx context.Context, c gocql.Consistency) (bool, error) {
-			got, err := b.userSerial(ctx, c, u.Address)
-			return err == nil && got.ID == u.ID, err
-		})
+	op := "create user " + u.Address
+	applied, err := b.fencedCAS(ctx, b.userWrite(op, u.Address,
+		func(f int64) (string, []any) {
+			return b.q.userInsert, []any{u.ID, u.PasswordHash, u.QuotaStorage, u.QuotaMessages, u.MailHost, u.Created,
+				u.Address, fenceArg(f)}
+		},
+		func(got store.User) bool { return got.ID == u.ID },
+		// Another user holds the address, or an earlier attempt of
+		// ours landed (id == u.ID).
+		func(id string) bool { return id == u.ID }))
 	if err != nil {
 		return err
 	}
@@ -43,19 +62,26 @@ func (b *Backend) User(ctx context.Context, address string) (store.User, error) 
 	if !ok {
 		return store.User{}, fmt.Errorf("%w: %s", mail.ErrNoSuchUser, address)
 	}
+	if u.ID == "" {
+		// The row holds only the fence of a deleted user's record.
+		return store.User{}, fmt.Errorf("%w: %s", mail.ErrNoSuchUser, address)
+	}
 	u.Created = u.Created.UTC()
 	return u, nil
 }
 
 // UpdateUser implements store.Users: an update IF the stored id is u's.
 func (b *Backend) UpdateUser(ctx context.Context, u store.User) error {
-	applied, _, err := b.cas(ctx, "update user "+u.Address, b.q.userUpdate,
-		[]any{u.PasswordHash, u.QuotaStorage, u.QuotaMessages, u.MailHost, u.Address, u.ID},
-		func(ctx context.Context, c gocql.Consistency) (bool, error) {
-			got, err := b.userSerial(ctx, c, u.Address)
-			return err == nil && got.ID == u.ID && got.PasswordHash == u.PasswordHash &&
-				got.QuotaStorage == u.QuotaStorage && got.QuotaMessages == u.QuotaMessages && got.MailHost == u.MailHost, err
-		})
+	op := "update user " + u.Address
+	applied, err := b.fencedCAS(ctx, b.userWrite(op, u.Address,
+		func(f int64) (string, []any) {
+			return b.q.userUpdate, []any{u.PasswordHash, u.QuotaStorage, u.QuotaMessages, u.MailHost, u.Address, u.ID, fenceArg(f)}
+		},
+		func(got store.User) bool {
+			return got.ID == u.ID && got.PasswordHash == u.PasswordHash && got.QuotaStorage == u.QuotaStorage &&
+				got.QuotaMessages == u.QuotaMessages && got.MailHost == u.MailHost
+		},
+		func(string) bool { return false }))
 	if err != nil {
 		return err
 	}
@@ -67,9 +93,10 @@ func (b *Backend) UpdateUser(ctx context.Context, u store.User) error {
 
 // DeleteUser implements store.Users. It deletes each mailbox (record, then
 // log marked gone), the subscriptions and the UIDVALIDITY counter, and the
-// user record last, so an interrupted delete can be run again. Rows written
-// by LWT are deleted by LWT: a plain delete carries the client's clock,
-// which may be behind the Paxos ballot that wrote the row.
+// user record last (deleteUser), so an interrupted delete can be run
+// again. Rows written by LWT are deleted by LWT: a plain delete carries
+// the client's clock, which may be behind the Paxos ballot that wrote the
+// row.
 func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
 	mbs, err := b.ListMailboxes(ctx, u.ID)
 	if err != nil {
@@ -93,14 +120,15 @@ func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
 	if _, _, err := b.cas(ctx, op, b.q.uidvDeleteUser, []any{u.ID}, nil); err != nil {
 		return err
 	}
-	applied, _, err := b.cas(ctx, op, b.q.userDelete, []any{u.Address, u.ID},
-		func(ctx context.Context, c gocql.Consistency) (bool, error) {
-			got, err := b.userSerial(ctx, c, u.Address)
-			if err == gocql.ErrNotFound {
-				return true, nil
+	applied, err := b.fencedCAS(ctx, b.userWrite(op, u.Address,
+		func(f int64) (string, []any) {
+			if f == 0 {
+				return b.q.userDelete, []any{u.Address, u.ID, nil}
 			}
-			return err == nil && got.ID != u.ID, err
-		})
+			return b.q.userClear, []any{u.Address, u.ID, f}
+		},
+		func(got store.User) bool { return got.ID != u.ID },
+		func(string) bool { return false }))
 	if err != nil {
 		return err
 	}
@@ -108,6 +136,54 @@ func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("%w: %s", mail.ErrNoSuchUser, u.Address)
 	}
 	return nil
+}
+
+// userWrite is a fenced write to the record of the user at address: stmt
+// builds it for a fence, landed says whether the record read back at
+// serial consistency shows it, and failed, given the id of a record whose
+// condition failed on its id, whether the write is done all the same.
+//
+// The delete of a record whose fence is null deletes the whole row: the
+// null fence its condition holds proves that no write of the user was
+// ever settled as not landed, so none is queued that the verdict would
+// have to keep out; a fence advance after it (a write in flight
+// meanwhile) makes a row of its own. This keeps a deleted user's row
+// only where a fence was needed, and an older release's CreateUser (IF
+// NOT EXISTS) able to create the address again.
+func (b *Backend) userWrite(op, address string, stmt func(f int64) (string, []any),
+	landed func(store.User) bool, failed func(id string) bool) fencedWrite {
+	return fencedWrite{
+		op:   op,
+		stmt: stmt,
+		readFence: func(ctx context.Context) (int64, error) {
+			return b.readFence(ctx, op, b.q.userFenceGet, address)
+		},
+		advance: func(ctx context.Context, c gocql.Consistency) error {
+			return b.fenceUser(ctx, c, address)
+		},
+		landed: func(ctx context.Context, c gocql.Consistency) (bool, error) {
+			got, err := b.userSerial(ctx, c, address)
+			if errors.Is(err, gocql.ErrNotFound) {
+				err = nil // no row: no user (got.ID empty)
+			}
+			return err == nil && landed(got), err
+		},
+		failed: func(cur map[string]any) bool {
+			id, _ := cur["id"].(string)
+			return failed(id)
+		},
+	}
+}
+
+// fenceUser advances the fence of the record of the user at address, read
+// at serial consistency c: a write to it that timed out can no longer
+// land. The row need not exist.
+func (b *Backend) fenceUser(ctx context.Context, c gocql.Consistency, address string) error {
+	f, err := b.serialFence(ctx, c, b.q.userFenceGet, address)
+	if err != nil {
+		return err
+	}
+	return b.advanceFence(ctx, c, "the record of user "+address, b.q.userFenceSet, f, address)
 }
 
 // userSerial reads a user record at serial consistency c.
@@ -124,6 +200,9 @@ func (b *Backend) ListUsers(ctx context.Context, fn func(store.User) error) erro
 		var u store.User
 		if err := sc.Scan(&u.Address, &u.ID, &u.PasswordHash, &u.QuotaStorage, &u.QuotaMessages, &u.MailHost, &u.Created); err != nil {
 			return err
+		}
+		if u.ID == "" {
+			return nil // the fence of a deleted user's record alone
 		}
 		u.Created = u.Created.UTC()
 		return fn(u)
