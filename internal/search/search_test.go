@@ -141,5 +141,12 @@ func FuzzEachTerm(f *testing.F) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("EachSuffix of EachWord(%q) = %q, want %q", s, got, want)
 		}
+		// EachWordOf is eachLongWord written out: every occurrence.
+		var occ, wantOcc []string
+		EachWordOf(Canon(s), func(w string) { occ = append(occ, w) })
+		eachLongWord(Canon(s), func(w string, _ bool) { wantOcc = append(wantOcc, w) })
+		if !slices.Equal(occ, wantOcc) {
+			t.Fatalf("EachWordOf(%q) = %q, want %q", s, occ, wantOcc)
+		}
 	})
 }

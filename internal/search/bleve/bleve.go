@@ -288,7 +288,7 @@ func (m *batchTerms) ofString(text string) terms {
 // them. The frequencies and term bytes
 // come from blocks, not an allocation each.
 func analyze(text string) terms {
-	freqs := make(index.TokenFrequencies, len(text)/32)
+	freqs := make(index.TokenFrequencies, len(text)/24)
 	var tfs []index.TokenFreq
 	var buf []byte
 	var words []string
