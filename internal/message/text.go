@@ -37,6 +37,10 @@ type base64Reader struct {
 	dec [24 << 10]byte // decoded, not yet read: out
 	out []byte
 	err error
+	// padded: a quantum with padding was decoded, which ends the data;
+	// an alphabet byte after it is corrupt input, as for the standard
+	// decoder on the whole, wherever the source's chunks end.
+	padded bool
 }
 
 // base64Alphabet marks the bytes base64Reader keeps. Read only.
@@ -64,9 +68,17 @@ func (d *base64Reader) Read(p []byte) (int, error) {
 func (d *base64Reader) fill() {
 	n, err := d.r.Read(d.in[d.nin:])
 	d.nin += keepAlphabet(d.in[d.nin : d.nin+n])
+	if d.padded && d.nin > 0 {
+		d.out, d.err = nil, base64.CorruptInputError(0)
+		return
+	}
 	q := d.nin / 4 * 4
 	m, derr := base64.StdEncoding.Decode(d.dec[:], d.in[:q])
 	d.out = d.dec[:m]
+	if derr == nil && q > 0 && d.in[q-1] == '=' {
+		d.padded = true
+	}
+
 	d.nin = copy(d.in[:], d.in[q:d.nin])
 	switch {
 	case derr != nil:
