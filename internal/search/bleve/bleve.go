@@ -198,8 +198,8 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 // distinct text once: a delivery to five recipients puts five documents
 // of one message in a batch. batch analyzes each text before it hands
 // the batch to bleve (the words go to the vocabulary first), and bleve's
-// analysis then finds it done. The documents of one text share its term frequencies too, not
-// only its terms: building the map per document was 8% of a 5-recipient
+// analysis then finds it done. The documents of one text share its term
+// frequencies too, not only its terms: building the map per document was 8% of a 5-recipient
 // delivery's CPU. bleve's analysis workers call it concurrently, and the
 // segment builder only reads a field's frequencies (it merges into them
 // only when a document has two fields of one name, which batch never
@@ -283,10 +283,10 @@ func (m *batchTerms) ofString(text string) terms {
 	return t
 }
 
-// analyze is the term frequencies of b: the terms of its distinct words
-// (search.EachWord, wordTerm), each once; the map is the only set of
-// them. The frequencies and term bytes
-// come from blocks, not an allocation each.
+// analyze is the term frequencies of text: the terms of its distinct
+// words (search.EachWord, wordTerm), each once; the map is the only set
+// of them. The frequencies and term bytes come from blocks, not an
+// allocation each; the words are slices of text's Canon form.
 func analyze(text string) terms {
 	freqs := make(index.TokenFrequencies, len(text)/24)
 	var tfs []index.TokenFreq

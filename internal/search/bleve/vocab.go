@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -141,7 +142,9 @@ func (v *vocab) add(words []string) error {
 		return fmt.Errorf("bleve: write the vocabulary: %w", err)
 	}
 	for _, w := range fresh {
-		v.known.Put(w, struct{}{})
+		// A copy: w is a slice of its whole text's Canon form, which
+		// the memory would otherwise keep alive for each word it holds.
+		v.known.Put(strings.Clone(w), struct{}{})
 	}
 	return nil
 }
