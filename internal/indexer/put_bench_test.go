@@ -28,26 +28,10 @@ import (
 // does; the batch size counts documents. QUIRE_BENCH_PROFILE names a CPU
 // profile of the Puts alone.
 func BenchmarkPut(b *testing.B) {
-	path := os.Getenv("QUIRE_BENCH_MBOX")
-	if path == "" {
-		path = filepath.Join(b.TempDir(), "corpus.mbox")
-		gen := filepath.Join("..", "..", "bench", "corpus", "gen_mbox.py")
-		if out, err := exec.Command("python3", gen, "500", path).CombinedOutput(); err != nil {
-			b.Fatalf("%s: %v\n%s", gen, err, out)
-		}
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := convert.New(convert.Options{})
-	defer c.Close()
 	rcpts, _ := strconv.Atoi(os.Getenv("QUIRE_BENCH_RCPTS"))
 	rcpts = max(rcpts, 1)
 	var docs []search.Doc
-	for i, m := range bytes.Split(raw, []byte("\nFrom ")) {
-		m = m[bytes.IndexByte(m, '\n')+1:] // the "From " line
-		d := Doc(context.Background(), c, "u", "INBOX", uint32(i+1), bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n")), nil)
+	for _, d := range corpusDocs(b, 500) {
 		for r := range rcpts {
 			d.UserID = "u" + strconv.Itoa(r)
 			docs = append(docs, d)
@@ -106,6 +90,31 @@ func settled() time.Duration {
 		}
 		last = now
 	}
+}
+
+// corpusDocs are the documents of the benchmark corpus, user "u", INBOX,
+// UIDs from 1: QUIRE_BENCH_MBOX, or n messages of gen_mbox.py.
+func corpusDocs(b *testing.B, n int) []search.Doc {
+	path := os.Getenv("QUIRE_BENCH_MBOX")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "corpus.mbox")
+		gen := filepath.Join("..", "..", "bench", "corpus", "gen_mbox.py")
+		if out, err := exec.Command("python3", gen, strconv.Itoa(n), path).CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", gen, err, out)
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := convert.New(convert.Options{})
+	defer c.Close()
+	var docs []search.Doc
+	for i, m := range bytes.Split(raw, []byte("\nFrom ")) {
+		m = m[bytes.IndexByte(m, '\n')+1:] // the "From " line
+		docs = append(docs, Doc(context.Background(), c, "u", "INBOX", uint32(i+1), bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n")), nil))
+	}
+	return docs
 }
 
 func cpuTime() time.Duration {
