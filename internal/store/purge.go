@@ -175,8 +175,11 @@ type PurgeStats struct {
 	// DeletedMailboxes whose rows were dropped (MailboxPurger).
 	DeletedMailboxes int64
 	// LogEntries dropped from the change logs of LogMailboxes mailboxes,
-	// older than the history (LogTrimmer).
-	LogEntries, LogMailboxes int64
+	// older than the history, in LogBuckets whole buckets (Cassandra), and
+	// ExpungedRows: the rows of messages expunged at or below the logs'
+	// new floors (LogTrimmer). A dry run counts what a real pass at the
+	// same moment would drop.
+	LogEntries, LogMailboxes, LogBuckets, ExpungedRows int64
 	// Orphans removed (OrphanPurger).
 	Orphans OrphanStats
 }
@@ -189,6 +192,7 @@ type PurgeTotals struct {
 	Leftovers              int64
 	DeletedMailboxes       int64
 	LogEntries             int64
+	ExpungedRows           int64
 	Orphans                int64   // pieces: chunks, files and spilled metadata
 	Seconds                float64 // time spent in passes
 	Last                   PurgeStats
@@ -239,6 +243,7 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (PurgeStats, error) {
 		t.Leftovers += st.Leftovers
 		t.DeletedMailboxes += st.DeletedMailboxes
 		t.LogEntries += st.LogEntries
+		t.ExpungedRows += st.ExpungedRows
 		t.Orphans += st.Orphans.Chunks + st.Orphans.Files + st.Orphans.Spills
 		t.FreedBytes += st.Orphans.Bytes
 	}
@@ -277,10 +282,10 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 	}
 	referenced := func(id BlobID) bool { _, ok := refs[blobKey(id)]; return ok }
 	op, orphans := s.b.(OrphanPurger)
-	listed := map[[32]byte]struct{}{}
+	stored := map[[32]byte]struct{}{}
 	err = p.PurgeBlobs(ctx, referenced, func(b BlobState) error {
 		if orphans {
-			listed[blobKey(b.ID)] = struct{}{}
+			stored[blobKey(b.ID)] = struct{}{}
 		}
 		st.Bodies++
 		if referenced(b.ID) {
@@ -320,14 +325,16 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 		st.FreedBytes += b.Bytes
 		return nil
 	})
-	if err != nil || !orphans {
+	if err != nil {
 		return err
 	}
 	clear(refs)
-	stored := func(id BlobID) bool { _, ok := listed[blobKey(id)]; return ok }
-	st.Orphans, err = op.PurgeOrphans(ctx, start.Add(-o.Grace), stored, o.DryRun)
-	if err != nil {
-		return fmt.Errorf("store: purge: remove orphaned pieces of writes that never landed: %w", err)
+	if orphans {
+		stored := func(id BlobID) bool { _, ok := stored[blobKey(id)]; return ok }
+		st.Orphans, err = op.PurgeOrphans(ctx, start.Add(-o.Grace), stored, o.DryRun)
+		if err != nil {
+			return fmt.Errorf("store: purge: remove orphaned pieces of writes that never landed: %w", err)
+		}
 	}
 	return nil
 }
@@ -344,11 +351,12 @@ func blobKey(id BlobID) [32]byte {
 // references, and those the backend knows of pending references to.
 //
 // It trims each mailbox's change log to o.LogHistory on the way
-// (logtrim.go), after reading its rows: the rows need no log.
+// (logtrim.go), after reading its rows: the rows need no log. A dry run
+// counts what the trim would drop.
 func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeStats) (map[[32]byte]struct{}, error) {
 	refs := make(map[[32]byte]struct{})
 	lt, trim := s.b.(LogTrimmer)
-	trim = trim && o.LogHistory > 0 && !o.DryRun
+	trim = trim && o.LogHistory > 0
 	var users []User
 	if err := s.b.ListUsers(ctx, func(u User) error { users = append(users, u); return nil }); err != nil {
 		return nil, fmt.Errorf("store: purge: list users: %w", err)
@@ -374,7 +382,7 @@ func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeSta
 			if !trim {
 				continue
 			}
-			err = s.trimLog(ctx, lt, mb, o.LogHistory, st)
+			err = s.trimLog(ctx, lt, mb, o.LogHistory, o.DryRun, st)
 			if errors.Is(err, mail.ErrNoSuchMailbox) {
 				continue
 			}
@@ -455,7 +463,7 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, o PurgeOption
 		case err == nil:
 			s.log.Info("store: purge pass", "freed", st.Freed, "freed_bytes", st.FreedBytes,
 				"marked", st.Marked, "waiting", st.Waiting, "bodies", st.Bodies, "messages", st.Messages,
-				"leftovers", st.Leftovers, "log_entries", st.LogEntries,
+				"leftovers", st.Leftovers, "log_entries", st.LogEntries, "expunged_rows", st.ExpungedRows,
 				"orphans", st.Orphans.Chunks+st.Orphans.Files+st.Orphans.Spills, "duration", st.Duration)
 		}
 	}

@@ -67,7 +67,30 @@ func TestConformance(t *testing.T) {
 		Private:      func(t *testing.T) store.Backend { return openPrivate(t) },
 		DropChange:   dropChange,
 		PlantOrphans: plantOrphans,
+		StoredRows:   storedRows,
 	})
+}
+
+// storedRows counts the uids of a mailbox with a msgs or a msgmeta row.
+func storedRows(t testing.TB, sb store.Backend, mailboxID string, uids []mail.UID) int {
+	t.Helper()
+	b := sb.(*Backend)
+	n := 0
+	for _, u := range uids {
+		for _, table := range []string{"msgs", "msgmeta"} {
+			var uid int64
+			err := b.meta.Query("SELECT uid FROM "+b.opts.Meta.Name+"."+table+" WHERE mailbox_id = ? AND ubucket = ? AND uid = ?",
+				mailboxID, ubucket(int64(u)), int64(u)).Scan(&uid)
+			if err == nil {
+				n++
+				break
+			}
+			if err != gocql.ErrNotFound {
+				t.Fatalf("read the %s row of UID %d: %v", table, u, err)
+			}
+		}
+	}
+	return n
 }
 
 // plantOrphans writes, dated at, the chunks of a body whose header never

@@ -47,6 +47,13 @@ func TestConformance(t *testing.T) {
 				return 0
 			}
 		},
+		StoredRows: func(t testing.TB, b store.Backend, mailboxID string, uids []mail.UID) int {
+			n, err := embedded.RowsOf(b.(*embedded.Backend), mailboxID, uids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
 	})
 }
 

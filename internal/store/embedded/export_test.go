@@ -29,3 +29,21 @@ func BlobFileExists(b *Backend, id string) bool {
 	_, err := b.fs.Stat(b.blobPath(id))
 	return err == nil
 }
+
+// RowsOf counts the uids of a mailbox with a live or an expunged row.
+func RowsOf(b *Backend, id string, uids []mail.UID) (int, error) {
+	n := 0
+	for _, u := range uids {
+		for _, k := range [][]byte{rowKey(id, u), goneKey(id, u)} {
+			_, ok, err := b.get(k)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				n++
+				break
+			}
+		}
+	}
+	return n, nil
+}

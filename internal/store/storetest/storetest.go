@@ -48,6 +48,11 @@ type Harness struct {
 	// function that counts how many of them are still stored (nil: the
 	// orphan test is skipped).
 	PlantOrphans func(t testing.TB, b store.Backend, mailboxID string, at time.Time) (n int, left func() int)
+	// StoredRows returns how many of uids still have a row of any kind
+	// stored under mailboxID: live, expunged (kept for Expunged) or
+	// metadata (nil: the expunged rows' trim is checked through Expunged
+	// alone).
+	StoredRows func(t testing.TB, b store.Backend, mailboxID string, uids []mail.UID) int
 }
 
 // scenario is one test of the suite.
@@ -106,6 +111,7 @@ var purgeScenarios = []scenario{
 	{name: "PurgeRace", fn: testPurgeRace},
 	{name: "PurgeCrash", fn: testPurgeCrash},
 	{name: "LogTrim", fn: testLogTrim},
+	{name: "LogTrimExpunged", fn: testLogTrimExpunged},
 	{name: "PurgeOrphans", fn: testPurgeOrphans, plants: true},
 }
 
