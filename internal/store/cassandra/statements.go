@@ -29,6 +29,7 @@ type statements struct {
 	trimGet, trimFloor, trimMark, trimBuckets, trimDrop, bucketAt            string
 	chunkKeys, chunkAge, spillKeys, spillAge, spillDelete                    string
 	expScan, expDrop, expDropMeta                                            string
+	logKeys, headAge                                                         string
 
 	textGet, textPut string
 
@@ -163,5 +164,7 @@ func newStatements(meta, msg, cache string) statements {
 		expScan:     m(`SELECT uid, modseq, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ?`),
 		expDrop:     m(`DELETE FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
 		expDropMeta: m(`DELETE FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
+		logKeys:     m(`SELECT DISTINCT mailbox_id, bucket FROM KS.mblog WHERE token(mailbox_id, bucket) >= ? AND token(mailbox_id, bucket) <= ?`),
+		headAge:     m(`SELECT WRITETIME(head_modseq) FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? LIMIT 1`),
 	}
 }

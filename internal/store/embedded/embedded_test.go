@@ -54,6 +54,19 @@ func TestConformance(t *testing.T) {
 			}
 			return n
 		},
+		PlantStray: func(t testing.TB, sb store.Backend, mb store.Mailbox) func() int {
+			b := sb.(*embedded.Backend)
+			if err := embedded.DropRecord(b, mb.UserID, mb.Name); err != nil {
+				t.Fatal(err)
+			}
+			return func() int {
+				n, err := embedded.MailboxKeys(b, mb.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		},
 	})
 }
 

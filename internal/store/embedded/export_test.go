@@ -30,6 +30,28 @@ func BlobFileExists(b *Backend, id string) bool {
 	return err == nil
 }
 
+// DropRecord deletes a mailbox's record and nothing else, as a creation
+// racing its user's deletion leaves it (storetest.Harness.PlantStray).
+func DropRecord(b *Backend, userID, name string) error {
+	return b.db.Delete(mboxKey(userID, name), b.wsync)
+}
+
+// MailboxKeys counts the keys stored under a mailbox's id: head, rows,
+// change log, expunged rows and trim state.
+func MailboxKeys(b *Backend, id string) (int, error) {
+	n := 0
+	for _, p := range [][]byte{headKey(id), logTrimKey(id), rowPrefix(id), changePrefix(id), gonePrefix(id)} {
+		end := prefixEnd(p)
+		if p[len(p)-1] != 0 { // a single key, not a prefix ending in NUL
+			end = append(append([]byte(nil), p...), 0)
+		}
+		if err := b.scan(p, end, func(_, _ []byte) error { n++; return nil }); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
 // RowsOf counts the uids of a mailbox with a live or an expunged row.
 func RowsOf(b *Backend, id string, uids []mail.UID) (int, error) {
 	n := 0

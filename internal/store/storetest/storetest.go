@@ -53,6 +53,16 @@ type Harness struct {
 	// metadata (nil: the expunged rows' trim is checked through Expunged
 	// alone).
 	StoredRows func(t testing.TB, b store.Backend, mailboxID string, uids []mail.UID) int
+	// PlantStray deletes mb's record behind the store's back, leaving its
+	// head and rows as a creation whose record never landed, or a
+	// creation that raced its user's deletion, leaves them
+	// (store.StrayPurger), and returns a function counting the rows still
+	// stored under mb's id (nil: the stray test is skipped).
+	PlantStray func(t testing.TB, b store.Backend, mb store.Mailbox) (left func() int)
+	// StrayGrace: the backend frees a stray only once its last write is
+	// older than the grace (a creation may still be under way); without
+	// it, at the first pass.
+	StrayGrace bool
 }
 
 // scenario is one test of the suite.
@@ -112,6 +122,7 @@ var purgeScenarios = []scenario{
 	{name: "PurgeCrash", fn: testPurgeCrash},
 	{name: "LogTrim", fn: testLogTrim},
 	{name: "LogTrimExpunged", fn: testLogTrimExpunged},
+	{name: "PurgeStrays", fn: testPurgeStrays, plants: true},
 	{name: "PurgeOrphans", fn: testPurgeOrphans, plants: true},
 }
 
