@@ -18,6 +18,7 @@ import (
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/storetest"
 )
 
 // bodyFiles lists the body files of an embedded data directory.
@@ -186,15 +187,7 @@ func TestPurgeDryRunCountsLogTrim(t *testing.T) {
 	}
 	var uids []mail.UID
 	for i := range 30 {
-		sp, err := s.Spool(strings.NewReader(fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i)), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.PutBody(ctx, sp); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.Append(ctx, u, inbox, store.NewMessage{Blob: sp.ID, Size: sp.Size, Structure: sp.Structure})
-		sp.Close()
+		got, err := s.Append(ctx, u, inbox, storetest.Put(t, ctx, s, fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"encoding/json"
 	"os"
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
 )
 
 // DropChange deletes one change-log entry, as a corruption would: the
@@ -68,4 +70,29 @@ func RowsOf(b *Backend, id string, uids []mail.UID) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// HeadsWithoutRecord counts the mailbox heads no mailbox record names.
+func HeadsWithoutRecord(b *Backend) (int, error) {
+	recorded := map[string]bool{}
+	p := []byte(pMbox)
+	if err := b.scan(p, prefixEnd(p), func(_, v []byte) error {
+		var mb store.Mailbox
+		if err := json.Unmarshal(v, &mb); err != nil {
+			return err
+		}
+		recorded[mb.ID] = true
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	p = []byte(pHead)
+	err := b.scan(p, prefixEnd(p), func(k, _ []byte) error {
+		if !recorded[string(k[len(p):])] {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
