@@ -119,9 +119,9 @@ func (b *Backend) isStray(ctx context.Context, id string, before time.Time) (boo
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	var wt int64
+	var wt *int64 // null: no head written there; not dated, so kept
 	ok, err := b.get(ctx, b.meta, "read the age of a mailbox head", b.q.headAge, []any{id, bk}, &wt)
-	return ok && wt < before.UnixMicro(), err
+	return ok && wt != nil && *wt < before.UnixMicro(), err
 }
 
 var _ store.StrayPurger = (*Backend)(nil)
