@@ -84,7 +84,8 @@ func (m *serveMetrics) collect(st *store.Store, ss *searchStack, mesh *notify.Me
 	metrics.Purge(m.reg, func() metrics.PurgeFigures {
 		p := st.PurgeTotals()
 		f := metrics.PurgeFigures{Passes: p.Passes, Failures: p.Failures, Freed: p.Freed, FreedBytes: p.FreedBytes,
-			DeletedMailboxes: p.DeletedMailboxes, LogEntries: p.LogEntries, Orphans: p.Orphans, Seconds: p.Seconds}
+			DeletedMailboxes: p.DeletedMailboxes, LogEntries: p.LogEntries, ExpungedRows: p.ExpungedRows,
+			StrayMailboxes: p.StrayMailboxes, Orphans: p.Orphans, Seconds: p.Seconds}
 		if !p.LastFinished.IsZero() {
 			f.LastSuccess = float64(p.LastFinished.UnixMilli()) / 1e3
 		}

@@ -146,7 +146,14 @@ func printPurge(w io.Writer, st store.PurgeStats, grace time.Duration) {
 	fmt.Fprintf(&b, "  condemned but referenced again meanwhile: %d\n", st.Reclaimed)
 	fmt.Fprintf(&b, "  leftovers of interrupted deletions removed: %d (%d bytes)\n", st.Leftovers, st.LeftoverBytes)
 	fmt.Fprintf(&b, "  scanned: %d messages in %d mailboxes\n", st.Messages, st.Mailboxes)
-	fmt.Fprintf(&b, "  change-log entries older than the history dropped: %d, in %d mailboxes\n", st.LogEntries, st.LogMailboxes)
+	dropped := "dropped"
+	if st.DryRun {
+		dropped = "would be dropped"
+	}
+	fmt.Fprintf(&b, "  change-log entries older than the history %s: %d, in %d mailboxes (whole log buckets: %d)\n",
+		dropped, st.LogEntries, st.LogMailboxes, st.LogBuckets)
+	fmt.Fprintf(&b, "  rows of messages expunged below the change log's floor %s: %d\n", dropped, st.ExpungedRows)
+	fmt.Fprintf(&b, "  stray mailboxes (rows no mailbox record reaches) found: %d\n", st.StrayMailboxes)
 	fmt.Fprintf(&b, "  orphans of writes that never landed: %d body chunks, %d body files (%d bytes), %d spilled metadata\n",
 		st.Orphans.Chunks, st.Orphans.Files, st.Orphans.Bytes, st.Orphans.Spills)
 	_, _ = io.WriteString(w, b.String())

@@ -1,15 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
+	"github.com/quiremail/quire/internal/store/storetest"
 )
 
 // bodyFiles lists the body files of an embedded data directory.
@@ -87,7 +96,9 @@ func TestPurgeCommandWhileServing(t *testing.T) {
 	dataDir, httpAddr, cli := servePurge(t, `{enable = false, grace = "0s"}`)
 	out := cli("purge")
 	if !strings.Contains(out, "purge: freed 0 bodies") || !strings.Contains(out, "found unreferenced now: 1;") ||
-		!strings.Contains(out, "change-log entries older than the history dropped: 0, in 0 mailboxes") ||
+		!strings.Contains(out, "change-log entries older than the history dropped: 0, in 0 mailboxes (whole log buckets: 0)") ||
+		!strings.Contains(out, "rows of messages expunged below the change log's floor dropped: 0") ||
+		!strings.Contains(out, "stray mailboxes (rows no mailbox record reaches) found: 0") ||
 		!strings.Contains(out, "orphans of writes that never landed: 0 body chunks, 0 body files (0 bytes), 0 spilled metadata") {
 		t.Fatalf("first pass:\n%s", out)
 	}
@@ -113,6 +124,8 @@ func TestPurgeCommandWhileServing(t *testing.T) {
 		"quire_store_purge_freed_bodies_total{}":         1,
 		"quire_store_purge_deleted_mailboxes_total{}":    0,
 		"quire_store_purge_log_entries_total{}":          0, // the history (720h by default) has not passed
+		"quire_store_purge_expunged_rows_total{}":        0,
+		"quire_store_purge_stray_mailboxes_total{}":      0,
 		"quire_store_purge_orphans_total{}":              0,
 	}
 	if !maps.Equal(got, want) || all["quire_store_purge_freed_bytes_total{}"] <= 0 || // compressed: the body is repetitive text
@@ -136,5 +149,92 @@ func TestPurgeInBackground(t *testing.T) {
 			t.Fatalf("the body file is still there 20 s after its user was deleted: %v", bodyFiles(t, dataDir))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestPurgeDryRunCountsLogTrim: `quire purge --dry-run` reports the
+// change-log entries, log buckets and expunged rows the log trim would
+// drop, and the real pass after it drops exactly those. The store is
+// prepared directly: 30 messages in INBOX, two runs of them expunged,
+// and a trim mark back-dated two hours, past the one-hour history.
+func TestPurgeDryRunCountsLogTrim(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "quire.toml")
+	body := fmt.Sprintf("[log]\nlevel = \"warn\"\n[store]\ndbtype = \"embedded\"\ndatadir = %q\n"+
+		"purge = {enable = false, grace = \"1h\", log_history = \"1h\"}\n[search]\nengine = \"none\"\n"+
+		"[lmtp]\nlisten = []\n[http]\nlisten = []\n[imap]\nlisten = []\n[pop3]\nlisten = []\n", filepath.Join(dir, "data"))
+	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := openBackend(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(b, store.Options{})
+	u, err := s.CreateUser(ctx, "trim@example.org", "$test$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := s.Mailbox(ctx, u, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []mail.UID
+	for i := range 30 {
+		got, err := s.Append(ctx, u, inbox, storetest.Put(t, ctx, s, fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, got...)
+	}
+	for _, run := range [][]mail.UID{uids[3:7], uids[12:14]} {
+		if _, err := s.StoreFlags(ctx, inbox, run, store.FlagsAdd, mail.NewFlags(mail.FlagDeleted), 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Expunge(ctx, inbox, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := s.Status(ctx, inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := store.LogMark{ModSeq: h.ModSeq, At: time.Now().Add(-2 * time.Hour)}
+	if _, err := b.(store.LogTrimmer).TrimLog(ctx, inbox.ID, store.TrimRequest{Next: mark}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	counts := regexp.MustCompile(`history (?:dropped|would be dropped): (\d+), in (\d+) mailboxes \(whole log buckets: (\d+)\)\n` +
+		`  rows of messages expunged below the change log's floor (?:dropped|would be dropped): (\d+)\n`)
+	purge := func(args ...string) []string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(ctx, append([]string{"purge", "--config", cfgPath}, args...), strings.NewReader(""), &out, &errOut); err != nil {
+			t.Fatalf("quire purge %v: %v\n%s%s", args, err, out.String(), errOut.String())
+		}
+		m := counts.FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("quire purge %v printed no log trim counts:\n%s", args, out.String())
+		}
+		return m[1:]
+	}
+	dry := purge("--dry-run")
+	real := purge()
+	// Every entry up to the mark: 30 appends, 6 flag changes, 6 expunges.
+	want := []string{"42", "1", "0", "6"}
+	if !slices.Equal(dry, want) || !slices.Equal(real, want) {
+		t.Fatalf("dry run counted %v (entries, mailboxes, buckets, expunged rows), the pass dropped %v; want %v for both", dry, real, want)
+	}
+	if again := purge("--dry-run"); !slices.Equal(again, []string{"0", "0", "0", "0"}) {
+		t.Fatalf("a dry run after the trim counts %v; want nothing left to drop", again)
 	}
 }

@@ -33,7 +33,7 @@ func (e *env) trimLog() mail.ModSeq {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := lt.TrimLog(ctx, mb.ID, h.ModSeq, store.LogMark{ModSeq: h.ModSeq, At: time.Now()}); err != nil {
+	if _, err := lt.TrimLog(ctx, mb.ID, store.TrimRequest{Upto: h.ModSeq, Next: store.LogMark{ModSeq: h.ModSeq, At: time.Now()}}); err != nil {
 		e.t.Fatalf("TrimLog: %v", err)
 	}
 	floor, err := e.st.LogFloor(ctx, mb)

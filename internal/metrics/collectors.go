@@ -221,6 +221,7 @@ func TextPurge(r *Registry, stats func() (runs, failed, purged int64)) {
 // store's PurgeTotals, passed as plain numbers).
 type PurgeFigures struct {
 	Passes, Failures, Freed, FreedBytes, DeletedMailboxes, LogEntries, Orphans int64
+	ExpungedRows, StrayMailboxes                                               int64
 	Seconds                                                                    float64
 	// LastSuccess is the end of the last pass that succeeded, unix
 	// seconds; 0 if none did.
@@ -235,10 +236,12 @@ func Purge(r *Registry, stats func() PurgeFigures) {
 	bytes := desc("quire_store_purge_freed_bytes_total", "Bytes the purge freed (stored size on the embedded store, raw size on Cassandra).")
 	boxes := desc("quire_store_purge_deleted_mailboxes_total", "Deleted mailboxes whose rows the purge dropped (Cassandra).")
 	logs := desc("quire_store_purge_log_entries_total", "Change-log entries older than store.purge.log_history the purge dropped.")
+	expunged := desc("quire_store_purge_expunged_rows_total", "Rows of messages expunged below a mailbox's change-log floor the purge dropped (with the log trim).")
+	strays := desc("quire_store_purge_stray_mailboxes_total", "Stray mailboxes the purge found: rows no mailbox record reaches, of a creation that stopped half-way or raced its user's deletion.")
 	orphans := desc("quire_store_purge_orphans_total", "Pieces of writes that never landed the purge removed (body chunks and files, spilled metadata).")
 	secs := desc("quire_store_purge_seconds_total", "Time spent in purge passes.")
 	last := desc("quire_store_purge_last_success_timestamp_seconds", "When the last successful purge pass ended (unix seconds; 0: none yet).")
-	r.Register(&collector{descs: []*prometheus.Desc{passes, bodies, bytes, boxes, logs, orphans, secs, last}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
+	r.Register(&collector{descs: []*prometheus.Desc{passes, bodies, bytes, boxes, logs, expunged, strays, orphans, secs, last}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
 		f := stats()
 		emit(passes, counter, float64(f.Passes-f.Failures), "ok")
 		emit(passes, counter, float64(f.Failures), "error")
@@ -246,6 +249,8 @@ func Purge(r *Registry, stats func() PurgeFigures) {
 		emit(bytes, counter, float64(f.FreedBytes))
 		emit(boxes, counter, float64(f.DeletedMailboxes))
 		emit(logs, counter, float64(f.LogEntries))
+		emit(expunged, counter, float64(f.ExpungedRows))
+		emit(strays, counter, float64(f.StrayMailboxes))
 		emit(orphans, counter, float64(f.Orphans))
 		emit(secs, counter, f.Seconds)
 		emit(last, gauge, f.LastSuccess)

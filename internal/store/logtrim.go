@@ -70,13 +70,41 @@ type LogTrimState struct {
 type LogTrimmer interface {
 	// LogTrim returns the mailbox's trim state.
 	LogTrim(ctx context.Context, mailboxID string) (LogTrimState, error)
-	// TrimLog drops the log entries with MODSEQ <= upto (0: none), raises
-	// the floor to what it dropped (a backend that trims whole buckets may
-	// keep entries at or below upto, and its floor stays below them), and
-	// records next as the mailbox's mark. It returns the entries dropped.
-	// A TrimLog stopped midway leaves a log that Changes serves correctly,
-	// and the next one finishes.
-	TrimLog(ctx context.Context, mailboxID string, upto mail.ModSeq, next LogMark) (int64, error)
+	// TrimLog drops the log entries with MODSEQ <= r.Upto (0: none),
+	// raises the floor to what it dropped (a backend that trims whole
+	// buckets may keep entries at or below Upto, and its floor stays below
+	// them), drops the materialized rows of messages expunged at or below
+	// the floor (Expunged no longer reports them), and records r.Next as
+	// the mailbox's mark. It returns what it dropped; with r.DryRun it
+	// changes nothing and returns what it would drop. A TrimLog stopped
+	// midway leaves a log that Changes serves correctly, and the next one
+	// finishes.
+	TrimLog(ctx context.Context, mailboxID string, r TrimRequest) (TrimCounts, error)
+}
+
+// TrimRequest is one TrimLog of a mailbox.
+type TrimRequest struct {
+	// Upto: drop the entries with MODSEQ <= Upto (0: none).
+	Upto mail.ModSeq
+	// Next is the mark to record.
+	Next LogMark
+	// History is the log history the purge keeps (store.purge.log_history):
+	// consecutive trims of a mailbox are at least this far apart, which
+	// bounds the deletions a backend may make per trim (0: the least
+	// history, an hour).
+	History time.Duration
+	// DryRun counts what the trim would drop and changes nothing.
+	DryRun bool
+}
+
+// TrimCounts is what a TrimLog dropped (for a dry run: would drop).
+type TrimCounts struct {
+	// Entries of the change log, in Buckets whole log buckets (Cassandra;
+	// 0 elsewhere).
+	Entries, Buckets int64
+	// Expunged rows: the materialized rows of messages expunged at or
+	// below the floor (store.Expunged's rows).
+	Expunged int64
 }
 
 // LogFloor returns mb's log floor: Changes from it on is complete.
@@ -91,8 +119,9 @@ func (s *Store) LogFloor(ctx context.Context, mb Mailbox) (mail.ModSeq, error) {
 
 // trimLog runs the log trimming of one mailbox in a purge pass: the first
 // pass marks the head, and a pass at least history after the mark trims
-// the log to it and marks again.
-func (s *Store) trimLog(ctx context.Context, lt LogTrimmer, mb Mailbox, history time.Duration, st *PurgeStats) error {
+// the log to it and marks again. A dry run counts what that trim would
+// drop and records no mark.
+func (s *Store) trimLog(ctx context.Context, lt LogTrimmer, mb Mailbox, history time.Duration, dryRun bool, st *PurgeStats) error {
 	ts, err := lt.LogTrim(ctx, mb.ID)
 	if err != nil {
 		return err
@@ -100,20 +129,24 @@ func (s *Store) trimLog(ctx context.Context, lt LogTrimmer, mb Mailbox, history 
 	if !ts.Mark.At.IsZero() && s.opts.Now().Sub(ts.Mark.At) < history {
 		return nil
 	}
+	if dryRun && ts.Mark.At.IsZero() {
+		return nil // a real pass would only mark the head
+	}
 	h, err := s.b.Head(ctx, mb.ID)
 	if err != nil {
 		return err
 	}
 	// The time is taken after the head was read: every commit the head
 	// shows returned before it.
-	next := LogMark{ModSeq: h.ModSeq, At: s.opts.Now()}
-	var upto mail.ModSeq
+	r := TrimRequest{Next: LogMark{ModSeq: h.ModSeq, At: s.opts.Now()}, History: history, DryRun: dryRun}
 	if !ts.Mark.At.IsZero() {
-		upto = ts.Mark.ModSeq
+		r.Upto = ts.Mark.ModSeq
 	}
-	n, err := lt.TrimLog(ctx, mb.ID, upto, next)
-	if n > 0 {
-		st.LogEntries += n
+	n, err := lt.TrimLog(ctx, mb.ID, r)
+	if n.Entries > 0 || n.Expunged > 0 {
+		st.LogEntries += n.Entries
+		st.LogBuckets += n.Buckets
+		st.ExpungedRows += n.Expunged
 		st.LogMailboxes++
 	}
 	return err

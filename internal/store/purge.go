@@ -113,6 +113,21 @@ type OrphanStats struct {
 	Bytes int64
 }
 
+// StrayPurger is implemented by a backend that can be left with the rows
+// of a mailbox no record reaches: a head written by a creation whose
+// record never landed (Cassandra writes the head first), or a mailbox
+// created while its user was being deleted, with whatever was appended to
+// it since (ARCHITECTURE.md, "Stray mailboxes"). The bodies such rows
+// point at need nothing more: the mark scan reads listed mailboxes only.
+type StrayPurger interface {
+	// PurgeStrays finds the mailboxes whose rows no record reaches, last
+	// written before before, that listed (the mailboxes the pass's mark
+	// scan read) does not name, and frees their rows (or lists them for
+	// the deleted mailboxes' purge); with dryRun it only counts them. It
+	// returns how many it found.
+	PurgeStrays(ctx context.Context, before time.Time, listed func(mailboxID string) bool, dryRun bool) (int64, error)
+}
+
 // MailboxPurger is implemented by a backend that keeps a deleted
 // mailbox's rows until the purge drops them (Cassandra; the embedded
 // backend deletes them with the mailbox, in one batch).
@@ -175,8 +190,15 @@ type PurgeStats struct {
 	// DeletedMailboxes whose rows were dropped (MailboxPurger).
 	DeletedMailboxes int64
 	// LogEntries dropped from the change logs of LogMailboxes mailboxes,
-	// older than the history (LogTrimmer).
-	LogEntries, LogMailboxes int64
+	// older than the history, in LogBuckets whole buckets (Cassandra), and
+	// ExpungedRows: the rows of messages expunged at or below the logs'
+	// new floors (LogTrimmer). A dry run counts what a real pass at the
+	// same moment would drop.
+	LogEntries, LogMailboxes, LogBuckets, ExpungedRows int64
+	// StrayMailboxes found: rows of mailboxes no record reaches (a
+	// creation that failed half-way, or raced its user's deletion;
+	// StrayPurger), dropped or handed to the deleted mailboxes' purge.
+	StrayMailboxes int64
 	// Orphans removed (OrphanPurger).
 	Orphans OrphanStats
 }
@@ -189,6 +211,8 @@ type PurgeTotals struct {
 	Leftovers              int64
 	DeletedMailboxes       int64
 	LogEntries             int64
+	ExpungedRows           int64
+	StrayMailboxes         int64
 	Orphans                int64   // pieces: chunks, files and spilled metadata
 	Seconds                float64 // time spent in passes
 	Last                   PurgeStats
@@ -239,6 +263,8 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (PurgeStats, error) {
 		t.Leftovers += st.Leftovers
 		t.DeletedMailboxes += st.DeletedMailboxes
 		t.LogEntries += st.LogEntries
+		t.ExpungedRows += st.ExpungedRows
+		t.StrayMailboxes += st.StrayMailboxes
 		t.Orphans += st.Orphans.Chunks + st.Orphans.Files + st.Orphans.Spills
 		t.FreedBytes += st.Orphans.Bytes
 	}
@@ -271,16 +297,21 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 			return fmt.Errorf("store: purge: drop the rows of deleted mailboxes: %w", err)
 		}
 	}
-	refs, err := s.markReferenced(ctx, o, st)
+	sp, strays := s.b.(StrayPurger)
+	var listed map[string]struct{}
+	if strays {
+		listed = map[string]struct{}{}
+	}
+	refs, err := s.markReferenced(ctx, o, st, listed)
 	if err != nil {
 		return err
 	}
 	referenced := func(id BlobID) bool { _, ok := refs[blobKey(id)]; return ok }
 	op, orphans := s.b.(OrphanPurger)
-	listed := map[[32]byte]struct{}{}
+	stored := map[[32]byte]struct{}{}
 	err = p.PurgeBlobs(ctx, referenced, func(b BlobState) error {
 		if orphans {
-			listed[blobKey(b.ID)] = struct{}{}
+			stored[blobKey(b.ID)] = struct{}{}
 		}
 		st.Bodies++
 		if referenced(b.ID) {
@@ -320,14 +351,24 @@ func (s *Store) purgePass(ctx context.Context, p BlobPurger, o PurgeOptions, st 
 		st.FreedBytes += b.Bytes
 		return nil
 	})
-	if err != nil || !orphans {
+	if err != nil {
 		return err
 	}
 	clear(refs)
-	stored := func(id BlobID) bool { _, ok := listed[blobKey(id)]; return ok }
-	st.Orphans, err = op.PurgeOrphans(ctx, start.Add(-o.Grace), stored, o.DryRun)
-	if err != nil {
-		return fmt.Errorf("store: purge: remove orphaned pieces of writes that never landed: %w", err)
+	if orphans {
+		stored := func(id BlobID) bool { _, ok := stored[blobKey(id)]; return ok }
+		st.Orphans, err = op.PurgeOrphans(ctx, start.Add(-o.Grace), stored, o.DryRun)
+		if err != nil {
+			return fmt.Errorf("store: purge: remove orphaned pieces of writes that never landed: %w", err)
+		}
+	}
+	clear(stored)
+	if strays {
+		known := func(id string) bool { _, ok := listed[id]; return ok }
+		st.StrayMailboxes, err = sp.PurgeStrays(ctx, start.Add(-o.Grace), known, o.DryRun)
+		if err != nil {
+			return fmt.Errorf("store: purge: drop the rows of mailboxes no record reaches: %w", err)
+		}
 	}
 	return nil
 }
@@ -341,14 +382,16 @@ func blobKey(id BlobID) [32]byte {
 }
 
 // markReferenced returns the bodies every live message of every user
-// references, and those the backend knows of pending references to.
+// references, and those the backend knows of pending references to. It
+// adds the id of every mailbox it lists to listed, if not nil.
 //
 // It trims each mailbox's change log to o.LogHistory on the way
-// (logtrim.go), after reading its rows: the rows need no log.
-func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeStats) (map[[32]byte]struct{}, error) {
+// (logtrim.go), after reading its rows: the rows need no log. A dry run
+// counts what the trim would drop.
+func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeStats, listed map[string]struct{}) (map[[32]byte]struct{}, error) {
 	refs := make(map[[32]byte]struct{})
 	lt, trim := s.b.(LogTrimmer)
-	trim = trim && o.LogHistory > 0 && !o.DryRun
+	trim = trim && o.LogHistory > 0
 	var users []User
 	if err := s.b.ListUsers(ctx, func(u User) error { users = append(users, u); return nil }); err != nil {
 		return nil, fmt.Errorf("store: purge: list users: %w", err)
@@ -359,6 +402,9 @@ func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeSta
 			return nil, fmt.Errorf("store: purge: list the mailboxes of %s: %w", u.Address, err)
 		}
 		for _, mb := range mbs {
+			if listed != nil {
+				listed[mb.ID] = struct{}{}
+			}
 			err := s.b.Messages(ctx, mb.ID, 1, 0, func(r MessageRow) error {
 				st.Messages++
 				refs[blobKey(r.Meta.Blob)] = struct{}{}
@@ -374,7 +420,7 @@ func (s *Store) markReferenced(ctx context.Context, o PurgeOptions, st *PurgeSta
 			if !trim {
 				continue
 			}
-			err = s.trimLog(ctx, lt, mb, o.LogHistory, st)
+			err = s.trimLog(ctx, lt, mb, o.LogHistory, o.DryRun, st)
 			if errors.Is(err, mail.ErrNoSuchMailbox) {
 				continue
 			}
@@ -455,7 +501,8 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, o PurgeOption
 		case err == nil:
 			s.log.Info("store: purge pass", "freed", st.Freed, "freed_bytes", st.FreedBytes,
 				"marked", st.Marked, "waiting", st.Waiting, "bodies", st.Bodies, "messages", st.Messages,
-				"leftovers", st.Leftovers, "log_entries", st.LogEntries,
+				"leftovers", st.Leftovers, "log_entries", st.LogEntries, "expunged_rows", st.ExpungedRows,
+				"stray_mailboxes", st.StrayMailboxes,
 				"orphans", st.Orphans.Chunks+st.Orphans.Files+st.Orphans.Spills, "duration", st.Duration)
 		}
 	}

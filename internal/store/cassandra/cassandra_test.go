@@ -67,7 +67,59 @@ func TestConformance(t *testing.T) {
 		Private:      func(t *testing.T) store.Backend { return openPrivate(t) },
 		DropChange:   dropChange,
 		PlantOrphans: plantOrphans,
+		StoredRows:   storedRows,
+		PlantStray:   plantStray,
+		StrayGrace:   true,
 	})
+}
+
+// storedRows counts the uids of a mailbox with a msgs or a msgmeta row.
+func storedRows(t testing.TB, sb store.Backend, mailboxID string, uids []mail.UID) int {
+	t.Helper()
+	b := sb.(*Backend)
+	n := 0
+	for _, u := range uids {
+		for _, table := range []string{"msgs", "msgmeta"} {
+			var uid int64
+			err := b.meta.Query("SELECT uid FROM "+b.opts.Meta.Name+"."+table+" WHERE mailbox_id = ? AND ubucket = ? AND uid = ?",
+				mailboxID, ubucket(int64(u)), int64(u)).Scan(&uid)
+			if err == nil {
+				n++
+				break
+			}
+			if err != gocql.ErrNotFound {
+				t.Fatalf("read the %s row of UID %d: %v", table, u, err)
+			}
+		}
+	}
+	return n
+}
+
+// plantStray deletes a mailbox's record, leaving its log and rows as a
+// creation whose record never landed leaves them, and returns a function
+// counting the rows still keyed by the mailbox.
+func plantStray(t testing.TB, sb store.Backend, mb store.Mailbox) func() int {
+	t.Helper()
+	b := sb.(*Backend)
+	ks := b.opts.Meta.Name
+	if err := b.meta.Query("DELETE FROM "+ks+".mailboxes WHERE user_id = ? AND name = ?", mb.UserID, mb.Name).Exec(); err != nil {
+		t.Fatalf("delete the record of %s: %v", mb.Name, err)
+	}
+	count := func(table, where string, args ...any) int {
+		var n int
+		if err := b.meta.Query("SELECT count(*) FROM "+ks+"."+table+" WHERE "+where, args...).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		return n
+	}
+	return func() int {
+		return count("mblog", "mailbox_id = ? AND bucket IN (0, 1, 2)", mb.ID) +
+			count("msgs", "mailbox_id = ? AND ubucket = 0", mb.ID) +
+			count("msgmeta", "mailbox_id = ? AND ubucket = 0", mb.ID) +
+			count("mbcur", "mailbox_id = ?", mb.ID) +
+			count("mbbuckets", "mailbox_id = ?", mb.ID) +
+			count("logtrim", "mailbox_id = ?", mb.ID)
+	}
 }
 
 // plantOrphans writes, dated at, the chunks of a body whose header never

@@ -101,6 +101,8 @@
 //	ms_mbox.metaspill    ((mailbox_id, meta_id)) -> meta    metadata too big to inline
 //	ms_mbox.msgs         ((mailbox_id, ubucket), uid) -> modseq, flags, expunged
 //	ms_mbox.msgmeta      ((mailbox_id, ubucket), uid) -> meta   immutable
+//	                     an expunged message's rows stay until the log
+//	                     floor passes its expunge (exptrim.go)
 //	ms_mbox.uncertain    ((mailbox_id), blob, cid) -> bucket, modseq, probe, uid, recorded, landed
 //	ms_mbox.uncertain_todo ((shard), mailbox_id, blob, cid) -> bucket, modseq, probe, uid, recorded
 //	                     the uncertain-writes ledger, default TTL 7 days

@@ -24,7 +24,9 @@ type goneState struct {
 // leaves its metadata in msgmeta, which is immutable. An expunge not
 // materialized yet is in the log tail, as may be the message's append and
 // flag changes: so, as Messages does, read the head, the state rows, then
-// the log from the watermark, and replay the tail over the rows.
+// the log from the watermark, and replay the tail over the rows. The
+// rows of a message expunged at or below the log floor are gone
+// (exptrim.go), and it is skipped as unknown.
 //
 // An expunged row's MODSEQ is the expunge's, but its flags may be older
 // than the last flag change before it: materializations run per host in

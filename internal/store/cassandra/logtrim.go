@@ -79,52 +79,68 @@ func (b *Backend) logTrimRow(ctx context.Context, mailboxID string) (logTrimRow,
 	return t, nil
 }
 
-// TrimLog implements store.LogTrimmer.
-func (b *Backend) TrimLog(ctx context.Context, mailboxID string, upto mail.ModSeq, next store.LogMark) (int64, error) {
+// TrimLog implements store.LogTrimmer. A dry run reads what a trim
+// reads, writes nothing, and counts what the trim would drop.
+func (b *Backend) TrimLog(ctx context.Context, mailboxID string, r store.TrimRequest) (store.TrimCounts, error) {
+	var n store.TrimCounts
 	t, err := b.logTrimRow(ctx, mailboxID)
 	if err != nil {
-		return 0, err
+		return n, err
 	}
-	if upto > t.Floor {
+	if r.Upto > t.Floor {
 		var first, bk int64
-		found, err := b.get(ctx, b.meta, "read change log", b.q.bucketAt, []any{mailboxID, int64(upto)}, &first, &bk)
+		found, err := b.get(ctx, b.meta, "read change log", b.q.bucketAt, []any{mailboxID, int64(r.Upto)}, &first, &bk)
 		if err != nil {
-			return 0, err
+			return n, err
 		}
 		if found && mail.ModSeq(first-1) > t.Floor && bk > t.floorBucket {
 			t.Floor, t.floorBucket = mail.ModSeq(first-1), bk
-			if err := b.execDurable(ctx, b.meta, "record the change log's floor", b.q.trimFloor, int64(t.Floor), bk, mailboxID); err != nil {
-				return 0, err
+			if !r.DryRun {
+				if err := b.execDurable(ctx, b.meta, "record the change log's floor", b.q.trimFloor, int64(t.Floor), bk, mailboxID); err != nil {
+					return n, err
+				}
 			}
 		}
 	}
-	var n int64
 	if t.low < t.floorBucket {
-		if n, err = b.dropBuckets(ctx, mailboxID, t.low, t.floorBucket, int64(t.Floor)+1); err != nil {
+		if err := b.dropBuckets(ctx, mailboxID, t.low, t.floorBucket, int64(t.Floor)+1, r.DryRun, &n); err != nil {
 			return n, err
 		}
 	}
-	err = b.exec(ctx, b.meta, b.write, "record the change log's trim", b.q.trimMark, t.floorBucket, int64(next.ModSeq), next.At, mailboxID)
+	if t.Floor > 0 {
+		if n.Expunged, err = b.dropExpunged(ctx, mailboxID, int64(t.Floor), rangesPerTrim(r.History), r.DryRun); err != nil {
+			return n, err
+		}
+	}
+	if r.DryRun {
+		return n, nil
+	}
+	err = b.exec(ctx, b.meta, b.write, "record the change log's trim", b.q.trimMark, t.floorBucket, int64(r.Next.ModSeq), r.Next.At, mailboxID)
 	return n, err
 }
 
 // dropBuckets drops the log buckets lo to hi-1, with their spilled
 // metadata, then the mbbuckets rows below first (the first MODSEQ of hi),
-// and returns the entries dropped.
-func (b *Backend) dropBuckets(ctx context.Context, mailboxID string, lo, hi, first int64) (int64, error) {
-	var n int64
-	del := func(op, stmt string, args ...any) error { return b.exec(ctx, b.meta, b.del, op, stmt, args...) }
+// counting the buckets and their entries in n (a dry run only counts).
+func (b *Backend) dropBuckets(ctx context.Context, mailboxID string, lo, hi, first int64, dryRun bool, n *store.TrimCounts) error {
+	del := func(op, stmt string, args ...any) error {
+		if dryRun {
+			return nil
+		}
+		return b.exec(ctx, b.meta, b.del, op, stmt, args...)
+	}
 	for bk := lo; bk < hi; bk++ {
-		k, err := b.dropSpills(ctx, mailboxID, bk)
-		n += k
+		k, err := b.dropSpills(ctx, mailboxID, bk, dryRun)
+		n.Entries += k
 		if err != nil {
-			return n, err
+			return err
 		}
 		if err := del("drop a trimmed log bucket", b.q.dropLog, mailboxID, bk); err != nil {
-			return n, err
+			return err
 		}
+		n.Buckets++
 	}
-	return n, del("drop the index rows of trimmed log buckets", b.q.trimBuckets, mailboxID, first)
+	return del("drop the index rows of trimmed log buckets", b.q.trimBuckets, mailboxID, first)
 }
 
 var _ store.LogTrimmer = (*Backend)(nil)

@@ -87,16 +87,27 @@ func TestTrimLogPartitions(t *testing.T) {
 	if !errors.As(err, &te) || te.Floor != floor {
 		t.Fatalf("Changes(0) with the floor recorded, nothing deleted yet: %v, want the floor %d", err, floor)
 	}
+	// A dry run counts what the next TrimLog drops, and drops nothing.
+	dry, err := b.TrimLog(ctx, mb.ID, store.TrimRequest{Upto: floor, Next: store.LogMark{ModSeq: 200, At: time.Now()}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := buckets(); got[0] == 0 || got[1] == 0 {
+		t.Fatalf("rows per log bucket after a dry run: %v", got)
+	}
 	// ...then the next TrimLog, with nothing new to trim, finishes.
-	n, err := b.TrimLog(ctx, mb.ID, floor, store.LogMark{ModSeq: 200, At: time.Now()})
+	n, err := b.TrimLog(ctx, mb.ID, store.TrimRequest{Upto: floor, Next: store.LogMark{ModSeq: 200, At: time.Now()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := buckets(); got[0] != 0 || got[1] != 0 || got[2] == 0 || got[3] == 0 {
 		t.Fatalf("rows per log bucket after the trim: %v, want buckets 0 and 1 dropped", got)
 	}
-	if n != 64 {
-		t.Fatalf("TrimLog dropped %d entries, want the 64 of buckets 0 and 1", n)
+	if n.Entries != 64 || n.Buckets != 2 {
+		t.Fatalf("TrimLog dropped %+v, want the 64 entries of buckets 0 and 1", n)
+	}
+	if dry != n {
+		t.Fatalf("the dry run counted %+v, the trim dropped %+v", dry, n)
 	}
 	if got := partitionRows(t, b, "metaspill", "mailbox_id = ? AND meta_id = ?", mb.ID, spills[0]); got != 0 {
 		t.Fatal("the spilled metadata of a dropped bucket stays")

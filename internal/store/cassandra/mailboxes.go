@@ -15,7 +15,9 @@ import (
 
 // CreateMailbox implements store.Mailboxes. The head (log bucket 0) is
 // written first, then the record that makes the mailbox reachable, both by
-// LWT: a crash in between leaves only an unreachable head.
+// LWT: a crash in between leaves only an unreachable head, which the purge
+// drops (strays.go). A creation whose name another mailbox has drops its
+// head itself.
 func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 	op := "create mailbox " + mb.Name
 	h := store.EmptyHead()
@@ -33,6 +35,13 @@ func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 		return err
 	}
 	if !applied {
+		// Another mailbox has the name. The head is under a fresh id no
+		// record names and nobody else knows: drop it now rather than
+		// leave it to the purge (strays.go), which finds it if this fails.
+		if err := b.exec(ctx, b.meta, b.del, op, b.q.dropLog, mb.ID, int64(0)); err != nil {
+			b.log.Warn("cassandra: create mailbox: drop the head of a creation that lost its name; the purge drops it later",
+				"mailbox", mb.ID, "name", mb.Name, "err", err)
+		}
 		return fmt.Errorf("%w: %s", mail.ErrMailboxExists, mb.Name)
 	}
 	return nil

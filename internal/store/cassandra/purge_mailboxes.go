@@ -106,7 +106,7 @@ func (b *Backend) purgeMailbox(ctx context.Context, shard int, g goneMailbox) (b
 	}
 	low := trim.low // buckets below low are trimmed already (logtrim.go)
 	for bk := low; bk <= g.last; bk++ {
-		if _, err := b.dropSpills(ctx, g.id, bk); err != nil {
+		if _, err := b.dropSpills(ctx, g.id, bk, false); err != nil {
 			return false, err
 		}
 	}
@@ -133,8 +133,9 @@ func (b *Backend) purgeMailbox(ctx context.Context, shard int, g goneMailbox) (b
 }
 
 // dropSpills drops the spilled metadata the entries of log bucket bk
-// point at, and returns how many entries the bucket holds.
-func (b *Backend) dropSpills(ctx context.Context, mailboxID string, bk int64) (int64, error) {
+// point at (with dryRun, nothing), and returns how many entries the
+// bucket holds.
+func (b *Backend) dropSpills(ctx context.Context, mailboxID string, bk int64, dryRun bool) (int64, error) {
 	var n int64
 	var spills [][]byte
 	err := b.readLog(ctx, mailboxID, bk, 0, 0, func(e entry) error {
@@ -144,7 +145,7 @@ func (b *Backend) dropSpills(ctx context.Context, mailboxID string, bk int64) (i
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil || dryRun {
 		return n, err
 	}
 	for _, id := range spills {

@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,46 @@ func TestPurgeLease(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	take(b, "B", true) // A's lease expired
 	take(a, "A", false)
+}
+
+// TestDuplicateCreateLeavesNoHead: creating a mailbox under a name another
+// mailbox has writes a head first and then fails on the record; the head
+// is dropped at once, so the purge finds no stray, and the existing
+// mailbox is untouched.
+func TestDuplicateCreateLeavesNoHead(t *testing.T) {
+	b := openPrivate(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := store.New(b, store.Options{})
+	u, err := s.CreateUser(ctx, "dup@example.test", "$test$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.CreateMailbox(ctx, u, "Dup", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.CreateMailbox(ctx, u, "Dup", ""); !errors.Is(err, mail.ErrMailboxExists) {
+			t.Fatalf("CreateMailbox of an existing name: %v, want mail.ErrMailboxExists", err)
+		}
+	}
+	mbs, err := s.Mailboxes(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, mb := range mbs {
+		listed[mb.ID] = true
+	}
+	n, err := b.PurgeStrays(ctx, time.Now().Add(time.Hour), func(id string) bool { return listed[id] }, true)
+	if err != nil || n != 0 {
+		t.Fatalf("PurgeStrays after 3 creations of an existing name: %d strays (%v), want none", n, err)
+	}
+	if got, err := s.Mailbox(ctx, u, "Dup"); err != nil || got.ID != first.ID {
+		t.Fatalf("Mailbox(Dup): %+v, %v; want the first one", got, err)
+	}
+	if _, err := s.Status(ctx, first); err != nil {
+		t.Fatalf("Status of the first Dup: %v", err)
+	}
 }

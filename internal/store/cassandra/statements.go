@@ -29,6 +29,8 @@ type statements struct {
 	dropLog, dropMsgs, dropMeta, dropSpill, dropCur, dropBuckets, dropLedger string
 	trimGet, trimFloor, trimMark, trimBuckets, trimDrop, bucketAt            string
 	chunkKeys, chunkAge, spillKeys, spillAge, spillDelete                    string
+	expScan, expDrop, expDropMeta                                            string
+	logKeys, headAge                                                         string
 
 	textGet, textPut string
 
@@ -169,5 +171,10 @@ func newStatements(meta, msg, cache string) statements {
 		spillKeys:   m(`SELECT DISTINCT mailbox_id, meta_id FROM KS.metaspill WHERE token(mailbox_id, meta_id) >= ? AND token(mailbox_id, meta_id) <= ?`),
 		spillAge:    m(`SELECT WRITETIME(meta) FROM KS.metaspill WHERE mailbox_id = ? AND meta_id = ?`),
 		spillDelete: m(`DELETE FROM KS.metaspill USING TIMESTAMP ? WHERE mailbox_id = ? AND meta_id = ?`),
+		expScan:     m(`SELECT uid, modseq, expunged FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ?`),
+		expDrop:     m(`DELETE FROM KS.msgs WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
+		expDropMeta: m(`DELETE FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
+		logKeys:     m(`SELECT DISTINCT mailbox_id, bucket FROM KS.mblog WHERE token(mailbox_id, bucket) >= ? AND token(mailbox_id, bucket) <= ?`),
+		headAge:     m(`SELECT WRITETIME(head_modseq) FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? LIMIT 1`),
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,9 +221,33 @@ func (b *Backend) Close() error {
 }
 
 func (b *Backend) mailboxLock(id string) *sync.Mutex {
+	return &b.locks[b.mailboxStripe(id)]
+}
+
+func (b *Backend) mailboxStripe(id string) int {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return &b.locks[h.Sum32()%uint32(len(b.locks))]
+	return int(h.Sum32() % uint32(len(b.locks)))
+}
+
+// lockMailboxes takes the commit locks of the mailboxes ids, each stripe
+// once and in stripe order (no other path holds two: no cycle), and
+// returns their release.
+func (b *Backend) lockMailboxes(ids []string) (unlock func()) {
+	stripes := make([]int, len(ids))
+	for i, id := range ids {
+		stripes[i] = b.mailboxStripe(id)
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		b.locks[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			b.locks[i].Unlock()
+		}
+	}
 }
 
 func (b *Backend) blobLock(id string) *sync.Mutex {

@@ -47,6 +47,26 @@ func TestConformance(t *testing.T) {
 				return 0
 			}
 		},
+		StoredRows: func(t testing.TB, b store.Backend, mailboxID string, uids []mail.UID) int {
+			n, err := embedded.RowsOf(b.(*embedded.Backend), mailboxID, uids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+		PlantStray: func(t testing.TB, sb store.Backend, mb store.Mailbox) func() int {
+			b := sb.(*embedded.Backend)
+			if err := embedded.DropRecord(b, mb.UserID, mb.Name); err != nil {
+				t.Fatal(err)
+			}
+			return func() int {
+				n, err := embedded.MailboxKeys(b, mb.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		},
 	})
 }
 

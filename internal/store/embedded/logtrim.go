@@ -54,59 +54,63 @@ func (b *Backend) LogTrim(_ context.Context, mailboxID string) (store.LogTrimSta
 
 // TrimLog implements store.LogTrimmer, under the mailbox's commit lock so
 // that it never writes a marker into a mailbox deleted meanwhile.
-func (b *Backend) TrimLog(_ context.Context, mailboxID string, upto mail.ModSeq, next store.LogMark) (int64, error) {
+func (b *Backend) TrimLog(_ context.Context, mailboxID string, r store.TrimRequest) (store.TrimCounts, error) {
+	var n store.TrimCounts
 	l := b.mailboxLock(mailboxID)
 	l.Lock()
 	defer l.Unlock()
 	if _, ok, err := b.get(headKey(mailboxID)); err != nil {
-		return 0, err
+		return n, err
 	} else if !ok {
-		return 0, mail.ErrNoSuchMailbox
+		return n, mail.ErrNoSuchMailbox
 	}
 	st, err := b.LogTrim(context.Background(), mailboxID)
 	if err != nil {
-		return 0, err
+		return n, err
 	}
 	batch := b.db.NewBatch()
 	defer batch.Close()
-	var n int64
-	if upto > st.Floor {
+	if r.Upto > st.Floor {
 		p := changePrefix(mailboxID)
-		end := changeKey(mailboxID, upto+1, 0)
+		end := changeKey(mailboxID, r.Upto+1, 0)
 		if err := b.scan(p, end, func(k, _ []byte) error {
 			if len(k) == len(p)+12 && binary.BigEndian.Uint32(k[len(p)+8:]) != 0 {
-				n++
+				n.Entries++
 			}
 			return nil
 		}); err != nil {
-			return 0, err
+			return n, err
 		}
 		gp := gonePrefix(mailboxID)
 		if err := b.scan(gp, prefixEnd(gp), func(k, v []byte) error {
 			if len(k) != len(gp)+4 {
 				return errCorrupt
 			}
-			r, err := decodeState(mail.UID(binary.BigEndian.Uint32(k[len(gp):])), v)
+			row, err := decodeState(mail.UID(binary.BigEndian.Uint32(k[len(gp):])), v)
 			if err != nil {
 				return err
 			}
-			if r.ModSeq <= upto {
+			if row.ModSeq <= r.Upto {
+				n.Expunged++
 				_ = batch.Delete(k, nil)
 			}
 			return nil
 		}); err != nil {
-			return 0, err
+			return n, err
 		}
 		// Batch operations apply in order: the marker outlives the range
 		// deletion that precedes it.
 		_ = batch.DeleteRange(p, end, nil)
-		_ = batch.Set(changeKey(mailboxID, upto, 0), nil, nil)
-		st.Floor = upto
+		_ = batch.Set(changeKey(mailboxID, r.Upto, 0), nil, nil)
+		st.Floor = r.Upto
 	}
-	st.Mark = next
+	if r.DryRun {
+		return n, nil
+	}
+	st.Mark = r.Next
 	_ = batch.Set(logTrimKey(mailboxID), encodeLogTrim(st), nil)
 	if err := batch.Commit(b.wsync); err != nil {
-		return 0, mail.Unavailable("embedded: trim the change log", err)
+		return store.TrimCounts{}, mail.Unavailable("embedded: trim the change log", err)
 	}
 	return n, nil
 }

@@ -51,11 +51,24 @@ func (b *Backend) UpdateUser(ctx context.Context, u store.User) error {
 }
 
 // DeleteUser implements store.Users. The user's mailboxes go with it.
+//
+// It holds the user's lock, as CreateMailbox does, and the commit locks of
+// the mailboxes it lists: a mailbox created, or a commit that read its
+// head, after the listing would otherwise write a head or rows after the
+// batch that no record reaches (a stray, strays.go).
 func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
+	l := b.userLock(u.ID)
+	l.Lock()
+	defer l.Unlock()
 	mbs, err := b.ListMailboxes(ctx, u.ID)
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(mbs))
+	for i, mb := range mbs {
+		ids[i] = mb.ID
+	}
+	defer b.lockMailboxes(ids)()
 	batch := b.db.NewBatch()
 	defer batch.Close()
 	for _, mb := range mbs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"testing"
 
 	"github.com/quiremail/quire/internal/mail"
 	"github.com/quiremail/quire/internal/store"
@@ -21,13 +22,20 @@ func (e *env) msg(tag string, flags ...string) store.NewMessage {
 // put spools and stores raw, returning a message ready to append.
 func (e *env) put(raw string, flags ...string) store.NewMessage {
 	e.t.Helper()
-	sp, err := e.s.Spool(strings.NewReader(raw), 0)
+	return Put(e.t, e.ctx, e.s, raw, flags...)
+}
+
+// Put spools raw and stores its body through s, and returns a message
+// with flags ready to append; a failure fails t.
+func Put(t testing.TB, ctx context.Context, s *store.Store, raw string, flags ...string) store.NewMessage {
+	t.Helper()
+	sp, err := s.Spool(strings.NewReader(raw), 0)
 	if err != nil {
-		e.t.Fatalf("Spool: %v", err)
+		t.Fatalf("Spool: %v", err)
 	}
 	defer sp.Close()
-	if err := e.s.PutBody(e.ctx, sp); err != nil {
-		e.t.Fatalf("PutBody: %v", err)
+	if err := s.PutBody(ctx, sp); err != nil {
+		t.Fatalf("PutBody: %v", err)
 	}
 	return store.NewMessage{Blob: sp.ID, Size: sp.Size, Structure: sp.Structure, Flags: mail.NewFlags(flags...)}
 }

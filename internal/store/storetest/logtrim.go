@@ -23,56 +23,13 @@ import (
 // with store.ErrLogTrimmed naming the floor, the rows are untouched, and
 // the mailbox passes CheckMailbox and a clean quire check.
 func testLogTrim(t testing.TB, e *env) {
-	if _, ok := e.b.(store.LogTrimmer); !ok {
-		t.Skip("the backend does not trim its change log")
-	}
-	var now atomic.Int64
-	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	s := e.newStore(e.b, store.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	es := *e
-	es.s = s
-	e = &es
 	const history = time.Hour
-	pass := func(dry bool) store.PurgeStats {
-		t.Helper()
-		st, err := s.Purge(e.ctx, store.PurgeOptions{Grace: 24 * time.Hour, LogHistory: history, DryRun: dry})
-		if err != nil {
-			t.Fatalf("Purge: %v", err)
-		}
-		return st
-	}
-	u := e.user()
-	inbox := e.mailbox(u, "INBOX")
-	// The assertions are about this mailbox: a backend shared with other
-	// scenarios (the embedded one) holds mailboxes they trimmed, whose
-	// marks this clock finds old.
-	floorOf := func() mail.ModSeq {
-		t.Helper()
-		f, err := s.LogFloor(e.ctx, inbox)
-		if err != nil {
-			t.Fatalf("LogFloor: %v", err)
-		}
-		return f
-	}
+	sc := newTrimScene(t, e, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), history)
+	e, s, u, inbox, now := sc.e, sc.e.s, sc.u, sc.inbox, &sc.now
+	pass, floorOf, flag, expunge := sc.pass, sc.floor, sc.flag, sc.expunge
 	// Phase A: more entries than a Cassandra test bucket holds (32), so
 	// that at least one bucket is sealed before the mark.
-	var uids []mail.UID
-	for i := range 40 {
-		uids = append(uids, e.appendN(u, inbox, e.msg(fmt.Sprintf("a%d", i)))...)
-	}
-	flag := func(us []mail.UID, f string) {
-		t.Helper()
-		if _, err := s.StoreFlags(e.ctx, inbox, us, store.FlagsAdd, mail.NewFlags(f), 0); err != nil {
-			t.Fatalf("StoreFlags: %v", err)
-		}
-	}
-	expunge := func(us []mail.UID) {
-		t.Helper()
-		flag(us, mail.FlagDeleted)
-		if _, err := s.Expunge(e.ctx, inbox, us); err != nil {
-			t.Fatalf("Expunge: %v", err)
-		}
-	}
+	uids := sc.appendSome("a", 40)
 	flag(uids[:5], mail.FlagSeen)
 	expunge(uids[5:8])
 	mark := e.head(inbox).ModSeq
@@ -94,13 +51,15 @@ func testLogTrim(t testing.TB, e *env) {
 	before := e.changes(inbox, 0)
 	rows := e.rows(inbox)
 	now.Add(int64(history/2 + time.Second))
-	if st := pass(true); st.LogEntries != 0 || floorOf() != 0 {
-		t.Fatalf("a dry run trimmed %d entries, the log to %d", st.LogEntries, floorOf())
+	dry := pass(true)
+	if floorOf() != 0 {
+		t.Fatalf("a dry run trimmed the log to %d", floorOf())
 	}
 	if got := e.changes(inbox, 0); len(got) != len(before) {
 		t.Fatalf("after a dry run the log has %d entries, had %d", len(got), len(before))
 	}
 	st := pass(false)
+	sameTrim(t, dry, st)
 	floor, err := s.LogFloor(e.ctx, inbox)
 	if err != nil {
 		t.Fatalf("LogFloor: %v", err)
@@ -146,6 +105,90 @@ func testLogTrim(t testing.TB, e *env) {
 		t.Fatalf("the last change after the trim is %+v; want flags of UID %d", last, uids[60])
 	}
 	e.check(inbox)
+}
+
+// trimScene is a log trim test's Store over e's backend, whose clock the
+// test moves, and a fresh user's INBOX. The assertions are about this
+// mailbox: a backend shared with other scenarios holds mailboxes they
+// trimmed, whose marks this clock may find old.
+type trimScene struct {
+	t       testing.TB
+	e       *env // with the scene's Store
+	now     atomic.Int64
+	history time.Duration
+	u       store.User
+	inbox   store.Mailbox
+}
+
+// newTrimScene skips the test on a backend that does not trim its log.
+func newTrimScene(t testing.TB, e *env, start time.Time, history time.Duration) *trimScene {
+	t.Helper()
+	if _, ok := e.b.(store.LogTrimmer); !ok {
+		t.Skip("the backend does not trim its change log")
+	}
+	sc := &trimScene{t: t, history: history}
+	sc.now.Store(start.UnixNano())
+	es := *e
+	es.s = e.newStore(e.b, store.Options{Now: func() time.Time { return time.Unix(0, sc.now.Load()) }})
+	sc.e = &es
+	sc.u = sc.e.user()
+	sc.inbox = sc.e.mailbox(sc.u, "INBOX")
+	return sc
+}
+
+// pass runs a purge pass with the scene's history and a grace of a day.
+func (sc *trimScene) pass(dry bool) store.PurgeStats {
+	sc.t.Helper()
+	st, err := sc.e.s.Purge(sc.e.ctx, store.PurgeOptions{Grace: 24 * time.Hour, LogHistory: sc.history, DryRun: dry})
+	if err != nil {
+		sc.t.Fatalf("Purge: %v", err)
+	}
+	return st
+}
+
+func (sc *trimScene) floor() mail.ModSeq {
+	sc.t.Helper()
+	f, err := sc.e.s.LogFloor(sc.e.ctx, sc.inbox)
+	if err != nil {
+		sc.t.Fatalf("LogFloor: %v", err)
+	}
+	return f
+}
+
+func (sc *trimScene) flag(us []mail.UID, f string) {
+	sc.t.Helper()
+	if _, err := sc.e.s.StoreFlags(sc.e.ctx, sc.inbox, us, store.FlagsAdd, mail.NewFlags(f), 0); err != nil {
+		sc.t.Fatalf("StoreFlags: %v", err)
+	}
+}
+
+func (sc *trimScene) expunge(us []mail.UID) {
+	sc.t.Helper()
+	sc.flag(us, mail.FlagDeleted)
+	if _, err := sc.e.s.Expunge(sc.e.ctx, sc.inbox, us); err != nil {
+		sc.t.Fatalf("Expunge: %v", err)
+	}
+}
+
+// appendSome appends n messages, one commit each, and returns their UIDs.
+func (sc *trimScene) appendSome(tag string, n int) (out []mail.UID) {
+	sc.t.Helper()
+	for i := range n {
+		out = append(out, sc.e.appendN(sc.u, sc.inbox, sc.e.msg(fmt.Sprintf("%s%d", tag, i)))...)
+	}
+	return out
+}
+
+// sameTrim fails unless a dry run counted what the real pass at the same
+// clock then dropped.
+func sameTrim(t testing.TB, dry, real store.PurgeStats) {
+	t.Helper()
+	type trim struct{ entries, mailboxes, buckets, expunged int64 }
+	d := trim{dry.LogEntries, dry.LogMailboxes, dry.LogBuckets, dry.ExpungedRows}
+	r := trim{real.LogEntries, real.LogMailboxes, real.LogBuckets, real.ExpungedRows}
+	if d != r || !dry.DryRun || real.DryRun {
+		t.Fatalf("the dry run counted %+v (entries, mailboxes, buckets, expunged rows), the pass then dropped %+v", d, r)
+	}
 }
 
 // sameChanges fails unless got and want are the same changes (MODSEQ,
@@ -240,12 +283,12 @@ func testLogTrimWhileReading(t testing.TB, e *env) {
 			if upto == 0 {
 				continue
 			}
-			n, err := lt.TrimLog(e.ctx, mb.ID, upto, store.LogMark{ModSeq: h.ModSeq, At: time.Now()})
+			n, err := lt.TrimLog(e.ctx, mb.ID, store.TrimRequest{Upto: upto, Next: store.LogMark{ModSeq: h.ModSeq, At: time.Now()}})
 			if err != nil {
 				fail(fmt.Errorf("TrimLog(%d): %w", upto, err))
 				return
 			}
-			trimmed.Add(n)
+			trimmed.Add(n.Entries)
 		}
 	})
 	for r := range 2 { // the readers

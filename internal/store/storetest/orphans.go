@@ -37,14 +37,7 @@ func testPurgeOrphans(t testing.TB, e *env) {
 	nOld, leftOld := e.h.PlantOrphans(e.tt, e.b, inbox.ID, now)
 	nNew, leftNew := e.h.PlantOrphans(e.tt, e.b, inbox.ID, now.Add(3*time.Hour))
 	s := e.newStore(e.b, store.Options{Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
-	pass := func(dry bool) store.PurgeStats {
-		t.Helper()
-		st, err := s.Purge(e.ctx, store.PurgeOptions{Grace: time.Hour, DryRun: dry})
-		if err != nil {
-			t.Fatalf("Purge(dry run %v): %v", dry, err)
-		}
-		return st
-	}
+	pass := func(dry bool) store.PurgeStats { t.Helper(); return e.purgeDry(s, time.Hour, dry) }
 	found := func(st store.PurgeStats) int64 { return st.Orphans.Chunks + st.Orphans.Files + st.Orphans.Spills }
 	if st := pass(true); found(st) < int64(nOld) || leftOld() != nOld {
 		t.Fatalf("dry run: found %+v (planted %d older than the bound), %d of them left", st.Orphans, nOld, leftOld())

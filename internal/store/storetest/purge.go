@@ -87,9 +87,15 @@ func (e *env) hooked() (*store.Store, *purgeHooks) {
 
 func (e *env) purge(s *store.Store, grace time.Duration) store.PurgeStats {
 	e.t.Helper()
-	st, err := s.Purge(e.ctx, store.PurgeOptions{Grace: grace})
+	return e.purgeDry(s, grace, false)
+}
+
+// purgeDry runs a pass by s with grace, a dry run if dry.
+func (e *env) purgeDry(s *store.Store, grace time.Duration, dry bool) store.PurgeStats {
+	e.t.Helper()
+	st, err := s.Purge(e.ctx, store.PurgeOptions{Grace: grace, DryRun: dry})
 	if err != nil {
-		e.t.Fatalf("Purge: %v", err)
+		e.t.Fatalf("Purge(dry run %v): %v", dry, err)
 	}
 	return st
 }

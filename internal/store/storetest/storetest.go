@@ -48,6 +48,21 @@ type Harness struct {
 	// function that counts how many of them are still stored (nil: the
 	// orphan test is skipped).
 	PlantOrphans func(t testing.TB, b store.Backend, mailboxID string, at time.Time) (n int, left func() int)
+	// StoredRows returns how many of uids still have a row of any kind
+	// stored under mailboxID: live, expunged (kept for Expunged) or
+	// metadata (nil: the expunged rows' trim is checked through Expunged
+	// alone).
+	StoredRows func(t testing.TB, b store.Backend, mailboxID string, uids []mail.UID) int
+	// PlantStray deletes mb's record behind the store's back, leaving its
+	// head and rows as a creation whose record never landed, or a
+	// creation that raced its user's deletion, leaves them
+	// (store.StrayPurger), and returns a function counting the rows still
+	// stored under mb's id (nil: the stray test is skipped).
+	PlantStray func(t testing.TB, b store.Backend, mb store.Mailbox) (left func() int)
+	// StrayGrace: the backend frees a stray only once its last write is
+	// older than the grace (a creation may still be under way); without
+	// it, at the first pass.
+	StrayGrace bool
 }
 
 // scenario is one test of the suite.
@@ -106,6 +121,8 @@ var purgeScenarios = []scenario{
 	{name: "PurgeRace", fn: testPurgeRace},
 	{name: "PurgeCrash", fn: testPurgeCrash},
 	{name: "LogTrim", fn: testLogTrim},
+	{name: "LogTrimExpunged", fn: testLogTrimExpunged},
+	{name: "PurgeStrays", fn: testPurgeStrays, plants: true},
 	{name: "PurgeOrphans", fn: testPurgeOrphans, plants: true},
 }
 
