@@ -157,7 +157,7 @@ func start(ctx context.Context, o options, env benchkit.Env, name string, cl *be
 	switch name {
 	case "embedded":
 		t, err := benchkit.StartQuire(ctx, q, cl)
-		return t, func() (int64, error) { return duBytes(filepath.Join(q.Dir, "data", "index")) }, err
+		return t, func() (int64, error) { return duBytes(filepath.Join(q.Dir, "data", "search")) }, err
 	case "cassandra":
 		addr, err := benchkit.CassandraAddr(env.Root, cl)
 		if err != nil {

@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestIndexOfOlderFormatRebuilt: a server that finds an index written
-// before the vocabulary (an index directory without index/vocab) removes
-// it and reindexes every user in the background, unasked; SEARCH
-// answers right after.
+// TestIndexOfOlderFormatRebuilt: a server that finds the index an older
+// release wrote (datadir/index, suffixes, no vocabulary) removes it and
+// reindexes every user into datadir/search in the background, unasked;
+// SEARCH answers right after.
 func TestIndexOfOlderFormatRebuilt(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startSearchServer(t, fmt.Sprintf("dbtype = \"embedded\"\ndatadir = %q\n", data), "")
@@ -22,6 +22,11 @@ func TestIndexOfOlderFormatRebuilt(t *testing.T) {
 	s.waitIndexed(t, int64(len(words)))
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
+	// The older release's layout: its index (no vocabulary) in
+	// datadir/index, none in datadir/search.
+	if err := os.Rename(filepath.Join(data, "search"), filepath.Join(data, "index")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.RemoveAll(filepath.Join(data, "index", "vocab")); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,10 @@ func TestIndexOfOlderFormatRebuilt(t *testing.T) {
 			t.Errorf("after the rebuild, BODY %s found %q, want %q", w, got, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(data, "index", "vocab")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "search", "vocab")); err != nil {
 		t.Errorf("the rebuilt index has no vocabulary: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "index")); !os.IsNotExist(err) {
+		t.Errorf("the older release's index is still there: %v", err)
 	}
 }

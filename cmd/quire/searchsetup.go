@@ -54,17 +54,20 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 	s := &searchStack{conv: conv, st: st, log: log, close: conv.Close}
 	switch cfg.SearchEngine() {
 	case "bleve":
-		dir := filepath.Join(cfg.Store.DataDir, "index")
+		dir, rebuild, err := indexDir(cfg.Store.DataDir)
+		if err != nil {
+			conv.Close()
+			return nil, err
+		}
 		bl, err := bleveindex.OpenWith(dir, bleveindex.Options{Logger: log.With("component", "index")})
 		if err != nil {
 			conv.Close()
 			return nil, fmt.Errorf("search: %w (the index is rebuilt by quire reindex if it is damaged)", err)
 		}
-		s.idx, s.rebuild = bl, bl.Rebuilt()
+		s.idx, s.rebuild = bl, rebuild || bl.Rebuilt()
 		if s.rebuild {
 			log.Warn("search: the index in "+dir+" was of an older format and was removed; every user is reindexed in the background, and SEARCH reads the messages meanwhile", "dir", dir)
 		}
-		s.close = func() { _ = bl.Close(); conv.Close() }
 	case "opensearch":
 		c := cfg.Search
 		oc, err := opensearch.New(ctx, opensearch.Options{URL: c.URL, Index: c.Index, Shards: c.Shards, Replicas: c.Replicas,
@@ -84,6 +87,26 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 	})
 	st.SetIndexHook(s.svc)
 	return s, nil
+}
+
+// indexDir is the embedded index's directory, datadir/search, and
+// whether it must be rebuilt: releases before the vocabulary kept their
+// index (of suffixes) in datadir/index, which is removed, with anything
+// in datadir/search (an index this release made before a rollback ran
+// the older one, which indexed into datadir/index meanwhile). The older
+// release's directory name is not reused, so that a rollback finds no
+// index it would misread: it makes an empty one, and SEARCH stays right.
+func indexDir(dataDir string) (dir string, rebuild bool, err error) {
+	dir, old := filepath.Join(dataDir, "search"), filepath.Join(dataDir, "index")
+	if _, err := os.Stat(old); err != nil {
+		return dir, false, nil
+	}
+	for _, d := range []string{old, dir} {
+		if err := os.RemoveAll(d); err != nil {
+			return "", false, fmt.Errorf("search: remove the index of an older release: %w", err)
+		}
+	}
+	return dir, true, nil
 }
 
 // run does the indexer's background work until ctx ends, and rebuilds
