@@ -91,13 +91,24 @@ func (b *Backend) UpdateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-// DeleteUser implements store.Users. It deletes each mailbox (record, then
-// log marked gone), the subscriptions and the UIDVALIDITY counter, and the
-// user record last (deleteUser), so an interrupted delete can be run
-// again. Rows written by LWT are deleted by LWT: a plain delete carries
-// the client's clock, which may be behind the Paxos ballot that wrote the
-// row.
+// DeleteUser implements store.Users. It seals the user's mailbox records
+// (sealRecords), then deletes each mailbox (record, then log marked gone),
+// the subscriptions and the UIDVALIDITY counter, and the user record last,
+// so an interrupted delete can be run again. Rows written by LWT are
+// deleted by LWT: a plain delete carries the client's clock, which may be
+// behind the Paxos ballot that wrote the row.
+//
+// The seal closes the race with a creation: a record insert carries the
+// records' fence in its condition, so one that runs after the seal fails
+// (CreateMailbox then drops its head and says mail.ErrNoSuchUser), and
+// one that ran before it (the seal's Paxos round completes any round of
+// it under way) is in the listing that follows, and is deleted with the
+// others. The sealed partition is the purge's once the user is gone
+// (strays.go).
 func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
+	if err := b.sealRecords(ctx, u.ID); err != nil {
+		return err
+	}
 	mbs, err := b.ListMailboxes(ctx, u.ID)
 	if err != nil {
 		return err
