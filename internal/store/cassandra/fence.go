@@ -130,7 +130,8 @@ func (b *Backend) fenceRecords(ctx context.Context, c gocql.Consistency, userID 
 }
 
 // sealedFence is the fence of the mailbox records of a deleted user
-// (DeleteUser seals them first): the fence's last value. A record
+// (DeleteUser seals them once the user's record is gone): the fence's
+// last value. A record
 // insert carries the fence it read in its condition (fencedCAS), and
 // fencedCAS never sends one with this value, so once it is written no
 // record insert lands in the partition, whenever it was sent; the fence
@@ -145,8 +146,8 @@ var errSealed = fmt.Errorf("%w: its mailbox records are sealed (the user was del
 // sealRecords writes sealedFence to the fence of userID's mailbox
 // records, IF it is still the value read at serial consistency (a
 // conditional write, like every write to the partition). A write whose
-// outcome is unknown is an error: the caller (DeleteUser) can be run
-// again, and sealRecords then reads the seal or writes it.
+// outcome is unknown is an error: DeleteUser fails, and what a creation
+// racing it may leave is the purge's (strays.go).
 func (b *Backend) sealRecords(ctx context.Context, userID string) error {
 	op := "seal the mailbox records of user " + userID
 	for range fencedAttempts {

@@ -135,12 +135,13 @@ func (b *Backend) isStray(ctx context.Context, id string, before time.Time) (boo
 	return ok && wt != nil && *wt < before.UnixMicro(), err
 }
 
-// The partitions of a user that is gone. DeleteUser seals the user's
-// mailbox records (their fence, sealRecords), deletes each record, the
-// subscriptions and the UIDVALIDITY counter, then the user: it leaves the
-// sealed fence, and a session still holding the user may write its
-// subscriptions and its UIDVALIDITY counter again (a CREATE reads the
-// counter before the seal refuses its record). A deletion by an older
+// The partitions of a user that is gone. DeleteUser deletes each record,
+// the subscriptions and the UIDVALIDITY counter, the user, then seals
+// the user's mailbox records (their fence, sealRecords) and deletes the
+// records that landed meanwhile: it leaves the sealed fence (and records,
+// if it failed after the user went), and a session still holding the
+// user may write its subscriptions and its UIDVALIDITY counter again (a
+// CREATE reads the counter before the seal refuses its record). A deletion by an older
 // release, or one an older host raced, may also leave records: a mailbox
 // created meanwhile, whose log strayLogs finds. None of these is read
 // again, and nothing else would delete them.

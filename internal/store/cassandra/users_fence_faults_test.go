@@ -265,3 +265,35 @@ func TestFaultCreateRacingDeleteUser(t *testing.T) {
 		t.Fatalf("User after the delete: %v, want mail.ErrNoSuchUser", err)
 	}
 }
+
+// TestFaultCreateBeforeSealDeleted: a creation whose record lands after
+// DeleteUser's first listing but before its seal (run here just before
+// the seal's write) is in the listing after the seal: its record is
+// deleted and its log marked gone with the user's other mailboxes.
+// Without the second listing its record stayed under the deleted user.
+func TestFaultCreateBeforeSealDeleted(t *testing.T) {
+	ctx := context.Background()
+	b, u := openWithUser(t)
+	rival := openTest(t, nil)
+	mb := store.Mailbox{ID: randID(), UserID: u.ID, Name: "Drafts", UIDValidity: 8, Created: time.Now().UTC().Truncate(time.Millisecond)}
+	var hit atomic.Bool
+	var created error
+	rival.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.CAS && strings.Contains(s.CQL, ".mailboxes SET fence") && hit.CompareAndSwap(false, true) {
+			created = b.CreateMailbox(ctx, mb)
+		}
+		return Pass
+	}})
+	if err := rival.DeleteUser(ctx, u); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if !hit.Load() || created != nil {
+		t.Fatalf("the creation before the seal: sent %v, %v; want it created", hit.Load(), created)
+	}
+	if mbs, err := b.ListMailboxes(ctx, u.ID); err != nil || len(mbs) != 0 {
+		t.Fatalf("records of the deleted user: %+v, %v; want none", mbs, err)
+	}
+	if _, err := b.Head(ctx, mb.ID); !errors.Is(err, mail.ErrNoSuchMailbox) {
+		t.Fatalf("the mailbox created before the seal: %v, want mail.ErrNoSuchMailbox (its log marked gone)", err)
+	}
+}
