@@ -146,8 +146,9 @@ func (b *Backend) isStray(ctx context.Context, id string, before time.Time) (boo
 // created meanwhile, whose log strayLogs finds. None of these is read
 // again, and nothing else would delete them.
 //
-// goneUsers lists the users' ids, at the read level without fallback
-// (a user a fallback read missed would lose its records), then the
+// goneUsers lists the users' ids, at a quorum at least and without
+// fallback (a user a read of one replica missed would lose its records;
+// users are written by LWT, committed at a quorum), then the
 // partition keys of mailboxes, uidvalidity and subscriptions (SELECT
 // DISTINCT in PurgeSlices token ranges), and deletes each partition of a
 // user not listed, USING TIMESTAMP before (the pass's start less the
@@ -171,7 +172,7 @@ func (b *Backend) isStray(ctx context.Context, id string, before time.Time) (boo
 // deletes nothing.
 func (b *Backend) goneUsers(ctx context.Context, before time.Time, dryRun bool) error {
 	users := map[string]struct{}{}
-	err := b.scanAt(ctx, b.meta, "list user ids", b.q.userIDs, nil, func() { clear(users) }, false,
+	err := b.scanAt(ctx, b.meta, "list user ids", b.q.userIDs, nil, func() { clear(users) }, true,
 		func(sc gocql.Scanner) error {
 			var id string
 			if err := sc.Scan(&id); err != nil {
