@@ -131,17 +131,17 @@ func (b *Backend) fenceRecords(ctx context.Context, c gocql.Consistency, userID 
 
 // sealedFence is the fence of the mailbox records of a deleted user
 // (DeleteUser seals them once the user's record is gone): the fence's
-// last value. A record
-// insert carries the fence it read in its condition (fencedCAS), and
-// fencedCAS never sends one with this value, so once it is written no
-// record insert lands in the partition, whenever it was sent; the fence
-// advance (fenceRecords) leaves it. It is above every value an advance
-// reaches (one a settled write), so fences still only rise.
+// last value. A record insert carries the fence it read in its condition
+// (fencedCAS), and fencedCAS never sends one with this value, so once it
+// is written no record insert lands in the partition, whenever it was
+// sent; the fence advance (fenceRecords) leaves it. It is above every
+// value an advance reaches (one a settled write), so fences still only
+// rise.
 const sealedFence int64 = math.MaxInt64
 
 // errSealed is the error of a record insert into a sealed partition:
-// its user was deleted, or is being deleted.
-var errSealed = fmt.Errorf("%w: its mailbox records are sealed (the user was deleted, or is being deleted)", mail.ErrNoSuchUser)
+// its user was deleted.
+var errSealed = fmt.Errorf("%w: its mailbox records are sealed (the user was deleted)", mail.ErrNoSuchUser)
 
 // sealRecords writes sealedFence to the fence of userID's mailbox
 // records, IF it is still the value read at serial consistency (a

@@ -33,7 +33,7 @@ func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 	applied, err := b.insertRecord(ctx, op, mb)
 	switch {
 	case errors.Is(err, errSealed):
-		// The user was deleted (DeleteUser sealed its records first).
+		// The user was deleted (DeleteUser sealed its records).
 		b.dropHead(ctx, op, mb, "its user was deleted")
 		return err
 	case err != nil:
