@@ -369,6 +369,10 @@ func (c *conn) storeError(op string, err error, missing string) result {
 		return no("CANNOT", err.Error())
 	case errors.Is(err, mail.ErrNoSuchMessage), errors.Is(err, mail.ErrNoBlob):
 		return no("EXPUNGEISSUED", "Some messages were expunged")
+	case errors.Is(err, mail.ErrNoSuchUser):
+		// The session's user was deleted meanwhile (a Cassandra store
+		// refuses its new mailbox records).
+		return no("CONTACTADMIN", "This account was deleted")
 	case errors.Is(err, mail.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		c.log.Warn("imap: store unavailable", "op", op, "err", err)
 		return no("UNAVAILABLE", "Store temporarily unavailable; try again")

@@ -85,3 +85,23 @@ func TestStoreDownAndPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateAfterUserDeleted: a session's user is deleted while it is
+// logged in, and it creates a mailbox. The Cassandra store refuses the
+// record (DeleteUser sealed the user's records): the client gets NO
+// [CONTACTADMIN] (RFC 5530 3), not a SERVERBUG, and the session goes on.
+// The embedded store creates it (the purge drops it as a stray).
+func TestCreateAfterUserDeleted(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		c := e.login()
+		if err := e.st.DeleteUser(context.Background(), e.user); err != nil {
+			t.Fatalf("DeleteUser: %v", err)
+		}
+		if strings.HasSuffix(t.Name(), "cassandra") {
+			c.expect("NO [CONTACTADMIN] This account was deleted", "CREATE Late")
+		} else {
+			c.ok("CREATE Late")
+		}
+		c.ok("NOOP")
+	})
+}

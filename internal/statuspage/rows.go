@@ -48,6 +48,8 @@ func purgeRows(p store.PurgeTotals, now time.Time) []row {
 		{Name: "bodies freed", Cells: []string{num(p.Freed)}},
 		{Name: "bytes freed", Cells: []string{bytes(uint64(max(p.FreedBytes, 0)))}},
 		{Name: "change-log entries trimmed", Cells: []string{num(p.LogEntries)}},
+		{Name: "expunged message rows dropped", Cells: []string{num(p.ExpungedRows)}},
+		{Name: "stray mailboxes found", Cells: []string{num(p.StrayMailboxes)}},
 		{Name: "orphans removed", Cells: []string{num(p.Orphans)}},
 	}
 	if p.LastError != "" {

@@ -56,7 +56,7 @@ func cassandraSources() Sources {
 		Indexer: func() indexer.Stats {
 			return indexer.Stats{Indexed: 40, Queued: 2, Marks: 5, LagP50Ms: 150, LagP99Ms: 900, LagMaxMs: 1200}
 		},
-		Purge: fakePurge{Passes: 3, Failures: 1, Freed: 10, FreedBytes: 2048, LogEntries: 2048, Orphans: 3, LastFinished: now.Add(-90 * time.Second),
+		Purge: fakePurge{Passes: 3, Failures: 1, Freed: 10, FreedBytes: 2048, LogEntries: 2048, ExpungedRows: 6, StrayMailboxes: 2, Orphans: 3, LastFinished: now.Add(-90 * time.Second),
 			LastError: "timeout", LastFail: now.Add(-time.Hour)},
 		Connections: map[string]func() netserve.Stats{
 			"imap": func() netserve.Stats { return netserve.Stats{Open: 2, Accepted: 9, Refused: 1} },
@@ -108,7 +108,8 @@ func TestStatusCassandra(t *testing.T) {
 		"index": {{"queued mailboxes", "2"}, {"marks in the group's queue", "5"}, {"lag p50", "150.0 ms"},
 			{"lag p99", "900.0 ms"}, {"lag max", "1200.0 ms"}, {"documents indexed", "40"}, {"errors", "0"}},
 		"purge": {{"passes", "3"}, {"failed passes", "1"}, {"last success", "2026-12-05T11:58:30Z (1m30s ago)"},
-			{"bodies freed", "10"}, {"bytes freed", "2.0 KiB"}, {"change-log entries trimmed", "2048"}, {"orphans removed", "3"},
+			{"bodies freed", "10"}, {"bytes freed", "2.0 KiB"}, {"change-log entries trimmed", "2048"},
+			{"expunged message rows dropped", "6"}, {"stray mailboxes found", "2"}, {"orphans removed", "3"},
 			{"last error", "2026-12-05T11:00:00Z: timeout"}},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -155,7 +156,8 @@ func TestStatusEmbedded(t *testing.T) {
 		t.Errorf("host table %q, want %q", got["host"], want)
 	}
 	if want := [][]string{{"passes", "0"}, {"failed passes", "0"}, {"last success", "none yet"}, {"bodies freed", "0"}, {"bytes freed", "0 B"},
-		{"change-log entries trimmed", "0"}, {"orphans removed", "0"}}; !reflect.DeepEqual(got["purge"], want) {
+		{"change-log entries trimmed", "0"}, {"expunged message rows dropped", "0"}, {"stray mailboxes found", "0"},
+		{"orphans removed", "0"}}; !reflect.DeepEqual(got["purge"], want) {
 		t.Errorf("purge table %q, want %q", got["purge"], want)
 	}
 }

@@ -340,8 +340,19 @@ func (b *Backend) get(ctx context.Context, s *gocql.Session, op, stmt string, ar
 // failure before the first row is delivered may fall back and restart;
 // reset is called before each attempt.
 func (b *Backend) scan(ctx context.Context, s *gocql.Session, op, stmt string, args []any, reset func(), row func(gocql.Scanner) error) error {
+	return b.scanAt(ctx, s, op, stmt, args, reset, false, row)
+}
+
+// scanAt is scan, or, if strict, a scan at the read level raised to a
+// quorum (durable) and never its fallback: a listing whose every row must
+// be seen, one a deletion trusts, reads what every quorum write wrote.
+func (b *Backend) scanAt(ctx context.Context, s *gocql.Session, op, stmt string, args []any, reset func(), strict bool, row func(gocql.Scanner) error) error {
 	started := false
-	return b.do(ctx, b.read, op, asIs, func(error) bool { return !started }, func(c gocql.Consistency) error {
+	lv := asIs
+	if strict {
+		lv = b.durable
+	}
+	return b.do(ctx, b.read, op, lv, func(error) bool { return !strict && !started }, func(c gocql.Consistency) error {
 		if reset != nil {
 			reset()
 		}

@@ -91,7 +91,8 @@
 //	                     fence (users.go; outlives the user's record)
 //	ms_mbox.uidvalidity  (user_id) -> next                  LWT counter
 //	ms_mbox.mailboxes    ((user_id), name) -> id, uidvalidity, special_use, created
-//	                     static: fence (insertRecord)
+//	                     static: fence (insertRecord; sealed by DeleteUser,
+//	                     the partition dropped by the purge once the user is gone)
 //	ms_mbox.subscriptions((user_id), name)
 //	ms_mbox.mblog        ((mailbox_id, bucket), modseq, uid) -> kind, flags, meta, meta_id, cid
 //	                     static: uidnext, head_modseq, messages, unseen, deleted,

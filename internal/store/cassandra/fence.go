@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
@@ -118,13 +119,61 @@ func (b *Backend) advanceFence(ctx context.Context, c gocql.Consistency, what, s
 // fenceRecords advances the fence of a user's mailbox records (the static
 // column fence of the user's mailboxes partition), read at serial
 // consistency c: a record insert that timed out can no longer land
-// (insertRecord). The partition need not exist.
+// (insertRecord). The partition need not exist. A sealed partition needs
+// no advance: no record insert can land in it.
 func (b *Backend) fenceRecords(ctx context.Context, c gocql.Consistency, userID string) error {
 	f, err := b.serialFence(ctx, c, b.q.mboxFenceGet, userID)
-	if err != nil {
+	if err != nil || f == sealedFence {
 		return err
 	}
 	return b.advanceFence(ctx, c, "the mailbox records of user "+userID, b.q.mboxFenceSet, f, userID)
+}
+
+// sealedFence is the fence of the mailbox records of a deleted user
+// (DeleteUser seals them once the user's record is gone): the fence's
+// last value. A record insert carries the fence it read in its condition
+// (fencedCAS), and fencedCAS never sends one with this value, so once it
+// is written no record insert lands in the partition, whenever it was
+// sent; the fence advance (fenceRecords) leaves it. It is above every
+// value an advance reaches (one a settled write), so fences still only
+// rise.
+const sealedFence int64 = math.MaxInt64
+
+// errSealed is the error of a record insert into a sealed partition:
+// its user was deleted.
+var errSealed = fmt.Errorf("%w: its mailbox records are sealed (the user was deleted)", mail.ErrNoSuchUser)
+
+// sealRecords writes sealedFence to the fence of userID's mailbox
+// records, IF it is still the value read at serial consistency (a
+// conditional write, like every write to the partition). A write whose
+// outcome is unknown is an error: DeleteUser fails, and what a creation
+// racing it may leave is the purge's (strays.go).
+func (b *Backend) sealRecords(ctx context.Context, userID string) error {
+	op := "seal the mailbox records of user " + userID
+	for range fencedAttempts {
+		f, err := b.serialFence(ctx, b.serial, b.q.mboxFenceGet, userID)
+		if err != nil {
+			return fmt.Errorf("cassandra: %s: %w", op, err)
+		}
+		if f == sealedFence {
+			return nil
+		}
+		args := []any{sealedFence, userID, fenceArg(f)}
+		var applied bool
+		err = b.do(ctx, b.write, op, b.durable, never, func(wc gocql.Consistency) error {
+			b.lwts.Add(1)
+			var err error
+			applied, err = b.send(ctx, sent{stmt: b.q.mboxFenceSet, c: wc, cas: true}, func() (bool, error) {
+				return b.meta.Query(b.q.mboxFenceSet, args...).Consistency(wc).SerialConsistency(b.serial).MapScanCASContext(ctx, map[string]any{})
+			})
+			return err
+		})
+		if err != nil || applied {
+			return err
+		}
+		// A fence advance moved it since the read: read it again.
+	}
+	return mail.Unavailable("cassandra: "+op, errors.New("the fence keeps moving"))
 }
 
 // fencedWrite is a conditional write whose condition carries the fence of
@@ -167,6 +216,10 @@ func (b *Backend) fencedCAS(ctx context.Context, w fencedWrite) (bool, error) {
 		return false, err
 	}
 	for attempt := 1; ; attempt++ {
+		if f == sealedFence {
+			// Never sent with this fence: the condition would hold.
+			return false, fmt.Errorf("cassandra: %s: %w", w.op, errSealed)
+		}
 		stmt, args := w.stmt(f)
 		cur := map[string]any{}
 		var applied bool

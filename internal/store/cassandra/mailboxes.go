@@ -31,20 +31,30 @@ func (b *Backend) CreateMailbox(ctx context.Context, mb store.Mailbox) error {
 		return err
 	}
 	applied, err := b.insertRecord(ctx, op, mb)
-	if err != nil {
+	switch {
+	case errors.Is(err, errSealed):
+		// The user was deleted (DeleteUser sealed its records).
+		b.dropHead(ctx, op, mb, "its user was deleted")
 		return err
-	}
-	if !applied {
-		// Another mailbox has the name. The head is under a fresh id no
-		// record names and nobody else knows: drop it now rather than
-		// leave it to the purge (strays.go), which finds it if this fails.
-		if err := b.exec(ctx, b.meta, b.del, op, b.q.dropLog, mb.ID, int64(0)); err != nil {
-			b.log.Warn("cassandra: create mailbox: drop the head of a creation that lost its name; the purge drops it later",
-				"mailbox", mb.ID, "name", mb.Name, "err", err)
-		}
+	case err != nil:
+		return err
+	case !applied:
+		// Another mailbox has the name.
+		b.dropHead(ctx, op, mb, "another mailbox has its name")
 		return fmt.Errorf("%w: %s", mail.ErrMailboxExists, mb.Name)
 	}
 	return nil
+}
+
+// dropHead drops the head of a creation whose record was refused: it is
+// under a fresh id no record names and nobody else knows, so it goes now
+// rather than wait for the purge (strays.go), which finds it if this
+// fails.
+func (b *Backend) dropHead(ctx context.Context, op string, mb store.Mailbox, why string) {
+	if err := b.exec(ctx, b.meta, b.del, op, b.q.dropLog, mb.ID, int64(0)); err != nil {
+		b.log.Warn("cassandra: create mailbox: drop the head of a creation refused ("+why+"); the purge drops it later",
+			"mailbox", mb.ID, "name", mb.Name, "user", mb.UserID, "err", err)
+	}
 }
 
 // insertRecord writes the record of mailbox mb under mb.Name IF there is

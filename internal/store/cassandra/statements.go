@@ -31,6 +31,7 @@ type statements struct {
 	chunkKeys, chunkAge, spillKeys, spillAge, spillDelete                    string
 	expScan, expDrop, expDropMeta                                            string
 	logKeys, headAge                                                         string
+	userIDs, recKeys, recAges, recDrop, uidvKeys, uidvDrop, subKeys, subDrop string
 
 	textGet, textPut string
 
@@ -176,5 +177,14 @@ func newStatements(meta, msg, cache string) statements {
 		expDropMeta: m(`DELETE FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
 		logKeys:     m(`SELECT DISTINCT mailbox_id, bucket FROM KS.mblog WHERE token(mailbox_id, bucket) >= ? AND token(mailbox_id, bucket) <= ?`),
 		headAge:     m(`SELECT WRITETIME(head_modseq) FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? LIMIT 1`),
+		// The per-user partitions of users that are gone (strays.go).
+		userIDs:  m(`SELECT id FROM KS.users`),
+		recKeys:  m(`SELECT DISTINCT user_id FROM KS.mailboxes WHERE token(user_id) >= ? AND token(user_id) <= ?`),
+		recAges:  m(`SELECT id, WRITETIME(id), WRITETIME(fence) FROM KS.mailboxes WHERE user_id = ?`),
+		recDrop:  m(`DELETE FROM KS.mailboxes USING TIMESTAMP ? WHERE user_id = ?`),
+		uidvKeys: m(`SELECT DISTINCT user_id FROM KS.uidvalidity WHERE token(user_id) >= ? AND token(user_id) <= ?`),
+		uidvDrop: m(`DELETE FROM KS.uidvalidity USING TIMESTAMP ? WHERE user_id = ?`),
+		subKeys:  m(`SELECT DISTINCT user_id FROM KS.subscriptions WHERE token(user_id) >= ? AND token(user_id) <= ?`),
+		subDrop:  m(`DELETE FROM KS.subscriptions USING TIMESTAMP ? WHERE user_id = ?`),
 	}
 }

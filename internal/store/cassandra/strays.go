@@ -14,10 +14,11 @@ import (
 // CreateMailbox writes the head (log bucket 0) first, then the record,
 // each by LWT; a creation that stops between (its host dies, the record's
 // write fails, or another creation of the same name wins the record)
-// leaves the head alone. DeleteUser lists the user's mailboxes and then
-// deletes each: a mailbox created meanwhile keeps its record under a user
-// that no longer exists, and its creator may append to it. Neither is in
-// gone_mailboxes, so the deleted mailboxes' purge never finds their rows.
+// leaves the head alone. A creation that raced its user's deletion on an
+// older release (whose DeleteUser did not seal the user's records first,
+// sealRecords) kept its record under a user that no longer exists, and its
+// creator may append to it. Neither is in gone_mailboxes, so the deleted
+// mailboxes' purge never finds their rows.
 //
 // PurgeStrays lists the log's partition keys (SELECT DISTINCT, in
 // PurgeSlices token ranges, like the bodies' listing), after the pass's
@@ -35,8 +36,18 @@ import (
 // (purge_mailboxes.go). The bodies it referenced are the body purge's:
 // the mark scan never read them.
 
-// PurgeStrays implements store.StrayPurger.
+// PurgeStrays implements store.StrayPurger: the stray logs, then the
+// per-user partitions of users that are gone (goneUsers).
 func (b *Backend) PurgeStrays(ctx context.Context, before time.Time, listed func(string) bool, dryRun bool) (int64, error) {
+	n, err := b.strayLogs(ctx, before, listed, dryRun)
+	if err != nil {
+		return n, err
+	}
+	return n, b.goneUsers(ctx, before, dryRun)
+}
+
+// strayLogs finds and seals the stray logs (see above).
+func (b *Backend) strayLogs(ctx context.Context, before time.Time, listed func(string) bool, dryRun bool) (int64, error) {
 	cands := map[string]bool{}
 	err := b.slices(ctx, b.meta, "list mailbox logs", b.q.logKeys, func(sc gocql.Scanner) error {
 		var id string
@@ -122,6 +133,132 @@ func (b *Backend) isStray(ctx context.Context, id string, before time.Time) (boo
 	var wt *int64 // null: no head written there; not dated, so kept
 	ok, err := b.get(ctx, b.meta, "read the age of a mailbox head", b.q.headAge, []any{id, bk}, &wt)
 	return ok && wt != nil && *wt < before.UnixMicro(), err
+}
+
+// The partitions of a user that is gone. DeleteUser deletes each record,
+// the subscriptions and the UIDVALIDITY counter, the user, then seals
+// the user's mailbox records (their fence, sealRecords) and deletes the
+// records that landed meanwhile: it leaves the sealed fence (and records,
+// if it failed after the user went), and a session still holding the
+// user may write its subscriptions and its UIDVALIDITY counter again (a
+// CREATE reads the counter before the seal refuses its record). A deletion by an older
+// release, or one an older host raced, may also leave records: a mailbox
+// created meanwhile, whose log strayLogs finds. None of these is read
+// again, and nothing else would delete them.
+//
+// goneUsers lists the users' ids, at a quorum at least and without
+// fallback (a user a read of one replica missed would lose its records;
+// users are written by LWT, committed at a quorum), then the
+// partition keys of mailboxes, uidvalidity and subscriptions (SELECT
+// DISTINCT in PurgeSlices token ranges), and deletes each partition of a
+// user not listed, USING TIMESTAMP before (the pass's start less the
+// grace), which removes only cells written before it. A user's partitions
+// are written after its record (CreateUser returns first), so a user
+// created after the listing has only cells newer than the bound, which
+// the delete spares; a user listed is spared whole. The records' fence
+// need not outlive the user as the user's fence does: a user id is never
+// used again, so a record insert still queued from before the seal that
+// lands after the fence's deletion (a write that outlived the grace,
+// which the purge's argument excludes) only writes a record nothing
+// reads, which a later pass deletes again; a user's address, which a
+// late write to a deleted user's row would bring back, is reused.
+//
+// Tombstones: one partition tombstone a partition, in partitions nothing
+// reads but the key listings, which meet one per user deleted within
+// gc_grace_seconds (as the bodies' listing meets the bodies freed). The
+// records partition is read first, to count and date its records: it
+// holds a row tombstone per record the user's deletion and earlier
+// DELETEs removed, which every LIST of the user read too. A dry run
+// deletes nothing.
+func (b *Backend) goneUsers(ctx context.Context, before time.Time, dryRun bool) error {
+	users := map[string]struct{}{}
+	err := b.scanAt(ctx, b.meta, "list user ids", b.q.userIDs, nil, func() { clear(users) }, true,
+		func(sc gocql.Scanner) error {
+			var id string
+			if err := sc.Scan(&id); err != nil {
+				return err
+			}
+			if id != "" { // "": the fence of a deleted user's record
+				users[id] = struct{}{}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	at := before.UnixMicro()
+	for _, t := range []struct{ what, keys, drop string }{
+		{"mailbox records", b.q.recKeys, b.q.recDrop},
+		{"UIDVALIDITY counter", b.q.uidvKeys, b.q.uidvDrop},
+		{"subscriptions", b.q.subKeys, b.q.subDrop},
+	} {
+		var gone []string
+		err := b.slices(ctx, b.meta, "list the users of "+t.what, t.keys, func(sc gocql.Scanner) error {
+			var id string
+			if err := sc.Scan(&id); err != nil {
+				return err
+			}
+			if _, ok := users[id]; !ok {
+				gone = append(gone, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range gone {
+			if t.drop == b.q.recDrop {
+				old, err := b.goneRecords(ctx, id, at, dryRun)
+				if err != nil {
+					return err
+				}
+				if !old {
+					continue // a user deleted within the grace
+				}
+			}
+			if dryRun {
+				continue
+			}
+			if err := b.exec(ctx, b.meta, b.del, "drop the "+t.what+" of deleted user "+id, t.drop, at, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// goneRecords reads the records partition of user id, which is gone, and
+// reports whether it holds a cell written before at (microseconds): a
+// record (logged: a mailbox created as its user was deleted) or the fence.
+func (b *Backend) goneRecords(ctx context.Context, id string, at int64, dryRun bool) (bool, error) {
+	var recs, young int
+	var fenced bool
+	err := b.scan(ctx, b.meta, "read the mailbox records of deleted user "+id, b.q.recAges, []any{id},
+		func() { recs, young, fenced = 0, 0, false },
+		func(sc gocql.Scanner) error {
+			var mb string
+			var wt, ft *int64
+			if err := sc.Scan(&mb, &wt, &ft); err != nil {
+				return err
+			}
+			fenced = fenced || ft != nil && *ft < at
+			switch {
+			case mb == "" || wt == nil: // the partition's fence alone
+			case *wt < at:
+				recs++
+			default:
+				young++
+			}
+			return nil
+		})
+	if err != nil {
+		return false, err
+	}
+	if recs > 0 {
+		b.log.Warn("cassandra: purge: mailbox records under a user that no longer exists (creations that raced its deletion); a pass drops them",
+			"user", id, "records", recs, "newer_kept", young, "dry_run", dryRun)
+	}
+	return recs > 0 || fenced, nil
 }
 
 var _ store.StrayPurger = (*Backend)(nil)

@@ -91,28 +91,27 @@ func (b *Backend) UpdateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-// DeleteUser implements store.Users. It deletes each mailbox (record, then
-// log marked gone), the subscriptions and the UIDVALIDITY counter, and the
-// user record last (deleteUser), so an interrupted delete can be run
-// again. Rows written by LWT are deleted by LWT: a plain delete carries
-// the client's clock, which may be behind the Paxos ballot that wrote the
-// row.
+// DeleteUser implements store.Users. It deletes each mailbox (record,
+// then log marked gone), the subscriptions and the UIDVALIDITY counter,
+// and the user record, so an interrupted delete can be run again and
+// leaves the user whole until its record goes (a delivery recreates a
+// deleted INBOX). Rows written by LWT are deleted by LWT: a plain delete
+// carries the client's clock, which may be behind the Paxos ballot that
+// wrote the row.
+//
+// Then it seals the user's mailbox records (sealRecords) and deletes the
+// mailboxes again: a creation that raced the deletion, or one of a
+// session still holding the user, carries the records' fence in its
+// record insert's condition, so one that runs after the seal fails
+// (CreateMailbox then drops its head and says mail.ErrNoSuchUser), and
+// one that ran before it (the seal's Paxos round completes any round of
+// it under way) is in the second listing. What a failure after the
+// user's record went leaves is the purge's, as is the sealed partition
+// (strays.go).
 func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
-	mbs, err := b.ListMailboxes(ctx, u.ID)
-	if err != nil {
-		return err
-	}
 	op := "delete user " + u.Address
-	for _, mb := range mbs {
-		if err := b.listGone(ctx, mb.ID); err != nil {
-			return err
-		}
-		if _, err := b.deleteRecord(ctx, op, u.ID, mb.Name, mb.ID); err != nil {
-			return err
-		}
-		if err := b.markGone(ctx, mb.ID); err != nil {
-			return err
-		}
+	if err := b.deleteMailboxesOf(ctx, op, u.ID); err != nil {
+		return err
 	}
 	if err := b.exec(ctx, b.meta, b.del, op, b.q.subDeleteUser, u.ID); err != nil {
 		return err
@@ -134,6 +133,30 @@ func (b *Backend) DeleteUser(ctx context.Context, u store.User) error {
 	}
 	if !applied {
 		return fmt.Errorf("%w: %s", mail.ErrNoSuchUser, u.Address)
+	}
+	if err := b.sealRecords(ctx, u.ID); err != nil {
+		return err
+	}
+	return b.deleteMailboxesOf(ctx, op, u.ID)
+}
+
+// deleteMailboxesOf deletes every mailbox the user userID has: listed
+// for the purge, its record deleted, its log marked gone.
+func (b *Backend) deleteMailboxesOf(ctx context.Context, op, userID string) error {
+	mbs, err := b.ListMailboxes(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, mb := range mbs {
+		if err := b.listGone(ctx, mb.ID); err != nil {
+			return err
+		}
+		if _, err := b.deleteRecord(ctx, op, userID, mb.Name, mb.ID); err != nil {
+			return err
+		}
+		if err := b.markGone(ctx, mb.ID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
@@ -219,5 +220,80 @@ func TestFaultUserFenceMovedMeanwhile(t *testing.T) {
 	b.SetFaults(Faults{})
 	if got, err := b.User(ctx, u.Address); err != nil || !sameUser(got, u) {
 		t.Fatalf("User: %+v, %v; want %+v", got, err, u)
+	}
+}
+
+// TestFaultCreateRacingDeleteUser: another host deletes a user between a
+// creation's fence read and its record insert (after DeleteUser listed
+// the user's mailboxes, in the race it had). DeleteUser seals the user's
+// records first, so the insert fails its condition: the creation says
+// mail.ErrNoSuchUser, drops its head, and the deleted user has no record
+// left. Without the seal the record landed under the deleted user, a
+// mailbox no listing reaches, acknowledged to its creator.
+func TestFaultCreateRacingDeleteUser(t *testing.T) {
+	ctx := context.Background()
+	b, u := openWithUser(t)
+	rival := openTest(t, nil)
+	inbox := store.Mailbox{ID: randID(), UserID: u.ID, Name: "INBOX", UIDValidity: 7, Created: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := b.CreateMailbox(ctx, inbox); err != nil {
+		t.Fatalf("CreateMailbox: %v", err)
+	}
+	mb := store.Mailbox{ID: randID(), UserID: u.ID, Name: "Drafts", UIDValidity: 8, Created: time.Now().UTC().Truncate(time.Millisecond)}
+	var hit atomic.Bool
+	b.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.CAS && strings.Contains(s.CQL, ".mailboxes SET id") && hit.CompareAndSwap(false, true) {
+			if err := rival.DeleteUser(ctx, u); err != nil {
+				t.Errorf("the rival's DeleteUser: %v", err)
+			}
+		}
+		return Pass
+	}})
+	if err := b.CreateMailbox(ctx, mb); !errors.Is(err, mail.ErrNoSuchUser) {
+		t.Fatalf("CreateMailbox racing its user's deletion: %v, want mail.ErrNoSuchUser", err)
+	}
+	b.SetFaults(Faults{})
+	if !hit.Load() {
+		t.Fatal("no record insert was sent")
+	}
+	if mbs, err := b.ListMailboxes(ctx, u.ID); err != nil || len(mbs) != 0 {
+		t.Fatalf("records of the deleted user: %+v, %v; want none", mbs, err)
+	}
+	if _, ok, err := b.readBucket(ctx, gocql.LocalSerial, mb.ID, 0); err != nil || ok {
+		t.Fatalf("the refused creation's head: present %v, %v; want it dropped", ok, err)
+	}
+	if _, err := b.User(ctx, u.Address); !errors.Is(err, mail.ErrNoSuchUser) {
+		t.Fatalf("User after the delete: %v, want mail.ErrNoSuchUser", err)
+	}
+}
+
+// TestFaultCreateBeforeSealDeleted: a creation whose record lands after
+// DeleteUser's first listing but before its seal (run here just before
+// the seal's write) is in the listing after the seal: its record is
+// deleted and its log marked gone with the user's other mailboxes.
+// Without the second listing its record stayed under the deleted user.
+func TestFaultCreateBeforeSealDeleted(t *testing.T) {
+	ctx := context.Background()
+	b, u := openWithUser(t)
+	rival := openTest(t, nil)
+	mb := store.Mailbox{ID: randID(), UserID: u.ID, Name: "Drafts", UIDValidity: 8, Created: time.Now().UTC().Truncate(time.Millisecond)}
+	var hit atomic.Bool
+	var created error
+	rival.SetFaults(Faults{Inject: func(s Statement) Fault {
+		if s.CAS && strings.Contains(s.CQL, ".mailboxes SET fence") && hit.CompareAndSwap(false, true) {
+			created = b.CreateMailbox(ctx, mb)
+		}
+		return Pass
+	}})
+	if err := rival.DeleteUser(ctx, u); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if !hit.Load() || created != nil {
+		t.Fatalf("the creation before the seal: sent %v, %v; want it created", hit.Load(), created)
+	}
+	if mbs, err := b.ListMailboxes(ctx, u.ID); err != nil || len(mbs) != 0 {
+		t.Fatalf("records of the deleted user: %+v, %v; want none", mbs, err)
+	}
+	if _, err := b.Head(ctx, mb.ID); !errors.Is(err, mail.ErrNoSuchMailbox) {
+		t.Fatalf("the mailbox created before the seal: %v, want mail.ErrNoSuchMailbox (its log marked gone)", err)
 	}
 }
