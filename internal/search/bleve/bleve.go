@@ -51,6 +51,11 @@ type Index struct {
 
 	mu      sync.Mutex
 	deletes []string // document IDs to delete with the next batch
+
+	// sweepMu: Put holds it (read) from its look at the vocabulary's
+	// known words until bleve has applied its batch; SweepVocabulary
+	// holds it to check and remove a chunk of words (sweep.go).
+	sweepMu sync.RWMutex
 }
 
 // maxPendingDeletes bounds the queue of Delete.
@@ -405,7 +410,10 @@ func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) 
 		}
 	}
 	// The words before the documents: a search that sees a document
-	// finds its words (vocab.go).
+	// finds its words (vocab.go). From the vocabulary's write until
+	// bleve has applied the batch, no sweep checks words (sweep.go).
+	x.sweepMu.RLock()
+	defer x.sweepMu.RUnlock()
 	if err := x.voc.add(words); err != nil {
 		return err
 	}

@@ -49,7 +49,14 @@ func TestReopen(t *testing.T) {
 // answers what the bleve query does, and both what the definition of the
 // terms (search.Terms) says, over many segments, replaced and deleted
 // documents, several mailboxes and users, and after merges.
-func TestSegmentsAgreeWithQueries(t *testing.T) {
+func TestSegmentsAgreeWithQueries(t *testing.T) { segmentsAgree(t, false) }
+
+// TestSegmentsAgreeWithSweeps: the same, with the vocabulary swept every
+// few rounds; after each sweep it is exactly the words of the documents
+// the model says live, each with all its suffixes.
+func TestSegmentsAgreeWithSweeps(t *testing.T) { segmentsAgree(t, true) }
+
+func segmentsAgree(t *testing.T, sweeps bool) {
 	x, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +136,12 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 			}
 			model[bx] = append(model[bx], search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: "\x00deleted"})
 		}
+		if sweeps && round%4 == 3 {
+			if _, err := x.SweepVocabulary(ctx); err != nil {
+				t.Fatal(err)
+			}
+			checkVocabulary(t, x, model.liveWords())
+		}
 		check(round)
 	}
 }
@@ -160,6 +173,26 @@ func (m docModel) search(bx [2]string, prefixes, fields []string) []uint32 {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// liveWords is the words of the documents' last versions, not deleted.
+func (m docModel) liveWords() map[string]bool {
+	out := map[string]bool{}
+	for _, docs := range m {
+		last := map[uint32]search.Doc{}
+		for _, d := range docs {
+			last[d.UID] = d
+		}
+		for _, d := range last {
+			if d.Subject == "\x00deleted" {
+				continue
+			}
+			for _, text := range d.Fields() {
+				search.EachWord(text, func(w string) { out[w] = true })
+			}
+		}
+	}
 	return out
 }
 
