@@ -72,17 +72,44 @@ func (x *Index) SweepVocabulary(ctx context.Context) (removed int, err error) {
 		return 0, err
 	}
 	var from []byte // pass 1 goes on from here in the next round
+	var span keySpan
 	for {
 		cands, next, err := x.sweepCandidates(ctx, from)
 		if err != nil {
 			return removed, err
 		}
-		n, err := x.sweepKeys(ctx, cands)
+		n, err := x.sweepKeys(ctx, cands, &span)
 		removed += n
-		if err != nil || next == nil {
+		if err != nil {
 			return removed, err
 		}
+		if next == nil {
+			break
+		}
 		from = next
+	}
+	if span.lo == nil {
+		return removed, nil
+	}
+	// A deleted key stays in Pebble's files, shadowed, until a
+	// compaction drops it: the range the sweep deleted from is
+	// compacted now, so that the words leave the disk (a deleted
+	// user's above all), not at some later compaction.
+	if err := x.voc.db.Compact(ctx, span.lo, append(span.hi, 0), false); err != nil {
+		return removed, fmt.Errorf("bleve: compact the swept vocabulary: %w", err)
+	}
+	return removed, nil
+}
+
+// keySpan is the least and the greatest key deleted.
+type keySpan struct{ lo, hi []byte }
+
+func (s *keySpan) add(k []byte) {
+	if s.lo == nil || bytes.Compare(k, s.lo) < 0 {
+		s.lo = slices.Clone(k)
+	}
+	if bytes.Compare(k, s.hi) > 0 {
+		s.hi = slices.Clone(k)
 	}
 }
 
@@ -176,7 +203,7 @@ func (x *Index) sweepCandidates(ctx context.Context, from []byte) (map[string]bo
 // sweepKeys is pass 2: it deletes the keys of the candidates that no
 // live document holds under sweepMu, and returns how many terms lost
 // their keys.
-func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool) (int, error) {
+func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool, span *keySpan) (int, error) {
 	if len(cands) == 0 {
 		return 0, nil
 	}
@@ -195,7 +222,7 @@ func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool) (int, erro
 		if len(keys) < sweepKeys {
 			continue
 		}
-		if err := x.removeUnheld(ctx, keys, cands, gone); err != nil {
+		if err := x.removeUnheld(ctx, keys, cands, gone, span); err != nil {
 			return len(gone), err
 		}
 		keys = keys[:0]
@@ -203,15 +230,15 @@ func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool) (int, erro
 	if err := it.Error(); err != nil {
 		return len(gone), fmt.Errorf("bleve: read the vocabulary: %w", err)
 	}
-	err = x.removeUnheld(ctx, keys, cands, gone)
+	err = x.removeUnheld(ctx, keys, cands, gone, span)
 	return len(gone), err
 }
 
 // removeUnheld deletes those of keys whose terms no live document holds,
 // checked under sweepMu (see above). A term found held is no candidate
 // any more; one whose keys go is forgotten as known written, and noted
-// in gone.
-func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, cands, gone map[string]bool) error {
+// in gone; span takes the keys deleted.
+func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, cands, gone map[string]bool, span *keySpan) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -239,6 +266,7 @@ func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, cands, gone map
 		if err := b.Delete(k, nil); err != nil {
 			return fmt.Errorf("bleve: sweep the vocabulary: %w", err)
 		}
+		span.add(k)
 	}
 	// Not synced: a deletion a crash loses leaves a word that no
 	// document holds, which the next sweep removes.
