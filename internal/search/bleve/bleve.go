@@ -2,10 +2,11 @@
 // directory: one index for all users, documents named user/mailbox/uid.
 // Documents bypass bleve's mapping: each text field is given as the words
 // of search.EachWord (postings without positions), and the suffixes of
-// every word indexed are kept once, in the vocabulary (vocab.go); a query
-// is, for each prefix of search.Plan, the words of the vocabulary with a
-// suffix beginning with it, so the answers are the ones package search
-// promises.
+// every word indexed are kept once, in the vocabulary (vocab.go), which
+// SweepVocabulary cuts back to the words live documents hold (sweep.go);
+// a query is, for each prefix of search.Plan, the words of the
+// vocabulary with a suffix beginning with it, so the answers are the
+// ones package search promises.
 package bleveindex
 
 import (

@@ -32,7 +32,9 @@ import (
 //     at a time, each chunk under sweepMu: the chunk's terms are checked
 //     again on a snapshot taken under the lock, and only the terms still
 //     held by no document lose their keys and are forgotten by the
-//     memory of words known written (vocab.known).
+//     memory of words known written (vocab.known). The keys that stand
+//     for a term go after all the others, so that a sweep cut short
+//     leaves every term it cut findable by the next.
 //
 // The race it closes: Put writes a batch's new words to the vocabulary
 // before bleve applies the batch, and it skips the words it knows are
@@ -202,43 +204,69 @@ func (x *Index) sweepCandidates(ctx context.Context, from []byte) (map[string]bo
 
 // sweepKeys is pass 2: it deletes the keys of the candidates that no
 // live document holds under sweepMu, and returns how many terms lost
-// their keys.
+// their keys. The keys that stand for a term in pass 1 (standsFor) go
+// last, after the scan: a sweep cut short (ctx, an error) leaves them
+// with whatever else is left of their terms, and the next sweep finds
+// those terms again, where keys left without them would stay for ever.
 func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool, span *keySpan) (int, error) {
 	if len(cands) == 0 {
 		return 0, nil
 	}
+	r := &removal{cands: cands, gone: map[string]bool{}, span: span}
 	it, err := x.voc.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: vocabLo, UpperBound: vocabHi})
 	if err != nil {
 		return 0, fmt.Errorf("bleve: read the vocabulary: %w", err)
 	}
 	defer it.Close()
-	gone := map[string]bool{}
 	var keys [][]byte
 	for ok := it.First(); ok; ok = it.Next() {
-		if _, t, ok := splitKey(it.Key()); !ok || !cands[string(t)] {
+		s, t, ok := splitKey(it.Key())
+		if !ok || !cands[string(t)] {
+			continue
+		}
+		if standsFor(s, t) {
+			r.last = append(r.last, slices.Clone(it.Key()))
 			continue
 		}
 		keys = append(keys, slices.Clone(it.Key()))
 		if len(keys) < sweepKeys {
 			continue
 		}
-		if err := x.removeUnheld(ctx, keys, cands, gone, span); err != nil {
-			return len(gone), err
+		if err := x.removeUnheld(ctx, keys, r); err != nil {
+			return len(r.gone), err
 		}
 		keys = keys[:0]
 	}
 	if err := it.Error(); err != nil {
-		return len(gone), fmt.Errorf("bleve: read the vocabulary: %w", err)
+		return len(r.gone), fmt.Errorf("bleve: read the vocabulary: %w", err)
 	}
-	err = x.removeUnheld(ctx, keys, cands, gone, span)
-	return len(gone), err
+	if err := x.removeUnheld(ctx, keys, r); err != nil {
+		return len(r.gone), err
+	}
+	last := r.last
+	for len(last) > 0 {
+		n := min(len(last), sweepKeys)
+		if err := x.removeUnheld(ctx, last[:n], r); err != nil {
+			return len(r.gone), err
+		}
+		last = last[n:]
+	}
+	return len(r.gone), nil
+}
+
+// removal is the state of pass 2: the candidates (a term found held is
+// one no more), the terms that lost keys, the least and greatest key
+// deleted, and the keys that go last.
+type removal struct {
+	cands, gone map[string]bool
+	span        *keySpan
+	last        [][]byte
 }
 
 // removeUnheld deletes those of keys whose terms no live document holds,
-// checked under sweepMu (see above). A term found held is no candidate
-// any more; one whose keys go is forgotten as known written, and noted
-// in gone; span takes the keys deleted.
-func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, cands, gone map[string]bool, span *keySpan) error {
+// checked under sweepMu (see above), and forgets those terms as known
+// written.
+func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, r *removal) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -248,7 +276,9 @@ func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, cands, gone map
 	terms := map[string]bool{}
 	for _, k := range keys {
 		_, t, _ := splitKey(k)
-		terms[string(t)] = true
+		if r.cands[string(t)] {
+			terms[string(t)] = true
+		}
 	}
 	x.sweepMu.Lock()
 	defer x.sweepMu.Unlock()
@@ -260,26 +290,27 @@ func (x *Index) removeUnheld(ctx context.Context, keys [][]byte, cands, gone map
 	defer b.Close()
 	for _, k := range keys {
 		_, t, _ := splitKey(k)
-		if held[string(t)] {
+		if !terms[string(t)] || held[string(t)] {
 			continue
 		}
 		if err := b.Delete(k, nil); err != nil {
 			return fmt.Errorf("bleve: sweep the vocabulary: %w", err)
 		}
-		span.add(k)
+		r.span.add(k)
 	}
 	// Not synced: a deletion a crash loses leaves a word that no
-	// document holds, which the next sweep removes.
+	// document holds, which the next sweep removes (the log is replayed
+	// in order, so the keys that go last are lost first).
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("bleve: sweep the vocabulary: %w", err)
 	}
 	for t := range terms {
 		if held[t] {
-			delete(cands, t)
+			delete(r.cands, t)
 			continue
 		}
 		x.voc.known.Delete(t)
-		gone[t] = true
+		r.gone[t] = true
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package bleveindex
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -190,6 +192,69 @@ func TestSweepRacesPut(t *testing.T) {
 	}
 	if _, err := x.SweepVocabulary(ctx); err != nil {
 		t.Fatal(err)
+	}
+	checkVocabulary(t, x, map[string]bool{})
+}
+
+// cutCtx is a context whose Err reports it cancelled from its n-th call
+// on: a sweep cut short between two chunks.
+type cutCtx struct {
+	context.Context
+	calls, n int
+}
+
+func (c *cutCtx) Err() error {
+	c.calls++
+	if c.calls >= c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestSweepCutShort: a sweep stopped after it deleted some of the keys of
+// the words no document holds leaves, of each such word, the key that
+// stands for it, so the next sweep finds the word and removes the rest:
+// nothing is left behind for ever.
+func TestSweepCutShort(t *testing.T) {
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ctx := t.Context()
+	var b strings.Builder
+	for i := range 1500 { // about 17,000 keys: pass 2 deletes them in chunks
+		fmt.Fprintf(&b, "cutshort%04dwordly ", i)
+	}
+	if err := x.Put(ctx, []search.Doc{{UserID: "u", MailboxID: "m", UID: 1, Body: b.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.DeleteUser(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(vocabKeys(t, x))
+	// Err: once in pass 1, once for the first chunk of pass 2, then cut.
+	if _, err := x.SweepVocabulary(&cutCtx{Context: ctx, n: 3}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cut sweep: %v", err)
+	}
+	left := vocabKeys(t, x)
+	if len(left) != before {
+		t.Fatalf("%d words of %d left after the cut sweep: it should have cut each word's keys, not removed words", len(left), before)
+	}
+	partial := 0
+	for term, sufs := range left {
+		if !slices.ContainsFunc(sufs, func(s string) bool { return standsFor([]byte(s), []byte(term)) }) {
+			t.Fatalf("the cut sweep left %q without the key that stands for it: %q", term, sufs)
+		}
+		if len(sufs) < len(term)-2 {
+			partial++
+		}
+	}
+	if partial == 0 {
+		t.Fatal("the cut sweep deleted nothing: the test cut nothing")
+	}
+	if n, err := x.SweepVocabulary(ctx); err != nil || n != before {
+		t.Fatalf("the next sweep removed %d words (%v), want %d", n, err, before)
 	}
 	checkVocabulary(t, x, map[string]bool{})
 }
