@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quiremail/quire/internal/search"
 	bleveindex "github.com/quiremail/quire/internal/search/bleve"
 )
 
@@ -17,7 +18,10 @@ import (
 // default 5,000) spread over 10 users, indexed in batches of 64; then a
 // sweep that finds every word held (what a periodic sweep costs), a
 // sweep after one user is deleted, and one after every user is (which
-// removes every word: the vocabulary's size in words).
+// removes every word: the vocabulary's size in words). put-max-ms is the
+// longest a one-document Put took in a second without a sweep, and
+// put-max-sweeping-ms the longest during the sweep after the user's
+// deletion (done again for it): what a sweep makes Puts wait.
 func BenchmarkSweepVocabulary(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("QUIRE_BENCH_N"))
 	if n <= 0 {
@@ -61,6 +65,26 @@ func BenchmarkSweepVocabulary(b *testing.B) {
 			b.Fatal(err)
 		}
 		sweep("user")
+		// The same sweep again, while one-document Puts run: the longest
+		// a Put took, against the longest without a sweep.
+		for i := 0; i < len(docs); i += users * 64 {
+			var part []search.Doc
+			for j := i; j < min(i+users*64, len(docs)); j += users {
+				part = append(part, docs[j])
+			}
+			if err := x.Put(ctx, part); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(probePuts(b, x, func() { time.Sleep(time.Second) }).Microseconds())/1000, "put-max-ms")
+		if err := x.DeleteUser(ctx, "u0"); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(probePuts(b, x, func() {
+			if _, err := x.SweepVocabulary(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}).Microseconds())/1000, "put-max-sweeping-ms")
 		for u := range users {
 			if err := x.DeleteUser(ctx, "u"+strconv.Itoa(u)); err != nil {
 				b.Fatal(err)
@@ -71,4 +95,32 @@ func BenchmarkSweepVocabulary(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// probePuts puts one small document at a time until during returns, and
+// returns the longest a Put took.
+func probePuts(b *testing.B, x *bleveindex.Index, during func()) time.Duration {
+	var longest time.Duration
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for uid := uint32(1); ; uid++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			if err := x.Put(context.Background(), []search.Doc{{UserID: "probe", MailboxID: "m", UID: uid, Body: "a probe of the index"}}); err != nil {
+				b.Error(err)
+				return
+			}
+			longest = max(longest, time.Since(t0))
+		}
+	}()
+	during()
+	close(stop)
+	<-done
+	return longest
 }
