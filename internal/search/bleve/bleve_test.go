@@ -1,6 +1,7 @@
 package bleveindex
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -52,8 +53,9 @@ func TestReopen(t *testing.T) {
 func TestSegmentsAgreeWithQueries(t *testing.T) { segmentsAgree(t, false) }
 
 // TestSegmentsAgreeWithSweeps: the same, with the vocabulary swept every
-// few rounds; after each sweep it is exactly the words of the documents
-// the model says live, each with all its suffixes.
+// few rounds (every other sweep in tiny chunks); after each sweep it is
+// exactly the words of the documents the model says live, each with all
+// its suffixes.
 func TestSegmentsAgreeWithSweeps(t *testing.T) { segmentsAgree(t, true) }
 
 func segmentsAgree(t *testing.T, sweeps bool) {
@@ -110,9 +112,10 @@ func segmentsAgree(t *testing.T, sweeps bool) {
 		}
 	}
 	uid := map[[2]string]uint32{}
+	swept := 0
 	for round := range 30 {
 		var docs []search.Doc
-		for range 20 {
+		for i := range 20 {
 			bx := boxes[rng.IntN(len(boxes))]
 			u := uid[bx] + 1
 			if rng.IntN(4) == 0 && uid[bx] > 0 {
@@ -120,7 +123,13 @@ func segmentsAgree(t *testing.T, sweeps bool) {
 			} else {
 				uid[bx] = u
 			}
-			docs = append(docs, search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: text(2), Body: text(8), Attachments: text(3), Headers: text(2)})
+			d := search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: text(2), Body: text(8), Attachments: text(3), Headers: text(2)}
+			if sweeps {
+				// Words of this document alone, a long one among them,
+				// that go when it is replaced or deleted.
+				d.Body += fmt.Sprintf(" only%dx%d %s%dx%d", round, i, strings.Repeat("lengthy", 10), round, i)
+			}
+			docs = append(docs, d)
 		}
 		if err := x.Put(ctx, docs, search.Mark{UserID: "u1", MailboxID: "INBOX", UID: uid[boxes[0]]}); err != nil {
 			t.Fatal(err)
@@ -137,13 +146,25 @@ func segmentsAgree(t *testing.T, sweeps bool) {
 			model[bx] = append(model[bx], search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: "\x00deleted"})
 		}
 		if sweeps && round%4 == 3 {
-			if _, err := x.SweepVocabulary(ctx); err != nil {
+			// Every other sweep in tiny chunks and rounds, so that
+			// their edges are crossed many times.
+			lim := defaultSweep()
+			if round%8 == 3 {
+				lim = sweepLimits{terms: 3, keys: 5, cands: 7}
+			}
+			n, err := x.sweep(ctx, lim)
+			if err != nil {
 				t.Fatal(err)
 			}
+			swept += n
 			checkVocabulary(t, x, model.liveWords())
 		}
 		check(round)
 	}
+	if sweeps && swept == 0 {
+		t.Error("no sweep removed a word: the test swept nothing")
+	}
+	t.Logf("sweeps removed %d words", swept)
 }
 
 // docModel is every Put and Delete, per mailbox, in order: a document's

@@ -54,33 +54,42 @@ import (
 // keeps its words until the next sweep, which is harmless (a word no
 // document holds costs a lookup that finds nothing).
 
-// sweepTerms is how many terms pass 1 checks at once, and sweepKeys how
-// many keys pass 2 deletes under one hold of sweepMu: the lock stops
-// Puts while a chunk is checked on every segment.
-const (
-	sweepTerms = 4096
-	sweepKeys  = 8192
-	// sweepCandidates bounds the candidates one round holds in memory;
-	// a sweep that finds more goes on in another round.
-	sweepCandidates = 1 << 18
-)
+// sweepLimits size a sweep's chunks.
+type sweepLimits struct {
+	// terms is how many terms pass 1 checks at once, and keys how many
+	// keys pass 2 deletes under one hold of sweepMu: the lock stops Puts
+	// while a chunk is checked on every segment.
+	terms, keys int
+	// cands bounds the candidates one round holds in memory; a sweep
+	// that finds more goes on in another round.
+	cands int
+}
+
+// defaultSweep is SweepVocabulary's: a chunk under the lock is tens of
+// milliseconds, and a round's candidates some tens of megabytes.
+func defaultSweep() sweepLimits { return sweepLimits{terms: 4096, keys: 8192, cands: 1 << 18} }
 
 // SweepVocabulary removes from the vocabulary the words that no live
 // document holds, and returns how many it removed. It may run at any
 // time, concurrently with Put, Search and deletions; it is cancelled by
 // ctx between chunks (what it removed stays removed).
 func (x *Index) SweepVocabulary(ctx context.Context) (removed int, err error) {
+	return x.sweep(ctx, defaultSweep())
+}
+
+// sweep is SweepVocabulary in chunks of lim.
+func (x *Index) sweep(ctx context.Context, lim sweepLimits) (removed int, err error) {
 	if err := x.flushDeletes(); err != nil {
 		return 0, err
 	}
 	var from []byte // pass 1 goes on from here in the next round
 	var span keySpan
 	for {
-		cands, next, err := x.sweepCandidates(ctx, from)
+		cands, next, err := x.sweepCandidates(ctx, from, lim)
 		if err != nil {
 			return removed, err
 		}
-		n, err := x.sweepKeys(ctx, cands, &span)
+		n, err := x.sweepKeys(ctx, cands, &span, lim)
 		removed += n
 		if err != nil {
 			return removed, err
@@ -115,8 +124,10 @@ func (s *keySpan) add(k []byte) {
 	}
 }
 
-// vocabRange is the range of the vocabulary's suffix keys.
-var vocabLo, vocabHi = []byte("s"), []byte("t")
+// suffixKeys are the bounds of the vocabulary's suffix keys.
+func suffixKeys() *pebble.IterOptions {
+	return &pebble.IterOptions{LowerBound: []byte("s"), UpperBound: []byte("t")}
+}
 
 // splitKey parses a suffix key into its suffix and term.
 func splitKey(k []byte) (suffix, term []byte, ok bool) {
@@ -144,12 +155,12 @@ func standsFor(suffix, term []byte) bool {
 // sweepCandidates is pass 1 from the key from (nil: the first): the
 // terms that no live document of the current snapshot holds, and the
 // key to go on from in another round (nil when the pass is done).
-func (x *Index) sweepCandidates(ctx context.Context, from []byte) (map[string]bool, []byte, error) {
-	lo := vocabLo
+func (x *Index) sweepCandidates(ctx context.Context, from []byte, lim sweepLimits) (map[string]bool, []byte, error) {
+	o := suffixKeys()
 	if from != nil {
-		lo = from
+		o.LowerBound = from
 	}
-	it, err := x.voc.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: vocabHi})
+	it, err := x.voc.db.NewIterWithContext(ctx, o)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bleve: read the vocabulary: %w", err)
 	}
@@ -182,13 +193,13 @@ func (x *Index) sweepCandidates(ctx context.Context, from []byte) (map[string]bo
 			continue
 		}
 		chunk[string(t)] = true
-		if len(chunk) < sweepTerms {
+		if len(chunk) < lim.terms {
 			continue
 		}
 		if err := check(); err != nil {
 			return nil, nil, err
 		}
-		if len(cands) >= sweepCandidates {
+		if len(cands) >= lim.cands {
 			next = append(slices.Clone(it.Key()), 0) // the next key after
 			break
 		}
@@ -208,12 +219,12 @@ func (x *Index) sweepCandidates(ctx context.Context, from []byte) (map[string]bo
 // last, after the scan: a sweep cut short (ctx, an error) leaves them
 // with whatever else is left of their terms, and the next sweep finds
 // those terms again, where keys left without them would stay for ever.
-func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool, span *keySpan) (int, error) {
+func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool, span *keySpan, lim sweepLimits) (int, error) {
 	if len(cands) == 0 {
 		return 0, nil
 	}
 	r := &removal{cands: cands, gone: map[string]bool{}, span: span}
-	it, err := x.voc.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: vocabLo, UpperBound: vocabHi})
+	it, err := x.voc.db.NewIterWithContext(ctx, suffixKeys())
 	if err != nil {
 		return 0, fmt.Errorf("bleve: read the vocabulary: %w", err)
 	}
@@ -229,7 +240,7 @@ func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool, span *keyS
 			continue
 		}
 		keys = append(keys, slices.Clone(it.Key()))
-		if len(keys) < sweepKeys {
+		if len(keys) < lim.keys {
 			continue
 		}
 		if err := x.removeUnheld(ctx, keys, r); err != nil {
@@ -245,7 +256,7 @@ func (x *Index) sweepKeys(ctx context.Context, cands map[string]bool, span *keyS
 	}
 	last := r.last
 	for len(last) > 0 {
-		n := min(len(last), sweepKeys)
+		n := min(len(last), lim.keys)
 		if err := x.removeUnheld(ctx, last[:n], r); err != nil {
 			return len(r.gone), err
 		}
