@@ -36,8 +36,12 @@ type checkLine struct {
 	Summary        *store.CheckReport `json:"summary,omitempty"`
 	Users          int                `json:"users,omitempty"`
 	IndexUnchecked bool               `json:"index_unchecked,omitempty"`
-	End            bool               `json:"end,omitempty"`
-	Error          string             `json:"error,omitempty"`
+	// VocabularySwept: a repair swept the embedded index's vocabulary,
+	// which removed VocabularyRemoved words no document holds.
+	VocabularySwept   bool   `json:"vocabulary_swept,omitempty"`
+	VocabularyRemoved int    `json:"vocabulary_removed,omitempty"`
+	End               bool   `json:"end,omitempty"`
+	Error             string `json:"error,omitempty"`
 }
 
 // runCheck checks the users of q (every user when q.Address is empty),
@@ -75,7 +79,17 @@ func runCheck(ctx context.Context, st *store.Store, ss *searchStack, q checkRequ
 		sum.Skipped += rep.Skipped
 		sum.Findings = append(sum.Findings, rep.Findings...)
 	}
-	show(checkLine{End: true, Summary: &sum, Users: len(users), IndexUnchecked: opt.Index == nil})
+	end := checkLine{End: true, Summary: &sum, Users: len(users), IndexUnchecked: opt.Index == nil}
+	if q.Repair && opt.Index != nil {
+		// The repair deleted stale documents; their words, and those of
+		// every document deleted since the last sweep, go too.
+		n, ok, err := ss.svc.SweepVocabulary(ctx, "quire check --repair")
+		if err != nil {
+			return fmt.Errorf("check: sweeping the search vocabulary: %w", err)
+		}
+		end.VocabularySwept, end.VocabularyRemoved = ok, n
+	}
+	show(end)
 	return nil
 }
 
@@ -103,7 +117,7 @@ func checkHandler(ss *searchStack, st *store.Store) http.Handler {
 func (c *cli) check(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "configuration file")
-	repair := fs.Bool("repair", false, "fix what is derived: heads, change log, quota usage, index documents")
+	repair := fs.Bool("repair", false, "fix what is derived: heads, change log, quota usage, index documents, the index's vocabulary")
 	bodies := fs.Bool("bodies", false, "read every referenced body and check its SHA-256 (slow: reads all the mail)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -206,6 +220,9 @@ func (p *checkPrinter) show(l checkLine) {
 		fmt.Fprintln(p.w)
 		if l.IndexUnchecked {
 			fmt.Fprintln(p.w, "check: the search index was not checked (search.engine is \"none\")")
+		}
+		if l.VocabularySwept {
+			fmt.Fprintf(p.w, "check: the search vocabulary was swept: %d word(s) that no document holds removed\n", l.VocabularyRemoved)
 		}
 	case p.tty:
 		fmt.Fprintf(p.w, "\r\033[Kchecking %s: %d/%d mailboxes", l.User, l.Done, l.Total)

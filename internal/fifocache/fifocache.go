@@ -145,6 +145,22 @@ func (c *Cache[K, V]) Put(k K, v V) {
 	}
 }
 
+// Delete forgets the entry of k. Its place in the order stays until its
+// turn comes: if k is put again meanwhile (without Options.Age), the new
+// entry may leave at the old one's turn, early, which a cache allows.
+func (c *Cache[K, V]) Delete(k K) {
+	if c == nil {
+		return
+	}
+	s := c.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[k]; ok {
+		s.size -= e.size
+		delete(s.m, k)
+	}
+}
+
 // evict drops the oldest entry; the caller holds mu.
 func (s *shard[K, V]) evict() {
 	st := s.order[s.head]

@@ -104,3 +104,32 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("%d bytes held, bound 4096", total)
 	}
 }
+
+// TestDelete: a deleted entry is gone and its bytes freed; put again, it
+// is held, and the bytes stay counted once when its old turn comes.
+func TestDelete(t *testing.T) {
+	c := New(Options[string, []byte]{Max: 400, Size: bytesOf})
+	val := func(i int) []byte { return []byte(fmt.Sprintf("%0100d", i)) }
+	c.Put("a", val(0))
+	c.Put("b", val(1))
+	c.Delete("a")
+	c.Delete("nothing")
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("a deleted entry was returned")
+	}
+	if s := &c.shards[0]; s.size != 100 || c.Len() != 1 {
+		t.Fatalf("size %d, %d entries after Delete; want 100, 1", s.size, c.Len())
+	}
+	c.Put("a", val(2))
+	if v, ok := c.Get("a"); !ok || string(v) != string(val(2)) {
+		t.Fatal("an entry put again after Delete was not held")
+	}
+	for i := 3; i < 8; i++ { // push everything through the order
+		c.Put(fmt.Sprint(i), val(i))
+	}
+	if s := &c.shards[0]; s.size != int64(100*len(s.m)) || s.size > 400 {
+		t.Fatalf("size %d for %d entries", s.size, len(s.m))
+	}
+	var none *Cache[string, []byte]
+	none.Delete("x")
+}

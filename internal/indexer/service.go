@@ -63,6 +63,11 @@ type Options struct {
 	// SweepEvery is the interval between sweeps of the index queue
 	// (default 30 s). The first sweep, at start, takes every mark.
 	SweepEvery time.Duration
+	// VocabularyEvery is the interval between sweeps of the index's
+	// vocabulary, when it has one (VocabularySweeper; default 6 hours):
+	// the words that deleted messages and mailboxes alone held go.
+	// A user's deletion sweeps it at once, in the background.
+	VocabularyEvery time.Duration
 	// MaxMessage bounds the bytes of one message read for indexing
 	// (default 64 MiB); the rest is not indexed.
 	MaxMessage int64
@@ -95,6 +100,9 @@ func (o Options) withDefaults() Options {
 	if o.SweepEvery <= 0 {
 		o.SweepEvery = 30 * time.Second
 	}
+	if o.VocabularyEvery <= 0 {
+		o.VocabularyEvery = 6 * time.Hour
+	}
 	if o.MaxMessage <= 0 {
 		o.MaxMessage = 64 << 20
 	}
@@ -125,6 +133,8 @@ type Service struct {
 	order   []string          // FIFO of pending mailbox IDs
 	wake    chan struct{}
 	deletes chan func(context.Context) error
+	// vocabWake asks for a sweep of the vocabulary (vocabulary.go).
+	vocabWake chan struct{}
 
 	stats   *counters
 	written written               // marks the pipeline wrote lately (marks.go)
@@ -139,7 +149,7 @@ func New(o Options) *Service {
 	o = o.withDefaults()
 	return &Service{
 		o: o, log: o.Logger, pending: map[string]queued{},
-		wake: make(chan struct{}, 1), deletes: make(chan func(context.Context) error, 4096),
+		wake: make(chan struct{}, 1), deletes: make(chan func(context.Context) error, 4096), vocabWake: make(chan struct{}, 1),
 		stats: newCounters(), sup: supervise.New(supervise.Options{Logger: o.Logger}),
 	}
 }
@@ -175,10 +185,16 @@ func (s *Service) MailboxDeleted(mb store.Mailbox) {
 	})
 }
 
-// UserDeleted implements store.IndexHook.
+// UserDeleted implements store.IndexHook. Once the documents are gone,
+// the vocabulary is swept of the words only they held (vocabulary.go),
+// so that a deleted user's words leave the index too.
 func (s *Service) UserDeleted(u store.User) {
 	s.background("delete a user's documents", func(ctx context.Context) error {
-		return s.o.Index.DeleteUser(ctx, u.ID)
+		if err := s.o.Index.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		s.wakeVocabulary()
+		return nil
 	})
 }
 
@@ -211,7 +227,8 @@ func (s *Service) enqueue(mb store.Mailbox) {
 }
 
 // Run does the background work until ctx ends: catch-ups of queued
-// mailboxes, deletions, and sweeps of the index queue.
+// mailboxes, deletions, sweeps of the index queue and of the index's
+// vocabulary.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	// Each loop runs under the supervisor: a panic is logged, counted in
@@ -221,6 +238,7 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	wg.Go(func() { s.sup.Run(ctx, "indexer: deletions", s.deleteLoop) })
 	wg.Go(func() { s.sup.Run(ctx, "indexer: sweeps", s.sweepLoop) })
+	wg.Go(func() { s.sup.Run(ctx, "indexer: vocabulary sweeps", s.vocabularyLoop) })
 	wg.Wait()
 }
 

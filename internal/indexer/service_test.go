@@ -48,6 +48,14 @@ func (f *flakyIndex) Put(ctx context.Context, docs []search.Doc, marks ...search
 	return f.Index.Put(ctx, docs, marks...)
 }
 
+// SweepVocabulary passes the sweep on to a bleve index.
+func (f *flakyIndex) SweepVocabulary(ctx context.Context) (int, error) {
+	if vs, ok := f.Index.(VocabularySweeper); ok {
+		return vs.SweepVocabulary(ctx)
+	}
+	return 0, nil
+}
+
 func (f *flakyIndex) setBroken(b bool) {
 	f.mu.Lock()
 	f.broken = b

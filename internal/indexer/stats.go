@@ -39,11 +39,16 @@ type Stats struct {
 	LagP99Ms  float64 `json:"lag_p99_ms"`
 	LagMaxMs  float64 `json:"lag_max_ms"`
 	LastLagMs float64 `json:"last_lag_ms"`
+	// VocabularySweeps counts sweeps of the index's vocabulary, and
+	// VocabularyRemoved the words they removed (no document held them).
+	VocabularySweeps  int64 `json:"vocabulary_sweeps"`
+	VocabularyRemoved int64 `json:"vocabulary_removed"`
 }
 
 type counters struct {
 	docs, catchUps, errors, dropped, marks, rereads, found atomic.Int64
 	batches, batchMax, late                                atomic.Int64
+	vocabSweeps, vocabRemoved                              atomic.Int64
 
 	mu   sync.Mutex
 	lags []time.Duration // ring of the last len(lags) lags
@@ -82,6 +87,7 @@ func (c *counters) snapshot(queued int) Stats {
 		Indexed: c.docs.Load(), CatchUps: c.catchUps.Load(), Errors: c.errors.Load(),
 		Dropped: c.dropped.Load(), Queued: queued, Marks: c.marks.Load(), Rereads: c.rereads.Load(), Found: c.found.Load(),
 		Batches: c.batches.Load(), BatchDocsMax: c.batchMax.Load(), LateConversions: c.late.Load(),
+		VocabularySweeps: c.vocabSweeps.Load(), VocabularyRemoved: c.vocabRemoved.Load(),
 	}
 	c.mu.Lock()
 	n := c.next

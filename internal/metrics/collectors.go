@@ -122,7 +122,9 @@ func Indexer(r *Registry, stats func() indexer.Stats) {
 	batches := desc("quire_indexer_batches_total", "Index requests sent.")
 	late := desc("quire_indexer_late_conversions_total", "Deliveries whose conversion outlasted isc.delivery_wait and finished in the background.")
 	lag := desc("quire_indexer_lag_seconds", "Time from store to index over the last 1,024 documents, by quantile (1: the maximum).", "quantile")
-	r.Register(&collector{descs: []*prometheus.Desc{indexed, catchUps, errs, dropped, queued, marks, batches, late, lag}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
+	vsweeps := desc("quire_indexer_vocabulary_sweeps_total", "Sweeps of the embedded index's vocabulary.")
+	vremoved := desc("quire_indexer_vocabulary_removed_total", "Words the vocabulary sweeps removed (no document held them).")
+	r.Register(&collector{descs: []*prometheus.Desc{indexed, catchUps, errs, dropped, queued, marks, batches, late, lag, vsweeps, vremoved}, collect: func(emit func(*prometheus.Desc, prometheus.ValueType, float64, ...string)) {
 		s := stats()
 		emit(indexed, counter, float64(s.Indexed))
 		emit(catchUps, counter, float64(s.CatchUps))
@@ -135,6 +137,8 @@ func Indexer(r *Registry, stats func() indexer.Stats) {
 		emit(lag, gauge, s.LagP50Ms/1000, "0.5")
 		emit(lag, gauge, s.LagP99Ms/1000, "0.99")
 		emit(lag, gauge, s.LagMaxMs/1000, "1")
+		emit(vsweeps, counter, float64(s.VocabularySweeps))
+		emit(vremoved, counter, float64(s.VocabularyRemoved))
 	}})
 }
 

@@ -2,10 +2,11 @@
 // directory: one index for all users, documents named user/mailbox/uid.
 // Documents bypass bleve's mapping: each text field is given as the words
 // of search.EachWord (postings without positions), and the suffixes of
-// every word indexed are kept once, in the vocabulary (vocab.go); a query
-// is, for each prefix of search.Plan, the words of the vocabulary with a
-// suffix beginning with it, so the answers are the ones package search
-// promises.
+// every word indexed are kept once, in the vocabulary (vocab.go), which
+// SweepVocabulary cuts back to the words live documents hold (sweep.go);
+// a query is, for each prefix of search.Plan, the words of the
+// vocabulary with a suffix beginning with it, so the answers are the
+// ones package search promises.
 package bleveindex
 
 import (
@@ -51,6 +52,11 @@ type Index struct {
 
 	mu      sync.Mutex
 	deletes []string // document IDs to delete with the next batch
+
+	// sweepMu: Put holds it (read) from its look at the vocabulary's
+	// known words until bleve has applied its batch; SweepVocabulary
+	// holds it to check and remove a chunk of words (sweep.go).
+	sweepMu sync.RWMutex
 }
 
 // maxPendingDeletes bounds the queue of Delete.
@@ -405,7 +411,10 @@ func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) 
 		}
 	}
 	// The words before the documents: a search that sees a document
-	// finds its words (vocab.go).
+	// finds its words (vocab.go). From the vocabulary's write until
+	// bleve has applied the batch, no sweep checks words (sweep.go).
+	x.sweepMu.RLock()
+	defer x.sweepMu.RUnlock()
 	if err := x.voc.add(words); err != nil {
 		return err
 	}

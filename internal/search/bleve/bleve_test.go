@@ -1,6 +1,7 @@
 package bleveindex
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -49,7 +50,15 @@ func TestReopen(t *testing.T) {
 // answers what the bleve query does, and both what the definition of the
 // terms (search.Terms) says, over many segments, replaced and deleted
 // documents, several mailboxes and users, and after merges.
-func TestSegmentsAgreeWithQueries(t *testing.T) {
+func TestSegmentsAgreeWithQueries(t *testing.T) { segmentsAgree(t, false) }
+
+// TestSegmentsAgreeWithSweeps: the same, with the vocabulary swept every
+// few rounds (every other sweep in tiny chunks); after each sweep it is
+// exactly the words of the documents the model says live, each with all
+// its suffixes.
+func TestSegmentsAgreeWithSweeps(t *testing.T) { segmentsAgree(t, true) }
+
+func segmentsAgree(t *testing.T, sweeps bool) {
 	x, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +112,10 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 		}
 	}
 	uid := map[[2]string]uint32{}
+	swept := 0
 	for round := range 30 {
 		var docs []search.Doc
-		for range 20 {
+		for i := range 20 {
 			bx := boxes[rng.IntN(len(boxes))]
 			u := uid[bx] + 1
 			if rng.IntN(4) == 0 && uid[bx] > 0 {
@@ -113,7 +123,13 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 			} else {
 				uid[bx] = u
 			}
-			docs = append(docs, search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: text(2), Body: text(8), Attachments: text(3), Headers: text(2)})
+			d := search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: text(2), Body: text(8), Attachments: text(3), Headers: text(2)}
+			if sweeps {
+				// Words of this document alone, a long one among them,
+				// that go when it is replaced or deleted.
+				d.Body += fmt.Sprintf(" only%dx%d %s%dx%d", round, i, strings.Repeat("lengthy", 10), round, i)
+			}
+			docs = append(docs, d)
 		}
 		if err := x.Put(ctx, docs, search.Mark{UserID: "u1", MailboxID: "INBOX", UID: uid[boxes[0]]}); err != nil {
 			t.Fatal(err)
@@ -129,8 +145,26 @@ func TestSegmentsAgreeWithQueries(t *testing.T) {
 			}
 			model[bx] = append(model[bx], search.Doc{UserID: bx[0], MailboxID: bx[1], UID: u, Subject: "\x00deleted"})
 		}
+		if sweeps && round%4 == 3 {
+			// Every other sweep in tiny chunks and rounds, so that
+			// their edges are crossed many times.
+			lim := defaultSweep()
+			if round%8 == 3 {
+				lim = sweepLimits{terms: 3, keys: 5, cands: 7}
+			}
+			n, err := x.sweep(ctx, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			swept += n
+			checkVocabulary(t, x, model.liveWords())
+		}
 		check(round)
 	}
+	if sweeps && swept == 0 {
+		t.Error("no sweep removed a word: the test swept nothing")
+	}
+	t.Logf("sweeps removed %d words", swept)
 }
 
 // docModel is every Put and Delete, per mailbox, in order: a document's
@@ -160,6 +194,26 @@ func (m docModel) search(bx [2]string, prefixes, fields []string) []uint32 {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// liveWords is the words of the documents' last versions, not deleted.
+func (m docModel) liveWords() map[string]bool {
+	out := map[string]bool{}
+	for _, docs := range m {
+		last := map[uint32]search.Doc{}
+		for _, d := range docs {
+			last[d.UID] = d
+		}
+		for _, d := range last {
+			if d.Subject == "\x00deleted" {
+				continue
+			}
+			for _, text := range d.Fields() {
+				search.EachWord(text, func(w string) { out[w] = true })
+			}
+		}
+	}
 	return out
 }
 

@@ -40,12 +40,12 @@ import (
 //     Put writes the batch's new words, synced, before it hands the batch
 //     to bleve (a word in the vocabulary and in no document costs a
 //     lookup that finds nothing; the reverse would lose answers).
-//   - Entries are never removed: the vocabulary is the words ever
-//     indexed, and deleting documents leaves their words (a rebuild,
-//     `quire reindex` of everyone after removing dir, starts it afresh).
+//   - Deleting documents leaves their words; SweepVocabulary removes the
+//     words no live document holds (sweep.go), and forgets them as known,
+//     so that a later Put writes them again.
 //   - Writes are idempotent (a key holds nothing), so the memory of words
-//     already written (known) is only a saving: a word it has forgotten
-//     is written again, never missed.
+//     already written (known, by term) is only a saving: a word it has
+//     forgotten is written again, never missed.
 
 // vocabDir is the vocabulary's directory inside the index's.
 const vocabDir = "vocab"
@@ -112,10 +112,14 @@ func (v *vocab) close() error {
 // add writes the words of words not known written, in one synced batch,
 // and then knows them.
 func (v *vocab) add(words []string) error {
-	var fresh []string
+	type word struct{ w, t string }
+	var fresh []word
 	for _, w := range words {
-		if _, ok := v.known.Get(w); !ok {
-			fresh = append(fresh, w)
+		// Known by term, as a sweep names the words it removes (a long
+		// word's term is all the vocabulary has of it).
+		t := wordTerm(w)
+		if _, ok := v.known.Get(t); !ok {
+			fresh = append(fresh, word{w, t})
 		}
 	}
 	if len(fresh) == 0 {
@@ -124,14 +128,13 @@ func (v *vocab) add(words []string) error {
 	b := v.db.NewBatch()
 	defer b.Close()
 	var key []byte
-	for _, w := range fresh {
-		t := wordTerm(w)
+	for _, f := range fresh {
 		var err error
-		search.EachSuffix(w, func(s string) {
+		search.EachSuffix(f.w, func(s string) {
 			if err != nil {
 				return
 			}
-			key = append(append(append(append(key[:0], 's'), s...), 0), t...)
+			key = append(append(append(append(key[:0], 's'), s...), 0), f.t...)
 			err = b.Set(key, nil, nil)
 		})
 		if err != nil {
@@ -141,10 +144,11 @@ func (v *vocab) add(words []string) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("bleve: write the vocabulary: %w", err)
 	}
-	for _, w := range fresh {
-		// A copy: w is a slice of its whole text's Canon form, which
-		// the memory would otherwise keep alive for each word it holds.
-		v.known.Put(strings.Clone(w), struct{}{})
+	for _, f := range fresh {
+		// A copy: a short word's term is the word, a slice of its whole
+		// text's Canon form, which the memory would otherwise keep
+		// alive for each word it holds.
+		v.known.Put(strings.Clone(f.t), struct{}{})
 	}
 	return nil
 }
