@@ -30,7 +30,7 @@ type statements struct {
 	trimGet, trimFloor, trimMark, trimBuckets, trimDrop, bucketAt            string
 	chunkKeys, chunkAge, spillKeys, spillAge, spillDelete                    string
 	expScan, expDrop, expDropMeta                                            string
-	logKeys, headAge                                                         string
+	logKeys, headAge, recIDs                                                 string
 	userIDs, recKeys, recAges, recDrop, uidvKeys, uidvDrop, subKeys, subDrop string
 
 	textGet, textPut string
@@ -177,6 +177,7 @@ func newStatements(meta, msg, cache string) statements {
 		expDropMeta: m(`DELETE FROM KS.msgmeta WHERE mailbox_id = ? AND ubucket = ? AND uid >= ? AND uid <= ?`),
 		logKeys:     m(`SELECT DISTINCT mailbox_id, bucket FROM KS.mblog WHERE token(mailbox_id, bucket) >= ? AND token(mailbox_id, bucket) <= ?`),
 		headAge:     m(`SELECT WRITETIME(head_modseq) FROM KS.mblog WHERE mailbox_id = ? AND bucket = ? LIMIT 1`),
+		recIDs:      m(`SELECT id FROM KS.mailboxes`),
 		// The per-user partitions of users that are gone (strays.go).
 		userIDs:  m(`SELECT id FROM KS.users`),
 		recKeys:  m(`SELECT DISTINCT user_id FROM KS.mailboxes WHERE token(user_id) >= ? AND token(user_id) <= ?`),

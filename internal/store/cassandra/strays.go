@@ -23,8 +23,10 @@ import (
 // PurgeStrays lists the log's partition keys (SELECT DISTINCT, in
 // PurgeSlices token ranges, like the bodies' listing), after the pass's
 // mark scan listed every user's mailboxes; a mailbox it names that the
-// scan did not list, and that gone_mailboxes (read after the listing)
-// does not list either, is a candidate. A mailbox created after the scan
+// scan did not list, that gone_mailboxes (read after the listing) does
+// not list either, and that no record names when the records are read
+// again at a quorum (the mark scan reads at the configured level, which
+// may be ONE: TestStrayNeedsNoRecordAtQuorum), is a candidate. A mailbox created after the scan
 // has a head newer than the bound, and a deleted one is listed in
 // gone_mailboxes before its record goes; so a candidate whose current
 // bucket's head was last written before the bound (the pass's start less
@@ -77,6 +79,28 @@ func (b *Backend) strayLogs(ctx context.Context, before time.Time, listed func(s
 		if err != nil {
 			return 0, err
 		}
+	}
+	if len(cands) == 0 {
+		return 0, nil
+	}
+	// The mark scan listed the records at the configured read level; a
+	// replica that missed a record (a level of ONE) would make a live
+	// mailbox a candidate, and sealing it would lose its mail. So the
+	// records are read again, at a quorum at least, before anything is
+	// sealed: a full read of the records table, paid only in a pass that
+	// found candidates.
+	err = b.scanAt(ctx, b.meta, "list mailbox records", b.q.recIDs, nil, nil, true, func(sc gocql.Scanner) error {
+		var id *string
+		if err := sc.Scan(&id); err != nil {
+			return err
+		}
+		if id != nil {
+			delete(cands, *id)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	var n int64
 	for id := range cands {
