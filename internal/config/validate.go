@@ -56,6 +56,13 @@ func (c Config) Validate() error {
 	// (internal/store/cassandra/logtrim.go).
 	ck.require("store.purge.log_history", s.Purge.LogHistory, s.Purge.LogHistory == 0 || s.Purge.LogHistory.Duration() >= time.Hour,
 		`must be 0 (keep the change log forever) or at least "1h"`)
+	// The purge frees what its mark scan does not find: a scan at a level
+	// that a quorum write need not reach (one replica) could miss a live
+	// message's row on a replica that has not caught up, and free its body.
+	if s.DBType == "cassandra" && s.Purge.Enable {
+		ck.require("store.casreadconsistency", s.CasReadConsistency, !slices.Contains([]string{"ONE", "LOCAL_ONE"}, s.CasReadConsistency),
+			`must be a quorum (LOCAL_QUORUM, QUORUM, EACH_QUORUM) or ALL while store.purge.enable is set: the purge frees the bodies its reads do not find referenced`)
+	}
 	c.validateCassandra(&ck)
 	c.validateGroups(&ck)
 	c.validateDirectory(&ck)

@@ -65,6 +65,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"store.cascachedc", "a b"}}, `config: store.cascachedc = "a b": must be a data center name`},
 		{[][2]string{{"store.casreplicationstrategy", "Simple"}}, `config: store.casreplicationstrategy = "Simple": must be "NetworkTopologyStrategy" or "SimpleStrategy"`},
 		{[][2]string{{"store.casreadconsistency", "ANY"}}, `config: store.casreadconsistency = "ANY": must be one of "ONE"`},
+		{[][2]string{{"store.dbtype", "cassandra"}, {"store.purge.enable", "true"}, {"store.casreadconsistency", "LOCAL_ONE"}}, `config: store.casreadconsistency = "LOCAL_ONE": must be a quorum (LOCAL_QUORUM, QUORUM, EACH_QUORUM) or ALL while store.purge.enable is set`},
 		{[][2]string{{"store.casreadfallbackconsistency", "local_one"}}, `config: store.casreadfallbackconsistency = "local_one": must be one of "", "ONE"`},
 		{[][2]string{{"store.caswriteconsistency", ""}}, `config: store.caswriteconsistency = "": must be one of "ANY"`},
 		{[][2]string{{"store.caswritefallbackconsistency", "SERIAL"}}, `config: store.caswritefallbackconsistency = "SERIAL"`},
