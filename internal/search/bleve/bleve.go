@@ -290,32 +290,33 @@ func (m *batchTerms) ofString(text string) terms {
 }
 
 // analyze is the term frequencies of text: the terms of its distinct
-// words (search.EachWord, wordTerm), each once; the map is the only set
-// of them. The frequencies and term bytes come from blocks, not an
-// allocation each; the words are slices of text's Canon form.
+// words (distinctWords, wordTerm), each once; the frequencies and the
+// term bytes are one allocation each, not one a word.
 func analyze(text string) terms {
-	freqs := make(index.TokenFrequencies, len(text)/24)
-	var tfs []index.TokenFreq
-	var buf []byte
-	var words []string
-	search.EachWordOf(search.Canon(text), func(w string) {
-		t := wordTerm(w)
-		if _, ok := freqs[t]; ok {
-			return // met before (or a long word of the same hash: as rare as a collision)
+	all := distinctWords(text)
+	size := 0
+	for _, w := range all {
+		size += min(len(w), maxWordTerm) // a long word's term is no longer
+	}
+	freqs := make(index.TokenFrequencies, len(all))
+	tfs := make([]index.TokenFreq, 0, len(all))
+	buf := make([]byte, 0, size)
+	words := all[:0]
+	for _, w := range all {
+		t := w
+		if len(w) > maxWordTerm {
+			t = wordTerm(w)
+			if _, ok := freqs[t]; ok {
+				continue // a long word of another's hash: as rare as a collision
+			}
 		}
 		words = append(words, w)
-		if len(tfs) == cap(tfs) {
-			tfs = make([]index.TokenFreq, 0, 256)
-		}
-		if len(buf)+len(t) > cap(buf) {
-			buf = make([]byte, 0, max(4096, len(t)))
-		}
 		buf = append(buf, t...)
 		tfs = append(tfs, index.TokenFreq{Term: buf[len(buf)-len(t) : len(buf) : len(buf)]})
 		tf := &tfs[len(tfs)-1]
 		tf.SetFrequency(1)
 		freqs[t] = tf
-	})
+	}
 	return terms{n: len(freqs), freqs: freqs, words: words}
 }
 
