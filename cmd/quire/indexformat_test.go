@@ -27,7 +27,7 @@ func TestIndexOfOlderFormatRebuilt(t *testing.T) {
 	if err := os.Rename(filepath.Join(data, "search"), filepath.Join(data, "index")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(filepath.Join(data, "index", "vocab")); err != nil {
+	if err := os.RemoveAll(filepath.Join(data, "index", "vocab.v2")); err != nil {
 		t.Fatal(err)
 	}
 	// Long indexed: the store's queue holds none of the mailboxes, so
@@ -47,7 +47,7 @@ func TestIndexOfOlderFormatRebuilt(t *testing.T) {
 			t.Errorf("after the rebuild, BODY %s found %q, want %q", w, got, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(data, "search", "vocab")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "search", "vocab.v2")); err != nil {
 		t.Errorf("the rebuilt index has no vocabulary: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(data, "index")); !os.IsNotExist(err) {

@@ -31,6 +31,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/quiremail/quire/internal/search"
 )
@@ -52,6 +53,10 @@ type Index struct {
 
 	mu      sync.Mutex
 	deletes []string // document IDs to delete with the next batch
+
+	// groupMu serializes the batches that put or delete documents: each
+	// reads and writes the member keys of shared documents (shared.go).
+	groupMu sync.Mutex
 
 	// sweepMu: Put holds it (read) from its look at the vocabulary's
 	// known words until bleve has applied its batch; SweepVocabulary
@@ -82,6 +87,11 @@ func OpenWith(dir string, o Options) (*Index, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	rebuilt := false
+	if hasVocab(filepath.Join(dir, vocabV1)) && !hasVocab(filepath.Join(dir, vocabDir)) {
+		if err := os.Rename(filepath.Join(dir, vocabV1), filepath.Join(dir, vocabDir)); err != nil {
+			return nil, fmt.Errorf("bleve: rename the vocabulary in %s: %w", dir, err)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil && !hasVocab(filepath.Join(dir, vocabDir)) {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("bleve: remove the index of an older format in %s: %w", dir, err)
@@ -173,16 +183,47 @@ func (x *Index) flushDeletes() error {
 	return nil
 }
 
-// deleteIDs deletes documents by ID in one batch.
-func (x *Index) deleteIDs(ids []string) error {
+// deleteIDs deletes documents by ID in one batch: messages' own, and
+// shared documents' members (deleteDocs).
+func (x *Index) deleteIDs(ids []string) error { return x.deleteDocs(ids, nil) }
+
+// deleteDocs deletes, in one batch, the documents ids name and the
+// members of shared documents: a message's ID is either, so each of ids
+// leaves its shared document too, if it is in one.
+func (x *Index) deleteDocs(ids, members []string) error {
+	x.groupMu.Lock()
+	defer x.groupMu.Unlock()
+	pending, err := x.pendingDeletes()
+	if err != nil {
+		return err
+	}
+	m := &membership{set: map[string]string{}, unset: append(slices.Clip(ids), members...)}
+	if err := x.plan(m); err != nil {
+		return err
+	}
+	if b, err := x.membershipBatch(m); err != nil {
+		return err
+	} else if b != nil {
+		err := b.Commit(pebble.Sync)
+		_ = b.Close()
+		if err != nil {
+			return fmt.Errorf("bleve: write members: %w", err)
+		}
+	}
 	b := x.idx.NewBatch()
 	for _, id := range ids {
+		b.Delete(id)
+	}
+	for _, id := range pending {
+		b.Delete(id)
+	}
+	for _, id := range m.emptied {
 		b.Delete(id)
 	}
 	if err := x.idx.Batch(b); err != nil {
 		return fmt.Errorf("bleve: delete: %w", err)
 	}
-	return nil
+	return x.clearPending(append(pending, m.emptied...))
 }
 
 func emptyDir(dir string) bool {
@@ -355,6 +396,25 @@ func newDoc(id, userID, mailboxID string) *document.Document {
 	return d
 }
 
+// newSharedDoc is the shared document id of the documents g of docs: the
+// user and box terms of each member, once each.
+func newSharedDoc(id string, docs []search.Doc, g []int) *document.Document {
+	d := document.NewDocument(id)
+	users, boxes := map[string]bool{}, map[string]bool{}
+	for _, i := range g {
+		u, b := docs[i].UserID, box(docs[i].UserID, docs[i].MailboxID)
+		if !users[u] {
+			users[u] = true
+			d.AddField(document.NewTextFieldCustom("user", nil, []byte(u), keywordOpts, whole{}))
+		}
+		if !boxes[b] {
+			boxes[b] = true
+			d.AddField(document.NewTextFieldCustom("box", nil, []byte(b), keywordOpts, whole{}))
+		}
+	}
+	return d
+}
+
 func docID(userID, mailboxID string, uid uint32) string {
 	return userID + "/" + mailboxID + "/" + strconv.FormatUint(uint64(uid), 10)
 }
@@ -375,17 +435,58 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 	return nil
 }
 
-// batch writes deletions, documents and marks in one bleve batch.
+// batch writes deletions, documents and marks in one bleve batch. The
+// documents of one text become one shared document (shared.go).
 func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) error {
+	x.groupMu.Lock()
+	defer x.groupMu.Unlock()
+	pending, err := x.pendingDeletes()
+	if err != nil {
+		return err
+	}
+	docs = lastVersions(docs)
+	groups := groupDocs(docs)
+	m := &membership{set: map[string]string{}, unset: slices.Clip(deletes)}
+	shared := make([]string, len(groups))
+	for gi, g := range groups {
+		if len(g) == 1 {
+			d := docs[g[0]]
+			m.unset = append(m.unset, docID(d.UserID, d.MailboxID, d.UID))
+			continue
+		}
+		members := make([]string, len(g))
+		for i, di := range g {
+			d := docs[di]
+			members[i] = docID(d.UserID, d.MailboxID, d.UID)
+		}
+		shared[gi] = sharedID(members)
+		for _, member := range members {
+			m.set[member] = shared[gi]
+		}
+	}
+	if err := x.plan(m); err != nil {
+		return err
+	}
 	b := x.idx.NewBatch()
-	for _, id := range deletes {
-		b.Delete(id)
+	for _, ids := range [][]string{deletes, pending, m.emptied} {
+		for _, id := range ids {
+			b.Delete(id)
+		}
+	}
+	for member := range m.set {
+		b.Delete(member) // its message's own document, put before
 	}
 	an := newBatchTerms()
 	var texts []string // distinct
-	for _, d := range docs {
-		doc := newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
-		for name, text := range d.Fields() {
+	for gi, g := range groups {
+		var doc *document.Document
+		if shared[gi] == "" {
+			d := docs[g[0]]
+			doc = newDoc(docID(d.UserID, d.MailboxID, d.UID), d.UserID, d.MailboxID)
+		} else {
+			doc = newSharedDoc(shared[gi], docs, g)
+		}
+		for name, text := range docs[g[0]].Fields() {
 			if text == "" {
 				continue
 			}
@@ -411,12 +512,17 @@ func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) 
 			}
 		}
 	}
-	// The words before the documents: a search that sees a document
-	// finds its words (vocab.go). From the vocabulary's write until
-	// bleve has applied the batch, no sweep checks words (sweep.go).
+	// The words and the members before the documents: a search that
+	// sees a document finds its words (vocab.go) and its live members
+	// (shared.go). From the vocabulary's write until bleve has applied
+	// the batch, no sweep checks words (sweep.go).
 	x.sweepMu.RLock()
 	defer x.sweepMu.RUnlock()
-	if err := x.voc.add(words); err != nil {
+	mb, err := x.membershipBatch(m)
+	if err != nil {
+		return err
+	}
+	if err := x.voc.add(words, mb); err != nil {
 		return err
 	}
 	for _, m := range marks {
@@ -429,7 +535,7 @@ func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) 
 	if err := x.idx.Batch(b); err != nil {
 		return fmt.Errorf("bleve: index: %w", err)
 	}
-	return nil
+	return x.clearPending(append(pending, m.emptied...))
 }
 
 // Indexed implements search.Index.
@@ -455,7 +561,7 @@ func (x *Index) Indexed(_ context.Context, userID, mailboxID string) (uint32, er
 func (x *Index) DeleteUser(ctx context.Context, userID string) error {
 	u := bleve.NewTermQuery(userID)
 	u.SetField("user")
-	return x.deleteMatching(ctx, u)
+	return x.deleteMatching(ctx, u, func(m string) bool { return strings.HasPrefix(m, userID+"/") })
 }
 
 // Delete implements search.Index: it queues the documents (see Index).
@@ -474,16 +580,33 @@ func (x *Index) Delete(_ context.Context, userID, mailboxID string, uids []uint3
 
 // DeleteMailbox implements search.Index.
 func (x *Index) DeleteMailbox(ctx context.Context, userID, mailboxID string) error {
-	return x.deleteMatching(ctx, scope(userID, mailboxID))
+	return x.deleteMatching(ctx, scope(userID, mailboxID), func(m string) bool {
+		b, _, ok := memberBox(m)
+		return ok && b == box(userID, mailboxID)
+	})
 }
 
 // deleteMatching deletes every document q matches, marks included.
-func (x *Index) deleteMatching(ctx context.Context, q query.Query) error {
+// deleteMatching deletes the documents q matches: the messages' own, and
+// the members of shared ones that inScope holds (the rest stay).
+func (x *Index) deleteMatching(ctx context.Context, q query.Query, inScope func(member string) bool) error {
 	ids, err := x.ids(ctx, q)
 	if err != nil {
 		return err
 	}
-	return x.deleteIDs(ids)
+	var own, members []string
+	for _, id := range ids {
+		if !isShared(id) {
+			own = append(own, id)
+			continue
+		}
+		for _, m := range membersOf(id) {
+			if inScope(m) {
+				members = append(members, m)
+			}
+		}
+	}
+	return x.deleteDocs(own, members)
 }
 
 // Search implements search.Index: per field, for each prefix of the
@@ -554,13 +677,8 @@ func (x *Index) querySearch(ctx context.Context, userID, mailboxID string, terms
 	if err != nil {
 		return nil, false, err
 	}
-	out := make([]uint32, 0, len(ids))
-	for _, id := range ids {
-		if u := uidOf(id); u != noUID {
-			out = append(out, u)
-		}
-	}
-	return out, true, nil
+	out, err := x.uidsOf(ids, box(userID, mailboxID))
+	return out, err == nil, err
 }
 
 // box names a user's mailbox in one term, so that one posting list
@@ -605,15 +723,29 @@ func (x *Index) UIDs(ctx context.Context, userID, mailboxID string) ([]uint32, e
 	if err != nil {
 		return nil, err
 	}
-	prefix := box(userID, mailboxID) + "/"
+	return x.uidsOf(ids, box(userID, mailboxID))
+}
+
+// uidsOf returns the UIDs in box of the documents ids names: a message's
+// own, and the live members in box of a shared one.
+func (x *Index) uidsOf(ids []string, box string) ([]uint32, error) {
+	prefix := box + "/"
 	out := make([]uint32, 0, len(ids))
 	for _, id := range ids {
+		if isShared(id) {
+			uids, err := x.liveUIDs(id, box)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, uids...)
+			continue
+		}
 		n, err := strconv.ParseUint(strings.TrimPrefix(id, prefix), 10, 32)
-		if err != nil || !strings.HasPrefix(id, prefix) {
+		if err != nil || !strings.HasPrefix(id, prefix) || n == 0 {
 			continue // the mark
 		}
 		out = append(out, uint32(n))
 	}
 	slices.Sort(out)
-	return out, nil
+	return slices.Compact(out), nil // a message may be in a shared document too, not live
 }

@@ -61,7 +61,7 @@ func (x *Index) snapshotSearch(ctx context.Context, box string, sets []*termSet,
 		if hits.IsEmpty() {
 			continue
 		}
-		if err := x.uids.of(ss, hits, out); err != nil {
+		if err := x.uids.of(ss, hits, out, func(id string) ([]uint32, error) { return x.liveUIDs(id, box) }); err != nil {
 			return nil, true, err
 		}
 	}
@@ -187,13 +187,19 @@ type uidCache struct {
 }
 
 // segUIDs is one segment's map: 0 is not known yet, noUID is a document
-// that is not a message (a mark).
+// that is not a message (a mark), sharedUID a shared document (shared.go),
+// whose ID is in shared: which of its members answer depends on the box
+// asked and on which are live, so they are found at each query.
 type segUIDs struct {
-	mu   sync.Mutex
-	uids []uint32
+	mu     sync.Mutex
+	uids   []uint32
+	shared map[uint32]string
 }
 
-const noUID = math.MaxUint32
+const (
+	noUID     = math.MaxUint32
+	sharedUID = math.MaxUint32 - 1
+)
 
 // retain forgets the segments that segs does not hold.
 func (c *uidCache) retain(segs []*scorch.SegmentSnapshot) {
@@ -227,8 +233,9 @@ func (c *uidCache) segment(ss *scorch.SegmentSnapshot) *segUIDs {
 	return s
 }
 
-// of adds the UIDs of the documents hits numbers in ss to out.
-func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out *roaring.Bitmap) error {
+// of adds the UIDs of the documents hits numbers in ss to out; live
+// gives those of a shared document.
+func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out *roaring.Bitmap, live func(id string) ([]uint32, error)) error {
 	s := c.segment(ss)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,9 +252,24 @@ func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out *roa
 				return fmt.Errorf("bleve: read document %d: %w", n, err)
 			}
 			u = uidOf(string(id))
+			if isShared(string(id)) {
+				u = sharedUID
+				if s.shared == nil {
+					s.shared = map[uint32]string{}
+				}
+				s.shared[n] = string(id)
+			}
 			s.uids[n] = u
 		}
-		if u != noUID {
+		switch u {
+		case noUID:
+		case sharedUID:
+			uids, err := live(s.shared[n])
+			if err != nil {
+				return err
+			}
+			out.AddMany(uids)
+		default:
 			out.Add(u)
 		}
 	}

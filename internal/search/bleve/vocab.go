@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/quiremail/quire/internal/fifocache"
 	"github.com/quiremail/quire/internal/search"
@@ -47,8 +48,16 @@ import (
 //     already written (known, by term) is only a saving: a word it has
 //     forgotten is written again, never missed.
 
-// vocabDir is the vocabulary's directory inside the index's.
-const vocabDir = "vocab"
+// vocabDir is the vocabulary's directory inside the index's. The
+// release before shared documents (shared.go) kept it in vocabV1: an
+// index of that release holds none, so OpenWith keeps it and renames the
+// directory; and a release that knows only vocabV1, run after this one,
+// finds no vocabulary, takes the index for an older format's, and makes
+// it anew, rather than read shared documents' IDs as a message's.
+const (
+	vocabDir = "vocab.v2"
+	vocabV1  = "vocab"
+)
 
 // maxWordTerm is the longest word a document holds as itself, in bytes;
 // a longer one is held as its first bytes and a hash (wordTerm).
@@ -83,7 +92,12 @@ const knownBytes = 16 << 20
 
 // openVocab opens (creating) the vocabulary in dir.
 func openVocab(dir string, log *slog.Logger) (*vocab, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	po := &pebble.Options{Logger: pebbleLogger{log}}
+	// Bloom filters on every level (set on L0, the others inherit): each
+	// message a batch puts alone asks for its member key (shared.go),
+	// which is almost never there.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("bleve: open the vocabulary %s: %w", dir, err)
 	}
@@ -109,9 +123,13 @@ func (v *vocab) close() error {
 	return nil
 }
 
-// add writes the words of words not known written, in one synced batch,
-// and then knows them.
-func (v *vocab) add(words []string) error {
+// add writes the words not known written, and b's writes when b is not
+// nil (a batch's member keys, shared.go), in one synced commit, and then
+// knows the words. It closes b.
+func (v *vocab) add(words []string, b *pebble.Batch) error {
+	if b != nil {
+		defer b.Close()
+	}
 	type word struct{ w, t string }
 	var fresh []word
 	for _, w := range words {
@@ -122,11 +140,13 @@ func (v *vocab) add(words []string) error {
 			fresh = append(fresh, word{w, t})
 		}
 	}
-	if len(fresh) == 0 {
+	if len(fresh) == 0 && b == nil {
 		return nil
 	}
-	b := v.db.NewBatch()
-	defer b.Close()
+	if b == nil {
+		b = v.db.NewBatch()
+		defer b.Close()
+	}
 	var key []byte
 	for _, f := range fresh {
 		var err error

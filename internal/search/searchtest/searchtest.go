@@ -19,6 +19,83 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 	t.Run("Exact", func(t *testing.T) { testExact(t, open(t)) })
 	t.Run("Marks", func(t *testing.T) { testMarks(t, open(t)) })
 	t.Run("SearchAll", func(t *testing.T) { testSearchAll(t, open(t)) })
+	t.Run("OneTextManyMailboxes", func(t *testing.T) { testOneText(t, open(t)) })
+}
+
+// testOneText: one message delivered to four mailboxes of three users in
+// one Put (an index may hold its text once for all of them): each
+// mailbox finds its own UID, and expunging, reindexing with another
+// text, deleting a mailbox and deleting a user change only the
+// mailbox or user they name.
+func testOneText(t *testing.T, c search.Index) {
+	ctx := context.Background()
+	text := search.Doc{Subject: "walrus census", Body: "the walruses of Svalbard, counted", Headers: "Subject: walrus census"}
+	type at struct {
+		user, mailbox string
+		uid           uint32
+	}
+	copies := []at{{"u1", "m1", 1}, {"u1", "m2", 7}, {"u2", "m1", 1}, {"u3", "m1", 9}}
+	var docs []search.Doc
+	for _, a := range copies {
+		d := text
+		d.UserID, d.MailboxID, d.UID = a.user, a.mailbox, a.uid
+		docs = append(docs, d)
+	}
+	docs = append(docs, search.Doc{UserID: "u1", MailboxID: "m1", UID: 2, Body: "no such animal"})
+	if err := c.Put(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	expect := func(step string, want map[at]bool) {
+		t.Helper()
+		for _, a := range copies {
+			for _, q := range []string{"walrus", "ALRUS", "svalbard"} {
+				got, ok, err := c.Search(ctx, a.user, a.mailbox, q, search.FieldSubject, search.FieldBody)
+				if err != nil || !ok {
+					t.Fatalf("%s: %s/%s %q: %v %v", step, a.user, a.mailbox, q, ok, err)
+				}
+				var w []uint32
+				if want[a] {
+					w = []uint32{a.uid}
+				}
+				if !slices.Equal(sorted(got), w) {
+					t.Errorf("%s: %s/%s %q found %v, want %v", step, a.user, a.mailbox, q, got, w)
+				}
+			}
+		}
+	}
+	live := map[at]bool{copies[0]: true, copies[1]: true, copies[2]: true, copies[3]: true}
+	expect("after the Put", live)
+
+	if err := c.Delete(ctx, "u1", "m1", []uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	delete(live, copies[0])
+	expect("after u1/m1's copy is expunged", live)
+
+	// u2's copy indexed again, with another text (a new conversion).
+	if err := c.Put(ctx, []search.Doc{{UserID: "u2", MailboxID: "m1", UID: 1, Subject: "narwhal census", Body: "narwhals"}}); err != nil {
+		t.Fatal(err)
+	}
+	delete(live, copies[2])
+	expect("after u2's copy is reindexed", live)
+	if got, _, _ := c.Search(ctx, "u2", "m1", "narwhal", search.FieldSubject); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("u2's new text: %v, want [1]", got)
+	}
+
+	if err := c.DeleteMailbox(ctx, "u1", "m2"); err != nil {
+		t.Fatal(err)
+	}
+	delete(live, copies[1])
+	expect("after u1/m2 is deleted", live)
+
+	if err := c.DeleteUser(ctx, "u3"); err != nil {
+		t.Fatal(err)
+	}
+	delete(live, copies[3])
+	expect("after u3 is deleted", live)
+	if got, _, _ := c.Search(ctx, "u1", "m1", "animal", search.FieldBody); !slices.Equal(got, []uint32{2}) {
+		t.Errorf("u1/m1's other message: %v, want [2]", got)
+	}
 }
 
 // testSearchAll: the answers are Search's, in the queries' order, with
