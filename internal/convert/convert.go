@@ -80,9 +80,9 @@ var ErrFailedBefore = errors.New("convert: failed before on the same content")
 // cachedResult is the Result a cache entry stands for.
 func cachedResult(kind, text string) Result {
 	if k, ok := strings.CutPrefix(kind, failedPrefix); ok {
-		return Result{Kind: k, Err: fmt.Errorf("%w: %s", ErrFailedBefore, text)}
+		return Result{Kind: k, Err: fmt.Errorf("%w: %s", ErrFailedBefore, text), settled: true}
 	}
-	return Result{Kind: kind, Text: text}
+	return Result{Kind: kind, Text: text, settled: true}
 }
 
 // cacheKey digests what the text depends on: the extractor, the content,
@@ -149,6 +149,10 @@ type Result struct {
 	Kind string
 	Text string
 	Err  error // why the content could not be converted; Text then holds the file name
+	// settled: the same content converts to this again (a text, or a
+	// failure the content alone caused), unlike a timeout or a converter
+	// host's error.
+	settled bool
 }
 
 // Converter converts parts within its Options. It is safe for concurrent
@@ -292,6 +296,7 @@ func (c *Converter) leaf(ctx context.Context, contentType, charset, filename str
 	if !remote {
 		r, final = c.extract(ctx, kind, contentType, charset, filename, data, depth)
 	}
+	r.settled = r.Err == nil || final
 	c.stats.converted(kind, len(data), len(r.Text), time.Since(t0), r.Err)
 	// A failed write only costs a conversion next time.
 	switch {
@@ -534,7 +539,17 @@ func headerText(raw []byte, p *message.Part) string {
 // and TEXT add to a message's text parts so that words in attachments
 // match (DESIGN.md section 4).
 func (c *Converter) Attachments(ctx context.Context, raw []byte, root *message.Part) string {
+	text, _ := c.AttachmentsChecked(ctx, raw, root)
+	return text
+}
+
+// AttachmentsChecked is Attachments, and whether every leaf's result is
+// settled (converted, or failed for its content alone; the context not
+// done): a text that a later call would give again, which a caller may
+// keep in its stead.
+func (c *Converter) AttachmentsChecked(ctx context.Context, raw []byte, root *message.Part) (string, bool) {
 	var b strings.Builder
+	whole := true
 	var walk func(p *message.Part, depth int)
 	walk = func(p *message.Part, depth int) {
 		if ctx.Err() != nil || b.Len() >= MaxText {
@@ -555,12 +570,13 @@ func (c *Converter) Attachments(ctx context.Context, raw []byte, root *message.P
 		default:
 			name := filename(p)
 			r := withName(name, c.leaf(ctx, p.Type+"/"+p.Subtype, p.Param("charset"), name, c.leafData(raw, p), depth))
+			whole = whole && r.settled
 			b.WriteString(r.Text)
 			b.WriteByte('\n')
 		}
 	}
 	walk(root, 0)
-	return b.String()
+	return b.String(), whole && ctx.Err() == nil
 }
 
 // HasAttachments reports whether Attachments would convert anything.

@@ -221,3 +221,35 @@ func TestAttachments(t *testing.T) {
 		t.Error("HasAttachments is true for a plain message")
 	}
 }
+
+// TestAttachmentsChecked: a text every later call gives again is
+// settled, a converted attachment's and a damaged one's (its failure is
+// the content's); one cut short by its context is not.
+func TestAttachmentsChecked(t *testing.T) {
+	msg := func(att []byte) (string, *message.Part) {
+		raw := "Subject: s\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+			"--b1\r\nContent-Type: text/plain\r\n\r\nplain words\r\n" +
+			"--b1\r\nContent-Type: application/octet-stream; name=\"plan.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			base64.StdEncoding.EncodeToString(att) + "\r\n--b1--\r\n"
+		root, err := message.Scan(strings.NewReader(raw), message.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw, root
+	}
+	c := New(Options{})
+	raw, root := msg(docxFile(t))
+	if text, ok := c.AttachmentsChecked(context.Background(), []byte(raw), root); !ok || !strings.Contains(text, "zeppelin") {
+		t.Errorf("a DOCX: %q, settled %v; want its text, settled", text, ok)
+	}
+	raw, root = msg([]byte("PK\x03\x04 not a zip at all"))
+	if _, ok := c.AttachmentsChecked(context.Background(), []byte(raw), root); !ok {
+		t.Error("a damaged DOCX: not settled, but it fails the same way every time")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	raw, root = msg(docxFile(t))
+	if _, ok := c.AttachmentsChecked(ctx, []byte(raw), root); ok {
+		t.Error("cut short by its context: settled")
+	}
+}

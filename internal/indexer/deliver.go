@@ -91,25 +91,36 @@ func (s *Service) convertDelivered(ctx context.Context, mb store.Mailbox, r stor
 			return // unparseable: the pipeline indexes what is there
 		}
 	}
-	s.o.Converter.Attachments(ctx, raw, root)
+	text, whole := s.o.Converter.AttachmentsChecked(ctx, raw, root)
+	if whole {
+		s.bodies.keep(r.Meta.Blob, b, text)
+	}
 }
 
 // deliveredBodies are the bodies whose attachments a delivery on this
 // host converted (or is converting) in the last deliveredFor, so that
 // the other recipients of the same body, filed at the same moment, do
-// not read, decode and hash it again. Expired entries go at most once
-// per deliveredFor, and at most maxDeliveredBodies are kept: past that a
-// body is converted without being remembered (the converter's cache
-// still answers its other recipients).
+// not read, decode and hash it again, and with the text when it converted
+// whole, so that the pipeline's document takes it (finding it in the
+// converter's cache means decoding and hashing every attachment again:
+// a tenth of a delivery's CPU). Expired entries go at most once per
+// deliveredFor, and at most maxDeliveredBodies are kept, holding at most
+// maxDeliveredText bytes of text: past either a body is converted
+// without being remembered (the converter's cache still answers).
 type deliveredBodies struct {
 	mu    sync.Mutex
 	m     map[store.BlobID]*bodyConversion
 	prune time.Time
+	text  int // bytes of text held
 }
 
 type bodyConversion struct {
 	done chan struct{} // closed when the conversion is over
 	at   time.Time
+	// Set before done is closed, under deliveredBodies.mu: the
+	// attachments' text when it converted whole and fit.
+	text string
+	kept bool
 }
 
 const (
@@ -119,7 +130,35 @@ const (
 	// maxDeliveredBodies holds 10 s of deliveries at several thousand a
 	// second.
 	maxDeliveredBodies = 1 << 15
+	// maxDeliveredText bounds the attachments' text held for the
+	// pipeline, and maxKeptText one body's share of it.
+	maxDeliveredText = 16 << 20
+	maxKeptText      = 256 << 10
 )
+
+// keep holds the text of the attachments of body id, whose conversion b
+// is, for the pipeline, if b is remembered and the text fits.
+func (d *deliveredBodies) keep(id store.BlobID, b *bodyConversion, text string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m[id] != b || len(text) > maxKeptText || d.text+len(text) > maxDeliveredText {
+		return
+	}
+	b.text, b.kept = text, true
+	d.text += len(text)
+}
+
+// attachments returns the text of the body's attachments that a delivery
+// converted whole in the last deliveredFor, if it is held.
+func (d *deliveredBodies) attachments(id store.BlobID, now time.Time) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.m[id]
+	if !ok || now.Sub(e.at) >= deliveredFor || !e.kept {
+		return "", false
+	}
+	return e.text, true
+}
 
 // claim returns the body's conversion and whether the caller runs it
 // (and must close done); otherwise it is under way or done.
@@ -136,10 +175,15 @@ func (d *deliveredBodies) claim(id store.BlobID, now time.Time) (*bodyConversion
 	if now.Sub(d.prune) >= deliveredFor {
 		for k, old := range d.m {
 			if now.Sub(old.at) >= deliveredFor {
+				d.text -= len(old.text)
 				delete(d.m, k)
 			}
 		}
 		d.prune = now
+	}
+	if old, ok := d.m[id]; ok { // expired
+		d.text -= len(old.text)
+		delete(d.m, id)
 	}
 	if len(d.m) < maxDeliveredBodies && id != "" {
 		d.m[id] = e

@@ -24,6 +24,11 @@ import (
 // SearchBody, AddressText), plus the converted attachments, so the
 // index's answers are SEARCH's (package search's exactness).
 func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, uid uint32, raw []byte, root *message.Part) search.Doc {
+	return doc(userID, mailboxID, uid, raw, root, func(root *message.Part) string { return c.Attachments(ctx, raw, root) })
+}
+
+// doc is Doc with the attachments' text from attachments.
+func doc(userID, mailboxID string, uid uint32, raw []byte, root *message.Part, attachments func(*message.Part) string) search.Doc {
 	d := search.Doc{UserID: userID, MailboxID: mailboxID, UID: uid}
 	if root == nil {
 		var err error
@@ -41,7 +46,7 @@ func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, ui
 	d.Headers = convert.SearchHeader(body, root)
 	d.Body = convert.SearchBody(body, root)
 	if convert.HasAttachments(root) {
-		d.Attachments = c.Attachments(ctx, raw, root)
+		d.Attachments = attachments(root)
 	}
 	return d
 }
