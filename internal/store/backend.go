@@ -143,6 +143,15 @@ type HeadHinter interface {
 	HeadHint(mailboxID string) (Head, bool)
 }
 
+// Local is implemented by a backend whose reads and writes are local (no
+// network round trip): the store does a one-recipient delivery's steps in
+// sequence rather than overlapping the body's write with the recipient's
+// reads on goroutines of their own, whose start and stack growth cost
+// more CPU than the overlap saves time.
+type Local interface {
+	Local() bool
+}
+
 // HeadStater is implemented by backends that read a mailbox's head and
 // its States (the whole mailbox) together for less than Head then States.
 // The head is no newer than the states: every commit it shows is in them.

@@ -57,6 +57,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/quiremail/quire/internal/mail"
+	"github.com/quiremail/quire/internal/store"
 	"github.com/quiremail/quire/internal/supervise"
 )
 
@@ -211,6 +212,11 @@ func Open(dir string, opts Options) (*Backend, error) {
 // Panics returns the number of panics recovered in background work (each
 // logged with its stack).
 func (b *Backend) Panics() int64 { return b.sup.Panics() }
+
+// Local implements store.Local: every read and write is on this machine.
+func (b *Backend) Local() bool { return true }
+
+var _ store.Local = (*Backend)(nil)
 
 // Close closes the store.
 func (b *Backend) Close() error {
