@@ -85,6 +85,9 @@ type vocab struct {
 	known *fifocache.Cache[string, struct{}]
 }
 
+// vocabCache is the vocabulary database's block cache, in bytes.
+const vocabCache = 32 << 20
+
 // knownBytes bounds the memory of words known written: about 250,000
 // words, more than a mailbox's common words, so that a batch writes only
 // the words it brings new (and some that were forgotten).
@@ -92,7 +95,12 @@ const knownBytes = 16 << 20
 
 // openVocab opens (creating) the vocabulary in dir.
 func openVocab(dir string, log *slog.Logger) (*vocab, error) {
-	po := &pebble.Options{Logger: pebbleLogger{log}}
+	// A block cache of its own (Pebble's default is 8 MiB): the suffix
+	// keys a query scans and the member keys every batch looks up stay
+	// decoded in memory rather than read from their files again.
+	cache := pebble.NewCache(vocabCache)
+	defer cache.Unref() // the DB holds its own reference
+	po := &pebble.Options{Logger: pebbleLogger{log}, Cache: cache}
 	// Bloom filters on every level (set on L0, the others inherit): each
 	// message a batch puts alone asks for its member key (shared.go),
 	// which is almost never there.
