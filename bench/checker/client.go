@@ -227,8 +227,7 @@ func (c *client) sync(mb string) error {
 	} else if last != nil && mb == "INBOX" {
 		c.bad.add("client %d: INBOX UIDVALIDITY changed from %d to %d", c.id, last.uidValidity, s.uidValidity)
 	}
-	full := map[uint32]fetched{}
-	var order []uint32
+	var fetchLines [][]byte
 	if s.exists > 0 {
 		un, _, err := c.do(fmt.Sprintf("FETCH 1:%d (UID FLAGS MODSEQ)", s.exists), nil)
 		if err != nil && strings.Contains(err.Error(), "[EXPUNGEISSUED]") {
@@ -241,57 +240,10 @@ func (c *client) sync(mb string) error {
 		if err != nil {
 			return err
 		}
-		for _, f := range parseFetches(un) {
-			if _, dup := full[f.uid]; !dup {
-				order = append(order, f.uid)
-			}
-			full[f.uid] = f
-		}
+		fetchLines = un
 	}
-	for i := 1; i < len(order); i++ {
-		if order[i] <= order[i-1] {
-			c.bad.add("client %d: %s UIDs not ascending in sequence order: %d after %d", c.id, mb, order[i], order[i-1])
-		}
-	}
-	for _, u := range order {
-		if u >= s.uidNext {
-			c.bad.add("client %d: %s UID %d not below UIDNEXT %d", c.id, mb, u, s.uidNext)
-		}
-	}
-	if int(s.exists) != len(order) {
-		c.bad.add("client %d: %s has %d EXISTS but FETCH 1:%d returned %d messages", c.id, mb, s.exists, s.exists, len(order))
-	}
-	if last != nil && s.uidValidity == last.uidValidity {
-		// QRESYNC (RFC 7162 3.2.5): the last view, less VANISHED, plus the
-		// changed messages, is the mailbox at SELECT.
-		want := map[uint32]string{}
-		for u, f := range last.flags {
-			want[u] = f
-		}
-		for _, u := range s.vanished {
-			delete(want, u)
-		}
-		for _, f := range s.changed {
-			want[f.uid] = f.flags
-		}
-		for u := range want {
-			if _, ok := full[u]; !ok {
-				c.bad.add("client %d: QRESYNC of %s from MODSEQ %d says UID %d exists, a full FETCH does not show it", c.id, mb, last.modSeq, u)
-			}
-		}
-		for u, f := range full {
-			w, ok := want[u]
-			switch {
-			case !ok:
-				c.bad.add("client %d: full FETCH of %s shows UID %d, QRESYNC from MODSEQ %d did not report it", c.id, mb, u, last.modSeq)
-			case f.modSeq <= s.modSeq && w != f.flags:
-				c.bad.add("client %d: %s UID %d: QRESYNC from MODSEQ %d gives flags (%s), a full FETCH (%s)", c.id, mb, u, last.modSeq, w, f.flags)
-			}
-		}
-	}
-	v := &view{uidValidity: s.uidValidity, uidNext: s.uidNext, modSeq: s.modSeq, flags: map[uint32]string{}}
-	for u, f := range full {
-		v.flags[u] = f.flags
+	v := judgeSync(c.id, mb, last, s, fetchLines, c.bad.add)
+	for u := range v.flags {
 		c.maxUID[mb] = max(c.maxUID[mb], u)
 	}
 	c.seen[mb] = v

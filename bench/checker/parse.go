@@ -27,7 +27,7 @@ type selected struct {
 var (
 	reExists  = regexp.MustCompile(`^\* (\d+) EXISTS`)
 	reCode    = regexp.MustCompile(`\[(UIDVALIDITY|UIDNEXT|HIGHESTMODSEQ) (\d+)\]`)
-	reFetch   = regexp.MustCompile(`^\* \d+ FETCH \(`)
+	reFetch   = regexp.MustCompile(`^\* (\d+) FETCH \(`)
 	reUID     = regexp.MustCompile(`\bUID (\d+)`)
 	reFlags   = regexp.MustCompile(`\bFLAGS \(([^)]*)\)`)
 	reModSeq  = regexp.MustCompile(`\bMODSEQ \((\d+)\)`)
@@ -78,6 +78,30 @@ func parseFetches(lines [][]byte) []fetched {
 			if f, ok := parseFetch(l); ok {
 				out = append(out, f)
 			}
+		}
+	}
+	return out
+}
+
+// fetchAnswers returns the FETCH responses among lines that answer a
+// FETCH of sequence numbers 1 to n: those numbered 1 to n. A response
+// numbered above n is unsolicited (RFC 9051 5.2, 7.5.2): new messages
+// announced by EXISTS while the command ran, and flag changes of those,
+// which the server may report at once. (An unsolicited flag change of a
+// message numbered 1 to n repeats one of the answers' UIDs.)
+func fetchAnswers(lines [][]byte, n uint32) []fetched {
+	var out []fetched
+	for _, b := range lines {
+		l := string(b)
+		m := reFetch.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		if seq := atoi(m[1]); seq < 1 || seq > n {
+			continue
+		}
+		if f, ok := parseFetch(l); ok {
+			out = append(out, f)
 		}
 	}
 	return out

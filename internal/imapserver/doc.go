@@ -27,6 +27,9 @@
 //     learns of a message through a UID range before EXISTS.
 //   - Flag changes this session made are reported once, by the command
 //     that made them, not again by the next refresh.
+//   - A refresh reports flag changes only of messages the view held
+//     before it: a message it adds is announced by EXISTS alone, its
+//     flags are the client's to fetch (RFC 9051 5.2).
 //   - QRESYNC (RFC 7162) is exact: the change log keeps every expunge with
 //     its mod-sequence, so VANISHED (EARLIER) lists exactly the UIDs
 //     expunged since the client's mod-sequence.
