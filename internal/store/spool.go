@@ -137,7 +137,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 		return errs
 	}
 	emailID := "M" + string(sp.ID[:24])
-	if l, ok := s.b.(Local); ok && l.Local() && len(rcpts) == 1 {
+	if s.local() && len(rcpts) == 1 {
 		// One recipient on a local backend: the body, then the recipient,
 		// on this goroutine. Goroutines of their own overlapped a few point
 		// reads with the body's write, and each grew its stack for Pebble's
@@ -171,6 +171,12 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 	return errs
 }
 
+// local reports whether the backend's reads and writes are local (Local).
+func (s *Store) local() bool {
+	l, ok := s.b.(Local)
+	return ok && l.Local()
+}
+
 // deliverCaught is deliverOne, with a panic (in the backend or the index
 // hook) failing this recipient only, never the process.
 func (s *Store) deliverCaught(ctx context.Context, sp *Spooled, returnPath, emailID string, u User, stored func() error) error {
@@ -197,7 +203,13 @@ func (s *Store) deliverOne(ctx context.Context, sp *Spooled, returnPath, emailID
 	if err == nil {
 		var markErr error
 		var marked sync.WaitGroup
-		if s.index != nil {
+		switch {
+		case s.index == nil:
+		case s.local():
+			// A local write: a goroutine would cost more (its start and
+			// stack growth) than overlapping it with the ledger read saves.
+			markErr = supervise.Catch(func() error { return s.markUnindexed(ctx, mb) })
+		default:
 			marked.Add(1)
 			go func() {
 				defer marked.Done()
