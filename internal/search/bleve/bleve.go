@@ -6,7 +6,9 @@
 // SweepVocabulary cuts back to the words live documents hold (sweep.go);
 // a query is, for each prefix of search.Plan, the words of the
 // vocabulary with a suffix beginning with it, so the answers are the
-// ones package search promises.
+// ones package search promises. The documents of one batch with the same
+// text are one shared document, named by its members, whose liveness is
+// kept beside the vocabulary; answers show live members only (shared.go).
 package bleveindex
 
 import (
