@@ -152,19 +152,19 @@ func (s *Store) Deliver(ctx context.Context, sp *Spooled, returnPath string, rcp
 	// recipient commits only once the body is stored (Write order).
 	body := make(chan struct{})
 	var bodyErr error
-	go func() {
+	s.workers.run(func() {
 		defer close(body)
 		bodyErr = supervise.Catch(func() error { return s.PutBody(ctx, sp) })
-	}()
+	})
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallelRecipients)
 	for i, u := range rcpts {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
+		s.workers.run(func() {
 			defer func() { <-sem; wg.Done() }()
 			errs[i] = s.deliverCaught(ctx, sp, returnPath, emailID, u, func() error { <-body; return bodyErr })
-		}()
+		})
 	}
 	wg.Wait()
 	<-body // sp is the caller's again only once the body's write is over

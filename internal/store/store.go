@@ -64,6 +64,8 @@ type Store struct {
 	index IndexHook
 	purge purgeState
 	fresh *recentBodies // nil: none kept
+	// workers run the goroutines of deliveries to several recipients.
+	workers *workers
 }
 
 // IndexHook follows the changes the full-text index must follow (package
@@ -100,7 +102,7 @@ func New(b Backend, opts Options) *Store {
 	if opts.SpoolMemory <= 0 {
 		opts.SpoolMemory = 1 << 20
 	}
-	return &Store{b: b, opts: opts, log: opts.Logger, fresh: newRecentBodies(opts.RecentBodies, opts.Now)}
+	return &Store{b: b, opts: opts, log: opts.Logger, fresh: newRecentBodies(opts.RecentBodies, opts.Now), workers: newWorkers()}
 }
 
 // PurgeGrace returns Options.PurgeGrace.
