@@ -33,7 +33,6 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
-	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/quiremail/quire/internal/search"
 )
@@ -186,47 +185,8 @@ func (x *Index) flushDeletes() error {
 }
 
 // deleteIDs deletes documents by ID in one batch: messages' own, and
-// shared documents' members (deleteDocs).
-func (x *Index) deleteIDs(ids []string) error { return x.deleteDocs(ids, nil) }
-
-// deleteDocs deletes, in one batch, the documents ids name and the
-// members of shared documents: a message's ID is either, so each of ids
-// leaves its shared document too, if it is in one.
-func (x *Index) deleteDocs(ids, members []string) error {
-	x.groupMu.Lock()
-	defer x.groupMu.Unlock()
-	pending, err := x.pendingDeletes()
-	if err != nil {
-		return err
-	}
-	m := &membership{set: map[string]string{}, unset: append(slices.Clip(ids), members...)}
-	if err := x.plan(m); err != nil {
-		return err
-	}
-	if b, err := x.membershipBatch(m); err != nil {
-		return err
-	} else if b != nil {
-		err := b.Commit(pebble.Sync)
-		_ = b.Close()
-		if err != nil {
-			return fmt.Errorf("bleve: write members: %w", err)
-		}
-	}
-	b := x.idx.NewBatch()
-	for _, id := range ids {
-		b.Delete(id)
-	}
-	for _, id := range pending {
-		b.Delete(id)
-	}
-	for _, id := range m.emptied {
-		b.Delete(id)
-	}
-	if err := x.idx.Batch(b); err != nil {
-		return fmt.Errorf("bleve: delete: %w", err)
-	}
-	return x.clearPending(append(pending, m.emptied...))
-}
+// shared documents' members (batch).
+func (x *Index) deleteIDs(ids []string) error { return x.batch(ids, nil, nil, nil) }
 
 func emptyDir(dir string) bool {
 	ents, err := os.ReadDir(dir)
@@ -430,7 +390,7 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 	// The queued deletions go first: a batch applies its last operation
 	// on an ID, so a document put again after its deletion stays.
 	deletes := x.takeDeletes()
-	if err := x.batch(deletes, docs, marks); err != nil {
+	if err := x.batch(deletes, nil, docs, marks); err != nil {
 		x.requeueDeletes(deletes)
 		return err
 	}
@@ -438,8 +398,11 @@ func (x *Index) Put(_ context.Context, docs []search.Doc, marks ...search.Mark) 
 }
 
 // batch writes deletions, documents and marks in one bleve batch. The
-// documents of one text become one shared document (shared.go).
-func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) error {
+// documents of one text become one shared document (shared.go). Each of
+// deletes names a message's own document and, if it is in a shared
+// document, leaves that too; members names more members to leave their
+// shared documents (a mailbox's or a user's deletion).
+func (x *Index) batch(deletes, members []string, docs []search.Doc, marks []search.Mark) error {
 	x.groupMu.Lock()
 	defer x.groupMu.Unlock()
 	pending, err := x.pendingDeletes()
@@ -448,7 +411,7 @@ func (x *Index) batch(deletes []string, docs []search.Doc, marks []search.Mark) 
 	}
 	docs = lastVersions(docs)
 	groups := groupDocs(docs)
-	m := &membership{set: map[string]string{}, unset: slices.Clip(deletes)}
+	m := &membership{set: map[string]string{}, unset: append(slices.Clip(deletes), members...)}
 	shared := make([]string, len(groups))
 	for gi, g := range groups {
 		if len(g) == 1 {
@@ -588,9 +551,9 @@ func (x *Index) DeleteMailbox(ctx context.Context, userID, mailboxID string) err
 	})
 }
 
-// deleteMatching deletes every document q matches, marks included.
-// deleteMatching deletes the documents q matches: the messages' own, and
-// the members of shared ones that inScope holds (the rest stay).
+// deleteMatching deletes the documents q matches, marks included: the
+// messages' own, and the members of shared ones that inScope holds (the
+// rest stay).
 func (x *Index) deleteMatching(ctx context.Context, q query.Query, inScope func(member string) bool) error {
 	ids, err := x.ids(ctx, q)
 	if err != nil {
@@ -608,7 +571,7 @@ func (x *Index) deleteMatching(ctx context.Context, q query.Query, inScope func(
 			}
 		}
 	}
-	return x.deleteDocs(own, members)
+	return x.batch(own, members, nil, nil)
 }
 
 // Search implements search.Index: per field, for each prefix of the

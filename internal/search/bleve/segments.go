@@ -251,13 +251,14 @@ func (c *uidCache) of(ss *scorch.SegmentSnapshot, hits *roaring.Bitmap, out *roa
 			if err != nil {
 				return fmt.Errorf("bleve: read document %d: %w", n, err)
 			}
-			u = uidOf(string(id))
 			if isShared(string(id)) {
 				u = sharedUID
 				if s.shared == nil {
 					s.shared = map[uint32]string{}
 				}
 				s.shared[n] = string(id)
+			} else {
+				u = uidOf(string(id))
 			}
 			s.uids[n] = u
 		}
