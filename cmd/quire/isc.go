@@ -85,7 +85,7 @@ func (c *cli) iscServe(ctx context.Context, args []string) error {
 		return errors.New("isc serve: --tls needs tls.cert_file and tls.key_file in the config")
 	}
 	tuneGC(cfg, newLogger(cfg, c.stderr))
-	conv := convert.New(convert.Options{EngineCache: config.ISC{}.EngineCacheDir()})
+	conv := convert.New(converterOptions(cfg.ISC))
 	defer conv.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

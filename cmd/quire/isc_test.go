@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -166,4 +167,20 @@ func write(t *testing.T, name, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestConverterOptions: the [isc] bounds reach the converter of serve and
+// of isc serve alike (isc serve once read none of them: its engine cache
+// was the quire user's home, which the systemd unit hides).
+func TestConverterOptions(t *testing.T) {
+	i := config.Default().ISC
+	i.Timeout = config.Duration(3 * time.Second)
+	i.MaxPartSize = 7 << 20
+	i.MaxPDFMemory = 96 << 20
+	i.EngineCache = "/var/cache/quire/pdf-engine"
+	got := converterOptions(i)
+	want := convert.Options{Timeout: 3 * time.Second, MaxInput: 7 << 20, MaxPDFMemory: 96 << 20, EngineCache: "/var/cache/quire/pdf-engine"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("converterOptions = %+v, want %+v", got, want)
+	}
 }

@@ -38,6 +38,15 @@ type searchStack struct {
 	close   func()
 }
 
+// converterOptions are the bounds of in-process conversion, from [isc]:
+// serve and isc serve convert alike.
+func converterOptions(i config.ISC) convert.Options {
+	return convert.Options{
+		Timeout: i.Timeout.Duration(), MaxInput: int64(i.MaxPartSize),
+		MaxPDFMemory: int64(i.MaxPDFMemory), EngineCache: i.EngineCacheDir(),
+	}
+}
+
 // openSearch builds the converter from [isc] and the index from [search],
 // and makes the indexer the store's index hook. run starts the indexer's
 // background work.
@@ -46,11 +55,9 @@ func openSearch(ctx context.Context, cfg Config, st *store.Store, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	conv := convert.New(convert.Options{
-		Hosts: cfg.ISC.Hosts, HTTP: hc, Tika: cfg.ISC.Tika, Cache: st,
-		Timeout: cfg.ISC.Timeout.Duration(), MaxInput: int64(cfg.ISC.MaxPartSize),
-		EngineCache: cfg.ISC.EngineCacheDir(),
-	})
+	o := converterOptions(cfg.ISC)
+	o.Hosts, o.HTTP, o.Tika, o.Cache = cfg.ISC.Hosts, hc, cfg.ISC.Tika, st
+	conv := convert.New(o)
 	s := &searchStack{conv: conv, st: st, log: log, close: conv.Close}
 	switch cfg.SearchEngine() {
 	case "bleve":

@@ -57,7 +57,10 @@ type ISC struct {
 	Tika        string   `toml:"tika"`
 	Timeout     Duration `toml:"timeout"`       // per part
 	MaxPartSize Size     `toml:"max_part_size"` // bytes of one part read; the rest is not indexed
-	Workers     int      `toml:"workers"`       // background indexing of this host
+	// MaxPDFMemory bounds the memory of one PDF engine instance (two
+	// convert at once); a PDF that needs more is indexed by its name.
+	MaxPDFMemory Size `toml:"max_pdf_memory"`
+	Workers      int  `toml:"workers"` // background indexing of this host
 	// EngineCache is where the PDF engine's compiled code is kept, so
 	// that only the first start of a version compiles it (seconds of
 	// CPU). Empty: the user's cache directory ($XDG_CACHE_HOME or
@@ -489,7 +492,7 @@ func Default() Config {
 		},
 		Login:  Login{FreeFailures: 2, MaxDelay: 15 * s, HashMemory: 256 * MiB, HashWait: 5 * s, CacheTTL: 300 * s, CacheEntries: 10000, OtherGroup: "refer"},
 		Notify: Notify{Listen: []string{}, Port: 4790},
-		ISC:    ISC{Mode: "immediate", DeliveryWait: Duration(500 * time.Millisecond), Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, Workers: 1},
+		ISC:    ISC{Mode: "immediate", DeliveryWait: Duration(500 * time.Millisecond), Hosts: []string{}, Timeout: Duration(10 * time.Second), MaxPartSize: 50 << 20, MaxPDFMemory: 256 << 20, Workers: 1},
 		Search: Search{Index: "quire-msgs", Shards: 1},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:24"},

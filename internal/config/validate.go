@@ -209,6 +209,8 @@ func (c Config) validateSearch(ck *checker) {
 	if i.MaxPartSize <= 0 {
 		ck.fail("isc.max_part_size", i.MaxPartSize, "must be positive")
 	}
+	ck.require("isc.max_pdf_memory", i.MaxPDFMemory, i.MaxPDFMemory >= 64<<20,
+		`must be at least "64MiB" (PDFium starts with 18 MiB)`)
 	if i.Workers < 1 {
 		ck.fail("isc.workers", i.Workers, "must be at least 1")
 	}

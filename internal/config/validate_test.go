@@ -36,6 +36,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{[][2]string{{"isc.hosts", "isc1:8026"}}, `config: isc.hosts = "isc1:8026": must be a base URL`},
 		{[][2]string{{"isc.tika", "ftp://t"}}, `config: isc.hosts = "ftp://t": must be a base URL`},
 		{[][2]string{{"isc.workers", "0"}}, `config: isc.workers = 0: must be at least 1`},
+		{[][2]string{{"isc.max_pdf_memory", "32MiB"}}, `config: isc.max_pdf_memory = "32MiB": must be at least "64MiB"`},
 		{[][2]string{{"isc.engine_cache", "cache/pdf"}}, `config: isc.engine_cache = "cache/pdf": must be an absolute directory`},
 		{[][2]string{{"isc.delivery_wait", "0s"}}, `config: isc.delivery_wait = "0s": must be from "1ms" to "1m"`},
 		{[][2]string{{"isc.delivery_wait", "2m"}}, `config: isc.delivery_wait = "2m": must be from "1ms" to "1m"`},

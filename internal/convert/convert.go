@@ -29,6 +29,10 @@ type Options struct {
 	MaxEntries int           // entries of one zip container (default 2,000)
 	MaxInflate int64         // bytes one zip container may inflate to (default 200 MiB)
 	MaxRatio   int64         // inflation ratio of one zip entry (default 200)
+	// MaxPDFMemory bounds the memory of one PDF engine instance (default
+	// 256 MiB; two convert at once): a PDF that needs more fails, as one
+	// past its time does.
+	MaxPDFMemory int64
 	// Hosts are converter services ("quire isc", base URLs), tried in
 	// order; without them, or when none answers, conversion is in process.
 	Hosts []string
@@ -116,6 +120,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxRatio <= 0 {
 		o.MaxRatio = 200
 	}
+	if o.MaxPDFMemory <= 0 {
+		o.MaxPDFMemory = 256 << 20
+	}
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{}
 	}
@@ -167,7 +174,8 @@ type Converter struct {
 
 // New returns a Converter. Close releases its PDF engine.
 func New(o Options) *Converter {
-	return &Converter{o: o.withDefaults(), pdfium: &pdfEngine{cacheDir: o.EngineCache}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}, flights: &flights{}}
+	o = o.withDefaults()
+	return &Converter{o: o, pdfium: &pdfEngine{cacheDir: o.EngineCache, mem: newEngineMemory(uint64(o.MaxPDFMemory))}, stats: newCounters(), hosts: &hosts{down: map[string]time.Time{}}, flights: &flights{}}
 }
 
 // Stats returns the counters since New.

@@ -10,9 +10,11 @@
 //     which the statistics count.
 //   - Every input is bounded before it is read: the part's size
 //     (MaxInput), the text kept (MaxOutput), the time (Timeout), nesting
-//     (MaxDepth), and for zip containers the number of entries, the bytes
-//     they inflate to and their compression ratio (zip bombs).
+//     (MaxDepth), the PDF engine's memory (MaxPDFMemory), and for zip
+//     containers the number of entries, the bytes they inflate to and
+//     their compression ratio (zip bombs).
 //   - Extractors are pure functions of their input: no file system, no
 //     network. PDFium runs in a wazero sandbox with nothing mounted, and is
-//     killed when a part's time is up.
+//     killed when a part's time is up; a killed instance's memory stays
+//     mapped until its code has stopped (pdfmem.go).
 package convert

@@ -23,16 +23,26 @@ const maxPDFPages = 2000
 
 // pdfEngine runs PDFium compiled to WebAssembly in wazero: pure Go, no cgo,
 // and a sandbox with no file system, so a hostile PDF can reach nothing but
-// its own memory. PDFium's text extraction keeps word boundaries, which
-// searching needs. The engine starts on first use (compiling the module
-// takes a few seconds) and serves one conversion at a time per instance.
+// its own memory, which mem bounds. PDFium's text extraction keeps word
+// boundaries, which searching needs. The engine starts on first use
+// (compiling the module takes a few seconds; from isc.engine_cache about
+// a tenth of one) and serves one conversion at a time per instance.
+// An instance goes back to the pool after a conversion that ended by
+// itself while the instances hold at most keepMemory; one that was killed
+// at its deadline, panicked, or grew the memory past it is closed. A new
+// instance costs its start (PDFium's initialisation, 18 MiB of memory):
+// every PDF paid it while none was kept.
 type pdfEngine struct {
 	cacheDir string // Options.EngineCache
+	mem      *engineMemory
 	mu       sync.Mutex
 	pool     pdfium.Pool
 	cache    wazero.CompilationCache // nil without cacheDir
 	err      error
 }
+
+// keepMemory bounds the memory of the instances kept for the next PDF.
+const keepMemory = 64 << 20
 
 // start compiles the engine once. It runs before a part's deadline
 // starts: compiling takes seconds (more on a busy host), and that is the
@@ -43,7 +53,13 @@ func (e *pdfEngine) start() (pdfium.Pool, error) {
 	if e.pool == nil && e.err == nil {
 		// The features go-pdfium's module needs (its default config):
 		// PDFium's setjmp/longjmp became WebAssembly exception handling.
-		rc := wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling)
+		// CloseOnContextDone compiles checks into the code so that a kill
+		// stops it within a loop's iteration; without them it ran on to
+		// the end of the PDFium call in progress (seconds: a 2 KB PDF of
+		// nested forms kept a core busy for 5 s past a 200 ms deadline).
+		rc := wazero.NewRuntimeConfig().
+			WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+			WithCloseOnContextDone(true)
 		if e.cacheDir != "" {
 			// wazero keys the cache by its own version and the module's
 			// hash: an upgrade compiles again, a damaged entry is replaced.
@@ -52,7 +68,10 @@ func (e *pdfEngine) start() (pdfium.Pool, error) {
 			}
 		}
 		e.pool, e.err = webassembly.Init(webassembly.Config{
-			MinIdle: 0, MaxIdle: 1, MaxTotal: 2,
+			// Instances' memories come from mem; the context is the
+			// pool's for its life (go-pdfium derives each instance's).
+			Context: experimental.WithMemoryAllocator(context.Background(), e.mem),
+			MinIdle: 0, MaxIdle: 1, MaxTotal: 2, ReuseWorkers: true,
 			FSConfig:      wazero.NewFSConfig(), // nothing mounted
 			RuntimeConfig: rc,
 			Stdout:        io.Discard, Stderr: io.Discard,
@@ -78,15 +97,17 @@ func (e *pdfEngine) close() {
 }
 
 // pdf extracts the text of every page, pages separated by blank lines.
-// Past the deadline the instance is killed, which ends PDFium's work.
+// Past the deadline the instance is killed, which stops PDFium's code at
+// its next check (CloseOnContextDone).
 func (c *Converter) pdf(ctx context.Context, w *textWriter, pool pdfium.Pool, data []byte) error {
 	inst, err := pool.GetInstanceWithContext(ctx)
 	if err != nil {
 		return err
 	}
 	type result struct {
-		text string
-		err  error
+		text     string
+		err      error
+		panicked bool
 	}
 	done := make(chan result, 1)
 	go func() { // a panic here would escape extract's recover: Catch carries it back
@@ -95,21 +116,45 @@ func (c *Converter) pdf(ctx context.Context, w *textWriter, pool pdfium.Pool, da
 			r.text, err = pdfText(inst, data, w.max)
 			return err
 		})
+		var pe *supervise.PanicError
+		r.panicked = errors.As(r.err, &pe)
 		done <- r
 	}()
 	select {
 	case r := <-done:
-		_ = inst.Close()
+		c.pdfium.put(inst, r.panicked || trapped(r.err))
 		if r.err != nil {
 			return r.err
 		}
 		w.write(r.text)
 		return nil
 	case <-ctx.Done():
+		// The instance's memory stays mapped until its code has stopped.
+		c.pdfium.mem.hold()
 		_ = inst.Kill()
 		<-done
+		c.pdfium.mem.release()
 		return ctx.Err()
 	}
+}
+
+// trapped reports a WebAssembly trap: PDFium aborted (out of memory, an
+// assertion) in the middle of its work, and its state may be half
+// changed. A PDF it refused (not a PDF, damaged) is an error it returned.
+func trapped(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "wasm error")
+}
+
+// put ends a conversion that returned: the instance goes back to the
+// pool for the next PDF, unless it failed in the middle (a panic or a
+// trap) or the instances' memory is past keepMemory (PDFium's heap only
+// grows).
+func (e *pdfEngine) put(inst pdfium.Pdfium, failed bool) {
+	if failed || e.mem.inUse() > keepMemory {
+		_ = inst.Kill() // closes it instead of pooling it
+		return
+	}
+	_ = inst.Close()
 }
 
 func pdfText(inst pdfium.Pdfium, data []byte, limit int) (string, error) {
