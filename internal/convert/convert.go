@@ -461,11 +461,7 @@ func (c *Converter) MessageOf(ctx context.Context, raw []byte, root *message.Par
 }
 
 func (c *Converter) message(ctx context.Context, raw []byte, depth int) []Result {
-	root, err := message.Scan(bytes.NewReader(raw), message.DefaultLimits())
-	if err != nil {
-		return []Result{{Kind: KindMessage, Err: fmt.Errorf("convert: the message cannot be parsed: %w", err)}}
-	}
-	return c.walk(ctx, raw, root, depth)
+	return c.walk(ctx, raw, message.ScanBytes(raw, message.DefaultLimits()), depth)
 }
 
 // walk converts the header and every leaf of the message rooted at root.

@@ -410,10 +410,7 @@ func (m *fetchMsg) served() (*servedView, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp, err := message.Scan(bytes.NewReader(conv), message.Limits{})
-	if err != nil {
-		return nil, err
-	}
+	cp := message.ScanBytes(conv, message.Limits{})
 	m.view = &servedView{part: cp, body: bytes.NewReader(conv), size: int64(len(conv))}
 	return m.view, nil
 }

@@ -1,7 +1,6 @@
 package indexer
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -87,9 +86,7 @@ func (s *Service) convertDelivered(ctx context.Context, mb store.Mailbox, r stor
 		return
 	}
 	if root == nil {
-		if root, err = message.Scan(bytes.NewReader(raw), message.Limits{}); err != nil {
-			return // unparseable: the pipeline indexes what is there
-		}
+		root = message.ScanBytes(raw, message.Limits{})
 	}
 	text, whole := s.o.Converter.AttachmentsChecked(ctx, raw, root)
 	if whole {

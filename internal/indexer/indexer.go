@@ -31,12 +31,7 @@ func Doc(ctx context.Context, c *convert.Converter, userID, mailboxID string, ui
 func doc(userID, mailboxID string, uid uint32, raw []byte, root *message.Part, attachments func(*message.Part) string) search.Doc {
 	d := search.Doc{UserID: userID, MailboxID: mailboxID, UID: uid}
 	if root == nil {
-		var err error
-		if root, err = message.Scan(bytes.NewReader(raw), message.Limits{}); err != nil {
-			// Unparseable: SEARCH fails on it too; index what is there.
-			d.Body = convert.ToUTF8("", raw[:min(len(raw), convert.MaxText)])
-			return d
-		}
+		root = message.ScanBytes(raw, message.Limits{}) // any bytes scan
 	}
 	body := bytes.NewReader(raw)
 	if e := root.Envelope; e != nil {

@@ -45,7 +45,8 @@ func fuzzSeeds(f *testing.F) [][]byte {
 
 // FuzzScan checks that Scan accepts anything, that its result keeps the
 // package's invariants (offsets, lines, nesting, limits), that it does not
-// depend on how the reader splits its input, and that it survives
+// depend on how the reader splits its input nor on whether it is read
+// in place (ScanBytes), and that it survives
 // MarshalBinary and Unmarshal unchanged.
 func FuzzScan(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
@@ -65,6 +66,9 @@ func FuzzScan(f *testing.F) {
 		}
 		if !reflect.DeepEqual(p, q) {
 			t.Errorf("result depends on read sizes")
+		}
+		if b := ScanBytes(data, lim); !reflect.DeepEqual(p, b) {
+			t.Errorf("ScanBytes differs from Scan")
 		}
 	})
 }

@@ -17,11 +17,19 @@ const bufSize = 32 << 10
 // never held. Scan never rejects a message; the only errors are r's own,
 // other than io.EOF. Zero fields of lim take their defaults.
 func Scan(r io.Reader, lim Limits) (*Part, error) {
-	s := &scanner{
-		r:   bufio.NewReaderSize(r, bufSize),
-		lim: lim.withDefaults(),
-		bol: true,
-	}
+	return scanLines(bufio.NewReaderSize(r, bufSize), lim)
+}
+
+// ScanBytes is Scan of a message in memory: its lines are read in place,
+// with no read buffer (Scan's costs a message 32 KiB and a copy), and the
+// result is Scan's for the same bytes.
+func ScanBytes(b []byte, lim Limits) *Part {
+	p, _ := scanLines(&byteLines{b: b}, lim) // no reader, no error
+	return p
+}
+
+func scanLines(r lineReader, lim Limits) (*Part, error) {
+	s := &scanner{r: r, lim: lim.withDefaults(), bol: true}
 	p, _ := s.part(0, false, true)
 	if s.err != nil {
 		return nil, fmt.Errorf("message: scan: %w", s.err)
@@ -29,12 +37,42 @@ func Scan(r io.Reader, lim Limits) (*Part, error) {
 	return p, nil
 }
 
+// lineReader is what the scanner reads: bufio.Reader's ReadSlice.
+type lineReader interface {
+	ReadSlice(delim byte) ([]byte, error)
+}
+
+// byteLines is a lineReader over a byte slice that cuts lines as a
+// bufio.Reader of bufSize does: bufSize bytes without a line feed come
+// with bufio.ErrBufferFull, fewer at the end with io.EOF.
+type byteLines struct {
+	b   []byte
+	off int
+}
+
+func (l *byteLines) ReadSlice(delim byte) ([]byte, error) {
+	rest := l.b[l.off:]
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	window := rest[:min(len(rest), bufSize)]
+	if i := bytes.IndexByte(window, delim); i >= 0 {
+		l.off += i + 1
+		return window[: i+1 : i+1], nil
+	}
+	l.off += len(window)
+	if len(window) == bufSize {
+		return window[:len(window):len(window)], bufio.ErrBufferFull
+	}
+	return window[:len(window):len(window)], io.EOF
+}
+
 // scanner reads the input a line at a time, keeping the offsets and line
 // counts that part boundaries need. A line is first peeked, then consumed;
 // a part that ends at a boundary leaves the delimiter line peeked for the
 // multipart that owns it.
 type scanner struct {
-	r   *bufio.Reader
+	r   lineReader
 	lim Limits
 	err error // the reader's error, other than io.EOF
 

@@ -3,6 +3,7 @@ package message
 import (
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -458,5 +459,28 @@ func TestScanNUL(t *testing.T) {
 				t.Errorf("HasNUL %v", root.HasNUL())
 			}
 		})
+	}
+}
+
+// TestScanBytesLongLines: ScanBytes cuts lines longer than the read
+// buffer where Scan's bufio.Reader does, so both give one structure, at
+// every length around the buffer's size and its multiples.
+func TestScanBytesLongLines(t *testing.T) {
+	for _, n := range []int{bufSize - 2, bufSize - 1, bufSize, bufSize + 1, 2*bufSize - 1, 2 * bufSize, 2*bufSize + 1} {
+		long := strings.Repeat("x", n)
+		for _, msg := range []string{
+			"Subject: " + long + "\r\n\r\nbody\r\n",
+			"Subject: s\r\n\r\n" + long,
+			"Subject: s\r\n\r\n" + long + "\r\n",
+			"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n" + long + "\n--b\r\n\r\nx\r\n--b--" + long,
+		} {
+			want, err := Scan(strings.NewReader(msg), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ScanBytes([]byte(msg), Limits{}); !reflect.DeepEqual(got, want) {
+				t.Errorf("a line of %d bytes in %.40q...: ScanBytes %+v, Scan %+v", n, msg, got, want)
+			}
+		}
 	}
 }

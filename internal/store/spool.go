@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -38,11 +40,11 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 	if maxSize > 0 {
 		limit = io.LimitReader(r, maxSize+1)
 	}
-	var buf bytes.Buffer
-	n, err := io.Copy(io.MultiWriter(h, &buf), io.LimitReader(limit, s.opts.SpoolMemory+1))
+	mem, err := readHashed(limit, h, s.opts.SpoolMemory+1)
 	if err != nil {
 		return nil, fmt.Errorf("store: spool: %w", err)
 	}
+	n := int64(len(mem))
 	if n > s.opts.SpoolMemory {
 		f, err := os.CreateTemp(s.opts.TempDir, "quire-spool-*")
 		if err != nil {
@@ -50,7 +52,7 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 		}
 		_ = os.Remove(f.Name()) // unlinked: it vanishes with the process
 		sp.file = f
-		if _, err := f.Write(buf.Bytes()); err != nil {
+		if _, err := f.Write(mem); err != nil {
 			sp.Close()
 			return nil, mail.Unavailable("store: spool", err)
 		}
@@ -65,7 +67,7 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 		}
 		n += m
 	} else {
-		sp.mem = buf.Bytes()
+		sp.mem = mem
 	}
 	if maxSize > 0 && n > maxSize {
 		sp.Close()
@@ -73,17 +75,45 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 	}
 	sp.Size = n
 	sp.ID = BlobID(hex.EncodeToString(h.Sum(nil)))
-	part, err := message.Scan(sp.Reader(), message.DefaultLimits())
-	if err != nil {
+	if sp.mem != nil {
+		sp.Part = message.ScanBytes(sp.mem, message.DefaultLimits())
+	} else if sp.Part, err = message.Scan(sp.Reader(), message.DefaultLimits()); err != nil {
 		sp.Close()
 		return nil, mail.Unavailable("store: spool: scan", err)
 	}
-	sp.Part = part
-	if sp.Structure, err = part.MarshalBinary(); err != nil {
+	if sp.Structure, err = sp.Part.MarshalBinary(); err != nil {
 		sp.Close()
 		return nil, fmt.Errorf("store: spool: %w", err)
 	}
 	return sp, nil
+}
+
+// spoolFirst is the first buffer a spooled message is read into; it
+// doubles as the message needs.
+const spoolFirst = 16 << 10
+
+// readHashed reads r to its end, or to limit bytes, straight into the
+// buffer it returns, hashing each read's bytes: no copy buffer between
+// the reader, the hash and the message (io.Copy through a MultiWriter
+// into a bytes.Buffer cost a 32 KiB buffer and a copy a message).
+func readHashed(r io.Reader, h hash.Hash, limit int64) ([]byte, error) {
+	b := make([]byte, 0, min(limit, spoolFirst))
+	for int64(len(b)) < limit {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, int(min(int64(cap(b)), limit-int64(len(b)))))
+		}
+		room := b[len(b):int(min(int64(cap(b)), limit))]
+		n, err := r.Read(room)
+		h.Write(room[:n])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // Reader returns a fresh reader over the whole message.
