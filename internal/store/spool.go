@@ -40,7 +40,7 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 	if maxSize > 0 {
 		limit = io.LimitReader(r, maxSize+1)
 	}
-	mem, err := readHashed(limit, h, s.opts.SpoolMemory+1)
+	mem, err := s.readSpool(limit, h)
 	if err != nil {
 		return nil, fmt.Errorf("store: spool: %w", err)
 	}
@@ -88,19 +88,41 @@ func (s *Store) Spool(r io.Reader, maxSize int64) (*Spooled, error) {
 	return sp, nil
 }
 
-// spoolFirst is the first buffer a spooled message is read into; it
-// doubles as the message needs.
-const spoolFirst = 16 << 10
+// spoolFirst is the size of a new spool buffer; spoolKept bounds the
+// buffers kept for the next message.
+const (
+	spoolFirst = 64 << 10
+	spoolKept  = 256 << 10
+)
 
-// readHashed reads r to its end, or to limit bytes, straight into the
-// buffer it returns, hashing each read's bytes: no copy buffer between
-// the reader, the hash and the message (io.Copy through a MultiWriter
-// into a bytes.Buffer cost a 32 KiB buffer and a copy a message).
-func readHashed(r io.Reader, h hash.Hash, limit int64) ([]byte, error) {
-	b := make([]byte, 0, min(limit, spoolFirst))
+// readSpool reads r to its end, or to SpoolMemory+1 bytes, hashing it,
+// and returns its bytes in a slice of their size. It reads straight into
+// a buffer kept from earlier messages, hashing each read's bytes, then
+// copies them once: no copy buffer between the reader, the hash and the
+// message (io.Copy through a MultiWriter into a bytes.Buffer cost a
+// 32 KiB buffer and two copies a message), and the message held for
+// seconds after (the recent bodies, the indexer) has no spare capacity.
+func (s *Store) readSpool(r io.Reader, h hash.Hash) ([]byte, error) {
+	bp, _ := s.spoolBufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, spoolFirst)
+		bp = &b
+	}
+	b, err := readHashed(r, h, (*bp)[:0], s.opts.SpoolMemory+1)
+	mem := bytes.Clone(b)
+	if cap(b) <= spoolKept {
+		*bp = b
+		s.spoolBufs.Put(bp)
+	}
+	return mem, err
+}
+
+// readHashed appends r's bytes to b, to r's end or limit bytes in all,
+// hashing each read's.
+func readHashed(r io.Reader, h hash.Hash, b []byte, limit int64) ([]byte, error) {
 	for int64(len(b)) < limit {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, int(min(int64(cap(b)), limit-int64(len(b)))))
+			b = slices.Grow(b, int(min(int64(max(cap(b), 512)), limit-int64(len(b)))))
 		}
 		room := b[len(b):int(min(int64(cap(b)), limit))]
 		n, err := r.Read(room)
@@ -110,7 +132,7 @@ func readHashed(r io.Reader, h hash.Hash, limit int64) ([]byte, error) {
 			return b, nil
 		}
 		if err != nil {
-			return nil, err
+			return b, err
 		}
 	}
 	return b, nil

@@ -18,9 +18,9 @@ import (
 // TestSpoolSizes: a message of any size around the in-memory bound and
 // the buffer's doublings is kept whole, in memory up to SpoolMemory and in
 // a file past it, with its hash, size and structure, however the reader
-// splits it; past maxSize it is refused.
+// splits it, in a slice of its size; past maxSize it is refused.
 func TestSpoolSizes(t *testing.T) {
-	const memMax = 40 << 10
+	const memMax = 2*spoolFirst + 1000
 	s := New(nil, Options{SpoolMemory: memMax, TempDir: t.TempDir()})
 	for _, size := range []int{0, 1, spoolFirst - 1, spoolFirst, spoolFirst + 1, 2 * spoolFirst, memMax - 1, memMax, memMax + 1, 3 * memMax} {
 		msg := message1(size)
@@ -33,6 +33,9 @@ func TestSpoolSizes(t *testing.T) {
 			got, _ := io.ReadAll(sp.Reader())
 			if sp.ID != BlobID(hex.EncodeToString(sum[:])) || sp.Size != int64(len(msg)) || string(got) != msg {
 				t.Errorf("%d bytes, %s: ID %s size %d, %d bytes read back; want the message's", size, name, sp.ID, sp.Size, len(got))
+			}
+			if sp.file == nil && cap(sp.mem) > len(sp.mem)+len(sp.mem)/8+64 {
+				t.Errorf("%d bytes, %s: held in %d bytes", size, name, cap(sp.mem))
 			}
 			if inFile := sp.file != nil; inFile != (len(msg) > memMax) {
 				t.Errorf("%d bytes, %s: in a file %v, want %v", size, name, inFile, len(msg) > memMax)

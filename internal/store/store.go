@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quiremail/quire/internal/mail"
@@ -66,6 +67,8 @@ type Store struct {
 	fresh *recentBodies // nil: none kept
 	// workers run the goroutines of deliveries to several recipients.
 	workers *workers
+	// spoolBufs are the buffers messages are read into (spool.go).
+	spoolBufs sync.Pool
 }
 
 // IndexHook follows the changes the full-text index must follow (package
