@@ -50,6 +50,6 @@ func indexLag(ctx context.Context, srv *benchkit.Target, want int64) string {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Sprintf("index lag over the last 1,024 messages: p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d of %d messages indexed "+
-		"in %d index requests (at most %d documents in one), %d errors, %d conversions past isc.delivery_wait",
+		"in %d index requests (at most %d documents in one), %d errors, %d conversions finished after the reply (past isc.delivery_wait, or the PDF engine's start)",
 		st.LagP50Ms, st.LagP99Ms, st.LagMaxMs, st.Indexed, want, st.Batches, st.BatchDocsMax, st.Errors, st.Late)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -581,6 +582,27 @@ func (c *Converter) AttachmentsChecked(ctx context.Context, raw []byte, root *me
 	}
 	walk(root, 0)
 	return b.String(), whole && ctx.Err() == nil
+}
+
+// StartsEngine reports whether converting root's attachments here would
+// wait for the PDF engine's start: a PDF among them, no converter host
+// to send it to, and the engine not started yet (its start takes a tenth
+// of a second from isc.engine_cache, seconds without; once per process).
+func (c *Converter) StartsEngine(root *message.Part) bool {
+	if len(c.o.Hosts) > 0 || c.pdfium.ready.Load() {
+		return false
+	}
+	var pdf func(p *message.Part) bool
+	pdf = func(p *message.Part) bool {
+		switch {
+		case p == nil:
+			return false
+		case p.IsMultipart() || p.IsMessage():
+			return slices.ContainsFunc(p.Parts, pdf)
+		}
+		return p.Type != "text" && Kind(p.Type+"/"+p.Subtype, filename(p)) == KindPDF
+	}
+	return pdf(root)
 }
 
 // HasAttachments reports whether Attachments would convert anything.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klippa-app/go-pdfium"
 	"github.com/klippa-app/go-pdfium/requests"
@@ -39,6 +40,7 @@ type pdfEngine struct {
 	pool     pdfium.Pool
 	cache    wazero.CompilationCache // nil without cacheDir
 	err      error
+	ready    atomic.Bool // start has returned (read without mu: start holds it for its whole run)
 }
 
 // keepMemory bounds the memory of the instances kept for the next PDF.
@@ -50,6 +52,7 @@ const keepMemory = 64 << 20
 func (e *pdfEngine) start() (pdfium.Pool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.ready.Store(true)
 	if e.pool == nil && e.err == nil {
 		// The features go-pdfium's module needs (its default config):
 		// PDFium's setjmp/longjmp became WebAssembly exception handling.

@@ -240,7 +240,7 @@ func (s *Service) doc(ctx context.Context, mb store.Mailbox, r store.MessageRow)
 	// The attachments a delivery on this host converted moments ago:
 	// their text, not a second decoding and hashing of each to find it
 	// in the converter's cache.
-	if text, ok := s.bodies.attachments(r.Meta.Blob, s.o.Now()); ok {
+	if text, ok := s.bodies.attachments(ctx, r.Meta.Blob, s.o.Now()); ok {
 		return doc(mb.UserID, mb.ID, uint32(r.UID), raw, root, func(*message.Part) string { return text }), nil
 	}
 	return Doc(ctx, s.o.Converter, mb.UserID, mb.ID, uint32(r.UID), raw, root), nil

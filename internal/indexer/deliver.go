@@ -13,9 +13,9 @@ import (
 
 // convertNow converts the attachments of delivered messages into the
 // converter's cache (isc.mode = "immediate"), waiting at most
-// DeliveryWait: past it the conversion goes on in the background, within
-// the converter's per-part timeout, and the pipeline's document reads the
-// cache, or joins the conversion under way (convert's flights). Messages
+// DeliveryWait, and not at all for the PDF engine's start: past it the
+// conversion goes on in the background, within the converter's per-part
+// timeout, and the pipeline's document waits for it (deliveredBodies). Messages
 // without attachments cost nothing here: their text is decoded when their
 // document is built. The store hands over the rows it committed; only a
 // row without its metadata is read.
@@ -35,9 +35,12 @@ func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, added []stor
 		}
 	}
 	var todo []store.MessageRow
+	engine := false // a conversion would wait for the PDF engine's start
 	for _, r := range rows {
-		if root, err := message.Unmarshal(r.Meta.Structure); err != nil || convert.HasAttachments(root) {
+		root, err := message.Unmarshal(r.Meta.Structure)
+		if err != nil || convert.HasAttachments(root) {
 			todo = append(todo, r)
+			engine = engine || s.o.Converter.StartsEngine(root)
 		}
 	}
 	if len(todo) == 0 {
@@ -57,6 +60,14 @@ func (s *Service) convertNow(ctx context.Context, mb store.Mailbox, added []stor
 			return nil
 		}, "mailbox", mb.ID)
 	}()
+	if engine {
+		// The engine's start is the process's once, not this delivery's:
+		// the first PDFs after a start stalled their connections for
+		// 60-90 ms each in bench/lmtp's first seconds. The conversion goes
+		// on, and the pipeline's document waits for it.
+		s.stats.late.Add(1)
+		return
+	}
 	t := time.NewTimer(s.o.DeliveryWait)
 	defer t.Stop()
 	select {
@@ -146,15 +157,24 @@ func (d *deliveredBodies) keep(id store.BlobID, b *bodyConversion, text string) 
 }
 
 // attachments returns the text of the body's attachments that a delivery
-// converted whole in the last deliveredFor, if it is held.
-func (d *deliveredBodies) attachments(id store.BlobID, now time.Time) (string, bool) {
+// converted whole in the last deliveredFor, if it is held. A conversion
+// still under way (the reply did not wait for it to the end) is waited
+// for, as the converter's flight for the same content would be.
+func (d *deliveredBodies) attachments(ctx context.Context, id store.BlobID, now time.Time) (string, bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	e, ok := d.m[id]
-	if !ok || now.Sub(e.at) >= deliveredFor || !e.kept {
+	d.mu.Unlock()
+	if !ok || now.Sub(e.at) >= deliveredFor {
 		return "", false
 	}
-	return e.text, true
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return "", false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return e.text, e.kept
 }
 
 // claim returns the body's conversion and whether the caller runs it

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 // expires or is replaced.
 func TestDeliveredTextBounded(t *testing.T) {
 	var d deliveredBodies
+	ctx := context.Background()
 	t0 := time.Unix(1_000_000, 0)
 	big := strings.Repeat("x", maxKeptText)
 	var n int
@@ -29,7 +31,7 @@ func TestDeliveredTextBounded(t *testing.T) {
 			break
 		}
 		n++
-		if got, ok := d.attachments(id, t0); !ok || got != big {
+		if got, ok := d.attachments(ctx, id, t0); !ok || got != big {
 			t.Fatalf("body %d: its text is not given back", i)
 		}
 	}
@@ -39,16 +41,47 @@ func TestDeliveredTextBounded(t *testing.T) {
 	// Too long for one body.
 	b, _ := d.claim("long", t0)
 	d.keep("long", b, big+"x")
-	if _, ok := d.attachments("long", t0); ok {
+	close(b.done)
+	if _, ok := d.attachments(ctx, "long", t0); ok {
 		t.Error("a text over maxKeptText was kept")
 	}
 	// Expired: not given back, and pruned on the next claim.
 	later := t0.Add(deliveredFor)
-	if _, ok := d.attachments("bbbbbbbba", later); ok {
+	if _, ok := d.attachments(ctx, "bbbbbbbba", later); ok {
 		t.Error("an expired body's text was given back")
 	}
 	d.claim("fresh", later)
 	if d.text != 0 {
 		t.Errorf("%d bytes of text held after every entry expired, want 0", d.text)
+	}
+}
+
+// TestDeliveredTextWaits: the pipeline asks for a body whose delivery is
+// still converting it (the reply did not wait): it waits for that
+// conversion and takes its text, or gives up when its context ends.
+func TestDeliveredTextWaits(t *testing.T) {
+	var d deliveredBodies
+	t0 := time.Unix(1_000_000, 0)
+	b, _ := d.claim("busy", t0)
+	got := make(chan string, 1)
+	go func() {
+		text, _ := d.attachments(context.Background(), "busy", t0)
+		got <- text
+	}()
+	select {
+	case text := <-got:
+		t.Fatalf("the text of a conversion under way came back at once: %q", text)
+	case <-time.After(50 * time.Millisecond):
+	}
+	d.keep("busy", b, "walrus")
+	close(b.done)
+	if text := <-got; text != "walrus" {
+		t.Fatalf("after the conversion: %q, want its text", text)
+	}
+	d.claim("stuck", t0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok := d.attachments(ctx, "stuck", t0); ok {
+		t.Error("a conversion under way gave text to a caller whose context ended")
 	}
 }

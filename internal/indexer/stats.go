@@ -30,8 +30,9 @@ type Stats struct {
 	Batches      int64 `json:"batches"`
 	BatchDocsMax int64 `json:"batch_docs_max"`
 	// LateConversions counts deliveries whose conversion was still under
-	// way when the LMTP reply could wait no longer (isc.delivery_wait):
-	// it finished in the background.
+	// way when the LMTP reply could wait no longer (isc.delivery_wait),
+	// or that did not wait for the PDF engine's start: it finished in
+	// the background.
 	LateConversions int64 `json:"late_conversions"`
 	// Lag is how long messages waited between being stored and being
 	// indexed, over the last 1,024 indexed (milliseconds).

@@ -120,7 +120,7 @@ func Indexer(r *Registry, stats func() indexer.Stats) {
 	queued := desc("quire_indexer_queue", "Mailboxes waiting for a background catch-up on this host.")
 	marks := desc("quire_indexer_marks", "Marks in this group's index queue at the last sweep (mailboxes behind).")
 	batches := desc("quire_indexer_batches_total", "Index requests sent.")
-	late := desc("quire_indexer_late_conversions_total", "Deliveries whose conversion outlasted isc.delivery_wait and finished in the background.")
+	late := desc("quire_indexer_late_conversions_total", "Deliveries whose conversion outlasted isc.delivery_wait, or waited for the PDF engine's start, and finished in the background.")
 	lag := desc("quire_indexer_lag_seconds", "Time from store to index over the last 1,024 documents, by quantile (1: the maximum).", "quantile")
 	vsweeps := desc("quire_indexer_vocabulary_sweeps_total", "Sweeps of the embedded index's vocabulary.")
 	vremoved := desc("quire_indexer_vocabulary_removed_total", "Words the vocabulary sweeps removed (no document held them).")
