@@ -121,6 +121,13 @@ func runTarget(ctx context.Context, o options, root, tmp, name string, c *corpus
 	if srv.Note != "" {
 		rep.notes = append(rep.notes, label+": "+srv.Note)
 	}
+	// Each target starts on a quiet machine (at most a minute's wait): the
+	// one before may leave work behind (the page cache's writeback,
+	// compactions), which must not count against the next. The note says
+	// what the wait found.
+	if waited, busy, err := benchkit.WaitQuiet(ctx, 0.10, 3*time.Second, time.Minute); err == nil {
+		rep.notes = append(rep.notes, fmt.Sprintf("%s: scenarios started %v after the start, the CPUs %.0f%% busy over the last 3 s", label, waited.Round(time.Second), 100*busy))
+	}
 	profDone := benchkit.StartProfile(ctx, o.pprof, root, "lmtp", name, srv)
 	var res []result
 	for _, r := range o.rcpts {
