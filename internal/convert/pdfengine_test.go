@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // engineCache is the compiled engine the engine's tests share: the first
@@ -139,4 +140,32 @@ func TestPDFDeadlineStopsEngine(t *testing.T) {
 	if r := convertPDF(c, "after.pdf", makePDF(t, "after the kill")); r.Err != nil || !strings.Contains(r.Text, "after the kill") {
 		t.Fatalf("the PDF after the kill: %q, %v", r.Text, r.Err)
 	}
+}
+
+// FuzzPDFEngine converts arbitrary bytes as a PDF on an engine that
+// keeps its instance from one PDF to the next, then a known PDF: whatever
+// the first did to the instance (damaged input, a trap, memory past the
+// bound, the deadline), the second converts to exactly its text, and the
+// first's text is valid UTF-8.
+func FuzzPDFEngine(f *testing.F) {
+	good := makePDF(f, "The quarterly zeppelin report.")
+	f.Add(makePDF(f, "fjord aubergine walrus"))
+	f.Add(formBomb(3, 4))
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"))
+	c := New(Options{Timeout: 2 * time.Second, MaxPDFMemory: 64 << 20, EngineCache: engineCache})
+	f.Cleanup(c.Close)
+	want := convertPDF(c, "good.pdf", good)
+	if want.Err != nil || !strings.Contains(want.Text, "quarterly zeppelin report") {
+		f.Fatalf("the known PDF: %q, %v", want.Text, want.Err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := convertPDF(c, "fuzz.pdf", data)
+		if !utf8.ValidString(r.Text) {
+			t.Errorf("invalid UTF-8 from a PDF: %q", r.Text)
+		}
+		if got := convertPDF(c, "good.pdf", good); got.Err != nil || got.Text != want.Text {
+			t.Fatalf("the known PDF after the fuzzed one (%v): %q, %v; want %q", r.Err, got.Text, got.Err, want.Text)
+		}
+	})
 }
