@@ -14,15 +14,20 @@ import (
 	"github.com/quiremail/quire/internal/search/searchtest"
 )
 
+// openTemp opens an index in a directory of the test's, closed when the
+// test ends.
+func openTemp(t *testing.T) *Index {
+	t.Helper()
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
+}
+
 func TestConformance(t *testing.T) {
-	searchtest.Run(t, func(t *testing.T) search.Index {
-		x, err := Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { x.Close() })
-		return x
-	})
+	searchtest.Run(t, func(t *testing.T) search.Index { return openTemp(t) })
 }
 
 // TestReopen: what was indexed survives closing and opening the index.
@@ -59,11 +64,7 @@ func TestSegmentsAgreeWithQueries(t *testing.T) { segmentsAgree(t, false) }
 func TestSegmentsAgreeWithSweeps(t *testing.T) { segmentsAgree(t, true) }
 
 func segmentsAgree(t *testing.T, sweeps bool) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	ctx := t.Context()
 	words := []string{"köln", "throughput", "quota", "cluster", "latency", "replication", "invoice", "meeting", "straße", "notes", "zeppelin", "a1b2"}
 	rng := rand.New(rand.NewPCG(6, 6))
@@ -284,11 +285,7 @@ func sorted(u []uint32) []uint32 {
 // documents of one text in a batch; they share one analysis (batchTerms)
 // and each mailbox finds its own document, by a word and by a suffix.
 func TestOneMessageManyMailboxes(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	var docs []search.Doc
 	for i := range 5 {
 		docs = append(docs, search.Doc{UserID: "u" + string(rune('a'+i)), MailboxID: "inbox", UID: uint32(10 + i),
@@ -403,11 +400,7 @@ func TestDeletesRideTheNextBatch(t *testing.T) {
 // beginning and a hash, so two long words with the same beginning stay
 // apart, and a query for the end of one finds it alone.
 func TestLongWords(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	stem := strings.Repeat("abcdefgh", 10)
 	docs := []search.Doc{
 		{UserID: "u", MailboxID: "m", UID: 1, Body: "x " + stem + "tailone y"},

@@ -12,11 +12,7 @@ import (
 // TestSharedDocumentOnce: a batch's documents of one text are one bleve
 // document, whose ID names its members.
 func TestSharedDocumentOnce(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	ctx := t.Context()
 	var docs []search.Doc
 	for i, u := range []string{"ua", "ub", "uc"} {
@@ -54,11 +50,7 @@ func TestSharedDocumentOnce(t *testing.T) {
 // a batch that bleve never applied (a crash between the member keys and
 // bleve) is deleted by the next batch, and its pending key goes.
 func TestPendingSharedDeletion(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	ctx := t.Context()
 	docs := []search.Doc{
 		{UserID: "ua", MailboxID: "inbox", UID: 1, Body: "orphaned text"},

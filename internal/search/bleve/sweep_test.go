@@ -76,11 +76,7 @@ func checkVocabulary(t *testing.T, x *Index, words map[string]bool) {
 // the removed words writes them again (the sweep made them forgotten as
 // known), so SEARCH finds them.
 func TestSweepDeletedUser(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	ctx := t.Context()
 	long := strings.Repeat("walrusgeheimnis", 6) // over maxWordTerm: a term of a prefix and a hash
 	gone := search.Doc{UserID: "u1", MailboxID: "INBOX", UID: 1, Subject: "confidential merger", Body: "shared words and zanzibar " + long + "one",
@@ -134,11 +130,7 @@ func TestSweepDeletedUser(t *testing.T) {
 // wrote it and before bleve applied the batch, removes it, and the
 // document is lost to SEARCH.
 func TestSweepRacesPut(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	ctx := t.Context()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -222,11 +214,7 @@ func (c *cutCtx) Err() error {
 // stands for it, so the next sweep finds the word and removes the rest:
 // nothing is left behind for ever.
 func TestSweepCutShort(t *testing.T) {
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openTemp(t)
 	ctx := t.Context()
 	var b strings.Builder
 	for i := range 1500 { // about 17,000 keys: pass 2 deletes them in chunks
