@@ -96,7 +96,8 @@ const (
 )
 
 // readSpool reads r to its end, or to SpoolMemory+1 bytes, hashing it,
-// and returns its bytes in a slice of their size. It reads straight into
+// and returns its bytes in a slice of their size (past SpoolMemory, in
+// the buffer they were read into). It reads straight into
 // a buffer kept from earlier messages, hashing each read's bytes, then
 // copies them once: no copy buffer between the reader, the hash and the
 // message (io.Copy through a MultiWriter into a bytes.Buffer cost a
@@ -109,6 +110,9 @@ func (s *Store) readSpool(r io.Reader, h hash.Hash) ([]byte, error) {
 		bp = &b
 	}
 	b, err := readHashed(r, h, (*bp)[:0], s.opts.SpoolMemory+1)
+	if int64(len(b)) > s.opts.SpoolMemory {
+		return b, err // Spool writes it to a file: no copy, and not kept
+	}
 	mem := bytes.Clone(b)
 	if cap(b) <= spoolKept {
 		*bp = b
